@@ -1,0 +1,1 @@
+//! Bianmin Kiosk (便民自助终端).
