@@ -1,1 +1,9 @@
-//! Bianmin Kiosk (便民自助终端).
+//! Bianmin Kiosk (便民自助终端): the library behind the `bianmin` binary.
+//! ARCHITECTURE.md has the map.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod core;
+pub mod logging;
+pub mod ui;

@@ -1,3 +1,70 @@
-fn main() {
-    println!("bianmin: skeleton");
+use bianmin::cli::{self, Cli, Command, ConfigCommand};
+use bianmin::config::{Config, REFERENCE_CONFIG};
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("bianmin: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // `config check` must judge the file it is given, never fall back.
+    if let Command::Config(command) = &cli.command {
+        return Ok(match command {
+            ConfigCommand::Check { file } => match Config::from_file(file) {
+                Ok(_) => {
+                    println!("{}: ok", file.display());
+                    ExitCode::SUCCESS
+                }
+                Err(err) => {
+                    eprintln!("{err}");
+                    ExitCode::FAILURE
+                }
+            },
+            ConfigCommand::Defaults => {
+                print!("{REFERENCE_CONFIG}");
+                ExitCode::SUCCESS
+            }
+        });
+    }
+
+    // Everything else runs on a configuration; a broken one is reported but
+    // `run` still lights the screen with the out-of-service page.
+    let loaded = Config::load(cli.config.as_deref());
+    let log_filter = loaded
+        .as_ref()
+        .map(|c| c.logging.filter.clone())
+        .unwrap_or_else(|_| "info".into());
+    bianmin::logging::init(&log_filter);
+
+    match cli.command {
+        Command::Run => Ok(bianmin::app::run_kiosk(loaded)),
+        Command::Demo(args) => {
+            let config = loaded.unwrap_or_else(|err| {
+                tracing::warn!(%err, "configuration unusable; demo runs on built-in defaults");
+                Config::default()
+            });
+            if args.startup_probe {
+                return bianmin::app::startup_probe(config);
+            }
+            Ok(bianmin::app::run_demo(config, args.large))
+        }
+        Command::Screens(args) => {
+            let config = loaded.unwrap_or_default();
+            bianmin::app::render_screens(&config, &args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config(_) => unreachable!("handled above"),
+        Command::Device(command) => cli::device::run(command, &loaded?),
+        Command::Queue(command) => cli::queue::run(command, &loaded?),
+        Command::Sync(args) => cli::queue::sync(args, &loaded?),
+        Command::Doctor => Ok(cli::doctor::run(&loaded?)),
+    }
 }

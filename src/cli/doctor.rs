@@ -1,0 +1,47 @@
+//! `bianmin doctor`: one table of what is fine and what is not.
+
+use crate::config::Config;
+use std::process::ExitCode;
+
+/// One line of the doctor's table.
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub name: String,
+    pub ok: bool,
+    /// A failing critical check makes `doctor` exit non-zero.
+    pub critical: bool,
+    pub detail: String,
+}
+
+pub fn run(config: &Config) -> ExitCode {
+    let mut checks = vec![Check {
+        name: "config".into(),
+        ok: true,
+        critical: true,
+        detail: format!(
+            "station {} / terminal {}",
+            config.station.name,
+            config.station.terminal_id.as_str()
+        ),
+    }];
+    checks.extend(super::device::doctor_checks(config));
+    checks.extend(super::queue::doctor_checks(config));
+    print_table(&checks);
+    if checks.iter().any(|c| c.critical && !c.ok) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn print_table(checks: &[Check]) {
+    let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    for check in checks {
+        let mark = match (check.ok, check.critical) {
+            (true, _) => "ok  ",
+            (false, true) => "FAIL",
+            (false, false) => "warn",
+        };
+        println!("{mark}  {:width$}  {}", check.name, check.detail);
+    }
+}

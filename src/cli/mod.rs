@@ -1,0 +1,110 @@
+//! The `bianmin` command line. Each subcommand family lives in its own module
+//! so that the device, queue and UI work can grow without touching each other.
+
+pub mod device;
+pub mod doctor;
+pub mod queue;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "bianmin",
+    version,
+    about = "便民自助终端 Bianmin Kiosk: 24-hour government-service self-service terminal"
+)]
+pub struct Cli {
+    /// Configuration file (default: /etc/bianmin/kiosk.toml when it exists, else built-in defaults).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the kiosk with the configured devices and platform.
+    Run,
+    /// Run the kiosk with simulated devices and demo data; no hardware needed.
+    Demo(DemoArgs),
+    /// Render every screen to PNG without a display (software renderer).
+    Screens(ScreensArgs),
+    /// Check configuration files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Talk to one device directly (technician tools).
+    #[command(subcommand)]
+    Device(device::DeviceCommand),
+    /// Inspect and manage the offline outbox.
+    #[command(subcommand)]
+    Queue(queue::QueueCommand),
+    /// Deliver queued records to the platform.
+    Sync(queue::SyncArgs),
+    /// Check every configured device, the store and the platform link.
+    Doctor,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Start in large-font mode.
+    #[arg(long)]
+    pub large: bool,
+    /// Render the attract screen once headless, print start-up time and memory, exit (for benchmarks).
+    #[arg(long, hide = true)]
+    pub startup_probe: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate FILE; prints each problem with line and column, exits non-zero if any.
+    Check { file: PathBuf },
+    /// Print the commented reference configuration with every default.
+    Defaults,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ThemeArg {
+    Normal,
+    Large,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LangArg {
+    Zh,
+    En,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ScreensArgs {
+    /// Directory the PNGs are written to (created if missing).
+    #[arg(long, default_value = "shots")]
+    pub out: PathBuf,
+    /// Only this theme (default: both).
+    #[arg(long, value_enum)]
+    pub theme: Option<ThemeArg>,
+    /// Window size in pixels, WIDTHxHEIGHT.
+    #[arg(long, default_value = "1280x800", value_parser = parse_size)]
+    pub size: (u32, u32),
+    /// Language of the screens.
+    #[arg(long, value_enum, default_value = "zh")]
+    pub lang: LangArg,
+}
+
+fn parse_size(text: &str) -> Result<(u32, u32), String> {
+    let (w, h) = text
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("expected WIDTHxHEIGHT such as 1280x800, found {text:?}"))?;
+    let parse = |s: &str| {
+        s.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|v| (200..=8000).contains(v))
+    };
+    match (parse(w), parse(h)) {
+        (Some(w), Some(h)) => Ok((w, h)),
+        _ => Err(format!(
+            "expected WIDTHxHEIGHT with each side from 200 to 8000, found {text:?}"
+        )),
+    }
+}

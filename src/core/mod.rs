@@ -1,0 +1,1 @@
+//! Pure domain logic: no Slint, no tokio, no I/O.

@@ -1,0 +1,1 @@
+//! Slint glue: view models and callbacks.
