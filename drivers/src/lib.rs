@@ -3,6 +3,7 @@
 
 pub mod id_number;
 pub mod idcard;
+pub mod printer;
 pub mod pty;
 pub mod serial;
 
