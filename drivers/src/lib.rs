@@ -5,6 +5,7 @@ pub mod id_number;
 pub mod idcard;
 pub mod printer;
 pub mod pty;
+pub mod scanner;
 pub mod serial;
 
 /// Whether a device is present and working, as the kiosk reports it.
