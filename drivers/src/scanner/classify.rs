@@ -1,9 +1,9 @@
 //! What a scanned payload is.
 //!
 //! Schemes (prefixes are matched case-insensitively):
-//! - **receipt code of this system**: `BM1-` + terminal id (1–16 of `A–Z0–9`)
-//!   + `-` + date `YYYYMMDD` + `-` + sequence (6 digits) + `-` + one check
-//!   character (`0–9A–Z`), e.g. `BM1-T0001-20261125-000042-K`. Anything else
+//! - **receipt code of this system**: `BM1-TERMINAL-YYYYMMDD-NNNNNN-C`, that is
+//!   the prefix, a terminal id (1–16 of `A–Z0–9`), the date, a 6-digit
+//!   sequence and one check character (`0–9A–Z`), e.g. `BM1-T0001-20261125-000042-K`. Anything else
 //!   starting `BM1-` is still a receipt code, marked not well-formed, so the
 //!   kiosk can say "this receipt code is damaged" rather than "unknown code".
 //!   The check character's algorithm belongs to whoever issues the numbers
