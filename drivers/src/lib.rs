@@ -1,6 +1,7 @@
 //! Device drivers of the Bianmin kiosk: one module per device, each a sans-IO
 //! codec plus a thin serial transport plus a simulator on a pseudo-terminal.
 
+pub mod gpio;
 pub mod id_number;
 pub mod idcard;
 pub mod printer;
