@@ -210,14 +210,16 @@ pub fn decode_text_block(block: &[u8]) -> Result<Identity, TextError> {
             id.birth = f(36, 16);
             // The English name continues in the reserved area; the first part
             // is not trimmed on its own, or a space at the join would vanish.
-            let first: String = char::decode_utf16(
-                block[52..122]
-                    .chunks_exact(2)
-                    .map(|p| u16::from_le_bytes([p[0], p[1]])),
-            )
-            .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
-            .collect();
-            id.name_en = format!("{first}{}", f(220, 22))
+            let raw = |range: std::ops::Range<usize>| -> String {
+                char::decode_utf16(
+                    block[range]
+                        .chunks_exact(2)
+                        .map(|p| u16::from_le_bytes([p[0], p[1]])),
+                )
+                .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
+                .collect()
+            };
+            id.name_en = format!("{}{}", raw(52..122), raw(220..242))
                 .trim_matches(|c: char| c == ' ' || c == '\0')
                 .to_string();
             id.id_number = f(122, 36);
