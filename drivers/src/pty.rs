@@ -335,7 +335,14 @@ fn run<D: SimDevice>(
         outbox.now = Some(Instant::now());
         if readable {
             match nix::unistd::read(p.master.as_fd(), &mut buf) {
-                Ok(n) if n > 0 => dev.on_input(&buf[..n], &mut outbox),
+                Ok(n) if n > 0 => {
+                    // A pty delivers the host's bytes at once; on a real line
+                    // the last of them arrives n byte times later.
+                    if let Some(bt) = byte_time {
+                        outbox.now = Some(Instant::now() + bt * n as u32);
+                    }
+                    dev.on_input(&buf[..n], &mut outbox)
+                }
                 _ => {}
             }
         }
