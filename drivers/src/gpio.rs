@@ -170,6 +170,23 @@ impl GpioOutputs for SimGpio {
 #[cfg(feature = "rpi")]
 pub use rpi::RpiGpio;
 
+/// Whether the hardware GPIO backend can claim these pins now (for `doctor`).
+/// The pins are released again before this returns.
+pub fn probe(pins: GpioPins) -> Result<(), GpioError> {
+    #[cfg(feature = "rpi")]
+    {
+        let (tx, _rx) = mpsc::channel(1);
+        RpiGpio::open(pins, tx).map(|_| ())
+    }
+    #[cfg(not(feature = "rpi"))]
+    {
+        let _ = pins;
+        Err(GpioError::Unavailable(
+            "this build has no Raspberry Pi GPIO support (cargo feature `rpi`)".into(),
+        ))
+    }
+}
+
 #[cfg(feature = "rpi")]
 mod rpi {
     use super::{GpioError, GpioEvent, GpioOutputs, GpioPins};

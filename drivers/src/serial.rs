@@ -53,3 +53,49 @@ fn classify(path: &str, e: tokio_serial::Error) -> OpenError {
 pub fn wire_time(bytes: usize, baud: u32) -> Duration {
     Duration::from_secs_f64(bytes as f64 * 10.0 / f64::from(baud.max(1)))
 }
+
+/// A serial port the system knows about.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PortDescription {
+    pub path: String,
+    /// "usb", "pci", "bluetooth" or "unknown".
+    pub kind: &'static str,
+    pub vid: Option<u16>,
+    pub pid: Option<u16>,
+    pub manufacturer: Option<String>,
+    pub product: Option<String>,
+    pub serial_number: Option<String>,
+}
+
+/// Serial ports with their USB vendor and product ids (udev enumeration).
+pub fn list_ports() -> Result<Vec<PortDescription>, String> {
+    let ports = serialport::available_ports().map_err(|e| e.to_string())?;
+    Ok(ports
+        .into_iter()
+        .map(|p| {
+            let mut d = PortDescription {
+                path: p.port_name,
+                kind: "unknown",
+                vid: None,
+                pid: None,
+                manufacturer: None,
+                product: None,
+                serial_number: None,
+            };
+            match p.port_type {
+                serialport::SerialPortType::UsbPort(usb) => {
+                    d.kind = "usb";
+                    d.vid = Some(usb.vid);
+                    d.pid = Some(usb.pid);
+                    d.manufacturer = usb.manufacturer;
+                    d.product = usb.product;
+                    d.serial_number = usb.serial_number;
+                }
+                serialport::SerialPortType::PciPort => d.kind = "pci",
+                serialport::SerialPortType::BluetoothPort => d.kind = "bluetooth",
+                serialport::SerialPortType::Unknown => {}
+            }
+            d
+        })
+        .collect())
+}

@@ -258,6 +258,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> IdCardReader<S> {
         self.read().await
     }
 
+    /// Bytes received so far that were not part of any frame: a reader that
+    /// only ever produces these is not a GA/T 467 reader (wrong port or baud).
+    pub fn garbage_bytes(&self) -> u64 {
+        self.decoder.discarded() + self.decoder.buffered() as u64
+    }
+
     /// The underlying stream (tests use it to close the link).
     pub fn into_inner(self) -> S {
         self.io
