@@ -12,6 +12,9 @@ use std::sync::OnceLock;
 /// Raster images larger than this (bytes of one GS v 0 band) are treated as
 /// garbage: a corrupted header must not make the printer wait for megabytes.
 const MAX_RASTER: usize = 1 << 20;
+/// Longest receipt rendered, in dots (about 2.5 m of paper): a hostile
+/// stream of feeds and narrow raster bands must not exhaust memory.
+const MAX_ROWS: usize = 20_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Align {
@@ -256,6 +259,11 @@ impl Interpreter {
                 // Text: take every byte up to the next control byte.
                 let n = b.iter().take_while(|&&c| c >= 0x20).count();
                 self.line_bytes.extend_from_slice(&b[..n]);
+                // A printer prints a full line buffer by itself; so do we,
+                // which also bounds memory on a stream without line feeds.
+                if self.line_bytes.len() > 1024 {
+                    self.print_line();
+                }
                 Step::Consumed(n)
             }
             _ => Step::Consumed(1),
@@ -474,8 +482,11 @@ pub fn render(receipt: &VirtualReceipt, paper: Paper) -> GrayImage {
         rows.push(white());
     }
     for element in &receipt.elements {
+        if rows.len() > MAX_ROWS {
+            break;
+        }
         match element {
-            Element::Feed(d) => (0..*d).for_each(|_| rows.push(white())),
+            Element::Feed(d) => (0..(*d as usize).min(MAX_ROWS)).for_each(|_| rows.push(white())),
             Element::Line { runs, align } => draw_text(&mut rows, width, runs, *align),
             Element::Qr {
                 data,
@@ -512,7 +523,7 @@ pub fn render(receipt: &VirtualReceipt, paper: Paper) -> GrayImage {
             } => {
                 let dots = width_bytes * 8;
                 let left = offset(width as usize, dots, *align);
-                for y in 0..*height {
+                for y in 0..(*height).min(MAX_ROWS) {
                     let mut row = white();
                     for x in 0..dots {
                         let byte = bits.get(y * width_bytes + x / 8).copied().unwrap_or(0);
@@ -525,6 +536,7 @@ pub fn render(receipt: &VirtualReceipt, paper: Paper) -> GrayImage {
             }
         }
     }
+    rows.truncate(MAX_ROWS);
     for _ in 0..margin * 2 {
         rows.push(white());
     }
@@ -586,6 +598,9 @@ fn draw_text(rows: &mut Vec<Vec<u8>>, width: u32, runs: &[Run], align: Align) {
         }
     }
     for (glyphs, line_width, line_height) in lines {
+        if rows.len() > MAX_ROWS {
+            break;
+        }
         let h = line_height.ceil() as usize + 6;
         let mut band = vec![vec![255u8; width as usize]; h];
         let left = offset(width as usize, line_width.ceil() as usize, align) as f32;
