@@ -353,11 +353,7 @@ fn printer_problem(port: &str, baud: u32, state: PrinterState, garbage: usize) -
     } else if state == PrinterState::Disconnected {
         format!("{port} does not answer DLE EOT at {baud} baud: is the printer switched on, on this port, at this baud rate?")
     } else {
-        format!(
-            "printer: {} ({})",
-            state.technician_detail(),
-            state.resident_message()
-        )
+        format!("{port}: {}", state.technician_detail())
     }
 }
 

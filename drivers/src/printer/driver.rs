@@ -121,11 +121,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EscPosPrinter<S> {
                 Err(_) => return Ok(None),
                 Ok(Ok(0)) => return Err(std::io::ErrorKind::BrokenPipe.into()),
                 Ok(Ok(k)) => {
-                    if let Some(pos) = buf[..k].iter().position(|b| is_status_byte(*b)) {
-                        *garbage += pos;
-                        return Ok(Some(buf[pos]));
+                    // A printer answers DLE EOT with exactly one byte. A
+                    // status-shaped byte amid other bytes is a coincidence
+                    // of a chatty non-printer ('r' is 0x72, "paper end").
+                    let noisy = k > 1 || !is_status_byte(buf[0]);
+                    if noisy {
+                        *garbage += k;
+                        continue;
                     }
-                    *garbage += k;
+                    if *garbage > 0 {
+                        return Ok(None);
+                    }
+                    return Ok(Some(buf[0]));
                 }
                 Ok(Err(e)) => return Err(e),
             }
