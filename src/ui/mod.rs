@@ -1,1 +1,3 @@
-//! Slint glue: view models and callbacks.
+//! Slint glue: the generated UI, view models and callbacks.
+
+slint::include_modules!();
