@@ -1,3 +1,9 @@
-//! Slint glue: the generated UI, view models and callbacks.
+//! Slint glue: the generated UI, the controller behind its view models, and
+//! headless rendering.
 
 slint::include_modules!();
+
+pub mod controller;
+pub mod headless;
+
+pub use controller::KioskController;
