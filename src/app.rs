@@ -1,7 +1,7 @@
 //! Wiring of the kiosk: configuration, window, controller, and (as they
 //! land) devices, store and sync on tokio worker threads.
 
-use crate::cli::{LangArg, ScreensArgs, ThemeArg};
+use crate::cli::{AuditArgs, LangArg, ScreensArgs, ThemeArg};
 use crate::config::{Config, ConfigError, Language};
 use crate::core::catalogue::Catalogue;
 use crate::ui::{headless, AppWindow, KioskController};
@@ -82,11 +82,7 @@ fn missing_display() -> Option<&'static str> {
 
 /// `bianmin screens`.
 pub fn render_screens(config: &Config, args: &ScreensArgs) -> anyhow::Result<()> {
-    let themes: Vec<bool> = match args.theme {
-        Some(ThemeArg::Normal) => vec![false],
-        Some(ThemeArg::Large) => vec![true],
-        None => vec![false, true],
-    };
+    let themes = ThemeArg::selection(args.theme);
     let language = match args.lang {
         LangArg::Zh => Language::Zh,
         LangArg::En => Language::En,
@@ -96,6 +92,56 @@ pub fn render_screens(config: &Config, args: &ScreensArgs) -> anyhow::Result<()>
         println!("{}", path.display());
     }
     Ok(())
+}
+
+/// `bianmin audit-ui`: one line per screen, the problems under it; fails if any.
+pub fn audit_ui(args: &AuditArgs) -> anyhow::Result<ExitCode> {
+    let audits = crate::ui::audit::audit_all(&ThemeArg::selection(args.theme), args.size)?;
+    let mut failed = 0;
+    for audit in &audits {
+        let theme = if audit.large { "large" } else { "normal" };
+        let status = if audit.problems.is_empty() {
+            "ok  "
+        } else {
+            "FAIL"
+        };
+        println!(
+            "{status} {:<16} {theme:<6} {} targets, {} texts, smallest text {:.0} px high",
+            audit.screen,
+            audit.targets.len(),
+            audit.texts.len(),
+            audit.smallest_text_height()
+        );
+        for problem in &audit.problems {
+            println!("       - {problem}");
+        }
+        if args.verbose {
+            for target in &audit.targets {
+                println!(
+                    "       target {:?} {:.0}×{:.0}",
+                    target.label, target.width, target.height
+                );
+            }
+            for text in &audit.texts {
+                let contrast = text
+                    .contrast
+                    .map(|c| format!("{c:.1}:1"))
+                    .unwrap_or_else(|| "-".into());
+                println!(
+                    "       text {:?} h={:.0} contrast {contrast}",
+                    text.label, text.height
+                );
+            }
+        }
+        failed += usize::from(!audit.problems.is_empty());
+    }
+    if failed == 0 {
+        println!("all {} screens pass", audits.len());
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("{failed} of {} screens fail", audits.len());
+        Ok(ExitCode::FAILURE)
+    }
 }
 
 /// `bianmin demo --startup-probe`: build the kiosk, render the first attract

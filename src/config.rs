@@ -15,7 +15,7 @@ pub const SYSTEM_CONFIG_PATH: &str = "/etc/bianmin/kiosk.toml";
 /// The commented reference file; also what `Config::default()` must equal.
 pub const REFERENCE_CONFIG: &str = include_str!("../config/kiosk.toml");
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub station: StationConfig,
@@ -193,20 +193,6 @@ pub struct GpioConfig {
 pub struct LoggingConfig {
     /// tracing filter, e.g. "info" or "bianmin=debug,info".
     pub filter: String,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            station: StationConfig::default(),
-            ui: UiConfig::default(),
-            session: SessionConfig::default(),
-            platform: PlatformConfig::default(),
-            store: StoreConfig::default(),
-            devices: DevicesConfig::default(),
-            logging: LoggingConfig::default(),
-        }
-    }
 }
 
 impl Default for StationConfig {
