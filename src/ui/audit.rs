@@ -122,6 +122,7 @@ fn audit_screen(
 ) -> ScreenAudit {
     let minimums = Minimums::for_theme(large);
     let scale = ui.window().scale_factor();
+    let window = ui.window().size().to_logical(scale);
     // With an overlay up, only the overlay can be used; what lies under the
     // scrim is deliberately dimmed.
     let root = ["IdleOverlay", "NoticeOverlay"]
@@ -176,6 +177,16 @@ fn audit_screen(
                 audit
                     .problems
                     .push(format!("a {type_name} button has no accessible label"));
+            }
+            if position.x < -0.5
+                || position.y < -0.5
+                || position.x + size.width > window.width + 0.5
+                || position.y + size.height > window.height + 0.5
+            {
+                audit.problems.push(format!(
+                    "button {label:?} reaches outside the screen ({:.0},{:.0} {:.0}×{:.0})",
+                    position.x, position.y, size.width, size.height
+                ));
             }
             if size.width < minimums.target || size.height < minimums.target {
                 audit.problems.push(format!(

@@ -133,6 +133,14 @@ impl KioskController {
         let this = self.clone();
         kiosk.on_toggle_large(move || this.toggle_large());
         let this = self.clone();
+        kiosk.on_toggle_language(move || {
+            let next = match this.state.borrow().language {
+                Language::Zh => Language::En,
+                Language::En => Language::Zh,
+            };
+            this.set_language(next);
+        });
+        let this = self.clone();
         kiosk.on_call_staff(move || this.call_staff());
         let this = self.clone();
         kiosk.on_start_identify(move || this.navigate(Screen::Identify));
@@ -468,9 +476,11 @@ impl KioskController {
             let state = self.state.borrow();
             (state.config.station.name.clone(), state.catalogue.demo_data)
         };
+        let english = self.state.borrow().language == Language::En;
         self.kiosk(|k| {
             k.set_station_name(station.into());
             k.set_demo_data(demo);
+            k.set_english(english);
         });
         self.refresh_clock();
         self.refresh_categories();
