@@ -51,7 +51,12 @@ fn open_kiosk(config: Config, demo: bool, fault: Option<String>) -> ExitCode {
     };
     let size = slint::PhysicalSize::new(config.ui.width.get(), config.ui.height.get());
     ui.window().set_size(size);
+    let speaker = crate::voice::EspeakSpeaker::new(&config.voice, &std::env::temp_dir());
     let controller = KioskController::new(&ui, config, Catalogue::demo());
+    match speaker {
+        Ok(speaker) => controller.set_speaker(std::rc::Rc::new(speaker)),
+        Err(reason) => tracing::warn!(%reason, "voice guidance stays silent"),
+    }
     if let Some(detail) = fault {
         controller.out_of_service(&detail);
     }

@@ -24,6 +24,7 @@ pub struct Config {
     pub platform: PlatformConfig,
     pub store: StoreConfig,
     pub devices: DevicesConfig,
+    pub voice: VoiceConfig,
     pub logging: LoggingConfig,
 }
 
@@ -186,6 +187,30 @@ pub struct GpioConfig {
     pub call_staff_pin: Ranged<u8, 0, 27>,
     pub led_pin: Ranged<u8, 0, 27>,
     pub buzzer_pin: Ranged<u8, 0, 27>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VoiceConfig {
+    /// Spoken guidance (语音导办). Without a sound device the kiosk stays silent.
+    pub enabled: bool,
+    /// Loudness 0–100 (espeak-ng amplitude is scaled from it).
+    pub volume: Ranged<u32, 0, 100>,
+    /// Words per minute; elderly listeners prefer slower speech.
+    pub speed: Ranged<u32, 80, 300>,
+    /// Play every screen's prompt automatically in normal mode too (large mode always does).
+    pub auto_in_normal_mode: bool,
+}
+
+impl Default for VoiceConfig {
+    fn default() -> Self {
+        VoiceConfig {
+            enabled: true,
+            volume: Ranged(80),
+            speed: Ranged(140),
+            auto_in_normal_mode: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
