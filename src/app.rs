@@ -1,17 +1,183 @@
-//! Wiring of the kiosk: configuration, UI, devices and store.
-use crate::cli::ScreensArgs;
-use crate::config::{Config, ConfigError};
+//! Wiring of the kiosk: configuration, window, controller, and (as they
+//! land) devices, store and sync on tokio worker threads.
+
+use crate::cli::{AuditArgs, LangArg, ScreensArgs, ThemeArg};
+use crate::config::{Config, ConfigError, Language};
+use crate::core::catalogue::Catalogue;
+use crate::ui::{headless, AppWindow, KioskController};
+use slint::ComponentHandle;
 use std::process::ExitCode;
 
-pub fn run_kiosk(_config: Result<Config, ConfigError>) -> ExitCode {
-    ExitCode::FAILURE
+/// Exit code when the kiosk cannot open a window at all.
+const EXIT_NO_DISPLAY: u8 = 3;
+
+/// `bianmin run`: the kiosk with the configured devices. A broken
+/// configuration still lights the screen with the out-of-service page.
+pub fn run_kiosk(config: Result<Config, ConfigError>) -> ExitCode {
+    match config {
+        Ok(config) => open_kiosk(config, false, None),
+        Err(err) => {
+            tracing::error!(%err, "configuration refused; showing the out-of-service screen");
+            eprintln!("bianmin: configuration refused: {err}");
+            open_kiosk(Config::default(), false, Some(err.to_string()))
+        }
+    }
 }
-pub fn run_demo(_config: Config, _large: bool) -> ExitCode {
-    ExitCode::FAILURE
+
+/// `bianmin demo`: simulated devices, demo catalogue.
+pub fn run_demo(config: Config, large: bool) -> ExitCode {
+    let mut config = config;
+    if large {
+        config.ui.theme = crate::config::Theme::Large;
+    }
+    open_kiosk(config, true, None)
 }
-pub fn startup_probe(_config: Config) -> anyhow::Result<ExitCode> {
-    Ok(ExitCode::FAILURE)
+
+fn open_kiosk(config: Config, demo: bool, fault: Option<String>) -> ExitCode {
+    if let Some(reason) = missing_display() {
+        eprintln!(
+            "bianmin: no display ({reason}); to see the screens without one run `bianmin screens --out shots` and open the PNGs"
+        );
+        return ExitCode::from(EXIT_NO_DISPLAY);
+    }
+    let ui = match AppWindow::new() {
+        Ok(ui) => ui,
+        Err(err) => {
+            eprintln!(
+                "bianmin: cannot open a window ({err}); to see the screens without a display run `bianmin screens --out shots`"
+            );
+            return ExitCode::from(EXIT_NO_DISPLAY);
+        }
+    };
+    let size = slint::PhysicalSize::new(config.ui.width.get(), config.ui.height.get());
+    ui.window().set_size(size);
+    let speaker = crate::voice::EspeakSpeaker::new(&config.voice, &std::env::temp_dir());
+    let controller = KioskController::new(&ui, config, Catalogue::demo());
+    match speaker {
+        Ok(speaker) => controller.set_speaker(std::rc::Rc::new(speaker)),
+        Err(reason) => tracing::warn!(%reason, "voice guidance stays silent"),
+    }
+    if let Some(detail) = fault {
+        controller.out_of_service(&detail);
+    }
+    controller.start_ticking();
+    tracing::info!(demo, "kiosk window open");
+    match ui.run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("bianmin: the window closed with an error: {err}");
+            ExitCode::FAILURE
+        }
+    }
 }
-pub fn render_screens(_config: &Config, _args: &ScreensArgs) -> anyhow::Result<()> {
+
+/// Why no window can be opened here, if that is known before trying.
+fn missing_display() -> Option<&'static str> {
+    let backend = std::env::var("SLINT_BACKEND").unwrap_or_default();
+    if backend.contains("linuxkms") {
+        return None;
+    }
+    let has = |var: &str| std::env::var_os(var).is_some_and(|v| !v.is_empty());
+    if has("DISPLAY") || has("WAYLAND_DISPLAY") {
+        None
+    } else {
+        Some("neither DISPLAY nor WAYLAND_DISPLAY is set and SLINT_BACKEND is not linuxkms")
+    }
+}
+
+/// `bianmin screens`.
+pub fn render_screens(config: &Config, args: &ScreensArgs) -> anyhow::Result<()> {
+    let themes = ThemeArg::selection(args.theme);
+    let language = match args.lang {
+        LangArg::Zh => Language::Zh,
+        LangArg::En => Language::En,
+    };
+    let written = headless::render_all(config, &args.out, &themes, args.size, language)?;
+    for path in &written {
+        println!("{}", path.display());
+    }
     Ok(())
+}
+
+/// `bianmin audit-ui`: one line per screen, the problems under it; fails if any.
+pub fn audit_ui(args: &AuditArgs) -> anyhow::Result<ExitCode> {
+    let audits = crate::ui::audit::audit_all(&ThemeArg::selection(args.theme), args.size)?;
+    let mut failed = 0;
+    for audit in &audits {
+        let theme = if audit.large { "large" } else { "normal" };
+        let status = if audit.problems.is_empty() {
+            "ok  "
+        } else {
+            "FAIL"
+        };
+        println!(
+            "{status} {:<16} {theme:<6} {} targets, {} texts, smallest text {:.0} px high",
+            audit.screen,
+            audit.targets.len(),
+            audit.texts.len(),
+            audit.smallest_text_height()
+        );
+        for problem in &audit.problems {
+            println!("       - {problem}");
+        }
+        if args.verbose {
+            for target in &audit.targets {
+                println!(
+                    "       target {:?} {:.0}×{:.0}",
+                    target.label, target.width, target.height
+                );
+            }
+            for text in &audit.texts {
+                let contrast = text
+                    .contrast
+                    .map(|c| format!("{c:.1}:1"))
+                    .unwrap_or_else(|| "-".into());
+                println!(
+                    "       text {:?} h={:.0} contrast {contrast}",
+                    text.label, text.height
+                );
+            }
+        }
+        failed += usize::from(!audit.problems.is_empty());
+    }
+    if failed == 0 {
+        println!("all {} screens pass", audits.len());
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("{failed} of {} screens fail", audits.len());
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+/// `bianmin demo --startup-probe`: build the kiosk, render the first attract
+/// frame headless, and report how long that took and how much memory the
+/// idle kiosk holds. The benchmark runs this in a fresh process each time.
+pub fn startup_probe(config: Config) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let window = headless::HeadlessWindow::install()?;
+    window.set_size(config.ui.width.get(), config.ui.height.get());
+    let ui = AppWindow::new()?;
+    let _controller = KioskController::new(&ui, config, Catalogue::demo());
+    ui.show()?;
+    let frame = window.render();
+    let first_frame = started.elapsed();
+    // Keep the frame alive so the idle memory includes one frame buffer.
+    let pixels = frame.as_bytes().len();
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    println!(
+        "first_frame_us={} rss_kb={} hwm_kb={} frame_bytes={}",
+        first_frame.as_micros(),
+        field("VmRSS:"),
+        field("VmHWM:"),
+        pixels
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -15,7 +15,7 @@ pub const SYSTEM_CONFIG_PATH: &str = "/etc/bianmin/kiosk.toml";
 /// The commented reference file; also what `Config::default()` must equal.
 pub const REFERENCE_CONFIG: &str = include_str!("../config/kiosk.toml");
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub station: StationConfig,
@@ -24,6 +24,7 @@ pub struct Config {
     pub platform: PlatformConfig,
     pub store: StoreConfig,
     pub devices: DevicesConfig,
+    pub voice: VoiceConfig,
     pub logging: LoggingConfig,
 }
 
@@ -190,23 +191,33 @@ pub struct GpioConfig {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+pub struct VoiceConfig {
+    /// Spoken guidance (语音导办). Without a sound device the kiosk stays silent.
+    pub enabled: bool,
+    /// Loudness 0–100 (espeak-ng amplitude is scaled from it).
+    pub volume: Ranged<u32, 0, 100>,
+    /// Words per minute; elderly listeners prefer slower speech.
+    pub speed: Ranged<u32, 80, 300>,
+    /// Play every screen's prompt automatically in normal mode too (large mode always does).
+    pub auto_in_normal_mode: bool,
+}
+
+impl Default for VoiceConfig {
+    fn default() -> Self {
+        VoiceConfig {
+            enabled: true,
+            volume: Ranged(80),
+            speed: Ranged(140),
+            auto_in_normal_mode: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct LoggingConfig {
     /// tracing filter, e.g. "info" or "bianmin=debug,info".
     pub filter: String,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            station: StationConfig::default(),
-            ui: UiConfig::default(),
-            session: SessionConfig::default(),
-            platform: PlatformConfig::default(),
-            store: StoreConfig::default(),
-            devices: DevicesConfig::default(),
-            logging: LoggingConfig::default(),
-        }
-    }
 }
 
 impl Default for StationConfig {

@@ -30,6 +30,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Render every screen to PNG without a display (software renderer).
     Screens(ScreensArgs),
+    /// Measure every screen: labels, touch-target and text sizes, contrast.
+    AuditUi(AuditArgs),
     /// Check configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -55,6 +57,19 @@ pub struct DemoArgs {
     pub startup_probe: bool,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct AuditArgs {
+    /// Only this theme (default: both).
+    #[arg(long, value_enum)]
+    pub theme: Option<ThemeArg>,
+    /// Window size in pixels, WIDTHxHEIGHT.
+    #[arg(long, default_value = "1280x800", value_parser = parse_size)]
+    pub size: (u32, u32),
+    /// Also list every measured text and touch target.
+    #[arg(long)]
+    pub verbose: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Validate FILE; prints each problem with line and column, exits non-zero if any.
@@ -67,6 +82,17 @@ pub enum ConfigCommand {
 pub enum ThemeArg {
     Normal,
     Large,
+}
+
+impl ThemeArg {
+    /// The themes to cover, as `large` flags: the one asked for, or both.
+    pub fn selection(theme: Option<ThemeArg>) -> Vec<bool> {
+        match theme {
+            Some(ThemeArg::Normal) => vec![false],
+            Some(ThemeArg::Large) => vec![true],
+            None => vec![false, true],
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

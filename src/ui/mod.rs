@@ -1,1 +1,11 @@
-//! Slint glue: view models and callbacks.
+//! Slint glue: the generated UI, the controller behind its view models, and
+//! headless rendering.
+
+slint::include_modules!();
+
+pub mod audit;
+pub mod controller;
+pub mod headless;
+pub mod prompts;
+
+pub use controller::KioskController;

@@ -1,0 +1,323 @@
+//! Measuring the screens as a resident meets them: every interactive element
+//! labelled, every touch target and text big enough, every text readable
+//! against what is drawn behind it. Sizes come from Slint's element tree,
+//! colours from the software-rendered pixels, so nothing is taken on trust
+//! from the Theme's numbers.
+
+use super::headless::all_screens;
+use super::{AppWindow, KioskController};
+use crate::config::Config;
+use crate::core::catalogue::Catalogue;
+use crate::core::session::EndReason;
+use i_slint_backend_testing::{ElementHandle, TestingBackend, TestingBackendOptions};
+use slint::{ComponentHandle, Rgba8Pixel, SharedPixelBuffer};
+use std::collections::HashMap;
+
+/// What a theme must meet, in logical pixels at the configured layout size.
+#[derive(Debug, Clone, Copy)]
+pub struct Minimums {
+    pub target: f32,
+    pub text_height: f32,
+    pub contrast: f64,
+}
+
+impl Minimums {
+    pub fn for_theme(large: bool) -> Minimums {
+        if large {
+            Minimums {
+                target: 60.0,
+                text_height: 24.0,
+                contrast: 7.0,
+            }
+        } else {
+            Minimums {
+                target: 44.0,
+                text_height: 16.0,
+                contrast: 4.5,
+            }
+        }
+    }
+}
+
+/// One text element as measured.
+#[derive(Debug, Clone)]
+pub struct TextMeasure {
+    pub label: String,
+    pub height: f32,
+    pub contrast: Option<f64>,
+}
+
+/// One interactive element as measured.
+#[derive(Debug, Clone)]
+pub struct TargetMeasure {
+    pub label: String,
+    pub width: f32,
+    pub height: f32,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScreenAudit {
+    pub screen: &'static str,
+    pub large: bool,
+    pub texts: Vec<TextMeasure>,
+    pub targets: Vec<TargetMeasure>,
+    pub problems: Vec<String>,
+}
+
+impl ScreenAudit {
+    /// The smallest text on the screen: the finest print a resident must read.
+    pub fn smallest_text_height(&self) -> f32 {
+        self.texts
+            .iter()
+            .map(|t| t.height)
+            .min_by(f32::total_cmp)
+            .unwrap_or(0.0)
+    }
+
+    pub fn text(&self, label: &str) -> Option<&TextMeasure> {
+        self.texts.iter().find(|t| t.label == label)
+    }
+}
+
+/// Install the testing backend with the software renderer on this thread.
+/// Must run before any other Slint component is created on the thread.
+pub fn install_backend() {
+    let backend = TestingBackend::new(TestingBackendOptions {
+        mock_time: true,
+        threading: false,
+        renderer_name: Some("software".into()),
+    });
+    // Another test on this thread may have installed it already; that is fine.
+    let _ = slint::platform::set_platform(Box::new(backend));
+}
+
+/// Audit every screen in the given themes.
+pub fn audit_all(themes: &[bool], size: (u32, u32)) -> anyhow::Result<Vec<ScreenAudit>> {
+    install_backend();
+    let ui = AppWindow::new()?;
+    ui.window()
+        .set_size(slint::PhysicalSize::new(size.0, size.1));
+    let controller = KioskController::new(&ui, Config::default(), Catalogue::demo());
+    ui.show()?;
+    let mut audits = Vec::new();
+    for &large in themes {
+        for screen in all_screens() {
+            controller.end_session(EndReason::Finished);
+            controller.set_large(large);
+            (screen.reach)(&controller);
+            i_slint_backend_testing::mock_elapsed_time(std::time::Duration::from_millis(50));
+            let snapshot = ui.window().take_snapshot()?;
+            audits.push(audit_screen(&ui, &snapshot, screen.name, large));
+        }
+    }
+    controller.end_session(EndReason::Finished);
+    Ok(audits)
+}
+
+fn audit_screen(
+    ui: &AppWindow,
+    snapshot: &SharedPixelBuffer<Rgba8Pixel>,
+    screen: &'static str,
+    large: bool,
+) -> ScreenAudit {
+    let minimums = Minimums::for_theme(large);
+    let scale = ui.window().scale_factor();
+    let window = ui.window().size().to_logical(scale);
+    // With an overlay up, only the overlay can be used; what lies under the
+    // scrim is deliberately dimmed.
+    let root = ["IdleOverlay", "NoticeOverlay"]
+        .iter()
+        .find_map(|name| ElementHandle::find_by_element_type_name(ui, name).next());
+    let elements: Vec<ElementHandle> = match &root {
+        Some(overlay) => overlay.query_descendants().find_all(),
+        None => ElementHandle::query_descendants_of_root(ui),
+    };
+
+    let mut audit = ScreenAudit {
+        screen,
+        large,
+        texts: Vec::new(),
+        targets: Vec::new(),
+        problems: Vec::new(),
+    };
+    // An element that is the root of a component shows up once per level of
+    // the component tree; count each drawn thing once.
+    let mut seen = std::collections::HashSet::new();
+    for element in elements {
+        if !element.is_valid() || element.computed_opacity() <= 0.01 {
+            continue;
+        }
+        let size = element.size();
+        let position = element.absolute_position();
+        let key = (
+            element.accessible_label().map(|l| l.to_string()),
+            element.accessible_role().map(|r| format!("{r:?}")),
+            (position.x * 4.0) as i64,
+            (position.y * 4.0) as i64,
+            (size.width * 4.0) as i64,
+            (size.height * 4.0) as i64,
+        );
+        if !seen.insert(key) {
+            continue;
+        }
+        if size.width <= 0.0 || size.height <= 0.0 {
+            continue;
+        }
+        let role = element.accessible_role();
+        let label = element
+            .accessible_label()
+            .map(|l| l.to_string())
+            .unwrap_or_default();
+        let type_name = element
+            .type_name()
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        if role == Some(i_slint_backend_testing::AccessibleRole::Button) {
+            if label.trim().is_empty() {
+                audit
+                    .problems
+                    .push(format!("a {type_name} button has no accessible label"));
+            }
+            if position.x < -0.5
+                || position.y < -0.5
+                || position.x + size.width > window.width + 0.5
+                || position.y + size.height > window.height + 0.5
+            {
+                audit.problems.push(format!(
+                    "button {label:?} reaches outside the screen ({:.0},{:.0} {:.0}×{:.0})",
+                    position.x, position.y, size.width, size.height
+                ));
+            }
+            if size.width < minimums.target || size.height < minimums.target {
+                audit.problems.push(format!(
+                    "button {label:?} is {:.0}×{:.0} px, under {:.0}×{:.0}",
+                    size.width, size.height, minimums.target, minimums.target
+                ));
+            }
+            audit.targets.push(TargetMeasure {
+                label: label.clone(),
+                width: size.width,
+                height: size.height,
+            });
+        } else if type_name == "Text" && !label.trim().is_empty() {
+            let contrast = measure_contrast(
+                snapshot,
+                (position.x * scale, position.y * scale),
+                (size.width * scale, size.height * scale),
+            );
+            if size.height < minimums.text_height {
+                audit.problems.push(format!(
+                    "text {label:?} is {:.0} px high, under {:.0}",
+                    size.height, minimums.text_height
+                ));
+            }
+            if let Some(ratio) = contrast {
+                if ratio < minimums.contrast {
+                    audit.problems.push(format!(
+                        "text {label:?} has contrast {ratio:.2}:1, under {:.1}:1",
+                        minimums.contrast
+                    ));
+                }
+            }
+            audit.texts.push(TextMeasure {
+                label,
+                height: size.height,
+                contrast,
+            });
+        }
+    }
+    audit
+}
+
+trait RootQuery {
+    fn query_descendants_of_root(ui: &AppWindow) -> Vec<ElementHandle>;
+}
+
+impl RootQuery for ElementHandle {
+    fn query_descendants_of_root(ui: &AppWindow) -> Vec<ElementHandle> {
+        let mut all = Vec::new();
+        i_slint_backend_testing::ElementQuery::from_root(ui)
+            .match_descendants()
+            .find_all()
+            .into_iter()
+            .for_each(|e| all.push(e));
+        all
+    }
+}
+
+/// WCAG relative luminance of an sRGB pixel.
+pub fn luminance(pixel: Rgba8Pixel) -> f64 {
+    let channel = |c: u8| {
+        let c = f64::from(c) / 255.0;
+        if c <= 0.03928 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    0.2126 * channel(pixel.r) + 0.7152 * channel(pixel.g) + 0.0722 * channel(pixel.b)
+}
+
+pub fn contrast_ratio(a: f64, b: f64) -> f64 {
+    let (light, dark) = if a > b { (a, b) } else { (b, a) };
+    (light + 0.05) / (dark + 0.05)
+}
+
+/// Contrast between a text's ink and its background inside its rectangle:
+/// the background is the most common colour, the ink the colour that stands
+/// furthest from it (ignoring the few most extreme pixels, which may be
+/// anti-aliasing artefacts or a neighbour's border). None when nothing is
+/// drawn there.
+fn measure_contrast(
+    snapshot: &SharedPixelBuffer<Rgba8Pixel>,
+    origin: (f32, f32),
+    size: (f32, f32),
+) -> Option<f64> {
+    let width = snapshot.width() as i64;
+    let height = snapshot.height() as i64;
+    let x0 = (origin.0.floor() as i64).clamp(0, width);
+    let y0 = (origin.1.floor() as i64).clamp(0, height);
+    let x1 = ((origin.0 + size.0).ceil() as i64).clamp(0, width);
+    let y1 = ((origin.1 + size.1).ceil() as i64).clamp(0, height);
+    let pixels = snapshot.as_slice();
+    let mut histogram: HashMap<[u8; 3], usize> = HashMap::new();
+    for y in y0..y1 {
+        for x in x0..x1 {
+            let p = pixels[(y * width + x) as usize];
+            *histogram.entry([p.r, p.g, p.b]).or_default() += 1;
+        }
+    }
+    let (&background, _) = histogram.iter().max_by_key(|(_, count)| **count)?;
+    let background_luminance = luminance(Rgba8Pixel::new(
+        background[0],
+        background[1],
+        background[2],
+        255,
+    ));
+    let mut ratios: Vec<f64> = histogram
+        .iter()
+        .filter(|(color, _)| **color != background)
+        .flat_map(|(color, count)| {
+            let l = luminance(Rgba8Pixel::new(color[0], color[1], color[2], 255));
+            std::iter::repeat_n(contrast_ratio(l, background_luminance), *count)
+        })
+        .collect();
+    if ratios.len() < 4 {
+        return None;
+    }
+    ratios.sort_by(|a, b| b.total_cmp(a));
+    Some(ratios[3.min(ratios.len() - 1)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contrast_of_black_on_white_is_21() {
+        let white = luminance(Rgba8Pixel::new(255, 255, 255, 255));
+        let black = luminance(Rgba8Pixel::new(0, 0, 0, 255));
+        assert!((contrast_ratio(white, black) - 21.0).abs() < 0.01);
+        assert!((contrast_ratio(white, white) - 1.0).abs() < 1e-9);
+    }
+}

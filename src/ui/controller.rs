@@ -1,0 +1,763 @@
+//! The kiosk's UI controller: owns the view models behind the `Kiosk` global,
+//! turns the resident's taps into navigation, and wipes resident data when a
+//! session ends. Runs on the Slint event-loop thread only.
+
+use super::prompts;
+use super::{
+    AppWindow, CategoryItem, GuideData, Kiosk, MaterialItem, NetworkState, Screen, ServiceItem,
+    Theme,
+};
+use crate::config::{Config, Language};
+use crate::core::catalogue::{Catalogue, Service};
+use crate::core::search::SearchIndex;
+use crate::core::session::{EndReason, IdlePolicy, Session, SessionEvent};
+use crate::voice::{Silent, Speaker};
+use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+/// Longest search text the on-screen keyboard accepts; longer input is noise.
+const MAX_SEARCH_LEN: usize = 24;
+
+/// Things the controller asks the rest of the kiosk to do.
+pub trait KioskHooks {
+    /// The resident pressed "呼叫工作人员": sound the buzzer, notify staff.
+    fn call_staff(&self) {}
+}
+
+struct NoHooks;
+impl KioskHooks for NoHooks {}
+
+struct State {
+    hooks: Rc<dyn KioskHooks>,
+    speaker: Rc<dyn Speaker>,
+    config: Config,
+    catalogue: Catalogue,
+    index: SearchIndex,
+    language: Language,
+    session: Session,
+    back_stack: Vec<Screen>,
+    category: Option<String>,
+    category_page: usize,
+    service_page: usize,
+    search_text: String,
+    guide_code: Option<String>,
+    /// Masked identity of the resident in session; the full identity lives
+    /// in the journey layer and is wiped with the session.
+    resident_masked: String,
+}
+
+/// Cheap to clone: all clones drive the same window.
+#[derive(Clone)]
+pub struct KioskController {
+    ui: slint::Weak<AppWindow>,
+    state: Rc<RefCell<State>>,
+    ticker: Rc<RefCell<Option<slint::Timer>>>,
+}
+
+impl KioskController {
+    pub fn new(ui: &AppWindow, config: Config, catalogue: Catalogue) -> KioskController {
+        let large = config.ui.theme == crate::config::Theme::Large;
+        let language = config.ui.language;
+        let policy = idle_policy(&config, large);
+        let index = SearchIndex::build(&catalogue);
+        let controller = KioskController {
+            ui: ui.as_weak(),
+            state: Rc::new(RefCell::new(State {
+                hooks: Rc::new(NoHooks),
+                speaker: Rc::new(Silent),
+                config,
+                catalogue,
+                index,
+                language,
+                session: Session::new(policy),
+                back_stack: Vec::new(),
+                category: None,
+                category_page: 0,
+                service_page: 0,
+                search_text: String::new(),
+                guide_code: None,
+                resident_masked: String::new(),
+            })),
+            ticker: Rc::new(RefCell::new(None)),
+        };
+        ui.global::<Theme>().set_large(large);
+        controller.select_language(language);
+        controller.wire_callbacks(ui);
+        controller.refresh_all();
+        controller
+    }
+
+    pub fn set_hooks(&self, hooks: Rc<dyn KioskHooks>) {
+        self.state.borrow_mut().hooks = hooks;
+    }
+
+    /// Where spoken prompts go; silent until set.
+    pub fn set_speaker(&self, speaker: Rc<dyn Speaker>) {
+        self.state.borrow_mut().speaker = speaker;
+    }
+
+    /// Prompts play by themselves in large mode (and in normal mode when configured).
+    fn speaks_automatically(&self) -> bool {
+        self.large() || self.state.borrow().config.voice.auto_in_normal_mode
+    }
+
+    fn say(&self, text: &str) {
+        let (speaker, language) = {
+            let state = self.state.borrow();
+            (state.speaker.clone(), state.language)
+        };
+        speaker.speak(text, language);
+    }
+
+    /// Read the current screen's prompt (or the countdown) aloud.
+    pub fn announce(&self) {
+        let english = self.state.borrow().language == Language::En;
+        let (screen, countdown, seconds) = self.kiosk(|k| {
+            (
+                k.get_screen(),
+                k.get_countdown_visible(),
+                k.get_countdown_seconds(),
+            )
+        });
+        if countdown {
+            self.say(&prompts::countdown_prompt(seconds, english));
+        } else {
+            self.say(prompts::screen_prompt(screen, english));
+        }
+    }
+
+    fn show(&self, screen: Screen) {
+        self.kiosk(|k| k.set_screen(screen));
+        if self.speaks_automatically() {
+            self.announce();
+        }
+    }
+
+    fn ui(&self) -> AppWindow {
+        self.ui
+            .upgrade()
+            .expect("the window outlives its controller")
+    }
+
+    fn kiosk<R>(&self, f: impl FnOnce(&Kiosk<'_>) -> R) -> R {
+        let ui = self.ui();
+        let kiosk = ui.global::<Kiosk>();
+        f(&kiosk)
+    }
+
+    /// Start the one-second timer that drives the clock and the idle time-out.
+    pub fn start_ticking(&self) {
+        let this = self.clone();
+        let timer = slint::Timer::default();
+        timer.start(
+            slint::TimerMode::Repeated,
+            Duration::from_secs(1),
+            move || this.tick(),
+        );
+        *self.ticker.borrow_mut() = Some(timer);
+    }
+
+    /// One second passed.
+    pub fn tick(&self) {
+        self.refresh_clock();
+        let event = self.state.borrow_mut().session.tick();
+        if let Some(event) = event {
+            self.on_session_event(event);
+        }
+    }
+
+    fn wire_callbacks(&self, ui: &AppWindow) {
+        let kiosk = ui.global::<Kiosk>();
+        let this = self.clone();
+        kiosk.on_user_activity(move || this.activity());
+        let this = self.clone();
+        kiosk.on_go_home(move || this.end_session(EndReason::Finished));
+        let this = self.clone();
+        kiosk.on_go_back(move || this.back());
+        let this = self.clone();
+        kiosk.on_toggle_large(move || this.toggle_large());
+        let this = self.clone();
+        kiosk.on_toggle_language(move || {
+            let next = match this.state.borrow().language {
+                Language::Zh => Language::En,
+                Language::En => Language::Zh,
+            };
+            this.set_language(next);
+        });
+        let this = self.clone();
+        kiosk.on_call_staff(move || this.call_staff());
+        let this = self.clone();
+        kiosk.on_speak_again(move || this.announce());
+        let this = self.clone();
+        kiosk.on_start_identify(move || this.navigate(Screen::Identify));
+        let this = self.clone();
+        kiosk.on_start_scan(move || this.navigate(Screen::Scan));
+        let this = self.clone();
+        kiosk.on_open_progress(move || this.navigate(Screen::Progress));
+        let this = self.clone();
+        kiosk.on_open_catalogue(move || this.open_catalogue());
+        let this = self.clone();
+        kiosk.on_open_search(move || this.open_search());
+        let this = self.clone();
+        kiosk.on_open_category(move |code| this.open_category(&code));
+        let this = self.clone();
+        kiosk.on_open_service(move |code| this.open_service(&code));
+        let this = self.clone();
+        kiosk.on_page_categories(move |step| this.page_categories(step));
+        let this = self.clone();
+        kiosk.on_page_services(move |step| this.page_services(step));
+        let this = self.clone();
+        kiosk.on_search_key(move |key| this.search_key(&key));
+        let this = self.clone();
+        kiosk.on_search_backspace(move || this.search_backspace());
+        let this = self.clone();
+        kiosk.on_search_clear(move || this.set_search(String::new()));
+        let this = self.clone();
+        kiosk.on_continue_session(move || this.activity());
+        let this = self.clone();
+        kiosk.on_dismiss_notice(move || this.kiosk(|k| k.set_notice(SharedString::new())));
+        let this = self.clone();
+        kiosk.on_apply(move |code| this.apply(&code));
+    }
+
+    // --- session -------------------------------------------------------
+
+    /// Any touch: starts a session from idle, cancels the countdown.
+    pub fn activity(&self) {
+        let event = self.state.borrow_mut().session.touch();
+        self.kiosk(|k| k.set_countdown_visible(false));
+        if let Some(event) = event {
+            self.on_session_event(event);
+        }
+    }
+
+    fn on_session_event(&self, event: SessionEvent) {
+        match event {
+            SessionEvent::Started => tracing::debug!("session started"),
+            SessionEvent::WarningShown { remaining } => {
+                self.kiosk(|k| {
+                    k.set_countdown_seconds(remaining as i32);
+                    k.set_countdown_visible(true);
+                });
+                if self.speaks_automatically() {
+                    self.announce();
+                }
+            }
+            SessionEvent::WarningTick { remaining } => {
+                self.kiosk(|k| k.set_countdown_seconds(remaining as i32));
+            }
+            SessionEvent::Ended(reason) => self.wipe(reason),
+        }
+    }
+
+    /// Jump to the countdown as if the resident had walked away: for
+    /// screenshots and tests, which should not wait out the idle time.
+    pub fn force_countdown(&self) {
+        self.activity();
+        while !self.kiosk(|k| k.get_countdown_visible()) {
+            let event = self.state.borrow_mut().session.tick();
+            if let Some(event) = event {
+                self.on_session_event(event);
+            }
+        }
+    }
+
+    /// End the session now ("结束办理", 首页, card lifted).
+    pub fn end_session(&self, reason: EndReason) {
+        let event = self.state.borrow_mut().session.end(reason);
+        self.on_session_event(event);
+    }
+
+    /// Clear every view model that could hold what this resident saw or
+    /// typed, and return to the attract screen.
+    fn wipe(&self, reason: EndReason) {
+        tracing::debug!(?reason, "session ended; resident data wiped");
+        let speaker = self.state.borrow().speaker.clone();
+        speaker.hush();
+        {
+            let mut state = self.state.borrow_mut();
+            state.back_stack.clear();
+            state.category = None;
+            state.category_page = 0;
+            state.service_page = 0;
+            state.search_text.clear();
+            state.guide_code = None;
+            state.resident_masked.clear();
+        }
+        self.kiosk(|k| {
+            k.set_countdown_visible(false);
+            k.set_notice(SharedString::new());
+            k.set_resident(SharedString::new());
+            k.set_search_text(SharedString::new());
+            k.set_search_results(ModelRc::default());
+            k.set_services(ModelRc::default());
+            k.set_list_title(SharedString::new());
+            k.set_guide(GuideData::default());
+            k.set_screen(Screen::Attract);
+        });
+        self.refresh_categories();
+    }
+
+    /// The masked identity of the resident now in session (张*三).
+    pub fn set_resident(&self, masked: &str) {
+        self.activity();
+        self.state.borrow_mut().resident_masked = masked.to_string();
+        self.kiosk(|k| k.set_resident(masked.into()));
+    }
+
+    // --- navigation ------------------------------------------------------
+
+    pub fn navigate(&self, screen: Screen) {
+        let current = self.kiosk(|k| k.get_screen());
+        if current != screen {
+            let mut state = self.state.borrow_mut();
+            if current != Screen::OutOfService {
+                state.back_stack.push(current);
+            }
+        }
+        self.show(screen);
+    }
+
+    pub fn back(&self) {
+        let previous = self.state.borrow_mut().back_stack.pop();
+        match previous {
+            Some(Screen::Attract) | None => self.end_session(EndReason::Finished),
+            Some(screen) => self.show(screen),
+        }
+    }
+
+    pub fn open_catalogue(&self) {
+        self.state.borrow_mut().category_page = 0;
+        self.refresh_categories();
+        self.navigate(Screen::Catalogue);
+    }
+
+    pub fn open_category(&self, code: &str) {
+        {
+            let mut state = self.state.borrow_mut();
+            if state.catalogue.category(code).is_none() {
+                return;
+            }
+            state.category = Some(code.to_string());
+            state.service_page = 0;
+        }
+        self.refresh_services();
+        self.navigate(Screen::ServiceList);
+    }
+
+    pub fn open_service(&self, code: &str) {
+        if self.state.borrow().catalogue.service(code).is_none() {
+            return;
+        }
+        self.state.borrow_mut().guide_code = Some(code.to_string());
+        self.refresh_guide();
+        self.navigate(Screen::Guide);
+    }
+
+    pub fn open_search(&self) {
+        self.set_search(String::new());
+        self.navigate(Screen::Search);
+    }
+
+    fn apply(&self, code: &str) {
+        let needs_identity = self
+            .state
+            .borrow()
+            .catalogue
+            .service(code)
+            .is_some_and(|s| s.needs_identity);
+        let identified = !self.state.borrow().resident_masked.is_empty();
+        if needs_identity && !identified {
+            self.navigate(Screen::Identify);
+            self.show_notice(&self.tr(
+                "办理前请先刷身份证确认身份",
+                "Please identify with your ID card first",
+            ));
+        } else {
+            self.show_notice(&self.tr(
+                "本终端暂不能在线提交此事项，请到窗口办理，或呼叫工作人员帮您办理",
+                "This item cannot be submitted here yet; please go to the counter or call staff",
+            ));
+        }
+    }
+
+    fn call_staff(&self) {
+        tracing::info!("call staff pressed");
+        let hooks = self.state.borrow().hooks.clone();
+        hooks.call_staff();
+        self.show_notice(&self.tr(
+            "已通知工作人员，请在终端前稍候",
+            "Staff have been called; please wait at the terminal",
+        ));
+    }
+
+    pub fn show_notice(&self, text: &str) {
+        self.kiosk(|k| k.set_notice(text.into()));
+    }
+
+    pub fn toggle_large(&self) {
+        let large = !self.ui().global::<Theme>().get_large();
+        self.set_large(large);
+    }
+
+    pub fn set_large(&self, large: bool) {
+        self.ui().global::<Theme>().set_large(large);
+        {
+            let mut state = self.state.borrow_mut();
+            let policy = idle_policy(&state.config, large);
+            state.session.set_policy(policy);
+            state.category_page = 0;
+            state.service_page = 0;
+        }
+        self.refresh_categories();
+        self.refresh_services();
+        self.refresh_search();
+    }
+
+    pub fn set_language(&self, language: Language) {
+        self.state.borrow_mut().language = language;
+        self.select_language(language);
+        self.refresh_all();
+    }
+
+    fn select_language(&self, language: Language) {
+        if let Err(err) = slint::select_bundled_translation(language.slint_code()) {
+            tracing::warn!(%err, "translation not available; staying with Chinese");
+        }
+    }
+
+    /// The platform link and queue depth, as the sync engine reports them.
+    pub fn set_network(&self, state: NetworkState, queue_depth: usize) {
+        self.kiosk(|k| {
+            k.set_network(state);
+            k.set_queue_depth(queue_depth as i32);
+        });
+    }
+
+    /// Show the out-of-service page with the technician's detail.
+    pub fn out_of_service(&self, detail: &str) {
+        self.kiosk(|k| {
+            k.set_fault_detail(detail.into());
+            k.set_screen(Screen::OutOfService);
+        });
+    }
+
+    // --- paging and search -------------------------------------------------
+
+    fn large(&self) -> bool {
+        self.ui().global::<Theme>().get_large()
+    }
+
+    fn categories_per_page(&self) -> usize {
+        if self.large() {
+            4
+        } else {
+            8
+        }
+    }
+
+    fn services_per_page(&self) -> usize {
+        if self.large() {
+            4
+        } else {
+            6
+        }
+    }
+
+    fn search_results_shown(&self) -> usize {
+        if self.large() {
+            2
+        } else {
+            4
+        }
+    }
+
+    fn page_categories(&self, step: i32) {
+        let pages = pages(
+            self.state.borrow().catalogue.categories.len(),
+            self.categories_per_page(),
+        );
+        {
+            let mut state = self.state.borrow_mut();
+            state.category_page = turn(state.category_page, step, pages);
+        }
+        self.refresh_categories();
+    }
+
+    fn page_services(&self, step: i32) {
+        let count = {
+            let state = self.state.borrow();
+            state
+                .category
+                .as_deref()
+                .map(|c| state.catalogue.service_count(c))
+                .unwrap_or(0)
+        };
+        let pages = pages(count, self.services_per_page());
+        {
+            let mut state = self.state.borrow_mut();
+            state.service_page = turn(state.service_page, step, pages);
+        }
+        self.refresh_services();
+    }
+
+    fn search_key(&self, key: &str) {
+        let mut text = self.state.borrow().search_text.clone();
+        if text.chars().count() < MAX_SEARCH_LEN {
+            text.extend(
+                key.chars()
+                    .filter(|c| c.is_ascii_alphabetic() || !c.is_ascii()),
+            );
+        }
+        self.set_search(text);
+    }
+
+    fn search_backspace(&self) {
+        let mut text = self.state.borrow().search_text.clone();
+        text.pop();
+        self.set_search(text);
+    }
+
+    /// Replace the search text (from the keyboard, or typed hanzi).
+    pub fn set_search(&self, text: String) {
+        self.state.borrow_mut().search_text = text;
+        self.refresh_search();
+    }
+
+    // --- view models -----------------------------------------------------------
+
+    fn refresh_all(&self) {
+        let (station, demo) = {
+            let state = self.state.borrow();
+            (state.config.station.name.clone(), state.catalogue.demo_data)
+        };
+        let english = self.state.borrow().language == Language::En;
+        self.kiosk(|k| {
+            k.set_station_name(station.into());
+            k.set_demo_data(demo);
+            k.set_english(english);
+        });
+        self.refresh_clock();
+        self.refresh_categories();
+        self.refresh_services();
+        self.refresh_search();
+        self.refresh_guide();
+    }
+
+    fn refresh_clock(&self) {
+        let now = chrono::Local::now();
+        let english = self.state.borrow().language == Language::En;
+        let date = if english {
+            now.format("%A, %-d %B %Y").to_string()
+        } else {
+            const WEEKDAYS: [&str; 7] = ["一", "二", "三", "四", "五", "六", "日"];
+            use chrono::Datelike;
+            format!(
+                "{} 星期{}",
+                now.format("%Y年%-m月%-d日"),
+                WEEKDAYS[now.weekday().num_days_from_monday() as usize]
+            )
+        };
+        let clock = now.format("%H:%M").to_string();
+        self.kiosk(|k| {
+            k.set_clock(clock.into());
+            k.set_date(date.into());
+        });
+    }
+
+    fn refresh_categories(&self) {
+        let per_page = self.categories_per_page();
+        let (items, page, page_count) = {
+            let state = self.state.borrow();
+            let english = state.language == Language::En;
+            let page_count = pages(state.catalogue.categories.len(), per_page);
+            let page = state.category_page.min(page_count - 1);
+            let items: Vec<CategoryItem> = state
+                .catalogue
+                .categories
+                .iter()
+                .skip(page * per_page)
+                .take(per_page)
+                .map(|c| CategoryItem {
+                    code: c.code.as_str().into(),
+                    name: if english { &c.name_en } else { &c.name }.as_str().into(),
+                    glyph: c.glyph.as_str().into(),
+                    count: state.catalogue.service_count(&c.code) as i32,
+                })
+                .collect();
+            (items, page, page_count)
+        };
+        self.kiosk(|k| {
+            k.set_categories(ModelRc::new(VecModel::from(items)));
+            k.set_category_page(page as i32);
+            k.set_category_pages(page_count as i32);
+        });
+    }
+
+    fn refresh_services(&self) {
+        let per_page = self.services_per_page();
+        let (title, items, page, page_count) = {
+            let state = self.state.borrow();
+            let Some(code) = state.category.as_deref() else {
+                return;
+            };
+            let english = state.language == Language::En;
+            let list = state.catalogue.services_in(code);
+            let page_count = pages(list.len(), per_page);
+            let page = state.service_page.min(page_count - 1);
+            let title = state
+                .catalogue
+                .category(code)
+                .map(|c| {
+                    if english {
+                        c.name_en.clone()
+                    } else {
+                        c.name.clone()
+                    }
+                })
+                .unwrap_or_default();
+            let items: Vec<ServiceItem> = list
+                .into_iter()
+                .skip(page * per_page)
+                .take(per_page)
+                .map(|s| service_item(&state.catalogue, s, english))
+                .collect();
+            (title, items, page, page_count)
+        };
+        self.kiosk(|k| {
+            k.set_list_title(title.into());
+            k.set_services(ModelRc::new(VecModel::from(items)));
+            k.set_service_page(page as i32);
+            k.set_service_pages(page_count as i32);
+        });
+    }
+
+    fn refresh_search(&self) {
+        let shown = self.search_results_shown();
+        let (text, items) = {
+            let state = self.state.borrow();
+            let english = state.language == Language::En;
+            let items: Vec<ServiceItem> = state
+                .index
+                .search(&state.search_text, shown)
+                .iter()
+                .filter_map(|hit| state.catalogue.service(&hit.code))
+                .map(|s| service_item(&state.catalogue, s, english))
+                .collect();
+            (state.search_text.clone(), items)
+        };
+        self.kiosk(|k| {
+            k.set_search_text(text.into());
+            k.set_search_results(ModelRc::new(VecModel::from(items)));
+        });
+    }
+
+    fn refresh_guide(&self) {
+        let guide = {
+            let state = self.state.borrow();
+            let Some(service) = state
+                .guide_code
+                .as_deref()
+                .and_then(|c| state.catalogue.service(c))
+            else {
+                return;
+            };
+            guide_data(service, state.language == Language::En)
+        };
+        self.kiosk(|k| k.set_guide(guide));
+    }
+
+    fn tr(&self, zh: &str, en: &str) -> String {
+        match self.state.borrow().language {
+            Language::Zh => zh.to_string(),
+            Language::En => en.to_string(),
+        }
+    }
+}
+
+fn idle_policy(config: &Config, large: bool) -> IdlePolicy {
+    IdlePolicy {
+        idle_secs: config.idle_timeout_secs(large),
+        countdown_secs: config.session.countdown_secs.get(),
+    }
+}
+
+fn pages(count: usize, per_page: usize) -> usize {
+    count.div_ceil(per_page.max(1)).max(1)
+}
+
+fn turn(page: usize, step: i32, pages: usize) -> usize {
+    let target = page as i64 + i64::from(step);
+    target.clamp(0, pages as i64 - 1) as usize
+}
+
+fn service_item(catalogue: &Catalogue, service: &Service, english: bool) -> ServiceItem {
+    ServiceItem {
+        code: service.code.as_str().into(),
+        name: if english {
+            &service.name_en
+        } else {
+            &service.name
+        }
+        .as_str()
+        .into(),
+        summary: service.summary.as_str().into(),
+        time_limit: service.time_limit.as_str().into(),
+        category_name: catalogue
+            .category(&service.category)
+            .map(|c| c.name.as_str())
+            .unwrap_or_default()
+            .into(),
+    }
+}
+
+fn strings(items: impl IntoIterator<Item = String>) -> ModelRc<SharedString> {
+    ModelRc::new(VecModel::from(
+        items
+            .into_iter()
+            .map(SharedString::from)
+            .collect::<Vec<_>>(),
+    ))
+}
+
+fn guide_data(service: &Service, english: bool) -> GuideData {
+    GuideData {
+        code: service.code.as_str().into(),
+        name: if english {
+            &service.name_en
+        } else {
+            &service.name
+        }
+        .as_str()
+        .into(),
+        department: service.department.as_str().into(),
+        summary: service.summary.as_str().into(),
+        conditions: strings(service.conditions.iter().cloned()),
+        materials: ModelRc::new(VecModel::from(
+            service
+                .materials
+                .iter()
+                .map(|m| MaterialItem {
+                    name: m.name.as_str().into(),
+                    copies: m.copies.as_str().into(),
+                    key: m.key,
+                    e_cert: m.e_cert,
+                    note: m.note.as_str().into(),
+                })
+                .collect::<Vec<_>>(),
+        )),
+        time_limit: service.time_limit.as_str().into(),
+        fee: service.fee.as_str().into(),
+        basis: strings(service.basis.iter().cloned()),
+        delivery: strings(
+            service
+                .delivery
+                .iter()
+                .map(|d| if english { d.label_en() } else { d.label_zh() }.to_string()),
+        ),
+        commitment: service.commitment,
+        tolerant: service.tolerant,
+    }
+}

@@ -1,0 +1,183 @@
+//! Rendering screens to pixels without a display or GPU: Slint's software
+//! renderer into a buffer. Used by `bianmin screens`, the start-up probe and
+//! the UI audit.
+
+use super::{AppWindow, KioskController, Screen};
+use crate::config::{Config, Language};
+use crate::core::catalogue::Catalogue;
+use anyhow::Context;
+use slint::platform::software_renderer::{MinimalSoftwareWindow, RepaintBufferType};
+use slint::platform::{Platform, WindowAdapter};
+use slint::{ComponentHandle, PhysicalSize, Rgb8Pixel, SharedPixelBuffer};
+use std::path::Path;
+use std::rc::Rc;
+
+struct HeadlessPlatform {
+    window: Rc<MinimalSoftwareWindow>,
+    started: std::time::Instant,
+}
+
+impl Platform for HeadlessPlatform {
+    fn create_window_adapter(&self) -> Result<Rc<dyn WindowAdapter>, slint::PlatformError> {
+        Ok(self.window.clone())
+    }
+
+    fn duration_since_start(&self) -> std::time::Duration {
+        self.started.elapsed()
+    }
+}
+
+/// A window that draws into memory.
+pub struct HeadlessWindow {
+    window: Rc<MinimalSoftwareWindow>,
+}
+
+impl HeadlessWindow {
+    /// Installs the headless platform for this thread; call before creating
+    /// any component. Fails if another platform is already installed.
+    pub fn install() -> anyhow::Result<HeadlessWindow> {
+        let window = MinimalSoftwareWindow::new(RepaintBufferType::NewBuffer);
+        slint::platform::set_platform(Box::new(HeadlessPlatform {
+            window: window.clone(),
+            started: std::time::Instant::now(),
+        }))
+        .map_err(|e| anyhow::anyhow!("cannot install the headless renderer: {e}"))?;
+        Ok(HeadlessWindow { window })
+    }
+
+    pub fn set_size(&self, width: u32, height: u32) {
+        self.window.set_size(PhysicalSize::new(width, height));
+    }
+
+    /// Draw the current state of the UI.
+    pub fn render(&self) -> SharedPixelBuffer<Rgb8Pixel> {
+        slint::platform::update_timers_and_animations();
+        let size = self.window.size();
+        let mut buffer = SharedPixelBuffer::<Rgb8Pixel>::new(size.width, size.height);
+        self.window.request_redraw();
+        let stride = size.width as usize;
+        self.window.draw_if_needed(|renderer| {
+            renderer.render(buffer.make_mut_slice(), stride);
+        });
+        buffer
+    }
+}
+
+pub fn save_png(buffer: &SharedPixelBuffer<Rgb8Pixel>, path: &Path) -> anyhow::Result<()> {
+    let image =
+        image::RgbImage::from_raw(buffer.width(), buffer.height(), buffer.as_bytes().to_vec())
+            .context("pixel buffer has the wrong size")?;
+    image
+        .save(path)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// One screen as a resident would reach it, for rendering and auditing.
+pub struct ScreenShot {
+    pub name: &'static str,
+    pub reach: fn(&KioskController),
+}
+
+/// Every screen of the kiosk, each reached through the same controller calls
+/// a tap would make.
+pub fn all_screens() -> Vec<ScreenShot> {
+    vec![
+        ScreenShot {
+            name: "attract",
+            reach: |_| {},
+        },
+        ScreenShot {
+            name: "catalogue",
+            reach: |c| c.open_catalogue(),
+        },
+        ScreenShot {
+            name: "service-list",
+            reach: |c| {
+                c.open_catalogue();
+                c.open_category("social-security");
+            },
+        },
+        ScreenShot {
+            name: "guide",
+            reach: |c| {
+                c.open_catalogue();
+                c.open_category("social-security");
+                c.open_service("DEMO-SB-001");
+            },
+        },
+        ScreenShot {
+            name: "search",
+            reach: |c| {
+                c.open_search();
+                c.set_search("sbk".into());
+            },
+        },
+        ScreenShot {
+            name: "identify",
+            reach: |c| c.navigate(Screen::Identify),
+        },
+        ScreenShot {
+            name: "scan",
+            reach: |c| c.navigate(Screen::Scan),
+        },
+        ScreenShot {
+            name: "progress",
+            reach: |c| c.navigate(Screen::Progress),
+        },
+        ScreenShot {
+            name: "idle-timeout",
+            reach: |c| {
+                c.open_catalogue();
+                c.force_countdown();
+            },
+        },
+        ScreenShot {
+            name: "notice",
+            reach: |c| c.show_notice("已通知工作人员，请在终端前稍候"),
+        },
+        ScreenShot {
+            name: "out-of-service",
+            reach: |c| {
+                c.out_of_service(
+                    "/etc/bianmin/kiosk.toml:12:15: expected a whole number from 30 to 3600, found 5",
+                )
+            },
+        },
+    ]
+}
+
+/// Render every screen in the given themes to `out/<screen>-<theme>.png`.
+pub fn render_all(
+    config: &Config,
+    out: &Path,
+    themes: &[bool],
+    size: (u32, u32),
+    language: Language,
+) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let window = HeadlessWindow::install()?;
+    window.set_size(size.0, size.1);
+    let ui = AppWindow::new().context("cannot create the kiosk window")?;
+    let mut config = config.clone();
+    config.ui.language = language;
+    let controller = KioskController::new(&ui, config, Catalogue::demo());
+    ui.show().context("cannot show the kiosk window")?;
+    let mut written = Vec::new();
+    for &large in themes {
+        for screen in all_screens() {
+            controller.end_session(crate::core::session::EndReason::Finished);
+            controller.set_large(large);
+            (screen.reach)(&controller);
+            let path = out.join(format!(
+                "{}-{}.png",
+                screen.name,
+                if large { "large" } else { "normal" }
+            ));
+            save_png(&window.render(), &path)?;
+            written.push(path);
+        }
+    }
+    controller.end_session(crate::core::session::EndReason::Finished);
+    ui.hide().ok();
+    Ok(written)
+}

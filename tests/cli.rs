@@ -1,0 +1,152 @@
+//! The `bianmin` binary as a technician and CI meet it.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn bianmin(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bianmin"))
+        .args(args)
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env_remove("SLINT_BACKEND")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("bianmin runs")
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn config_check_accepts_the_reference_file() {
+    let output = bianmin(&[
+        "config",
+        "check",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/config/kiosk.toml"),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+#[test]
+fn config_check_refuses_unknown_key_and_wrong_type_in_one_line_with_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let unknown = write(
+        dir.path(),
+        "unknown.toml",
+        "[station]\nname = \"x\"\nnmae = \"y\"\n",
+    );
+    let output = bianmin(&["config", "check", &unknown]);
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert_eq!(message.trim().lines().count(), 1, "{message}");
+    assert!(message.contains("unknown.toml:3:1:"), "{message}");
+    assert!(message.contains("nmae"), "{message}");
+
+    let wrong_type = write(
+        dir.path(),
+        "type.toml",
+        "[devices.printer]\nbaud = \"fast\"\n",
+    );
+    let output = bianmin(&["config", "check", &wrong_type]);
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(message.contains("type.toml:2:8:"), "{message}");
+    assert!(!message.contains("panicked"), "{message}");
+}
+
+#[test]
+fn missing_config_file_is_a_sentence_not_a_panic() {
+    let output = bianmin(&["config", "check", "/nonexistent/kiosk.toml"]);
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(message.contains("cannot read"), "{message}");
+    assert!(!message.contains("panicked"), "{message}");
+}
+
+#[test]
+fn demo_without_a_display_says_so_in_one_line_and_how_to_see_the_screens() {
+    let output = bianmin(&["demo"]);
+    assert_eq!(output.status.code(), Some(3));
+    let message = stderr(&output);
+    assert_eq!(message.trim().lines().count(), 1, "{message}");
+    assert!(message.contains("no display"), "{message}");
+    assert!(message.contains("bianmin screens"), "{message}");
+}
+
+#[test]
+fn run_with_a_broken_config_reports_it_and_never_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = write(dir.path(), "broken.toml", "[session]\ncountdown_secs = 5\n");
+    let output = bianmin(&["--config", &broken, "run"]);
+    let message = stderr(&output);
+    assert!(message.contains("broken.toml:2:18:"), "{message}");
+    assert!(message.contains("from 20 to 300"), "{message}");
+    assert!(!message.contains("panicked"), "{message}");
+}
+
+#[test]
+fn screens_writes_every_screen_and_the_chinese_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("shots");
+    let output = bianmin(&["screens", "--out", out.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let written: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
+    assert_eq!(written.len(), 22, "11 screens × 2 themes");
+    for name in [
+        "attract-normal.png",
+        "attract-large.png",
+        "guide-large.png",
+        "idle-timeout-normal.png",
+    ] {
+        let image = image::open(out.join(name)).unwrap();
+        assert_eq!((image.width(), image.height()), (1280, 800), "{name}");
+    }
+
+    // Other sizes work too.
+    let small = dir.path().join("small");
+    let output = bianmin(&[
+        "screens",
+        "--out",
+        small.to_str().unwrap(),
+        "--size",
+        "800x480",
+        "--theme",
+        "large",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let image = image::open(small.join("attract-large.png")).unwrap();
+    assert_eq!((image.width(), image.height()), (800, 480));
+
+    // OCR reads the station name and the entry buttons back: the bundled
+    // font renders Chinese whatever fonts the host has.
+    let ocr = Command::new("tesseract")
+        .arg(out.join("attract-large.png"))
+        .args(["-", "-l", "chi_sim"])
+        .output()
+        .expect("tesseract with chi_sim is installed (.ci/install-deps)");
+    let text: String = String::from_utf8_lossy(&ocr.stdout)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    assert!(text.contains("便民服务站"), "OCR read: {text}");
+    let entries = [
+        "刷身份证",
+        "扫码",
+        "找服务",
+        "搜索",
+        "查进度",
+        "呼叫工作人员",
+    ];
+    let read: Vec<_> = entries.iter().filter(|e| text.contains(*e)).collect();
+    assert!(
+        read.len() >= 5,
+        "OCR read only {read:?} of the entry buttons in: {text}"
+    );
+}

@@ -1,0 +1,101 @@
+//! Sizes and contrast measured on every screen in both themes: the element
+//! tree gives the sizes, the software-rendered pixels give the colours.
+
+use bianmin::ui::audit::{audit_all, ScreenAudit};
+
+/// Line height of the bundled WenQuanYi Micro Hei is about 1.19 × the font
+/// size (measured: 24 px text lays out 29 px high, 36 px text 43 px).
+const LINE_HEIGHT_PER_FONT_PX: f32 = 1.19;
+
+fn find<'a>(audits: &'a [ScreenAudit], screen: &str, large: bool) -> &'a ScreenAudit {
+    audits
+        .iter()
+        .find(|a| a.screen == screen && a.large == large)
+        .unwrap()
+}
+
+#[test]
+fn every_screen_meets_the_minimums_in_both_themes() {
+    let audits = audit_all(&[false, true], (1280, 800)).unwrap();
+    assert_eq!(audits.len(), 22);
+    let failures: Vec<String> = audits
+        .iter()
+        .flat_map(|a| {
+            a.problems.iter().map(move |p| {
+                format!(
+                    "{} ({}): {p}",
+                    a.screen,
+                    if a.large { "large" } else { "normal" }
+                )
+            })
+        })
+        .collect();
+    assert!(failures.is_empty(), "{failures:#?}");
+
+    for normal in audits.iter().filter(|a| !a.large) {
+        let large = find(&audits, normal.screen, true);
+        // Text in large mode at least 1.5× normal: the finest print, and
+        // the same texts compared one by one (median, since a text stretched
+        // by its layout in one theme only is not bigger print).
+        let ratio = large.smallest_text_height() / normal.smallest_text_height();
+        assert!(
+            ratio >= 1.5,
+            "{}: smallest text ratio {ratio:.2}",
+            normal.screen
+        );
+        let mut ratios: Vec<f32> = normal
+            .texts
+            .iter()
+            .filter_map(|n| large.text(&n.label).map(|l| l.height / n.height))
+            .collect();
+        ratios.sort_by(f32::total_cmp);
+        let median = ratios[ratios.len() / 2];
+        assert!(
+            median >= 1.5,
+            "{}: median text ratio {median:.2} over {ratios:?}",
+            normal.screen
+        );
+        // Every touch target in large mode at least 60×60 px.
+        for target in &large.targets {
+            assert!(
+                target.width >= 60.0 && target.height >= 60.0,
+                "{}: {target:?}",
+                large.screen
+            );
+        }
+        // Every text measured for contrast in large mode at ≥ 7:1.
+        for text in large
+            .texts
+            .iter()
+            .filter_map(|t| t.contrast.map(|c| (t, c)))
+        {
+            assert!(text.1 >= 7.0, "{}: {:?}", large.screen, text.0);
+        }
+        for text in normal
+            .texts
+            .iter()
+            .filter_map(|t| t.contrast.map(|c| (t, c)))
+        {
+            assert!(text.1 >= 4.5, "{}: {:?}", normal.screen, text.0);
+        }
+    }
+
+    // The main entry buttons' text in large mode is at least 30 px.
+    let attract = find(&audits, "attract", true);
+    for label in [
+        "刷身份证",
+        "扫码",
+        "找服务",
+        "搜索",
+        "查进度",
+        "标准模式",
+        "呼叫工作人员",
+    ] {
+        let text = attract
+            .text(label)
+            .unwrap_or_else(|| panic!("no text {label:?} on the large attract screen"));
+        let font_px = text.height / LINE_HEIGHT_PER_FONT_PX;
+        assert!(font_px >= 30.0, "{label}: about {font_px:.1} px");
+        assert!(attract.targets.iter().any(|t| t.label == label));
+    }
+}
