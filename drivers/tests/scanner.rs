@@ -122,3 +122,16 @@ async fn unplugged_scanner_reports_link_loss() {
     let result = timeout(LIMIT, scanner.next_event()).await.unwrap();
     assert!(result.is_err(), "{result:?}");
 }
+
+#[tokio::test]
+async fn codes_scanned_before_the_port_opened_are_discarded() {
+    let sim = ScannerSim::new(Suffix::Cr).start(None).unwrap();
+    sim.device().scan("BM1-T0001-20261125-000001-A");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut scanner = open(sim.path(), Suffix::Cr);
+    sim.device().scan("BM1-T0001-20261125-000002-B");
+    match next(&mut scanner).await {
+        ScanEvent::Code(c) => assert_eq!(c.kind.payload(), "BM1-T0001-20261125-000002-B"),
+        other => panic!("{other:?}"),
+    }
+}

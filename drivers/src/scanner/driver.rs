@@ -39,13 +39,17 @@ pub struct Scanner<S> {
 }
 
 impl Scanner<tokio_serial::SerialStream> {
+    /// Open the port and discard whatever was scanned while nobody listened:
+    /// a code from before the kiosk (re)started must not act on this session.
     pub fn open(
         path: &str,
         baud: u32,
         suffix: Suffix,
         dedupe: Duration,
     ) -> Result<Self, crate::serial::OpenError> {
-        crate::serial::open(path, baud).map(|io| Scanner::new(io, suffix, dedupe))
+        let io = crate::serial::open(path, baud)?;
+        let _ = tokio_serial::SerialPort::clear(&io, tokio_serial::ClearBuffer::Input);
+        Ok(Scanner::new(io, suffix, dedupe))
     }
 }
 
