@@ -4,7 +4,11 @@ use bianmin_drivers::idcard::frame::{FrameDecoder, Reply};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let split = data.first().map(|b| usize::from(*b)).unwrap_or(0).min(data.len());
+    let split = data
+        .first()
+        .map(|b| usize::from(*b))
+        .unwrap_or(0)
+        .min(data.len());
     let mut dec = FrameDecoder::new();
     for part in [&data[..split], &data[split..]] {
         dec.push(part);
