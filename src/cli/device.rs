@@ -601,3 +601,112 @@ fn gpio_detail(pins: bianmin_drivers::gpio::GpioPins) -> String {
 fn gpio_probe(pins: bianmin_drivers::gpio::GpioPins) -> Result<(), String> {
     bianmin_drivers::gpio::probe(pins).map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bianmin_drivers::idcard::sim::{demo_cards, IdCardSim};
+    use bianmin_drivers::printer::sim::VirtualPrinter;
+    use bianmin_drivers::scanner::sim::ScannerSim;
+
+    fn code(c: ExitCode) -> String {
+        format!("{c:?}")
+    }
+
+    #[test]
+    fn read_card_against_the_simulator() {
+        let sim = IdCardSim::new().start(None).unwrap();
+        let port = sim.path().to_str().unwrap().to_string();
+        let rt = runtime().unwrap();
+        let no_card = rt.block_on(read_card(&port, 115_200, true, false)).unwrap();
+        assert_eq!(code(no_card), code(ExitCode::from(1)));
+        sim.device().place(demo_cards().swap_remove(0));
+        let ok = rt.block_on(read_card(&port, 115_200, true, false)).unwrap();
+        assert_eq!(code(ok), code(ExitCode::SUCCESS));
+        let missing = rt
+            .block_on(read_card("/dev/bianmin-missing", 115_200, false, false))
+            .unwrap();
+        assert_eq!(code(missing), code(ExitCode::from(2)));
+    }
+
+    #[test]
+    fn masked_json_hides_personal_fields() {
+        let card = demo_cards().swap_remove(0);
+        let json = identity_json(&card, false).to_string();
+        assert!(!json.contains(&card.id_number), "{json}");
+        assert!(!json.contains(&card.name), "{json}");
+        assert!(!json.contains(&card.address), "{json}");
+        let revealed = identity_json(&card, true).to_string();
+        assert!(revealed.contains(&card.id_number));
+    }
+
+    #[test]
+    fn printer_commands_against_the_virtual_printer() {
+        let dir = tempfile::tempdir().unwrap();
+        let sim = VirtualPrinter::new(Paper::Mm58, TextEncoding::Gb18030)
+            .with_output(dir.path())
+            .start(None)
+            .unwrap();
+        let port = sim.path().to_str().unwrap().to_string();
+        let layout = Layout {
+            paper: Paper::Mm58,
+            ..Layout::default()
+        };
+        let rt = runtime().unwrap();
+        let printed = rt.block_on(print_test(&port, 115_200, layout)).unwrap();
+        assert_eq!(code(printed), code(ExitCode::SUCCESS));
+        assert_eq!(sim.device().pngs.len(), 1);
+        sim.device().faults.paper_end = true;
+        let status = rt
+            .block_on(printer_status(&port, 115_200, layout, true))
+            .unwrap();
+        assert_eq!(code(status), code(ExitCode::from(1)));
+        sim.device().faults.mute = true;
+        let silent = rt
+            .block_on(printer_status(&port, 115_200, layout, false))
+            .unwrap();
+        assert_eq!(code(silent), code(ExitCode::from(2)));
+    }
+
+    #[test]
+    fn scan_counts_codes_and_times_out() {
+        let sim = ScannerSim::new(Suffix::Cr).start(None).unwrap();
+        let port = sim.path().to_str().unwrap().to_string();
+        let rt = runtime().unwrap();
+        let scan_later = std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(100));
+                sim.device().scan("BM1-T0001-20261125-000042-K");
+            });
+            rt.block_on(scan(
+                &port,
+                9600,
+                Suffix::Cr,
+                Duration::from_millis(500),
+                1,
+                Duration::from_secs(5),
+            ))
+            .unwrap()
+        });
+        assert_eq!(code(scan_later), code(ExitCode::SUCCESS));
+        let none = rt
+            .block_on(scan(
+                &port,
+                9600,
+                Suffix::Cr,
+                Duration::ZERO,
+                1,
+                Duration::from_millis(100),
+            ))
+            .unwrap();
+        assert_eq!(code(none), code(ExitCode::from(1)));
+    }
+
+    #[test]
+    fn doctor_reports_every_device_without_panicking() {
+        let checks = doctor_checks(&Config::default());
+        let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["id-card reader", "printer", "qr scanner", "gpio"]);
+        assert!(checks.iter().all(|c| !c.detail.is_empty()));
+    }
+}
