@@ -199,6 +199,9 @@ pub struct DeviceManager {
     pub events: mpsc::Receiver<DeviceEvent>,
     pub printer: PrinterHandle,
     sim_gpio: Option<SimGpio>,
+    /// The LED and buzzer; for rppal this also holds the input pins, whose
+    /// interrupts live exactly as long as the manager.
+    outputs: std::sync::Mutex<Option<Box<dyn GpioOutputs>>>,
     /// Notify this when the presence sensor fires (done internally too):
     /// the card poller returns to its fast pace.
     pub wake: Arc<Notify>,
@@ -261,14 +264,16 @@ impl DeviceManager {
         }
         let (gpio_tx, mut gpio_rx) = mpsc::channel::<GpioEvent>(16);
         let mut sim_gpio = None;
-        match config.gpio {
-            GpioMode::Disabled => {}
+        let outputs: Option<Box<dyn GpioOutputs>> = match config.gpio {
+            GpioMode::Disabled => None,
             GpioMode::Simulated => {
-                sim_gpio = Some(SimGpio::new(gpio_tx.clone()));
+                let sim = SimGpio::new(gpio_tx.clone());
+                sim_gpio = Some(sim.clone());
                 set(&status_tx, |s| s.gpio = DeviceStatus::Ok);
+                Some(Box::new(sim))
             }
             GpioMode::Rpi(pins) => open_rpi(pins, gpio_tx.clone(), &status_tx),
-        }
+        };
         {
             let (events_tx, wake) = (events_tx.clone(), wake.clone());
             tasks.push(tokio::spawn(async move {
@@ -287,6 +292,7 @@ impl DeviceManager {
             events,
             printer,
             sim_gpio,
+            outputs: std::sync::Mutex::new(outputs),
             wake,
             tasks,
         }
@@ -297,11 +303,26 @@ impl DeviceManager {
         self.sim_gpio.clone()
     }
 
-    /// Outputs of the simulated GPIO, as a trait object.
-    pub fn gpio_outputs(&self) -> Option<Box<dyn GpioOutputs>> {
-        self.sim_gpio
-            .clone()
-            .map(|g| Box::new(g) as Box<dyn GpioOutputs>)
+    /// Switch the status LED; a no-op without GPIO.
+    pub fn set_led(&self, on: bool) {
+        self.with_outputs(|o| o.set_led(on));
+    }
+
+    /// Switch the buzzer; a no-op without GPIO.
+    pub fn set_buzzer(&self, on: bool) {
+        self.with_outputs(|o| o.set_buzzer(on));
+    }
+
+    fn with_outputs(
+        &self,
+        f: impl FnOnce(&mut dyn GpioOutputs) -> Result<(), crate::gpio::GpioError>,
+    ) {
+        let mut guard = self.outputs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(outputs) = guard.as_mut() {
+            if let Err(e) = f(outputs.as_mut()) {
+                tracing::warn!(%e, "GPIO output failed");
+            }
+        }
     }
 }
 
@@ -322,28 +343,39 @@ fn set(tx: &watch::Sender<DevicesStatus>, f: impl FnOnce(&mut DevicesStatus)) {
 }
 
 #[cfg(feature = "rpi")]
-fn open_rpi(pins: GpioPins, tx: mpsc::Sender<GpioEvent>, status: &watch::Sender<DevicesStatus>) {
-    // The pins must live for the whole run; the manager lives as long.
+fn open_rpi(
+    pins: GpioPins,
+    tx: mpsc::Sender<GpioEvent>,
+    status: &watch::Sender<DevicesStatus>,
+) -> Option<Box<dyn GpioOutputs>> {
     match crate::gpio::RpiGpio::open(pins, tx) {
         Ok(gpio) => {
-            std::mem::forget(gpio);
             set(status, |s| s.gpio = DeviceStatus::Ok);
+            Some(Box::new(gpio))
         }
-        Err(e) => set(status, |s| {
-            s.gpio = DeviceStatus::Absent {
-                detail: e.to_string(),
-            }
-        }),
+        Err(e) => {
+            set(status, |s| {
+                s.gpio = DeviceStatus::Absent {
+                    detail: e.to_string(),
+                }
+            });
+            None
+        }
     }
 }
 
 #[cfg(not(feature = "rpi"))]
-fn open_rpi(_pins: GpioPins, _tx: mpsc::Sender<GpioEvent>, status: &watch::Sender<DevicesStatus>) {
+fn open_rpi(
+    _pins: GpioPins,
+    _tx: mpsc::Sender<GpioEvent>,
+    status: &watch::Sender<DevicesStatus>,
+) -> Option<Box<dyn GpioOutputs>> {
     set(status, |s| {
         s.gpio = DeviceStatus::Absent {
             detail: "this build has no Raspberry Pi GPIO support (feature `rpi`)".into(),
         }
     });
+    None
 }
 
 async fn id_card_task(

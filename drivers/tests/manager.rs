@@ -66,7 +66,10 @@ async fn every_device_reports_through_one_manager() {
         DeviceEvent::Scan(ScanEvent::Code(c)) => assert_eq!(c.kind.label(), "receipt"),
         other => panic!("{other:?}"),
     }
-    m.sim_gpio().unwrap().press_call_staff();
+    let gpio = m.sim_gpio().unwrap();
+    gpio.press_call_staff();
+    m.set_led(true);
+    assert!(gpio.led());
     assert!(matches!(
         next_event(&mut m).await,
         DeviceEvent::Gpio(GpioEvent::CallStaff)
