@@ -22,6 +22,19 @@ pub struct Timeouts {
     pub checksum_retries: u32,
 }
 
+impl Timeouts {
+    /// Time-outs for a line rate: the 1295-byte read reply alone takes 1.35 s
+    /// at 9600 baud, on top of the SAM's own second.
+    pub fn for_baud(baud: u32) -> Timeouts {
+        let wire = crate::serial::wire_time(1400, baud);
+        Timeouts {
+            command: Duration::from_millis(800) + crate::serial::wire_time(40, baud) * 2,
+            read: Duration::from_millis(1500) + wire + wire / 2,
+            checksum_retries: 2,
+        }
+    }
+}
+
 impl Default for Timeouts {
     fn default() -> Self {
         Timeouts {
@@ -44,7 +57,9 @@ pub struct IdCardReader<S> {
 impl IdCardReader<tokio_serial::SerialStream> {
     /// Open the reader's serial port (inside a tokio runtime).
     pub fn open(path: &str, baud: u32) -> Result<Self, crate::serial::OpenError> {
-        crate::serial::open(path, baud).map(IdCardReader::new)
+        let mut reader = crate::serial::open(path, baud).map(IdCardReader::new)?;
+        reader.timeouts = Timeouts::for_baud(baud);
+        Ok(reader)
     }
 }
 
