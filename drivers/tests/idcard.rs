@@ -214,3 +214,17 @@ async fn vanished_reader_fails_fast_and_comes_back_at_the_same_path() {
         card
     );
 }
+
+#[tokio::test]
+async fn paced_simulator_takes_the_wire_time_of_the_baud_rate() {
+    // 1295-byte read reply + find/select replies at 115200 baud: about 115 ms.
+    let sim = IdCardSim::new().start(Some(115_200)).unwrap();
+    sim.device().place(demo_cards().swap_remove(0));
+    let mut reader = open(sim.path());
+    let start = std::time::Instant::now();
+    timeout(LIMIT, reader.read_card()).await.unwrap().unwrap();
+    let elapsed = start.elapsed();
+    let floor = bianmin_drivers::serial::wire_time(10 + 15 + 10 + 19 + 10 + 1295, 115_200);
+    assert!(elapsed >= floor.mul_f64(0.95), "{elapsed:?} < {floor:?}");
+    assert!(elapsed < floor * 3, "{elapsed:?}");
+}
