@@ -100,8 +100,16 @@ pub fn render_screens(config: &Config, args: &ScreensArgs) -> anyhow::Result<()>
 }
 
 /// `bianmin audit-ui`: one line per screen, the problems under it; fails if any.
-pub fn audit_ui(args: &AuditArgs) -> anyhow::Result<ExitCode> {
-    let audits = crate::ui::audit::audit_all(&ThemeArg::selection(args.theme), args.size)?;
+pub fn audit_ui(config: &Config, args: &AuditArgs) -> anyhow::Result<ExitCode> {
+    let px_per_mm = config.ui.px_per_mm.get() as f32;
+    println!(
+        "panel: {}×{} px at {px_per_mm} px/mm (set ui.px_per_mm); 60 dp = {:.0} px",
+        args.size.0,
+        args.size.1,
+        60.0 * crate::ui::audit::MM_PER_DP * px_per_mm
+    );
+    let audits =
+        crate::ui::audit::audit_all(&ThemeArg::selection(args.theme), args.size, px_per_mm)?;
     let mut failed = 0;
     for audit in &audits {
         let theme = if audit.large { "large" } else { "normal" };
@@ -111,9 +119,10 @@ pub fn audit_ui(args: &AuditArgs) -> anyhow::Result<ExitCode> {
             "FAIL"
         };
         println!(
-            "{status} {:<16} {theme:<6} {} targets, {} texts, smallest text {:.0} px high",
+            "{status} {:<16} {theme:<6} {} targets ({} choices), {} texts, smallest text {:.0} px high",
             audit.screen,
             audit.targets.len(),
+            audit.choices(),
             audit.texts.len(),
             audit.smallest_text_height()
         );
