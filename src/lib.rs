@@ -6,4 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod core;
 pub mod logging;
+pub mod platform;
+pub mod store;
+pub mod sync;
 pub mod ui;
