@@ -20,6 +20,10 @@ const NONCE_LEN: usize = 24;
 pub enum KeyError {
     #[error("key file {path}: {reason}")]
     Io { path: String, reason: String },
+    #[error(
+        "key file {path} is missing but the database exists: its records cannot be read without it"
+    )]
+    Missing { path: String },
     #[error("key file {path} is not 32 bytes: refusing to use it")]
     BadLength { path: String },
     #[error("key file {path} is readable by others (mode {mode:o}); it must be 0600")]
@@ -39,32 +43,19 @@ impl std::fmt::Debug for Sealer {
 }
 
 impl Sealer {
-    /// Load the key from `dir/outbox.key`, creating it (mode 0600, O_EXCL)
-    /// when absent.
-    pub fn load_or_create(dir: &Path) -> Result<Sealer, KeyError> {
+    /// Load the key from `dir/outbox.key`, creating it (mode 0600) when
+    /// absent and `may_create` (the database does not exist yet). Creation
+    /// writes a temporary file, fsyncs it and renames it into place, so a
+    /// power cut never leaves a short key behind.
+    pub fn load_or_create(dir: &Path, may_create: bool) -> Result<Sealer, KeyError> {
         let path = dir.join(KEY_FILE);
         let shown = path.display().to_string();
         let io = |e: std::io::Error| KeyError::Io {
             path: shown.clone(),
             reason: e.to_string(),
         };
-        let key: Zeroizing<Vec<u8>> = match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-        {
+        let key: Zeroizing<Vec<u8>> = match std::fs::File::open(&path) {
             Ok(mut file) => {
-                let key = XChaCha20Poly1305::generate_key(&mut OsRng);
-                file.write_all(&key).map_err(io)?;
-                file.sync_all().map_err(io)?;
-                if let Ok(d) = std::fs::File::open(dir) {
-                    let _ = d.sync_all();
-                }
-                Zeroizing::new(key.to_vec())
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let mut file = std::fs::File::open(&path).map_err(io)?;
                 let mode = file.metadata().map_err(io)?.permissions().mode() & 0o777;
                 if mode & 0o077 != 0 {
                     return Err(KeyError::Permissions { path: shown, mode });
@@ -72,6 +63,28 @@ impl Sealer {
                 let mut buf = Zeroizing::new(Vec::new());
                 file.read_to_end(&mut buf).map_err(io)?;
                 buf
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && may_create => {
+                let tmp = dir.join(format!("{KEY_FILE}.tmp-{}", std::process::id()));
+                let key = XChaCha20Poly1305::generate_key(&mut OsRng);
+                let mut file = OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(0o600)
+                    .open(&tmp)
+                    .map_err(io)?;
+                file.write_all(&key).map_err(io)?;
+                file.sync_all().map_err(io)?;
+                drop(file);
+                std::fs::rename(&tmp, &path).map_err(io)?;
+                if let Ok(d) = std::fs::File::open(dir) {
+                    let _ = d.sync_all();
+                }
+                Zeroizing::new(key.to_vec())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(KeyError::Missing { path: shown })
             }
             Err(e) => return Err(io(e)),
         };
@@ -127,29 +140,34 @@ mod tests {
     #[test]
     fn key_file_is_0600_and_reused() {
         let dir = tempfile::tempdir().unwrap();
-        let a = Sealer::load_or_create(dir.path()).unwrap();
+        let a = Sealer::load_or_create(dir.path(), true).unwrap();
         let mode = std::fs::metadata(dir.path().join(KEY_FILE))
             .unwrap()
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
         let sealed = a.seal("BM1-X", b"110101199003077777");
-        let b = Sealer::load_or_create(dir.path()).unwrap();
+        let b = Sealer::load_or_create(dir.path(), true).unwrap();
         assert_eq!(
             &b.open("BM1-X", &sealed).unwrap()[..],
             b"110101199003077777"
         );
         assert!(b.open("BM1-Y", &sealed).is_none(), "aad binds the row");
+        std::fs::remove_file(dir.path().join(KEY_FILE)).unwrap();
+        assert!(matches!(
+            Sealer::load_or_create(dir.path(), false),
+            Err(KeyError::Missing { .. })
+        ));
     }
 
     #[test]
     fn loose_permissions_refused() {
         let dir = tempfile::tempdir().unwrap();
-        Sealer::load_or_create(dir.path()).unwrap();
+        Sealer::load_or_create(dir.path(), true).unwrap();
         let p = dir.path().join(KEY_FILE);
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
         assert!(matches!(
-            Sealer::load_or_create(dir.path()),
+            Sealer::load_or_create(dir.path(), true),
             Err(KeyError::Permissions { .. })
         ));
     }

@@ -392,8 +392,8 @@ impl Store {
     /// Open in `data_dir` for terminal `terminal_id`.
     pub fn open_at(data_dir: &Path, terminal_id: &str) -> Result<Store> {
         create_private_dir(data_dir)?;
-        let sealer = Sealer::load_or_create(data_dir)?;
         let db_path = data_dir.join(DB_FILE);
+        let sealer = Sealer::load_or_create(data_dir, !db_path.exists())?;
         let mut conn = Connection::open(&db_path)?;
         apply_pragmas(&conn)?;
         quick_check(&conn)?;
