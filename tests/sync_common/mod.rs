@@ -50,7 +50,7 @@ pub fn app(i: usize) -> NewApplication {
     NewApplication {
         service_code: "DEMO-SB-001".into(),
         service_name: "社会保障卡申领".into(),
-        assisted_by: (i % 3 == 0).then(|| "STAFF01".into()),
+        assisted_by: i.is_multiple_of(3).then(|| "STAFF01".into()),
         applicant: Applicant {
             name: format!("测试居民{i}"),
             id_number: ID_NUMBER.into(),
