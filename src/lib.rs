@@ -6,5 +6,8 @@ pub mod cli;
 pub mod config;
 pub mod core;
 pub mod logging;
+pub mod platform;
+pub mod store;
+pub mod sync;
 pub mod ui;
 pub mod voice;
