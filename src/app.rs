@@ -33,7 +33,7 @@ pub fn run_demo(config: Config, large: bool) -> ExitCode {
     open_kiosk(config, true, None)
 }
 
-fn open_kiosk(config: Config, demo: bool, fault: Option<String>) -> ExitCode {
+fn open_kiosk(mut config: Config, demo: bool, fault: Option<String>) -> ExitCode {
     if let Some(reason) = missing_display() {
         eprintln!(
             "bianmin: no display ({reason}); to see the screens without one run `bianmin screens --out shots` and open the PNGs"
@@ -51,8 +51,11 @@ fn open_kiosk(config: Config, demo: bool, fault: Option<String>) -> ExitCode {
     };
     let size = slint::PhysicalSize::new(config.ui.width.get(), config.ui.height.get());
     ui.window().set_size(size);
+    let services = crate::services::start(&mut config, demo);
+    let fault = fault.or_else(|| services.fault.clone());
     let speaker = crate::voice::EspeakSpeaker::new(&config.voice, &std::env::temp_dir());
-    let controller = KioskController::new(&ui, config, Catalogue::demo());
+    let controller = KioskController::new(&ui, config, services.catalogue.clone());
+    controller.start_inbox(services.inbox.clone());
     match speaker {
         Ok(speaker) => controller.set_speaker(std::rc::Rc::new(speaker)),
         Err(reason) => tracing::warn!(%reason, "voice guidance stays silent"),
@@ -62,7 +65,10 @@ fn open_kiosk(config: Config, demo: bool, fault: Option<String>) -> ExitCode {
     }
     controller.start_ticking();
     tracing::info!(demo, "kiosk window open");
-    match ui.run() {
+    let result = ui.run();
+    drop(controller);
+    drop(services);
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("bianmin: the window closed with an error: {err}");

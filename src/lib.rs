@@ -7,6 +7,7 @@ pub mod config;
 pub mod core;
 pub mod logging;
 pub mod platform;
+pub mod services;
 pub mod store;
 pub mod sync;
 pub mod ui;
