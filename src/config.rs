@@ -101,6 +101,10 @@ pub struct PlatformConfig {
     pub batch_size: Ranged<u32, 1, 1000>,
     /// Seconds between heartbeats.
     pub heartbeat_secs: Ranged<u32, 10, 86400>,
+    /// First retry delay ceiling in milliseconds (doubles per failure, full jitter).
+    pub retry_base_ms: Ranged<u32, 10, 60000>,
+    /// Largest retry delay in seconds.
+    pub retry_cap_secs: Ranged<u32, 1, 86400>,
     /// The terminal's signing secret. Never read from a file: only from the
     /// environment variable `BIANMIN_PLATFORM_SECRET`.
     #[serde(skip)]
@@ -260,6 +264,8 @@ impl Default for PlatformConfig {
             request_timeout_secs: Ranged(15),
             batch_size: Ranged(50),
             heartbeat_secs: Ranged(300),
+            retry_base_ms: Ranged(1000),
+            retry_cap_secs: Ranged(300),
             secret: None,
         }
     }

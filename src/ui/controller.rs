@@ -46,6 +46,8 @@ struct State {
     /// Masked identity of the resident in session; the full identity lives
     /// in the journey layer and is wiped with the session.
     resident_masked: String,
+    /// A catalogue that arrived mid-session, applied when the session ends.
+    pending_catalogue: Option<Catalogue>,
 }
 
 /// Cheap to clone: all clones drive the same window.
@@ -54,6 +56,7 @@ pub struct KioskController {
     ui: slint::Weak<AppWindow>,
     state: Rc<RefCell<State>>,
     ticker: Rc<RefCell<Option<slint::Timer>>>,
+    inbox_timer: Rc<RefCell<Option<slint::Timer>>>,
 }
 
 impl KioskController {
@@ -79,8 +82,10 @@ impl KioskController {
                 search_text: String::new(),
                 guide_code: None,
                 resident_masked: String::new(),
+                pending_catalogue: None,
             })),
             ticker: Rc::new(RefCell::new(None)),
+            inbox_timer: Rc::new(RefCell::new(None)),
         };
         ui.global::<Theme>().set_large(large);
         controller.select_language(language);
@@ -157,6 +162,52 @@ impl KioskController {
             move || this.tick(),
         );
         *self.ticker.borrow_mut() = Some(timer);
+    }
+
+    /// Drain what the background services reported, every 100 ms.
+    pub fn start_inbox(&self, inbox: crate::services::Inbox) {
+        let this = self.clone();
+        let timer = slint::Timer::default();
+        timer.start(
+            slint::TimerMode::Repeated,
+            Duration::from_millis(100),
+            move || {
+                for event in inbox.drain() {
+                    this.handle(event);
+                }
+            },
+        );
+        *self.inbox_timer.borrow_mut() = Some(timer);
+    }
+
+    pub fn handle(&self, event: crate::services::UiEvent) {
+        use crate::services::UiEvent;
+        use crate::sync::Link;
+        match event {
+            UiEvent::Link { link, queue_depth } => {
+                let state = match link {
+                    Link::Online => NetworkState::Online,
+                    Link::Syncing => NetworkState::Syncing,
+                    Link::Offline | Link::Starting => NetworkState::Offline,
+                };
+                self.set_network(state, queue_depth as usize);
+            }
+            UiEvent::Catalogue(catalogue) => self.set_catalogue(*catalogue),
+        }
+    }
+
+    /// A new catalogue from the platform. Applied between sessions only, so a
+    /// resident reading a guide never sees it change under their finger.
+    pub fn set_catalogue(&self, catalogue: Catalogue) {
+        let mut state = self.state.borrow_mut();
+        if state.session.is_active() {
+            state.pending_catalogue = Some(catalogue);
+            return;
+        }
+        state.index = SearchIndex::build(&catalogue);
+        state.catalogue = catalogue;
+        drop(state);
+        self.refresh_all();
     }
 
     /// One second passed.
@@ -297,7 +348,11 @@ impl KioskController {
             k.set_guide(GuideData::default());
             k.set_screen(Screen::Attract);
         });
-        self.refresh_categories();
+        let pending = self.state.borrow_mut().pending_catalogue.take();
+        match pending {
+            Some(catalogue) => self.set_catalogue(catalogue),
+            None => self.refresh_categories(),
+        }
     }
 
     /// The masked identity of the resident now in session (张*三).
