@@ -56,6 +56,11 @@ fn open_kiosk(mut config: Config, demo: bool, fault: Option<String>) -> ExitCode
     let speaker = crate::voice::EspeakSpeaker::new(&config.voice, &std::env::temp_dir());
     let controller = KioskController::new(&ui, config, services.catalogue.clone());
     controller.start_inbox(services.inbox.clone());
+    controller.set_hooks(std::rc::Rc::new(KioskServices {
+        demo_devices: services.demo_devices.clone(),
+        identity: services.identity.clone(),
+        devices: services.devices.clone(),
+    }));
     match speaker {
         Ok(speaker) => controller.set_speaker(std::rc::Rc::new(speaker)),
         Err(reason) => tracing::warn!(%reason, "voice guidance stays silent"),
@@ -73,6 +78,44 @@ fn open_kiosk(mut config: Config, demo: bool, fault: Option<String>) -> ExitCode
         Err(err) => {
             eprintln!("bianmin: the window closed with an error: {err}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// What the UI asks of the devices.
+struct KioskServices {
+    demo_devices: Option<std::sync::Arc<bianmin_drivers::demo::DemoDevices>>,
+    identity: std::sync::Arc<std::sync::Mutex<Option<Box<bianmin_drivers::idcard::Identity>>>>,
+    devices: Option<std::sync::Arc<bianmin_drivers::manager::DeviceManager>>,
+}
+
+impl crate::ui::controller::KioskHooks for KioskServices {
+    /// A short buzz tells the clerk across the room; a no-op without GPIO.
+    fn call_staff(&self) {
+        if let Some(devices) = self.devices.clone() {
+            devices.set_buzzer(true);
+            slint::Timer::single_shot(std::time::Duration::from_millis(800), move || {
+                devices.set_buzzer(false);
+            });
+        }
+    }
+
+    /// In demo mode nobody can put a real card down: a demo card lands on
+    /// the simulated reader shortly after the resident asks to identify.
+    fn identify_requested(&self) {
+        if let Some(devices) = self.demo_devices.clone() {
+            slint::Timer::single_shot(std::time::Duration::from_millis(1500), move || {
+                devices.place_card(0);
+            });
+        }
+    }
+
+    fn session_ended(&self) {
+        if let Ok(mut slot) = self.identity.lock() {
+            *slot = None;
+        }
+        if let Some(devices) = &self.demo_devices {
+            devices.lift_card();
         }
     }
 }

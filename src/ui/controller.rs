@@ -24,6 +24,10 @@ const MAX_SEARCH_LEN: usize = 24;
 pub trait KioskHooks {
     /// The resident pressed "呼叫工作人员": sound the buzzer, notify staff.
     fn call_staff(&self) {}
+    /// The resident is on the "put your card down" screen.
+    fn identify_requested(&self) {}
+    /// The session ended: forget the identity held off screen.
+    fn session_ended(&self) {}
 }
 
 struct NoHooks;
@@ -193,6 +197,66 @@ impl KioskController {
                 self.set_network(state, queue_depth as usize);
             }
             UiEvent::Catalogue(catalogue) => self.set_catalogue(*catalogue),
+            UiEvent::CardPresent {
+                masked_name,
+                masked_id,
+            } => {
+                self.set_resident(&format!("{masked_name} {masked_id}"));
+                if self.kiosk(|k| k.get_screen()) == Screen::Identify {
+                    self.open_catalogue();
+                }
+                self.show_notice(&self.tr(
+                    &format!(
+                        "已确认身份：{masked_name}。请选择要办理的事项，办完取走身份证即退出。"
+                    ),
+                    &format!(
+                        "Identified: {masked_name}. Choose a service; lift the card to finish."
+                    ),
+                ));
+            }
+            UiEvent::CardRemoved => {
+                if !self.state.borrow().resident_masked.is_empty() {
+                    self.end_session(EndReason::CardRemoved);
+                }
+            }
+            UiEvent::CardFailed(message) => {
+                self.activity();
+                self.show_notice(&message);
+            }
+            UiEvent::ReceiptScanned(number) => {
+                self.activity();
+                self.navigate(Screen::Progress);
+                self.show_notice(&self.tr(
+                    &format!("已识别回执 {number}，正在查询办理进度……"),
+                    &format!("Receipt {number} recognised; looking up its progress…"),
+                ));
+            }
+            UiEvent::Progress { receipt, text } => {
+                self.show_notice(&format!("{receipt}\n{text}"));
+            }
+            UiEvent::ServiceCodeScanned => {
+                self.activity();
+                self.show_notice(&self.tr(
+                    "已识别服务码。本终端暂不能在线核验服务码，请刷身份证完成身份确认。",
+                    "Service code recognised. It cannot be verified here yet; please use your ID card.",
+                ));
+            }
+            UiEvent::UnknownCode => {
+                self.activity();
+                self.show_notice(&self.tr(
+                    "无法识别这个二维码。请扫描本终端打印的回执，或电子身份证二维码。",
+                    "This code is not recognised. Scan a receipt printed here or an e-ID code.",
+                ));
+            }
+            UiEvent::CallStaff => self.call_staff(),
+            UiEvent::Devices(status) => {
+                tracing::debug!(
+                    id_card = status.id_card.label(),
+                    printer = status.printer.label(),
+                    scanner = status.scanner.label(),
+                    "device status"
+                );
+            }
         }
     }
 
@@ -242,7 +306,7 @@ impl KioskController {
         let this = self.clone();
         kiosk.on_speak_again(move || this.announce());
         let this = self.clone();
-        kiosk.on_start_identify(move || this.navigate(Screen::Identify));
+        kiosk.on_start_identify(move || this.start_identify());
         let this = self.clone();
         kiosk.on_start_scan(move || this.navigate(Screen::Scan));
         let this = self.clone();
@@ -325,8 +389,12 @@ impl KioskController {
     /// typed, and return to the attract screen.
     fn wipe(&self, reason: EndReason) {
         tracing::debug!(?reason, "session ended; resident data wiped");
-        let speaker = self.state.borrow().speaker.clone();
+        let (speaker, hooks) = {
+            let state = self.state.borrow();
+            (state.speaker.clone(), state.hooks.clone())
+        };
         speaker.hush();
+        hooks.session_ended();
         {
             let mut state = self.state.borrow_mut();
             state.back_stack.clear();
@@ -383,6 +451,12 @@ impl KioskController {
         }
     }
 
+    pub fn start_identify(&self) {
+        self.navigate(Screen::Identify);
+        let hooks = self.state.borrow().hooks.clone();
+        hooks.identify_requested();
+    }
+
     pub fn open_catalogue(&self) {
         self.state.borrow_mut().category_page = 0;
         self.refresh_categories();
@@ -425,7 +499,7 @@ impl KioskController {
             .is_some_and(|s| s.needs_identity);
         let identified = !self.state.borrow().resident_masked.is_empty();
         if needs_identity && !identified {
-            self.navigate(Screen::Identify);
+            self.start_identify();
             self.show_notice(&self.tr(
                 "办理前请先刷身份证确认身份",
                 "Please identify with your ID card first",
