@@ -51,7 +51,12 @@ fn open_kiosk(config: Config, demo: bool, fault: Option<String>) -> ExitCode {
     };
     let size = slint::PhysicalSize::new(config.ui.width.get(), config.ui.height.get());
     ui.window().set_size(size);
+    let speaker = crate::voice::EspeakSpeaker::new(&config.voice, &std::env::temp_dir());
     let controller = KioskController::new(&ui, config, Catalogue::demo());
+    match speaker {
+        Ok(speaker) => controller.set_speaker(std::rc::Rc::new(speaker)),
+        Err(reason) => tracing::warn!(%reason, "voice guidance stays silent"),
+    }
     if let Some(detail) = fault {
         controller.out_of_service(&detail);
     }
@@ -95,8 +100,16 @@ pub fn render_screens(config: &Config, args: &ScreensArgs) -> anyhow::Result<()>
 }
 
 /// `bianmin audit-ui`: one line per screen, the problems under it; fails if any.
-pub fn audit_ui(args: &AuditArgs) -> anyhow::Result<ExitCode> {
-    let audits = crate::ui::audit::audit_all(&ThemeArg::selection(args.theme), args.size)?;
+pub fn audit_ui(config: &Config, args: &AuditArgs) -> anyhow::Result<ExitCode> {
+    let px_per_mm = config.ui.px_per_mm.get() as f32;
+    println!(
+        "panel: {}×{} px at {px_per_mm} px/mm (set ui.px_per_mm); 60 dp = {:.0} px",
+        args.size.0,
+        args.size.1,
+        60.0 * crate::ui::audit::MM_PER_DP * px_per_mm
+    );
+    let audits =
+        crate::ui::audit::audit_all(&ThemeArg::selection(args.theme), args.size, px_per_mm)?;
     let mut failed = 0;
     for audit in &audits {
         let theme = if audit.large { "large" } else { "normal" };
@@ -106,9 +119,10 @@ pub fn audit_ui(args: &AuditArgs) -> anyhow::Result<ExitCode> {
             "FAIL"
         };
         println!(
-            "{status} {:<16} {theme:<6} {} targets, {} texts, smallest text {:.0} px high",
+            "{status} {:<16} {theme:<6} {} targets ({} choices), {} texts, smallest text {:.0} px high",
             audit.screen,
             audit.targets.len(),
+            audit.choices(),
             audit.texts.len(),
             audit.smallest_text_height()
         );

@@ -8,4 +8,8 @@ pub mod config;
 pub mod core;
 pub mod logging;
 pub mod ops;
+pub mod platform;
+pub mod store;
+pub mod sync;
 pub mod ui;
+pub mod voice;

@@ -2,6 +2,7 @@
 //! turns the resident's taps into navigation, and wipes resident data when a
 //! session ends. Runs on the Slint event-loop thread only.
 
+use super::prompts;
 use super::{
     AppWindow, CategoryItem, GuideData, Kiosk, MaterialItem, NetworkState, Screen, ServiceItem,
     Theme,
@@ -10,6 +11,7 @@ use crate::config::{Config, Language};
 use crate::core::catalogue::{Catalogue, Service};
 use crate::core::search::SearchIndex;
 use crate::core::session::{EndReason, IdlePolicy, Session, SessionEvent};
+use crate::voice::{Silent, Speaker};
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -28,6 +30,8 @@ struct NoHooks;
 impl KioskHooks for NoHooks {}
 
 struct State {
+    hooks: Rc<dyn KioskHooks>,
+    speaker: Rc<dyn Speaker>,
     config: Config,
     catalogue: Catalogue,
     index: SearchIndex,
@@ -49,7 +53,6 @@ struct State {
 pub struct KioskController {
     ui: slint::Weak<AppWindow>,
     state: Rc<RefCell<State>>,
-    hooks: Rc<dyn KioskHooks>,
     ticker: Rc<RefCell<Option<slint::Timer>>>,
 }
 
@@ -62,6 +65,8 @@ impl KioskController {
         let controller = KioskController {
             ui: ui.as_weak(),
             state: Rc::new(RefCell::new(State {
+                hooks: Rc::new(NoHooks),
+                speaker: Rc::new(Silent),
                 config,
                 catalogue,
                 index,
@@ -75,7 +80,6 @@ impl KioskController {
                 guide_code: None,
                 resident_masked: String::new(),
             })),
-            hooks: Rc::new(NoHooks),
             ticker: Rc::new(RefCell::new(None)),
         };
         ui.global::<Theme>().set_large(large);
@@ -85,8 +89,50 @@ impl KioskController {
         controller
     }
 
-    pub fn set_hooks(&mut self, hooks: Rc<dyn KioskHooks>) {
-        self.hooks = hooks;
+    pub fn set_hooks(&self, hooks: Rc<dyn KioskHooks>) {
+        self.state.borrow_mut().hooks = hooks;
+    }
+
+    /// Where spoken prompts go; silent until set.
+    pub fn set_speaker(&self, speaker: Rc<dyn Speaker>) {
+        self.state.borrow_mut().speaker = speaker;
+    }
+
+    /// Prompts play by themselves in large mode (and in normal mode when configured).
+    fn speaks_automatically(&self) -> bool {
+        self.large() || self.state.borrow().config.voice.auto_in_normal_mode
+    }
+
+    fn say(&self, text: &str) {
+        let (speaker, language) = {
+            let state = self.state.borrow();
+            (state.speaker.clone(), state.language)
+        };
+        speaker.speak(text, language);
+    }
+
+    /// Read the current screen's prompt (or the countdown) aloud.
+    pub fn announce(&self) {
+        let english = self.state.borrow().language == Language::En;
+        let (screen, countdown, seconds) = self.kiosk(|k| {
+            (
+                k.get_screen(),
+                k.get_countdown_visible(),
+                k.get_countdown_seconds(),
+            )
+        });
+        if countdown {
+            self.say(&prompts::countdown_prompt(seconds, english));
+        } else {
+            self.say(prompts::screen_prompt(screen, english));
+        }
+    }
+
+    fn show(&self, screen: Screen) {
+        self.kiosk(|k| k.set_screen(screen));
+        if self.speaks_automatically() {
+            self.announce();
+        }
     }
 
     fn ui(&self) -> AppWindow {
@@ -133,7 +179,17 @@ impl KioskController {
         let this = self.clone();
         kiosk.on_toggle_large(move || this.toggle_large());
         let this = self.clone();
+        kiosk.on_toggle_language(move || {
+            let next = match this.state.borrow().language {
+                Language::Zh => Language::En,
+                Language::En => Language::Zh,
+            };
+            this.set_language(next);
+        });
+        let this = self.clone();
         kiosk.on_call_staff(move || this.call_staff());
+        let this = self.clone();
+        kiosk.on_speak_again(move || this.announce());
         let this = self.clone();
         kiosk.on_start_identify(move || this.navigate(Screen::Identify));
         let this = self.clone();
@@ -180,11 +236,17 @@ impl KioskController {
     fn on_session_event(&self, event: SessionEvent) {
         match event {
             SessionEvent::Started => tracing::debug!("session started"),
-            SessionEvent::WarningShown { remaining } | SessionEvent::WarningTick { remaining } => {
+            SessionEvent::WarningShown { remaining } => {
                 self.kiosk(|k| {
                     k.set_countdown_seconds(remaining as i32);
                     k.set_countdown_visible(true);
                 });
+                if self.speaks_automatically() {
+                    self.announce();
+                }
+            }
+            SessionEvent::WarningTick { remaining } => {
+                self.kiosk(|k| k.set_countdown_seconds(remaining as i32));
             }
             SessionEvent::Ended(reason) => self.wipe(reason),
         }
@@ -212,6 +274,8 @@ impl KioskController {
     /// typed, and return to the attract screen.
     fn wipe(&self, reason: EndReason) {
         tracing::debug!(?reason, "session ended; resident data wiped");
+        let speaker = self.state.borrow().speaker.clone();
+        speaker.hush();
         {
             let mut state = self.state.borrow_mut();
             state.back_stack.clear();
@@ -253,14 +317,14 @@ impl KioskController {
                 state.back_stack.push(current);
             }
         }
-        self.kiosk(|k| k.set_screen(screen));
+        self.show(screen);
     }
 
     pub fn back(&self) {
         let previous = self.state.borrow_mut().back_stack.pop();
         match previous {
             Some(Screen::Attract) | None => self.end_session(EndReason::Finished),
-            Some(screen) => self.kiosk(|k| k.set_screen(screen)),
+            Some(screen) => self.show(screen),
         }
     }
 
@@ -321,7 +385,8 @@ impl KioskController {
 
     fn call_staff(&self) {
         tracing::info!("call staff pressed");
-        self.hooks.call_staff();
+        let hooks = self.state.borrow().hooks.clone();
+        hooks.call_staff();
         self.show_notice(&self.tr(
             "已通知工作人员，请在终端前稍候",
             "Staff have been called; please wait at the terminal",
@@ -468,9 +533,11 @@ impl KioskController {
             let state = self.state.borrow();
             (state.config.station.name.clone(), state.catalogue.demo_data)
         };
+        let english = self.state.borrow().language == Language::En;
         self.kiosk(|k| {
             k.set_station_name(station.into());
             k.set_demo_data(demo);
+            k.set_english(english);
         });
         self.refresh_clock();
         self.refresh_categories();
