@@ -39,6 +39,15 @@ fn heartbeat_carries_health_and_derives_warnings() {
     // Round-trips for the platform server's tests.
     let back: Heartbeat = serde_json::from_value(v).unwrap();
     assert_eq!(back, hb);
+
+    // Folded into the outbox record the platform receives.
+    let record = hb.to_outbox();
+    assert_eq!(record.status, "degraded");
+    assert_eq!(record.devices["printer"], "paper_near_end");
+    assert_eq!(record.devices["id_card"], "absent");
+    assert_eq!(record.devices["scanner"], "disabled");
+    assert_eq!(record.devices["disk"], "low");
+    assert_eq!(record.uptime_secs, 93_784);
 }
 
 #[test]
@@ -47,6 +56,7 @@ fn healthy_heartbeat_has_no_warnings() {
         .device(DeviceHealth::new("printer", DeviceState::Ok).with_paper(PaperState::Ok))
         .finish();
     assert!(hb.warnings.is_empty());
+    assert_eq!(hb.to_outbox().status, "ok");
 }
 
 #[test]

@@ -169,6 +169,44 @@ impl Heartbeat {
         self
     }
 
+    /// The outbox record (`store::NewHeartbeat`, sent as `HeartbeatWire`).
+    /// The wire format has a status and a device → state map, so the richer
+    /// fields are folded in: paper near-end/out replaces the printer's "ok",
+    /// and the disk level appears as the pseudo-device "disk". Queue depth and
+    /// free bytes are filled in by the store itself when it enqueues.
+    pub fn to_outbox(&self) -> crate::store::NewHeartbeat {
+        let mut devices = std::collections::BTreeMap::new();
+        for d in &self.devices {
+            let state = match (d.state, d.paper) {
+                (DeviceState::Ok, Some(PaperState::NearEnd)) => "paper_near_end",
+                (DeviceState::Ok, Some(PaperState::Out)) => "paper_out",
+                (DeviceState::Ok, _) => "ok",
+                (DeviceState::Absent, _) => "absent",
+                (DeviceState::Error, _) => "error",
+                (DeviceState::Disabled, _) => "disabled",
+            };
+            devices.insert(d.device.clone(), state.to_string());
+        }
+        if let Some(disk) = self.disk {
+            let level = match disk.level {
+                DiskLevel::Ok => "ok",
+                DiskLevel::Low => "low",
+                DiskLevel::Critical => "critical",
+            };
+            devices.insert("disk".into(), level.into());
+        }
+        crate::store::NewHeartbeat {
+            status: if self.warnings.is_empty() {
+                "ok".into()
+            } else {
+                "degraded".into()
+            },
+            devices,
+            version: self.version.clone(),
+            uptime_secs: self.uptime_secs,
+        }
+    }
+
     pub fn to_json(&self) -> String {
         // A struct of strings, numbers and enums always serialises.
         serde_json::to_string(self).unwrap_or_default()
