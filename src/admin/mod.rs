@@ -1,0 +1,12 @@
+//! Technician admin mode without its screens: PIN gate with lock-out, audit
+//! log, and atomic saving of an edited configuration. The UI calls these; none
+//! of them touches Slint, so all of them are tested without a window.
+
+pub mod atomic;
+pub mod audit_log;
+pub mod config_store;
+pub mod pin;
+
+pub use audit_log::{AuditEntry, AuditLog};
+pub use config_store::{Change, ConfigStore, SaveError};
+pub use pin::{AdminError, AdminGate, AdminSession};
