@@ -54,6 +54,7 @@ fn open_kiosk(mut config: Config, demo: bool, fault: Option<String>) -> ExitCode
     let services = crate::services::start(&mut config, demo);
     let fault = fault.or_else(|| services.fault.clone());
     let speaker = crate::voice::EspeakSpeaker::new(&config.voice, &std::env::temp_dir());
+    let config_data_dir = config.store.data_dir.clone();
     let controller = KioskController::new(&ui, config, services.catalogue.clone());
     controller.start_inbox(services.inbox.clone());
     controller.set_hooks(std::rc::Rc::new(KioskServices {
@@ -69,6 +70,7 @@ fn open_kiosk(mut config: Config, demo: bool, fault: Option<String>) -> ExitCode
         controller.out_of_service(&detail);
     }
     controller.start_ticking();
+    let _operations = start_operations(config_data_dir);
     tracing::info!(demo, "kiosk window open");
     let result = ui.run();
     drop(controller);
@@ -80,6 +82,46 @@ fn open_kiosk(mut config: Config, demo: bool, fault: Option<String>) -> ExitCode
             ExitCode::FAILURE
         }
     }
+}
+
+/// systemd readiness and watchdog, fed only while the UI event loop beats,
+/// and a minute-by-minute free-disk check (a full disk is what kills kiosks).
+/// The returned timers must live as long as the window.
+fn start_operations(data_dir: std::path::PathBuf) -> Vec<slint::Timer> {
+    let notifier = crate::ops::Notifier;
+    let health = crate::ops::LoopHealth::new();
+    let beat = health.clone();
+    let beat_timer = slint::Timer::default();
+    beat_timer.start(
+        slint::TimerMode::Repeated,
+        std::time::Duration::from_secs(1),
+        move || beat.beat(),
+    );
+    if let Some(watchdog) = crate::ops::Watchdog::from_env() {
+        if let Err(err) = watchdog.spawn(health.clone(), notifier) {
+            tracing::error!(%err, "watchdog thread not started");
+        }
+    }
+    let limits = crate::ops::DiskThresholds::default();
+    let disk_timer = slint::Timer::default();
+    disk_timer.start(
+        slint::TimerMode::Repeated,
+        std::time::Duration::from_secs(60),
+        move || match crate::ops::disk_space(&data_dir) {
+            Ok(space) => {
+                if let Some(warning) = limits.warning(space) {
+                    tracing::warn!(free_bytes = space.free_bytes, "{warning}");
+                    let _ = notifier.status(&warning);
+                }
+            }
+            Err(err) => tracing::warn!(%err, "free disk space unknown"),
+        },
+    );
+    slint::Timer::single_shot(std::time::Duration::ZERO, move || {
+        let _ = notifier.ready();
+        let _ = notifier.status("运行中");
+    });
+    vec![beat_timer, disk_timer]
 }
 
 /// What the UI asks of the devices.

@@ -45,7 +45,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     bianmin::logging::init(&log_filter);
 
     match cli.command {
-        Command::Run => Ok(bianmin::app::run_kiosk(loaded)),
+        Command::Run => {
+            // A save interrupted by a power cut leaves a temp file beside the config.
+            let path = cli
+                .config
+                .clone()
+                .unwrap_or_else(|| bianmin::config::SYSTEM_CONFIG_PATH.into());
+            let _ = bianmin::admin::ConfigStore::new(path).clean_stale_temps();
+            Ok(bianmin::app::run_kiosk(loaded))
+        }
         Command::Demo(args) => {
             let config = loaded.unwrap_or_else(|err| {
                 tracing::warn!(%err, "configuration unusable; demo runs on built-in defaults");
