@@ -467,9 +467,14 @@ async fn scan(
 }
 
 /// Device rows for `bianmin doctor`: each enabled device is opened and
-/// asked something it must answer. The reader and the printer are critical
-/// (the station cannot identify residents or hand out receipts without
-/// them); the scanner and GPIO are not.
+/// asked something it must answer.
+///
+/// What counts as critical follows DESIGN's "every device can be absent":
+/// an unplugged, switched-off or paper-less device is a warning (the kiosk
+/// degrades, says so, and reconnects by itself), while a configuration the
+/// kiosk can never recover from by itself is a failure: a port that answers
+/// garbage (wrong device or baud rate), is held by another program, or may
+/// not be opened.
 pub fn doctor_checks(config: &Config) -> Vec<super::doctor::Check> {
     use super::doctor::Check;
     let d = &config.devices;
@@ -494,19 +499,22 @@ pub fn doctor_checks(config: &Config) -> Vec<super::doctor::Check> {
 
     if d.id_card.enabled {
         let (port, baud) = (d.id_card.port.clone(), d.id_card.baud.0);
-        let (ok, detail) = rt.block_on(async {
+        let (ok, critical, detail) = rt.block_on(async {
             match IdCardReader::open(&port, baud) {
-                Err(e) => (false, e.to_string()),
+                Err(e) => (false, open_is_misconfigured(&e), e.to_string()),
                 Ok(mut r) => match r.sam_status().await {
-                    Ok(()) => (true, format!("{port} at {baud} baud: SAM answers")),
-                    Err(e) => (false, reader_problem(&port, baud, &e, r.garbage_bytes())),
+                    Ok(()) => (true, false, format!("{port} at {baud} baud: SAM answers")),
+                    Err(e) => {
+                        let garbage = r.garbage_bytes();
+                        (false, garbage > 0, reader_problem(&port, baud, &e, garbage))
+                    }
                 },
             }
         });
         checks.push(Check {
             name: "id-card reader".into(),
             ok,
-            critical: true,
+            critical,
             detail,
         });
     } else {
@@ -519,17 +527,21 @@ pub fn doctor_checks(config: &Config) -> Vec<super::doctor::Check> {
             d.printer.baud.0,
             printer_layout(config),
         );
-        let (ok, detail) = rt.block_on(async {
+        let (ok, critical, detail) = rt.block_on(async {
             match EscPosPrinter::open(&port, baud, layout) {
-                Err(e) => (false, e.to_string()),
+                Err(e) => (false, open_is_misconfigured(&e), e.to_string()),
                 Ok(mut p) => {
                     let s = p.status().await;
                     match s.state {
-                        PrinterState::Ok => (true, format!("{port} at {baud} baud: ready")),
+                        PrinterState::Ok => (true, false, format!("{port} at {baud} baud: ready")),
                         PrinterState::PaperNearEnd => {
-                            (true, format!("{port}: ready, paper near end"))
+                            (true, false, format!("{port}: ready, paper near end"))
                         }
-                        other => (false, printer_problem(&port, baud, other, s.garbage)),
+                        other => (
+                            false,
+                            s.garbage > 0,
+                            printer_problem(&port, baud, other, s.garbage),
+                        ),
                     }
                 }
             }
@@ -537,7 +549,7 @@ pub fn doctor_checks(config: &Config) -> Vec<super::doctor::Check> {
         checks.push(Check {
             name: "printer".into(),
             ok,
-            critical: true,
+            critical,
             detail,
         });
     } else {
@@ -546,11 +558,12 @@ pub fn doctor_checks(config: &Config) -> Vec<super::doctor::Check> {
 
     if d.scanner.enabled {
         let (port, baud) = (d.scanner.port.clone(), d.scanner.baud.0);
-        let (ok, detail) = rt.block_on(async {
+        let (ok, critical, detail) = rt.block_on(async {
             match Scanner::open(&port, baud, suffix(d.scanner.suffix), Duration::ZERO) {
-                Err(e) => (false, e.to_string()),
+                Err(e) => (false, open_is_misconfigured(&e), e.to_string()),
                 Ok(_) => (
                     true,
+                    false,
                     format!("{port} at {baud} baud: port opens (scanners send only when scanning)"),
                 ),
             }
@@ -558,7 +571,7 @@ pub fn doctor_checks(config: &Config) -> Vec<super::doctor::Check> {
         checks.push(Check {
             name: "qr scanner".into(),
             ok,
-            critical: false,
+            critical,
             detail,
         });
     } else {
@@ -582,6 +595,11 @@ pub fn doctor_checks(config: &Config) -> Vec<super::doctor::Check> {
         checks.push(disabled("gpio"));
     }
     checks
+}
+
+fn open_is_misconfigured(e: &bianmin_drivers::serial::OpenError) -> bool {
+    use bianmin_drivers::serial::OpenError;
+    matches!(e, OpenError::Busy(_) | OpenError::PermissionDenied(_))
 }
 
 fn gpio_available(pins: bianmin_drivers::gpio::GpioPins) -> bool {
@@ -708,5 +726,33 @@ mod tests {
         let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["id-card reader", "printer", "qr scanner", "gpio"]);
         assert!(checks.iter().all(|c| !c.detail.is_empty()));
+        // Absent devices are warnings: the kiosk degrades and reconnects.
+        assert!(checks.iter().all(|c| !c.critical), "{checks:?}");
+    }
+
+    #[test]
+    fn doctor_fails_a_port_that_answers_like_another_device() {
+        // A scanner simulator on the reader's port: it answers nothing a reader would.
+        let sim = ScannerSim::new(Suffix::Cr).start(None).unwrap();
+        let mut config = Config::default();
+        config.devices.id_card.port = sim.path().to_str().unwrap().into();
+        config.devices.printer.enabled = false;
+        config.devices.scanner.enabled = false;
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let checks = std::thread::scope(|s| {
+            // Keep talking for as long as the check listens.
+            s.spawn(|| {
+                while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                    sim.device().scan("NOT-A-READER-NOT-A-PRINTER");
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            });
+            let checks = doctor_checks(&config);
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+            checks
+        });
+        let reader = &checks[0];
+        assert!(!reader.ok && reader.critical, "{reader:?}");
+        assert!(reader.detail.contains("not as a GA/T 467"), "{reader:?}");
     }
 }
