@@ -158,11 +158,17 @@ pub async fn drain_once(
         // written (`inflight`) while the next batch is on the wire.
         let mut after: i64 = 0;
         let mut inflight: Option<tokio::task::JoinHandle<Result<(), StoreError>>> = None;
+        let mut prefetched: Option<Vec<crate::store::OutgoingRecord>> = None;
         let result: Result<(), SyncError> = loop {
-            let s = store.clone();
-            let records = match blocking(move || s.next_batch_after(kind, after, n)).await {
-                Ok(r) => r,
-                Err(e) => break Err(e.into()),
+            let records = match prefetched.take() {
+                Some(r) => r,
+                None => {
+                    let s = store.clone();
+                    match blocking(move || s.next_batch_after(kind, after, n)).await {
+                        Ok(r) => r,
+                        Err(e) => break Err(e.into()),
+                    }
+                }
             };
             if records.is_empty() {
                 break Ok(());
@@ -216,11 +222,22 @@ pub async fn drain_once(
                         }
                         break Err(e.into());
                     }
+                    after = records.last().map(|r| r.id).unwrap_or(after);
+                    n = batch_size;
+                    // Read the next batch first (the store is free), then
+                    // write these acknowledgements while it is on the wire.
+                    let s = store.clone();
+                    match blocking(move || s.next_batch_after(kind, after, n)).await {
+                        Ok(next) => prefetched = Some(next),
+                        Err(e) => {
+                            let s = store.clone();
+                            let _ = blocking(move || s.apply_results(&known)).await;
+                            break Err(e.into());
+                        }
+                    }
                     let s = store.clone();
                     inflight = Some(tokio::task::spawn_blocking(move || s.apply_results(&known)));
-                    after = records.last().map(|r| r.id).unwrap_or(after);
                     report.batches += 1;
-                    n = batch_size;
                     on_batch(&report);
                 }
                 Err(e) if !e.is_retryable() => {
