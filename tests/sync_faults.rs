@@ -354,3 +354,54 @@ async fn offline_then_online() {
     let rec = store.next_batch(RecordKind::Application, 1).unwrap();
     assert_eq!(store.find(&rec[0].key).unwrap().unwrap().attempts, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_endpoint_injects_faults_at_run_time() {
+    let server = server().await;
+    let origin = server.base_url().trim_end_matches("/api/v1").to_string();
+    bianmin::platform::client::install_crypto_provider();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let r = http
+        .post(format!("{origin}/admin/faults"))
+        .json(&serde_json::json!({"fault": "unavailable", "retry_after_secs": 0, "times": 2}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    assert_eq!(server.faults().queued(), 2);
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), server.base_url());
+    let store = Store::open(&config).unwrap();
+    store.enqueue_application(app(1)).unwrap();
+    let (handle, mut rx) = sync::spawn(&config, store.clone()).unwrap();
+    let status = wait_drained(&mut rx, WITHIN).await;
+    assert_eq!(status.queue.pending, 0);
+    let stats: serde_json::Value = http
+        .get(format!("{origin}/admin/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["applications"], 1);
+    assert_eq!(stats["faults_injected"], 2);
+    // Heartbeats carry queue depth, free disk and version.
+    let hb_id = {
+        let rows = store.list(None, 50).unwrap();
+        rows.into_iter()
+            .find(|r| r.kind == RecordKind::Heartbeat)
+            .unwrap()
+            .key
+    };
+    let hb = server.record(RecordKind::Heartbeat, &hb_id).unwrap();
+    assert!(hb["free_disk_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(hb["version"], env!("CARGO_PKG_VERSION"));
+    let r = http
+        .delete(format!("{origin}/admin/faults"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    handle.shutdown().await;
+}

@@ -4,6 +4,8 @@
 //! * SQLite (bundled) in WAL mode with `synchronous=FULL`: a commit that
 //!   returned survives a power cut. One transaction per state change.
 //! * Versioned migrations in `PRAGMA user_version`.
+//! * Sequence numbers (receipt numbers, record ids) come from the highest
+//!   existing key of the day, read in the writing transaction.
 //! * Record bodies (personal fields, form contents, comments) are sealed with
 //!   XChaCha20-Poly1305 ([`crypto`]); the key lives in a 0600 file beside the
 //!   database, never inside it. Only the idempotency key (receipt number),
@@ -209,6 +211,7 @@ impl RecordState {
 pub struct QueueStats {
     pub pending: u64,
     pub pending_applications: u64,
+    pub pending_heartbeats: u64,
     pub parked: u64,
     pub acked: u64,
     pub purged: u64,
@@ -290,7 +293,7 @@ impl ClockCheck {
 }
 
 const MIGRATIONS: &[&str] = &[
-    // 1: outbox, counters, catalogue cache, meta
+    // 1: outbox, catalogue cache, meta
     "CREATE TABLE outbox (
         id            INTEGER PRIMARY KEY AUTOINCREMENT,
         kind          TEXT NOT NULL CHECK (kind IN ('application','evaluation','heartbeat','error_report')),
@@ -307,7 +310,6 @@ const MIGRATIONS: &[&str] = &[
         purged_at     INTEGER
      );
      CREATE INDEX outbox_pending ON outbox (kind, id) WHERE state = 'pending';
-     CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
      CREATE TABLE catalogue (
         id INTEGER PRIMARY KEY CHECK (id = 1),
         etag TEXT, version TEXT, body TEXT NOT NULL, fetched_at INTEGER NOT NULL
@@ -500,20 +502,49 @@ impl Store {
         (now.max(newest), !check.is_ok())
     }
 
-    fn next_counter(tx: &rusqlite::Transaction<'_>, name: &str) -> Result<u32> {
-        let v: i64 = tx
+    /// Next sequence number for keys starting with `day_prefix` (e.g.
+    /// `BM1-T0001-20261125-`): one more than the highest such key, found
+    /// through the key's unique index inside the writing transaction (keys
+    /// are never deleted, so a number is never handed out twice). Reading
+    /// instead of keeping a counter row saves a page write per commit.
+    fn next_seq(tx: &rusqlite::Transaction<'_>, day_prefix: &str) -> Result<u32> {
+        let mut upper = day_prefix.to_string();
+        upper.pop();
+        upper.push('.'); // '.' sorts right after '-'
+        let last: Option<String> = tx
             .prepare_cached(
-                "INSERT INTO counters (name, value) VALUES (?1, 1)
-                 ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
+                "SELECT key FROM outbox WHERE key >= ?1 AND key < ?2 ORDER BY key DESC LIMIT 1",
             )?
-            .query_row([name], |r| r.get(0))?;
-        u32::try_from(v).map_err(|_| StoreError::Invalid("sequence overflow".into()))
+            .query_row([day_prefix, upper.as_str()], |r| r.get(0))
+            .optional()?;
+        let seq = match last {
+            None => 1,
+            Some(key) => {
+                let digits: String = key[day_prefix.len()..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit())
+                    .collect();
+                digits
+                    .parse::<u32>()
+                    .map_err(|_| StoreError::Corrupt {
+                        detail: format!("unreadable key {key}"),
+                    })?
+                    .checked_add(1)
+                    .ok_or_else(|| StoreError::Invalid("sequence overflow".into()))?
+            }
+        };
+        if seq > 999_999 {
+            return Err(StoreError::Invalid(
+                "more than 999999 records in one day".into(),
+            ));
+        }
+        Ok(seq)
     }
 
     /// Insert one record in its own IMMEDIATE transaction; `make` gets the
     /// record time and the day's sequence number and returns
     /// (key, service_code, service_name, wire JSON).
-    fn insert<F>(&self, kind: RecordKind, counter: &str, make: F) -> Result<(String, i64, bool)>
+    fn insert<F>(&self, kind: RecordKind, key_prefix: &str, make: F) -> Result<(String, i64, bool)>
     where
         F: FnOnce(
             i64,
@@ -525,7 +556,7 @@ impl Store {
         let date = day(at);
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let seq = Self::next_counter(&tx, &format!("{counter}:{date}"))?;
+        let seq = Self::next_seq(&tx, &format!("{key_prefix}{date}-"))?;
         let (key, code, name, json) = make(at, &date, seq)?;
         let body = self.inner.sealer.seal(&key, &json);
         tx.prepare_cached(
@@ -547,8 +578,10 @@ impl Store {
             return Err(StoreError::Invalid("service code is empty".into()));
         }
         let terminal = self.inner.terminal_id.clone();
-        let (receipt_no, at, suspect) =
-            self.insert(RecordKind::Application, "receipt", |at, date, seq| {
+        let (receipt_no, at, suspect) = self.insert(
+            RecordKind::Application,
+            &format!("{}-{terminal}-", receipt::PREFIX),
+            |at, date, seq| {
                 let receipt_no = receipt::format(&terminal, date, seq);
                 let wire = ApplicationWire {
                     receipt_no: receipt_no.clone(),
@@ -574,7 +607,8 @@ impl Store {
                     Some(app.service_name),
                     json,
                 ))
-            })?;
+            },
+        )?;
         Ok(Receipt {
             receipt_no,
             created_at: rfc3339(at),
@@ -592,20 +626,24 @@ impl Store {
             )));
         }
         let terminal = self.inner.terminal_id.clone();
-        self.insert(RecordKind::Evaluation, "evaluation", |at, date, seq| {
-            let id = format!("EV-{terminal}-{date}-{seq:06}");
-            let wire = EvaluationWire {
-                id: id.clone(),
-                terminal_id: terminal.clone(),
-                receipt_no: ev.receipt_no,
-                service_code: ev.service_code.clone(),
-                level: ev.level,
-                comment: ev.comment,
-                created_at: rfc3339(at),
-            };
-            let json = Zeroizing::new(serde_json::to_vec(&wire).expect("serialisable"));
-            Ok((id, Some(ev.service_code), None, json))
-        })
+        self.insert(
+            RecordKind::Evaluation,
+            &format!("EV-{terminal}-"),
+            |at, date, seq| {
+                let id = format!("EV-{terminal}-{date}-{seq:06}");
+                let wire = EvaluationWire {
+                    id: id.clone(),
+                    terminal_id: terminal.clone(),
+                    receipt_no: ev.receipt_no,
+                    service_code: ev.service_code.clone(),
+                    level: ev.level,
+                    comment: ev.comment,
+                    created_at: rfc3339(at),
+                };
+                let json = Zeroizing::new(serde_json::to_vec(&wire).expect("serialisable"));
+                Ok((id, Some(ev.service_code), None, json))
+            },
+        )
         .map(|(id, _, _)| id)
     }
 
@@ -614,54 +652,74 @@ impl Store {
         let terminal = self.inner.terminal_id.clone();
         let depth = self.stats()?.pending;
         let free = free_disk_bytes(&self.inner.data_dir);
-        self.insert(RecordKind::Heartbeat, "heartbeat", |at, date, seq| {
-            let id = format!("HB-{terminal}-{date}-{seq:06}");
-            let wire = HeartbeatWire {
-                id: id.clone(),
-                terminal_id: terminal.clone(),
-                at: rfc3339(at),
-                status: hb.status,
-                devices: hb.devices,
-                queue_depth: depth,
-                free_disk_bytes: free,
-                version: hb.version,
-                uptime_secs: hb.uptime_secs,
-            };
-            let json = Zeroizing::new(serde_json::to_vec(&wire).expect("serialisable"));
-            Ok((id, None, None, json))
-        })
+        self.insert(
+            RecordKind::Heartbeat,
+            &format!("HB-{terminal}-"),
+            |at, date, seq| {
+                let id = format!("HB-{terminal}-{date}-{seq:06}");
+                let wire = HeartbeatWire {
+                    id: id.clone(),
+                    terminal_id: terminal.clone(),
+                    at: rfc3339(at),
+                    status: hb.status,
+                    devices: hb.devices,
+                    queue_depth: depth,
+                    free_disk_bytes: free,
+                    version: hb.version,
+                    uptime_secs: hb.uptime_secs,
+                };
+                let json = Zeroizing::new(serde_json::to_vec(&wire).expect("serialisable"));
+                Ok((id, None, None, json))
+            },
+        )
         .map(|(id, _, _)| id)
     }
 
     /// Queue an error report (办不成事 or a terminal fault).
     pub fn enqueue_error_report(&self, er: NewErrorReport) -> Result<String> {
         let terminal = self.inner.terminal_id.clone();
-        self.insert(RecordKind::ErrorReport, "error_report", |at, date, seq| {
-            let id = format!("ER-{terminal}-{date}-{seq:06}");
-            let wire = ErrorReportWire {
-                id: id.clone(),
-                terminal_id: terminal.clone(),
-                at: rfc3339(at),
-                kind: er.kind,
-                service_code: er.service_code.clone(),
-                message: er.message,
-            };
-            let json = Zeroizing::new(serde_json::to_vec(&wire).expect("serialisable"));
-            Ok((id, er.service_code, None, json))
-        })
+        self.insert(
+            RecordKind::ErrorReport,
+            &format!("ER-{terminal}-"),
+            |at, date, seq| {
+                let id = format!("ER-{terminal}-{date}-{seq:06}");
+                let wire = ErrorReportWire {
+                    id: id.clone(),
+                    terminal_id: terminal.clone(),
+                    at: rfc3339(at),
+                    kind: er.kind,
+                    service_code: er.service_code.clone(),
+                    message: er.message,
+                };
+                let json = Zeroizing::new(serde_json::to_vec(&wire).expect("serialisable"));
+                Ok((id, er.service_code, None, json))
+            },
+        )
         .map(|(id, _, _)| id)
     }
 
     /// Oldest pending records of `kind`, decrypted, at most `limit`. A body
     /// that cannot be decrypted (wrong key, tampering) parks its record.
     pub fn next_batch(&self, kind: RecordKind, limit: usize) -> Result<Vec<OutgoingRecord>> {
+        self.next_batch_after(kind, 0, limit)
+    }
+
+    /// Like [`Store::next_batch`], only records with an id above `after_id`
+    /// (the sync engine reads the next batch while the previous one's
+    /// acknowledgements are still being written).
+    pub fn next_batch_after(
+        &self,
+        kind: RecordKind,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<OutgoingRecord>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
-            "SELECT id, key, body FROM outbox WHERE state = 'pending' AND kind = ?1
+            "SELECT id, key, body FROM outbox WHERE state = 'pending' AND kind = ?1 AND id > ?3
              ORDER BY id LIMIT ?2",
         )?;
         let rows = stmt
-            .query_map(params![kind.as_str(), limit as i64], |r| {
+            .query_map(params![kind.as_str(), limit as i64, after_id], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
                     r.get::<_, String>(1)?,
@@ -699,49 +757,58 @@ impl Store {
     /// Record the platform's per-record answers in one transaction:
     /// accepted/duplicate → acked, rejected → parked with the reason.
     /// Results for unknown ids are ignored.
+    ///
+    /// Committed with `synchronous=NORMAL`: a power cut may forget the last
+    /// acknowledgements (never a record), which only means those records are
+    /// sent again and the platform answers `duplicate`. The next FULL commit
+    /// (any enqueue) makes them durable too.
     pub fn apply_results(&self, results: &[RecordResult]) -> Result<()> {
         let now = now_ms();
         let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        {
-            let mut ack = tx.prepare_cached(
-                "UPDATE outbox SET state = 'acked', acked_at = ?2, platform_status = ?3,
-                 attempts = attempts + 1, last_error = NULL
-                 WHERE key = ?1 AND state = 'pending'",
-            )?;
-            let mut park = tx.prepare_cached(
-                "UPDATE outbox SET state = 'parked', attempts = attempts + 1, last_error = ?2,
-                 platform_status = 'rejected' WHERE key = ?1 AND state = 'pending'",
-            )?;
-            for r in results {
-                match r.status {
-                    RecordStatus::Accepted => ack.execute(params![r.id, now, "accepted"])?,
-                    RecordStatus::Duplicate => ack.execute(params![r.id, now, "duplicate"])?,
-                    RecordStatus::Rejected => park.execute(params![
-                        r.id,
-                        r.reason.as_deref().unwrap_or("rejected by the platform")
-                    ])?,
-                };
+        relaxed(&mut conn, |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut ack = tx.prepare_cached(
+                    "UPDATE outbox SET state = 'acked', acked_at = ?2, platform_status = ?3,
+                     attempts = attempts + 1, last_error = NULL
+                     WHERE key = ?1 AND state = 'pending'",
+                )?;
+                let mut park = tx.prepare_cached(
+                    "UPDATE outbox SET state = 'parked', attempts = attempts + 1, last_error = ?2,
+                     platform_status = 'rejected' WHERE key = ?1 AND state = 'pending'",
+                )?;
+                for r in results {
+                    match r.status {
+                        RecordStatus::Accepted => ack.execute(params![r.id, now, "accepted"])?,
+                        RecordStatus::Duplicate => ack.execute(params![r.id, now, "duplicate"])?,
+                        RecordStatus::Rejected => park.execute(params![
+                            r.id,
+                            r.reason.as_deref().unwrap_or("rejected by the platform")
+                        ])?,
+                    };
+                }
             }
-        }
-        tx.commit()?;
-        Ok(())
+            tx.commit()?;
+            Ok(())
+        })
     }
 
     /// Note a failed delivery attempt (the records stay pending).
     pub fn note_failure(&self, ids: &[i64], reason: &str) -> Result<()> {
         let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
-            )?;
-            for id in ids {
-                stmt.execute(params![id, reason])?;
+        relaxed(&mut conn, |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+                )?;
+                for id in ids {
+                    stmt.execute(params![id, reason])?;
+                }
             }
-        }
-        tx.commit()?;
-        Ok(())
+            tx.commit()?;
+            Ok(())
+        })
     }
 
     /// Park one record with a reason (the platform refused it as a whole).
@@ -844,8 +911,10 @@ impl Store {
             match state.as_str() {
                 "pending" => {
                     s.pending += n;
-                    if kind == "application" {
-                        s.pending_applications += n;
+                    match kind.as_str() {
+                        "application" => s.pending_applications += n,
+                        "heartbeat" => s.pending_heartbeats += n,
+                        _ => {}
                     }
                     s.oldest_pending_ms = match (s.oldest_pending_ms, oldest) {
                         (Some(a), Some(b)) => Some(a.min(b)),
@@ -1022,6 +1091,18 @@ impl Store {
 }
 
 const EXPORT_MAGIC: &str = "BIANMIN-EXPORT-1 ";
+
+/// Run `f` with `synchronous=NORMAL`, FULL again afterwards. Only for
+/// writes whose loss is harmless (acknowledgements, attempt counts).
+fn relaxed<T>(conn: &mut Connection, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    let out = f(conn);
+    if let Err(e) = conn.pragma_update(None, "synchronous", "FULL") {
+        tracing::error!("could not restore synchronous=FULL: {e}");
+        return Err(e.into());
+    }
+    out
+}
 
 fn create_private_dir(dir: &Path) -> Result<()> {
     use std::os::unix::fs::DirBuilderExt;

@@ -8,7 +8,7 @@
 pub mod backoff;
 
 use crate::config::Config;
-use crate::platform::api::{BatchResponse, Progress, RecordKind, ResidentDocuments};
+use crate::platform::api::{BatchResponse, Progress, RecordKind, RecordStatus, ResidentDocuments};
 use crate::platform::client::{CatalogueFetch, PlatformClient, PlatformError};
 use crate::store::{NewHeartbeat, QueueStats, Store, StoreError};
 use serde::Serialize;
@@ -154,14 +154,31 @@ pub async fn drain_once(
     let batch_size = batch_size.max(1);
     for kind in RecordKind::ALL {
         let mut n = batch_size;
-        loop {
-            let s = store.clone();
-            let records = blocking(move || s.next_batch(kind, n)).await?;
+        // Records up to `after` have been answered; their acknowledgement is
+        // written (`inflight`) while the next batch is on the wire.
+        let mut after: i64 = 0;
+        let mut inflight: Option<tokio::task::JoinHandle<Result<(), StoreError>>> = None;
+        let mut prefetched: Option<Vec<crate::store::OutgoingRecord>> = None;
+        let result: Result<(), SyncError> = loop {
+            let records = match prefetched.take() {
+                Some(r) => r,
+                None => {
+                    let s = store.clone();
+                    match blocking(move || s.next_batch_after(kind, after, n)).await {
+                        Ok(r) => r,
+                        Err(e) => break Err(e.into()),
+                    }
+                }
+            };
             if records.is_empty() {
-                break;
+                break Ok(());
             }
             let body = batch_body(kind, &records);
-            match client.post_batch(kind, body).await {
+            let answer = client.post_batch(kind, body).await;
+            if let Err(e) = settle(&mut inflight).await {
+                break Err(e.into());
+            }
+            match answer {
                 Ok(BatchResponse { results }) => {
                     let sent: std::collections::HashSet<&str> =
                         records.iter().map(|r| r.key.as_str()).collect();
@@ -169,30 +186,58 @@ pub async fn drain_once(
                         .into_iter()
                         .filter(|r| sent.contains(r.id.as_str()))
                         .collect();
-                    if known.is_empty() {
-                        let e = PlatformError::Protocol(
-                            "batch answer names none of the records sent".into(),
-                        );
-                        let s = store.clone();
-                        let ids: Vec<i64> = records.iter().map(|r| r.id).collect();
-                        let reason = e.to_string();
-                        let _ = blocking(move || s.note_failure(&ids, &reason)).await;
-                        return Err(e.into());
-                    }
+                    let answered: std::collections::HashSet<&str> =
+                        known.iter().map(|r| r.id.as_str()).collect();
+                    let missing: Vec<i64> = records
+                        .iter()
+                        .filter(|r| !answered.contains(r.key.as_str()))
+                        .map(|r| r.id)
+                        .collect();
                     for r in &known {
                         match r.status {
-                            crate::platform::api::RecordStatus::Accepted => report.accepted += 1,
-                            crate::platform::api::RecordStatus::Duplicate => report.duplicates += 1,
-                            crate::platform::api::RecordStatus::Rejected => {
+                            RecordStatus::Accepted => report.accepted += 1,
+                            RecordStatus::Duplicate => report.duplicates += 1,
+                            RecordStatus::Rejected => {
                                 tracing::warn!(id = %r.id, reason = r.reason.as_deref().unwrap_or(""), "platform rejected a record; parked");
                                 report.parked += 1
                             }
                         }
                     }
-                    let s = store.clone();
-                    blocking(move || s.apply_results(&known)).await?;
-                    report.batches += 1;
+                    if !missing.is_empty() {
+                        // Never loop on records the platform did not answer for:
+                        // back off like any other failure.
+                        let e = PlatformError::Protocol(format!(
+                            "batch answer is missing {} of the records sent",
+                            missing.len()
+                        ));
+                        let s = store.clone();
+                        let reason = e.to_string();
+                        if let Err(e) = blocking(move || {
+                            s.apply_results(&known)?;
+                            s.note_failure(&missing, &reason)
+                        })
+                        .await
+                        {
+                            break Err(e.into());
+                        }
+                        break Err(e.into());
+                    }
+                    after = records.last().map(|r| r.id).unwrap_or(after);
                     n = batch_size;
+                    // Read the next batch first (the store is free), then
+                    // write these acknowledgements while it is on the wire.
+                    let s = store.clone();
+                    match blocking(move || s.next_batch_after(kind, after, n)).await {
+                        Ok(next) => prefetched = Some(next),
+                        Err(e) => {
+                            let s = store.clone();
+                            let _ = blocking(move || s.apply_results(&known)).await;
+                            break Err(e.into());
+                        }
+                    }
+                    let s = store.clone();
+                    inflight = Some(tokio::task::spawn_blocking(move || s.apply_results(&known)));
+                    report.batches += 1;
                     on_batch(&report);
                 }
                 Err(e) if !e.is_retryable() => {
@@ -204,7 +249,10 @@ pub async fn drain_once(
                     let id = records[0].id;
                     let reason = e.to_string();
                     tracing::warn!(key = %records[0].key, %reason, "platform refused a record; parked");
-                    blocking(move || s.park(id, &reason)).await?;
+                    if let Err(e) = blocking(move || s.park(id, &reason)).await {
+                        break Err(e.into());
+                    }
+                    after = id;
                     report.parked += 1;
                     on_batch(&report);
                 }
@@ -213,12 +261,27 @@ pub async fn drain_once(
                     let ids: Vec<i64> = records.iter().map(|r| r.id).collect();
                     let reason = e.to_string();
                     let _ = blocking(move || s.note_failure(&ids, &reason)).await;
-                    return Err(e.into());
+                    break Err(e.into());
                 }
             }
-        }
+        };
+        // Whatever happened, the last acknowledgements are written before returning.
+        let settled = settle(&mut inflight).await;
+        result?;
+        settled?;
     }
     Ok(report)
+}
+
+async fn settle(
+    inflight: &mut Option<tokio::task::JoinHandle<Result<(), StoreError>>>,
+) -> Result<(), StoreError> {
+    match inflight.take() {
+        None => Ok(()),
+        Some(h) => h
+            .await
+            .unwrap_or_else(|e| Err(StoreError::Io(format!("store task failed: {e}")))),
+    }
 }
 
 /// Conditional catalogue pull; on a new document, replace the cache
@@ -243,6 +306,10 @@ pub async fn pull_catalogue(
         }
     }
 }
+
+/// Heartbeats kept while offline; older ones still go out, newer ones are
+/// skipped until the platform is reached again.
+pub const MAX_PENDING_HEARTBEATS: u64 = 288;
 
 /// Running engine. Dropping it stops the engine.
 pub struct SyncHandle {
@@ -335,6 +402,7 @@ async fn run(
     let started = Instant::now();
     let mut failures: u32 = 0;
     let mut next_housekeeping = Instant::now();
+    let mut catalogue_stale = true;
     let mut status = SyncStatus::default();
     let refresh = |status: &mut SyncStatus, store: &Store| {
         if let Ok(q) = store.stats() {
@@ -349,7 +417,14 @@ async fn run(
         }
         let mut result: Result<(), SyncError> = Ok(());
         if Instant::now() >= next_housekeeping {
-            if opts.send_heartbeats {
+            next_housekeeping = Instant::now() + opts.housekeeping_every;
+            catalogue_stale = true;
+            // Offline for days must not fill the outbox with heartbeats.
+            let room = store
+                .stats()
+                .map(|q| q.pending_heartbeats < MAX_PENDING_HEARTBEATS)
+                .unwrap_or(false);
+            if opts.send_heartbeats && room {
                 let s = store.clone();
                 let uptime = started.elapsed().as_secs();
                 let _ = blocking(move || {
@@ -372,10 +447,12 @@ async fn run(
                     );
                 }
             }
+        }
+        if catalogue_stale {
             match pull_catalogue(&client, &store).await {
                 Ok(v) => {
                     status.catalogue_version = v;
-                    next_housekeeping = Instant::now() + opts.housekeeping_every;
+                    catalogue_stale = false;
                 }
                 Err(e) => result = Err(e),
             }
