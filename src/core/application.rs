@@ -718,7 +718,7 @@ mod tests {
         ) {
             let (catalogue, library) = fixtures();
             let service = &catalogue.services[code_index % catalogue.services.len()];
-            let merged = merge(&item_forms(&[service.code.clone()], &catalogue, &library));
+            let merged = merge(&item_forms(std::slice::from_ref(&service.code), &catalogue, &library));
             let values = fill(&merged);
             let identity = demo_identity();
             let materials: BTreeMap<String, MaterialState> = merged
