@@ -104,8 +104,16 @@ impl SearchIndex {
                 (best > 0).then_some((best, entry.popularity, entry.code.as_str()))
             })
             .collect();
-        hits.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(b.2)));
-        hits.truncate(limit);
+        let best_first = |a: &(u32, u8, &str), b: &(u32, u8, &str)| {
+            b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(b.2))
+        };
+        // A forgiving query can match thousands of items; only the shown
+        // ones need sorting.
+        if hits.len() > limit {
+            hits.select_nth_unstable_by(limit, best_first);
+            hits.truncate(limit);
+        }
+        hits.sort_by(best_first);
         hits.into_iter()
             .map(|(score, _, code)| Hit {
                 code: code.to_string(),
@@ -319,6 +327,18 @@ mod tests {
             40 * term.weight
         } else {
             0
+        }
+    }
+
+    #[test]
+    fn a_short_list_is_the_head_of_the_long_one() {
+        let index = SearchIndex::build(&Catalogue::demo());
+        for query in ["s", "sb", "sbj", "社", "zm", "bl"] {
+            let all = index.search(query, usize::MAX);
+            for limit in [0, 1, 3, 5] {
+                let head = &all[..all.len().min(limit)];
+                assert_eq!(index.search(query, limit), head, "{query} {limit}");
+            }
         }
     }
 
