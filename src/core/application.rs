@@ -17,7 +17,7 @@
 
 use crate::core::bundle::{item_forms, merge, MergedForm};
 use crate::core::catalogue::{Catalogue, Delivery, Service};
-use crate::core::form::{check_id_number, FieldError, FormLibrary, FormValues, Identity};
+use crate::core::form::{FieldError, FormLibrary, FormValues, Identity};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -261,8 +261,7 @@ pub fn build_application(
         .collect::<Result<_, _>>()?;
     let merged: MergedForm = merge(&item_forms(&codes, catalogue, library));
 
-    if check_id_number(&draft.identity.id_number).is_err() || draft.identity.name.trim().is_empty()
-    {
+    if draft.identity.check().is_err() || draft.identity.name.trim().is_empty() {
         return Err(ApplicationError::InvalidIdentity);
     }
     let errors = merged.schema().validate(draft.values);

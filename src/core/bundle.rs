@@ -12,8 +12,9 @@
 //!   validation), but `max_len` is never pushed below `min_len`, so the
 //!   merged field can always be satisfied; a choice keeps only the choices
 //!   every item accepts (all of them if that would leave none); `digits` if
-//!   any item wants digits; label and hint come from the lexically first
-//!   variant so that the same items always give the same wording.
+//!   any item wants digits; kind, label and hint come from the variant with
+//!   the strictest kind, then the lexically first label, so that the same
+//!   items always give the same wording whatever their order.
 //! - **materials** are keyed by their name as written in the catalogue
 //!   (trimmed). Key if any item marks it key (it can then never be missing);
 //!   replaceable by an e-certificate only if every item accepts the

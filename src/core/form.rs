@@ -434,6 +434,12 @@ impl Identity {
         (!value.trim().is_empty()).then_some(value.as_str())
     }
 
+    /// Whether the number passes GB 11643: a misread card does not, and
+    /// must not bind a session.
+    pub fn check(&self) -> Result<IdNumberInfo, IdNumberError> {
+        check_id_number(&self.id_number)
+    }
+
     /// The name as shown on screen while the card is down: 张*三.
     pub fn masked_name(&self) -> String {
         mask_name(&self.name)
@@ -834,6 +840,21 @@ pub(crate) mod tests {
         );
         values.set("applicant.phone", "13812345678");
         assert!(default.validate(&values).is_empty());
+    }
+
+    #[test]
+    fn wiping_an_identity_leaves_nothing() {
+        let mut identity = demo_identity();
+        assert!(identity.check().is_ok());
+        identity.zeroize();
+        assert_eq!(identity, Identity::default());
+        assert!(identity.check().is_err());
+        let mut values = FormValues::new();
+        values.set("applicant.name", "张三丰");
+        values.set("applicant.name", "李四");
+        assert_eq!(values.get("applicant.name"), Some("李四"));
+        values.retain_keys(["applicant.phone"]);
+        assert!(values.is_empty());
     }
 
     #[test]
