@@ -108,14 +108,24 @@ impl LowReason {
 pub const NOTE_MAX_CHARS: usize = 200;
 
 /// A rating bound to a receipt, ready for the outbox.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evaluation {
     pub receipt_no: String,
     pub level: Satisfaction,
     pub reasons: Vec<LowReason>,
-    /// Free text: may hold personal data, so it never goes to logs (the
-    /// Debug of the whole record is only used in tests).
+    /// Free text: may hold personal data, so Debug never shows it.
     pub note: Option<String>,
+}
+
+impl std::fmt::Debug for Evaluation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Evaluation")
+            .field("receipt_no", &self.receipt_no)
+            .field("level", &self.level)
+            .field("reasons", &self.reasons)
+            .field("note", &self.note.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -208,5 +218,8 @@ mod tests {
         assert!(json.contains("very_dissatisfied"));
         assert_eq!(serde_json::from_str::<Evaluation>(&json).unwrap(), ok);
         assert!(LowReason::ALL.iter().all(|r| !r.label_zh().is_empty()));
+        let noted =
+            Evaluation::new("R", Satisfaction::Dissatisfied, &[], Some("我叫张三")).unwrap();
+        assert!(!format!("{noted:?}").contains("张三"));
     }
 }
