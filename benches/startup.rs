@@ -25,7 +25,11 @@ fn probe() -> Sample {
         .output()
         .expect("the bianmin binary runs");
     let wall = started.elapsed();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let report = String::from_utf8_lossy(&output.stdout);
     let field = |name: &str| -> u64 {
         report
@@ -47,7 +51,11 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 fn main() {
     // `cargo test --benches` runs this with --bench absent: one quick sample.
-    let samples = if std::env::args().any(|a| a == "--bench") { SAMPLES } else { 1 };
+    let samples = if std::env::args().any(|a| a == "--bench") {
+        SAMPLES
+    } else {
+        1
+    };
     let runs: Vec<Sample> = (0..samples).map(|_| probe()).collect();
     let mut wall: Vec<Duration> = runs.iter().map(|s| s.wall).collect();
     let mut inner: Vec<Duration> = runs.iter().map(|s| s.in_process).collect();

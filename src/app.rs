@@ -33,7 +33,7 @@ pub fn run_demo(config: Config, large: bool) -> ExitCode {
     open_kiosk(config, true, None)
 }
 
-fn open_kiosk(config: Config, demo: bool, fault: Option<String>) -> ExitCode {
+fn open_kiosk(mut config: Config, demo: bool, fault: Option<String>) -> ExitCode {
     if let Some(reason) = missing_display() {
         eprintln!(
             "bianmin: no display ({reason}); to see the screens without one run `bianmin screens --out shots` and open the PNGs"
@@ -51,17 +51,71 @@ fn open_kiosk(config: Config, demo: bool, fault: Option<String>) -> ExitCode {
     };
     let size = slint::PhysicalSize::new(config.ui.width.get(), config.ui.height.get());
     ui.window().set_size(size);
-    let controller = KioskController::new(&ui, config, Catalogue::demo());
+    let services = crate::services::start(&mut config, demo);
+    let fault = fault.or_else(|| services.fault.clone());
+    let speaker = crate::voice::EspeakSpeaker::new(&config.voice, &std::env::temp_dir());
+    let controller = KioskController::new(&ui, config, services.catalogue.clone());
+    controller.start_inbox(services.inbox.clone());
+    controller.set_hooks(std::rc::Rc::new(KioskServices {
+        demo_devices: services.demo_devices.clone(),
+        identity: services.identity.clone(),
+        devices: services.devices.clone(),
+    }));
+    match speaker {
+        Ok(speaker) => controller.set_speaker(std::rc::Rc::new(speaker)),
+        Err(reason) => tracing::warn!(%reason, "voice guidance stays silent"),
+    }
     if let Some(detail) = fault {
         controller.out_of_service(&detail);
     }
     controller.start_ticking();
     tracing::info!(demo, "kiosk window open");
-    match ui.run() {
+    let result = ui.run();
+    drop(controller);
+    drop(services);
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("bianmin: the window closed with an error: {err}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// What the UI asks of the devices.
+struct KioskServices {
+    demo_devices: Option<std::sync::Arc<bianmin_drivers::demo::DemoDevices>>,
+    identity: std::sync::Arc<std::sync::Mutex<Option<Box<bianmin_drivers::idcard::Identity>>>>,
+    devices: Option<std::sync::Arc<bianmin_drivers::manager::DeviceManager>>,
+}
+
+impl crate::ui::controller::KioskHooks for KioskServices {
+    /// A short buzz tells the clerk across the room; a no-op without GPIO.
+    fn call_staff(&self) {
+        if let Some(devices) = self.devices.clone() {
+            devices.set_buzzer(true);
+            slint::Timer::single_shot(std::time::Duration::from_millis(800), move || {
+                devices.set_buzzer(false);
+            });
+        }
+    }
+
+    /// In demo mode nobody can put a real card down: a demo card lands on
+    /// the simulated reader shortly after the resident asks to identify.
+    fn identify_requested(&self) {
+        if let Some(devices) = self.demo_devices.clone() {
+            slint::Timer::single_shot(std::time::Duration::from_millis(1500), move || {
+                devices.place_card(0);
+            });
+        }
+    }
+
+    fn session_ended(&self) {
+        if let Ok(mut slot) = self.identity.lock() {
+            *slot = None;
+        }
+        if let Some(devices) = &self.demo_devices {
+            devices.lift_card();
         }
     }
 }
@@ -95,8 +149,16 @@ pub fn render_screens(config: &Config, args: &ScreensArgs) -> anyhow::Result<()>
 }
 
 /// `bianmin audit-ui`: one line per screen, the problems under it; fails if any.
-pub fn audit_ui(args: &AuditArgs) -> anyhow::Result<ExitCode> {
-    let audits = crate::ui::audit::audit_all(&ThemeArg::selection(args.theme), args.size)?;
+pub fn audit_ui(config: &Config, args: &AuditArgs) -> anyhow::Result<ExitCode> {
+    let px_per_mm = config.ui.px_per_mm.get() as f32;
+    println!(
+        "panel: {}×{} px at {px_per_mm} px/mm (set ui.px_per_mm); 60 dp = {:.0} px",
+        args.size.0,
+        args.size.1,
+        60.0 * crate::ui::audit::MM_PER_DP * px_per_mm
+    );
+    let audits =
+        crate::ui::audit::audit_all(&ThemeArg::selection(args.theme), args.size, px_per_mm)?;
     let mut failed = 0;
     for audit in &audits {
         let theme = if audit.large { "large" } else { "normal" };
@@ -106,9 +168,10 @@ pub fn audit_ui(args: &AuditArgs) -> anyhow::Result<ExitCode> {
             "FAIL"
         };
         println!(
-            "{status} {:<16} {theme:<6} {} targets, {} texts, smallest text {:.0} px high",
+            "{status} {:<16} {theme:<6} {} targets ({} choices), {} texts, smallest text {:.0} px high",
             audit.screen,
             audit.targets.len(),
+            audit.choices(),
             audit.texts.len(),
             audit.smallest_text_height()
         );

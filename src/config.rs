@@ -24,6 +24,7 @@ pub struct Config {
     pub platform: PlatformConfig,
     pub store: StoreConfig,
     pub devices: DevicesConfig,
+    pub voice: VoiceConfig,
     pub logging: LoggingConfig,
 }
 
@@ -100,6 +101,10 @@ pub struct PlatformConfig {
     pub batch_size: Ranged<u32, 1, 1000>,
     /// Seconds between heartbeats.
     pub heartbeat_secs: Ranged<u32, 10, 86400>,
+    /// First retry delay ceiling in milliseconds (doubles per failure, full jitter).
+    pub retry_base_ms: Ranged<u32, 10, 60000>,
+    /// Largest retry delay in seconds.
+    pub retry_cap_secs: Ranged<u32, 1, 86400>,
     /// The terminal's signing secret. Never read from a file: only from the
     /// environment variable `BIANMIN_PLATFORM_SECRET`.
     #[serde(skip)]
@@ -190,6 +195,30 @@ pub struct GpioConfig {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+pub struct VoiceConfig {
+    /// Spoken guidance (语音导办). Without a sound device the kiosk stays silent.
+    pub enabled: bool,
+    /// Loudness 0–100 (espeak-ng amplitude is scaled from it).
+    pub volume: Ranged<u32, 0, 100>,
+    /// Words per minute; elderly listeners prefer slower speech.
+    pub speed: Ranged<u32, 80, 300>,
+    /// Play every screen's prompt automatically in normal mode too (large mode always does).
+    pub auto_in_normal_mode: bool,
+}
+
+impl Default for VoiceConfig {
+    fn default() -> Self {
+        VoiceConfig {
+            enabled: true,
+            volume: Ranged(80),
+            speed: Ranged(140),
+            auto_in_normal_mode: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct LoggingConfig {
     /// tracing filter, e.g. "info" or "bianmin=debug,info".
     pub filter: String,
@@ -235,6 +264,8 @@ impl Default for PlatformConfig {
             request_timeout_secs: Ranged(15),
             batch_size: Ranged(50),
             heartbeat_secs: Ranged(300),
+            retry_base_ms: Ranged(1000),
+            retry_cap_secs: Ranged(300),
             secret: None,
         }
     }

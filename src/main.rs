@@ -61,7 +61,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             bianmin::app::render_screens(&config, &args)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::AuditUi(args) => bianmin::app::audit_ui(&args),
+        Command::AuditUi(args) => bianmin::app::audit_ui(&loaded.unwrap_or_default(), &args),
         Command::Config(_) => unreachable!("handled above"),
         Command::Device(command) => cli::device::run(command, &loaded?),
         Command::Queue(command) => cli::queue::run(command, &loaded?),

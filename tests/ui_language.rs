@@ -20,8 +20,10 @@ fn english_is_selectable_at_run_time_and_chinese_returns() {
     let controller = KioskController::new(&ui, Config::default(), Catalogue::demo());
     ui.show().unwrap();
     assert!(!buttons(&ui, "找服务").is_empty());
-    controller.set_language(Language::En);
+    // The resident's way: the language button on the attract screen.
+    buttons(&ui, "English")[0].invoke_accessible_default_action();
     assert!(!buttons(&ui, "Find a service").is_empty());
+    assert!(!buttons(&ui, "中文").is_empty());
     buttons(&ui, "Find a service")[0].invoke_accessible_default_action();
     assert!(!buttons(&ui, "Social security").is_empty());
     assert!(!buttons(&ui, "Call staff").is_empty());

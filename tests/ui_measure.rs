@@ -1,11 +1,7 @@
 //! Sizes and contrast measured on every screen in both themes: the element
 //! tree gives the sizes, the software-rendered pixels give the colours.
 
-use bianmin::ui::audit::{audit_all, ScreenAudit};
-
-/// Line height of the bundled WenQuanYi Micro Hei is about 1.19 × the font
-/// size (measured: 24 px text lays out 29 px high, 36 px text 43 px).
-const LINE_HEIGHT_PER_FONT_PX: f32 = 1.19;
+use bianmin::ui::audit::{audit_all, ScreenAudit, LINE_HEIGHT_PER_FONT_PX};
 
 fn find<'a>(audits: &'a [ScreenAudit], screen: &str, large: bool) -> &'a ScreenAudit {
     audits
@@ -16,7 +12,7 @@ fn find<'a>(audits: &'a [ScreenAudit], screen: &str, large: bool) -> &'a ScreenA
 
 #[test]
 fn every_screen_meets_the_minimums_in_both_themes() {
-    let audits = audit_all(&[false, true], (1280, 800)).unwrap();
+    let audits = audit_all(&[false, true], (1280, 800), 5.6).unwrap();
     assert_eq!(audits.len(), 22);
     let failures: Vec<String> = audits
         .iter()
@@ -98,4 +94,43 @@ fn every_screen_meets_the_minimums_in_both_themes() {
         assert!(font_px >= 30.0, "{label}: about {font_px:.1} px");
         assert!(attract.targets.iter().any(|t| t.label == label));
     }
+}
+
+slint::slint! {
+    export component BadScreen inherits Window {
+        width: 400px;
+        height: 300px;
+        background: #ffffff;
+        VerticalLayout {
+            alignment: start;
+            Rectangle {
+                width: 30px;
+                height: 30px;
+                background: #dddddd;
+                accessible-role: button;
+            }
+            Text { text: "浅灰色的字看不清"; font-size: 20px; color: #bbbbbb; }
+            Text { text: "太小的字"; font-size: 9px; color: #000000; }
+        }
+    }
+}
+
+/// The audit is only worth its "ok" if it says "no" to a bad screen.
+#[test]
+fn the_audit_catches_an_unlabelled_tiny_button_pale_text_and_fine_print() {
+    use slint::ComponentHandle;
+    bianmin::ui::audit::install_backend();
+    let ui = BadScreen::new().unwrap();
+    ui.show().unwrap();
+    i_slint_backend_testing::mock_elapsed_time(std::time::Duration::from_millis(20));
+    let snapshot = ui.window().take_snapshot().unwrap();
+    let audit = bianmin::ui::audit::audit_screen(&ui, &snapshot, "bad", false, 5.6);
+    let problems = audit.problems.join("\n");
+    assert!(problems.contains("no accessible label"), "{problems}");
+    assert!(problems.contains("30×30 px, under 44×44"), "{problems}");
+    assert!(
+        problems.contains("浅灰色的字看不清") && problems.contains("contrast"),
+        "{problems}"
+    );
+    assert!(problems.contains("太小的字"), "{problems}");
 }

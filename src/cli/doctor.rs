@@ -24,6 +24,7 @@ pub fn run(config: &Config) -> ExitCode {
             config.station.terminal_id.as_str()
         ),
     }];
+    checks.push(voice_check(config));
     checks.extend(super::device::doctor_checks(config));
     checks.extend(super::queue::doctor_checks(config));
     print_table(&checks);
@@ -43,5 +44,22 @@ fn print_table(checks: &[Check]) {
             (false, false) => "warn",
         };
         println!("{mark}  {:width$}  {}", check.name, check.detail);
+    }
+}
+
+/// Voice guidance is wanted but not critical: a silent kiosk still serves.
+fn voice_check(config: &Config) -> Check {
+    let problem = if !config.voice.enabled {
+        Some("disabled in the configuration".to_string())
+    } else if !crate::voice::espeak_available() {
+        Some("espeak-ng is not installed: the kiosk runs silently".to_string())
+    } else {
+        crate::voice::sound_device_problem().map(|p| format!("{p}: the kiosk runs silently"))
+    };
+    Check {
+        name: "voice".into(),
+        ok: problem.is_none(),
+        critical: false,
+        detail: problem.unwrap_or_else(|| "espeak-ng and a sound card are present".into()),
     }
 }

@@ -13,27 +13,63 @@ use i_slint_backend_testing::{ElementHandle, TestingBackend, TestingBackendOptio
 use slint::{ComponentHandle, Rgba8Pixel, SharedPixelBuffer};
 use std::collections::HashMap;
 
-/// What a theme must meet, in logical pixels at the configured layout size.
+/// Millimetres per dp (1/160 inch), the unit the elder-friendly
+/// specification's "60×60 dp (about 9.5 mm)" and "18 pt / 30 pt" use.
+pub const MM_PER_DP: f32 = 25.4 / 160.0;
+
+/// Line height of the bundled WenQuanYi Micro Hei per pixel of font size
+/// (measured: 24 px text lays out 29 px high, 36 px text 43 px).
+pub const LINE_HEIGHT_PER_FONT_PX: f32 = 1.19;
+
+/// Controls on every screen that the "six primary choices" rule leaves out.
+const PERSISTENT_CONTROLS: [&str; 8] = [
+    "返回",
+    "首页",
+    "朗读",
+    "大字模式",
+    "标准模式",
+    "呼叫工作人员",
+    "English",
+    "中文",
+];
+
+/// Buttons that turn pages are navigation, not choices.
+const PAGING_CONTROLS: [&str; 4] = ["上一页", "下一页", "向上翻", "向下翻"];
+
+/// What a theme must meet, in logical pixels of the layout.
 #[derive(Debug, Clone, Copy)]
 pub struct Minimums {
+    /// Smallest side of a touch target.
     pub target: f32,
-    pub text_height: f32,
+    /// Smallest font size of any text.
+    pub font: f32,
+    /// Smallest font size of a button's label (the "main functions").
+    pub button_font: f32,
     pub contrast: f64,
+    /// Most choices on one screen, persistent controls and keys not counted.
+    pub max_choices: Option<usize>,
 }
 
 impl Minimums {
-    pub fn for_theme(large: bool) -> Minimums {
+    /// Pixel minimums for a panel with `px_per_mm`: the larger of the
+    /// physical rule and the pixel floor the issue sets at 1280×800.
+    pub fn for_theme(large: bool, px_per_mm: f32) -> Minimums {
+        let dp = |n: f32| n * MM_PER_DP * px_per_mm;
         if large {
             Minimums {
-                target: 60.0,
-                text_height: 24.0,
+                target: dp(60.0).max(60.0),
+                font: dp(18.0).max(24.0),
+                button_font: dp(30.0).max(30.0),
                 contrast: 7.0,
+                max_choices: Some(6),
             }
         } else {
             Minimums {
-                target: 44.0,
-                text_height: 16.0,
+                target: dp(44.0).max(44.0),
+                font: dp(16.0).max(16.0),
+                button_font: dp(18.0).max(18.0),
                 contrast: 4.5,
+                max_choices: None,
             }
         }
     }
@@ -53,6 +89,8 @@ pub struct TargetMeasure {
     pub label: String,
     pub width: f32,
     pub height: f32,
+    /// A primary choice (not a persistent control, page turner or key).
+    pub is_choice: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -74,6 +112,11 @@ impl ScreenAudit {
             .unwrap_or(0.0)
     }
 
+    /// Primary choices a resident must weigh on this screen.
+    pub fn choices(&self) -> usize {
+        self.targets.iter().filter(|t| t.is_choice).count()
+    }
+
     pub fn text(&self, label: &str) -> Option<&TextMeasure> {
         self.texts.iter().find(|t| t.label == label)
     }
@@ -92,7 +135,11 @@ pub fn install_backend() {
 }
 
 /// Audit every screen in the given themes.
-pub fn audit_all(themes: &[bool], size: (u32, u32)) -> anyhow::Result<Vec<ScreenAudit>> {
+pub fn audit_all(
+    themes: &[bool],
+    size: (u32, u32),
+    px_per_mm: f32,
+) -> anyhow::Result<Vec<ScreenAudit>> {
     install_backend();
     let ui = AppWindow::new()?;
     ui.window()
@@ -107,21 +154,24 @@ pub fn audit_all(themes: &[bool], size: (u32, u32)) -> anyhow::Result<Vec<Screen
             (screen.reach)(&controller);
             i_slint_backend_testing::mock_elapsed_time(std::time::Duration::from_millis(50));
             let snapshot = ui.window().take_snapshot()?;
-            audits.push(audit_screen(&ui, &snapshot, screen.name, large));
+            audits.push(audit_screen(&ui, &snapshot, screen.name, large, px_per_mm));
         }
     }
     controller.end_session(EndReason::Finished);
     Ok(audits)
 }
 
-fn audit_screen(
-    ui: &AppWindow,
+/// Audit whatever `ui` shows now, from its element tree and `snapshot`.
+pub fn audit_screen<C: ComponentHandle>(
+    ui: &C,
     snapshot: &SharedPixelBuffer<Rgba8Pixel>,
     screen: &'static str,
     large: bool,
+    px_per_mm: f32,
 ) -> ScreenAudit {
-    let minimums = Minimums::for_theme(large);
+    let minimums = Minimums::for_theme(large, px_per_mm);
     let scale = ui.window().scale_factor();
+    let window = ui.window().size().to_logical(scale);
     // With an overlay up, only the overlay can be used; what lies under the
     // scrim is deliberately dimmed.
     let root = ["IdleOverlay", "NoticeOverlay"]
@@ -177,6 +227,16 @@ fn audit_screen(
                     .problems
                     .push(format!("a {type_name} button has no accessible label"));
             }
+            if position.x < -0.5
+                || position.y < -0.5
+                || position.x + size.width > window.width + 0.5
+                || position.y + size.height > window.height + 0.5
+            {
+                audit.problems.push(format!(
+                    "button {label:?} reaches outside the screen ({:.0},{:.0} {:.0}×{:.0})",
+                    position.x, position.y, size.width, size.height
+                ));
+            }
             if size.width < minimums.target || size.height < minimums.target {
                 audit.problems.push(format!(
                     "button {label:?} is {:.0}×{:.0} px, under {:.0}×{:.0}",
@@ -187,6 +247,9 @@ fn audit_screen(
                 label: label.clone(),
                 width: size.width,
                 height: size.height,
+                is_choice: !PERSISTENT_CONTROLS.contains(&label.as_str())
+                    && !PAGING_CONTROLS.contains(&label.as_str())
+                    && element.accessible_description().as_deref() != Some("key"),
             });
         } else if type_name == "Text" && !label.trim().is_empty() {
             let contrast = measure_contrast(
@@ -194,10 +257,11 @@ fn audit_screen(
                 (position.x * scale, position.y * scale),
                 (size.width * scale, size.height * scale),
             );
-            if size.height < minimums.text_height {
+            let font = size.height / LINE_HEIGHT_PER_FONT_PX;
+            if font + 0.5 < minimums.font {
                 audit.problems.push(format!(
-                    "text {label:?} is {:.0} px high, under {:.0}",
-                    size.height, minimums.text_height
+                    "text {label:?} is about {font:.0} px, under {:.0} px",
+                    minimums.font
                 ));
             }
             if let Some(ratio) = contrast {
@@ -215,22 +279,39 @@ fn audit_screen(
             });
         }
     }
+    // A button's label is drawn by a text with the same words inside it.
+    for target in &audit.targets {
+        let inside = audit.texts.iter().find(|t| t.label == target.label);
+        if let Some(text) = inside {
+            let font = text.height / LINE_HEIGHT_PER_FONT_PX;
+            if font + 0.5 < minimums.button_font {
+                audit.problems.push(format!(
+                    "button {:?} has text of about {font:.0} px, under {:.0} px",
+                    target.label, minimums.button_font
+                ));
+            }
+        }
+    }
+    if let Some(max) = minimums.max_choices {
+        let choices = audit.choices();
+        if choices > max {
+            audit.problems.push(format!(
+                "{choices} primary choices on one screen, more than {max}"
+            ));
+        }
+    }
     audit
 }
 
 trait RootQuery {
-    fn query_descendants_of_root(ui: &AppWindow) -> Vec<ElementHandle>;
+    fn query_descendants_of_root<C: ComponentHandle>(ui: &C) -> Vec<ElementHandle>;
 }
 
 impl RootQuery for ElementHandle {
-    fn query_descendants_of_root(ui: &AppWindow) -> Vec<ElementHandle> {
-        let mut all = Vec::new();
+    fn query_descendants_of_root<C: ComponentHandle>(ui: &C) -> Vec<ElementHandle> {
         i_slint_backend_testing::ElementQuery::from_root(ui)
             .match_descendants()
             .find_all()
-            .into_iter()
-            .for_each(|e| all.push(e));
-        all
     }
 }
 

@@ -2,6 +2,7 @@
 //! turns the resident's taps into navigation, and wipes resident data when a
 //! session ends. Runs on the Slint event-loop thread only.
 
+use super::prompts;
 use super::{
     AppWindow, CategoryItem, GuideData, Kiosk, MaterialItem, NetworkState, Screen, ServiceItem,
     Theme,
@@ -10,6 +11,7 @@ use crate::config::{Config, Language};
 use crate::core::catalogue::{Catalogue, Service};
 use crate::core::search::SearchIndex;
 use crate::core::session::{EndReason, IdlePolicy, Session, SessionEvent};
+use crate::voice::{Silent, Speaker};
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -22,12 +24,18 @@ const MAX_SEARCH_LEN: usize = 24;
 pub trait KioskHooks {
     /// The resident pressed "呼叫工作人员": sound the buzzer, notify staff.
     fn call_staff(&self) {}
+    /// The resident is on the "put your card down" screen.
+    fn identify_requested(&self) {}
+    /// The session ended: forget the identity held off screen.
+    fn session_ended(&self) {}
 }
 
 struct NoHooks;
 impl KioskHooks for NoHooks {}
 
 struct State {
+    hooks: Rc<dyn KioskHooks>,
+    speaker: Rc<dyn Speaker>,
     config: Config,
     catalogue: Catalogue,
     index: SearchIndex,
@@ -42,6 +50,8 @@ struct State {
     /// Masked identity of the resident in session; the full identity lives
     /// in the journey layer and is wiped with the session.
     resident_masked: String,
+    /// A catalogue that arrived mid-session, applied when the session ends.
+    pending_catalogue: Option<Catalogue>,
 }
 
 /// Cheap to clone: all clones drive the same window.
@@ -49,8 +59,8 @@ struct State {
 pub struct KioskController {
     ui: slint::Weak<AppWindow>,
     state: Rc<RefCell<State>>,
-    hooks: Rc<dyn KioskHooks>,
     ticker: Rc<RefCell<Option<slint::Timer>>>,
+    inbox_timer: Rc<RefCell<Option<slint::Timer>>>,
 }
 
 impl KioskController {
@@ -62,6 +72,8 @@ impl KioskController {
         let controller = KioskController {
             ui: ui.as_weak(),
             state: Rc::new(RefCell::new(State {
+                hooks: Rc::new(NoHooks),
+                speaker: Rc::new(Silent),
                 config,
                 catalogue,
                 index,
@@ -74,9 +86,10 @@ impl KioskController {
                 search_text: String::new(),
                 guide_code: None,
                 resident_masked: String::new(),
+                pending_catalogue: None,
             })),
-            hooks: Rc::new(NoHooks),
             ticker: Rc::new(RefCell::new(None)),
+            inbox_timer: Rc::new(RefCell::new(None)),
         };
         ui.global::<Theme>().set_large(large);
         controller.select_language(language);
@@ -85,8 +98,50 @@ impl KioskController {
         controller
     }
 
-    pub fn set_hooks(&mut self, hooks: Rc<dyn KioskHooks>) {
-        self.hooks = hooks;
+    pub fn set_hooks(&self, hooks: Rc<dyn KioskHooks>) {
+        self.state.borrow_mut().hooks = hooks;
+    }
+
+    /// Where spoken prompts go; silent until set.
+    pub fn set_speaker(&self, speaker: Rc<dyn Speaker>) {
+        self.state.borrow_mut().speaker = speaker;
+    }
+
+    /// Prompts play by themselves in large mode (and in normal mode when configured).
+    fn speaks_automatically(&self) -> bool {
+        self.large() || self.state.borrow().config.voice.auto_in_normal_mode
+    }
+
+    fn say(&self, text: &str) {
+        let (speaker, language) = {
+            let state = self.state.borrow();
+            (state.speaker.clone(), state.language)
+        };
+        speaker.speak(text, language);
+    }
+
+    /// Read the current screen's prompt (or the countdown) aloud.
+    pub fn announce(&self) {
+        let english = self.state.borrow().language == Language::En;
+        let (screen, countdown, seconds) = self.kiosk(|k| {
+            (
+                k.get_screen(),
+                k.get_countdown_visible(),
+                k.get_countdown_seconds(),
+            )
+        });
+        if countdown {
+            self.say(&prompts::countdown_prompt(seconds, english));
+        } else {
+            self.say(prompts::screen_prompt(screen, english));
+        }
+    }
+
+    fn show(&self, screen: Screen) {
+        self.kiosk(|k| k.set_screen(screen));
+        if self.speaks_automatically() {
+            self.announce();
+        }
     }
 
     fn ui(&self) -> AppWindow {
@@ -113,6 +168,112 @@ impl KioskController {
         *self.ticker.borrow_mut() = Some(timer);
     }
 
+    /// Drain what the background services reported, every 100 ms.
+    pub fn start_inbox(&self, inbox: crate::services::Inbox) {
+        let this = self.clone();
+        let timer = slint::Timer::default();
+        timer.start(
+            slint::TimerMode::Repeated,
+            Duration::from_millis(100),
+            move || {
+                for event in inbox.drain() {
+                    this.handle(event);
+                }
+            },
+        );
+        *self.inbox_timer.borrow_mut() = Some(timer);
+    }
+
+    pub fn handle(&self, event: crate::services::UiEvent) {
+        use crate::services::UiEvent;
+        use crate::sync::Link;
+        match event {
+            UiEvent::Link { link, queue_depth } => {
+                let state = match link {
+                    Link::Online => NetworkState::Online,
+                    Link::Syncing => NetworkState::Syncing,
+                    Link::Offline | Link::Starting => NetworkState::Offline,
+                };
+                self.set_network(state, queue_depth as usize);
+            }
+            UiEvent::Catalogue(catalogue) => self.set_catalogue(*catalogue),
+            UiEvent::CardPresent {
+                masked_name,
+                masked_id,
+            } => {
+                self.set_resident(&format!("{masked_name} {masked_id}"));
+                if self.kiosk(|k| k.get_screen()) == Screen::Identify {
+                    self.open_catalogue();
+                }
+                self.show_notice(&self.tr(
+                    &format!(
+                        "已确认身份：{masked_name}。请选择要办理的事项，办完取走身份证即退出。"
+                    ),
+                    &format!(
+                        "Identified: {masked_name}. Choose a service; lift the card to finish."
+                    ),
+                ));
+            }
+            UiEvent::CardRemoved => {
+                if !self.state.borrow().resident_masked.is_empty() {
+                    self.end_session(EndReason::CardRemoved);
+                }
+            }
+            UiEvent::CardFailed(message) => {
+                self.activity();
+                self.show_notice(&message);
+            }
+            UiEvent::ReceiptScanned(number) => {
+                self.activity();
+                self.navigate(Screen::Progress);
+                self.show_notice(&self.tr(
+                    &format!("已识别回执 {number}，正在查询办理进度……"),
+                    &format!("Receipt {number} recognised; looking up its progress…"),
+                ));
+            }
+            UiEvent::Progress { receipt, text } => {
+                self.show_notice(&format!("{receipt}\n{text}"));
+            }
+            UiEvent::ServiceCodeScanned => {
+                self.activity();
+                self.show_notice(&self.tr(
+                    "已识别服务码。本终端暂不能在线核验服务码，请刷身份证完成身份确认。",
+                    "Service code recognised. It cannot be verified here yet; please use your ID card.",
+                ));
+            }
+            UiEvent::UnknownCode => {
+                self.activity();
+                self.show_notice(&self.tr(
+                    "无法识别这个二维码。请扫描本终端打印的回执，或电子身份证二维码。",
+                    "This code is not recognised. Scan a receipt printed here or an e-ID code.",
+                ));
+            }
+            UiEvent::CallStaff => self.call_staff(),
+            UiEvent::Devices(status) => {
+                tracing::debug!(
+                    id_card = status.id_card.label(),
+                    printer = status.printer.label(),
+                    scanner = status.scanner.label(),
+                    "device status"
+                );
+            }
+        }
+    }
+
+    /// A new catalogue from the platform. Applied between sessions only, so a
+    /// resident reading a guide never sees it change under their finger.
+    pub fn set_catalogue(&self, catalogue: Catalogue) {
+        let mut state = self.state.borrow_mut();
+        if state.session.is_active() {
+            state.pending_catalogue = Some(catalogue);
+            return;
+        }
+        state.index = SearchIndex::build(&catalogue);
+        state.catalogue = catalogue;
+        drop(state);
+        self.refresh_all();
+    }
+
     /// One second passed.
     pub fn tick(&self) {
         self.refresh_clock();
@@ -133,9 +294,19 @@ impl KioskController {
         let this = self.clone();
         kiosk.on_toggle_large(move || this.toggle_large());
         let this = self.clone();
+        kiosk.on_toggle_language(move || {
+            let next = match this.state.borrow().language {
+                Language::Zh => Language::En,
+                Language::En => Language::Zh,
+            };
+            this.set_language(next);
+        });
+        let this = self.clone();
         kiosk.on_call_staff(move || this.call_staff());
         let this = self.clone();
-        kiosk.on_start_identify(move || this.navigate(Screen::Identify));
+        kiosk.on_speak_again(move || this.announce());
+        let this = self.clone();
+        kiosk.on_start_identify(move || this.start_identify());
         let this = self.clone();
         kiosk.on_start_scan(move || this.navigate(Screen::Scan));
         let this = self.clone();
@@ -180,11 +351,17 @@ impl KioskController {
     fn on_session_event(&self, event: SessionEvent) {
         match event {
             SessionEvent::Started => tracing::debug!("session started"),
-            SessionEvent::WarningShown { remaining } | SessionEvent::WarningTick { remaining } => {
+            SessionEvent::WarningShown { remaining } => {
                 self.kiosk(|k| {
                     k.set_countdown_seconds(remaining as i32);
                     k.set_countdown_visible(true);
                 });
+                if self.speaks_automatically() {
+                    self.announce();
+                }
+            }
+            SessionEvent::WarningTick { remaining } => {
+                self.kiosk(|k| k.set_countdown_seconds(remaining as i32));
             }
             SessionEvent::Ended(reason) => self.wipe(reason),
         }
@@ -212,6 +389,12 @@ impl KioskController {
     /// typed, and return to the attract screen.
     fn wipe(&self, reason: EndReason) {
         tracing::debug!(?reason, "session ended; resident data wiped");
+        let (speaker, hooks) = {
+            let state = self.state.borrow();
+            (state.speaker.clone(), state.hooks.clone())
+        };
+        speaker.hush();
+        hooks.session_ended();
         {
             let mut state = self.state.borrow_mut();
             state.back_stack.clear();
@@ -233,7 +416,11 @@ impl KioskController {
             k.set_guide(GuideData::default());
             k.set_screen(Screen::Attract);
         });
-        self.refresh_categories();
+        let pending = self.state.borrow_mut().pending_catalogue.take();
+        match pending {
+            Some(catalogue) => self.set_catalogue(catalogue),
+            None => self.refresh_categories(),
+        }
     }
 
     /// The masked identity of the resident now in session (张*三).
@@ -253,15 +440,21 @@ impl KioskController {
                 state.back_stack.push(current);
             }
         }
-        self.kiosk(|k| k.set_screen(screen));
+        self.show(screen);
     }
 
     pub fn back(&self) {
         let previous = self.state.borrow_mut().back_stack.pop();
         match previous {
             Some(Screen::Attract) | None => self.end_session(EndReason::Finished),
-            Some(screen) => self.kiosk(|k| k.set_screen(screen)),
+            Some(screen) => self.show(screen),
         }
+    }
+
+    pub fn start_identify(&self) {
+        self.navigate(Screen::Identify);
+        let hooks = self.state.borrow().hooks.clone();
+        hooks.identify_requested();
     }
 
     pub fn open_catalogue(&self) {
@@ -306,7 +499,7 @@ impl KioskController {
             .is_some_and(|s| s.needs_identity);
         let identified = !self.state.borrow().resident_masked.is_empty();
         if needs_identity && !identified {
-            self.navigate(Screen::Identify);
+            self.start_identify();
             self.show_notice(&self.tr(
                 "办理前请先刷身份证确认身份",
                 "Please identify with your ID card first",
@@ -321,7 +514,8 @@ impl KioskController {
 
     fn call_staff(&self) {
         tracing::info!("call staff pressed");
-        self.hooks.call_staff();
+        let hooks = self.state.borrow().hooks.clone();
+        hooks.call_staff();
         self.show_notice(&self.tr(
             "已通知工作人员，请在终端前稍候",
             "Staff have been called; please wait at the terminal",
@@ -468,9 +662,11 @@ impl KioskController {
             let state = self.state.borrow();
             (state.config.station.name.clone(), state.catalogue.demo_data)
         };
+        let english = self.state.borrow().language == Language::En;
         self.kiosk(|k| {
             k.set_station_name(station.into());
             k.set_demo_data(demo);
+            k.set_english(english);
         });
         self.refresh_clock();
         self.refresh_categories();

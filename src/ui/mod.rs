@@ -6,5 +6,6 @@ slint::include_modules!();
 pub mod audit;
 pub mod controller;
 pub mod headless;
+pub mod prompts;
 
 pub use controller::KioskController;

@@ -1,0 +1,578 @@
+//! The device manager: one task per configured device. Each task opens its
+//! port, watches health, reconnects with exponential back-off after an
+//! unplug or a silence, and publishes its status; a missing device never
+//! holds up the others.
+//!
+//! Out of it come a `watch` channel of [`DevicesStatus`], an `mpsc` channel
+//! of [`DeviceEvent`]s, and a [`PrinterHandle`] to print through.
+
+use crate::gpio::{GpioEvent, GpioOutputs, GpioPins, SimGpio};
+use crate::idcard::{CardEvent, IdCardReader, PollConfig};
+use crate::printer::{
+    EscPosPrinter, Layout, PrintError, Printed, PrinterState, PrinterStatus, Receipt,
+};
+use crate::scanner::{ScanEvent, Scanner, Suffix};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch, Notify};
+use tokio::task::JoinHandle;
+
+/// Health of one device, as the kiosk shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum DeviceStatus {
+    /// Not configured (disabled in the configuration).
+    #[default]
+    Disabled,
+    /// Configured, not reachable yet (at start-up, before the first open).
+    Starting,
+    Ok,
+    /// Works in part or needs attention soon. `reason` is plain Chinese for
+    /// screens; `detail` is for the technician.
+    Degraded {
+        reason: String,
+        detail: String,
+    },
+    /// Not there (unplugged, wrong path, switched off); being retried.
+    Absent {
+        detail: String,
+    },
+}
+
+impl DeviceStatus {
+    pub fn is_ok(&self) -> bool {
+        matches!(self, DeviceStatus::Ok)
+    }
+
+    pub fn label(&self) -> &'static str {
+        match self {
+            DeviceStatus::Disabled => "disabled",
+            DeviceStatus::Starting => "starting",
+            DeviceStatus::Ok => "ok",
+            DeviceStatus::Degraded { .. } => "degraded",
+            DeviceStatus::Absent { .. } => "absent",
+        }
+    }
+}
+
+/// Status of every device.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DevicesStatus {
+    pub id_card: DeviceStatus,
+    pub printer: DeviceStatus,
+    pub scanner: DeviceStatus,
+    pub gpio: DeviceStatus,
+}
+
+/// Everything the devices report, in one stream.
+#[derive(Debug)]
+pub enum DeviceEvent {
+    Card(CardEvent),
+    Scan(ScanEvent),
+    Gpio(GpioEvent),
+}
+
+/// Exponential back-off between reconnection attempts.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            initial: Duration::from_millis(250),
+            max: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Backoff {
+    fn next(&self, current: Duration) -> Duration {
+        (current * 2).min(self.max)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SerialSettings {
+    pub port: String,
+    pub baud: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct PrinterSettings {
+    pub port: String,
+    pub baud: u32,
+    pub layout: Layout,
+    /// How often the idle printer's status is checked.
+    pub health_interval: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScannerSettings {
+    pub port: String,
+    pub baud: u32,
+    pub suffix: Suffix,
+    pub dedupe: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GpioMode {
+    Disabled,
+    /// Simulated inputs, driven through [`DeviceManager::sim_gpio`].
+    Simulated,
+    /// rppal on a Raspberry Pi (needs the `rpi` feature; otherwise reported absent).
+    Rpi(GpioPins),
+}
+
+/// Which devices to run, and how.
+#[derive(Debug, Clone)]
+pub struct ManagerConfig {
+    pub id_card: Option<SerialSettings>,
+    pub printer: Option<PrinterSettings>,
+    pub scanner: Option<ScannerSettings>,
+    pub gpio: GpioMode,
+    pub poll: PollConfig,
+    pub backoff: Backoff,
+}
+
+impl Default for ManagerConfig {
+    fn default() -> Self {
+        ManagerConfig {
+            id_card: None,
+            printer: None,
+            scanner: None,
+            gpio: GpioMode::Disabled,
+            poll: PollConfig::default(),
+            backoff: Backoff::default(),
+        }
+    }
+}
+
+enum PrinterRequest {
+    Print(Box<Receipt>, oneshot::Sender<Result<Printed, PrintError>>),
+    Status(oneshot::Sender<PrinterStatus>),
+}
+
+/// Prints through the manager's printer task. Cheap to clone.
+#[derive(Clone)]
+pub struct PrinterHandle {
+    tx: Option<mpsc::Sender<PrinterRequest>>,
+}
+
+impl PrinterHandle {
+    /// Print a receipt; `Ok` only when the printer's status after printing is clean.
+    pub async fn print(&self, receipt: Receipt) -> Result<Printed, PrintError> {
+        let Some(tx) = &self.tx else {
+            return Err(PrintError::NotReady(PrinterState::Disconnected));
+        };
+        let (reply, rx) = oneshot::channel();
+        if tx
+            .send(PrinterRequest::Print(Box::new(receipt), reply))
+            .await
+            .is_err()
+        {
+            return Err(PrintError::NotReady(PrinterState::Disconnected));
+        }
+        rx.await
+            .unwrap_or(Err(PrintError::NotReady(PrinterState::Disconnected)))
+    }
+
+    /// Ask the printer now.
+    pub async fn status(&self) -> PrinterState {
+        let Some(tx) = &self.tx else {
+            return PrinterState::Disconnected;
+        };
+        let (reply, rx) = oneshot::channel();
+        if tx.send(PrinterRequest::Status(reply)).await.is_err() {
+            return PrinterState::Disconnected;
+        }
+        rx.await
+            .map(|s| s.state)
+            .unwrap_or(PrinterState::Disconnected)
+    }
+}
+
+/// The running devices. Dropping it stops every task.
+pub struct DeviceManager {
+    pub status: watch::Receiver<DevicesStatus>,
+    pub events: mpsc::Receiver<DeviceEvent>,
+    pub printer: PrinterHandle,
+    sim_gpio: Option<SimGpio>,
+    /// The LED and buzzer; for rppal this also holds the input pins, whose
+    /// interrupts live exactly as long as the manager.
+    outputs: std::sync::Mutex<Option<Box<dyn GpioOutputs>>>,
+    /// Notify this when the presence sensor fires (done internally too):
+    /// the card poller returns to its fast pace.
+    pub wake: Arc<Notify>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for DeviceManager {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl DeviceManager {
+    /// Start a task for every configured device (inside a tokio runtime).
+    pub fn start(config: ManagerConfig) -> DeviceManager {
+        let initial = DevicesStatus {
+            id_card: status_if(config.id_card.is_some()),
+            printer: status_if(config.printer.is_some()),
+            scanner: status_if(config.scanner.is_some()),
+            gpio: status_if(config.gpio != GpioMode::Disabled),
+        };
+        let (status_tx, status) = watch::channel(initial);
+        let status_tx = Arc::new(status_tx);
+        let (events_tx, events) = mpsc::channel(64);
+        let wake = Arc::new(Notify::new());
+        let mut tasks = Vec::new();
+
+        if let Some(settings) = config.id_card.clone() {
+            tasks.push(tokio::spawn(id_card_task(
+                settings,
+                config.poll,
+                config.backoff,
+                status_tx.clone(),
+                events_tx.clone(),
+                wake.clone(),
+            )));
+        }
+        let printer = match config.printer.clone() {
+            Some(settings) => {
+                let (tx, rx) = mpsc::channel(8);
+                tasks.push(tokio::spawn(printer_task(
+                    settings,
+                    config.backoff,
+                    status_tx.clone(),
+                    rx,
+                )));
+                PrinterHandle { tx: Some(tx) }
+            }
+            None => PrinterHandle { tx: None },
+        };
+        if let Some(settings) = config.scanner.clone() {
+            tasks.push(tokio::spawn(scanner_task(
+                settings,
+                config.backoff,
+                status_tx.clone(),
+                events_tx.clone(),
+            )));
+        }
+        let (gpio_tx, mut gpio_rx) = mpsc::channel::<GpioEvent>(16);
+        let mut sim_gpio = None;
+        let outputs: Option<Box<dyn GpioOutputs>> = match config.gpio {
+            GpioMode::Disabled => None,
+            GpioMode::Simulated => {
+                let sim = SimGpio::new(gpio_tx.clone());
+                sim_gpio = Some(sim.clone());
+                set(&status_tx, |s| s.gpio = DeviceStatus::Ok);
+                Some(Box::new(sim))
+            }
+            GpioMode::Rpi(pins) => open_rpi(pins, gpio_tx.clone(), &status_tx),
+        };
+        {
+            let (events_tx, wake) = (events_tx.clone(), wake.clone());
+            tasks.push(tokio::spawn(async move {
+                while let Some(event) = gpio_rx.recv().await {
+                    if matches!(event, GpioEvent::Presence { present: true, .. }) {
+                        wake.notify_one();
+                    }
+                    if events_tx.send(DeviceEvent::Gpio(event)).await.is_err() {
+                        break;
+                    }
+                }
+            }));
+        }
+        DeviceManager {
+            status,
+            events,
+            printer,
+            sim_gpio,
+            outputs: std::sync::Mutex::new(outputs),
+            wake,
+            tasks,
+        }
+    }
+
+    /// The simulated GPIO (when configured) to press buttons in the demo.
+    pub fn sim_gpio(&self) -> Option<SimGpio> {
+        self.sim_gpio.clone()
+    }
+
+    /// Switch the status LED; a no-op without GPIO.
+    pub fn set_led(&self, on: bool) {
+        self.with_outputs(|o| o.set_led(on));
+    }
+
+    /// Switch the buzzer; a no-op without GPIO.
+    pub fn set_buzzer(&self, on: bool) {
+        self.with_outputs(|o| o.set_buzzer(on));
+    }
+
+    fn with_outputs(
+        &self,
+        f: impl FnOnce(&mut dyn GpioOutputs) -> Result<(), crate::gpio::GpioError>,
+    ) {
+        let mut guard = self.outputs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(outputs) = guard.as_mut() {
+            if let Err(e) = f(outputs.as_mut()) {
+                tracing::warn!(%e, "GPIO output failed");
+            }
+        }
+    }
+}
+
+fn status_if(configured: bool) -> DeviceStatus {
+    if configured {
+        DeviceStatus::Starting
+    } else {
+        DeviceStatus::Disabled
+    }
+}
+
+fn set(tx: &watch::Sender<DevicesStatus>, f: impl FnOnce(&mut DevicesStatus)) {
+    tx.send_if_modified(|s| {
+        let before = s.clone();
+        f(s);
+        *s != before
+    });
+}
+
+#[cfg(feature = "rpi")]
+fn open_rpi(
+    pins: GpioPins,
+    tx: mpsc::Sender<GpioEvent>,
+    status: &watch::Sender<DevicesStatus>,
+) -> Option<Box<dyn GpioOutputs>> {
+    match crate::gpio::RpiGpio::open(pins, tx) {
+        Ok(gpio) => {
+            set(status, |s| s.gpio = DeviceStatus::Ok);
+            Some(Box::new(gpio))
+        }
+        Err(e) => {
+            set(status, |s| {
+                s.gpio = DeviceStatus::Absent {
+                    detail: e.to_string(),
+                }
+            });
+            None
+        }
+    }
+}
+
+#[cfg(not(feature = "rpi"))]
+fn open_rpi(
+    _pins: GpioPins,
+    _tx: mpsc::Sender<GpioEvent>,
+    status: &watch::Sender<DevicesStatus>,
+) -> Option<Box<dyn GpioOutputs>> {
+    set(status, |s| {
+        s.gpio = DeviceStatus::Absent {
+            detail: "this build has no Raspberry Pi GPIO support (feature `rpi`)".into(),
+        }
+    });
+    None
+}
+
+async fn id_card_task(
+    settings: SerialSettings,
+    poll: PollConfig,
+    backoff: Backoff,
+    status: Arc<watch::Sender<DevicesStatus>>,
+    events: mpsc::Sender<DeviceEvent>,
+    wake: Arc<Notify>,
+) {
+    let mut delay = backoff.initial;
+    loop {
+        match IdCardReader::open(&settings.port, settings.baud) {
+            Err(e) => set(&status, |s| {
+                s.id_card = DeviceStatus::Absent {
+                    detail: e.to_string(),
+                }
+            }),
+            Ok(mut reader) => match reader.sam_status().await {
+                Err(e) => set(&status, |s| {
+                    s.id_card = DeviceStatus::Degraded {
+                        reason: "读卡器没有响应".into(),
+                        detail: e.technician_detail(),
+                    }
+                }),
+                Ok(()) => {
+                    set(&status, |s| s.id_card = DeviceStatus::Ok);
+                    delay = backoff.initial;
+                    let (tx, mut rx) = mpsc::channel(4);
+                    let forward = {
+                        let events = events.clone();
+                        tokio::spawn(async move {
+                            while let Some(e) = rx.recv().await {
+                                if events.send(DeviceEvent::Card(e)).await.is_err() {
+                                    break;
+                                }
+                            }
+                        })
+                    };
+                    let err = reader.poll_cards(poll, tx, Some(wake.clone())).await;
+                    let _ = forward.await;
+                    if events.is_closed() {
+                        return;
+                    }
+                    tracing::warn!(detail = %err.technician_detail(), "ID card reader lost");
+                    if err.is_disconnect() {
+                        set(&status, |s| {
+                            s.id_card = DeviceStatus::Absent {
+                                detail: err.technician_detail(),
+                            }
+                        });
+                    } else {
+                        set(&status, |s| {
+                            s.id_card = DeviceStatus::Degraded {
+                                reason: "读卡器没有响应".into(),
+                                detail: err.technician_detail(),
+                            }
+                        });
+                    }
+                }
+            },
+        }
+        tokio::time::sleep(delay).await;
+        delay = backoff.next(delay);
+    }
+}
+
+fn printer_status(state: PrinterState) -> DeviceStatus {
+    let degraded = |reason: &str| DeviceStatus::Degraded {
+        reason: reason.into(),
+        detail: state.technician_detail().into(),
+    };
+    match state {
+        PrinterState::Ok => DeviceStatus::Ok,
+        PrinterState::PaperNearEnd => degraded("打印纸快用完了"),
+        PrinterState::PaperEnd => degraded("打印机缺纸"),
+        PrinterState::CoverOpen => degraded("打印机盖没有关好"),
+        PrinterState::Offline => degraded("打印机故障"),
+        PrinterState::Disconnected => DeviceStatus::Absent {
+            detail: state.technician_detail().into(),
+        },
+    }
+}
+
+async fn printer_task(
+    settings: PrinterSettings,
+    backoff: Backoff,
+    status: Arc<watch::Sender<DevicesStatus>>,
+    mut requests: mpsc::Receiver<PrinterRequest>,
+) {
+    let mut delay = backoff.initial;
+    loop {
+        let mut printer = match EscPosPrinter::open(&settings.port, settings.baud, settings.layout)
+        {
+            Ok(p) => p,
+            Err(e) => {
+                set(&status, |s| {
+                    s.printer = DeviceStatus::Absent {
+                        detail: e.to_string(),
+                    }
+                });
+                // Keep answering requests while absent, so no caller waits for a back-off.
+                let sleep = tokio::time::sleep(delay);
+                tokio::pin!(sleep);
+                loop {
+                    tokio::select! {
+                        _ = &mut sleep => break,
+                        req = requests.recv() => match req {
+                            None => return,
+                            Some(PrinterRequest::Print(_, reply)) => {
+                                let _ = reply.send(Err(PrintError::NotReady(PrinterState::Disconnected)));
+                            }
+                            Some(PrinterRequest::Status(reply)) => {
+                                let _ = reply.send(PrinterStatus { state: PrinterState::Disconnected, raw: Default::default(), garbage: 0 });
+                            }
+                        }
+                    }
+                }
+                delay = backoff.next(delay);
+                continue;
+            }
+        };
+        delay = backoff.initial;
+        let mut ticker = tokio::time::interval(settings.health_interval);
+        loop {
+            let state = tokio::select! {
+                _ = ticker.tick() => printer.status().await.state,
+                req = requests.recv() => match req {
+                    None => return,
+                    Some(PrinterRequest::Status(reply)) => {
+                        let st = printer.status().await;
+                        let _ = reply.send(st);
+                        st.state
+                    }
+                    Some(PrinterRequest::Print(receipt, reply)) => {
+                        let result = printer.print_receipt(&receipt).await;
+                        let state = match &result {
+                            Ok(p) => p.warning.unwrap_or(PrinterState::Ok),
+                            Err(e) => e.state(),
+                        };
+                        let _ = reply.send(result);
+                        state
+                    }
+                }
+            };
+            set(&status, |s| s.printer = printer_status(state));
+            if state == PrinterState::Disconnected {
+                break;
+            }
+        }
+        tokio::time::sleep(delay).await;
+    }
+}
+
+async fn scanner_task(
+    settings: ScannerSettings,
+    backoff: Backoff,
+    status: Arc<watch::Sender<DevicesStatus>>,
+    events: mpsc::Sender<DeviceEvent>,
+) {
+    let mut delay = backoff.initial;
+    loop {
+        match Scanner::open(
+            &settings.port,
+            settings.baud,
+            settings.suffix,
+            settings.dedupe,
+        ) {
+            Err(e) => set(&status, |s| {
+                s.scanner = DeviceStatus::Absent {
+                    detail: e.to_string(),
+                }
+            }),
+            Ok(mut scanner) => {
+                // A serial scanner has no status query: an open port is "ok".
+                set(&status, |s| s.scanner = DeviceStatus::Ok);
+                delay = backoff.initial;
+                loop {
+                    match scanner.next_event().await {
+                        Ok(event) => {
+                            if events.send(DeviceEvent::Scan(event)).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            set(&status, |s| {
+                                s.scanner = DeviceStatus::Absent {
+                                    detail: e.to_string(),
+                                }
+                            });
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        tokio::time::sleep(delay).await;
+        delay = backoff.next(delay);
+    }
+}

@@ -1,0 +1,290 @@
+//! Types of the platform API (docs/platform-api.yaml), shared by the kiosk's
+//! client and the reference server. Field names are the wire names.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Path prefix of every API route on the reference server; a kiosk's
+/// `platform.url` is `{origin}/api/v1`.
+pub const API_PREFIX: &str = "/api/v1";
+
+pub const HDR_TERMINAL: &str = "x-terminal-id";
+pub const HDR_TIMESTAMP: &str = "x-timestamp";
+pub const HDR_SIGNATURE: &str = "x-signature";
+
+/// The resident as identified at the terminal. Personal data: encrypted at
+/// rest, sent only over TLS, never logged.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Applicant {
+    pub name: String,
+    pub id_number: String,
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub address: String,
+}
+
+impl std::fmt::Debug for Applicant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Applicant(***)")
+    }
+}
+
+/// State of one required material (申请材料).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaterialState {
+    /// Handed in or scanned at the terminal.
+    Provided,
+    /// Taken from the resident's e-certificates (免证办).
+    ECert,
+    /// Missing, accepted under 容缺受理 (to be supplied later).
+    Pending,
+    /// Replaced by the resident's written commitment (告知承诺制).
+    Committed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Material {
+    pub name: String,
+    pub state: MaterialState,
+}
+
+/// How the result reaches the resident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum Delivery {
+    /// Collected at the station window (窗口领取).
+    #[default]
+    Pickup,
+    /// Posted (邮寄); the address is personal data.
+    Post { address: String },
+    /// Electronic result only (电子证照).
+    Electronic,
+}
+
+/// One application as sent to the platform (`POST /applications/batch`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApplicationWire {
+    pub receipt_no: String,
+    pub terminal_id: String,
+    pub service_code: String,
+    pub service_name: String,
+    /// RFC 3339 with offset, time the terminal took the application.
+    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assisted_by: Option<String>,
+    pub applicant: Applicant,
+    #[serde(default)]
+    pub form: serde_json::Value,
+    #[serde(default)]
+    pub materials: Vec<Material>,
+    #[serde(default)]
+    pub delivery: Delivery,
+    /// PNG of the handwritten signature, base64 (standard alphabet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature_png: Option<String>,
+}
+
+/// A 好差评 evaluation (`POST /evaluations/batch`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvaluationWire {
+    /// Idempotency key: `EV-{terminal}-{YYYYMMDD}-{seq}`.
+    pub id: String,
+    pub terminal_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt_no: Option<String>,
+    pub service_code: String,
+    /// 1 非常不满意 … 5 非常满意.
+    pub level: u8,
+    #[serde(default)]
+    pub comment: String,
+    pub created_at: String,
+}
+
+/// Terminal health (`POST /heartbeats/batch`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeartbeatWire {
+    pub id: String,
+    pub terminal_id: String,
+    pub at: String,
+    /// `ok`, `degraded` or `out_of_service`.
+    pub status: String,
+    /// Device name → state in plain words (e.g. `printer` → `paper_out`).
+    #[serde(default)]
+    pub devices: BTreeMap<String, String>,
+    pub queue_depth: u64,
+    pub free_disk_bytes: u64,
+    pub version: String,
+    pub uptime_secs: u64,
+}
+
+/// A problem report: 办不成事 from a resident, or a terminal fault
+/// (`POST /error-reports/batch`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorReportWire {
+    pub id: String,
+    pub terminal_id: String,
+    pub at: String,
+    /// `cannot_get_done` (办不成事) or `terminal_fault`.
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_code: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordStatus {
+    /// Stored by the platform now.
+    Accepted,
+    /// The platform already had this id (stored earlier): also an acknowledgement.
+    Duplicate,
+    /// Invalid; will never be accepted as it is. `reason` says why.
+    Rejected,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordResult {
+    /// The record's idempotency key (receipt number for applications).
+    pub id: String,
+    pub status: RecordStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Answer to every batch upload: one result per record, in request order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchResponse {
+    pub results: Vec<RecordResult>,
+}
+
+/// The four outbox record kinds and their batch endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    Application,
+    Evaluation,
+    Heartbeat,
+    ErrorReport,
+}
+
+impl RecordKind {
+    pub const ALL: [RecordKind; 4] = [
+        RecordKind::Application,
+        RecordKind::Evaluation,
+        RecordKind::ErrorReport,
+        RecordKind::Heartbeat,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::Application => "application",
+            RecordKind::Evaluation => "evaluation",
+            RecordKind::Heartbeat => "heartbeat",
+            RecordKind::ErrorReport => "error_report",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<RecordKind> {
+        RecordKind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+
+    /// Path below the API base URL.
+    pub fn batch_path(self) -> &'static str {
+        match self {
+            RecordKind::Application => "/applications/batch",
+            RecordKind::Evaluation => "/evaluations/batch",
+            RecordKind::Heartbeat => "/heartbeats/batch",
+            RecordKind::ErrorReport => "/error-reports/batch",
+        }
+    }
+
+    /// Name of the array in the batch request body.
+    pub fn list_key(self) -> &'static str {
+        match self {
+            RecordKind::Application => "applications",
+            RecordKind::Evaluation => "evaluations",
+            RecordKind::Heartbeat => "heartbeats",
+            RecordKind::ErrorReport => "error_reports",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgressStep {
+    pub at: String,
+    pub status: String,
+    #[serde(default)]
+    pub note: String,
+}
+
+/// `GET /applications/{receipt_no}/progress`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    pub receipt_no: String,
+    pub service_code: String,
+    pub service_name: String,
+    /// `received`, `in_review`, `need_materials`, `approved`, `rejected`, `completed`.
+    pub status: String,
+    pub updated_at: String,
+    pub steps: Vec<ProgressStep>,
+}
+
+/// `POST /residents/documents` request: the ID number travels in the body so
+/// it never appears in a URL or an access log.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResidentQuery {
+    pub id_number: String,
+}
+
+impl std::fmt::Debug for ResidentQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ResidentQuery(***)")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ECertificate {
+    pub id: String,
+    pub title: String,
+    pub issuer: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentRef {
+    pub id: String,
+    pub title: String,
+    pub pages: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResidentDocuments {
+    pub certificates: Vec<ECertificate>,
+    pub documents: Vec<DocumentRef>,
+}
+
+/// `GET /documents/{id}`: a printable document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrintableDocument {
+    pub id: String,
+    pub title: String,
+    /// `text/plain; charset=utf-8` for the reference server.
+    pub content_type: String,
+    pub content_base64: String,
+}
+
+/// Body of every error answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    /// `bad_signature`, `clock_skew`, `unknown_terminal`, `bad_request`,
+    /// `not_found`, `unavailable`, `rate_limited`, `internal`.
+    pub code: String,
+    pub message: String,
+    /// Server time (unix seconds), sent with `clock_skew` so a terminal whose
+    /// clock is wrong can tell by how much.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_time: Option<i64>,
+}

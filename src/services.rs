@@ -1,0 +1,356 @@
+//! The kiosk's background services on a tokio runtime: the outbox store, the
+//! sync engine and, in demo mode, the embedded reference platform. They reach
+//! the UI thread only through the `Inbox`, which the UI drains on its own timer.
+
+use crate::config::{Config, Secret};
+use crate::core::catalogue::{Catalogue, DEMO_CATALOGUE_JSON};
+use crate::platform::server::{ServerHandle, ServerOptions};
+use crate::store::Store;
+use crate::sync::{Link, SyncHandle, SyncStatus};
+use bianmin_drivers::demo::{DemoDevices, DemoTiming};
+use bianmin_drivers::gpio::GpioEvent;
+use bianmin_drivers::id_number::{mask_id, mask_name};
+use bianmin_drivers::idcard::{CardEvent, Identity};
+use bianmin_drivers::manager::{DeviceEvent, DeviceManager, DevicesStatus, PrinterHandle};
+use bianmin_drivers::printer::Paper;
+use bianmin_drivers::scanner::{CodeKind, ScanEvent};
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// The signing secret the demo's embedded platform and terminal share.
+const DEMO_SECRET: &str = "bianmin-demo-secret";
+
+/// Something that happened off the UI thread and must show on screen.
+#[derive(Debug, Clone)]
+pub enum UiEvent {
+    Link {
+        link: Link,
+        queue_depth: u64,
+    },
+    Catalogue(Box<Catalogue>),
+    /// An ID card was read; only the masked form ever reaches the screen.
+    CardPresent {
+        masked_name: String,
+        masked_id: String,
+    },
+    CardRemoved,
+    /// A card lies on the reader but could not be read: the resident's sentence.
+    CardFailed(String),
+    /// A receipt of this system was scanned.
+    ReceiptScanned(String),
+    /// Progress looked up on the platform for a scanned receipt.
+    Progress {
+        receipt: String,
+        text: String,
+    },
+    /// An e-ID or 一码通办 service code was scanned.
+    ServiceCodeScanned,
+    /// Something that is not a code this kiosk knows.
+    UnknownCode,
+    /// The physical call-staff button.
+    CallStaff,
+    Devices(Box<DevicesStatus>),
+}
+
+/// Events waiting for the UI thread.
+#[derive(Clone, Default)]
+pub struct Inbox(Arc<Mutex<VecDeque<UiEvent>>>);
+
+impl Inbox {
+    pub fn push(&self, event: UiEvent) {
+        if let Ok(mut queue) = self.0.lock() {
+            queue.push_back(event);
+        }
+    }
+
+    pub fn drain(&self) -> Vec<UiEvent> {
+        self.0
+            .lock()
+            .map(|mut q| q.drain(..).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Running background services; dropping it stops them.
+pub struct Services {
+    pub runtime: tokio::runtime::Runtime,
+    pub store: Option<Store>,
+    pub sync: Option<SyncHandle>,
+    pub platform: Option<ServerHandle>,
+    pub devices: Option<Arc<DeviceManager>>,
+    /// Demo mode's simulated reader, printer and scanner on pseudo-terminals.
+    pub demo_devices: Option<Arc<DemoDevices>>,
+    pub printer: Option<PrinterHandle>,
+    /// The identity read from the card now on the reader; wiped on removal
+    /// and when the session ends.
+    pub identity: Arc<Mutex<Option<Box<Identity>>>>,
+    pub inbox: Inbox,
+    /// The catalogue to show first: the cached platform copy, else the demo.
+    pub catalogue: Catalogue,
+    /// Why the kiosk cannot take applications, for the out-of-service page.
+    pub fault: Option<String>,
+}
+
+/// Where demo mode keeps its data when `BIANMIN_DATA_DIR` does not say.
+fn demo_data_dir() -> PathBuf {
+    std::env::temp_dir().join("bianmin-demo")
+}
+
+/// Start the store, the sync engine and (demo) the embedded platform.
+/// Never fails: what does not start is reported in `fault` or the log.
+pub fn start(config: &mut Config, demo: bool) -> Services {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("bianmin-io")
+        .enable_all()
+        .build()
+        .expect("a tokio runtime can be built");
+    let inbox = Inbox::default();
+    let mut platform = None;
+
+    if demo {
+        if std::env::var_os("BIANMIN_DATA_DIR").is_none() {
+            config.store.data_dir = demo_data_dir();
+        }
+        let options = ServerOptions {
+            db_path: Some(config.store.data_dir.join("demo-platform.sqlite3")),
+            catalogue: DEMO_CATALOGUE_JSON.as_bytes().to_vec(),
+            shared_secret: Some(DEMO_SECRET.into()),
+            ..ServerOptions::default()
+        };
+        if let Err(err) = std::fs::create_dir_all(&config.store.data_dir) {
+            tracing::warn!(%err, "cannot create the demo data directory");
+        }
+        match runtime.block_on(crate::platform::server::spawn(options)) {
+            Ok(server) => {
+                config.platform.url = crate::config::HttpUrl(server.base_url().to_string());
+                config.platform.secret = Some(Secret(DEMO_SECRET.into()));
+                tracing::info!(
+                    url = server.base_url(),
+                    "embedded reference platform started"
+                );
+                platform = Some(server);
+            }
+            Err(err) => tracing::warn!(%err, "embedded reference platform did not start"),
+        }
+    }
+
+    let (store, fault) = match Store::open(config) {
+        Ok(store) => (Some(store), None),
+        Err(err) => {
+            tracing::error!(%err, "the outbox cannot be opened; applications are refused");
+            (None, Some(format!("{}: {err}", err.resident_message())))
+        }
+    };
+
+    let catalogue = store
+        .as_ref()
+        .and_then(|s| s.catalogue().ok().flatten())
+        .and_then(|cached| Catalogue::from_json(&cached.body).ok())
+        .unwrap_or_else(Catalogue::demo);
+
+    let sync = store.as_ref().and_then(|store| {
+        let _guard = runtime.enter();
+        match crate::sync::spawn(config, store.clone()) {
+            Ok((handle, status)) => {
+                runtime.spawn(forward_status(
+                    status,
+                    store.clone(),
+                    inbox.clone(),
+                    catalogue.version.clone(),
+                ));
+                Some(handle)
+            }
+            Err(err) => {
+                tracing::warn!(%err, "sync is not running; applications stay queued");
+                None
+            }
+        }
+    });
+
+    let identity = Arc::new(Mutex::new(None));
+    let (devices, demo_devices) = start_devices(&runtime, config, demo);
+    let mut devices = devices;
+    let printer = devices.as_ref().map(|d| d.printer.clone());
+    if let Some(manager) = devices.as_mut() {
+        let events = std::mem::replace(&mut manager.events, tokio::sync::mpsc::channel(1).1);
+        runtime.spawn(forward_devices(
+            events,
+            manager.status.clone(),
+            inbox.clone(),
+            identity.clone(),
+            sync.as_ref().map(|s| s.client().clone()),
+        ));
+    }
+
+    let devices = devices.map(Arc::new);
+    Services {
+        runtime,
+        store,
+        sync,
+        platform,
+        devices,
+        demo_devices,
+        printer,
+        identity,
+        inbox,
+        catalogue,
+        fault,
+    }
+}
+
+/// The device manager on the configured ports, or on the demo simulators.
+fn start_devices(
+    runtime: &tokio::runtime::Runtime,
+    config: &Config,
+    demo: bool,
+) -> (Option<DeviceManager>, Option<Arc<DemoDevices>>) {
+    let _guard = runtime.enter();
+    if demo {
+        let paper = if config.devices.printer.paper_mm.0 == 58 {
+            Paper::Mm58
+        } else {
+            Paper::Mm80
+        };
+        let receipts = config.store.data_dir.join("receipts");
+        match DemoDevices::start(&receipts, paper, DemoTiming::realistic()) {
+            Ok(simulators) => {
+                tracing::info!(receipts = %receipts.display(), "demo devices started on pseudo-terminals");
+                let manager = DeviceManager::start(simulators.manager_config());
+                (Some(manager), Some(Arc::new(simulators)))
+            }
+            Err(err) => {
+                tracing::warn!(%err, "demo devices did not start");
+                (None, None)
+            }
+        }
+    } else {
+        let manager = DeviceManager::start(crate::cli::device::manager_config(config));
+        (Some(manager), None)
+    }
+}
+
+/// Device events become UI events; the identity itself stays here.
+async fn forward_devices(
+    mut events: tokio::sync::mpsc::Receiver<DeviceEvent>,
+    mut status: tokio::sync::watch::Receiver<DevicesStatus>,
+    inbox: Inbox,
+    identity: Arc<Mutex<Option<Box<Identity>>>>,
+    platform: Option<Arc<crate::platform::client::PlatformClient>>,
+) {
+    loop {
+        tokio::select! {
+            changed = status.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                let current = status.borrow_and_update().clone();
+                inbox.push(UiEvent::Devices(Box::new(current)));
+            }
+            event = events.recv() => {
+                let Some(event) = event else { return };
+                match event {
+                    DeviceEvent::Card(CardEvent::Present(card)) => {
+                        let masked_name = mask_name(&card.name);
+                        let masked_id = mask_id(&card.id_number);
+                        if let Ok(mut slot) = identity.lock() {
+                            *slot = Some(card);
+                        }
+                        inbox.push(UiEvent::CardPresent { masked_name, masked_id });
+                    }
+                    DeviceEvent::Card(CardEvent::Removed) => {
+                        if let Ok(mut slot) = identity.lock() {
+                            *slot = None;
+                        }
+                        inbox.push(UiEvent::CardRemoved);
+                    }
+                    DeviceEvent::Card(CardEvent::ReadFailed(err)) => {
+                        inbox.push(UiEvent::CardFailed(err.resident_message().to_string()));
+                    }
+                    DeviceEvent::Scan(ScanEvent::Code(code)) => match code.kind {
+                        CodeKind::Receipt(receipt) => {
+                            inbox.push(UiEvent::ReceiptScanned(receipt.number.clone()));
+                            if let Some(client) = platform.clone() {
+                                let inbox = inbox.clone();
+                                tokio::spawn(async move {
+                                    let text = match client.progress(&receipt.number).await {
+                                        Ok(progress) => progress_text(&progress),
+                                        Err(err) => {
+                                            tracing::info!(%err, "progress lookup failed");
+                                            "暂时查不到进度：网络未连接或平台尚未收到此申请，请稍后再查。".to_string()
+                                        }
+                                    };
+                                    inbox.push(UiEvent::Progress { receipt: receipt.number, text });
+                                });
+                            }
+                        }
+                        CodeKind::Service { .. } => inbox.push(UiEvent::ServiceCodeScanned),
+                        CodeKind::Url(_) | CodeKind::Unknown(_) => inbox.push(UiEvent::UnknownCode),
+                    },
+                    DeviceEvent::Scan(ScanEvent::Rejected(_)) => inbox.push(UiEvent::UnknownCode),
+                    DeviceEvent::Gpio(GpioEvent::CallStaff) => inbox.push(UiEvent::CallStaff),
+                    DeviceEvent::Gpio(_) => {}
+                }
+            }
+        }
+    }
+}
+
+/// One plain sentence of where an application stands.
+fn progress_text(progress: &crate::platform::api::Progress) -> String {
+    let status = match progress.status.as_str() {
+        "received" => "已受理",
+        "in_review" => "审核中",
+        "need_materials" => "需要补充材料",
+        "approved" => "已通过",
+        "rejected" => "未通过",
+        "completed" => "已办结",
+        _ => "处理中",
+    };
+    format!(
+        "{}：{}（更新于 {}）",
+        progress.service_name, status, progress.updated_at
+    )
+}
+
+impl Services {
+    /// Forget the identity of the resident whose session ended.
+    pub fn wipe_identity(&self) {
+        if let Ok(mut slot) = self.identity.lock() {
+            *slot = None;
+        }
+    }
+}
+
+/// Pass the sync engine's status to the UI; a newly pulled catalogue too.
+async fn forward_status(
+    mut status: tokio::sync::watch::Receiver<SyncStatus>,
+    store: Store,
+    inbox: Inbox,
+    mut shown_version: String,
+) {
+    loop {
+        let current = status.borrow_and_update().clone();
+        inbox.push(UiEvent::Link {
+            link: current.link,
+            queue_depth: current.queue.pending,
+        });
+        if let Some(version) = current.catalogue_version.as_ref() {
+            if *version != shown_version {
+                if let Some(catalogue) = store
+                    .catalogue()
+                    .ok()
+                    .flatten()
+                    .and_then(|c| Catalogue::from_json(&c.body).ok())
+                {
+                    shown_version = version.clone();
+                    inbox.push(UiEvent::Catalogue(Box::new(catalogue)));
+                }
+            }
+        }
+        if status.changed().await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! Encryption at rest of personal fields: XChaCha20-Poly1305 with a 256-bit
+//! key from a root-only (0600) key file in the data directory, created at
+//! first start. The key is never written to the database or the config.
+//! Each sealed value is `nonce (24 bytes) || ciphertext+tag`, with the
+//! record's idempotency key (receipt number) as associated data, so a
+//! ciphertext cannot be moved to another row.
+
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
+use std::fs::OpenOptions;
+use std::io::{Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+use zeroize::Zeroizing;
+
+pub const KEY_FILE: &str = "outbox.key";
+const NONCE_LEN: usize = 24;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("key file {path}: {reason}")]
+    Io { path: String, reason: String },
+    #[error(
+        "key file {path} is missing but the database exists: its records cannot be read without it"
+    )]
+    Missing { path: String },
+    #[error("key file {path} is not 32 bytes: refusing to use it")]
+    BadLength { path: String },
+    #[error("key file {path} is readable by others (mode {mode:o}); it must be 0600")]
+    Permissions { path: String, mode: u32 },
+}
+
+/// The outbox cipher. Cloning shares nothing mutable.
+#[derive(Clone)]
+pub struct Sealer {
+    cipher: XChaCha20Poly1305,
+}
+
+impl std::fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sealer(***)")
+    }
+}
+
+impl Sealer {
+    /// Load the key from `dir/outbox.key`, creating it (mode 0600) when
+    /// absent and `may_create` (the database does not exist yet). Creation
+    /// writes a temporary file, fsyncs it and renames it into place, so a
+    /// power cut never leaves a short key behind.
+    pub fn load_or_create(dir: &Path, may_create: bool) -> Result<Sealer, KeyError> {
+        let path = dir.join(KEY_FILE);
+        let shown = path.display().to_string();
+        let io = |e: std::io::Error| KeyError::Io {
+            path: shown.clone(),
+            reason: e.to_string(),
+        };
+        let key: Zeroizing<Vec<u8>> = match std::fs::File::open(&path) {
+            Ok(mut file) => {
+                let mode = file.metadata().map_err(io)?.permissions().mode() & 0o777;
+                if mode & 0o077 != 0 {
+                    return Err(KeyError::Permissions { path: shown, mode });
+                }
+                let mut buf = Zeroizing::new(Vec::new());
+                file.read_to_end(&mut buf).map_err(io)?;
+                buf
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && may_create => {
+                let tmp = dir.join(format!("{KEY_FILE}.tmp-{}", std::process::id()));
+                let key = XChaCha20Poly1305::generate_key(&mut OsRng);
+                let mut file = OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(0o600)
+                    .open(&tmp)
+                    .map_err(io)?;
+                file.write_all(&key).map_err(io)?;
+                file.sync_all().map_err(io)?;
+                drop(file);
+                std::fs::rename(&tmp, &path).map_err(io)?;
+                if let Ok(d) = std::fs::File::open(dir) {
+                    let _ = d.sync_all();
+                }
+                Zeroizing::new(key.to_vec())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(KeyError::Missing { path: shown })
+            }
+            Err(e) => return Err(io(e)),
+        };
+        if key.len() != 32 {
+            return Err(KeyError::BadLength { path: shown });
+        }
+        Ok(Sealer {
+            cipher: XChaCha20Poly1305::new(Key::from_slice(&key)),
+        })
+    }
+
+    pub fn seal(&self, aad: &str, plaintext: &[u8]) -> Vec<u8> {
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let ct = self
+            .cipher
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad: aad.as_bytes(),
+                },
+            )
+            .expect("XChaCha20-Poly1305 encryption cannot fail for in-memory data");
+        let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&ct);
+        out
+    }
+
+    /// `None` when the value was tampered with or sealed under another key.
+    pub fn open(&self, aad: &str, sealed: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        if sealed.len() < NONCE_LEN {
+            return None;
+        }
+        let (nonce, ct) = sealed.split_at(NONCE_LEN);
+        self.cipher
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ct,
+                    aad: aad.as_bytes(),
+                },
+            )
+            .ok()
+            .map(Zeroizing::new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_file_is_0600_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Sealer::load_or_create(dir.path(), true).unwrap();
+        let mode = std::fs::metadata(dir.path().join(KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let sealed = a.seal("BM1-X", b"110101199003077777");
+        let b = Sealer::load_or_create(dir.path(), true).unwrap();
+        assert_eq!(
+            &b.open("BM1-X", &sealed).unwrap()[..],
+            b"110101199003077777"
+        );
+        assert!(b.open("BM1-Y", &sealed).is_none(), "aad binds the row");
+        std::fs::remove_file(dir.path().join(KEY_FILE)).unwrap();
+        assert!(matches!(
+            Sealer::load_or_create(dir.path(), false),
+            Err(KeyError::Missing { .. })
+        ));
+    }
+
+    #[test]
+    fn loose_permissions_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        Sealer::load_or_create(dir.path(), true).unwrap();
+        let p = dir.path().join(KEY_FILE);
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(matches!(
+            Sealer::load_or_create(dir.path(), true),
+            Err(KeyError::Permissions { .. })
+        ));
+    }
+}

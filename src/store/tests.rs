@@ -1,0 +1,158 @@
+use super::*;
+
+fn open() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_at(dir.path(), "T0001").unwrap();
+    (dir, store)
+}
+
+fn app() -> NewApplication {
+    NewApplication {
+        service_code: "DEMO-SB-001".into(),
+        service_name: "社会保障卡申领".into(),
+        applicant: Applicant {
+            name: "张三".into(),
+            id_number: "11010119900307803X".into(),
+            phone: "13800000000".into(),
+            address: "北京市东城区演示路1号".into(),
+        },
+        form: serde_json::json!({"reason": "新办"}),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn receipts_are_sequential_valid_and_committed() {
+    let (_d, store) = open();
+    let a = store.enqueue_application(app()).unwrap();
+    let b = store.enqueue_application(app()).unwrap();
+    assert!(receipt::is_valid(&a.receipt_no) && receipt::is_valid(&b.receipt_no));
+    let pa = receipt::parse(&a.receipt_no).unwrap();
+    let pb = receipt::parse(&b.receipt_no).unwrap();
+    assert_eq!(pb.seq, pa.seq + 1);
+    let s = store.stats().unwrap();
+    assert_eq!((s.pending, s.pending_applications), (2, 2));
+    let batch = store.next_batch(RecordKind::Application, 10).unwrap();
+    assert_eq!(batch.len(), 2);
+    assert_eq!(batch[0].key, a.receipt_no, "oldest first");
+    let wire: ApplicationWire = serde_json::from_slice(&batch[0].json).unwrap();
+    assert_eq!(wire.applicant.id_number, "11010119900307803X");
+}
+
+#[test]
+fn results_ack_and_park() {
+    let (_d, store) = open();
+    let a = store.enqueue_application(app()).unwrap().receipt_no;
+    let b = store.enqueue_application(app()).unwrap().receipt_no;
+    store
+        .apply_results(&[
+            RecordResult {
+                id: a.clone(),
+                status: RecordStatus::Duplicate,
+                reason: None,
+            },
+            RecordResult {
+                id: b.clone(),
+                status: RecordStatus::Rejected,
+                reason: Some("bad form".into()),
+            },
+        ])
+        .unwrap();
+    let s = store.stats().unwrap();
+    assert_eq!((s.pending, s.acked, s.parked), (0, 1, 1));
+    assert_eq!(
+        store.find(&b).unwrap().unwrap().last_error.as_deref(),
+        Some("bad form")
+    );
+    store.retry(&b).unwrap();
+    assert_eq!(store.stats().unwrap().pending, 1);
+    assert!(store.retry(&a).is_err(), "acked records cannot be retried");
+}
+
+#[test]
+fn purge_keeps_receipt_service_time_state() {
+    let (_d, store) = open();
+    let a = store.enqueue_application(app()).unwrap().receipt_no;
+    store
+        .apply_results(&[RecordResult {
+            id: a.clone(),
+            status: RecordStatus::Accepted,
+            reason: None,
+        }])
+        .unwrap();
+    assert_eq!(store.purge_acknowledged(7).unwrap(), 0, "within retention");
+    assert_eq!(store.purge_acknowledged(0).unwrap(), 1);
+    assert!(store.record_json(&a).unwrap().is_none());
+    let row = store.find(&a).unwrap().unwrap();
+    assert!(row.purged && row.state == RecordState::Acked);
+    assert_eq!(row.service_code.as_deref(), Some("DEMO-SB-001"));
+}
+
+#[test]
+fn evaluation_level_checked() {
+    let (_d, store) = open();
+    let ev = |level| NewEvaluation {
+        service_code: "X".into(),
+        level,
+        ..Default::default()
+    };
+    assert!(store.enqueue_evaluation(ev(0)).is_err());
+    assert!(store.enqueue_evaluation(ev(6)).is_err());
+    let id = store.enqueue_evaluation(ev(5)).unwrap();
+    assert!(id.starts_with("EV-T0001-"));
+}
+
+#[test]
+fn catalogue_replaced_atomically() {
+    let (_d, store) = open();
+    assert!(store.catalogue().unwrap().is_none());
+    store
+        .replace_catalogue(Some("\"a\""), r#"{"version":"v1"}"#)
+        .unwrap();
+    assert!(store.replace_catalogue(Some("\"b\""), "{not json").is_err());
+    let c = store.catalogue().unwrap().unwrap();
+    assert_eq!(
+        (c.etag.as_deref(), c.version.as_deref()),
+        (Some("\"a\""), Some("v1"))
+    );
+}
+
+#[test]
+fn clock_in_the_past_is_detected_and_receipts_stay_monotonic() {
+    let (_d, store) = open();
+    let a = store.enqueue_application(app()).unwrap();
+    store.debug_set_clock_offset_ms(-3 * 86_400_000);
+    assert!(matches!(store.clock_check(), ClockCheck::Backwards { .. }));
+    let b = store.enqueue_application(app()).unwrap();
+    assert!(b.clock_suspect);
+    assert!(b.created_at_ms >= a.created_at_ms);
+    store.debug_set_clock_offset_ms(-(now_ms() - 86_400_000));
+    assert!(matches!(
+        store.clock_check(),
+        ClockCheck::BeforeFloor { .. }
+    ));
+    assert!(store.clock_check().describe().contains("系统时间"));
+}
+
+#[test]
+fn export_round_trip() {
+    let (d, store) = open();
+    store.enqueue_application(app()).unwrap();
+    store
+        .enqueue_evaluation(NewEvaluation {
+            service_code: "X".into(),
+            level: 4,
+            ..Default::default()
+        })
+        .unwrap();
+    let file = d.path().join("export.bin");
+    assert_eq!(store.export(&file).unwrap(), 2);
+    let raw = std::fs::read(&file).unwrap();
+    assert!(!raw.windows(18).any(|w| w == b"11010119900307803X"));
+    let doc = store.read_export(&file).unwrap();
+    assert_eq!(doc.as_array().unwrap().len(), 2);
+    assert_eq!(
+        doc[0]["record"]["applicant"]["id_number"],
+        "11010119900307803X"
+    );
+}

@@ -1,0 +1,459 @@
+//! The sync engine: drains the outbox to the platform, oldest first, in
+//! batches; retries with capped full-jitter back-off; honours `Retry-After`;
+//! never gives up on a retryable record; parks records the platform rejected
+//! (with the reason) so they never block the queue; pulls the catalogue with
+//! ETag; sends heartbeats; purges old personal data. Its state reaches the UI
+//! through a `tokio::sync::watch` channel.
+
+pub mod backoff;
+
+use crate::config::Config;
+use crate::platform::api::{BatchResponse, Progress, RecordKind, ResidentDocuments};
+use crate::platform::client::{CatalogueFetch, PlatformClient, PlatformError};
+use crate::store::{NewHeartbeat, QueueStats, Store, StoreError};
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{watch, Notify};
+
+/// The link as the UI shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Link {
+    /// Not yet tried.
+    Starting,
+    /// Last exchange failed; retrying after `next_retry_ms`.
+    Offline,
+    /// Records are being sent now.
+    Syncing,
+    /// Last exchange succeeded and nothing is waiting.
+    Online,
+}
+
+/// Published on every change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SyncStatus {
+    pub link: Link,
+    pub queue: QueueStats,
+    /// Unix ms of the last successful exchange.
+    pub last_success_ms: Option<i64>,
+    /// Plain-words reason of the last failure (no personal data).
+    pub last_error: Option<String>,
+    /// Milliseconds until the next attempt while offline.
+    pub next_retry_ms: Option<u64>,
+    /// Consecutive failed attempts.
+    pub failures: u32,
+    /// The system clock looks wrong (store check or platform `clock_skew`).
+    pub clock_suspect: bool,
+    pub catalogue_version: Option<String>,
+}
+
+impl Default for SyncStatus {
+    fn default() -> Self {
+        SyncStatus {
+            link: Link::Starting,
+            queue: QueueStats::default(),
+            last_success_ms: None,
+            last_error: None,
+            next_retry_ms: None,
+            failures: 0,
+            clock_suspect: false,
+            catalogue_version: None,
+        }
+    }
+}
+
+/// Tunables, normally from the configuration.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    pub batch_size: usize,
+    pub retry_base: Duration,
+    pub retry_cap: Duration,
+    /// Heartbeat, catalogue pull and purge period.
+    pub housekeeping_every: Duration,
+    pub retention_days: u32,
+    pub send_heartbeats: bool,
+}
+
+impl SyncOptions {
+    pub fn from_config(config: &Config) -> SyncOptions {
+        SyncOptions {
+            batch_size: config.platform.batch_size.get() as usize,
+            retry_base: Duration::from_millis(u64::from(config.platform.retry_base_ms.get())),
+            retry_cap: Duration::from_secs(u64::from(config.platform.retry_cap_secs.get())),
+            housekeeping_every: Duration::from_secs(u64::from(
+                config.platform.heartbeat_secs.get(),
+            )),
+            retention_days: config.store.retention_days.get(),
+            send_heartbeats: true,
+        }
+    }
+}
+
+/// What one drain delivered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct DrainReport {
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub parked: u64,
+    pub batches: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Platform(#[from] PlatformError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SyncError {
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            SyncError::Platform(p) => p.retry_after(),
+            SyncError::Store(_) => None,
+        }
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(StoreError::Io(format!("store task failed: {e}"))))
+}
+
+fn batch_body(kind: RecordKind, records: &[crate::store::OutgoingRecord]) -> Vec<u8> {
+    let len: usize = records.iter().map(|r| r.json.len() + 1).sum();
+    let mut body = Vec::with_capacity(len + 32);
+    body.extend_from_slice(b"{\"");
+    body.extend_from_slice(kind.list_key().as_bytes());
+    body.extend_from_slice(b"\":[");
+    for (i, r) in records.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(&r.json);
+    }
+    body.extend_from_slice(b"]}");
+    body
+}
+
+/// Send everything pending, oldest first: applications, evaluations, error
+/// reports, heartbeats. Stops at the first retryable failure (the records
+/// stay pending). A request the platform refuses as a whole (4xx) is split
+/// until the one bad record is found and parked.
+pub async fn drain_once(
+    client: &PlatformClient,
+    store: &Store,
+    batch_size: usize,
+    mut on_batch: impl FnMut(&DrainReport),
+) -> Result<DrainReport, SyncError> {
+    let mut report = DrainReport::default();
+    let batch_size = batch_size.max(1);
+    for kind in RecordKind::ALL {
+        let mut n = batch_size;
+        loop {
+            let s = store.clone();
+            let records = blocking(move || s.next_batch(kind, n)).await?;
+            if records.is_empty() {
+                break;
+            }
+            let body = batch_body(kind, &records);
+            match client.post_batch(kind, body).await {
+                Ok(BatchResponse { results }) => {
+                    let sent: std::collections::HashSet<&str> =
+                        records.iter().map(|r| r.key.as_str()).collect();
+                    let known: Vec<_> = results
+                        .into_iter()
+                        .filter(|r| sent.contains(r.id.as_str()))
+                        .collect();
+                    if known.is_empty() {
+                        let e = PlatformError::Protocol(
+                            "batch answer names none of the records sent".into(),
+                        );
+                        let s = store.clone();
+                        let ids: Vec<i64> = records.iter().map(|r| r.id).collect();
+                        let reason = e.to_string();
+                        let _ = blocking(move || s.note_failure(&ids, &reason)).await;
+                        return Err(e.into());
+                    }
+                    for r in &known {
+                        match r.status {
+                            crate::platform::api::RecordStatus::Accepted => report.accepted += 1,
+                            crate::platform::api::RecordStatus::Duplicate => report.duplicates += 1,
+                            crate::platform::api::RecordStatus::Rejected => {
+                                tracing::warn!(id = %r.id, reason = r.reason.as_deref().unwrap_or(""), "platform rejected a record; parked");
+                                report.parked += 1
+                            }
+                        }
+                    }
+                    let s = store.clone();
+                    blocking(move || s.apply_results(&known)).await?;
+                    report.batches += 1;
+                    n = batch_size;
+                    on_batch(&report);
+                }
+                Err(e) if !e.is_retryable() => {
+                    if records.len() > 1 {
+                        n = (records.len() / 2).max(1);
+                        continue;
+                    }
+                    let s = store.clone();
+                    let id = records[0].id;
+                    let reason = e.to_string();
+                    tracing::warn!(key = %records[0].key, %reason, "platform refused a record; parked");
+                    blocking(move || s.park(id, &reason)).await?;
+                    report.parked += 1;
+                    on_batch(&report);
+                }
+                Err(e) => {
+                    let s = store.clone();
+                    let ids: Vec<i64> = records.iter().map(|r| r.id).collect();
+                    let reason = e.to_string();
+                    let _ = blocking(move || s.note_failure(&ids, &reason)).await;
+                    return Err(e.into());
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Conditional catalogue pull; on a new document, replace the cache
+/// atomically. Returns the cached version afterwards.
+pub async fn pull_catalogue(
+    client: &PlatformClient,
+    store: &Store,
+) -> Result<Option<String>, SyncError> {
+    let s = store.clone();
+    let cached = blocking(move || s.catalogue()).await?;
+    let etag = cached.as_ref().and_then(|c| c.etag.clone());
+    match client.catalogue(etag.as_deref()).await? {
+        CatalogueFetch::NotModified => Ok(cached.and_then(|c| c.version)),
+        CatalogueFetch::New { etag, body } => {
+            let s = store.clone();
+            blocking(move || {
+                s.replace_catalogue(etag.as_deref(), &body)?;
+                Ok(s.catalogue()?.and_then(|c| c.version))
+            })
+            .await
+            .map_err(Into::into)
+        }
+    }
+}
+
+/// Running engine. Dropping it stops the engine.
+pub struct SyncHandle {
+    client: Arc<PlatformClient>,
+    wake: Arc<Notify>,
+    stop: watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl SyncHandle {
+    /// Try now, skipping any back-off wait (technician "force sync").
+    pub fn sync_now(&self) {
+        self.wake.notify_one();
+    }
+
+    pub fn client(&self) -> &Arc<PlatformClient> {
+        &self.client
+    }
+
+    /// Live progress lookup (needs the network).
+    pub async fn progress(&self, receipt_no: &str) -> Result<Progress, PlatformError> {
+        self.client.progress(receipt_no).await
+    }
+
+    /// Live lookup of a resident's e-certificates and printable documents.
+    pub async fn resident_documents(
+        &self,
+        id_number: &str,
+    ) -> Result<ResidentDocuments, PlatformError> {
+        self.client.resident_documents(id_number).await
+    }
+
+    /// Stop after the current exchange (an in-flight request is abandoned;
+    /// its records stay pending and are deduped on the next send).
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+    }
+}
+
+impl Drop for SyncHandle {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Start the engine on the current tokio runtime.
+pub fn spawn(
+    config: &Config,
+    store: Store,
+) -> Result<(SyncHandle, watch::Receiver<SyncStatus>), PlatformError> {
+    let client = Arc::new(PlatformClient::from_config(config)?);
+    Ok(spawn_with(client, store, SyncOptions::from_config(config)))
+}
+
+/// Start the engine with an explicit client and options.
+pub fn spawn_with(
+    client: Arc<PlatformClient>,
+    store: Store,
+    opts: SyncOptions,
+) -> (SyncHandle, watch::Receiver<SyncStatus>) {
+    let (tx, rx) = watch::channel(SyncStatus::default());
+    let wake = Arc::new(Notify::new());
+    let (stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(run(client.clone(), store, opts, tx, wake.clone(), stopped));
+    (
+        SyncHandle {
+            client,
+            wake,
+            stop,
+            task: Some(task),
+        },
+        rx,
+    )
+}
+
+async fn run(
+    client: Arc<PlatformClient>,
+    store: Store,
+    opts: SyncOptions,
+    tx: watch::Sender<SyncStatus>,
+    wake: Arc<Notify>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let started = Instant::now();
+    let mut failures: u32 = 0;
+    let mut next_housekeeping = Instant::now();
+    let mut status = SyncStatus::default();
+    let refresh = |status: &mut SyncStatus, store: &Store| {
+        if let Ok(q) = store.stats() {
+            status.queue = q;
+        }
+        status.clock_suspect =
+            !store.clock_check().is_ok() || client.clock_offset_secs().abs() > 300;
+    };
+    loop {
+        if *stopped.borrow() {
+            break;
+        }
+        let mut result: Result<(), SyncError> = Ok(());
+        if Instant::now() >= next_housekeeping {
+            if opts.send_heartbeats {
+                let s = store.clone();
+                let uptime = started.elapsed().as_secs();
+                let _ = blocking(move || {
+                    s.enqueue_heartbeat(NewHeartbeat {
+                        status: "ok".into(),
+                        devices: Default::default(),
+                        version: env!("CARGO_PKG_VERSION").into(),
+                        uptime_secs: uptime,
+                    })
+                })
+                .await;
+            }
+            let s = store.clone();
+            let days = opts.retention_days;
+            if let Ok(n) = blocking(move || s.purge_acknowledged(days)).await {
+                if n > 0 {
+                    tracing::info!(
+                        records = n,
+                        "purged personal fields of acknowledged records"
+                    );
+                }
+            }
+            match pull_catalogue(&client, &store).await {
+                Ok(v) => {
+                    status.catalogue_version = v;
+                    next_housekeeping = Instant::now() + opts.housekeeping_every;
+                }
+                Err(e) => result = Err(e),
+            }
+        }
+        if result.is_ok() {
+            refresh(&mut status, &store);
+            if status.queue.pending > 0 {
+                status.link = Link::Syncing;
+                tx.send_replace(status.clone());
+            }
+            let base = status.clone();
+            let tx2 = &tx;
+            result = drain_once(&client, &store, opts.batch_size, |r| {
+                let mut s = base.clone();
+                s.queue.pending = base
+                    .queue
+                    .pending
+                    .saturating_sub(r.accepted + r.duplicates + r.parked);
+                tx2.send_replace(s);
+            })
+            .await
+            .map(|_| ());
+        }
+        refresh(&mut status, &store);
+        let wait = match &result {
+            Ok(()) => {
+                failures = 0;
+                status.link = Link::Online;
+                status.last_success_ms = Some(crate::store::now_ms());
+                status.last_error = None;
+                status.next_retry_ms = None;
+                status.failures = 0;
+                None
+            }
+            Err(e) => {
+                let delay = backoff::next_delay(
+                    failures,
+                    opts.retry_base,
+                    opts.retry_cap,
+                    e.retry_after(),
+                    rand::random(),
+                );
+                failures = failures.saturating_add(1);
+                status.link = Link::Offline;
+                status.last_error = Some(e.to_string());
+                status.next_retry_ms = Some(delay.as_millis() as u64);
+                status.failures = failures;
+                tracing::info!(
+                    failures,
+                    delay_ms = delay.as_millis() as u64,
+                    "platform unreachable: {e}"
+                );
+                Some(delay)
+            }
+        };
+        if status.queue.pending > 0 && wait.is_none() {
+            // More arrived while draining: go again at once.
+            tx.send_replace(status.clone());
+            continue;
+        }
+        tx.send_replace(status.clone());
+        match wait {
+            Some(delay) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = wake.notified() => {}
+                    _ = stopped.changed() => break,
+                }
+            }
+            None => {
+                let until = tokio::time::Instant::from_std(next_housekeeping);
+                tokio::select! {
+                    _ = tokio::time::sleep_until(until) => {}
+                    _ = store.changed().notified() => {}
+                    _ = wake.notified() => {}
+                    _ = stopped.changed() => break,
+                }
+            }
+        }
+    }
+}

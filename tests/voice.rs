@@ -1,0 +1,118 @@
+//! Voice guidance: every screen has a prompt, espeak-ng turns prompts into
+//! audio, and the kiosk speaks by itself in large mode.
+
+use bianmin::config::{Config, Language, VoiceConfig};
+use bianmin::core::catalogue::Catalogue;
+use bianmin::ui::prompts::{countdown_prompt, screen_prompt};
+use bianmin::ui::{AppWindow, KioskController, Screen};
+use bianmin::voice::{render_wav, Speaker};
+use i_slint_backend_testing::{AccessibleRole, ElementHandle};
+use slint::ComponentHandle;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+const SCREENS: [Screen; 9] = [
+    Screen::Attract,
+    Screen::Catalogue,
+    Screen::ServiceList,
+    Screen::Guide,
+    Screen::Search,
+    Screen::Identify,
+    Screen::Scan,
+    Screen::Progress,
+    Screen::OutOfService,
+];
+
+#[derive(Default)]
+struct Recorder(RefCell<Vec<String>>);
+
+impl Speaker for Recorder {
+    fn speak(&self, text: &str, _language: Language) {
+        self.0.borrow_mut().push(text.to_string());
+    }
+}
+
+fn tap(ui: &AppWindow, label: &str) {
+    ElementHandle::find_by_accessible_label(ui, label)
+        .find(|e| e.accessible_role() == Some(AccessibleRole::Button))
+        .unwrap_or_else(|| panic!("no button {label:?}"))
+        .invoke_accessible_default_action();
+}
+
+#[test]
+fn every_screen_has_a_prompt_in_both_languages() {
+    for screen in SCREENS {
+        for english in [false, true] {
+            let prompt = screen_prompt(screen, english);
+            assert!(prompt.chars().count() >= 10, "{screen:?}: {prompt:?}");
+        }
+    }
+    assert!(countdown_prompt(30, false).contains("30"));
+}
+
+#[test]
+fn espeak_renders_each_chinese_prompt_to_audio() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = VoiceConfig::default();
+    for (i, screen) in SCREENS.iter().enumerate() {
+        let wav = dir.path().join(format!("{i}.wav"));
+        render_wav(screen_prompt(*screen, false), Language::Zh, &settings, &wav)
+            .expect("espeak-ng is installed (.ci/install-deps)");
+        let bytes = std::fs::read(&wav).unwrap();
+        assert_eq!(&bytes[..4], b"RIFF", "{screen:?}");
+        assert_eq!(&bytes[8..12], b"WAVE", "{screen:?}");
+        // At 22 kHz 16-bit mono a second of speech is ~44 kB; prompts last seconds.
+        assert!(bytes.len() > 44_000, "{screen:?}: {} bytes", bytes.len());
+    }
+}
+
+fn kiosk() -> (AppWindow, KioskController, Rc<Recorder>) {
+    i_slint_backend_testing::init_no_event_loop();
+    let ui = AppWindow::new().unwrap();
+    let controller = KioskController::new(&ui, Config::default(), Catalogue::demo());
+    let recorder = Rc::new(Recorder::default());
+    controller.set_speaker(recorder.clone());
+    ui.show().unwrap();
+    (ui, controller, recorder)
+}
+
+#[test]
+fn large_mode_speaks_each_screen_by_itself() {
+    let (ui, _controller, recorder) = kiosk();
+    tap(&ui, "大字模式");
+    tap(&ui, "找服务");
+    tap(&ui, "社会保障");
+    let said = recorder.0.borrow().clone();
+    assert_eq!(
+        said,
+        vec![
+            screen_prompt(Screen::Catalogue, false).to_string(),
+            screen_prompt(Screen::ServiceList, false).to_string()
+        ]
+    );
+}
+
+#[test]
+fn normal_mode_speaks_on_request_only() {
+    let (ui, _controller, recorder) = kiosk();
+    tap(&ui, "找服务");
+    assert!(recorder.0.borrow().is_empty());
+    tap(&ui, "朗读");
+    assert_eq!(
+        recorder.0.borrow().as_slice(),
+        [screen_prompt(Screen::Catalogue, false).to_string()]
+    );
+}
+
+#[test]
+fn the_countdown_is_spoken_in_large_mode() {
+    let (ui, controller, recorder) = kiosk();
+    controller.start_ticking();
+    tap(&ui, "大字模式");
+    tap(&ui, "找服务");
+    for _ in 0..180 {
+        i_slint_backend_testing::mock_elapsed_time(std::time::Duration::from_secs(1));
+    }
+    let said = recorder.0.borrow();
+    assert!(said.last().unwrap().contains("继续办理"), "{said:?}");
+}
