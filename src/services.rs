@@ -269,6 +269,13 @@ async fn forward_devices(
                         inbox.push(UiEvent::CardFailed(err.resident_message().to_string()));
                     }
                     DeviceEvent::Scan(ScanEvent::Code(code)) => match code.kind {
+                        // The scanner knows the shape; only the issuer's check
+                        // character tells a misread or forged number apart.
+                        CodeKind::Receipt(receipt)
+                            if !crate::store::receipt::is_valid(&receipt.number) =>
+                        {
+                            inbox.push(UiEvent::UnknownCode);
+                        }
                         CodeKind::Receipt(receipt) => {
                             inbox.push(UiEvent::ReceiptScanned(receipt.number.clone()));
                             if let Some(client) = platform.clone() {
