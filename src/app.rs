@@ -30,6 +30,9 @@ pub fn run_demo(config: Config, large: bool) -> ExitCode {
     if large {
         config.ui.theme = crate::config::Theme::Large;
     }
+    if std::env::var_os("BIANMIN_DATA_DIR").is_none() {
+        config.store.data_dir = crate::services::demo_data_dir();
+    }
     open_kiosk(config, true, None)
 }
 

@@ -92,8 +92,9 @@ pub struct Services {
     pub fault: Option<String>,
 }
 
-/// Where demo mode keeps its data when `BIANMIN_DATA_DIR` does not say.
-fn demo_data_dir() -> PathBuf {
+/// Where demo mode keeps its data when `BIANMIN_DATA_DIR` does not say, so a
+/// demo never writes into a real terminal's /var/lib/bianmin.
+pub fn demo_data_dir() -> PathBuf {
     std::env::temp_dir().join("bianmin-demo")
 }
 
@@ -110,9 +111,6 @@ pub fn start(config: &mut Config, demo: bool) -> Services {
     let mut platform = None;
 
     if demo {
-        if std::env::var_os("BIANMIN_DATA_DIR").is_none() {
-            config.store.data_dir = demo_data_dir();
-        }
         let options = ServerOptions {
             db_path: Some(config.store.data_dir.join("demo-platform.sqlite3")),
             catalogue: DEMO_CATALOGUE_JSON.as_bytes().to_vec(),
