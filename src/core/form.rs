@@ -647,22 +647,9 @@ pub fn is_phone(text: &str) -> bool {
 // ---------------------------------------------------------------------------
 // Masking for display
 
-/// 张三 → 张*, 张三丰 → 张*丰, 欧阳娜娜 → 欧**娜.
-pub fn mask_name(name: &str) -> String {
-    let chars: Vec<char> = name.trim().chars().collect();
-    match chars.len() {
-        0 => String::new(),
-        1 => "*".into(),
-        2 => format!("{}*", chars[0]),
-        n => {
-            let mut out = String::new();
-            out.push(chars[0]);
-            out.extend(std::iter::repeat_n('*', n - 2));
-            out.push(chars[n - 1]);
-            out
-        }
-    }
-}
+/// 张三 → 张*, 张三丰 → 张*丰, 欧阳娜娜 → 欧**娜: one rule for the whole
+/// kiosk, so it lives with the ID-card reader that first shows a name.
+pub use bianmin_drivers::id_number::mask_name;
 
 /// Keep the region code and the last four: 110101********1234. Anything
 /// not 18 characters long keeps at most its last four.
