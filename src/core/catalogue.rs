@@ -210,7 +210,27 @@ impl Catalogue {
     }
 }
 
+impl Category {
+    /// The name in the UI language.
+    pub fn display_name(&self, english: bool) -> &str {
+        if english {
+            &self.name_en
+        } else {
+            &self.name
+        }
+    }
+}
+
 impl Service {
+    /// The name in the UI language.
+    pub fn display_name(&self, english: bool) -> &str {
+        if english {
+            &self.name_en
+        } else {
+            &self.name
+        }
+    }
+
     /// Materials that an e-certificate or shared data can replace (免证办).
     pub fn waivable_materials(&self) -> impl Iterator<Item = &Material> {
         self.materials.iter().filter(|m| m.e_cert)

@@ -278,17 +278,8 @@ impl PlatformClient {
         if !crate::store::receipt::is_valid(receipt_no) {
             return Err(PlatformError::NotFound);
         }
-        let resp = self
-            .send(
-                Method::GET,
-                &format!("/applications/{receipt_no}/progress"),
-                Vec::new(),
-                HeaderMap::new(),
-            )
-            .await?;
-        resp.json()
+        self.get_json(&format!("/applications/{receipt_no}/progress"))
             .await
-            .map_err(|e| PlatformError::Protocol(e.to_string()))
     }
 
     /// A resident's e-certificates and printable documents. The ID number
@@ -316,22 +307,25 @@ impl PlatformClient {
             .map_err(|e| PlatformError::Protocol(e.to_string()))
     }
 
+    /// A signed GET whose answer is JSON of type `T`.
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<T, PlatformError> {
+        let resp = self
+            .send(Method::GET, path, Vec::new(), HeaderMap::new())
+            .await?;
+        resp.json()
+            .await
+            .map_err(|e| PlatformError::Protocol(e.to_string()))
+    }
+
     /// One printable document.
     pub async fn document(&self, id: &str) -> Result<PrintableDocument, PlatformError> {
         if !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             return Err(PlatformError::NotFound);
         }
-        let resp = self
-            .send(
-                Method::GET,
-                &format!("/documents/{id}"),
-                Vec::new(),
-                HeaderMap::new(),
-            )
-            .await?;
-        resp.json()
-            .await
-            .map_err(|e| PlatformError::Protocol(e.to_string()))
+        self.get_json(&format!("/documents/{id}")).await
     }
 }
 

@@ -711,7 +711,7 @@ impl KioskController {
                 .take(per_page)
                 .map(|c| CategoryItem {
                     code: c.code.as_str().into(),
-                    name: if english { &c.name_en } else { &c.name }.as_str().into(),
+                    name: c.display_name(english).into(),
                     glyph: c.glyph.as_str().into(),
                     count: state.catalogue.service_count(&c.code) as i32,
                 })
@@ -739,13 +739,7 @@ impl KioskController {
             let title = state
                 .catalogue
                 .category(code)
-                .map(|c| {
-                    if english {
-                        c.name_en.clone()
-                    } else {
-                        c.name.clone()
-                    }
-                })
+                .map(|c| c.display_name(english).to_string())
                 .unwrap_or_default();
             let items: Vec<ServiceItem> = list
                 .into_iter()
@@ -825,13 +819,7 @@ fn turn(page: usize, step: i32, pages: usize) -> usize {
 fn service_item(catalogue: &Catalogue, service: &Service, english: bool) -> ServiceItem {
     ServiceItem {
         code: service.code.as_str().into(),
-        name: if english {
-            &service.name_en
-        } else {
-            &service.name
-        }
-        .as_str()
-        .into(),
+        name: service.display_name(english).into(),
         summary: service.summary.as_str().into(),
         time_limit: service.time_limit.as_str().into(),
         category_name: catalogue
@@ -854,13 +842,7 @@ fn strings(items: impl IntoIterator<Item = String>) -> ModelRc<SharedString> {
 fn guide_data(service: &Service, english: bool) -> GuideData {
     GuideData {
         code: service.code.as_str().into(),
-        name: if english {
-            &service.name_en
-        } else {
-            &service.name
-        }
-        .as_str()
-        .into(),
+        name: service.display_name(english).into(),
         department: service.department.as_str().into(),
         summary: service.summary.as_str().into(),
         conditions: strings(service.conditions.iter().cloned()),
