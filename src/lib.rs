@@ -6,6 +6,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod core;
+pub mod desk;
 pub mod logging;
 pub mod ops;
 pub mod platform;

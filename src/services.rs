@@ -51,6 +51,8 @@ pub enum UiEvent {
     /// The physical call-staff button.
     CallStaff,
     Devices(Box<DevicesStatus>),
+    /// An answer of the service desk to a journey's request.
+    Desk(crate::desk::DeskEvent),
 }
 
 /// Events waiting for the UI thread.

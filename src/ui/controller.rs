@@ -249,6 +249,7 @@ impl KioskController {
                 ));
             }
             UiEvent::CallStaff => self.call_staff(),
+            UiEvent::Desk(event) => tracing::debug!(?event, "desk answer not handled yet"),
             UiEvent::Devices(status) => {
                 tracing::debug!(
                     id_card = status.id_card.label(),
