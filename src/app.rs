@@ -64,6 +64,7 @@ fn open_kiosk(mut config: Config, demo: bool, fault: Option<String>) -> ExitCode
         demo_devices: services.demo_devices.clone(),
         identity: services.identity.clone(),
         devices: services.devices.clone(),
+        desk: services.desk.clone(),
     }));
     match speaker {
         Ok(speaker) => controller.set_speaker(std::rc::Rc::new(speaker)),
@@ -132,6 +133,7 @@ struct KioskServices {
     demo_devices: Option<std::sync::Arc<bianmin_drivers::demo::DemoDevices>>,
     identity: std::sync::Arc<std::sync::Mutex<Option<Box<bianmin_drivers::idcard::Identity>>>>,
     devices: Option<std::sync::Arc<bianmin_drivers::manager::DeviceManager>>,
+    desk: crate::desk::DeskHandle,
 }
 
 impl crate::ui::controller::KioskHooks for KioskServices {
@@ -162,6 +164,36 @@ impl crate::ui::controller::KioskHooks for KioskServices {
         if let Some(devices) = &self.demo_devices {
             devices.lift_card();
         }
+    }
+
+    fn identity(&self) -> Option<crate::core::form::Identity> {
+        let slot = self.identity.lock().ok()?;
+        slot.as_deref().map(core_identity)
+    }
+
+    fn desk(&self, request: crate::desk::DeskRequest) {
+        self.desk.send(request);
+    }
+}
+
+/// The card's identity in the shape the forms prefill from.
+pub fn core_identity(card: &bianmin_drivers::idcard::Identity) -> crate::core::form::Identity {
+    let birth = &card.birth;
+    let birth_date = if birth.len() == 8 && birth.bytes().all(|b| b.is_ascii_digit()) {
+        format!("{}-{}-{}", &birth[..4], &birth[4..6], &birth[6..])
+    } else {
+        String::new()
+    };
+    crate::core::form::Identity {
+        name: card.name.clone(),
+        id_number: card.id_number.clone(),
+        gender: match card.gender_code {
+            1 => "男".to_string(),
+            2 => "女".to_string(),
+            _ => String::new(),
+        },
+        birth_date,
+        address: card.address.clone(),
     }
 }
 

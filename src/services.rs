@@ -88,6 +88,7 @@ pub struct Services {
     /// and when the session ends.
     pub identity: Arc<Mutex<Option<Box<Identity>>>>,
     pub inbox: Inbox,
+    pub desk: crate::desk::DeskHandle,
     /// The catalogue to show first: the cached platform copy, else the demo.
     pub catalogue: Catalogue,
     /// Why the kiosk cannot take applications, for the out-of-service page.
@@ -195,6 +196,7 @@ pub fn start(config: &mut Config, demo: bool) -> Services {
         printer,
         identity,
         inbox,
+        desk: crate::desk::DeskHandle::new(tokio::sync::mpsc::unbounded_channel().0),
         catalogue,
         fault,
     }
