@@ -1,6 +1,7 @@
 //! Wiring of the kiosk: configuration, window, controller, and (as they
 //! land) devices, store and sync on tokio worker threads.
 
+use crate::ui::controller::KioskHooks;
 use crate::cli::{AuditArgs, LangArg, ScreensArgs, ThemeArg};
 use crate::config::{Config, ConfigError, Language};
 use crate::core::catalogue::Catalogue;
@@ -60,12 +61,7 @@ fn open_kiosk(mut config: Config, demo: bool, fault: Option<String>) -> ExitCode
     let config_data_dir = config.store.data_dir.clone();
     let controller = KioskController::new(&ui, config, services.catalogue.clone());
     controller.start_inbox(services.inbox.clone());
-    controller.set_hooks(std::rc::Rc::new(KioskServices {
-        demo_devices: services.demo_devices.clone(),
-        identity: services.identity.clone(),
-        devices: services.devices.clone(),
-        desk: services.desk.clone(),
-    }));
+    controller.set_hooks(kiosk_hooks(&services));
     match speaker {
         Ok(speaker) => controller.set_speaker(std::rc::Rc::new(speaker)),
         Err(reason) => tracing::warn!(%reason, "voice guidance stays silent"),
@@ -128,6 +124,16 @@ fn start_operations(data_dir: std::path::PathBuf) -> Vec<slint::Timer> {
     vec![beat_timer, disk_timer]
 }
 
+/// The hooks that connect a controller to running services.
+pub fn kiosk_hooks(services: &crate::services::Services) -> std::rc::Rc<dyn KioskHooks> {
+    std::rc::Rc::new(KioskServices {
+        demo_devices: services.demo_devices.clone(),
+        identity: services.identity.clone(),
+        devices: services.devices.clone(),
+        desk: services.desk.clone(),
+    })
+}
+
 /// What the UI asks of the devices.
 struct KioskServices {
     demo_devices: Option<std::sync::Arc<bianmin_drivers::demo::DemoDevices>>,
@@ -136,7 +142,7 @@ struct KioskServices {
     desk: crate::desk::DeskHandle,
 }
 
-impl crate::ui::controller::KioskHooks for KioskServices {
+impl KioskHooks for KioskServices {
     /// A short buzz tells the clerk across the room; a no-op without GPIO.
     fn call_staff(&self) {
         if let Some(devices) = self.devices.clone() {

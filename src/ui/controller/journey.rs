@@ -842,7 +842,8 @@ impl KioskController {
                     let chosen = draft.materials.get(&m.material.name).copied();
                     let options = material_options(draft, &state.catalogue, &m.material.name);
                     MaterialRow {
-                        name: format!("{}（{}）", m.material.name, m.material.copies).into(),
+                        name: m.material.name.as_str().into(),
+                        copies: m.material.copies.as_str().into(),
                         key: m.material.key,
                         note: m.material.note.as_str().into(),
                         options: choices(options.into_iter().map(|(value, label, s)| {
