@@ -1,10 +1,10 @@
 //! Wiring of the kiosk: configuration, window, controller, and (as they
 //! land) devices, store and sync on tokio worker threads.
 
-use crate::ui::controller::KioskHooks;
 use crate::cli::{AuditArgs, LangArg, ScreensArgs, ThemeArg};
 use crate::config::{Config, ConfigError, Language};
 use crate::core::catalogue::Catalogue;
+use crate::ui::controller::KioskHooks;
 use crate::ui::{headless, AppWindow, KioskController};
 use slint::ComponentHandle;
 use std::process::ExitCode;

@@ -84,7 +84,10 @@ impl Terminal {
     }
 
     fn platform(&self) -> &bianmin::platform::server::ServerHandle {
-        self.services.platform.as_ref().expect("demo embeds the platform")
+        self.services
+            .platform
+            .as_ref()
+            .expect("demo embeds the platform")
     }
 
     fn devices(&self) -> &bianmin_drivers::demo::DemoDevices {
@@ -127,10 +130,16 @@ impl Terminal {
             assert!(journey.get_editing(), "editor opens for {}", row.key);
             match journey.get_editor().as_str() {
                 "keypad" => {
+                    let id = bianmin_drivers::idcard::sim::with_check("11010119850101123");
                     let digits = if row.key.contains("phone") {
                         "13812345678"
-                    } else {
+                    } else if row.key.contains("date") {
                         "20200101"
+                    } else if row.key.contains("id_number") {
+                        id.as_str()
+                    } else {
+                        // Account and certificate numbers: long enough for any of them.
+                        "6222021234567890"
                     };
                     for d in digits.chars() {
                         journey.invoke_editor_key(d.to_string().into());
@@ -140,6 +149,13 @@ impl Terminal {
                 "choice" => {
                     let first = journey.get_editing_choices().row_data(0).unwrap();
                     journey.invoke_editor_choose(first.value);
+                }
+                _ if !row.key.contains("name") && !row.key.contains("address") => {
+                    // A certificate number: a letter, then digits from the digit row.
+                    for key in "k123456789".chars() {
+                        journey.invoke_editor_key(key.to_string().into());
+                    }
+                    journey.invoke_editor_done();
                 }
                 _ => {
                     // Pinyin: "zhongguo" then the first candidates, until long enough.
@@ -180,7 +196,12 @@ impl Terminal {
             journey.invoke_page_materials(1);
         }
         journey.invoke_materials_next();
-        assert_eq!(self.screen(), Screen::Delivery, "{}", journey.get_materials_message());
+        assert_eq!(
+            self.screen(),
+            Screen::Delivery,
+            "{}",
+            journey.get_materials_message()
+        );
         journey.invoke_delivery_next();
         assert_eq!(self.screen(), Screen::Commitment);
     }
@@ -272,8 +293,16 @@ fn a_resident_applies_offline_and_the_platform_gets_it_once() {
     for key in ["s", "b", "k"] {
         t.kiosk().invoke_search_key(key.into());
     }
-    let hit = t.kiosk().get_search_results().row_data(0).expect("a result");
-    assert!(hit.name.contains("社保卡") || hit.name.contains("社会保障卡"), "{}", hit.name);
+    let hit = t
+        .kiosk()
+        .get_search_results()
+        .row_data(0)
+        .expect("a result");
+    assert!(
+        hit.name.contains("社保卡") || hit.name.contains("社会保障卡"),
+        "{}",
+        hit.name
+    );
     t.kiosk().invoke_open_service(hit.code.clone());
     assert_eq!(t.screen(), Screen::Guide);
     t.kiosk().invoke_apply(hit.code.clone());
@@ -285,7 +314,10 @@ fn a_resident_applies_offline_and_the_platform_gets_it_once() {
     let name = fields.iter().find(|f| f.key == "applicant.name").unwrap();
     assert_eq!(name.value.as_str(), card.name);
     assert!(name.prefilled);
-    let id = fields.iter().find(|f| f.key == "applicant.id_number").unwrap();
+    let id = fields
+        .iter()
+        .find(|f| f.key == "applicant.id_number")
+        .unwrap();
     assert_eq!(id.value.as_str(), card.id_number);
 
     // A wrong phone number is refused next to the field, in words.
@@ -300,15 +332,28 @@ fn a_resident_applies_offline_and_the_platform_gets_it_once() {
 
     t.fill_in_the_rest();
     t.journey().invoke_form_next();
-    assert_eq!(t.screen(), Screen::Materials, "{}", t.journey().get_form_message());
+    assert_eq!(
+        t.screen(),
+        Screen::Materials,
+        "{}",
+        t.journey().get_form_message()
+    );
     t.decide_materials();
     t.commit_and_sign();
     let receipt = t.submit();
 
     // Durable before anything printed; the platform has not seen it.
     assert_eq!(t.store_state(&receipt), Some(RecordState::Pending));
-    assert!(t.platform().applications().iter().all(|(r, _)| *r != receipt));
-    assert!(t.journey().get_printed(), "{}", t.journey().get_receipt_message());
+    assert!(t
+        .platform()
+        .applications()
+        .iter()
+        .all(|(r, _)| *r != receipt));
+    assert!(
+        t.journey().get_printed(),
+        "{}",
+        t.journey().get_receipt_message()
+    );
     let qr = printed_qr(&t.data_dir.join("receipts"));
     assert!(qr.iter().any(|q| q.contains(&receipt)), "{qr:?}");
 
@@ -345,7 +390,11 @@ fn a_resident_applies_offline_and_the_platform_gets_it_once() {
     t.pump_until("live progress", |t| {
         t.screen() == Screen::Progress && t.journey().get_progress().row_count() > 0
     });
-    assert!(t.journey().get_progress_live(), "{}", t.journey().get_progress_message());
+    assert!(
+        t.journey().get_progress_live(),
+        "{}",
+        t.journey().get_progress_message()
+    );
     let row = t.journey().get_progress().row_data(0).unwrap();
     assert_eq!(row.receipt.as_str(), receipt);
     assert!(!row.state.is_empty());
@@ -396,7 +445,12 @@ fn a_bundle_asks_each_shared_field_once() {
 
     t.fill_in_the_rest();
     t.journey().invoke_form_next();
-    assert_eq!(t.screen(), Screen::Materials, "{}", t.journey().get_form_message());
+    assert_eq!(
+        t.screen(),
+        Screen::Materials,
+        "{}",
+        t.journey().get_form_message()
+    );
     let materials: Vec<String> = {
         let mut names = Vec::new();
         let j = t.journey();

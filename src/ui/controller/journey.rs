@@ -574,7 +574,17 @@ impl KioskController {
                 .map(|m| m as usize)
                 .unwrap_or(MAX_FIELD_CHARS)
                 .min(MAX_FIELD_CHARS);
-            if spec.numeric_keypad() {
+            if spec.kind == FieldKind::Date {
+                // Eight digits on the keypad; the dashes are put in for the resident.
+                let mut digits: String =
+                    editing.value.chars().filter(char::is_ascii_digit).collect();
+                for c in key.chars().filter(char::is_ascii_digit) {
+                    if digits.len() < 8 {
+                        digits.push(c);
+                    }
+                }
+                editing.value = dashed_date(&digits);
+            } else if spec.numeric_keypad() {
                 let accepted = key
                     .chars()
                     .all(|c| c.is_ascii_digit() || (c == 'X' && spec.kind == FieldKind::IdNumber));
@@ -583,7 +593,16 @@ impl KioskController {
                 }
             } else {
                 for c in key.chars() {
-                    editing.composer.letter(c);
+                    if c.is_ascii_digit() {
+                        // House numbers and certificate numbers: a digit ends
+                        // the pinyin being composed, which stays as typed.
+                        commit_letters(editing);
+                        if editing.value.chars().count() < limit {
+                            editing.value.push(c);
+                        }
+                    } else {
+                        editing.composer.letter(c);
+                    }
                 }
             }
         });
@@ -593,6 +612,9 @@ impl KioskController {
         self.with_editing(|editing, _| {
             if editing.composer.backspace() == Backspace::DeleteCommitted {
                 editing.value.pop();
+                if editing.value.ends_with('-') {
+                    editing.value.pop();
+                }
             }
         });
     }
@@ -650,6 +672,9 @@ impl KioskController {
             else {
                 return;
             };
+            // Like Enter on any IME: letters not turned into hanzi stay as
+            // typed (the letter in a certificate number).
+            commit_letters(editing);
             let value = editing.value.trim().to_string();
             match validate_field(&spec, Some(&value)) {
                 Ok(()) => {
@@ -1586,7 +1611,7 @@ impl KioskController {
                     self.editor_done();
                 }
                 FieldKind::Date => {
-                    self.journey_key("20260101");
+                    self.journey_key("20200101");
                     self.editor_done();
                 }
                 _ => {
@@ -1689,6 +1714,28 @@ impl KioskController {
             j.set_feedback_message(SharedString::new());
         });
     }
+}
+
+/// Letters still being composed go into the value as typed, upper case
+/// (codes on certificates are written so).
+fn commit_letters(editing: &mut Editing) {
+    let letters = editing.composer.composing().to_ascii_uppercase();
+    if !letters.is_empty() {
+        editing.value.push_str(&letters);
+        editing.composer.clear();
+    }
+}
+
+/// 20240301 → 2024-03-01, and partial input likewise (2024-03).
+fn dashed_date(digits: &str) -> String {
+    let mut out = String::with_capacity(10);
+    for (i, c) in digits.chars().enumerate() {
+        if i == 4 || i == 6 {
+            out.push('-');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn clear_editor(j: &JourneyGlobal<'_>) {
