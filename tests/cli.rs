@@ -98,11 +98,18 @@ fn screens_writes_every_screen_and_the_chinese_reads_back() {
     let output = bianmin(&["screens", "--out", out.to_str().unwrap()]);
     assert!(output.status.success(), "{}", stderr(&output));
     let written: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
-    assert_eq!(written.len(), 22, "11 screens × 2 themes");
+    assert_eq!(
+        written.len(),
+        2 * bianmin::ui::headless::all_screens().len(),
+        "every screen × 2 themes"
+    );
     for name in [
         "attract-normal.png",
         "attract-large.png",
         "guide-large.png",
+        "form-large.png",
+        "receipt-unprinted-normal.png",
+        "rating-large.png",
         "idle-timeout-normal.png",
     ] {
         let image = image::open(out.join(name)).unwrap();

@@ -11,7 +11,7 @@ use slint::ComponentHandle;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-const SCREENS: [Screen; 9] = [
+const SCREENS: [Screen; 18] = [
     Screen::Attract,
     Screen::Catalogue,
     Screen::ServiceList,
@@ -20,6 +20,15 @@ const SCREENS: [Screen; 9] = [
     Screen::Identify,
     Screen::Scan,
     Screen::Progress,
+    Screen::Questions,
+    Screen::Form,
+    Screen::Materials,
+    Screen::Delivery,
+    Screen::Commitment,
+    Screen::Receipt,
+    Screen::Rating,
+    Screen::Documents,
+    Screen::Feedback,
     Screen::OutOfService,
 ];
 
