@@ -7,5 +7,7 @@ pub mod audit;
 pub mod controller;
 pub mod headless;
 pub mod prompts;
+pub mod signature;
+pub mod typing;
 
 pub use controller::KioskController;
