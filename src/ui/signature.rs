@@ -112,6 +112,30 @@ impl SignatureCapture {
         self.inking = false;
     }
 
+    /// The pad changed size (large mode switched while signing): what is
+    /// drawn is scaled, keeping its proportions, so it stays on the sheet.
+    /// A stroke in progress ends; the finger's next move starts another.
+    pub fn resize(&mut self, width: f32, height: f32) {
+        let resized = SignatureCapture::new(width, height);
+        let (new_w, new_h) = resized.size();
+        if (new_w, new_h) == (self.width, self.height) {
+            return;
+        }
+        if self.width == 0 || self.height == 0 || new_w == 0 || new_h == 0 {
+            self.clear();
+        } else {
+            let scale = (f64::from(new_w) / f64::from(self.width))
+                .min(f64::from(new_h) / f64::from(self.height));
+            for point in self.strokes.iter_mut().flatten() {
+                point.x = ((f64::from(point.x) * scale).round() as i32).min(new_w as i32);
+                point.y = ((f64::from(point.y) * scale).round() as i32).min(new_h as i32);
+            }
+        }
+        self.width = new_w;
+        self.height = new_h;
+        self.inking = false;
+    }
+
     /// 重写: start over.
     pub fn clear(&mut self) {
         self.strokes.zeroize();
@@ -348,6 +372,25 @@ mod tests {
         let total: usize = capture.signature().strokes.iter().map(Vec::len).sum();
         assert_eq!(total, MAX_POINTS);
         assert!(!capture.start(1.0, 1.0), "full");
+    }
+
+    #[test]
+    fn resizing_scales_the_ink_and_keeps_it_on_the_pad() {
+        let mut capture = SignatureCapture::new(1200.0, 400.0);
+        capture.start(600.0, 200.0);
+        capture.extend(1200.0, 400.0);
+        capture.resize(600.0, 300.0);
+        assert_eq!(capture.size(), (600, 300));
+        assert_eq!(capture.path_commands(), "M 300 100 L 600 200");
+        // The finger still down draws a new stroke, not a jump.
+        assert!(capture.extend(100.0, 100.0));
+        assert!(capture.extend(120.0, 100.0));
+        assert_eq!(capture.signature().strokes.len(), 2);
+        assert!(capture.signature().is_meaningful());
+        capture.resize(600.0, 300.0);
+        assert_eq!(capture.signature().strokes.len(), 2, "same size: unchanged");
+        capture.resize(0.0, 300.0);
+        assert!(capture.is_empty());
     }
 
     #[test]
