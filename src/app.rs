@@ -4,6 +4,7 @@
 use crate::cli::{AuditArgs, LangArg, ScreensArgs, ThemeArg};
 use crate::config::{Config, ConfigError, Language};
 use crate::core::catalogue::Catalogue;
+use crate::ui::controller::KioskHooks;
 use crate::ui::{headless, AppWindow, KioskController};
 use slint::ComponentHandle;
 use std::process::ExitCode;
@@ -60,11 +61,7 @@ fn open_kiosk(mut config: Config, demo: bool, fault: Option<String>) -> ExitCode
     let config_data_dir = config.store.data_dir.clone();
     let controller = KioskController::new(&ui, config, services.catalogue.clone());
     controller.start_inbox(services.inbox.clone());
-    controller.set_hooks(std::rc::Rc::new(KioskServices {
-        demo_devices: services.demo_devices.clone(),
-        identity: services.identity.clone(),
-        devices: services.devices.clone(),
-    }));
+    controller.set_hooks(kiosk_hooks(&services));
     match speaker {
         Ok(speaker) => controller.set_speaker(std::rc::Rc::new(speaker)),
         Err(reason) => tracing::warn!(%reason, "voice guidance stays silent"),
@@ -127,14 +124,25 @@ fn start_operations(data_dir: std::path::PathBuf) -> Vec<slint::Timer> {
     vec![beat_timer, disk_timer]
 }
 
+/// The hooks that connect a controller to running services.
+pub fn kiosk_hooks(services: &crate::services::Services) -> std::rc::Rc<dyn KioskHooks> {
+    std::rc::Rc::new(KioskServices {
+        demo_devices: services.demo_devices.clone(),
+        identity: services.identity.clone(),
+        devices: services.devices.clone(),
+        desk: services.desk.clone(),
+    })
+}
+
 /// What the UI asks of the devices.
 struct KioskServices {
     demo_devices: Option<std::sync::Arc<bianmin_drivers::demo::DemoDevices>>,
     identity: std::sync::Arc<std::sync::Mutex<Option<Box<bianmin_drivers::idcard::Identity>>>>,
     devices: Option<std::sync::Arc<bianmin_drivers::manager::DeviceManager>>,
+    desk: crate::desk::DeskHandle,
 }
 
-impl crate::ui::controller::KioskHooks for KioskServices {
+impl KioskHooks for KioskServices {
     /// A short buzz tells the clerk across the room; a no-op without GPIO.
     fn call_staff(&self) {
         if let Some(devices) = self.devices.clone() {
@@ -162,6 +170,36 @@ impl crate::ui::controller::KioskHooks for KioskServices {
         if let Some(devices) = &self.demo_devices {
             devices.lift_card();
         }
+    }
+
+    fn identity(&self) -> Option<crate::core::form::Identity> {
+        let slot = self.identity.lock().ok()?;
+        slot.as_deref().map(core_identity)
+    }
+
+    fn desk(&self, request: crate::desk::DeskRequest) {
+        self.desk.send(request);
+    }
+}
+
+/// The card's identity in the shape the forms prefill from.
+pub fn core_identity(card: &bianmin_drivers::idcard::Identity) -> crate::core::form::Identity {
+    let birth = &card.birth;
+    let birth_date = if birth.len() == 8 && birth.bytes().all(|b| b.is_ascii_digit()) {
+        format!("{}-{}-{}", &birth[..4], &birth[4..6], &birth[6..])
+    } else {
+        String::new()
+    };
+    crate::core::form::Identity {
+        name: card.name.clone(),
+        id_number: card.id_number.clone(),
+        gender: match card.gender_code {
+            1 => "男".to_string(),
+            2 => "女".to_string(),
+            _ => String::new(),
+        },
+        birth_date,
+        address: card.address.clone(),
     }
 }
 

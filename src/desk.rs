@@ -7,8 +7,23 @@
 //! The order on submit is the product's promise: the application is committed
 //! to the outbox first, and only a committed receipt number is ever printed.
 
-use crate::core::application::Application;
+use crate::core::application::{Application, DeliveryChoice, MaterialState, Signature, Subject};
+use crate::core::catalogue::Catalogue;
 use crate::core::evaluation::Evaluation;
+use crate::platform::api::{self as wire, Applicant, Delivery, Material};
+use crate::platform::client::{PlatformClient, PlatformError};
+use crate::services::{Inbox, UiEvent};
+use crate::store::{
+    self, NewApplication, NewErrorReport, NewEvaluation, RecordState, RecordSummary, Store,
+    StoreError,
+};
+use bianmin_drivers::idcard::Identity as CardIdentity;
+use bianmin_drivers::manager::PrinterHandle;
+use bianmin_drivers::printer::{self as paper, PrintError, PrinterState};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use zeroize::Zeroizing;
 
 /// What the journey hands over on submit.
 pub struct Submission {
@@ -123,4 +138,931 @@ impl DeskHandle {
             tracing::warn!("the desk has stopped; request dropped");
         }
     }
+}
+
+/// Title of the receipt printed on submission.
+pub const RECEIPT_TITLE: &str = "受理回执";
+/// Title of a receipt printed again, so staff can tell the copy.
+pub const REPRINT_TITLE: &str = "受理回执（补打）";
+/// How a resident checks progress, printed on every receipt.
+pub const PROGRESS_HINT: &str = "扫描回执二维码或刷身份证，在便民自助终端查询办理进度";
+/// Longest wait for the platform while a resident watches the screen; the
+/// client's own time-out is set for uploads and may be much longer.
+pub const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest 办不成事 text sent, in characters.
+pub const FEEDBACK_MAX_CHARS: usize = 200;
+/// Most applications listed for one resident.
+pub const RESIDENT_ROWS_MAX: usize = 20;
+/// Receipts kept in memory for a quick reprint (no personal data on them).
+const RECENT_RECEIPTS: usize = 32;
+
+const NO_STORE: &str = "本机暂停受理申请，请到窗口办理或联系工作人员。";
+const SAVE_FAILED: &str = "未能保存，请稍后再试或联系工作人员。";
+
+/// What the desk works with; every part may be missing (no disk, no
+/// printer, no platform secret) and the desk then answers with the
+/// resident's sentence instead.
+pub struct DeskDeps {
+    pub store: Option<Store>,
+    pub platform: Option<Arc<PlatformClient>>,
+    pub printer: Option<PrinterHandle>,
+    /// The card on the reader (filled and wiped by the device forwarder).
+    pub identity: Arc<Mutex<Option<Box<CardIdentity>>>>,
+    pub inbox: Inbox,
+    /// Station name printed on receipts and documents.
+    pub station: String,
+}
+
+/// Start the desk on `runtime`.
+pub fn spawn(runtime: &tokio::runtime::Handle, deps: DeskDeps) -> DeskHandle {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let desk = Arc::new(Desk {
+        deps,
+        recent: Mutex::new(VecDeque::new()),
+        documents: Mutex::new(None),
+    });
+    runtime.spawn(async move {
+        while let Some(request) = rx.recv().await {
+            desk.clone().handle(request).await;
+        }
+    });
+    DeskHandle::new(tx)
+}
+
+struct Desk {
+    deps: DeskDeps,
+    /// Receipts printed this run, newest last.
+    recent: Mutex<VecDeque<paper::Receipt>>,
+    /// The documents last listed: (hash of the card's ID number, ids). Only
+    /// these may be printed, and only while that card is on the reader.
+    documents: Mutex<Option<(String, Vec<String>)>>,
+}
+
+impl Desk {
+    async fn handle(self: Arc<Self>, request: DeskRequest) {
+        match request {
+            // Writes and receipts go one at a time, in the order asked: an
+            // evaluation or reprint always finds its application stored.
+            DeskRequest::Submit(submission) => {
+                let answer = self.submit(*submission).await;
+                self.answer(answer);
+            }
+            DeskRequest::Reprint { receipt_no } => {
+                let answer = self.reprint(&receipt_no).await;
+                self.answer(DeskEvent::Reprinted(answer));
+            }
+            DeskRequest::Evaluate {
+                receipt_no,
+                service_code,
+                evaluation,
+            } => {
+                let answer = self.evaluate(receipt_no, service_code, &evaluation).await;
+                self.answer(DeskEvent::Evaluated(answer));
+            }
+            DeskRequest::Feedback { service_code, text } => {
+                let answer = self.feedback(service_code, &text).await;
+                self.answer(DeskEvent::FeedbackSaved(answer));
+            }
+            DeskRequest::CallStaff => self.call_staff().await,
+            // Look-ups wait on the network: they run beside the queue so a
+            // slow platform never holds up a submission.
+            DeskRequest::ProgressByReceipt(receipt_no) => {
+                tokio::spawn(async move {
+                    let answer = self.progress_by_receipt(&receipt_no).await;
+                    self.answer(answer);
+                });
+            }
+            DeskRequest::ProgressForResident => {
+                tokio::spawn(async move {
+                    let answer = self.progress_for_resident().await;
+                    self.answer(answer);
+                });
+            }
+            DeskRequest::FetchDocuments => {
+                tokio::spawn(async move {
+                    let answer = self.fetch_documents().await;
+                    self.answer(answer);
+                });
+            }
+            DeskRequest::PrintDocument { id } => {
+                tokio::spawn(async move {
+                    let answer = self.print_document(&id).await;
+                    self.answer(DeskEvent::DocumentPrinted(answer));
+                });
+            }
+        }
+    }
+
+    fn answer(&self, event: DeskEvent) {
+        self.deps.inbox.push(UiEvent::Desk(event));
+    }
+
+    /// Run a blocking store call off the async workers; `None` without a store.
+    async fn with_store<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> store::Result<T> + Send + 'static,
+    ) -> Option<store::Result<T>> {
+        let store = self.deps.store.clone()?;
+        Some(
+            tokio::task::spawn_blocking(move || f(&store))
+                .await
+                .unwrap_or_else(|err| Err(StoreError::Io(format!("store task failed: {err}")))),
+        )
+    }
+
+    async fn submit(&self, submission: Submission) -> DeskEvent {
+        let Submission {
+            application,
+            title,
+            time_limit,
+        } = submission;
+        let outstanding: Vec<String> = application
+            .outstanding_materials()
+            .map(|m| outstanding_line(&m.name, m.state.label_zh()))
+            .collect();
+        let service_name = receipt_service_name(&application, &title);
+        // Rendering the signature and sealing the record are CPU work; both
+        // happen with the blocking store call.
+        let stored = self
+            .with_store(move |store| {
+                let record = new_application(&application, &title);
+                drop(application);
+                store.enqueue_application(record)
+            })
+            .await;
+        let receipt = match stored {
+            None => return DeskEvent::SubmitFailed(NO_STORE.into()),
+            Some(Err(err)) => {
+                tracing::error!(%err, "application not stored; nothing was written");
+                return DeskEvent::SubmitFailed(err.resident_message().into());
+            }
+            Some(Ok(receipt)) => receipt,
+        };
+        tracing::info!(receipt = %receipt.receipt_no, "application stored");
+        let slip = paper::Receipt {
+            title: RECEIPT_TITLE.into(),
+            station: self.deps.station.clone(),
+            time: shown_time_ms(receipt.created_at_ms),
+            receipt_number: receipt.receipt_no.clone(),
+            service_name,
+            materials: outstanding,
+            note: receipt_note(&time_limit),
+            qr: receipt.receipt_no.clone(),
+        };
+        self.remember(&slip);
+        let (printed, printer_message) = match self.print(slip).await {
+            Ok(()) => (true, String::new()),
+            Err(message) => (false, message),
+        };
+        DeskEvent::Submitted {
+            qr: receipt.receipt_no.clone(),
+            receipt_no: receipt.receipt_no,
+            printed,
+            printer_message,
+        }
+    }
+
+    fn remember(&self, slip: &paper::Receipt) {
+        if let Ok(mut recent) = self.recent.lock() {
+            recent.retain(|r| r.receipt_number != slip.receipt_number);
+            if recent.len() >= RECENT_RECEIPTS {
+                recent.pop_front();
+            }
+            recent.push_back(slip.clone());
+        }
+    }
+
+    async fn print(&self, slip: paper::Receipt) -> Result<(), String> {
+        let Some(printer) = &self.deps.printer else {
+            return Err(no_printer());
+        };
+        match printer.print(slip).await {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                tracing::warn!(%err, "receipt not printed");
+                Err(err.resident_message().into())
+            }
+        }
+    }
+
+    async fn reprint(&self, receipt_no: &str) -> Result<(), String> {
+        let receipt_no = receipt_no.trim().to_string();
+        let cached = self.recent.lock().ok().and_then(|recent| {
+            recent
+                .iter()
+                .find(|r| r.receipt_number == receipt_no)
+                .cloned()
+        });
+        let mut slip = match cached {
+            Some(slip) => slip,
+            None => self.receipt_from_store(&receipt_no).await?,
+        };
+        slip.title = REPRINT_TITLE.into();
+        self.print(slip).await
+    }
+
+    /// Rebuild a receipt from the sealed record (after a restart).
+    async fn receipt_from_store(&self, receipt_no: &str) -> Result<paper::Receipt, String> {
+        if !store::receipt::is_valid(receipt_no) {
+            return Err("受理编号不正确，请核对后重试。".into());
+        }
+        let key = receipt_no.to_string();
+        let found = self
+            .with_store(move |store| {
+                let json = store.record_json(&key)?;
+                let catalogue = store.catalogue().ok().flatten();
+                Ok((json, catalogue))
+            })
+            .await;
+        let (json, catalogue) = match found {
+            None => return Err(NO_STORE.into()),
+            Some(Err(StoreError::NotFound(_))) => {
+                return Err("本终端没有这张回执的记录，请核对受理编号，或到服务窗口补打。".into())
+            }
+            Some(Err(err)) => {
+                tracing::warn!(%err, "receipt record unreadable");
+                return Err(SAVE_FAILED.into());
+            }
+            Some(Ok(found)) => found,
+        };
+        let Some(json) = json else {
+            return Err(
+                "这张回执的记录已超过本机保存期限，请到服务窗口或政务服务平台查询。".into(),
+            );
+        };
+        let record: StoredApplication = serde_json::from_slice(&json)
+            .map_err(|_| "这张回执的记录无法读取，请到服务窗口补打。".to_string())?;
+        let catalogue = catalogue
+            .and_then(|c| Catalogue::from_json(&c.body).ok())
+            .unwrap_or_else(Catalogue::demo);
+        let time_limit = catalogue
+            .service(&record.service_code)
+            .map(|s| s.time_limit.clone())
+            .unwrap_or_default();
+        Ok(paper::Receipt {
+            title: RECEIPT_TITLE.into(),
+            station: self.deps.station.clone(),
+            time: shown_time_rfc3339(&record.created_at),
+            receipt_number: receipt_no.to_string(),
+            service_name: record.service_name,
+            materials: record
+                .materials
+                .iter()
+                .filter_map(|m| {
+                    wire_outstanding_words(m.state).map(|w| outstanding_line(&m.name, w))
+                })
+                .collect(),
+            note: receipt_note(&time_limit),
+            qr: receipt_no.to_string(),
+        })
+    }
+
+    async fn evaluate(
+        &self,
+        receipt_no: String,
+        service_code: String,
+        evaluation: &Evaluation,
+    ) -> Result<(), String> {
+        let record = NewEvaluation {
+            receipt_no: Some(receipt_no),
+            service_code,
+            level: evaluation.level.score(),
+            comment: evaluation_comment(evaluation),
+        };
+        match self.with_store(move |s| s.enqueue_evaluation(record)).await {
+            None => Err(NO_STORE.into()),
+            Some(Ok(_)) => Ok(()),
+            Some(Err(err)) => {
+                tracing::warn!(%err, "evaluation not stored");
+                Err(format!("评价{SAVE_FAILED}"))
+            }
+        }
+    }
+
+    async fn feedback(&self, service_code: Option<String>, text: &str) -> Result<(), String> {
+        let report = NewErrorReport {
+            kind: "cannot_get_done".into(),
+            service_code,
+            message: bounded_feedback(text),
+        };
+        match self
+            .with_store(move |s| s.enqueue_error_report(report))
+            .await
+        {
+            None => Err(NO_STORE.into()),
+            Some(Ok(_)) => Ok(()),
+            Some(Err(err)) => {
+                tracing::warn!(%err, "feedback not stored");
+                Err(format!("反映内容{SAVE_FAILED}"))
+            }
+        }
+    }
+
+    async fn call_staff(&self) {
+        let report = NewErrorReport {
+            kind: "call_staff".into(),
+            service_code: None,
+            message: "居民在自助终端呼叫工作人员".into(),
+        };
+        match self
+            .with_store(move |s| s.enqueue_error_report(report))
+            .await
+        {
+            Some(Ok(_)) => tracing::info!("call for staff queued for the platform"),
+            Some(Err(err)) => tracing::warn!(%err, "call for staff not queued"),
+            None => tracing::warn!("call for staff not queued: no outbox"),
+        }
+    }
+
+    async fn progress_by_receipt(&self, receipt_no: &str) -> DeskEvent {
+        let receipt_no = receipt_no.trim();
+        if !store::receipt::is_valid(receipt_no) {
+            return DeskEvent::Progress {
+                live: false,
+                rows: Vec::new(),
+                message: "这不是本系统的受理编号，请核对回执后重试。".into(),
+            };
+        }
+        let live = self.live_progress(receipt_no).await;
+        if let Lookup::Found(row) = live {
+            return DeskEvent::Progress {
+                live: true,
+                rows: vec![row],
+                message: String::new(),
+            };
+        }
+        let key = receipt_no.to_string();
+        let local = self
+            .with_store(move |s| s.find(&key))
+            .await
+            .and_then(Result::ok)
+            .flatten()
+            .filter(|r| r.kind == wire::RecordKind::Application);
+        match (live, local) {
+            (Lookup::Unknown, Some(record)) => DeskEvent::Progress {
+                live: false,
+                message: match record.state {
+                    RecordState::Pending => {
+                        "平台还没有收到这份申请：它保存在本终端，联网后会自动上传。".into()
+                    }
+                    RecordState::Acked => "平台暂未给出办理进度，以下是本终端的记录。".into(),
+                    RecordState::Parked => {
+                        "平台退回了这份申请，请联系工作人员处理。".into()
+                    }
+                },
+                rows: vec![local_row(&record)],
+            },
+            (Lookup::Unknown, None) => DeskEvent::Progress {
+                live: true,
+                rows: Vec::new(),
+                message: "平台上暂未查到这个受理编号。如果刚在其他终端提交，请稍后再查，或到服务窗口咨询。"
+                    .into(),
+            },
+            (_, Some(record)) => DeskEvent::Progress {
+                live: false,
+                rows: vec![local_row(&record)],
+                message: "网络暂时连不上，以下是本终端保存的记录，状态可能不是最新。".into(),
+            },
+            (_, None) => DeskEvent::Progress {
+                live: false,
+                rows: Vec::new(),
+                message: "网络暂时连不上，本终端也没有这张回执的记录，请稍后再查或到服务窗口咨询。"
+                    .into(),
+            },
+        }
+    }
+
+    async fn live_progress(&self, receipt_no: &str) -> Lookup {
+        let Some(client) = &self.deps.platform else {
+            return Lookup::Unreachable;
+        };
+        match tokio::time::timeout(LOOKUP_TIMEOUT, client.progress(receipt_no)).await {
+            Ok(Ok(progress)) => Lookup::Found(platform_row(&progress)),
+            Ok(Err(PlatformError::NotFound)) => Lookup::Unknown,
+            Ok(Err(err)) => {
+                tracing::info!(%err, "progress look-up failed");
+                Lookup::Unreachable
+            }
+            Err(_) => {
+                tracing::info!("progress look-up timed out");
+                Lookup::Unreachable
+            }
+        }
+    }
+
+    /// The ID number of the card on the reader, if any.
+    fn card_id_number(&self) -> Option<Zeroizing<String>> {
+        let slot = self.deps.identity.lock().ok()?;
+        slot.as_ref()
+            .map(|card| Zeroizing::new(card.id_number.clone()))
+            .filter(|id| !id.trim().is_empty())
+    }
+
+    async fn progress_for_resident(&self) -> DeskEvent {
+        let Some(id_number) = self.card_id_number() else {
+            return DeskEvent::Progress {
+                live: false,
+                rows: Vec::new(),
+                message: "请把身份证放在读卡区，再查询您的申请。".into(),
+            };
+        };
+        let found = self
+            .with_store(move |s| s.applications_of(&id_number, RESIDENT_ROWS_MAX))
+            .await;
+        let found = match found {
+            None => {
+                return DeskEvent::Progress {
+                    live: false,
+                    rows: Vec::new(),
+                    message: "本机暂时无法查询，请到服务窗口咨询。".into(),
+                }
+            }
+            Some(Err(err)) => {
+                tracing::warn!(%err, "resident's applications unreadable");
+                return DeskEvent::Progress {
+                    live: false,
+                    rows: Vec::new(),
+                    message: "本机暂时无法查询，请到服务窗口咨询。".into(),
+                };
+            }
+            Some(Ok(found)) => found,
+        };
+        let mut rows = Vec::with_capacity(found.records.len());
+        let mut reachable = self.deps.platform.is_some();
+        for record in &found.records {
+            // Once the platform failed to answer, the rest would only wait
+            // for the same time-out: they are shown from this terminal.
+            if reachable {
+                match self.live_progress(&record.key).await {
+                    Lookup::Found(row) => {
+                        rows.push(row);
+                        continue;
+                    }
+                    Lookup::Unknown => {}
+                    Lookup::Unreachable => reachable = false,
+                }
+            }
+            rows.push(local_row(record));
+        }
+        let mut message = if rows.is_empty() {
+            "本终端没有您的申请记录。".to_string()
+        } else if reachable {
+            "以下是您在本终端提交的申请。".to_string()
+        } else {
+            "网络暂时连不上，以下是本终端保存的记录，状态可能不是最新。".to_string()
+        };
+        if found.purged > 0 {
+            message.push_str("更早的申请本机已不再保存，请到服务窗口或政务服务平台查询。");
+        }
+        DeskEvent::Progress {
+            live: reachable && !rows.is_empty(),
+            rows,
+            message,
+        }
+    }
+
+    async fn fetch_documents(&self) -> DeskEvent {
+        let offline = DeskEvent::Documents {
+            online: false,
+            certificates: Vec::new(),
+            documents: Vec::new(),
+        };
+        let (Some(client), Some(id_number)) = (&self.deps.platform, self.card_id_number()) else {
+            return offline;
+        };
+        match tokio::time::timeout(LOOKUP_TIMEOUT, client.resident_documents(&id_number)).await {
+            Ok(Ok(found)) => {
+                let documents: Vec<DocumentRow> = found
+                    .documents
+                    .into_iter()
+                    .map(|d| DocumentRow {
+                        id: d.id,
+                        title: d.title,
+                    })
+                    .collect();
+                if let Ok(mut allowed) = self.documents.lock() {
+                    *allowed = Some((
+                        card_tag(&id_number),
+                        documents.iter().map(|d| d.id.clone()).collect(),
+                    ));
+                }
+                DeskEvent::Documents {
+                    online: true,
+                    certificates: found.certificates.into_iter().map(|c| c.title).collect(),
+                    documents,
+                }
+            }
+            // The platform answered: it holds nothing for this resident.
+            Ok(Err(PlatformError::NotFound)) => DeskEvent::Documents {
+                online: true,
+                certificates: Vec::new(),
+                documents: Vec::new(),
+            },
+            Ok(Err(err)) => {
+                tracing::info!(%err, "document look-up failed");
+                offline
+            }
+            Err(_) => {
+                tracing::info!("document look-up timed out");
+                offline
+            }
+        }
+    }
+
+    async fn print_document(&self, id: &str) -> Result<(), String> {
+        let listed = match (self.card_id_number(), self.documents.lock()) {
+            (Some(card), Ok(allowed)) => allowed
+                .as_ref()
+                .is_some_and(|(tag, ids)| *tag == card_tag(&card) && ids.iter().any(|i| i == id)),
+            _ => false,
+        };
+        if !listed {
+            return Err("请先刷身份证，查询您可以打印的文件。".into());
+        }
+        let Some(client) = &self.deps.platform else {
+            return Err("网络暂时连不上，现在不能打印文件，请稍后再试。".into());
+        };
+        let document = match tokio::time::timeout(LOOKUP_TIMEOUT, client.document(id)).await {
+            Ok(Ok(document)) => document,
+            Ok(Err(PlatformError::NotFound)) => {
+                return Err("平台上已没有这份文件，请到服务窗口咨询。".into())
+            }
+            Ok(Err(err)) => {
+                tracing::info!(%err, "document fetch failed");
+                return Err("网络暂时连不上，现在不能打印文件，请稍后再试。".into());
+            }
+            Err(_) => return Err("网络暂时连不上，现在不能打印文件，请稍后再试。".into()),
+        };
+        let body =
+            document_text(&document).ok_or_else(|| "这份文件需要到服务窗口打印。".to_string())?;
+        let Some(printer) = &self.deps.printer else {
+            return Err(no_printer());
+        };
+        let sheet = paper::Document {
+            title: document.title,
+            station: self.deps.station.clone(),
+            time: shown_time_ms(store::now_ms()),
+            body: body.to_string(),
+            reference: document.id,
+        };
+        match printer.print_document(sheet).await {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                tracing::warn!(%err, "document not printed");
+                Err(document_print_message(&err).into())
+            }
+        }
+    }
+}
+
+enum Lookup {
+    Found(ProgressRow),
+    /// The platform answered that it does not know the receipt.
+    Unknown,
+    /// No answer (no platform configured, network down, time-out).
+    Unreachable,
+}
+
+/// The fields a reprint needs from a sealed application; the applicant is
+/// skipped, never copied out of the decrypted buffer.
+#[derive(serde::Deserialize)]
+struct StoredApplication {
+    service_code: String,
+    service_name: String,
+    created_at: String,
+    #[serde(default)]
+    materials: Vec<Material>,
+}
+
+fn no_printer() -> String {
+    PrintError::NotReady(PrinterState::Disconnected)
+        .resident_message()
+        .into()
+}
+
+fn document_print_message(err: &PrintError) -> &'static str {
+    match err.state() {
+        PrinterState::PaperEnd => "打印机缺纸，文件没有打印，请联系工作人员。",
+        _ => "打印机暂时不能使用，文件没有打印，请稍后再试或联系工作人员。",
+    }
+}
+
+/// A short, non-reversible tag of an ID number, to tell whether the card on
+/// the reader is still the one whose documents were listed.
+fn card_tag(id_number: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(
+        id_number.trim().to_ascii_uppercase().as_bytes(),
+    ))
+}
+
+/// The text of a plain-text document; `None` for anything else.
+fn document_text(document: &wire::PrintableDocument) -> Option<Zeroizing<String>> {
+    use base64::Engine as _;
+    if !document
+        .content_type
+        .trim()
+        .to_ascii_lowercase()
+        .starts_with("text/plain")
+    {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(document.content_base64.trim())
+        .ok()?;
+    String::from_utf8(bytes).ok().map(Zeroizing::new)
+}
+
+/// The receipt's name of what was applied for.
+fn receipt_service_name(application: &Application, title: &str) -> String {
+    if !title.trim().is_empty() {
+        return title.trim().to_string();
+    }
+    match &application.subject {
+        Subject::Service { code } => application
+            .items
+            .first()
+            .map(|i| i.name.clone())
+            .unwrap_or_else(|| code.clone()),
+        Subject::Bundle { id, .. } => id.clone(),
+    }
+}
+
+/// The outbox record of an application. A 一件事 bundle is one record (one
+/// receipt): its code and name are the bundle's, and the form carries the
+/// chosen items under `_bundle` (a key no form field can have: field keys
+/// are lowercase words joined by dots).
+pub fn new_application(application: &Application, title: &str) -> NewApplication {
+    let (service_code, service_name) = match &application.subject {
+        Subject::Service { code } => (
+            code.clone(),
+            application
+                .items
+                .first()
+                .map(|i| i.name.clone())
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or_else(|| receipt_service_name(application, title)),
+        ),
+        Subject::Bundle { id, .. } => (id.clone(), receipt_service_name(application, title)),
+    };
+    let fields = &application.fields;
+    let mut form = serde_json::Map::new();
+    for key in fields.keys() {
+        if let Some(value) = fields.get(key) {
+            form.insert(
+                key.to_string(),
+                serde_json::Value::String(value.to_string()),
+            );
+        }
+    }
+    if let Subject::Bundle { id, .. } = &application.subject {
+        form.insert(
+            "_bundle".into(),
+            serde_json::json!({ "id": id, "items": application.items }),
+        );
+    }
+    if application.commitment_accepted {
+        form.insert(
+            "_commitment".into(),
+            serde_json::json!({ "accepted": true, "signed": application.signature.is_some() }),
+        );
+    }
+    let identity = &application.identity;
+    let field = |key: &str| fields.get(key).map(str::trim).filter(|v| !v.is_empty());
+    NewApplication {
+        service_code,
+        service_name,
+        assisted_by: application.assisted_by.clone(),
+        applicant: Applicant {
+            // The card, not the form, says who applies.
+            name: identity.name.clone(),
+            id_number: identity.id_number.clone(),
+            phone: field("applicant.phone").unwrap_or_default().to_string(),
+            address: field("applicant.address")
+                .unwrap_or(identity.address.as_str())
+                .to_string(),
+        },
+        form: serde_json::Value::Object(form),
+        materials: application
+            .materials
+            .iter()
+            .map(|m| Material {
+                name: m.name.clone(),
+                state: wire_state(m.state),
+            })
+            .collect(),
+        delivery: match &application.delivery {
+            DeliveryChoice::Station => Delivery::Pickup,
+            DeliveryChoice::Mail { address } => Delivery::Post {
+                address: address.clone(),
+            },
+            DeliveryChoice::Electronic => Delivery::Electronic,
+        },
+        signature_png: application.signature.as_ref().and_then(signature_png),
+    }
+}
+
+/// The platform's word for a material's state.
+pub fn wire_state(state: MaterialState) -> wire::MaterialState {
+    match state {
+        MaterialState::Provided => wire::MaterialState::Provided,
+        MaterialState::ECertFetched => wire::MaterialState::ECert,
+        MaterialState::PendingVerification => wire::MaterialState::ECertPending,
+        MaterialState::Missing => wire::MaterialState::Pending,
+        MaterialState::Committed => wire::MaterialState::Committed,
+    }
+}
+
+/// The receipt's words for a material the resident still owes or that is
+/// still to be checked; `None` for a settled one.
+fn wire_outstanding_words(state: wire::MaterialState) -> Option<&'static str> {
+    match state {
+        wire::MaterialState::Pending => Some(MaterialState::Missing.label_zh()),
+        wire::MaterialState::ECertPending => Some(MaterialState::PendingVerification.label_zh()),
+        wire::MaterialState::Provided
+        | wire::MaterialState::ECert
+        | wire::MaterialState::Committed => None,
+    }
+}
+
+fn outstanding_line(name: &str, words: &str) -> String {
+    format!("{name}（{words}）")
+}
+
+fn receipt_note(time_limit: &str) -> String {
+    let time_limit = time_limit.trim();
+    if time_limit.is_empty() {
+        format!("{PROGRESS_HINT}。")
+    } else {
+        format!("办理时限：{time_limit}。{PROGRESS_HINT}。")
+    }
+}
+
+/// 好差评 reasons in words, then the resident's note: the wire has one comment.
+pub fn evaluation_comment(evaluation: &Evaluation) -> String {
+    let mut parts = Vec::new();
+    if !evaluation.reasons.is_empty() {
+        let reasons: Vec<&str> = evaluation.reasons.iter().map(|r| r.label_zh()).collect();
+        parts.push(format!("原因：{}", reasons.join("、")));
+    }
+    if let Some(note) = evaluation.note.as_deref().filter(|n| !n.trim().is_empty()) {
+        parts.push(format!("补充说明：{}", note.trim()));
+    }
+    parts.join("；")
+}
+
+/// 办不成事 text as sent: at most [`FEEDBACK_MAX_CHARS`] characters, no
+/// control characters, and any run of seven or more digits (a phone or ID
+/// number typed "so someone calls back") replaced, since the report is
+/// not sealed against staff reading it.
+pub fn bounded_feedback(text: &str) -> String {
+    const HIDDEN: &str = "［号码已隐去］";
+    let mut out = String::new();
+    let mut digits = String::new();
+    let flush = |out: &mut String, digits: &mut String| {
+        if digits.chars().filter(char::is_ascii_digit).count() >= 7 {
+            out.push_str(HIDDEN);
+        } else {
+            out.push_str(digits);
+        }
+        digits.clear();
+    };
+    for c in text.trim().chars() {
+        let c = match c {
+            '０'..='９' => char::from_u32(c as u32 - '０' as u32 + '0' as u32).unwrap_or(c),
+            c => c,
+        };
+        if c.is_ascii_digit() || (matches!(c, 'X' | 'x') && !digits.is_empty()) {
+            digits.push(c);
+            continue;
+        }
+        // Spaces and dashes inside a number ("139 1234 5678") keep it one number.
+        if matches!(c, ' ' | '-') && !digits.is_empty() {
+            digits.push(c);
+            continue;
+        }
+        flush(&mut out, &mut digits);
+        out.push(if c.is_control() { ' ' } else { c });
+    }
+    flush(&mut out, &mut digits);
+    out.trim().chars().take(FEEDBACK_MAX_CHARS).collect()
+}
+
+/// The platform's status in the resident's words.
+pub fn status_words(status: &str) -> &'static str {
+    match status {
+        "submitted" => "已提交",
+        "received" => "已受理",
+        "in_review" => "审核中",
+        "need_materials" => "需要补充材料",
+        "approved" => "已通过",
+        "rejected" => "未通过",
+        "completed" => "已办结",
+        _ => "处理中",
+    }
+}
+
+/// This terminal's outbox state in the resident's words.
+pub fn local_state_words(state: RecordState) -> &'static str {
+    match state {
+        RecordState::Pending => "排队待上传",
+        RecordState::Acked => "已送达平台",
+        RecordState::Parked => "平台退回，请联系工作人员",
+    }
+}
+
+fn platform_row(progress: &wire::Progress) -> ProgressRow {
+    ProgressRow {
+        receipt_no: progress.receipt_no.clone(),
+        service_name: progress.service_name.clone(),
+        state: status_words(&progress.status).into(),
+        updated: shown_time_rfc3339(&progress.updated_at),
+    }
+}
+
+fn local_row(record: &RecordSummary) -> ProgressRow {
+    ProgressRow {
+        receipt_no: record.key.clone(),
+        service_name: record.service_name.clone().unwrap_or_default(),
+        state: local_state_words(record.state).into(),
+        updated: shown_time_ms(record.created_at_ms),
+    }
+}
+
+/// "2026-11-25 10:32", Beijing time.
+pub fn shown_time_ms(ms: i64) -> String {
+    use chrono::TimeZone;
+    store::beijing()
+        .timestamp_millis_opt(ms)
+        .single()
+        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default()
+}
+
+fn shown_time_rfc3339(text: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| {
+            t.with_timezone(&store::beijing())
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_else(|_| text.to_string())
+}
+
+/// Largest signature image stored, in pixels a side: a pad reporting a
+/// silly size must not make a huge record.
+const SIGNATURE_MAX_SIDE: u32 = 2000;
+
+/// The handwritten signature as a PNG: dark strokes on white, the pad's
+/// size. `None` for an empty pad or one of impossible size.
+pub fn signature_png(signature: &Signature) -> Option<Vec<u8>> {
+    let (width, height) = (signature.width, signature.height);
+    if width == 0 || height == 0 || width > SIGNATURE_MAX_SIDE || height > SIGNATURE_MAX_SIDE {
+        return None;
+    }
+    let mut pixmap = tiny_skia::Pixmap::new(width, height)?;
+    pixmap.fill(tiny_skia::Color::WHITE);
+    let mut pen = tiny_skia::PathBuilder::new();
+    let mut dots = tiny_skia::PathBuilder::new();
+    let pen_width = (height as f32 / 60.0).max(2.5);
+    for stroke in &signature.strokes {
+        match stroke.as_slice() {
+            [] => {}
+            [only] => dots.push_circle(only.x as f32, only.y as f32, pen_width / 2.0),
+            [first, rest @ ..] => {
+                pen.move_to(first.x as f32, first.y as f32);
+                for p in rest {
+                    pen.line_to(p.x as f32, p.y as f32);
+                }
+            }
+        }
+    }
+    let mut ink = tiny_skia::Paint::default();
+    ink.set_color_rgba8(0x10, 0x10, 0x10, 0xff);
+    ink.anti_alias = true;
+    let mut drew = false;
+    if let Some(path) = pen.finish() {
+        let stroke = tiny_skia::Stroke {
+            width: pen_width,
+            line_cap: tiny_skia::LineCap::Round,
+            line_join: tiny_skia::LineJoin::Round,
+            ..tiny_skia::Stroke::default()
+        };
+        pixmap.stroke_path(&path, &ink, &stroke, tiny_skia::Transform::identity(), None);
+        drew = true;
+    }
+    if let Some(path) = dots.finish() {
+        pixmap.fill_path(
+            &path,
+            &ink,
+            tiny_skia::FillRule::Winding,
+            tiny_skia::Transform::identity(),
+            None,
+        );
+        drew = true;
+    }
+    if !drew {
+        return None;
+    }
+    pixmap.encode_png().ok()
 }

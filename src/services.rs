@@ -4,6 +4,7 @@
 
 use crate::config::{Config, Secret};
 use crate::core::catalogue::{Catalogue, DEMO_CATALOGUE_JSON};
+use crate::desk::{DeskDeps, DeskHandle, DeskRequest};
 use crate::platform::server::{ServerHandle, ServerOptions};
 use crate::store::Store;
 use crate::sync::{Link, SyncHandle, SyncStatus};
@@ -37,9 +38,11 @@ pub enum UiEvent {
     CardRemoved,
     /// A card lies on the reader but could not be read: the resident's sentence.
     CardFailed(String),
-    /// A receipt of this system was scanned.
+    /// A receipt of this system was scanned. Its progress follows as
+    /// `Desk(DeskEvent::Progress)`: the scan is handed to the desk.
     ReceiptScanned(String),
-    /// Progress looked up on the platform for a scanned receipt.
+    /// No longer sent: a scanned receipt's progress comes as
+    /// `Desk(DeskEvent::Progress)`. Kept until the UI stops matching it.
     Progress {
         receipt: String,
         text: String,
@@ -48,7 +51,9 @@ pub enum UiEvent {
     ServiceCodeScanned,
     /// Something that is not a code this kiosk knows.
     UnknownCode,
-    /// The physical call-staff button.
+    /// The physical call-staff button. The desk has already queued the
+    /// `call_staff` event for the platform; the UI only shows that help is
+    /// coming (and must not send `DeskRequest::CallStaff` again).
     CallStaff,
     Devices(Box<DevicesStatus>),
     /// An answer of the service desk to a journey's request.
@@ -84,6 +89,8 @@ pub struct Services {
     /// Demo mode's simulated reader, printer and scanner on pseudo-terminals.
     pub demo_devices: Option<Arc<DemoDevices>>,
     pub printer: Option<PrinterHandle>,
+    /// The resident's journeys ask the store, printer and platform through it.
+    pub desk: DeskHandle,
     /// The identity read from the card now on the reader; wiped on removal
     /// and when the session ends.
     pub identity: Arc<Mutex<Option<Box<Identity>>>>,
@@ -173,6 +180,17 @@ pub fn start(config: &mut Config, demo: bool) -> Services {
     let (devices, demo_devices) = start_devices(&runtime, config, demo);
     let mut devices = devices;
     let printer = devices.as_ref().map(|d| d.printer.clone());
+    let desk = crate::desk::spawn(
+        runtime.handle(),
+        DeskDeps {
+            store: store.clone(),
+            platform: sync.as_ref().map(|s| s.client().clone()),
+            printer: printer.clone(),
+            identity: identity.clone(),
+            inbox: inbox.clone(),
+            station: config.station.name.clone(),
+        },
+    );
     if let Some(manager) = devices.as_mut() {
         let events = std::mem::replace(&mut manager.events, tokio::sync::mpsc::channel(1).1);
         runtime.spawn(forward_devices(
@@ -180,7 +198,7 @@ pub fn start(config: &mut Config, demo: bool) -> Services {
             manager.status.clone(),
             inbox.clone(),
             identity.clone(),
-            sync.as_ref().map(|s| s.client().clone()),
+            desk.clone(),
         ));
     }
 
@@ -193,6 +211,7 @@ pub fn start(config: &mut Config, demo: bool) -> Services {
         devices,
         demo_devices,
         printer,
+        desk,
         identity,
         inbox,
         catalogue,
@@ -237,7 +256,7 @@ async fn forward_devices(
     mut status: tokio::sync::watch::Receiver<DevicesStatus>,
     inbox: Inbox,
     identity: Arc<Mutex<Option<Box<Identity>>>>,
-    platform: Option<Arc<crate::platform::client::PlatformClient>>,
+    desk: DeskHandle,
 ) {
     loop {
         tokio::select! {
@@ -278,47 +297,21 @@ async fn forward_devices(
                         }
                         CodeKind::Receipt(receipt) => {
                             inbox.push(UiEvent::ReceiptScanned(receipt.number.clone()));
-                            if let Some(client) = platform.clone() {
-                                let inbox = inbox.clone();
-                                tokio::spawn(async move {
-                                    let text = match client.progress(&receipt.number).await {
-                                        Ok(progress) => progress_text(&progress),
-                                        Err(err) => {
-                                            tracing::info!(%err, "progress lookup failed");
-                                            "暂时查不到进度：网络未连接或平台尚未收到此申请，请稍后再查。".to_string()
-                                        }
-                                    };
-                                    inbox.push(UiEvent::Progress { receipt: receipt.number, text });
-                                });
-                            }
+                            desk.send(DeskRequest::ProgressByReceipt(receipt.number));
                         }
                         CodeKind::Service { .. } => inbox.push(UiEvent::ServiceCodeScanned),
                         CodeKind::Url(_) | CodeKind::Unknown(_) => inbox.push(UiEvent::UnknownCode),
                     },
                     DeviceEvent::Scan(ScanEvent::Rejected(_)) => inbox.push(UiEvent::UnknownCode),
-                    DeviceEvent::Gpio(GpioEvent::CallStaff) => inbox.push(UiEvent::CallStaff),
+                    DeviceEvent::Gpio(GpioEvent::CallStaff) => {
+                        desk.send(DeskRequest::CallStaff);
+                        inbox.push(UiEvent::CallStaff);
+                    }
                     DeviceEvent::Gpio(_) => {}
                 }
             }
         }
     }
-}
-
-/// One plain sentence of where an application stands.
-fn progress_text(progress: &crate::platform::api::Progress) -> String {
-    let status = match progress.status.as_str() {
-        "received" => "已受理",
-        "in_review" => "审核中",
-        "need_materials" => "需要补充材料",
-        "approved" => "已通过",
-        "rejected" => "未通过",
-        "completed" => "已办结",
-        _ => "处理中",
-    };
-    format!(
-        "{}：{}（更新于 {}）",
-        progress.service_name, status, progress.updated_at
-    )
 }
 
 impl Services {

@@ -3,6 +3,7 @@
 //! platform on loopback, as the UI sees them through the inbox.
 
 use bianmin::config::Config;
+use bianmin::desk::DeskEvent;
 use bianmin::services::{self, Services, UiEvent};
 use bianmin::store::receipt;
 use std::time::{Duration, Instant};
@@ -79,7 +80,7 @@ fn demo_card_scan_and_platform_reach_the_ui_as_events() {
         "identity wiped on removal"
     );
 
-    // A receipt of this system: recognised, then its progress asked of the platform.
+    // A receipt of this system: recognised, then its progress asked of the desk.
     let number = receipt::format("T0001", "20261125", 42);
     devices.scan(&number);
     wait_for(
@@ -88,14 +89,21 @@ fn demo_card_scan_and_platform_reach_the_ui_as_events() {
         "receipt",
         |e| matches!(e, UiEvent::ReceiptScanned(n) if *n == number),
     );
+    // The desk answers: the platform is up but has never seen this number.
     let progress = wait_for(&services, &mut seen, "progress", |e| {
-        matches!(e, UiEvent::Progress { .. })
+        matches!(e, UiEvent::Desk(DeskEvent::Progress { .. }))
     });
-    let UiEvent::Progress { receipt, text } = progress else {
+    let UiEvent::Desk(DeskEvent::Progress {
+        live,
+        rows,
+        message,
+    }) = progress
+    else {
         unreachable!()
     };
-    assert_eq!(receipt, number);
-    assert!(!text.is_empty());
+    assert!(live, "{message}");
+    assert!(rows.is_empty());
+    assert!(message.contains("暂未查到"), "{message}");
 
     // A receipt-shaped number with a wrong check character, and plain junk.
     let mut forged = number.clone();

@@ -9,7 +9,7 @@
 use crate::gpio::{GpioEvent, GpioOutputs, GpioPins, SimGpio};
 use crate::idcard::{CardEvent, IdCardReader, PollConfig};
 use crate::printer::{
-    EscPosPrinter, Layout, PrintError, Printed, PrinterState, PrinterStatus, Receipt,
+    Document, EscPosPrinter, Layout, PrintError, Printed, PrinterState, PrinterStatus, Receipt,
 };
 use crate::scanner::{ScanEvent, Scanner, Suffix};
 use std::sync::Arc;
@@ -151,6 +151,7 @@ impl Default for ManagerConfig {
 
 enum PrinterRequest {
     Print(Box<Receipt>, oneshot::Sender<Result<Printed, PrintError>>),
+    Document(Box<Document>, oneshot::Sender<Result<Printed, PrintError>>),
     Status(oneshot::Sender<PrinterStatus>),
 }
 
@@ -169,6 +170,23 @@ impl PrinterHandle {
         let (reply, rx) = oneshot::channel();
         if tx
             .send(PrinterRequest::Print(Box::new(receipt), reply))
+            .await
+            .is_err()
+        {
+            return Err(PrintError::NotReady(PrinterState::Disconnected));
+        }
+        rx.await
+            .unwrap_or(Err(PrintError::NotReady(PrinterState::Disconnected)))
+    }
+
+    /// Print a plain-text document; `Ok` only when the printer's status after printing is clean.
+    pub async fn print_document(&self, document: Document) -> Result<Printed, PrintError> {
+        let Some(tx) = &self.tx else {
+            return Err(PrintError::NotReady(PrinterState::Disconnected));
+        };
+        let (reply, rx) = oneshot::channel();
+        if tx
+            .send(PrinterRequest::Document(Box::new(document), reply))
             .await
             .is_err()
         {
@@ -485,7 +503,7 @@ async fn printer_task(
                         _ = &mut sleep => break,
                         req = requests.recv() => match req {
                             None => return,
-                            Some(PrinterRequest::Print(_, reply)) => {
+                            Some(PrinterRequest::Print(_, reply)) | Some(PrinterRequest::Document(_, reply)) => {
                                 let _ = reply.send(Err(PrintError::NotReady(PrinterState::Disconnected)));
                             }
                             Some(PrinterRequest::Status(reply)) => {
@@ -512,6 +530,15 @@ async fn printer_task(
                     }
                     Some(PrinterRequest::Print(receipt, reply)) => {
                         let result = printer.print_receipt(&receipt).await;
+                        let state = match &result {
+                            Ok(p) => p.warning.unwrap_or(PrinterState::Ok),
+                            Err(e) => e.state(),
+                        };
+                        let _ = reply.send(result);
+                        state
+                    }
+                    Some(PrinterRequest::Document(document, reply)) => {
+                        let result = printer.print_document(&document).await;
                         let state = match &result {
                             Ok(p) => p.warning.unwrap_or(PrinterState::Ok),
                             Err(e) => e.state(),

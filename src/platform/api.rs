@@ -38,6 +38,10 @@ pub enum MaterialState {
     Provided,
     /// Taken from the resident's e-certificates (免证办).
     ECert,
+    /// 待核验: to be taken from the resident's e-certificates, which could not
+    /// be fetched at the terminal (offline). The platform verifies it; the
+    /// resident owes nothing unless that fails.
+    ECertPending,
     /// Missing, accepted under 容缺受理 (to be supplied later).
     Pending,
     /// Replaced by the resident's written commitment (告知承诺制).
@@ -126,7 +130,8 @@ pub struct ErrorReportWire {
     pub id: String,
     pub terminal_id: String,
     pub at: String,
-    /// `cannot_get_done` (办不成事) or `terminal_fault`.
+    /// `cannot_get_done` (办不成事), `terminal_fault`, or `call_staff` (a
+    /// resident asked for help at the terminal).
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_code: Option<String>,

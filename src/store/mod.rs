@@ -1088,6 +1088,66 @@ impl Store {
             Err(StoreError::Corrupt { detail: first })
         }
     }
+
+    /// This terminal's applications whose sealed applicant has `id_number`,
+    /// newest first, at most `limit`, and how many applications have been
+    /// purged (whose applicant can no longer be told). Read-only: the ID
+    /// number is compared inside the decrypted bodies, never stored in clear.
+    pub fn applications_of(&self, id_number: &str, limit: usize) -> Result<ResidentApplications> {
+        #[derive(Deserialize)]
+        struct Sealed {
+            applicant: SealedApplicant,
+        }
+        #[derive(Deserialize)]
+        struct SealedApplicant {
+            id_number: String,
+        }
+        let wanted = id_number.trim();
+        let mut found = ResidentApplications::default();
+        if wanted.is_empty() {
+            return Ok(found);
+        }
+        let conn = self.conn();
+        found.purged = conn.query_row(
+            "SELECT COUNT(*) FROM outbox WHERE kind = 'application' AND body IS NULL",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? as u64;
+        let sql = format!(
+            "SELECT {}, body FROM outbox WHERE kind = 'application' AND body IS NOT NULL ORDER BY id DESC",
+            Self::SUMMARY_COLS
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            if found.records.len() >= limit {
+                break;
+            }
+            let summary = Self::summary_row(row)?;
+            let body: Vec<u8> = row.get(10)?;
+            let Some(json) = self.inner.sealer.open(&summary.key, &body) else {
+                continue;
+            };
+            if let Ok(mut sealed) = serde_json::from_slice::<Sealed>(&json) {
+                let same = sealed.applicant.id_number.eq_ignore_ascii_case(wanted);
+                zeroize::Zeroize::zeroize(&mut sealed.applicant.id_number);
+                if same {
+                    found.records.push(summary);
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// What [`Store::applications_of`] found for one resident.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResidentApplications {
+    /// Newest first; no personal data.
+    pub records: Vec<RecordSummary>,
+    /// Applications of anyone whose personal fields were purged after the
+    /// retention period: they may include this resident's older ones.
+    pub purged: u64,
 }
 
 const EXPORT_MAGIC: &str = "BIANMIN-EXPORT-1 ";

@@ -145,6 +145,7 @@ pub fn audit_all(
     ui.window()
         .set_size(slint::PhysicalSize::new(size.0, size.1));
     let controller = KioskController::new(&ui, Config::default(), Catalogue::demo());
+    controller.set_hooks(std::rc::Rc::new(super::headless::SampleResident));
     ui.show()?;
     let mut audits = Vec::new();
     for &large in themes {
@@ -174,7 +175,7 @@ pub fn audit_screen<C: ComponentHandle>(
     let window = ui.window().size().to_logical(scale);
     // With an overlay up, only the overlay can be used; what lies under the
     // scrim is deliberately dimmed.
-    let root = ["IdleOverlay", "NoticeOverlay"]
+    let root = ["IdleOverlay", "NoticeOverlay", "FieldEditor"]
         .iter()
         .find_map(|name| ElementHandle::find_by_element_type_name(ui, name).next());
     let elements: Vec<ElementHandle> = match &root {

@@ -2,15 +2,20 @@
 //! turns the resident's taps into navigation, and wipes resident data when a
 //! session ends. Runs on the Slint event-loop thread only.
 
+mod journey;
+
 use super::prompts;
 use super::{
     AppWindow, CategoryItem, GuideData, Kiosk, MaterialItem, NetworkState, Screen, ServiceItem,
     Theme,
 };
 use crate::config::{Config, Language};
+use crate::core::bundle::{BundleCatalogue, DEMO_BUNDLES_JSON};
 use crate::core::catalogue::{Catalogue, Service};
+use crate::core::form::{FormLibrary, Identity};
 use crate::core::search::SearchIndex;
 use crate::core::session::{EndReason, IdlePolicy, Session, SessionEvent};
+use crate::desk::DeskRequest;
 use crate::voice::{Silent, Speaker};
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 use std::cell::RefCell;
@@ -20,6 +25,13 @@ use std::time::Duration;
 /// Longest search text the on-screen keyboard accepts; longer input is noise.
 const MAX_SEARCH_LEN: usize = 24;
 
+/// Codes of the pseudo-categories and of bundles in the service lists.
+const BUNDLES_CATEGORY: &str = "bundles";
+const POPULAR_CATEGORY: &str = "popular";
+const BUNDLE_PREFIX: &str = "bundle:";
+/// How many items "本站常办" lists.
+const POPULAR_COUNT: usize = 8;
+
 /// Things the controller asks the rest of the kiosk to do.
 pub trait KioskHooks {
     /// The resident pressed "呼叫工作人员": sound the buzzer, notify staff.
@@ -28,6 +40,12 @@ pub trait KioskHooks {
     fn identify_requested(&self) {}
     /// The session ended: forget the identity held off screen.
     fn session_ended(&self) {}
+    /// The identity read from the card now on the reader, for prefilling.
+    fn identity(&self) -> Option<Identity> {
+        None
+    }
+    /// A journey needs the store, printer or platform.
+    fn desk(&self, _request: DeskRequest) {}
 }
 
 struct NoHooks;
@@ -52,6 +70,15 @@ struct State {
     resident_masked: String,
     /// A catalogue that arrived mid-session, applied when the session ends.
     pending_catalogue: Option<Catalogue>,
+    forms: FormLibrary,
+    bundles: BundleCatalogue,
+    /// The application being put together, and the one just submitted.
+    draft: Option<journey::Draft>,
+    completed: Option<journey::Completed>,
+    /// 我要办理 pressed before the card was read: resumed when it is.
+    pending_apply: Option<String>,
+    /// 帮办: the clerk helping this resident.
+    assisted_by: Option<String>,
 }
 
 /// Cheap to clone: all clones drive the same window.
@@ -69,6 +96,7 @@ impl KioskController {
         let language = config.ui.language;
         let policy = idle_policy(&config, large);
         let index = SearchIndex::build(&catalogue);
+        let bundles = bundles_for(&catalogue);
         let controller = KioskController {
             ui: ui.as_weak(),
             state: Rc::new(RefCell::new(State {
@@ -87,6 +115,12 @@ impl KioskController {
                 guide_code: None,
                 resident_masked: String::new(),
                 pending_catalogue: None,
+                forms: FormLibrary::demo(),
+                bundles,
+                draft: None,
+                completed: None,
+                pending_apply: None,
+                assisted_by: None,
             })),
             ticker: Rc::new(RefCell::new(None)),
             inbox_timer: Rc::new(RefCell::new(None)),
@@ -94,6 +128,7 @@ impl KioskController {
         ui.global::<Theme>().set_large(large);
         controller.select_language(language);
         controller.wire_callbacks(ui);
+        controller.wire_journey(ui);
         controller.refresh_all();
         controller
     }
@@ -202,8 +237,16 @@ impl KioskController {
                 masked_id,
             } => {
                 self.set_resident(&format!("{masked_name} {masked_id}"));
-                if self.kiosk(|k| k.get_screen()) == Screen::Identify {
-                    self.open_catalogue();
+                if self.resume_pending_apply() {
+                    return;
+                }
+                match self.kiosk(|k| k.get_screen()) {
+                    Screen::Identify => self.open_catalogue(),
+                    Screen::Progress => {
+                        self.open_progress();
+                        return;
+                    }
+                    _ => {}
                 }
                 self.show_notice(&self.tr(
                     &format!(
@@ -225,11 +268,7 @@ impl KioskController {
             }
             UiEvent::ReceiptScanned(number) => {
                 self.activity();
-                self.navigate(Screen::Progress);
-                self.show_notice(&self.tr(
-                    &format!("已识别回执 {number}，正在查询办理进度……"),
-                    &format!("Receipt {number} recognised; looking up its progress…"),
-                ));
+                self.progress_for_receipt(&number);
             }
             UiEvent::Progress { receipt, text } => {
                 self.show_notice(&format!("{receipt}\n{text}"));
@@ -249,7 +288,7 @@ impl KioskController {
                 ));
             }
             UiEvent::CallStaff => self.call_staff(),
-            UiEvent::Desk(event) => tracing::debug!(?event, "desk answer not handled yet"),
+            UiEvent::Desk(event) => self.on_desk(event),
             UiEvent::Devices(status) => {
                 tracing::debug!(
                     id_card = status.id_card.label(),
@@ -270,6 +309,7 @@ impl KioskController {
             return;
         }
         state.index = SearchIndex::build(&catalogue);
+        state.bundles = bundles_for(&catalogue);
         state.catalogue = catalogue;
         drop(state);
         self.refresh_all();
@@ -311,7 +351,7 @@ impl KioskController {
         let this = self.clone();
         kiosk.on_start_scan(move || this.navigate(Screen::Scan));
         let this = self.clone();
-        kiosk.on_open_progress(move || this.navigate(Screen::Progress));
+        kiosk.on_open_progress(move || this.open_progress());
         let this = self.clone();
         kiosk.on_open_catalogue(move || this.open_catalogue());
         let this = self.clone();
@@ -406,6 +446,7 @@ impl KioskController {
             state.guide_code = None;
             state.resident_masked.clear();
         }
+        self.wipe_journey();
         self.kiosk(|k| {
             k.set_countdown_visible(false);
             k.set_notice(SharedString::new());
@@ -467,7 +508,10 @@ impl KioskController {
     pub fn open_category(&self, code: &str) {
         {
             let mut state = self.state.borrow_mut();
-            if state.catalogue.category(code).is_none() {
+            let known = code == BUNDLES_CATEGORY
+                || code == POPULAR_CATEGORY
+                || state.catalogue.category(code).is_some();
+            if !known {
                 return;
             }
             state.category = Some(code.to_string());
@@ -478,7 +522,14 @@ impl KioskController {
     }
 
     pub fn open_service(&self, code: &str) {
-        if self.state.borrow().catalogue.service(code).is_none() {
+        let known = {
+            let state = self.state.borrow();
+            match code.strip_prefix(BUNDLE_PREFIX) {
+                Some(id) => state.bundles.bundle(id).is_some(),
+                None => state.catalogue.service(code).is_some(),
+            }
+        };
+        if !known {
             return;
         }
         self.state.borrow_mut().guide_code = Some(code.to_string());
@@ -491,32 +542,16 @@ impl KioskController {
         self.navigate(Screen::Search);
     }
 
-    fn apply(&self, code: &str) {
-        let needs_identity = self
-            .state
-            .borrow()
-            .catalogue
-            .service(code)
-            .is_some_and(|s| s.needs_identity);
-        let identified = !self.state.borrow().resident_masked.is_empty();
-        if needs_identity && !identified {
-            self.start_identify();
-            self.show_notice(&self.tr(
-                "办理前请先刷身份证确认身份",
-                "Please identify with your ID card first",
-            ));
-        } else {
-            self.show_notice(&self.tr(
-                "本终端暂不能在线提交此事项，请到窗口办理，或呼叫工作人员帮您办理",
-                "This item cannot be submitted here yet; please go to the counter or call staff",
-            ));
-        }
+    /// 我要办理 on a guide.
+    pub fn apply(&self, code: &str) {
+        self.begin_application(code);
     }
 
     fn call_staff(&self) {
         tracing::info!("call staff pressed");
         let hooks = self.state.borrow().hooks.clone();
         hooks.call_staff();
+        hooks.desk(DeskRequest::CallStaff);
         self.show_notice(&self.tr(
             "已通知工作人员，请在终端前稍候",
             "Staff have been called; please wait at the terminal",
@@ -606,7 +641,7 @@ impl KioskController {
 
     fn page_categories(&self, step: i32) {
         let pages = pages(
-            self.state.borrow().catalogue.categories.len(),
+            category_tiles(&self.state.borrow()).len(),
             self.categories_per_page(),
         );
         {
@@ -622,7 +657,7 @@ impl KioskController {
             state
                 .category
                 .as_deref()
-                .map(|c| state.catalogue.service_count(c))
+                .map(|c| service_list(&state, c).1.len())
                 .unwrap_or(0)
         };
         let pages = pages(count, self.services_per_page());
@@ -701,21 +736,13 @@ impl KioskController {
         let per_page = self.categories_per_page();
         let (items, page, page_count) = {
             let state = self.state.borrow();
-            let english = state.language == Language::En;
-            let page_count = pages(state.catalogue.categories.len(), per_page);
+            let tiles = category_tiles(&state);
+            let page_count = pages(tiles.len(), per_page);
             let page = state.category_page.min(page_count - 1);
-            let items: Vec<CategoryItem> = state
-                .catalogue
-                .categories
-                .iter()
+            let items: Vec<CategoryItem> = tiles
+                .into_iter()
                 .skip(page * per_page)
                 .take(per_page)
-                .map(|c| CategoryItem {
-                    code: c.code.as_str().into(),
-                    name: c.display_name(english).into(),
-                    glyph: c.glyph.as_str().into(),
-                    count: state.catalogue.service_count(&c.code) as i32,
-                })
                 .collect();
             (items, page, page_count)
         };
@@ -733,20 +760,13 @@ impl KioskController {
             let Some(code) = state.category.as_deref() else {
                 return;
             };
-            let english = state.language == Language::En;
-            let list = state.catalogue.services_in(code);
+            let (title, list) = service_list(&state, code);
             let page_count = pages(list.len(), per_page);
             let page = state.service_page.min(page_count - 1);
-            let title = state
-                .catalogue
-                .category(code)
-                .map(|c| c.display_name(english).to_string())
-                .unwrap_or_default();
             let items: Vec<ServiceItem> = list
                 .into_iter()
                 .skip(page * per_page)
                 .take(per_page)
-                .map(|s| service_item(&state.catalogue, s, english))
                 .collect();
             (title, items, page, page_count)
         };
@@ -781,16 +801,26 @@ impl KioskController {
     fn refresh_guide(&self) {
         let guide = {
             let state = self.state.borrow();
-            let Some(service) = state
-                .guide_code
-                .as_deref()
-                .and_then(|c| state.catalogue.service(c))
-            else {
+            let Some(code) = state.guide_code.as_deref() else {
                 return;
             };
-            guide_data(service, state.language == Language::En)
+            let english = state.language == Language::En;
+            match code.strip_prefix(BUNDLE_PREFIX) {
+                Some(id) => match state.bundles.bundle(id) {
+                    Some(bundle) => bundle_guide(&state, bundle, english),
+                    None => return,
+                },
+                None => match state.catalogue.service(code) {
+                    Some(service) => guide_data(service, english),
+                    None => return,
+                },
+            }
         };
         self.kiosk(|k| k.set_guide(guide));
+    }
+
+    fn english(&self) -> bool {
+        self.state.borrow().language == Language::En
     }
 
     fn tr(&self, zh: &str, en: &str) -> String {
@@ -798,6 +828,194 @@ impl KioskController {
             Language::Zh => zh.to_string(),
             Language::En => en.to_string(),
         }
+    }
+}
+
+/// The demo bundles when they fit this catalogue; none when a platform
+/// catalogue lacks their items (a bundle half-applicable is worse than none).
+fn bundles_for(catalogue: &Catalogue) -> BundleCatalogue {
+    BundleCatalogue::from_json(DEMO_BUNDLES_JSON, catalogue).unwrap_or_else(|err| {
+        tracing::warn!(%err, "demo bundles do not fit the catalogue; none offered");
+        BundleCatalogue {
+            schema: crate::core::bundle::BUNDLES_SCHEMA_VERSION,
+            demo_data: true,
+            bundles: Vec::new(),
+        }
+    })
+}
+
+/// The tiles of the catalogue screen: 一件事 and 本站常办 first, then the
+/// platform's categories.
+fn category_tiles(state: &State) -> Vec<CategoryItem> {
+    let english = state.language == Language::En;
+    let mut tiles = Vec::with_capacity(state.catalogue.categories.len() + 2);
+    if !state.bundles.bundles.is_empty() {
+        tiles.push(CategoryItem {
+            code: BUNDLES_CATEGORY.into(),
+            name: if english {
+                "One-stop bundles"
+            } else {
+                "一件事 一次办"
+            }
+            .into(),
+            glyph: "一".into(),
+            count: state.bundles.bundles.len() as i32,
+        });
+    }
+    let popular = state.catalogue.popular(POPULAR_COUNT).len();
+    if popular > 0 {
+        tiles.push(CategoryItem {
+            code: POPULAR_CATEGORY.into(),
+            name: if english {
+                "Popular here"
+            } else {
+                "本站常办"
+            }
+            .into(),
+            glyph: "常".into(),
+            count: popular as i32,
+        });
+    }
+    tiles.extend(state.catalogue.categories.iter().map(|c| CategoryItem {
+        code: c.code.as_str().into(),
+        name: c.display_name(english).into(),
+        glyph: c.glyph.as_str().into(),
+        count: state.catalogue.service_count(&c.code) as i32,
+    }));
+    tiles
+}
+
+/// The title and the items of one tile of the catalogue screen.
+fn service_list(state: &State, code: &str) -> (String, Vec<ServiceItem>) {
+    let english = state.language == Language::En;
+    match code {
+        BUNDLES_CATEGORY => (
+            if english {
+                "One-stop bundles"
+            } else {
+                "一件事 一次办"
+            }
+            .to_string(),
+            state
+                .bundles
+                .bundles
+                .iter()
+                .map(|b| ServiceItem {
+                    code: format!("{BUNDLE_PREFIX}{}", b.id).into(),
+                    name: if english && !b.name_en.is_empty() {
+                        b.name_en.as_str()
+                    } else {
+                        b.name.as_str()
+                    }
+                    .into(),
+                    summary: b.summary.as_str().into(),
+                    time_limit: SharedString::new(),
+                    category_name: if english { "Bundle" } else { "一件事" }.into(),
+                })
+                .collect(),
+        ),
+        POPULAR_CATEGORY => (
+            if english {
+                "Popular here"
+            } else {
+                "本站常办"
+            }
+            .to_string(),
+            state
+                .catalogue
+                .popular(POPULAR_COUNT)
+                .into_iter()
+                .map(|s| service_item(&state.catalogue, s, english))
+                .collect(),
+        ),
+        _ => (
+            state
+                .catalogue
+                .category(code)
+                .map(|c| c.display_name(english).to_string())
+                .unwrap_or_default(),
+            state
+                .catalogue
+                .services_in(code)
+                .into_iter()
+                .map(|s| service_item(&state.catalogue, s, english))
+                .collect(),
+        ),
+    }
+}
+
+/// A 一件事 bundle as a guide: what it covers, and every material any of its
+/// items may ask for (the questionnaire narrows it down).
+fn bundle_guide(state: &State, bundle: &crate::core::bundle::Bundle, english: bool) -> GuideData {
+    let merged = crate::core::bundle::merge(&crate::core::bundle::item_forms(
+        &bundle.items,
+        &state.catalogue,
+        &state.forms,
+    ));
+    let services: Vec<&Service> = bundle
+        .items
+        .iter()
+        .filter_map(|c| state.catalogue.service(c))
+        .collect();
+    let mut delivery: Vec<String> = Vec::new();
+    for service in &services {
+        for d in &service.delivery {
+            let label = if english { d.label_en() } else { d.label_zh() }.to_string();
+            if !delivery.contains(&label) {
+                delivery.push(label);
+            }
+        }
+    }
+    GuideData {
+        code: format!("{BUNDLE_PREFIX}{}", bundle.id).into(),
+        name: if english && !bundle.name_en.is_empty() {
+            bundle.name_en.as_str()
+        } else {
+            bundle.name.as_str()
+        }
+        .into(),
+        department: services
+            .iter()
+            .map(|s| s.department.as_str())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect::<Vec<_>>()
+            .join("、")
+            .into(),
+        summary: bundle.summary.as_str().into(),
+        conditions: strings(
+            services
+                .iter()
+                .map(|s| format!("可一次办理：{}", s.display_name(english))),
+        ),
+        materials: ModelRc::new(VecModel::from(
+            merged
+                .materials
+                .iter()
+                .map(|m| MaterialItem {
+                    name: m.material.name.as_str().into(),
+                    copies: m.material.copies.as_str().into(),
+                    key: m.material.key,
+                    e_cert: m.material.e_cert,
+                    note: m.material.note.as_str().into(),
+                })
+                .collect::<Vec<_>>(),
+        )),
+        time_limit: services
+            .iter()
+            .map(|s| format!("{}：{}", s.name, s.time_limit))
+            .collect::<Vec<_>>()
+            .join("；")
+            .into(),
+        fee: {
+            let mut fees: Vec<&str> = services.iter().map(|s| s.fee.as_str()).collect();
+            fees.dedup();
+            fees.join("；").into()
+        },
+        basis: strings(services.iter().flat_map(|s| s.basis.iter().cloned())),
+        delivery: strings(delivery),
+        commitment: services.iter().any(|s| s.commitment),
+        tolerant: services.iter().all(|s| s.tolerant),
     }
 }
 

@@ -125,6 +125,122 @@ pub fn all_screens() -> Vec<ScreenShot> {
             reach: |c| c.navigate(Screen::Progress),
         },
         ScreenShot {
+            name: "bundle-questions",
+            reach: |c| {
+                c.open_service("bundle:newborn");
+                c.apply("bundle:newborn");
+            },
+        },
+        ScreenShot {
+            name: "form",
+            reach: |c| {
+                c.open_service("DEMO-SB-001");
+                c.apply("DEMO-SB-001");
+            },
+        },
+        ScreenShot {
+            name: "form-keypad",
+            reach: |c| {
+                c.apply("DEMO-SB-001");
+                c.journey_edit_field("applicant.phone");
+                c.journey_key("138");
+            },
+        },
+        ScreenShot {
+            name: "form-pinyin",
+            reach: |c| {
+                c.apply("DEMO-SB-001");
+                c.journey_edit_field("applicant.address");
+                c.journey_key("zhang");
+            },
+        },
+        ScreenShot {
+            name: "materials",
+            reach: |c| {
+                c.apply("DEMO-SB-001");
+                c.journey_fill_required();
+                c.journey_form_next();
+            },
+        },
+        ScreenShot {
+            name: "commitment",
+            reach: |c| {
+                c.apply("DEMO-SB-001");
+                c.journey_fill_required();
+                c.journey_form_next();
+                c.journey_provide_all_materials();
+                c.journey_materials_next();
+                c.journey_delivery_next();
+            },
+        },
+        ScreenShot {
+            name: "receipt-unprinted",
+            reach: |c| {
+                c.apply("DEMO-SB-001");
+                c.handle(crate::services::UiEvent::Desk(
+                    crate::desk::DeskEvent::Submitted {
+                        receipt_no: sample_receipt(),
+                        qr: sample_receipt(),
+                        printed: false,
+                        printer_message: "打印机缺纸。".into(),
+                    },
+                ));
+            },
+        },
+        ScreenShot {
+            name: "rating",
+            reach: |c| {
+                c.apply("DEMO-SB-001");
+                c.handle(crate::services::UiEvent::Desk(
+                    crate::desk::DeskEvent::Submitted {
+                        receipt_no: sample_receipt(),
+                        qr: sample_receipt(),
+                        printed: true,
+                        printer_message: String::new(),
+                    },
+                ));
+                c.journey_to_rating();
+            },
+        },
+        ScreenShot {
+            name: "rating-reasons",
+            reach: |c| {
+                c.apply("DEMO-SB-001");
+                c.handle(crate::services::UiEvent::Desk(
+                    crate::desk::DeskEvent::Submitted {
+                        receipt_no: sample_receipt(),
+                        qr: sample_receipt(),
+                        printed: true,
+                        printer_message: String::new(),
+                    },
+                ));
+                c.journey_to_rating();
+                c.journey_rate(crate::core::evaluation::Satisfaction::Dissatisfied);
+            },
+        },
+        ScreenShot {
+            name: "progress-list",
+            reach: |c| {
+                c.navigate(Screen::Progress);
+                c.handle(crate::services::UiEvent::Desk(
+                    crate::desk::DeskEvent::Progress {
+                        live: false,
+                        rows: vec![crate::desk::ProgressRow {
+                            receipt_no: sample_receipt(),
+                            service_name: "城乡居民基本养老保险参保登记".into(),
+                            state: "排队待上传".into(),
+                            updated: "2026-11-25 10:32".into(),
+                        }],
+                        message: "网络未连接，下面是本终端记录的状态，联网后会自动上报。".into(),
+                    },
+                ));
+            },
+        },
+        ScreenShot {
+            name: "feedback",
+            reach: |c| c.journey_open_feedback(),
+        },
+        ScreenShot {
             name: "idle-timeout",
             reach: |c| {
                 c.open_catalogue();
@@ -161,6 +277,7 @@ pub fn render_all(
     let mut config = config.clone();
     config.ui.language = language;
     let controller = KioskController::new(&ui, config, Catalogue::demo());
+    controller.set_hooks(Rc::new(SampleResident));
     ui.show().context("cannot show the kiosk window")?;
     let mut written = Vec::new();
     for &large in themes {
@@ -180,4 +297,21 @@ pub fn render_all(
     controller.end_session(crate::core::session::EndReason::Finished);
     ui.hide().ok();
     Ok(written)
+}
+
+/// Screens of a journey need a resident: the first demo card, as if it lay
+/// on the reader. Nothing is stored or sent.
+pub struct SampleResident;
+
+impl super::controller::KioskHooks for SampleResident {
+    fn identity(&self) -> Option<crate::core::form::Identity> {
+        bianmin_drivers::idcard::sim::demo_cards()
+            .first()
+            .map(crate::app::core_identity)
+    }
+}
+
+/// A well-formed receipt number for screens that show one.
+fn sample_receipt() -> String {
+    crate::store::receipt::format("T0001", "20261125", 42)
 }

@@ -1,6 +1,6 @@
 //! The async transport of the receipt printer.
 
-use super::receipt::{self, Layout, Receipt, ReceiptError};
+use super::receipt::{self, Document, Layout, Receipt, ReceiptError};
 use super::status::{is_status_byte, request, PrinterState, StatusBytes};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -194,6 +194,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EscPosPrinter<S> {
     /// Print one receipt; `Ok` only when the status after printing is clean.
     pub async fn print_receipt(&mut self, receipt: &Receipt) -> Result<Printed, PrintError> {
         let bytes = receipt::build(receipt, &self.layout)?;
+        self.print_bytes(&bytes).await
+    }
+
+    /// Print a plain-text document; `Ok` only when the status after printing is clean.
+    pub async fn print_document(&mut self, document: &Document) -> Result<Printed, PrintError> {
+        let bytes = receipt::build_document(document, &self.layout)?;
         self.print_bytes(&bytes).await
     }
 }

@@ -11,5 +11,5 @@ pub mod sim;
 pub mod status;
 
 pub use driver::{EscPosPrinter, PrintError, Printed, PrinterStatus};
-pub use receipt::{Layout, Paper, Receipt, TextEncoding};
+pub use receipt::{Document, Layout, Paper, Receipt, TextEncoding};
 pub use status::PrinterState;

@@ -300,6 +300,112 @@ pub fn raster_qr(data: &str, module: u8) -> Result<Vec<u8>, ReceiptError> {
     Ok(out)
 }
 
+/// A plain-text document from the platform (自助打印: a certificate of
+/// insurance, a household extract…), printed on the receipt roll.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Document {
+    pub title: String,
+    pub station: String,
+    /// Already formatted (e.g. "2026-11-25 10:32").
+    pub time: String,
+    /// Plain text; its line breaks are kept and long lines wrapped.
+    pub body: String,
+    /// Printed at the foot (the platform's document id) so staff can trace a copy.
+    pub reference: String,
+}
+
+impl std::fmt::Debug for Document {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A resident's document names them: only its shape is shown.
+        write!(
+            f,
+            "Document({:?}, {} chars)",
+            self.title,
+            self.body.chars().count()
+        )
+    }
+}
+
+/// Most body lines printed (about a metre of paper); a longer document is
+/// cut short with a note, so a runaway file cannot empty the roll.
+pub const MAX_DOCUMENT_LINES: usize = 300;
+
+/// Build the byte stream of a plain-text document. Control characters in
+/// the text are dropped: bytes from the network must never reach the
+/// printer as commands.
+pub fn build_document(doc: &Document, layout: &Layout) -> Result<Vec<u8>, ReceiptError> {
+    let capture = Capture::default();
+    let protocol = Protocol::new(Encoder::new(layout.encoding.encoding()).allow_unencodable(true));
+    let mut p = Printer::new(capture.clone(), protocol, None);
+    let e = |err: escpos::errors::PrinterError| ReceiptError::Escpos(err.to_string());
+    let cols = layout.paper.columns();
+    const LF: &[u8] = &[0x0A];
+    let clean = |text: &str| -> String {
+        text.chars()
+            .map(|c| if c == '\t' { ' ' } else { c })
+            .filter(|c| *c == '\n' || !c.is_control())
+            .collect()
+    };
+
+    p.init().map_err(e)?;
+    if layout.fs_and {
+        p.custom(&[0x1C, 0x26]).map_err(e)?;
+    }
+    p.justify(JustifyMode::CENTER).map_err(e)?;
+    p.bold(true).map_err(e)?;
+    for line in wrap(&clean(&doc.title), cols, 0) {
+        p.write(&line).map_err(e)?.custom(LF).map_err(e)?;
+    }
+    p.bold(false).map_err(e)?;
+    p.justify(JustifyMode::LEFT).map_err(e)?;
+    p.write(&"-".repeat(cols))
+        .map_err(e)?
+        .custom(LF)
+        .map_err(e)?;
+    let body = clean(&doc.body);
+    let mut lines = body.lines().flat_map(|line| wrap(line.trim_end(), cols, 0));
+    for line in lines.by_ref().take(MAX_DOCUMENT_LINES) {
+        p.write(&line).map_err(e)?.custom(LF).map_err(e)?;
+    }
+    if lines.next().is_some() {
+        for line in wrap("……（内容过长，其余部分请到服务窗口打印）", cols, 0)
+        {
+            p.write(&line).map_err(e)?.custom(LF).map_err(e)?;
+        }
+    }
+    p.write(&"-".repeat(cols))
+        .map_err(e)?
+        .custom(LF)
+        .map_err(e)?;
+    for (label, value) in [
+        ("打印地点：", &doc.station),
+        ("打印时间：", &doc.time),
+        ("文件编号：", &doc.reference),
+    ] {
+        if value.is_empty() {
+            continue;
+        }
+        for line in wrap(
+            &format!("{label}{}", clean(value)),
+            cols,
+            display_width(label),
+        ) {
+            p.write(&line).map_err(e)?.custom(LF).map_err(e)?;
+        }
+    }
+    p.feeds(4).map_err(e)?;
+    let cut: &[u8] = if layout.partial_cut {
+        &[0x1D, 0x56, 0x01]
+    } else {
+        &[0x1D, 0x56, 0x00]
+    };
+    p.custom(cut).map_err(e)?;
+    p.print().map_err(e)?;
+    drop(p);
+    let bytes = capture.0.borrow().clone();
+    Ok(bytes)
+}
+
 /// A test page for `bianmin device print-test`.
 pub fn test_receipt(paper: Paper) -> Receipt {
     Receipt {
@@ -377,6 +483,54 @@ mod tests {
         assert!(!contains(&bytes, &[0x1D, 0x28, 0x6B]));
         assert!(contains(&bytes, "受理编号".as_bytes()));
         assert!(contains(&bytes, &[0x1D, 0x56, 0x01]));
+    }
+
+    #[test]
+    fn documents_print_as_text_without_smuggled_commands() {
+        let doc = Document {
+            title: "社会保险参保证明".into(),
+            station: "演示村便民服务站".into(),
+            time: "2026-11-25 10:32".into(),
+            body: format!("第一行\n{}\n\x1b@\x1dV\x00第三行", "长".repeat(100)),
+            reference: "DOC-1".into(),
+        };
+        let bytes = build_document(&doc, &Layout::default()).unwrap();
+        let mut interpreter = super::super::sim::Interpreter::new(TextEncoding::Gb18030);
+        let receipts: Vec<_> = interpreter
+            .feed(&bytes)
+            .into_iter()
+            .filter_map(|event| match event {
+                super::super::sim::Event::Cut(r) => Some(r),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(receipts.len(), 1, "one document, one cut");
+        let text = receipts[0].text();
+        assert!(text.contains("社会保险参保证明"), "{text}");
+        assert!(
+            text.contains("第一行") && text.contains("@V第三行"),
+            "{text}"
+        );
+        assert!(text.contains("文件编号：DOC-1"), "{text}");
+        assert!(!text.contains("受理编号"), "{text}");
+        let long = text.lines().filter(|l| l.contains('长')).count();
+        assert!(
+            long >= 3,
+            "100 wide characters wrap over several lines: {text}"
+        );
+        assert!(receipts[0].qr_payloads().is_empty());
+
+        let endless = Document {
+            body: "一行\n".repeat(MAX_DOCUMENT_LINES + 50),
+            ..doc
+        };
+        let bytes = build_document(&endless, &Layout::default()).unwrap();
+        let (gb, _, _) = encoding_rs::GB18030.encode("一行");
+        let printed = bytes.windows(gb.len()).filter(|w| *w == &gb[..]).count();
+        assert_eq!(printed, MAX_DOCUMENT_LINES);
+        let (gb, _, _) = encoding_rs::GB18030.encode("内容过长");
+        assert!(contains(&bytes, &gb));
+        assert!(!format!("{endless:?}").contains("一行"));
     }
 
     #[test]
