@@ -112,6 +112,30 @@ impl SignatureCapture {
         self.inking = false;
     }
 
+    /// The pad changed size (large mode switched while signing): what is
+    /// drawn is scaled, keeping its proportions, so it stays on the sheet.
+    /// A stroke in progress ends; the finger's next move starts another.
+    pub fn resize(&mut self, width: f32, height: f32) {
+        let resized = SignatureCapture::new(width, height);
+        let (new_w, new_h) = resized.size();
+        if (new_w, new_h) == (self.width, self.height) {
+            return;
+        }
+        if self.width == 0 || self.height == 0 || new_w == 0 || new_h == 0 {
+            self.clear();
+        } else {
+            let scale = (f64::from(new_w) / f64::from(self.width))
+                .min(f64::from(new_h) / f64::from(self.height));
+            for point in self.strokes.iter_mut().flatten() {
+                point.x = ((f64::from(point.x) * scale).round() as i32).min(new_w as i32);
+                point.y = ((f64::from(point.y) * scale).round() as i32).min(new_h as i32);
+            }
+        }
+        self.width = new_w;
+        self.height = new_h;
+        self.inking = false;
+    }
+
     /// 重写: start over.
     pub fn clear(&mut self) {
         self.strokes.zeroize();
@@ -175,9 +199,10 @@ impl std::fmt::Debug for SignatureCapture {
     }
 }
 
-/// A lone point (a tap, the dot of 主) is drawn as a ring small enough to
-/// fill under the ink: a zero-length line has no ink in every renderer.
-const DOT_RADIUS: i32 = 1;
+/// A lone point (a tap, the dot of 主) is drawn as a one-pixel line: with
+/// round caps that is a dot of the ink's width, where a zero-length line
+/// or a tiny circle leaves no ink or a hole in some renderers.
+const DOT_LENGTH: i32 = 1;
 
 fn path_commands(strokes: &[Vec<Point>]) -> String {
     let mut out = String::new();
@@ -189,14 +214,13 @@ fn path_commands(strokes: &[Vec<Point>]) -> String {
             out.push(' ');
         }
         if rest.is_empty() {
-            let r = DOT_RADIUS;
             let _ = write!(
                 out,
-                "M {} {} a {r} {r} 0 1 0 {} 0 a {r} {r} 0 1 0 {} 0",
-                first.x - r,
+                "M {} {} L {} {}",
+                first.x,
                 first.y,
-                2 * r,
-                -2 * r
+                first.x + DOT_LENGTH,
+                first.y
             );
             continue;
         }
@@ -237,12 +261,11 @@ pub fn render_png(signature: &Signature) -> Result<Vec<u8>, SignatureImageError>
         let Some((first, rest)) = line.split_first() else {
             continue;
         };
-        let (x, y) = (first.x as f32, first.y as f32);
+        builder.move_to(first.x as f32, first.y as f32);
         if rest.is_empty() {
-            builder.push_circle(x, y, DOT_RADIUS as f32);
+            builder.line_to((first.x + DOT_LENGTH) as f32, first.y as f32);
             continue;
         }
-        builder.move_to(x, y);
         for p in rest {
             builder.line_to(p.x as f32, p.y as f32);
         }
@@ -298,10 +321,7 @@ mod tests {
     fn a_lone_tap_is_a_dot_but_not_a_signature() {
         let mut capture = SignatureCapture::new(600.0, 200.0);
         drawn(&mut capture, &[(50.0, 60.0)]);
-        assert_eq!(
-            capture.path_commands(),
-            "M 49 60 a 1 1 0 1 0 2 0 a 1 1 0 1 0 -2 0"
-        );
+        assert_eq!(capture.path_commands(), "M 50 60 L 51 60");
         assert!(!capture.signature().is_meaningful());
     }
 
@@ -352,6 +372,25 @@ mod tests {
         let total: usize = capture.signature().strokes.iter().map(Vec::len).sum();
         assert_eq!(total, MAX_POINTS);
         assert!(!capture.start(1.0, 1.0), "full");
+    }
+
+    #[test]
+    fn resizing_scales_the_ink_and_keeps_it_on_the_pad() {
+        let mut capture = SignatureCapture::new(1200.0, 400.0);
+        capture.start(600.0, 200.0);
+        capture.extend(1200.0, 400.0);
+        capture.resize(600.0, 300.0);
+        assert_eq!(capture.size(), (600, 300));
+        assert_eq!(capture.path_commands(), "M 300 100 L 600 200");
+        // The finger still down draws a new stroke, not a jump.
+        assert!(capture.extend(100.0, 100.0));
+        assert!(capture.extend(120.0, 100.0));
+        assert_eq!(capture.signature().strokes.len(), 2);
+        assert!(capture.signature().is_meaningful());
+        capture.resize(600.0, 300.0);
+        assert_eq!(capture.signature().strokes.len(), 2, "same size: unchanged");
+        capture.resize(0.0, 300.0);
+        assert!(capture.is_empty());
     }
 
     #[test]
