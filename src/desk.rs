@@ -533,20 +533,9 @@ impl Desk {
     }
 
     async fn live_progress(&self, receipt_no: &str) -> Lookup {
-        let Some(client) = &self.deps.platform else {
-            return Lookup::Unreachable;
-        };
-        match tokio::time::timeout(LOOKUP_TIMEOUT, client.progress(receipt_no)).await {
-            Ok(Ok(progress)) => Lookup::Found(platform_row(&progress)),
-            Ok(Err(PlatformError::NotFound)) => Lookup::Unknown,
-            Ok(Err(err)) => {
-                tracing::info!(%err, "progress look-up failed");
-                Lookup::Unreachable
-            }
-            Err(_) => {
-                tracing::info!("progress look-up timed out");
-                Lookup::Unreachable
-            }
+        match &self.deps.platform {
+            Some(client) => lookup(client, receipt_no).await,
+            None => Lookup::Unreachable,
         }
     }
 
@@ -587,23 +576,36 @@ impl Desk {
             }
             Some(Ok(found)) => found,
         };
-        let mut rows = Vec::with_capacity(found.records.len());
-        let mut reachable = self.deps.platform.is_some();
-        for record in &found.records {
-            // Once the platform failed to answer, the rest would only wait
-            // for the same time-out: they are shown from this terminal.
-            if reachable {
-                match self.live_progress(&record.key).await {
-                    Lookup::Found(row) => {
-                        rows.push(row);
-                        continue;
-                    }
-                    Lookup::Unknown => {}
-                    Lookup::Unreachable => reachable = false,
+        let mut answers: Vec<Option<Lookup>> = found.records.iter().map(|_| None).collect();
+        if let Some(client) = &self.deps.platform {
+            let mut lookups = tokio::task::JoinSet::new();
+            for (i, record) in found.records.iter().enumerate() {
+                let (client, key) = (client.clone(), record.key.clone());
+                lookups.spawn(async move { (i, lookup(&client, &key).await) });
+            }
+            // One deadline for the whole list, whatever the network does;
+            // what has not answered by then is shown from this terminal.
+            let deadline = tokio::time::Instant::now() + LOOKUP_TIMEOUT;
+            while let Ok(Some(joined)) =
+                tokio::time::timeout_at(deadline, lookups.join_next()).await
+            {
+                if let Ok((i, answer)) = joined {
+                    answers[i] = Some(answer);
                 }
             }
-            rows.push(local_row(record));
         }
+        let reachable = answers
+            .iter()
+            .all(|a| matches!(a, Some(Lookup::Found(_) | Lookup::Unknown)));
+        let rows: Vec<ProgressRow> = found
+            .records
+            .iter()
+            .zip(answers)
+            .map(|(record, answer)| match answer {
+                Some(Lookup::Found(row)) => row,
+                _ => local_row(record),
+            })
+            .collect();
         let mut message = if rows.is_empty() {
             "本终端没有您的申请记录。".to_string()
         } else if reachable {
@@ -711,6 +713,22 @@ impl Desk {
                 tracing::warn!(%err, "document not printed");
                 Err(document_print_message(&err).into())
             }
+        }
+    }
+}
+
+/// One receipt's progress from the platform, within [`LOOKUP_TIMEOUT`].
+async fn lookup(client: &PlatformClient, receipt_no: &str) -> Lookup {
+    match tokio::time::timeout(LOOKUP_TIMEOUT, client.progress(receipt_no)).await {
+        Ok(Ok(progress)) => Lookup::Found(platform_row(&progress)),
+        Ok(Err(PlatformError::NotFound)) => Lookup::Unknown,
+        Ok(Err(err)) => {
+            tracing::info!(%err, "progress look-up failed");
+            Lookup::Unreachable
+        }
+        Err(_) => {
+            tracing::info!("progress look-up timed out");
+            Lookup::Unreachable
         }
     }
 }

@@ -98,7 +98,17 @@ impl Kiosk {
 
     /// A kiosk on the data directory `data` (kept by the caller).
     fn at(data: &Path, url: &str, devices: Option<&Devices>) -> Kiosk {
-        let config = config(data, url);
+        Kiosk::configured(data, url, devices, |_| {})
+    }
+
+    fn configured(
+        data: &Path,
+        url: &str,
+        devices: Option<&Devices>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Kiosk {
+        let mut config = config(data, url);
+        tweak(&mut config);
         let store = Store::open(&config).unwrap();
         let inbox = Inbox::default();
         let identity = Arc::new(Mutex::new(None));
@@ -836,4 +846,36 @@ async fn a_resident_sees_their_own_applications_only() {
     assert!(rows.is_empty());
     assert!(message.contains("更早的申请"), "{message}");
     kiosk.lift();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_platform_does_not_hold_the_resident_up() {
+    let server = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    // The client would wait half a minute: the desk must not.
+    let mut kiosk = Kiosk::configured(dir.path(), server.base_url(), None, |c| {
+        c.platform.request_timeout_secs = bianmin::config::Ranged(30);
+    });
+    for _ in 0..2 {
+        assert!(matches!(
+            kiosk.submit(application(0)).await,
+            DeskEvent::Submitted { .. }
+        ));
+    }
+    kiosk.place(0);
+    server.faults().inject(
+        bianmin::platform::server::Fault::Slow { delay_ms: 15_000 },
+        2,
+    );
+    let started = Instant::now();
+    let (live, rows, message) = kiosk.progress(DeskRequest::ProgressForResident).await;
+    let took = started.elapsed();
+    assert!(
+        took >= desk::LOOKUP_TIMEOUT && took < desk::LOOKUP_TIMEOUT + Duration::from_secs(2),
+        "answered after {took:?}"
+    );
+    assert!(!live);
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r.state == "排队待上传"), "{rows:?}");
+    assert!(message.contains("网络"), "{message}");
 }
