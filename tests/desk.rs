@@ -879,3 +879,70 @@ async fn a_slow_platform_does_not_hold_the_resident_up() {
     assert!(rows.iter().all(|r| r.state == "排队待上传"), "{rows:?}");
     assert!(message.contains("网络"), "{message}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_store_printer_or_platform_every_request_is_still_answered() {
+    let inbox = Inbox::default();
+    let identity = Arc::new(Mutex::new(Some(Box::new(demo_cards()[0].clone()))));
+    let desk = desk::spawn(
+        &tokio::runtime::Handle::current(),
+        DeskDeps {
+            store: None,
+            platform: None,
+            printer: None,
+            identity,
+            inbox: inbox.clone(),
+            station: "演示村便民服务站".into(),
+        },
+    );
+    let receipt_no = bianmin::store::receipt::format("T0001", "20261125", 1);
+    desk.send(DeskRequest::Submit(Box::new(Submission {
+        application: application(0),
+        title: "社会保障卡申领".into(),
+        time_limit: String::new(),
+    })));
+    desk.send(DeskRequest::Reprint {
+        receipt_no: receipt_no.clone(),
+    });
+    desk.send(DeskRequest::Evaluate {
+        receipt_no: receipt_no.clone(),
+        service_code: "DEMO-SB-001".into(),
+        evaluation: Evaluation::new(&receipt_no, Satisfaction::Satisfied, &[], None).unwrap(),
+    });
+    desk.send(DeskRequest::Feedback {
+        service_code: None,
+        text: "找不到事项".into(),
+    });
+    desk.send(DeskRequest::CallStaff);
+    desk.send(DeskRequest::ProgressByReceipt(receipt_no.clone()));
+    desk.send(DeskRequest::ProgressForResident);
+    desk.send(DeskRequest::FetchDocuments);
+    desk.send(DeskRequest::PrintDocument { id: "DOC-1".into() });
+
+    let mut answers = Vec::new();
+    let deadline = Instant::now() + WITHIN;
+    while answers.len() < 8 {
+        answers.extend(inbox.drain().into_iter().filter_map(|e| match e {
+            UiEvent::Desk(answer) => Some(answer),
+            _ => None,
+        }));
+        assert!(Instant::now() < deadline, "answers so far: {answers:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    for answer in &answers {
+        match answer {
+            DeskEvent::SubmitFailed(sentence) => assert!(sentence.contains("窗口"), "{sentence}"),
+            DeskEvent::Reprinted(Err(sentence))
+            | DeskEvent::Evaluated(Err(sentence))
+            | DeskEvent::FeedbackSaved(Err(sentence))
+            | DeskEvent::DocumentPrinted(Err(sentence)) => assert!(!sentence.is_empty()),
+            DeskEvent::Progress {
+                live: false,
+                rows,
+                message,
+            } => assert!(rows.is_empty() && !message.is_empty()),
+            DeskEvent::Documents { online: false, .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
