@@ -533,20 +533,9 @@ impl Desk {
     }
 
     async fn live_progress(&self, receipt_no: &str) -> Lookup {
-        let Some(client) = &self.deps.platform else {
-            return Lookup::Unreachable;
-        };
-        match tokio::time::timeout(LOOKUP_TIMEOUT, client.progress(receipt_no)).await {
-            Ok(Ok(progress)) => Lookup::Found(platform_row(&progress)),
-            Ok(Err(PlatformError::NotFound)) => Lookup::Unknown,
-            Ok(Err(err)) => {
-                tracing::info!(%err, "progress look-up failed");
-                Lookup::Unreachable
-            }
-            Err(_) => {
-                tracing::info!("progress look-up timed out");
-                Lookup::Unreachable
-            }
+        match &self.deps.platform {
+            Some(client) => lookup(client, receipt_no).await,
+            None => Lookup::Unreachable,
         }
     }
 
@@ -587,23 +576,36 @@ impl Desk {
             }
             Some(Ok(found)) => found,
         };
-        let mut rows = Vec::with_capacity(found.records.len());
-        let mut reachable = self.deps.platform.is_some();
-        for record in &found.records {
-            // Once the platform failed to answer, the rest would only wait
-            // for the same time-out: they are shown from this terminal.
-            if reachable {
-                match self.live_progress(&record.key).await {
-                    Lookup::Found(row) => {
-                        rows.push(row);
-                        continue;
-                    }
-                    Lookup::Unknown => {}
-                    Lookup::Unreachable => reachable = false,
+        let mut answers: Vec<Option<Lookup>> = found.records.iter().map(|_| None).collect();
+        if let Some(client) = &self.deps.platform {
+            let mut lookups = tokio::task::JoinSet::new();
+            for (i, record) in found.records.iter().enumerate() {
+                let (client, key) = (client.clone(), record.key.clone());
+                lookups.spawn(async move { (i, lookup(&client, &key).await) });
+            }
+            // One deadline for the whole list, whatever the network does;
+            // what has not answered by then is shown from this terminal.
+            let deadline = tokio::time::Instant::now() + LOOKUP_TIMEOUT;
+            while let Ok(Some(joined)) =
+                tokio::time::timeout_at(deadline, lookups.join_next()).await
+            {
+                if let Ok((i, answer)) = joined {
+                    answers[i] = Some(answer);
                 }
             }
-            rows.push(local_row(record));
         }
+        let reachable = answers
+            .iter()
+            .all(|a| matches!(a, Some(Lookup::Found(_) | Lookup::Unknown)));
+        let rows: Vec<ProgressRow> = found
+            .records
+            .iter()
+            .zip(answers)
+            .map(|(record, answer)| match answer {
+                Some(Lookup::Found(row)) => row,
+                _ => local_row(record),
+            })
+            .collect();
         let mut message = if rows.is_empty() {
             "本终端没有您的申请记录。".to_string()
         } else if reachable {
@@ -711,6 +713,22 @@ impl Desk {
                 tracing::warn!(%err, "document not printed");
                 Err(document_print_message(&err).into())
             }
+        }
+    }
+}
+
+/// One receipt's progress from the platform, within [`LOOKUP_TIMEOUT`].
+async fn lookup(client: &PlatformClient, receipt_no: &str) -> Lookup {
+    match tokio::time::timeout(LOOKUP_TIMEOUT, client.progress(receipt_no)).await {
+        Ok(Ok(progress)) => Lookup::Found(platform_row(&progress)),
+        Ok(Err(PlatformError::NotFound)) => Lookup::Unknown,
+        Ok(Err(err)) => {
+            tracing::info!(%err, "progress look-up failed");
+            Lookup::Unreachable
+        }
+        Err(_) => {
+            tracing::info!("progress look-up timed out");
+            Lookup::Unreachable
         }
     }
 }
@@ -911,8 +929,8 @@ pub fn evaluation_comment(evaluation: &Evaluation) -> String {
     parts.join("；")
 }
 
-/// 办不成事 text as sent: at most [`FEEDBACK_MAX_CHARS`] characters, no
-/// control characters, and any run of seven or more digits (a phone or ID
+/// 办不成事 text as sent: one line of at most [`FEEDBACK_MAX_CHARS`]
+/// characters, no control characters, and any run of seven or more digits (a phone or ID
 /// number typed "so someone calls back") replaced, since the report is
 /// not sealed against staff reading it.
 pub fn bounded_feedback(text: &str) -> String {
@@ -920,8 +938,13 @@ pub fn bounded_feedback(text: &str) -> String {
     let mut out = String::new();
     let mut digits = String::new();
     let flush = |out: &mut String, digits: &mut String| {
-        if digits.chars().filter(char::is_ascii_digit).count() >= 7 {
+        // Separators after the last digit belong to the text, not the number.
+        let end = digits
+            .rfind(|c: char| c.is_ascii_alphanumeric())
+            .map_or(0, |i| i + 1);
+        if digits[..end].chars().filter(char::is_ascii_digit).count() >= 7 {
             out.push_str(HIDDEN);
+            out.push_str(&digits[end..]);
         } else {
             out.push_str(digits);
         }
@@ -945,7 +968,9 @@ pub fn bounded_feedback(text: &str) -> String {
         out.push(if c.is_control() { ' ' } else { c });
     }
     flush(&mut out, &mut digits);
-    out.trim().chars().take(FEEDBACK_MAX_CHARS).collect()
+    // One line for the report: runs of blanks become one space.
+    let out = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    out.chars().take(FEEDBACK_MAX_CHARS).collect()
 }
 
 /// The platform's status in the resident's words.
@@ -1065,4 +1090,113 @@ pub fn signature_png(signature: &Signature) -> Option<Vec<u8>> {
         return None;
     }
     pixmap.encode_png().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::application::Point;
+    use crate::core::evaluation::{LowReason, Satisfaction};
+
+    #[test]
+    fn feedback_is_bounded_and_carries_no_numbers_of_people() {
+        assert_eq!(
+            bounded_feedback(
+                "  找不到居住证办理，电话 139 1234 5678 \n 身份证11010519491231002X  "
+            ),
+            "找不到居住证办理，电话 ［号码已隐去］ 身份证［号码已隐去］"
+        );
+        // Full-width digits are numbers too; short numbers (a floor, a count) stay.
+        assert_eq!(
+            bounded_feedback("３楼窗口说要１３９１２３４５６７８"),
+            "3楼窗口说要［号码已隐去］"
+        );
+        assert_eq!(bounded_feedback("排了2个小时"), "排了2个小时");
+        assert_eq!(bounded_feedback("a\u{1b}b"), "a b");
+        let long = bounded_feedback(&"长".repeat(FEEDBACK_MAX_CHARS * 2));
+        assert_eq!(long.chars().count(), FEEDBACK_MAX_CHARS);
+    }
+
+    #[test]
+    fn evaluation_comments_put_reasons_in_words() {
+        let low = Evaluation::new(
+            "R",
+            Satisfaction::VeryDissatisfied,
+            &[LowReason::DeviceProblem],
+            Some(" 打印机没纸 "),
+        )
+        .unwrap();
+        assert_eq!(
+            evaluation_comment(&low),
+            "原因：设备出了故障；补充说明：打印机没纸"
+        );
+        let high = Evaluation::new("R", Satisfaction::VerySatisfied, &[], None).unwrap();
+        assert_eq!(evaluation_comment(&high), "");
+    }
+
+    #[test]
+    fn material_states_keep_owed_and_to_verify_apart() {
+        assert_eq!(
+            wire_state(MaterialState::PendingVerification),
+            wire::MaterialState::ECertPending
+        );
+        assert_eq!(
+            wire_state(MaterialState::Missing),
+            wire::MaterialState::Pending
+        );
+        for state in [
+            MaterialState::Provided,
+            MaterialState::ECertFetched,
+            MaterialState::PendingVerification,
+            MaterialState::Missing,
+            MaterialState::Committed,
+        ] {
+            // A reprint lists exactly what the first print listed.
+            assert_eq!(
+                wire_outstanding_words(wire_state(state)),
+                state.outstanding().then(|| state.label_zh())
+            );
+        }
+    }
+
+    #[test]
+    fn states_in_words() {
+        assert_eq!(status_words("in_review"), "审核中");
+        assert_eq!(status_words("something_new"), "处理中");
+        assert_eq!(local_state_words(RecordState::Pending), "排队待上传");
+        assert_eq!(
+            shown_time_rfc3339("2026-11-25T02:32:00Z"),
+            "2026-11-25 10:32"
+        );
+        assert_eq!(shown_time_rfc3339("garbled"), "garbled");
+        assert_eq!(receipt_note(""), format!("{PROGRESS_HINT}。"));
+    }
+
+    #[test]
+    fn signatures_render_dark_on_white() {
+        let signature = Signature {
+            width: 200,
+            height: 100,
+            strokes: vec![
+                vec![Point { x: 10, y: 50 }, Point { x: 190, y: 50 }],
+                vec![Point { x: 100, y: 80 }],
+            ],
+        };
+        let png = signature_png(&signature).unwrap();
+        let image = image::load_from_memory(&png).unwrap().to_luma8();
+        assert_eq!(image.dimensions(), (200, 100));
+        assert!(image.get_pixel(100, 50).0[0] < 64, "on the stroke");
+        assert!(image.get_pixel(100, 80).0[0] < 64, "a tap is a dot");
+        assert_eq!(image.get_pixel(100, 20).0[0], 255, "paper stays white");
+
+        let empty = Signature {
+            width: 200,
+            height: 100,
+            strokes: vec![],
+        };
+        assert_eq!(signature_png(&empty), None);
+        let mut huge = signature.clone();
+        huge.width = 100_000;
+        assert_eq!(signature_png(&huge), None);
+    }
 }

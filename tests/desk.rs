@@ -98,7 +98,17 @@ impl Kiosk {
 
     /// A kiosk on the data directory `data` (kept by the caller).
     fn at(data: &Path, url: &str, devices: Option<&Devices>) -> Kiosk {
-        let config = config(data, url);
+        Kiosk::configured(data, url, devices, |_| {})
+    }
+
+    fn configured(
+        data: &Path,
+        url: &str,
+        devices: Option<&Devices>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Kiosk {
+        let mut config = config(data, url);
+        tweak(&mut config);
         let store = Store::open(&config).unwrap();
         let inbox = Inbox::default();
         let identity = Arc::new(Mutex::new(None));
@@ -836,4 +846,103 @@ async fn a_resident_sees_their_own_applications_only() {
     assert!(rows.is_empty());
     assert!(message.contains("更早的申请"), "{message}");
     kiosk.lift();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_platform_does_not_hold_the_resident_up() {
+    let server = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    // The client would wait half a minute: the desk must not.
+    let mut kiosk = Kiosk::configured(dir.path(), server.base_url(), None, |c| {
+        c.platform.request_timeout_secs = bianmin::config::Ranged(30);
+    });
+    for _ in 0..2 {
+        assert!(matches!(
+            kiosk.submit(application(0)).await,
+            DeskEvent::Submitted { .. }
+        ));
+    }
+    kiosk.place(0);
+    server.faults().inject(
+        bianmin::platform::server::Fault::Slow { delay_ms: 15_000 },
+        2,
+    );
+    let started = Instant::now();
+    let (live, rows, message) = kiosk.progress(DeskRequest::ProgressForResident).await;
+    let took = started.elapsed();
+    assert!(
+        took >= desk::LOOKUP_TIMEOUT && took < desk::LOOKUP_TIMEOUT + Duration::from_secs(2),
+        "answered after {took:?}"
+    );
+    assert!(!live);
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r.state == "排队待上传"), "{rows:?}");
+    assert!(message.contains("网络"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_store_printer_or_platform_every_request_is_still_answered() {
+    let inbox = Inbox::default();
+    let identity = Arc::new(Mutex::new(Some(Box::new(demo_cards()[0].clone()))));
+    let desk = desk::spawn(
+        &tokio::runtime::Handle::current(),
+        DeskDeps {
+            store: None,
+            platform: None,
+            printer: None,
+            identity,
+            inbox: inbox.clone(),
+            station: "演示村便民服务站".into(),
+        },
+    );
+    let receipt_no = bianmin::store::receipt::format("T0001", "20261125", 1);
+    desk.send(DeskRequest::Submit(Box::new(Submission {
+        application: application(0),
+        title: "社会保障卡申领".into(),
+        time_limit: String::new(),
+    })));
+    desk.send(DeskRequest::Reprint {
+        receipt_no: receipt_no.clone(),
+    });
+    desk.send(DeskRequest::Evaluate {
+        receipt_no: receipt_no.clone(),
+        service_code: "DEMO-SB-001".into(),
+        evaluation: Evaluation::new(&receipt_no, Satisfaction::Satisfied, &[], None).unwrap(),
+    });
+    desk.send(DeskRequest::Feedback {
+        service_code: None,
+        text: "找不到事项".into(),
+    });
+    desk.send(DeskRequest::CallStaff);
+    desk.send(DeskRequest::ProgressByReceipt(receipt_no.clone()));
+    desk.send(DeskRequest::ProgressForResident);
+    desk.send(DeskRequest::FetchDocuments);
+    desk.send(DeskRequest::PrintDocument { id: "DOC-1".into() });
+
+    let mut answers = Vec::new();
+    let deadline = Instant::now() + WITHIN;
+    while answers.len() < 8 {
+        answers.extend(inbox.drain().into_iter().filter_map(|e| match e {
+            UiEvent::Desk(answer) => Some(answer),
+            _ => None,
+        }));
+        assert!(Instant::now() < deadline, "answers so far: {answers:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    for answer in &answers {
+        match answer {
+            DeskEvent::SubmitFailed(sentence) => assert!(sentence.contains("窗口"), "{sentence}"),
+            DeskEvent::Reprinted(Err(sentence))
+            | DeskEvent::Evaluated(Err(sentence))
+            | DeskEvent::FeedbackSaved(Err(sentence))
+            | DeskEvent::DocumentPrinted(Err(sentence)) => assert!(!sentence.is_empty()),
+            DeskEvent::Progress {
+                live: false,
+                rows,
+                message,
+            } => assert!(rows.is_empty() && !message.is_empty()),
+            DeskEvent::Documents { online: false, .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
 }
