@@ -41,12 +41,6 @@ pub enum UiEvent {
     /// A receipt of this system was scanned. Its progress follows as
     /// `Desk(DeskEvent::Progress)`: the scan is handed to the desk.
     ReceiptScanned(String),
-    /// No longer sent: a scanned receipt's progress comes as
-    /// `Desk(DeskEvent::Progress)`. Kept until the UI stops matching it.
-    Progress {
-        receipt: String,
-        text: String,
-    },
     /// An e-ID or 一码通办 service code was scanned.
     ServiceCodeScanned,
     /// Something that is not a code this kiosk knows.

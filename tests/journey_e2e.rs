@@ -211,7 +211,7 @@ impl Terminal {
         if journey.get_commitment_needed() && !journey.get_committed() {
             journey.invoke_toggle_commitment();
         }
-        journey.invoke_sign_start(40.0, 120.0);
+        journey.invoke_sign_start(40.0, 120.0, 700.0, 260.0);
         for i in 1..30 {
             journey.invoke_sign_move(40.0 + i as f32 * 12.0, 120.0 + ((i % 5) as f32) * 9.0);
         }

@@ -266,12 +266,9 @@ impl KioskController {
                 self.activity();
                 self.show_notice(&message);
             }
-            UiEvent::ReceiptScanned(number) => {
+            UiEvent::ReceiptScanned(_) => {
                 self.activity();
-                self.progress_for_receipt(&number);
-            }
-            UiEvent::Progress { receipt, text } => {
-                self.show_notice(&format!("{receipt}\n{text}"));
+                self.progress_for_receipt();
             }
             UiEvent::ServiceCodeScanned => {
                 self.activity();
@@ -343,7 +340,12 @@ impl KioskController {
             this.set_language(next);
         });
         let this = self.clone();
-        kiosk.on_call_staff(move || this.call_staff());
+        kiosk.on_call_staff(move || {
+            // The on-screen button; the physical one is reported by the
+            // services before the UI hears of it.
+            this.state.borrow().hooks.desk(DeskRequest::CallStaff);
+            this.call_staff();
+        });
         let this = self.clone();
         kiosk.on_speak_again(move || this.announce());
         let this = self.clone();
@@ -551,7 +553,6 @@ impl KioskController {
         tracing::info!("call staff pressed");
         let hooks = self.state.borrow().hooks.clone();
         hooks.call_staff();
-        hooks.desk(DeskRequest::CallStaff);
         self.show_notice(&self.tr(
             "已通知工作人员，请在终端前稍候",
             "Staff have been called; please wait at the terminal",

@@ -25,9 +25,9 @@ use std::collections::{BTreeMap, BTreeSet};
 /// on what a stuck key can produce.
 const MAX_FIELD_CHARS: usize = 120;
 
-/// The signature pad's drawing area in logical pixels; the commitment screen
-/// gives the pad exactly this size in both themes.
-const SIGNATURE_PAD: (f32, f32) = (720.0, 240.0);
+/// The signature pad's drawing area until the pad reports its own, on the
+/// first touch (it depends on the theme and the panel).
+const SIGNATURE_PAD: (f32, f32) = (720.0, 260.0);
 
 /// What the resident is doing in the field editor.
 struct Editing {
@@ -132,8 +132,9 @@ impl KioskController {
         let this = self.clone();
         j.on_toggle_commitment(move || this.toggle_commitment());
         let this = self.clone();
-        j.on_sign_start(move |x, y| {
+        j.on_sign_start(move |x, y, width, height| {
             this.sign(|s| {
+                s.resize(width, height);
                 s.start(x, y);
             })
         });
@@ -704,6 +705,8 @@ impl KioskController {
 
     /// 请工作人员帮我输入: call a clerk to the terminal.
     fn ask_staff(&self) {
+        let hooks = self.state.borrow().hooks.clone();
+        hooks.desk(DeskRequest::CallStaff);
         self.call_staff();
     }
 
@@ -1496,8 +1499,9 @@ impl KioskController {
         }
     }
 
-    /// A receipt's QR was scanned anywhere: show its progress.
-    pub(super) fn progress_for_receipt(&self, receipt_no: &str) {
+    /// A receipt's QR was scanned anywhere: show its progress (the desk is
+    /// already looking it up).
+    pub(super) fn progress_for_receipt(&self) {
         self.journey(|j| {
             j.set_progress(ModelRc::default());
             j.set_progress_message(SharedString::new());
@@ -1506,7 +1510,6 @@ impl KioskController {
         if self.kiosk(|k| k.get_screen()) != Screen::Progress {
             self.navigate(Screen::Progress);
         }
-        let _ = receipt_no;
     }
 
     fn open_documents(&self) {
