@@ -317,9 +317,20 @@ pub struct SyncHandle {
     wake: Arc<Notify>,
     stop: watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<()>>,
+    status: watch::Receiver<SyncStatus>,
 }
 
 impl SyncHandle {
+    /// The engine's published status, for the operations screen and heartbeats.
+    pub fn status(&self) -> watch::Receiver<SyncStatus> {
+        self.status.clone()
+    }
+
+    /// A cloneable "try now" for callers that cannot hold the handle.
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
     /// Try now, skipping any back-off wait (technician "force sync").
     pub fn sync_now(&self) {
         self.wake.notify_one();
@@ -386,6 +397,7 @@ pub fn spawn_with(
             wake,
             stop,
             task: Some(task),
+            status: rx.clone(),
         },
         rx,
     )
