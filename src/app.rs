@@ -196,7 +196,9 @@ impl crate::ui::admin::AdminHooks for AdminServices {
             DeviceStatus::Ok => Ok(format!("{what}已连接，工作正常")),
             DeviceStatus::Disabled => Err(format!("{what}未启用")),
             DeviceStatus::Starting => Err(format!("{what}正在连接，请稍后再试")),
-            DeviceStatus::Degraded { reason, detail } => Err(format!("{what}：{reason}（{detail}）")),
+            DeviceStatus::Degraded { reason, detail } => {
+                Err(format!("{what}：{reason}（{detail}）"))
+            }
             DeviceStatus::Absent { detail } => Err(format!("{what}未连接：{detail}")),
         };
         let note = |port: &str, running: &str| {
@@ -215,7 +217,11 @@ impl crate::ui::admin::AdminHooks for AdminServices {
                 }
                 let led = test == DeviceTest::Led;
                 let set = move |d: &bianmin_drivers::manager::DeviceManager, on: bool| {
-                    if led { d.set_led(on) } else { d.set_buzzer(on) }
+                    if led {
+                        d.set_led(on)
+                    } else {
+                        d.set_buzzer(on)
+                    }
                 };
                 set(&devices, true);
                 slint::Timer::single_shot(std::time::Duration::from_secs(1), move || {
@@ -228,11 +234,10 @@ impl crate::ui::admin::AdminHooks for AdminServices {
                 }));
             }
             DeviceTest::ReadCard => {
-                let card = self
-                    .identity
-                    .lock()
-                    .ok()
-                    .and_then(|slot| slot.as_ref().map(|c| bianmin_drivers::id_number::mask_name(&c.name)));
+                let card = self.identity.lock().ok().and_then(|slot| {
+                    slot.as_ref()
+                        .map(|c| bianmin_drivers::id_number::mask_name(&c.name))
+                });
                 reply.send(match card {
                     Some(name) => Ok(format!("读到身份证：{name}")),
                     None => describe("身份证读卡器", &status.id_card).map(|ok| {
@@ -259,7 +264,9 @@ impl crate::ui::admin::AdminHooks for AdminServices {
                     let receipt = bianmin_drivers::printer::receipt::test_receipt(paper);
                     reply.send(match printer.print(receipt).await {
                         Ok(printed) => Ok(match printed.warning {
-                            Some(w) => format!("测试页已打印{note}；注意：{}", w.technician_detail()),
+                            Some(w) => {
+                                format!("测试页已打印{note}；注意：{}", w.technician_detail())
+                            }
                             None => format!("测试页已打印{note}"),
                         }),
                         Err(err) => Err(format!("测试页没有打印：{err}")),

@@ -85,10 +85,17 @@ fn a_full_disk_is_reported_until_it_recovers_and_heartbeats_say_so() {
     rt.block_on(monitor.refresh());
     let snap = monitor.snapshot();
     assert_eq!(snap.disk_level, Some(DiskLevel::Critical));
-    assert!(snap.disk_warning.as_deref().unwrap().starts_with("存储空间即将用尽"));
+    assert!(snap
+        .disk_warning
+        .as_deref()
+        .unwrap()
+        .starts_with("存储空间即将用尽"));
     let sent = drain(&sock);
     assert_eq!(sent.len(), 1, "{sent:?}");
-    assert!(sent[0].starts_with("STATUS=存储空间即将用尽：仅剩 100 MB"), "{sent:?}");
+    assert!(
+        sent[0].starts_with("STATUS=存储空间即将用尽：仅剩 100 MB"),
+        "{sent:?}"
+    );
     rt.block_on(monitor.refresh());
     assert!(drain(&sock).is_empty(), "not repeated while unchanged");
     let key = monitor.heartbeat_now().unwrap();
@@ -132,7 +139,11 @@ fn heartbeat_reports_paper_near_end_queue_age_and_sync() {
     };
     let health = device_health(&devices, Some(PrinterState::PaperNearEnd));
     let printer = health.iter().find(|h| h.device == "printer").unwrap();
-    assert_eq!(printer.state, bianmin::ops::DeviceState::Ok, "near-end still prints");
+    assert_eq!(
+        printer.state,
+        bianmin::ops::DeviceState::Ok,
+        "near-end still prints"
+    );
     assert_eq!(printer.paper, Some(bianmin::ops::PaperState::NearEnd));
 
     let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
@@ -154,7 +165,13 @@ fn heartbeat_reports_paper_near_end_queue_age_and_sync() {
         catalogue_version: Some("2026.11.1".into()),
         ..Default::default()
     };
-    let hb = build_heartbeat(&snap, "T0001", "110101001001", now, &DiskThresholds::default());
+    let hb = build_heartbeat(
+        &snap,
+        "T0001",
+        "110101001001",
+        now,
+        &DiskThresholds::default(),
+    );
     assert_eq!(hb.queue_depth, 3);
     assert_eq!(hb.oldest_pending_secs, Some(7200));
     assert_eq!(hb.catalogue_version.as_deref(), Some("2026.11.1"));
@@ -165,5 +182,8 @@ fn heartbeat_reports_paper_near_end_queue_age_and_sync() {
     assert_eq!(outbox.status, "degraded");
     // Figures only: no field could hold a resident's data.
     let json = hb.to_json();
-    assert!(!json.contains("name") && !json.contains("id_number"), "{json}");
+    assert!(
+        !json.contains("name") && !json.contains("id_number"),
+        "{json}"
+    );
 }

@@ -25,6 +25,7 @@ const PIN: &str = "258036";
 struct Recorder {
     applied: RefCell<Vec<(Config, Vec<Change>)>>,
     tests: RefCell<Vec<DeviceTest>>,
+    restarts: RefCell<u32>,
 }
 
 struct Hooks(Rc<Recorder>);
@@ -41,6 +42,9 @@ impl AdminHooks for Hooks {
         // Answer from another thread, as the real device tests do.
         let port = config.devices.printer.port.clone();
         std::thread::spawn(move || reply.send(Ok(format!("测试页已打印（{port}）"))));
+    }
+    fn restart(&self) {
+        *self.0.restarts.borrow_mut() += 1;
     }
 }
 
@@ -61,10 +65,8 @@ fn kit(factory: bool) -> Kit {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     let config_path = dir.path().join("kiosk.toml");
-    let text = REFERENCE_CONFIG.replace(
-        "port = \"/dev/bianmin-printer\"",
-        "port = \"/dev/ttyUSB0\"",
-    );
+    let text =
+        REFERENCE_CONFIG.replace("port = \"/dev/bianmin-printer\"", "port = \"/dev/ttyUSB0\"");
     std::fs::write(&config_path, &text).unwrap();
     let mut config = Config::from_file(&config_path).unwrap();
     assert_eq!(config.devices.printer.port, "/dev/ttyUSB0");
@@ -72,7 +74,8 @@ fn kit(factory: bool) -> Kit {
     if !factory {
         let mut gate = AdminGate::open(&data_dir).unwrap();
         let mut session = gate.try_enter(DEFAULT_PIN, SystemTime::now()).unwrap();
-        gate.change_pin(&mut session, PIN, SystemTime::now()).unwrap();
+        gate.change_pin(&mut session, PIN, SystemTime::now())
+            .unwrap();
     }
 
     let ui = AppWindow::new().unwrap();
@@ -122,7 +125,10 @@ fn type_pin(ui: &AppWindow, pin: &str) {
 fn wait_until(what: &str, cond: impl Fn() -> bool) {
     let start = Instant::now();
     while !cond() {
-        assert!(start.elapsed() < Duration::from_secs(30), "timed out: {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out: {what}"
+        );
         std::thread::sleep(Duration::from_millis(10));
         i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(100));
     }
@@ -182,7 +188,9 @@ fn pin_entry_then_printer_port_saved_live_and_on_disk() {
 
     // The test print uses the edited value and shows its result.
     tap(ui, "打印测试页");
-    wait_until("test result", || admin(ui).get_message().contains("测试页已打印"));
+    wait_until("test result", || {
+        admin(ui).get_message().contains("测试页已打印")
+    });
     assert!(admin(ui).get_message().contains("/dev/bianmin-printer"));
     assert_eq!(*kit.recorder.tests.borrow(), [DeviceTest::Print]);
 
@@ -310,7 +318,10 @@ fn the_factory_pin_must_be_changed_first() {
         admin(ui).get_pin_mode() == bianmin::ui::PinMode::NewPin
     });
     type_pin(ui, "123456");
-    assert_eq!(admin(ui).get_pin_message(), "新 PIN 不可用：不能使用出厂 PIN");
+    assert_eq!(
+        admin(ui).get_pin_message(),
+        "新 PIN 不可用：不能使用出厂 PIN"
+    );
     type_pin(ui, PIN);
     assert_eq!(admin(ui).get_pin_mode(), bianmin::ui::PinMode::Confirm);
     type_pin(ui, PIN);
@@ -344,7 +355,10 @@ fn admin_mode_times_out_to_the_attract_screen_and_screens_are_big_enough() {
     assert!(admin(ui).get_active());
     seconds(61);
     assert!(!admin(ui).get_active());
-    assert_eq!(ui.global::<Kiosk>().get_screen(), bianmin::ui::Screen::Attract);
+    assert_eq!(
+        ui.global::<Kiosk>().get_screen(),
+        bianmin::ui::Screen::Attract
+    );
     wait_until("audit", || {
         AuditLog::open(&kit.data_dir)
             .read_current()
@@ -382,7 +396,10 @@ fn an_idle_attract_screen_dims_and_the_waking_touch_presses_nothing() {
     }
     i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(50));
     assert!(!admin(ui).get_dimmed());
-    assert_eq!(ui.global::<Kiosk>().get_screen(), bianmin::ui::Screen::Attract);
+    assert_eq!(
+        ui.global::<Kiosk>().get_screen(),
+        bianmin::ui::Screen::Attract
+    );
 
     // The next tap is a real one.
     for event in [
@@ -426,4 +443,113 @@ fn check_targets(ui: &AppWindow) {
         n += 1;
     }
     assert!(n >= 5, "only {n} buttons");
+}
+
+#[test]
+fn operations_screen_shows_the_queue_exports_it_and_the_logs_and_restarts() {
+    let kit = kit(false);
+    let ui = &kit.ui;
+    let store = bianmin::store::Store::open_at(&kit.data_dir, "T0001").unwrap();
+    store
+        .enqueue_heartbeat(bianmin::store::NewHeartbeat::default())
+        .unwrap();
+    let mut sources = bianmin::ops::OpsSources::new(kit.data_dir.clone(), "T0001", "110101001001");
+    sources.store = Some(store.clone());
+    let monitor = bianmin::ops::OpsMonitor::new(sources);
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(monitor.refresh());
+    kit.admin.set_monitor(monitor);
+
+    enter(&kit);
+    tap(ui, "运行状态");
+    let figure = |label: &str| {
+        admin(ui)
+            .get_figures()
+            .iter()
+            .find(|f| f.label == label)
+            .map(|f| f.value.to_string())
+            .unwrap_or_else(|| panic!("no figure {label}"))
+    };
+    assert!(
+        figure("待上报").starts_with("1 条（申请 0，心跳 1）"),
+        "{}",
+        figure("待上报")
+    );
+    assert!(
+        figure("存储空间").starts_with("剩余 "),
+        "{}",
+        figure("存储空间")
+    );
+
+    // Export into the data directory (the last place offered after any sticks).
+    let exports = kit.data_dir.join("exports");
+    wait_until("mounts listed", || admin(ui).get_export_target() != "");
+    for _ in 0..10 {
+        if admin(ui).get_export_target() == exports.display().to_string() {
+            break;
+        }
+        tap(ui, "换一个位置");
+    }
+    assert_eq!(admin(ui).get_export_target(), exports.display().to_string());
+    tap(ui, "导出待上报数据");
+    wait_until("queue export", || {
+        !admin(ui).get_message().starts_with("正在导出")
+    });
+    let message = admin(ui).get_message().to_string();
+    assert!(message.starts_with("已导出 1 条待上报记录"), "{message}");
+    let file = std::fs::read_dir(&exports)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "bmx"))
+        .expect("export file");
+    assert_eq!(
+        store.read_export(&file).unwrap().as_array().unwrap().len(),
+        1
+    );
+
+    tap(ui, "导出日志");
+    wait_until("log export", || {
+        !admin(ui).get_message().starts_with("正在导出")
+    });
+    let message = admin(ui).get_message().to_string();
+    assert!(
+        message.starts_with("日志已导出（个人信息已遮蔽）"),
+        "{message}"
+    );
+    let log = std::fs::read_dir(&exports)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "txt"))
+        .expect("log file");
+    let text = std::fs::read_to_string(log).unwrap();
+    assert!(text.contains("待上报: 1 条"), "{text}");
+    assert!(text.contains("\"action\":\"enter\""), "audit log included");
+
+    // No sync engine in this kit: said so, not pretended.
+    tap(ui, "立即同步");
+    assert!(admin(ui).get_message_error());
+
+    tap(ui, "重启终端");
+    wait_until("restart", || *kit.recorder.restarts.borrow() == 1);
+    let actions: Vec<String> = AuditLog::open(&kit.data_dir)
+        .read_current()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "enter",
+            "export-queue",
+            "export-logs",
+            "force-sync",
+            "restart"
+        ]
+    );
 }

@@ -21,7 +21,11 @@ pub fn removable_mounts(proc_mounts: &str) -> Vec<PathBuf> {
         .filter_map(|line| line.split_whitespace().nth(1))
         // /proc/mounts escapes spaces as \040.
         .map(|p| p.replace("\\040", " "))
-        .filter(|p| REMOVABLE_PREFIXES.iter().any(|prefix| p.starts_with(prefix)))
+        .filter(|p| {
+            REMOVABLE_PREFIXES
+                .iter()
+                .any(|prefix| p.starts_with(prefix))
+        })
         .map(PathBuf::from)
         .collect();
     out.sort();
@@ -60,7 +64,11 @@ pub fn scrub(text: &str) -> String {
             if standalone && (is_id || is_mobile) {
                 let keep_head = if is_id { 6 } else { 3 };
                 for (k, c) in chars[i..j].iter().enumerate() {
-                    out.push(if k < keep_head || k >= run - 4 { *c } else { '*' });
+                    out.push(if k < keep_head || k >= run - 4 {
+                        *c
+                    } else {
+                        '*'
+                    });
                 }
             } else {
                 out.extend(&chars[i..j]);
@@ -116,7 +124,14 @@ pub fn export_logs(dir: &Path, what: &LogExport<'_>) -> io::Result<PathBuf> {
 /// container, the service user not in `systemd-journal`).
 fn journal(lines: usize) -> String {
     let output = Command::new("journalctl")
-        .args(["--no-pager", "-o", "short-iso", "-u", "bianmin.service", "-n"])
+        .args([
+            "--no-pager",
+            "-o",
+            "short-iso",
+            "-u",
+            "bianmin.service",
+            "-n",
+        ])
         .arg(lines.to_string())
         .output();
     match output {

@@ -313,7 +313,9 @@ impl OpsMonitor {
 pub fn device_health(devices: &DevicesStatus, printer: Option<PrinterState>) -> Vec<DeviceHealth> {
     let one = |name: &str, status: &DeviceStatus| match status {
         DeviceStatus::Disabled => DeviceHealth::new(name, DeviceState::Disabled),
-        DeviceStatus::Starting => DeviceHealth::new(name, DeviceState::Absent).with_detail("starting"),
+        DeviceStatus::Starting => {
+            DeviceHealth::new(name, DeviceState::Absent).with_detail("starting")
+        }
         DeviceStatus::Ok => DeviceHealth::new(name, DeviceState::Ok),
         DeviceStatus::Degraded { detail, .. } => {
             DeviceHealth::new(name, DeviceState::Error).with_detail(detail)

@@ -202,8 +202,18 @@ impl Keys {
 const GROUPS: [&str; 4] = ["打印机", "读卡器与扫码器", "站点与平台", "时间与显示"];
 
 const FIELDS: &[FieldSpec] = &[
-    FieldSpec { key: "devices.printer.port", label: "打印机串口", group: 0, kind: FieldKind::Port },
-    FieldSpec { key: "devices.printer.baud", label: "打印机波特率", group: 0, kind: FieldKind::Baud },
+    FieldSpec {
+        key: "devices.printer.port",
+        label: "打印机串口",
+        group: 0,
+        kind: FieldKind::Port,
+    },
+    FieldSpec {
+        key: "devices.printer.baud",
+        label: "打印机波特率",
+        group: 0,
+        kind: FieldKind::Baud,
+    },
     FieldSpec {
         key: "devices.printer.paper_mm",
         label: "纸宽",
@@ -222,19 +232,54 @@ const FIELDS: &[FieldSpec] = &[
         group: 0,
         kind: FieldKind::Choice(&[("true", "发送 FS &"), ("false", "不发送")]),
     },
-    FieldSpec { key: "devices.id_card.port", label: "读卡器串口", group: 1, kind: FieldKind::Port },
-    FieldSpec { key: "devices.id_card.baud", label: "读卡器波特率", group: 1, kind: FieldKind::Baud },
-    FieldSpec { key: "devices.scanner.port", label: "扫码器串口", group: 1, kind: FieldKind::Port },
-    FieldSpec { key: "devices.scanner.baud", label: "扫码器波特率", group: 1, kind: FieldKind::Baud },
-    FieldSpec { key: "station.name", label: "站点名称", group: 2, kind: FieldKind::Text(Keys::Any) },
-    FieldSpec { key: "station.code", label: "站点区划代码", group: 2, kind: FieldKind::Text(Keys::Digits) },
+    FieldSpec {
+        key: "devices.id_card.port",
+        label: "读卡器串口",
+        group: 1,
+        kind: FieldKind::Port,
+    },
+    FieldSpec {
+        key: "devices.id_card.baud",
+        label: "读卡器波特率",
+        group: 1,
+        kind: FieldKind::Baud,
+    },
+    FieldSpec {
+        key: "devices.scanner.port",
+        label: "扫码器串口",
+        group: 1,
+        kind: FieldKind::Port,
+    },
+    FieldSpec {
+        key: "devices.scanner.baud",
+        label: "扫码器波特率",
+        group: 1,
+        kind: FieldKind::Baud,
+    },
+    FieldSpec {
+        key: "station.name",
+        label: "站点名称",
+        group: 2,
+        kind: FieldKind::Text(Keys::Any),
+    },
+    FieldSpec {
+        key: "station.code",
+        label: "站点区划代码",
+        group: 2,
+        kind: FieldKind::Text(Keys::Digits),
+    },
     FieldSpec {
         key: "station.terminal_id",
         label: "终端编号",
         group: 2,
         kind: FieldKind::Text(Keys::UpperAlnum),
     },
-    FieldSpec { key: "platform.url", label: "平台地址", group: 2, kind: FieldKind::Text(Keys::Url) },
+    FieldSpec {
+        key: "platform.url",
+        label: "平台地址",
+        group: 2,
+        kind: FieldKind::Text(Keys::Url),
+    },
     FieldSpec {
         key: "session.idle_timeout_secs",
         label: "无操作提醒（标准）",
@@ -297,6 +342,10 @@ struct State {
     ports: Vec<PortDescription>,
     mounts: Vec<PathBuf>,
     target: usize,
+    /// The technician picked the export place; a later listing keeps it.
+    target_chosen: bool,
+    /// Sticks have been looked for since the operations page opened.
+    mounts_known: bool,
     idle: Duration,
     attract_idle: Duration,
     seen: (Screen, bool, bool),
@@ -337,6 +386,8 @@ impl AdminController {
             ports: Vec::new(),
             mounts: Vec::new(),
             target: 0,
+            target_chosen: false,
+            mounts_known: false,
             idle: Duration::ZERO,
             attract_idle: Duration::ZERO,
             seen: (Screen::Attract, false, false),
@@ -353,7 +404,10 @@ impl AdminController {
         };
         let stale = this.state.borrow().store.clean_stale_temps();
         if stale > 0 {
-            tracing::info!(stale, "removed temporary files of an interrupted config save");
+            tracing::info!(
+                stale,
+                "removed temporary files of an interrupted config save"
+            );
         }
         this.bind();
         this.start_timers()
@@ -384,14 +438,22 @@ impl AdminController {
     fn start_timers(mut self) -> AdminController {
         let poll = slint::Timer::default();
         let this = self.clone();
-        poll.start(slint::TimerMode::Repeated, Duration::from_millis(100), move || {
-            this.drain();
-        });
+        poll.start(
+            slint::TimerMode::Repeated,
+            Duration::from_millis(100),
+            move || {
+                this.drain();
+            },
+        );
         let tick = slint::Timer::default();
         let this = self.clone();
-        tick.start(slint::TimerMode::Repeated, Duration::from_secs(1), move || {
-            this.tick(Duration::from_secs(1));
-        });
+        tick.start(
+            slint::TimerMode::Repeated,
+            Duration::from_secs(1),
+            move || {
+                this.tick(Duration::from_secs(1));
+            },
+        );
         self.timers = Rc::new(vec![poll, tick]);
         self
     }
@@ -510,7 +572,10 @@ impl AdminController {
     fn pin_key(&self, digit: &str) {
         {
             let mut s = self.state.borrow_mut();
-            if s.pin.len() < PIN_MAX_DIGITS && digit.len() == 1 && digit.bytes().all(|b| b.is_ascii_digit()) {
+            if s.pin.len() < PIN_MAX_DIGITS
+                && digit.len() == 1
+                && digit.bytes().all(|b| b.is_ascii_digit())
+            {
                 s.pin.push_str(digit);
             }
         }
@@ -524,7 +589,10 @@ impl AdminController {
 
     fn pin_submit(&self) {
         let mode = self.with_admin(|a| a.get_pin_mode());
-        let pin = std::mem::replace(&mut self.state.borrow_mut().pin, Zeroizing::new(String::new()));
+        let pin = std::mem::replace(
+            &mut self.state.borrow_mut().pin,
+            Zeroizing::new(String::new()),
+        );
         self.refresh_pin();
         match mode {
             PinMode::Enter => {
@@ -575,7 +643,11 @@ impl AdminController {
         self.with_admin(|a| a.set_busy(false));
         match result {
             Ok(session) => {
-                self.audit(AuditEntry::action(SystemTime::now(), session.actor(), "enter"));
+                self.audit(AuditEntry::action(
+                    SystemTime::now(),
+                    session.actor(),
+                    "enter",
+                ));
                 let must_change = session.must_change_pin();
                 self.state.borrow_mut().session = Some(session);
                 if must_change {
@@ -622,9 +694,15 @@ impl AdminController {
                 });
             }
             AdminPage::Operations => {
+                {
+                    let mut s = self.state.borrow_mut();
+                    s.target_chosen = false;
+                    s.mounts_known = false;
+                }
                 self.refresh_operations();
                 let mail = self.mailbox.clone();
-                self.worker.run(move || mail.post(Event::Mounts(crate::ops::export::mounted_sticks())));
+                self.worker
+                    .run(move || mail.post(Event::Mounts(crate::ops::export::mounted_sticks())));
             }
             AdminPage::Pin => {}
         }
@@ -642,8 +720,16 @@ impl AdminController {
             s.session.take()
         };
         if let Some(session) = session {
-            let action = if why == "timeout" { "leave-timeout" } else { "leave" };
-            self.audit(AuditEntry::action(SystemTime::now(), session.actor(), action));
+            let action = if why == "timeout" {
+                "leave-timeout"
+            } else {
+                "leave"
+            };
+            self.audit(AuditEntry::action(
+                SystemTime::now(),
+                session.actor(),
+                action,
+            ));
         }
         self.with_admin(|a| {
             a.set_active(false);
@@ -663,24 +749,33 @@ impl AdminController {
 
     fn current_value(&self, key: &str) -> Option<toml::Value> {
         let s = self.state.borrow();
-        s.pending
-            .get(key)
-            .cloned()
-            .or_else(|| crate::admin::config_store::flatten(&s.live).get(key).cloned())
+        s.pending.get(key).cloned().or_else(|| {
+            crate::admin::config_store::flatten(&s.live)
+                .get(key)
+                .cloned()
+        })
     }
 
     fn refresh_settings(&self) {
         let fields = self.fields_of_group();
         let (selected, group, dirty) = {
             let s = self.state.borrow();
-            (s.selected.filter(|&i| i < fields.len()), s.group, !s.pending.is_empty())
+            (
+                s.selected.filter(|&i| i < fields.len()),
+                s.group,
+                !s.pending.is_empty(),
+            )
         };
         let rows: Vec<AdminField> = fields
             .iter()
             .map(|f| AdminField {
                 key: f.key.into(),
                 label: f.label.into(),
-                value: self.current_value(f.key).map(|v| shown(f, &v)).unwrap_or_default().into(),
+                value: self
+                    .current_value(f.key)
+                    .map(|v| shown(f, &v))
+                    .unwrap_or_default()
+                    .into(),
                 restart: !applies_live(f.key) && self.state.borrow().pending.contains_key(f.key),
             })
             .collect();
@@ -698,7 +793,9 @@ impl AdminController {
             None => ("", String::new(), Vec::new(), false, Vec::new()),
         };
         self.with_admin(|a| {
-            a.set_groups(model(GROUPS.iter().map(|g| SharedString::from(*g)).collect()));
+            a.set_groups(model(
+                GROUPS.iter().map(|g| SharedString::from(*g)).collect(),
+            ));
             a.set_group(group as i32);
             a.set_fields(model(rows));
             a.set_selected(selected.map(|i| i as i32).unwrap_or(-1));
@@ -728,7 +825,10 @@ impl AdminController {
                 let current = self.current_value(field.key).map(|v| raw_value(&v));
                 let stable = crate::config::Config::default();
                 let defaults = crate::admin::config_store::flatten(&stable);
-                for path in [current, defaults.get(field.key).map(raw_value)].into_iter().flatten() {
+                for path in [current, defaults.get(field.key).map(raw_value)]
+                    .into_iter()
+                    .flatten()
+                {
                     if !path.is_empty() && !out.iter().any(|c| c.value == path.as_str()) {
                         out.push(choice(path.clone(), path));
                     }
@@ -759,7 +859,9 @@ impl AdminController {
 
     /// Pick one of the offered values for the selected field.
     fn choose(&self, raw: &str) {
-        let Some(field) = self.selected_field() else { return };
+        let Some(field) = self.selected_field() else {
+            return;
+        };
         let value = match field.kind {
             FieldKind::Port => toml::Value::String(raw.into()),
             FieldKind::Baud | FieldKind::Seconds(_) => match raw.parse::<i64>() {
@@ -784,7 +886,9 @@ impl AdminController {
 
     /// Type a key (`Some`) or delete the last character (`None`).
     fn type_key(&self, key: Option<&str>) {
-        let Some(field) = self.selected_field() else { return };
+        let Some(field) = self.selected_field() else {
+            return;
+        };
         let mut text = self
             .current_value(field.key)
             .map(|v| raw_value(&v))
@@ -802,7 +906,9 @@ impl AdminController {
     fn set_pending(&self, key: &str, value: toml::Value) {
         {
             let mut s = self.state.borrow_mut();
-            let live = crate::admin::config_store::flatten(&s.live).get(key).cloned();
+            let live = crate::admin::config_store::flatten(&s.live)
+                .get(key)
+                .cloned();
             if live.as_ref() == Some(&value) {
                 s.pending.remove(key);
             } else {
@@ -818,7 +924,11 @@ impl AdminController {
         let mut config = s.live.clone();
         for (key, value) in &s.pending {
             config = with_value(&config, key, value.clone()).map_err(|reason| {
-                let label = FIELDS.iter().find(|f| f.key == key).map(|f| f.label).unwrap_or(key);
+                let label = FIELDS
+                    .iter()
+                    .find(|f| f.key == key)
+                    .map(|f| f.label)
+                    .unwrap_or(key);
                 format!("「{label}」的值不可用：{reason}")
             })?;
         }
@@ -834,18 +944,26 @@ impl AdminController {
         let (live, store, audit, actor) = {
             let s = self.state.borrow();
             let Some(session) = &s.session else { return };
-            (s.live.clone(), s.store.clone(), s.audit.clone(), session.actor().to_string())
+            (
+                s.live.clone(),
+                s.store.clone(),
+                s.audit.clone(),
+                session.actor().to_string(),
+            )
         };
         if let Err(err) = crate::admin::config_store::validate(&edited) {
             return self.message(Err(err.to_string()));
         }
         let mail = self.mailbox.clone();
         self.worker.run(move || {
-            let result = store.save(&live, &edited).map_err(|e| e.to_string()).and_then(|changes| {
-                record_changes(&audit, &actor, &changes, SystemTime::now())
-                    .map_err(|e| format!("设置已保存，但审计日志写入失败：{e}"))?;
-                Ok((edited, changes))
-            });
+            let result = store
+                .save(&live, &edited)
+                .map_err(|e| e.to_string())
+                .and_then(|changes| {
+                    record_changes(&audit, &actor, &changes, SystemTime::now())
+                        .map_err(|e| format!("设置已保存，但审计日志写入失败：{e}"))?;
+                    Ok((edited, changes))
+                });
             mail.post(Event::Saved(result));
         });
     }
@@ -873,7 +991,13 @@ impl AdminController {
         let later: Vec<&str> = changes
             .iter()
             .filter(|c| !applies_live(&c.key))
-            .map(|c| FIELDS.iter().find(|f| f.key == c.key).map(|f| f.label).unwrap_or(&c.key))
+            .map(|c| {
+                FIELDS
+                    .iter()
+                    .find(|f| f.key == c.key)
+                    .map(|f| f.label)
+                    .unwrap_or(&c.key)
+            })
             .collect();
         let text = if changes.is_empty() {
             "没有需要保存的修改".to_string()
@@ -897,10 +1021,17 @@ impl AdminController {
         };
         let (hooks, actor) = {
             let s = self.state.borrow();
-            (s.hooks.clone(), s.session.as_ref().map(|x| x.actor().to_string()))
+            (
+                s.hooks.clone(),
+                s.session.as_ref().map(|x| x.actor().to_string()),
+            )
         };
         let Some(actor) = actor else { return };
-        self.audit(AuditEntry::action(SystemTime::now(), &actor, test.audit_name()));
+        self.audit(AuditEntry::action(
+            SystemTime::now(),
+            &actor,
+            test.audit_name(),
+        ));
         self.message(Ok("正在测试…".into()));
         hooks.test(test, &config, TestReply(self.mailbox.clone()));
     }
@@ -910,7 +1041,11 @@ impl AdminController {
     fn refresh_operations(&self) {
         let snapshot = self.state.borrow().monitor.as_ref().map(|m| m.snapshot());
         let figures = figures(snapshot.as_ref(), SystemTime::now());
-        let target = self.export_dir().display().to_string();
+        let target = if self.state.borrow().mounts_known {
+            self.export_dir().display().to_string()
+        } else {
+            String::new()
+        };
         self.with_admin(|a| {
             a.set_figures(model(figures));
             a.set_export_target(target.into());
@@ -929,7 +1064,11 @@ impl AdminController {
         let (actor, monitor, audit) = {
             let s = self.state.borrow();
             let Some(session) = &s.session else { return };
-            (session.actor().to_string(), s.monitor.clone(), s.audit.clone())
+            (
+                session.actor().to_string(),
+                s.monitor.clone(),
+                s.audit.clone(),
+            )
         };
         let now = SystemTime::now();
         match op {
@@ -937,6 +1076,7 @@ impl AdminController {
                 {
                     let mut s = self.state.borrow_mut();
                     s.target = (s.target + 1) % (s.mounts.len() + 1);
+                    s.target_chosen = true;
                 }
                 self.refresh_operations();
             }
@@ -1001,8 +1141,13 @@ impl AdminController {
             return;
         }
         let kiosk = ui.global::<Kiosk>();
-        let seen = (kiosk.get_screen(), ui.global::<Theme>().get_large(), kiosk.get_english());
-        let dim_after = Duration::from_secs(u64::from(self.state.borrow().live.ui.dim_after_secs.get()));
+        let seen = (
+            kiosk.get_screen(),
+            ui.global::<Theme>().get_large(),
+            kiosk.get_english(),
+        );
+        let dim_after =
+            Duration::from_secs(u64::from(self.state.borrow().live.ui.dim_after_secs.get()));
         let dim = {
             let mut s = self.state.borrow_mut();
             if seen != s.seen || seen.0 != Screen::Attract {
@@ -1034,7 +1179,10 @@ impl AdminController {
             let mut s = self.state.borrow_mut();
             matches!(
                 s.wake.on_presence(present, Instant::now()),
-                bianmin_drivers::gpio::GpioEvent::Presence { screen_was_asleep: true, .. }
+                bianmin_drivers::gpio::GpioEvent::Presence {
+                    screen_was_asleep: true,
+                    ..
+                }
             )
         };
         if present && was_asleep {
@@ -1069,7 +1217,11 @@ impl AdminController {
                     self.with_admin(|a| a.set_busy(false));
                     match result {
                         Ok(session) => {
-                            self.audit(AuditEntry::action(SystemTime::now(), session.actor(), "pin-change"));
+                            self.audit(AuditEntry::action(
+                                SystemTime::now(),
+                                session.actor(),
+                                "pin-change",
+                            ));
                             self.state.borrow_mut().session = Some(session);
                             self.show(AdminPage::Settings);
                             self.message(Ok("新的 PIN 已设置".into()));
@@ -1085,10 +1237,20 @@ impl AdminController {
                     self.refresh_settings();
                 }
                 Event::Mounts(mounts) => {
+                    let chosen = self.export_dir();
                     {
                         let mut s = self.state.borrow_mut();
                         s.mounts = mounts;
-                        s.target = 0;
+                        s.mounts_known = true;
+                        // A stick by default; the technician's own pick if made.
+                        s.target = if s.target_chosen {
+                            s.mounts
+                                .iter()
+                                .position(|m| *m == chosen)
+                                .unwrap_or(s.mounts.len())
+                        } else {
+                            0
+                        };
                     }
                     self.refresh_operations();
                 }
@@ -1141,7 +1303,9 @@ fn with_gate<T>(
     }
     match slot.as_mut() {
         Some(g) => f(g),
-        None => Err(AdminError::Storage { detail: "no gate".into() }),
+        None => Err(AdminError::Storage {
+            detail: "no gate".into(),
+        }),
     }
 }
 
@@ -1166,9 +1330,16 @@ fn export(
         Ok(format!("日志已导出（个人信息已遮蔽）：{}", path.display()))
     } else {
         let store = monitor.store().ok_or("数据库没有打开，无法导出")?;
-        let path = dir.join(crate::ops::export::export_name("queue", monitor.terminal_id(), "bmx"));
+        let path = dir.join(crate::ops::export::export_name(
+            "queue",
+            monitor.terminal_id(),
+            "bmx",
+        ));
         let n = store.export(&path).map_err(|e| format!("导出失败：{e}"))?;
-        Ok(format!("已导出 {n} 条待上报记录（已加密）：{}", path.display()))
+        Ok(format!(
+            "已导出 {n} 条待上报记录（已加密）：{}",
+            path.display()
+        ))
     }
 }
 
@@ -1179,7 +1350,11 @@ fn figures(snap: Option<&crate::ops::OpsSnapshot>, now: SystemTime) -> Vec<Admin
         value: value.into(),
         warn,
     };
-    let mut out = vec![fig("软件版本", env!("CARGO_PKG_VERSION").to_string(), false)];
+    let mut out = vec![fig(
+        "软件版本",
+        env!("CARGO_PKG_VERSION").to_string(),
+        false,
+    )];
     let Some(snap) = snap else {
         out.push(fig("状态", "后台服务没有运行".into(), true));
         return out;
@@ -1189,7 +1364,9 @@ fn figures(snap: Option<&crate::ops::OpsSnapshot>, now: SystemTime) -> Vec<Admin
         format!(
             "本次 {}；系统 {}",
             crate::ops::uptime::format_uptime(snap.uptime),
-            snap.system_uptime.map(crate::ops::uptime::format_uptime).unwrap_or_else(|| "未知".into())
+            snap.system_uptime
+                .map(crate::ops::uptime::format_uptime)
+                .unwrap_or_else(|| "未知".into())
         ),
         false,
     ));
@@ -1223,7 +1400,10 @@ fn figures(snap: Option<&crate::ops::OpsSnapshot>, now: SystemTime) -> Vec<Admin
             .oldest_pending_ms
             .map(|t| {
                 let age = Duration::from_millis(now_ms.saturating_sub(t).max(0) as u64);
-                format!("，最早一条已等待 {}", crate::ops::uptime::format_uptime(age))
+                format!(
+                    "，最早一条已等待 {}",
+                    crate::ops::uptime::format_uptime(age)
+                )
             })
             .unwrap_or_default();
         out.push(fig(
@@ -1241,14 +1421,24 @@ fn figures(snap: Option<&crate::ops::OpsSnapshot>, now: SystemTime) -> Vec<Admin
                 .last_success_ms
                 .map(crate::store::rfc3339)
                 .unwrap_or_else(|| "尚未成功".into());
-            let err = sync.last_error.clone().map(|e| format!("；上次失败：{e}")).unwrap_or_default();
-            out.push(fig("最近同步成功", format!("{last}{err}"), sync.last_error.is_some()));
+            let err = sync
+                .last_error
+                .clone()
+                .map(|e| format!("；上次失败：{e}"))
+                .unwrap_or_default();
+            out.push(fig(
+                "最近同步成功",
+                format!("{last}{err}"),
+                sync.last_error.is_some(),
+            ));
         }
         None => out.push(fig("同步", "没有运行".into(), true)),
     }
     out.push(fig(
         "服务目录版本",
-        snap.catalogue_version.clone().unwrap_or_else(|| "内置演示目录".into()),
+        snap.catalogue_version
+            .clone()
+            .unwrap_or_else(|| "内置演示目录".into()),
         false,
     ));
     match snap.disk {
@@ -1268,7 +1458,9 @@ fn figures(snap: Option<&crate::ops::OpsSnapshot>, now: SystemTime) -> Vec<Admin
     let heartbeat = match (&snap.last_heartbeat, &snap.heartbeat_error) {
         (_, Some(err)) => (format!("未能排队：{err}"), true),
         (Some((_, at)), None) => (
-            chrono::DateTime::<chrono::Local>::from(*at).format("%m-%d %H:%M:%S").to_string(),
+            chrono::DateTime::<chrono::Local>::from(*at)
+                .format("%m-%d %H:%M:%S")
+                .to_string(),
             false,
         ),
         (None, None) => ("尚未发送".into(), false),
@@ -1291,7 +1483,11 @@ fn port_label(p: &PortDescription) -> String {
         .flatten()
         .collect::<Vec<_>>()
         .join(" ");
-    let name = if name.is_empty() { String::new() } else { format!(" {name}") };
+    let name = if name.is_empty() {
+        String::new()
+    } else {
+        format!(" {name}")
+    };
     format!("{}{ids}{name}", p.path)
 }
 
@@ -1349,7 +1545,9 @@ pub fn with_value(config: &Config, key: &str, value: toml::Value) -> Result<Conf
         .as_table_mut()
         .ok_or_else(|| format!("no setting {key}"))?
         .insert(leaf.into(), value);
-    let mut out: Config = root.try_into().map_err(|e: toml::de::Error| e.message().to_string())?;
+    let mut out: Config = root
+        .try_into()
+        .map_err(|e: toml::de::Error| e.message().to_string())?;
     // Never in the file, so not in the TOML round trip either.
     out.platform.secret = config.platform.secret.clone();
     Ok(out)
