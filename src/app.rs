@@ -140,6 +140,9 @@ fn start_monitor(services: &crate::services::Services, config: &Config) -> crate
     sources.store = services.store.clone();
     sources.sync = services.sync.as_ref().map(|s| s.status());
     sources.sync_waker = services.sync.as_ref().map(|s| s.waker());
+    if let Some(sync) = &services.sync {
+        sync.hand_over_heartbeats();
+    }
     sources.devices = services.devices.as_ref().map(|d| d.status.clone());
     sources.printer = services.printer.clone();
     sources.heartbeat_secs = config.platform.heartbeat_secs.get();

@@ -283,6 +283,12 @@ impl OpsMonitor {
         let now = SystemTime::now();
         let heartbeat = self.heartbeat(now);
         let store = self.inner.sources.store.as_ref()?;
+        // Offline for days must not fill the outbox with heartbeats.
+        let pending = store.stats().map(|q| q.pending_heartbeats).unwrap_or(0);
+        if pending >= crate::sync::MAX_PENDING_HEARTBEATS {
+            tracing::debug!(pending, "heartbeat skipped: enough are waiting");
+            return None;
+        }
         let result = store.enqueue_heartbeat(heartbeat.to_outbox());
         let mut snap = self.lock();
         match result {

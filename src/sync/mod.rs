@@ -318,9 +318,17 @@ pub struct SyncHandle {
     stop: watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<()>>,
     status: watch::Receiver<SyncStatus>,
+    builtin_heartbeats: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl SyncHandle {
+    /// Stop queueing the engine's own minimal heartbeats: the kiosk's
+    /// operations monitor sends fuller ones (devices, paper, disk) instead.
+    pub fn hand_over_heartbeats(&self) {
+        self.builtin_heartbeats
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// The engine's published status, for the operations screen and heartbeats.
     pub fn status(&self) -> watch::Receiver<SyncStatus> {
         self.status.clone()
@@ -390,7 +398,16 @@ pub fn spawn_with(
     let (tx, rx) = watch::channel(SyncStatus::default());
     let wake = Arc::new(Notify::new());
     let (stop, stopped) = watch::channel(false);
-    let task = tokio::spawn(run(client.clone(), store, opts, tx, wake.clone(), stopped));
+    let builtin_heartbeats = Arc::new(std::sync::atomic::AtomicBool::new(opts.send_heartbeats));
+    let task = tokio::spawn(run(
+        client.clone(),
+        store,
+        opts,
+        tx,
+        wake.clone(),
+        stopped,
+        builtin_heartbeats.clone(),
+    ));
     (
         SyncHandle {
             client,
@@ -398,6 +415,7 @@ pub fn spawn_with(
             stop,
             task: Some(task),
             status: rx.clone(),
+            builtin_heartbeats,
         },
         rx,
     )
@@ -410,6 +428,7 @@ async fn run(
     tx: watch::Sender<SyncStatus>,
     wake: Arc<Notify>,
     mut stopped: watch::Receiver<bool>,
+    builtin_heartbeats: Arc<std::sync::atomic::AtomicBool>,
 ) {
     let started = Instant::now();
     let mut failures: u32 = 0;
@@ -436,7 +455,8 @@ async fn run(
                 .stats()
                 .map(|q| q.pending_heartbeats < MAX_PENDING_HEARTBEATS)
                 .unwrap_or(false);
-            if opts.send_heartbeats && room {
+            let send = builtin_heartbeats.load(std::sync::atomic::Ordering::Relaxed);
+            if send && room {
                 let s = store.clone();
                 let uptime = started.elapsed().as_secs();
                 let _ = blocking(move || {

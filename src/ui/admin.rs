@@ -103,7 +103,7 @@ enum Event {
     PinChanged(Result<AdminSession, AdminError>),
     Ports(Vec<PortDescription>),
     Mounts(Vec<PathBuf>),
-    Saved(Result<(Config, Vec<Change>), String>),
+    Saved(Box<Result<(Config, Vec<Change>), String>>),
     Message(TestResult),
     /// The restart's audit entry is on disk.
     Restart,
@@ -964,7 +964,7 @@ impl AdminController {
                         .map_err(|e| format!("设置已保存，但审计日志写入失败：{e}"))?;
                     Ok((edited, changes))
                 });
-            mail.post(Event::Saved(result));
+            mail.post(Event::Saved(Box::new(result)));
         });
     }
 
@@ -1254,7 +1254,7 @@ impl AdminController {
                     }
                     self.refresh_operations();
                 }
-                Event::Saved(result) => self.saved(result),
+                Event::Saved(result) => self.saved(*result),
                 Event::Message(result) => self.message(result),
                 Event::Restart => {
                     let hooks = self.state.borrow().hooks.clone();
