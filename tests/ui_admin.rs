@@ -336,7 +336,11 @@ fn the_factory_pin_must_be_changed_first() {
 fn admin_mode_times_out_to_the_attract_screen_and_screens_are_big_enough() {
     let kit = kit(false);
     let ui = &kit.ui;
+    // The kiosk is in large mode when the technician arrives: admin mode
+    // shows in standard sizes, and large mode is back afterwards.
+    ui.global::<bianmin::ui::Theme>().set_large(true);
     enter(&kit);
+    assert!(!ui.global::<bianmin::ui::Theme>().get_large());
 
     // Every admin control is a finger-sized target, on both pages.
     check_targets(ui);
@@ -355,6 +359,7 @@ fn admin_mode_times_out_to_the_attract_screen_and_screens_are_big_enough() {
     assert!(admin(ui).get_active());
     seconds(61);
     assert!(!admin(ui).get_active());
+    assert!(ui.global::<bianmin::ui::Theme>().get_large());
     assert_eq!(
         ui.global::<Kiosk>().get_screen(),
         bianmin::ui::Screen::Attract

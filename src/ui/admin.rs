@@ -193,13 +193,16 @@ impl Keys {
             Keys::Any => digits
                 .chain(('A'..='Z').map(String::from))
                 .chain(('a'..='z').map(String::from))
-                .chain(["-", " "].map(String::from))
+                .chain(["-", SPACE_KEY].map(String::from))
                 .collect(),
         }
     }
 }
 
-const GROUPS: [&str; 4] = ["打印机", "读卡器与扫码器", "站点与平台", "时间与显示"];
+/// The space bar's label; a blank key would have no accessible name.
+const SPACE_KEY: &str = "␣";
+
+const GROUPS: [&str; 5] = ["打印机", "读卡器与扫码器", "站点与平台", "时间", "显示"];
 
 const FIELDS: &[FieldSpec] = &[
     FieldSpec {
@@ -307,13 +310,13 @@ const FIELDS: &[FieldSpec] = &[
     FieldSpec {
         key: "ui.theme",
         label: "默认字号",
-        group: 3,
+        group: 4,
         kind: FieldKind::Choice(&[("\"normal\"", "标准"), ("\"large\"", "大字模式")]),
     },
     FieldSpec {
         key: "ui.language",
         label: "默认语言",
-        group: 3,
+        group: 4,
         kind: FieldKind::Choice(&[("\"zh\"", "简体中文"), ("\"en\"", "English")]),
     },
 ];
@@ -351,6 +354,8 @@ struct State {
     seen: (Screen, bool, bool),
     wake: WakeGuard,
     restart_pending: Vec<String>,
+    /// The resident-facing theme while admin mode shows in standard sizes.
+    resident_large: Option<bool>,
 }
 
 /// The admin mode of one kiosk window.
@@ -393,6 +398,7 @@ impl AdminController {
             seen: (Screen::Attract, false, false),
             wake: WakeGuard::default(),
             restart_pending: Vec::new(),
+            resident_large: None,
         };
         let this = AdminController {
             ui: ui.as_weak(),
@@ -547,6 +553,14 @@ impl AdminController {
             s.new_pin = None;
             s.idle = Duration::ZERO;
         }
+        // Technicians get the standard sizes (everything fits one screen);
+        // the resident's large mode comes back on leaving.
+        let ui = self.ui();
+        let theme = ui.global::<Theme>();
+        if self.state.borrow().resident_large.is_none() {
+            self.state.borrow_mut().resident_large = Some(theme.get_large());
+        }
+        theme.set_large(false);
         self.with_admin(|a| {
             a.set_active(true);
             a.set_page(AdminPage::Pin);
@@ -737,6 +751,10 @@ impl AdminController {
             a.set_busy(false);
             a.set_message("".into());
         });
+        let large = self.state.borrow_mut().resident_large.take();
+        if let Some(large) = large {
+            self.ui().global::<Theme>().set_large(large);
+        }
         self.state.borrow_mut().attract_idle = Duration::ZERO;
     }
 
@@ -894,6 +912,7 @@ impl AdminController {
             .map(|v| raw_value(&v))
             .unwrap_or_default();
         match key {
+            Some(SPACE_KEY) if text.chars().count() < 200 => text.push(' '),
             Some(k) if text.chars().count() < 200 => text.push_str(k),
             Some(_) => return,
             None => {
