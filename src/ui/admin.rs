@@ -1336,6 +1336,29 @@ fn export(
     audit: &AuditLog,
 ) -> TestResult {
     std::fs::create_dir_all(dir).map_err(|e| format!("无法写入 {}：{e}", dir.display()))?;
+    let (text, path) = export_into(monitor, dir, logs, status, audit)?;
+    // Exports kept on the kiosk's own card must not fill it over the years;
+    // the one just written always stays.
+    if dir == monitor.data_dir().join("exports") {
+        if let Ok(trimmed) = crate::ops::bound_dir(dir, LOCAL_EXPORTS_MAX_BYTES, &[&path]) {
+            if !trimmed.removed.is_empty() {
+                tracing::info!(removed = trimmed.removed.len(), "old local exports removed");
+            }
+        }
+    }
+    Ok(text)
+}
+
+/// Room for local exports when no stick is plugged in.
+const LOCAL_EXPORTS_MAX_BYTES: u64 = 64 * 1024 * 1024;
+
+fn export_into(
+    monitor: &OpsMonitor,
+    dir: &std::path::Path,
+    logs: bool,
+    status: &str,
+    audit: &AuditLog,
+) -> Result<(String, PathBuf), String> {
     if logs {
         let files = audit.files();
         let what = crate::ops::export::LogExport {
@@ -1346,7 +1369,10 @@ fn export(
         };
         let path = crate::ops::export::export_logs(dir, &what)
             .map_err(|e| format!("日志导出失败：{e}"))?;
-        Ok(format!("日志已导出（个人信息已遮蔽）：{}", path.display()))
+        Ok((
+            format!("日志已导出（个人信息已遮蔽）：{}", path.display()),
+            path,
+        ))
     } else {
         let store = monitor.store().ok_or("数据库没有打开，无法导出")?;
         let path = dir.join(crate::ops::export::export_name(
