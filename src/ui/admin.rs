@@ -1381,10 +1381,8 @@ fn export_into(
             "bmx",
         ));
         let n = store.export(&path).map_err(|e| format!("导出失败：{e}"))?;
-        Ok(format!(
-            "已导出 {n} 条待上报记录（已加密）：{}",
-            path.display()
-        ))
+        let text = format!("已导出 {n} 条待上报记录（已加密）：{}", path.display());
+        Ok((text, path))
     }
 }
 
