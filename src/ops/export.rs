@@ -14,11 +14,17 @@ use std::process::Command;
 /// Prefixes where desktop automounters and technicians mount sticks.
 const REMOVABLE_PREFIXES: [&str; 3] = ["/media/", "/run/media/", "/mnt/"];
 
-/// Mount points of removable media, from the text of /proc/mounts.
+/// Writable mount points of removable media, from the text of /proc/mounts.
 pub fn removable_mounts(proc_mounts: &str) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = proc_mounts
         .lines()
-        .filter_map(|line| line.split_whitespace().nth(1))
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let writable = fields
+                .get(3)
+                .is_some_and(|opts| !opts.split(',').any(|o| o == "ro"));
+            fields.get(1).copied().filter(|_| writable)
+        })
         // /proc/mounts escapes spaces as \040.
         .map(|p| p.replace("\\040", " "))
         .filter(|p| {
@@ -167,6 +173,7 @@ mod tests {
         let mounts = "/dev/mmcblk0p2 / ext4 rw 0 0\n\
                       /dev/sda1 /media/bianmin/KINGSTON vfat rw 0 0\n\
                       /dev/sdb1 /mnt/usb\\040stick vfat rw 0 0\n\
+                      /dev/sr0 /media/cdrom iso9660 ro,nosuid 0 0\n\
                       tmpfs /run tmpfs rw 0 0\n";
         assert_eq!(
             removable_mounts(mounts),

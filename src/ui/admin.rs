@@ -1500,12 +1500,13 @@ fn figures(snap: Option<&crate::ops::OpsSnapshot>, now: SystemTime) -> Vec<Admin
     }
     let heartbeat = match (&snap.last_heartbeat, &snap.heartbeat_error) {
         (_, Some(err)) => (format!("未能排队：{err}"), true),
-        (Some((_, at)), None) => (
-            chrono::DateTime::<chrono::Local>::from(*at)
-                .format("%m-%d %H:%M:%S")
-                .to_string(),
-            false,
-        ),
+        (Some((_, at)), None) => {
+            let ms = at
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0);
+            (crate::store::rfc3339(ms), false)
+        }
         (None, None) => ("尚未发送".into(), false),
     };
     out.push(fig("最近心跳", heartbeat.0, heartbeat.1));
