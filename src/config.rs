@@ -75,6 +75,8 @@ pub struct UiConfig {
     pub height: Ranged<u32, 240, 4320>,
     /// Pixels per millimetre of the configured panel (a 15.6" 1920×1080 panel is ≈ 5.6).
     pub px_per_mm: RangedF<1, 40>,
+    /// Seconds of stillness on the attract screen before it dims; 0 = never.
+    pub dim_after_secs: Ranged<u32, 0, 86400>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -242,6 +244,7 @@ impl Default for UiConfig {
             width: Ranged(1280),
             height: Ranged(800),
             px_per_mm: RangedF(5.6),
+            dim_after_secs: Ranged(300),
         }
     }
 }

@@ -32,6 +32,7 @@ fn unit_is_notify_with_watchdog_and_keeps_devices_reachable() {
         ("ExecStart", "/usr/bin/bianmin run"),
         ("Environment", "SLINT_BACKEND=linuxkms"),
         ("ReadWritePaths", "/etc/bianmin"),
+        ("ReadWritePaths", "-/media -/mnt -/run/media"),
         ("DeviceAllow", "char-ttyUSB rw"),
         ("DeviceAllow", "char-gpiochip rw"),
         ("DeviceAllow", "char-drm rw"),

@@ -1,5 +1,6 @@
-//! Technician admin mode without its screens: PIN gate with lock-out, audit
-//! log, and atomic saving of an edited configuration. The UI calls these; none
+//! Technician admin mode's rules without its screens: PIN gate with lock-out,
+//! audit log, and atomic saving of an edited configuration. The screens
+//! (`ui/admin.slint`, `src/ui/admin.rs`) call these from a worker thread; none
 //! of them touches Slint, so all of them are tested without a window.
 
 pub mod atomic;

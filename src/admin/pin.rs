@@ -206,6 +206,17 @@ impl AdminGate {
         Ok(())
     }
 
+    /// Minutes left of a lock-out, without counting an attempt: the PIN pad
+    /// shows this as soon as it opens.
+    pub fn locked_minutes(&self, now: SystemTime) -> Option<u64> {
+        let now_s = unix_secs(now);
+        let until = self
+            .state
+            .locked_until?
+            .min(now_s.saturating_add(LOCKOUT.as_secs()));
+        (now_s < until).then(|| (until - now_s).div_ceil(60))
+    }
+
     /// True while the default PIN is still in force.
     pub fn must_change_pin(&self) -> bool {
         self.state.must_change

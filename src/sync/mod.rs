@@ -317,9 +317,28 @@ pub struct SyncHandle {
     wake: Arc<Notify>,
     stop: watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<()>>,
+    status: watch::Receiver<SyncStatus>,
+    builtin_heartbeats: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl SyncHandle {
+    /// Stop queueing the engine's own minimal heartbeats: the kiosk's
+    /// operations monitor sends fuller ones (devices, paper, disk) instead.
+    pub fn hand_over_heartbeats(&self) {
+        self.builtin_heartbeats
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The engine's published status, for the operations screen and heartbeats.
+    pub fn status(&self) -> watch::Receiver<SyncStatus> {
+        self.status.clone()
+    }
+
+    /// A cloneable "try now" for callers that cannot hold the handle.
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
     /// Try now, skipping any back-off wait (technician "force sync").
     pub fn sync_now(&self) {
         self.wake.notify_one();
@@ -379,13 +398,24 @@ pub fn spawn_with(
     let (tx, rx) = watch::channel(SyncStatus::default());
     let wake = Arc::new(Notify::new());
     let (stop, stopped) = watch::channel(false);
-    let task = tokio::spawn(run(client.clone(), store, opts, tx, wake.clone(), stopped));
+    let builtin_heartbeats = Arc::new(std::sync::atomic::AtomicBool::new(opts.send_heartbeats));
+    let task = tokio::spawn(run(
+        client.clone(),
+        store,
+        opts,
+        tx,
+        wake.clone(),
+        stopped,
+        builtin_heartbeats.clone(),
+    ));
     (
         SyncHandle {
             client,
             wake,
             stop,
             task: Some(task),
+            status: rx.clone(),
+            builtin_heartbeats,
         },
         rx,
     )
@@ -398,6 +428,7 @@ async fn run(
     tx: watch::Sender<SyncStatus>,
     wake: Arc<Notify>,
     mut stopped: watch::Receiver<bool>,
+    builtin_heartbeats: Arc<std::sync::atomic::AtomicBool>,
 ) {
     let started = Instant::now();
     let mut failures: u32 = 0;
@@ -424,7 +455,8 @@ async fn run(
                 .stats()
                 .map(|q| q.pending_heartbeats < MAX_PENDING_HEARTBEATS)
                 .unwrap_or(false);
-            if opts.send_heartbeats && room {
+            let send = builtin_heartbeats.load(std::sync::atomic::Ordering::Relaxed);
+            if send && room {
                 let s = store.clone();
                 let uptime = started.elapsed().as_secs();
                 let _ = blocking(move || {

@@ -3,6 +3,7 @@
 
 slint::include_modules!();
 
+pub mod admin;
 pub mod audit;
 pub mod controller;
 pub mod headless;

@@ -1,0 +1,189 @@
+//! The operations monitor end to end: a disk that fills up is reported (the
+//! journal, `systemctl status` through a real notify socket, the heartbeat
+//! in the outbox) and so is its recovery; heartbeats carry device health
+//! including paper near-end; a live change of the heartbeat interval.
+//!
+//! One test function sets NOTIFY_SOCKET for the whole process; the pure
+//! heartbeat test does not touch the environment.
+
+use bianmin::ops::monitor::{build_heartbeat, device_health};
+use bianmin::ops::{DiskLevel, DiskSpace, DiskThresholds, OpsMonitor, OpsSnapshot, OpsSources};
+use bianmin::store::Store;
+use bianmin_drivers::manager::{DeviceStatus, DevicesStatus};
+use bianmin_drivers::printer::PrinterState;
+use std::os::unix::net::UnixDatagram;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+const MIB: u64 = 1024 * 1024;
+
+fn drain(sock: &UnixDatagram) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = sock.recv(&mut buf) {
+        out.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    out
+}
+
+fn wire(store: &Store, key: &str) -> serde_json::Value {
+    let bytes = store.record_json(key).unwrap().expect("record body");
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[test]
+fn a_full_disk_is_reported_until_it_recovers_and_heartbeats_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock_path = dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_nonblocking(true).unwrap();
+    std::env::set_var("NOTIFY_SOCKET", &sock_path);
+
+    let data = dir.path().join("data");
+    let store = Store::open_at(&data, "T0001").unwrap();
+    let free = Arc::new(AtomicU64::new(8 * 1024 * MIB));
+    let (_devices_tx, devices_rx) = tokio::sync::watch::channel(DevicesStatus {
+        id_card: DeviceStatus::Ok,
+        printer: DeviceStatus::Ok,
+        scanner: DeviceStatus::Absent {
+            detail: "/dev/bianmin-scanner: no such file".into(),
+        },
+        gpio: DeviceStatus::Disabled,
+    });
+    let mut sources = OpsSources::new(data.clone(), "T0001", "110101001001");
+    sources.store = Some(store.clone());
+    sources.devices = Some(devices_rx);
+    let probe_free = free.clone();
+    sources.disk_probe = Arc::new(move |_| {
+        Ok(DiskSpace {
+            total_bytes: 32 * 1024 * MIB,
+            free_bytes: probe_free.load(Ordering::SeqCst),
+        })
+    });
+    let monitor = OpsMonitor::new(sources);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+
+    // Healthy disk: nothing to report.
+    rt.block_on(monitor.refresh());
+    let snap = monitor.snapshot();
+    assert_eq!(snap.disk_level, Some(DiskLevel::Ok));
+    assert_eq!(snap.disk_warning, None);
+    assert!(drain(&sock).is_empty());
+    let key = monitor.heartbeat_now().expect("heartbeat queued");
+    assert_eq!(store.stats().unwrap().pending_heartbeats, 1);
+    let hb = wire(&store, &key);
+    assert_eq!(hb["devices"]["disk"], "ok");
+    assert_eq!(hb["devices"]["scanner"], "absent");
+    assert_eq!(hb["status"], "degraded", "the scanner is missing");
+
+    // The disk fills: reported once per change of level, in words.
+    free.store(100 * MIB, Ordering::SeqCst);
+    rt.block_on(monitor.refresh());
+    let snap = monitor.snapshot();
+    assert_eq!(snap.disk_level, Some(DiskLevel::Critical));
+    assert!(snap
+        .disk_warning
+        .as_deref()
+        .unwrap()
+        .starts_with("存储空间即将用尽"));
+    let sent = drain(&sock);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(
+        sent[0].starts_with("STATUS=存储空间即将用尽：仅剩 100 MB"),
+        "{sent:?}"
+    );
+    rt.block_on(monitor.refresh());
+    assert!(drain(&sock).is_empty(), "not repeated while unchanged");
+    let key = monitor.heartbeat_now().unwrap();
+    assert_eq!(wire(&store, &key)["devices"]["disk"], "critical");
+    let hb = monitor.heartbeat(SystemTime::now());
+    assert!(hb.warnings.contains(&"disk_critical".to_string()));
+
+    // Space is freed: the recovery is reported too, and the heartbeat clears.
+    free.store(4 * 1024 * MIB, Ordering::SeqCst);
+    rt.block_on(monitor.refresh());
+    assert_eq!(monitor.snapshot().disk_level, Some(DiskLevel::Ok));
+    assert_eq!(drain(&sock), ["STATUS=运行中\n"]);
+    let key = monitor.heartbeat_now().unwrap();
+    assert_eq!(wire(&store, &key)["devices"]["disk"], "ok");
+    assert_eq!(monitor.snapshot().last_heartbeat.unwrap().0, key);
+
+    // A disk that cannot be measured is shown as unknown, not as fine.
+    let mut sources = OpsSources::new(data.clone(), "T0001", "110101001001");
+    sources.disk_probe = Arc::new(|_| Err(std::io::Error::other("statvfs failed")));
+    let blind = OpsMonitor::new(sources);
+    rt.block_on(blind.refresh());
+    assert_eq!(blind.snapshot().disk, None);
+    assert!(blind.heartbeat_now().is_none(), "no store, nothing queued");
+
+    // The interval is applied live.
+    monitor.set_heartbeat_interval(60);
+    assert_eq!(monitor.heartbeat_interval(), Duration::from_secs(60));
+    std::env::remove_var("NOTIFY_SOCKET");
+}
+
+#[test]
+fn heartbeat_reports_paper_near_end_queue_age_and_sync() {
+    let devices = DevicesStatus {
+        id_card: DeviceStatus::Ok,
+        printer: DeviceStatus::Degraded {
+            reason: "打印纸快用完了".into(),
+            detail: "paper near end".into(),
+        },
+        scanner: DeviceStatus::Ok,
+        gpio: DeviceStatus::Disabled,
+    };
+    let health = device_health(&devices, Some(PrinterState::PaperNearEnd));
+    let printer = health.iter().find(|h| h.device == "printer").unwrap();
+    assert_eq!(
+        printer.state,
+        bianmin::ops::DeviceState::Ok,
+        "near-end still prints"
+    );
+    assert_eq!(printer.paper, Some(bianmin::ops::PaperState::NearEnd));
+
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let snap = OpsSnapshot {
+        devices: Some(devices),
+        printer: Some(PrinterState::PaperNearEnd),
+        queue: Some(bianmin::store::QueueStats {
+            pending: 3,
+            pending_applications: 2,
+            pending_heartbeats: 1,
+            oldest_pending_ms: Some(1_800_000_000_000 - 7_200_000),
+            ..Default::default()
+        }),
+        disk: Some(DiskSpace {
+            total_bytes: 32 * 1024 * MIB,
+            free_bytes: 900 * MIB,
+        }),
+        uptime: Duration::from_secs(3600),
+        catalogue_version: Some("2026.11.1".into()),
+        ..Default::default()
+    };
+    let hb = build_heartbeat(
+        &snap,
+        "T0001",
+        "110101001001",
+        now,
+        &DiskThresholds::default(),
+    );
+    assert_eq!(hb.queue_depth, 3);
+    assert_eq!(hb.oldest_pending_secs, Some(7200));
+    assert_eq!(hb.catalogue_version.as_deref(), Some("2026.11.1"));
+    assert_eq!(hb.warnings, ["disk_low", "paper_near_end"]);
+    let outbox = hb.to_outbox();
+    assert_eq!(outbox.devices["printer"], "paper_near_end");
+    assert_eq!(outbox.devices["disk"], "low");
+    assert_eq!(outbox.status, "degraded");
+    // Figures only: no field could hold a resident's data.
+    let json = hb.to_json();
+    assert!(
+        !json.contains("name") && !json.contains("id_number"),
+        "{json}"
+    );
+}
