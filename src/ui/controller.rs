@@ -179,6 +179,12 @@ impl KioskController {
         }
     }
 
+    /// The window this controller drives (screenshots and the admin overlay
+    /// reach its other globals through it).
+    pub fn window(&self) -> AppWindow {
+        self.ui()
+    }
+
     fn ui(&self) -> AppWindow {
         self.ui
             .upgrade()
