@@ -76,6 +76,9 @@ pub enum ConfigCommand {
     Check { file: PathBuf },
     /// Print the commented reference configuration with every default.
     Defaults,
+    /// Read a clerk's PIN from standard input and print the Argon2id hash to
+    /// put in `[[assist.staff]] pin_hash` (the PIN itself is never stored).
+    HashPin,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -175,9 +175,14 @@ pub fn audit_screen<C: ComponentHandle>(
     let window = ui.window().size().to_logical(scale);
     // With an overlay up, only the overlay can be used; what lies under the
     // scrim is deliberately dimmed.
-    let root = ["IdleOverlay", "NoticeOverlay", "FieldEditor"]
-        .iter()
-        .find_map(|name| ElementHandle::find_by_element_type_name(ui, name).next());
+    let root = [
+        "IdleOverlay",
+        "AssistOverlay",
+        "NoticeOverlay",
+        "FieldEditor",
+    ]
+    .iter()
+    .find_map(|name| ElementHandle::find_by_element_type_name(ui, name).next());
     let elements: Vec<ElementHandle> = match &root {
         Some(overlay) => overlay.query_descendants().find_all(),
         None => ElementHandle::query_descendants_of_root(ui),

@@ -2,6 +2,7 @@
 //! turns the resident's taps into navigation, and wipes resident data when a
 //! session ends. Runs on the Slint event-loop thread only.
 
+mod assist;
 mod journey;
 
 use super::prompts;
@@ -79,6 +80,8 @@ struct State {
     pending_apply: Option<String>,
     /// 帮办: the clerk helping this resident.
     assisted_by: Option<String>,
+    assist: assist::AssistEntry,
+    assist_attempts: crate::admin::staff::Attempts,
 }
 
 /// Cheap to clone: all clones drive the same window.
@@ -88,6 +91,8 @@ pub struct KioskController {
     state: Rc<RefCell<State>>,
     ticker: Rc<RefCell<Option<slint::Timer>>>,
     inbox_timer: Rc<RefCell<Option<slint::Timer>>>,
+    /// Polls the check of a clerk's PIN while it runs.
+    assist_timer: Rc<RefCell<Option<slint::Timer>>>,
 }
 
 impl KioskController {
@@ -121,7 +126,10 @@ impl KioskController {
                 completed: None,
                 pending_apply: None,
                 assisted_by: None,
+                assist: assist::AssistEntry::default(),
+                assist_attempts: crate::admin::staff::Attempts::default(),
             })),
+            assist_timer: Rc::new(RefCell::new(None)),
             ticker: Rc::new(RefCell::new(None)),
             inbox_timer: Rc::new(RefCell::new(None)),
         };
@@ -129,6 +137,7 @@ impl KioskController {
         controller.select_language(language);
         controller.wire_callbacks(ui);
         controller.wire_journey(ui);
+        controller.wire_assist(ui);
         controller.refresh_all();
         controller
     }
@@ -455,6 +464,8 @@ impl KioskController {
             state.resident_masked.clear();
         }
         self.wipe_journey();
+        self.close_assist();
+        self.kiosk(|k| k.set_assisted_by(SharedString::new()));
         self.kiosk(|k| {
             k.set_countdown_visible(false);
             k.set_notice(SharedString::new());
