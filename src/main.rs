@@ -88,6 +88,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             bianmin::app::render_screens(&config, &args)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Walkthrough(args) => {
+            let paths =
+                bianmin::ui::walkthrough::run(loaded.unwrap_or_default(), &args.out, args.large)?;
+            for path in paths {
+                println!("{}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::AuditUi(args) => bianmin::app::audit_ui(&loaded.unwrap_or_default(), &args),
         Command::Config(_) => unreachable!("handled above"),
         Command::Device(command) => cli::device::run(command, &loaded?),
