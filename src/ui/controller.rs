@@ -82,6 +82,8 @@ struct State {
     assisted_by: Option<String>,
     assist: assist::AssistEntry,
     assist_attempts: crate::admin::staff::Attempts,
+    /// This station's most-used services, most first (from its outbox).
+    station_popular: Vec<String>,
 }
 
 /// Cheap to clone: all clones drive the same window.
@@ -128,6 +130,7 @@ impl KioskController {
                 assisted_by: None,
                 assist: assist::AssistEntry::default(),
                 assist_attempts: crate::admin::staff::Attempts::default(),
+                station_popular: Vec::new(),
             })),
             assist_timer: Rc::new(RefCell::new(None)),
             ticker: Rc::new(RefCell::new(None)),
@@ -247,6 +250,10 @@ impl KioskController {
                 self.set_network(state, queue_depth as usize);
             }
             UiEvent::Catalogue(catalogue) => self.set_catalogue(*catalogue),
+            UiEvent::Popular(codes) => {
+                self.state.borrow_mut().station_popular = codes;
+                self.refresh_categories();
+            }
             UiEvent::CardPresent {
                 masked_name,
                 masked_id,
@@ -880,7 +887,7 @@ fn category_tiles(state: &State) -> Vec<CategoryItem> {
             count: state.bundles.bundles.len() as i32,
         });
     }
-    let popular = state.catalogue.popular(POPULAR_COUNT).len();
+    let popular = popular_here(state).len();
     if popular > 0 {
         tiles.push(CategoryItem {
             code: POPULAR_CATEGORY.into(),
@@ -901,6 +908,26 @@ fn category_tiles(state: &State) -> Vec<CategoryItem> {
         count: state.catalogue.service_count(&c.code) as i32,
     }));
     tiles
+}
+
+/// 本站常办: what this station applied for most, then the catalogue's
+/// province-wide favourites to fill the list on a new terminal.
+fn popular_here(state: &State) -> Vec<&Service> {
+    let mut list: Vec<&Service> = state
+        .station_popular
+        .iter()
+        .filter_map(|code| state.catalogue.service(code))
+        .take(POPULAR_COUNT)
+        .collect();
+    for service in state.catalogue.popular(POPULAR_COUNT) {
+        if list.len() >= POPULAR_COUNT {
+            break;
+        }
+        if !list.iter().any(|s| s.code == service.code) {
+            list.push(service);
+        }
+    }
+    list
 }
 
 /// The title and the items of one tile of the catalogue screen.
@@ -939,9 +966,7 @@ fn service_list(state: &State, code: &str) -> (String, Vec<ServiceItem>) {
                 "本站常办"
             }
             .to_string(),
-            state
-                .catalogue
-                .popular(POPULAR_COUNT)
+            popular_here(state)
                 .into_iter()
                 .map(|s| service_item(&state.catalogue, s, english))
                 .collect(),
