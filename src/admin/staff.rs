@@ -35,7 +35,9 @@ impl Attempts {
     /// Minutes left of a lock, rounded up; `None` when open.
     pub fn locked_minutes(&self, now: Instant) -> Option<u64> {
         let until = self.locked_until?;
-        let left = until.checked_duration_since(now)?;
+        let left = until
+            .checked_duration_since(now)
+            .filter(|left| !left.is_zero())?;
         Some(left.as_secs().div_ceil(60).max(1))
     }
 
