@@ -19,7 +19,9 @@ pub const MM_PER_DP: f32 = 25.4 / 160.0;
 
 /// Line height of the bundled WenQuanYi Micro Hei per pixel of font size
 /// (measured: 24 px text lays out 29 px high, 36 px text 43 px).
-pub const LINE_HEIGHT_PER_FONT_PX: f32 = 1.19;
+/// Every Text stretches its lines by `Theme.line-height-factor` (1.1) for
+/// the ≥ 1.3× line spacing of the elder-friendly spec: 1.19 × 1.1.
+pub const LINE_HEIGHT_PER_FONT_PX: f32 = 1.19 * 1.1;
 
 /// Controls on every screen that the "six primary choices" rule leaves out.
 const PERSISTENT_CONTROLS: [&str; 8] = [
