@@ -6,8 +6,8 @@
 //! * Versioned migrations in `PRAGMA user_version`.
 //! * Sequence numbers (receipt numbers, record ids) come from the highest
 //!   existing key of the day, read in the writing transaction. An enqueue
-//!   writes three pages (the row, the key index, the pending index) and no
-//!   counter row.
+//!   writes two pages, like a bare insert: the row and the key index (no
+//!   counter row, no pending index; see migration 3).
 //! * Record bodies (personal fields, form contents, comments) are sealed with
 //!   XChaCha20-Poly1305 ([`crypto`]); the key lives in a 0600 file beside the
 //!   database, never inside it. Only the idempotency key (receipt number),
@@ -343,7 +343,61 @@ const MIGRATIONS: &[&str] = &[
      DROP TABLE outbox;
      ALTER TABLE outbox_v2 RENAME TO outbox;
      CREATE INDEX outbox_pending ON outbox (kind, id) WHERE state = 'pending';",
+    // 3: no pending index. Its page was the one an enqueue wrote beyond a bare
+    // insert (row + key index). Instead each kind keeps, in `meta`, an id
+    // below which none of its records is pending (see `raise_pending_marks`);
+    // the sender scans the rowid B-tree from there.
+    "DROP INDEX outbox_pending;
+     INSERT OR REPLACE INTO meta (key, value)
+       SELECT 'outbox.pending_from.' || k.kind,
+              CAST(COALESCE(
+                (SELECT MIN(id) FROM outbox WHERE kind = k.kind AND state = 'pending'),
+                (SELECT COALESCE(MAX(id), 0) + 1 FROM outbox)) AS TEXT)
+       FROM (SELECT 'application' AS kind UNION ALL SELECT 'evaluation'
+             UNION ALL SELECT 'heartbeat' UNION ALL SELECT 'error_report') AS k;",
 ];
+
+/// `meta` key of `kind`'s pending mark: no record of that kind with a lower
+/// id is pending. Only a lower bound, so a stale (lower) mark costs a longer
+/// scan, never a lost record: acknowledgements raise it, `retry` lowers it in
+/// the same transaction as the state change, and enqueues never need to touch
+/// it because a new id is always above every existing one.
+fn pending_mark_key(kind: RecordKind) -> String {
+    format!("outbox.pending_from.{}", kind.as_str())
+}
+
+fn pending_mark(conn: &Connection, kind: RecordKind) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?1")?
+        .query_row([pending_mark_key(kind)], |r| r.get::<_, i64>(0))
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// Move every kind's mark up to its lowest pending id (or past the last row
+/// when none is pending). Scans only rows at or above the old mark: in a
+/// drain that is the batch just acknowledged.
+fn raise_pending_marks(conn: &Connection) -> Result<()> {
+    for kind in RecordKind::ALL {
+        let from = pending_mark(conn, kind)?;
+        let next: i64 = conn
+            .prepare_cached(
+                "SELECT COALESCE(
+                   (SELECT id FROM outbox WHERE id >= ?1 AND kind = ?2 AND state = 'pending'
+                    ORDER BY id LIMIT 1),
+                   (SELECT COALESCE(MAX(id), 0) + 1 FROM outbox))",
+            )?
+            .query_row(params![from, kind.as_str()], |r| r.get(0))?;
+        if next > from {
+            conn.prepare_cached(
+                "INSERT INTO meta (key, value) VALUES (?1, CAST(?2 AS TEXT))
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )?
+            .execute(params![pending_mark_key(kind), next])?;
+        }
+    }
+    Ok(())
+}
 
 struct Inner {
     conn: Mutex<Connection>,
@@ -742,12 +796,13 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<OutgoingRecord>> {
         let conn = self.conn();
+        let from = pending_mark(&conn, kind)?.max(after_id.saturating_add(1));
         let mut stmt = conn.prepare_cached(
-            "SELECT id, key, body FROM outbox WHERE state = 'pending' AND kind = ?1 AND id > ?3
+            "SELECT id, key, body FROM outbox WHERE id >= ?3 AND kind = ?1 AND state = 'pending'
              ORDER BY id LIMIT ?2",
         )?;
         let rows = stmt
-            .query_map(params![kind.as_str(), limit as i64, after_id], |r| {
+            .query_map(params![kind.as_str(), limit as i64, from], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
                     r.get::<_, String>(1)?,
@@ -831,6 +886,9 @@ impl Store {
                     ])?;
                 }
             }
+            if !results.is_empty() {
+                raise_pending_marks(&tx)?;
+            }
             tx.commit()?;
             Ok(())
         })
@@ -868,12 +926,32 @@ impl Store {
     /// `id_or_key` is the numeric id or the receipt number / record id.
     pub fn retry(&self, id_or_key: &str) -> Result<RecordSummary> {
         let n = {
-            let conn = self.conn();
-            conn.execute(
-                "UPDATE outbox SET state = 'pending', last_error = NULL
-                 WHERE (key = ?1 OR CAST(id AS TEXT) = ?1) AND state = 'parked' AND body IS NOT NULL",
-                [id_or_key],
-            )?
+            let mut conn = self.conn();
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let reopened: Vec<(i64, String)> = tx
+                .prepare(
+                    "UPDATE outbox SET state = 'pending', last_error = NULL
+                     WHERE (key = ?1 OR CAST(id AS TEXT) = ?1) AND state = 'parked' AND body IS NOT NULL
+                     RETURNING id, kind",
+                )?
+                .query_map([id_or_key], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            for (id, kind) in &reopened {
+                // The record is pending again below its kind's mark: lower it
+                // in the same commit, or the sender would never see it.
+                tx.execute(
+                    "UPDATE meta SET value = CAST(?2 AS TEXT)
+                     WHERE key = ?1 AND CAST(value AS INTEGER) > ?2",
+                    params![
+                        RecordKind::parse(kind)
+                            .map(pending_mark_key)
+                            .unwrap_or_default(),
+                        id
+                    ],
+                )?;
+            }
+            tx.commit()?;
+            reopened.len()
         };
         let summary = self
             .find(id_or_key)?
