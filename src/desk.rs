@@ -1039,57 +1039,17 @@ fn shown_time_rfc3339(text: &str) -> String {
 const SIGNATURE_MAX_SIDE: u32 = 2000;
 
 /// The handwritten signature as a PNG: dark strokes on white, the pad's
-/// size. `None` for an empty pad or one of impossible size.
+/// size, drawn the way the pad showed it. `None` for an empty pad or one of
+/// impossible size.
 pub fn signature_png(signature: &Signature) -> Option<Vec<u8>> {
     let (width, height) = (signature.width, signature.height);
     if width == 0 || height == 0 || width > SIGNATURE_MAX_SIDE || height > SIGNATURE_MAX_SIDE {
         return None;
     }
-    let mut pixmap = tiny_skia::Pixmap::new(width, height)?;
-    pixmap.fill(tiny_skia::Color::WHITE);
-    let mut pen = tiny_skia::PathBuilder::new();
-    let mut dots = tiny_skia::PathBuilder::new();
-    let pen_width = (height as f32 / 60.0).max(2.5);
-    for stroke in &signature.strokes {
-        match stroke.as_slice() {
-            [] => {}
-            [only] => dots.push_circle(only.x as f32, only.y as f32, pen_width / 2.0),
-            [first, rest @ ..] => {
-                pen.move_to(first.x as f32, first.y as f32);
-                for p in rest {
-                    pen.line_to(p.x as f32, p.y as f32);
-                }
-            }
-        }
-    }
-    let mut ink = tiny_skia::Paint::default();
-    ink.set_color_rgba8(0x10, 0x10, 0x10, 0xff);
-    ink.anti_alias = true;
-    let mut drew = false;
-    if let Some(path) = pen.finish() {
-        let stroke = tiny_skia::Stroke {
-            width: pen_width,
-            line_cap: tiny_skia::LineCap::Round,
-            line_join: tiny_skia::LineJoin::Round,
-            ..tiny_skia::Stroke::default()
-        };
-        pixmap.stroke_path(&path, &ink, &stroke, tiny_skia::Transform::identity(), None);
-        drew = true;
-    }
-    if let Some(path) = dots.finish() {
-        pixmap.fill_path(
-            &path,
-            &ink,
-            tiny_skia::FillRule::Winding,
-            tiny_skia::Transform::identity(),
-            None,
-        );
-        drew = true;
-    }
-    if !drew {
+    if signature.strokes.iter().all(Vec::is_empty) {
         return None;
     }
-    pixmap.encode_png().ok()
+    crate::ui::signature::render_png(signature).ok()
 }
 
 #[cfg(test)]
