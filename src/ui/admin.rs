@@ -28,6 +28,8 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 use zeroize::Zeroizing;
 
+pub mod devices;
+
 /// How long the station name must be held.
 pub const HOLD_TO_ENTER: Duration = Duration::from_secs(5);
 /// The PIN pad closes after this long untouched.
@@ -321,10 +323,14 @@ const FIELDS: &[FieldSpec] = &[
     },
 ];
 
-/// Settings the running kiosk takes over at once; the rest are read at
-/// start-up by their owners (device manager, sync client, kiosk controller).
+/// Settings the running kiosk takes over at once (the serial devices are
+/// moved by the device manager, see [`devices::DeviceHooks`]); the rest are
+/// read at start-up by their owners (sync client, kiosk controller).
 pub fn applies_live(key: &str) -> bool {
     matches!(key, "platform.heartbeat_secs" | "ui.dim_after_secs")
+        || ["devices.printer.", "devices.id_card.", "devices.scanner."]
+            .iter()
+            .any(|device| key.starts_with(device))
 }
 
 struct State {
