@@ -61,7 +61,6 @@ fn open_kiosk(mut config: Config, demo: bool, fault: Option<String>) -> ExitCode
     let config_data_dir = config.store.data_dir.clone();
     let controller = KioskController::new(&ui, config.clone(), services.catalogue.clone());
     controller.start_inbox(services.inbox.clone());
-    controller.set_hooks(kiosk_hooks(&services));
     match speaker {
         Ok(speaker) => controller.set_speaker(std::rc::Rc::new(speaker)),
         Err(reason) => tracing::warn!(%reason, "voice guidance stays silent"),
@@ -79,6 +78,7 @@ fn open_kiosk(mut config: Config, demo: bool, fault: Option<String>) -> ExitCode
         admin_config_path(demo, &config_data_dir),
     );
     admin.set_monitor(monitor);
+    controller.set_hooks(kiosk_hooks_with_admin(&services, Some(admin.clone())));
     admin.set_hooks(std::rc::Rc::new(crate::ui::admin::devices::DeviceHooks {
         devices: services.devices.clone(),
         printer: services.printer.clone(),
@@ -170,7 +170,16 @@ fn admin_config_path(demo: bool, data_dir: &std::path::Path) -> std::path::PathB
 
 /// The hooks that connect a controller to running services.
 pub fn kiosk_hooks(services: &crate::services::Services) -> std::rc::Rc<dyn KioskHooks> {
+    kiosk_hooks_with_admin(services, None)
+}
+
+/// The hooks, with admin mode told of the presence sensor.
+fn kiosk_hooks_with_admin(
+    services: &crate::services::Services,
+    admin: Option<crate::ui::admin::AdminController>,
+) -> std::rc::Rc<dyn KioskHooks> {
     std::rc::Rc::new(KioskServices {
+        admin,
         demo_devices: services.demo_devices.clone(),
         identity: services.identity.clone(),
         devices: services.devices.clone(),
@@ -180,6 +189,7 @@ pub fn kiosk_hooks(services: &crate::services::Services) -> std::rc::Rc<dyn Kios
 
 /// What the UI asks of the devices.
 struct KioskServices {
+    admin: Option<crate::ui::admin::AdminController>,
     demo_devices: Option<std::sync::Arc<bianmin_drivers::demo::DemoDevices>>,
     identity: std::sync::Arc<std::sync::Mutex<Option<Box<bianmin_drivers::idcard::Identity>>>>,
     devices: Option<std::sync::Arc<bianmin_drivers::manager::DeviceManager>>,
@@ -187,6 +197,12 @@ struct KioskServices {
 }
 
 impl KioskHooks for KioskServices {
+    fn presence(&self, present: bool) {
+        if let Some(admin) = &self.admin {
+            admin.presence(present);
+        }
+    }
+
     /// A short buzz tells the clerk across the room; a no-op without GPIO.
     fn call_staff(&self) {
         if let Some(devices) = self.devices.clone() {

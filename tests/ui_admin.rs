@@ -9,6 +9,7 @@ use bianmin::admin::pin::{AdminGate, DEFAULT_PIN};
 use bianmin::admin::{AuditLog, Change};
 use bianmin::config::{Config, REFERENCE_CONFIG};
 use bianmin::core::catalogue::Catalogue;
+use bianmin::services::UiEvent;
 use bianmin::ui::admin::devices::DeviceHooks;
 use bianmin::ui::admin::{AdminController, AdminHooks, DeviceTest, TestReply};
 use bianmin::ui::{Admin, AdminPage, AppWindow, Kiosk, KioskController};
@@ -517,6 +518,42 @@ fn an_idle_attract_screen_dims_and_the_waking_touch_presses_nothing() {
     // Away from the attract screen nothing dims.
     seconds(400);
     assert!(!admin(ui).get_dimmed());
+}
+
+/// What `bianmin run` gives the kiosk controller: the presence sensor's
+/// event goes on to admin mode.
+struct PresenceToAdmin(AdminController);
+
+impl bianmin::ui::controller::KioskHooks for PresenceToAdmin {
+    fn presence(&self, present: bool) {
+        self.0.presence(present);
+    }
+}
+
+#[test]
+fn the_presence_sensor_wakes_the_dimmed_screen() {
+    let kit = kit(false);
+    let ui = &kit.ui;
+    kit._kiosk
+        .set_hooks(Rc::new(PresenceToAdmin(kit.admin.clone())));
+    seconds(301);
+    assert!(admin(ui).get_dimmed());
+    // Someone leaving does not light the screen up.
+    kit._kiosk.handle(UiEvent::Presence(false));
+    assert!(admin(ui).get_dimmed());
+    kit._kiosk.handle(UiEvent::Presence(true));
+    assert!(!admin(ui).get_dimmed());
+    assert_eq!(
+        ui.global::<Kiosk>().get_screen(),
+        bianmin::ui::Screen::Attract
+    );
+    // Someone standing there keeps it lit: the dimming count starts again.
+    seconds(200);
+    kit._kiosk.handle(UiEvent::Presence(true));
+    seconds(200);
+    assert!(!admin(ui).get_dimmed());
+    seconds(101);
+    assert!(admin(ui).get_dimmed());
 }
 
 fn check_targets(ui: &AppWindow) {
