@@ -156,7 +156,7 @@ pub fn start(config: &mut Config, demo: bool) -> Services {
 
     let sync = store.as_ref().and_then(|store| {
         let _guard = runtime.enter();
-        match crate::sync::spawn(config, store.clone()) {
+        match crate::sync::spawn_without_heartbeats(config, store.clone()) {
             Ok((handle, status)) => {
                 runtime.spawn(forward_status(
                     status,
