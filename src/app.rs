@@ -34,7 +34,23 @@ pub fn run_demo(config: Config, large: bool) -> ExitCode {
     if std::env::var_os("BIANMIN_DATA_DIR").is_none() {
         config.store.data_dir = crate::services::demo_data_dir();
     }
+    if config.assist.staff.is_empty() {
+        add_demo_clerk(&mut config);
+    }
     open_kiosk(config, true, None)
+}
+
+/// The demo's clerk for 帮办: staff id and PIN in README, never on a real kiosk.
+pub const DEMO_CLERK: (&str, &str) = ("1001", "246813");
+
+fn add_demo_clerk(config: &mut Config) {
+    match crate::admin::staff::hash(DEMO_CLERK.1) {
+        Ok(hash) => config.assist.staff.push(crate::config::StaffMember {
+            id: crate::config::StaffId(DEMO_CLERK.0.into()),
+            pin_hash: crate::config::PinHash(hash),
+        }),
+        Err(err) => tracing::warn!(%err, "demo clerk not added"),
+    }
 }
 
 fn open_kiosk(mut config: Config, demo: bool, fault: Option<String>) -> ExitCode {

@@ -26,6 +26,63 @@ pub struct Config {
     pub devices: DevicesConfig,
     pub voice: VoiceConfig,
     pub logging: LoggingConfig,
+    pub assist: AssistConfig,
+}
+
+/// 帮办代办: the station clerks who may take over the keyboard for a resident.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AssistConfig {
+    pub staff: Vec<StaffMember>,
+}
+
+/// One clerk: a numeric staff id (typed on the keypad) and the Argon2id hash
+/// of their PIN, never the PIN itself.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffMember {
+    pub id: StaffId,
+    pub pin_hash: PinHash,
+}
+
+impl std::fmt::Debug for StaffMember {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StaffMember({})", self.id.0)
+    }
+}
+
+/// 1–16 digits: clerks type it on the number pad.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct StaffId(pub String);
+
+impl<'de> Deserialize<'de> for StaffId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        if text.is_empty() || text.len() > 16 || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(serde::de::Error::custom(
+                "a staff id of 1 to 16 digits, e.g. \"1001\"",
+            ));
+        }
+        Ok(StaffId(text))
+    }
+}
+
+/// An Argon2id PHC string (`bianmin config hash-pin` makes one).
+#[derive(Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct PinHash(pub String);
+
+impl<'de> Deserialize<'de> for PinHash {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        if argon2::PasswordHash::new(&text).is_err() || !text.starts_with("$argon2id$") {
+            return Err(serde::de::Error::custom(
+                "an Argon2id hash made by `bianmin config hash-pin`, not the PIN itself",
+            ));
+        }
+        Ok(PinHash(text))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -32,6 +32,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 print!("{REFERENCE_CONFIG}");
                 ExitCode::SUCCESS
             }
+            ConfigCommand::HashPin => {
+                let mut pin = zeroize::Zeroizing::new(String::new());
+                match std::io::stdin()
+                    .read_line(&mut pin)
+                    .map_err(|e| bianmin::admin::AdminError::Storage {
+                        detail: format!("cannot read the PIN from standard input: {e}"),
+                    })
+                    .and_then(|_| bianmin::admin::staff::hash(pin.trim()))
+                {
+                    Ok(hash) => {
+                        println!("{hash}");
+                        ExitCode::SUCCESS
+                    }
+                    Err(err) => {
+                        eprintln!("bianmin: {err}");
+                        ExitCode::FAILURE
+                    }
+                }
+            }
         });
     }
 
@@ -67,6 +86,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Screens(args) => {
             let config = loaded.unwrap_or_default();
             bianmin::app::render_screens(&config, &args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Walkthrough(args) => {
+            let paths =
+                bianmin::ui::walkthrough::run(loaded.unwrap_or_default(), &args.out, args.large)?;
+            for path in paths {
+                println!("{}", path.display());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::AuditUi(args) => bianmin::app::audit_ui(&loaded.unwrap_or_default(), &args),

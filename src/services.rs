@@ -30,6 +30,8 @@ pub enum UiEvent {
         queue_depth: u64,
     },
     Catalogue(Box<Catalogue>),
+    /// Service codes this station applied for most, most first (本站常办).
+    Popular(Vec<String>),
     /// An ID card was read; only the masked form ever reaches the screen.
     CardPresent {
         masked_name: String,
@@ -153,6 +155,14 @@ pub fn start(config: &mut Config, demo: bool) -> Services {
         .and_then(|s| s.catalogue().ok().flatten())
         .and_then(|cached| Catalogue::from_json(&cached.body).ok())
         .unwrap_or_else(Catalogue::demo);
+
+    if let Some(store) = store.clone() {
+        let inbox = inbox.clone();
+        runtime.spawn_blocking(move || match station_popular(&store) {
+            Ok(codes) => inbox.push(UiEvent::Popular(codes)),
+            Err(err) => tracing::warn!(%err, "station's most-used services unknown"),
+        });
+    }
 
     let sync = store.as_ref().and_then(|store| {
         let _guard = runtime.enter();
@@ -352,6 +362,26 @@ async fn forward_status(
             return;
         }
     }
+}
+
+/// How many recent records 本站常办 is counted over: enough to be this
+/// station's habit, few enough to follow a change of season.
+const POPULAR_WINDOW: usize = 2000;
+
+/// The service codes of this station's recent applications, most used first.
+fn station_popular(store: &Store) -> crate::store::Result<Vec<String>> {
+    let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for record in store.list(None, POPULAR_WINDOW)? {
+        if record.kind != crate::platform::api::RecordKind::Application {
+            continue;
+        }
+        if let Some(code) = record.service_code {
+            *counts.entry(code).or_default() += 1;
+        }
+    }
+    let mut ranked: Vec<(String, usize)> = counts.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    Ok(ranked.into_iter().map(|(code, _)| code).collect())
 }
 
 #[cfg(test)]

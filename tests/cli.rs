@@ -157,3 +157,47 @@ fn screens_writes_every_screen_and_the_chinese_reads_back() {
         "OCR read only {read:?} of the entry buttons in: {text}"
     );
 }
+
+#[test]
+fn walkthrough_renders_a_whole_journey_with_its_printed_receipt() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("walk");
+    let output = bianmin(&["walkthrough", "--out", out.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    for step in [
+        "form-prefilled",
+        "signed",
+        "receipt",
+        "printed-receipt",
+        "rating",
+        "progress",
+        "session-ended",
+    ] {
+        assert!(
+            names.iter().any(|n| n.ends_with(&format!("-{step}.png"))),
+            "{step} in {names:?}"
+        );
+    }
+    let printed = names
+        .iter()
+        .find(|n| n.ends_with("-printed-receipt.png"))
+        .unwrap();
+    let image = image::open(out.join(printed)).unwrap().to_luma8();
+    let mut prepared = rqrr::PreparedImage::prepare(image);
+    let codes: Vec<String> = prepared
+        .detect_grids()
+        .into_iter()
+        .filter_map(|g| g.decode().ok().map(|(_, text)| text))
+        .collect();
+    assert!(
+        codes
+            .iter()
+            .any(|c| bianmin::store::receipt::is_valid(c.trim())),
+        "{codes:?}"
+    );
+}

@@ -101,6 +101,8 @@ slint::slint! {
         height: 800px;
         background: Theme.page;
         in property <string> ink <=> pad.ink;
+        in property <length> sheet-width <=> pad.sheet-width;
+        in property <length> sheet-height <=> pad.sheet-height;
         out property <length> pad-width: pad.pad-width;
         out property <length> pad-height: pad.pad-height;
         callback stroke-start <=> pad.stroke-start;
@@ -629,6 +631,32 @@ fn a_finger_signs_on_the_pad_and_rewrite_clears_it() {
     assert!(capture.borrow().is_empty());
     assert_eq!(ui.get_ink(), "");
     assert_eq!(dark_in_sheet(&ui), 0);
+
+    // A screen that wants the sheet at a fixed size gets exactly that in
+    // both themes, with the pad around it.
+    ui.set_sheet_width(720.0);
+    ui.set_sheet_height(240.0);
+    for large in [false, true] {
+        ui.global::<Theme>().set_large(large);
+        i_slint_backend_testing::mock_elapsed_time(std::time::Duration::from_millis(50));
+        assert_eq!((ui.get_pad_width(), ui.get_pad_height()), (720.0, 240.0));
+        let pad = element(&ui, "SignaturePad");
+        let (at, size) = (pad.absolute_position(), pad.size());
+        let sheet = ElementHandle::find_by_accessible_label(&ui, "签名区域")
+            .next()
+            .unwrap();
+        let (s_at, s_size) = (sheet.absolute_position(), sheet.size());
+        assert!(
+            s_at.y + s_size.height <= at.y + size.height
+                && s_at.x + s_size.width <= at.x + size.width,
+            "the sheet spills out of the pad"
+        );
+        assert_clean(&render_and_audit(&ui, "signature-pad-fixed", large));
+    }
+    ui.global::<Theme>().set_large(false);
+    ui.set_sheet_width(0.0);
+    ui.set_sheet_height(0.0);
+    i_slint_backend_testing::mock_elapsed_time(std::time::Duration::from_millis(50));
 
     // The stored picture of a signature drawn through the pad.
     dispatch(WindowEvent::PointerPressed {

@@ -7,6 +7,7 @@ pub mod atomic;
 pub mod audit_log;
 pub mod config_store;
 pub mod pin;
+pub mod staff;
 
 pub use audit_log::{AuditEntry, AuditLog};
 pub use config_store::{Change, ConfigStore, SaveError};

@@ -269,7 +269,7 @@ pub fn check_new_pin(pin: &str) -> Result<(), AdminError> {
     Ok(())
 }
 
-fn hash_pin(pin: &str) -> Result<String, AdminError> {
+pub(crate) fn hash_pin(pin: &str) -> Result<String, AdminError> {
     Argon2::default()
         .hash_password(pin.as_bytes())
         .map(|h| h.to_string())
@@ -278,7 +278,7 @@ fn hash_pin(pin: &str) -> Result<String, AdminError> {
         })
 }
 
-fn verify_pin(pin: &str, hash: &str) -> bool {
+pub(crate) fn verify_pin(pin: &str, hash: &str) -> bool {
     Argon2::default()
         .verify_password(pin.as_bytes(), hash)
         .is_ok()

@@ -30,6 +30,9 @@ pub enum Command {
     Demo(DemoArgs),
     /// Render every screen to PNG without a display (software renderer).
     Screens(ScreensArgs),
+    /// Walk one whole journey in demo mode (simulated devices, embedded
+    /// platform) and write a numbered PNG of every step. No display needed.
+    Walkthrough(WalkthroughArgs),
     /// Measure every screen: labels, touch-target and text sizes, contrast.
     AuditUi(AuditArgs),
     /// Check configuration files.
@@ -76,6 +79,9 @@ pub enum ConfigCommand {
     Check { file: PathBuf },
     /// Print the commented reference configuration with every default.
     Defaults,
+    /// Read a clerk's PIN from standard input and print the Argon2id hash to
+    /// put in `[[assist.staff]] pin_hash` (the PIN itself is never stored).
+    HashPin,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -115,6 +121,16 @@ pub struct ScreensArgs {
     /// Language of the screens.
     #[arg(long, value_enum, default_value = "zh")]
     pub lang: LangArg,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WalkthroughArgs {
+    /// Directory the PNGs are written to (created if missing; keep it out of git).
+    #[arg(long, default_value = "walkthrough")]
+    pub out: PathBuf,
+    /// Large-font mode (长辈版) instead of the standard one.
+    #[arg(long)]
+    pub large: bool,
 }
 
 fn parse_size(text: &str) -> Result<(u32, u32), String> {

@@ -5,7 +5,7 @@
 //! record's idempotency key (receipt number) as associated data, so a
 //! ciphertext cannot be moved to another row.
 
-use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use chacha20poly1305::aead::{Aead, AeadCore, AeadInPlace, KeyInit, OsRng, Payload};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use std::fs::OpenOptions;
 use std::io::{Read, Write};
@@ -15,6 +15,7 @@ use zeroize::Zeroizing;
 
 pub const KEY_FILE: &str = "outbox.key";
 const NONCE_LEN: usize = 24;
+const TAG_LEN: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -98,19 +99,16 @@ impl Sealer {
 
     pub fn seal(&self, aad: &str, plaintext: &[u8]) -> Vec<u8> {
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
-        let ct = self
-            .cipher
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: plaintext,
-                    aad: aad.as_bytes(),
-                },
-            )
-            .expect("XChaCha20-Poly1305 encryption cannot fail for in-memory data");
-        let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
+        // Encrypted where it will be stored: one allocation, and no second
+        // buffer holding the ciphertext to copy across.
+        let mut out = Vec::with_capacity(NONCE_LEN + plaintext.len() + TAG_LEN);
         out.extend_from_slice(&nonce);
-        out.extend_from_slice(&ct);
+        out.extend_from_slice(plaintext);
+        let tag = self
+            .cipher
+            .encrypt_in_place_detached(&nonce, aad.as_bytes(), &mut out[NONCE_LEN..])
+            .expect("XChaCha20-Poly1305 encryption cannot fail for in-memory data");
+        out.extend_from_slice(&tag);
         out
     }
 

@@ -5,7 +5,9 @@
 //!   returned survives a power cut. One transaction per state change.
 //! * Versioned migrations in `PRAGMA user_version`.
 //! * Sequence numbers (receipt numbers, record ids) come from the highest
-//!   existing key of the day, read in the writing transaction.
+//!   existing key of the day, read in the writing transaction. An enqueue
+//!   writes three pages (the row, the key index, the pending index) and no
+//!   counter row.
 //! * Record bodies (personal fields, form contents, comments) are sealed with
 //!   XChaCha20-Poly1305 ([`crypto`]); the key lives in a 0600 file beside the
 //!   database, never inside it. Only the idempotency key (receipt number),
@@ -315,6 +317,32 @@ const MIGRATIONS: &[&str] = &[
         etag TEXT, version TEXT, body TEXT NOT NULL, fetched_at INTEGER NOT NULL
      );
      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;",
+    // 2: the outbox without AUTOINCREMENT. Its sqlite_sequence row was one
+    // more page written and fsync'd with every enqueue; rows are never
+    // deleted (a purge only clears the body), so max(id) + 1 never hands out
+    // an id twice anyway.
+    "CREATE TABLE outbox_v2 (
+        id            INTEGER PRIMARY KEY,
+        kind          TEXT NOT NULL CHECK (kind IN ('application','evaluation','heartbeat','error_report')),
+        key           TEXT NOT NULL UNIQUE,
+        service_code  TEXT,
+        service_name  TEXT,
+        created_at    INTEGER NOT NULL,
+        state         TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending','acked','parked')),
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        last_error    TEXT,
+        platform_status TEXT,
+        acked_at      INTEGER,
+        body          BLOB,
+        purged_at     INTEGER
+     );
+     INSERT INTO outbox_v2 (id, kind, key, service_code, service_name, created_at, state,
+        attempts, last_error, platform_status, acked_at, body, purged_at)
+       SELECT id, kind, key, service_code, service_name, created_at, state,
+        attempts, last_error, platform_status, acked_at, body, purged_at FROM outbox;
+     DROP TABLE outbox;
+     ALTER TABLE outbox_v2 RENAME TO outbox;
+     CREATE INDEX outbox_pending ON outbox (kind, id) WHERE state = 'pending';",
 ];
 
 struct Inner {
@@ -578,17 +606,19 @@ impl Store {
             return Err(StoreError::Invalid("service code is empty".into()));
         }
         let terminal = self.inner.terminal_id.clone();
+        let mut created_at = String::new();
         let (receipt_no, at, suspect) = self.insert(
             RecordKind::Application,
             &format!("{}-{terminal}-", receipt::PREFIX),
             |at, date, seq| {
+                created_at = rfc3339(at);
                 let receipt_no = receipt::format(&terminal, date, seq);
                 let wire = ApplicationWire {
                     receipt_no: receipt_no.clone(),
                     terminal_id: terminal.clone(),
                     service_code: app.service_code.clone(),
                     service_name: app.service_name.clone(),
-                    created_at: rfc3339(at),
+                    created_at: created_at.clone(),
                     assisted_by: app.assisted_by,
                     applicant: app.applicant,
                     form: app.form,
@@ -598,9 +628,7 @@ impl Store {
                         .signature_png
                         .map(|png| base64::engine::general_purpose::STANDARD.encode(png)),
                 };
-                let json = Zeroizing::new(
-                    serde_json::to_vec(&wire).map_err(|e| StoreError::Invalid(e.to_string()))?,
-                );
+                let json = wire_json(&wire)?;
                 Ok((
                     receipt_no,
                     Some(app.service_code),
@@ -611,7 +639,7 @@ impl Store {
         )?;
         Ok(Receipt {
             receipt_no,
-            created_at: rfc3339(at),
+            created_at,
             created_at_ms: at,
             clock_suspect: suspect,
         })
@@ -640,7 +668,7 @@ impl Store {
                     comment: ev.comment,
                     created_at: rfc3339(at),
                 };
-                let json = Zeroizing::new(serde_json::to_vec(&wire).expect("serialisable"));
+                let json = wire_json(&wire)?;
                 Ok((id, Some(ev.service_code), None, json))
             },
         )
@@ -668,7 +696,7 @@ impl Store {
                     version: hb.version,
                     uptime_secs: hb.uptime_secs,
                 };
-                let json = Zeroizing::new(serde_json::to_vec(&wire).expect("serialisable"));
+                let json = wire_json(&wire)?;
                 Ok((id, None, None, json))
             },
         )
@@ -691,7 +719,7 @@ impl Store {
                     service_code: er.service_code.clone(),
                     message: er.message,
                 };
-                let json = Zeroizing::new(serde_json::to_vec(&wire).expect("serialisable"));
+                let json = wire_json(&wire)?;
                 Ok((id, er.service_code, None, json))
             },
         )
@@ -764,28 +792,43 @@ impl Store {
     /// (any enqueue) makes them durable too.
     pub fn apply_results(&self, results: &[RecordResult]) -> Result<()> {
         let now = now_ms();
+        let mut accepted = Vec::with_capacity(results.len());
+        let mut duplicate = Vec::new();
+        let mut rejected = Vec::new();
+        for r in results {
+            match r.status {
+                RecordStatus::Accepted => accepted.push(r.id.as_str()),
+                RecordStatus::Duplicate => duplicate.push(r.id.as_str()),
+                RecordStatus::Rejected => rejected.push(r),
+            }
+        }
         let mut conn = self.conn();
         relaxed(&mut conn, |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             {
+                // One statement per answer rather than per record: a batch's
+                // acknowledgement is a single pass over the key index.
                 let mut ack = tx.prepare_cached(
                     "UPDATE outbox SET state = 'acked', acked_at = ?2, platform_status = ?3,
                      attempts = attempts + 1, last_error = NULL
-                     WHERE key = ?1 AND state = 'pending'",
+                     WHERE key IN (SELECT value FROM json_each(?1)) AND state = 'pending'",
                 )?;
+                for (keys, status) in [(&accepted, "accepted"), (&duplicate, "duplicate")] {
+                    if !keys.is_empty() {
+                        let list = serde_json::to_string(keys)
+                            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+                        ack.execute(params![list, now, status])?;
+                    }
+                }
                 let mut park = tx.prepare_cached(
                     "UPDATE outbox SET state = 'parked', attempts = attempts + 1, last_error = ?2,
                      platform_status = 'rejected' WHERE key = ?1 AND state = 'pending'",
                 )?;
-                for r in results {
-                    match r.status {
-                        RecordStatus::Accepted => ack.execute(params![r.id, now, "accepted"])?,
-                        RecordStatus::Duplicate => ack.execute(params![r.id, now, "duplicate"])?,
-                        RecordStatus::Rejected => park.execute(params![
-                            r.id,
-                            r.reason.as_deref().unwrap_or("rejected by the platform")
-                        ])?,
-                    };
+                for r in rejected {
+                    park.execute(params![
+                        r.id,
+                        r.reason.as_deref().unwrap_or("rejected by the platform")
+                    ])?;
                 }
             }
             tx.commit()?;
@@ -1151,6 +1194,15 @@ pub struct ResidentApplications {
 }
 
 const EXPORT_MAGIC: &str = "BIANMIN-EXPORT-1 ";
+
+/// A record's wire JSON, written into one buffer sized for a typical
+/// application: a growing `Vec` would leave copies of the personal fields in
+/// freed memory that `Zeroizing` never sees.
+fn wire_json(wire: &impl Serialize) -> Result<Zeroizing<Vec<u8>>> {
+    let mut buf = Zeroizing::new(Vec::with_capacity(2048));
+    serde_json::to_writer(&mut *buf, wire).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    Ok(buf)
+}
 
 /// Run `f` with `synchronous=NORMAL`, FULL again afterwards. Only for
 /// writes whose loss is harmless (acknowledgements, attempt counts).

@@ -156,3 +156,91 @@ fn export_round_trip() {
         "11010119900307803X"
     );
 }
+
+#[test]
+fn version_1_outbox_migrates_keeping_ids_and_bodies() {
+    let dir = tempfile::tempdir().unwrap();
+    let sealer = Sealer::load_or_create(dir.path(), true).unwrap();
+    let key = "BM1-T0001-20261125-000007-X";
+    {
+        let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            "INSERT INTO outbox (id, kind, key, service_code, created_at, state, body)
+             VALUES (41, 'application', ?1, 'DEMO-SB-001', ?2, 'parked', ?3)",
+            params![key, CLOCK_FLOOR_MS, sealer.seal(key, b"{\"x\":1}")],
+        )
+        .unwrap();
+    }
+    let store = Store::open_at(dir.path(), "T0001").unwrap();
+    let old = store.find(key).unwrap().unwrap();
+    assert_eq!((old.id, old.state), (41, RecordState::Parked));
+    assert_eq!(&store.record_json(key).unwrap().unwrap()[..], b"{\"x\":1}");
+    let new = store.enqueue_application(app()).unwrap().receipt_no;
+    assert!(store.find(&new).unwrap().unwrap().id > 41);
+    let conn = store.conn();
+    let sql: String = conn
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE name = 'outbox'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(!sql.contains("AUTOINCREMENT"), "{sql}");
+    let counters: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_sequence WHERE name LIKE 'outbox%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(counters, 0, "no counter row is written per enqueue");
+    let indexed: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'outbox_pending'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(indexed, 1);
+}
+
+#[test]
+fn batch_acknowledgement_touches_only_the_answered_pending_records() {
+    let (_d, store) = open();
+    let keys: Vec<String> = (0..5)
+        .map(|_| store.enqueue_application(app()).unwrap().receipt_no)
+        .collect();
+    let answer = |k: &String, status| RecordResult {
+        id: k.clone(),
+        status,
+        reason: None,
+    };
+    store
+        .apply_results(&[answer(&keys[1], RecordStatus::Rejected)])
+        .unwrap();
+    store
+        .apply_results(&[
+            answer(&keys[0], RecordStatus::Accepted),
+            answer(&keys[1], RecordStatus::Accepted),
+            answer(&keys[3], RecordStatus::Duplicate),
+            answer(
+                &"BM1-T0001-20261125-999999-X".to_string(),
+                RecordStatus::Accepted,
+            ),
+        ])
+        .unwrap();
+    let state = |k: &String| store.find(k).unwrap().unwrap().state;
+    assert_eq!(state(&keys[0]), RecordState::Acked);
+    assert_eq!(
+        state(&keys[1]),
+        RecordState::Parked,
+        "a parked record stays parked"
+    );
+    assert_eq!(state(&keys[2]), RecordState::Pending);
+    assert_eq!(state(&keys[3]), RecordState::Acked);
+    assert_eq!(state(&keys[4]), RecordState::Pending);
+    let s = store.stats().unwrap();
+    assert_eq!((s.pending, s.acked, s.parked), (2, 2, 1));
+}

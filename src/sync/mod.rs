@@ -158,20 +158,32 @@ pub async fn drain_once(
         // written (`inflight`) while the next batch is on the wire.
         let mut after: i64 = 0;
         let mut inflight: Option<tokio::task::JoinHandle<Result<(), StoreError>>> = None;
-        let mut prefetched: Option<Vec<crate::store::OutgoingRecord>> = None;
+        // The batch that follows the one on the wire, read and decrypted
+        // while the platform works on it: on loopback the round trip, not
+        // the store, should set the pace.
+        let mut prefetch: Option<Fetch> = None;
         let result: Result<(), SyncError> = loop {
-            let records = match prefetched.take() {
-                Some(r) => r,
+            let fetched = match prefetch.take() {
+                Some(h) => joined(h).await,
                 None => {
                     let s = store.clone();
-                    match blocking(move || s.next_batch_after(kind, after, n)).await {
-                        Ok(r) => r,
-                        Err(e) => break Err(e.into()),
-                    }
+                    blocking(move || s.next_batch_after(kind, after, n)).await
                 }
             };
-            if records.is_empty() {
+            let records = match fetched {
+                Ok(r) => r,
+                Err(e) => break Err(e.into()),
+            };
+            let Some(last_id) = records.last().map(|r| r.id) else {
                 break Ok(());
+            };
+            // Only at full size: while a refused batch is being split, the
+            // next request depends on this answer.
+            if n == batch_size {
+                let s = store.clone();
+                prefetch = Some(tokio::task::spawn_blocking(move || {
+                    s.next_batch_after(kind, last_id, batch_size)
+                }));
             }
             let body = batch_body(kind, &records);
             let answer = client.post_batch(kind, body).await;
@@ -222,25 +234,16 @@ pub async fn drain_once(
                         }
                         break Err(e.into());
                     }
-                    after = records.last().map(|r| r.id).unwrap_or(after);
+                    after = last_id;
                     n = batch_size;
-                    // Read the next batch first (the store is free), then
-                    // write these acknowledgements while it is on the wire.
-                    let s = store.clone();
-                    match blocking(move || s.next_batch_after(kind, after, n)).await {
-                        Ok(next) => prefetched = Some(next),
-                        Err(e) => {
-                            let s = store.clone();
-                            let _ = blocking(move || s.apply_results(&known)).await;
-                            break Err(e.into());
-                        }
-                    }
                     let s = store.clone();
                     inflight = Some(tokio::task::spawn_blocking(move || s.apply_results(&known)));
                     report.batches += 1;
                     on_batch(&report);
                 }
                 Err(e) if !e.is_retryable() => {
+                    // The prefetched batch assumed this one would be answered.
+                    discard(&mut prefetch).await;
                     if records.len() > 1 {
                         n = (records.len() / 2).max(1);
                         continue;
@@ -267,10 +270,26 @@ pub async fn drain_once(
         };
         // Whatever happened, the last acknowledgements are written before returning.
         let settled = settle(&mut inflight).await;
+        discard(&mut prefetch).await;
         result?;
         settled?;
     }
     Ok(report)
+}
+
+type Fetch = tokio::task::JoinHandle<Result<Vec<crate::store::OutgoingRecord>, StoreError>>;
+
+async fn joined<T>(h: tokio::task::JoinHandle<Result<T, StoreError>>) -> Result<T, StoreError> {
+    h.await
+        .unwrap_or_else(|e| Err(StoreError::Io(format!("store task failed: {e}"))))
+}
+
+/// Wait for an unneeded read to finish (it may have parked records it could
+/// not decrypt), so nothing of this drain runs on after it returned.
+async fn discard(prefetch: &mut Option<Fetch>) {
+    if let Some(h) = prefetch.take() {
+        let _ = h.await;
+    }
 }
 
 async fn settle(
@@ -278,9 +297,7 @@ async fn settle(
 ) -> Result<(), StoreError> {
     match inflight.take() {
         None => Ok(()),
-        Some(h) => h
-            .await
-            .unwrap_or_else(|e| Err(StoreError::Io(format!("store task failed: {e}")))),
+        Some(h) => joined(h).await,
     }
 }
 

@@ -187,6 +187,7 @@ pub fn audit_screen<C: ComponentHandle>(
     let root = [
         "AdminOverlay",
         "IdleOverlay",
+        "AssistOverlay",
         "NoticeOverlay",
         "FieldEditor",
     ]

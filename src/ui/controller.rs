@@ -2,6 +2,7 @@
 //! turns the resident's taps into navigation, and wipes resident data when a
 //! session ends. Runs on the Slint event-loop thread only.
 
+mod assist;
 mod journey;
 
 use super::prompts;
@@ -82,6 +83,10 @@ struct State {
     pending_apply: Option<String>,
     /// 帮办: the clerk helping this resident.
     assisted_by: Option<String>,
+    assist: assist::AssistEntry,
+    assist_attempts: crate::admin::staff::Attempts,
+    /// This station's most-used services, most first (from its outbox).
+    station_popular: Vec<String>,
 }
 
 /// Cheap to clone: all clones drive the same window.
@@ -91,6 +96,8 @@ pub struct KioskController {
     state: Rc<RefCell<State>>,
     ticker: Rc<RefCell<Option<slint::Timer>>>,
     inbox_timer: Rc<RefCell<Option<slint::Timer>>>,
+    /// Polls the check of a clerk's PIN while it runs.
+    assist_timer: Rc<RefCell<Option<slint::Timer>>>,
 }
 
 impl KioskController {
@@ -124,7 +131,11 @@ impl KioskController {
                 completed: None,
                 pending_apply: None,
                 assisted_by: None,
+                assist: assist::AssistEntry::default(),
+                assist_attempts: crate::admin::staff::Attempts::default(),
+                station_popular: Vec::new(),
             })),
+            assist_timer: Rc::new(RefCell::new(None)),
             ticker: Rc::new(RefCell::new(None)),
             inbox_timer: Rc::new(RefCell::new(None)),
         };
@@ -132,6 +143,7 @@ impl KioskController {
         controller.select_language(language);
         controller.wire_callbacks(ui);
         controller.wire_journey(ui);
+        controller.wire_assist(ui);
         controller.refresh_all();
         controller
     }
@@ -241,6 +253,10 @@ impl KioskController {
                 self.set_network(state, queue_depth as usize);
             }
             UiEvent::Catalogue(catalogue) => self.set_catalogue(*catalogue),
+            UiEvent::Popular(codes) => {
+                self.state.borrow_mut().station_popular = codes;
+                self.refresh_categories();
+            }
             UiEvent::CardPresent {
                 masked_name,
                 masked_id,
@@ -462,6 +478,8 @@ impl KioskController {
             state.resident_masked.clear();
         }
         self.wipe_journey();
+        self.close_assist();
+        self.kiosk(|k| k.set_assisted_by(SharedString::new()));
         self.kiosk(|k| {
             k.set_countdown_visible(false);
             k.set_notice(SharedString::new());
@@ -876,7 +894,7 @@ fn category_tiles(state: &State) -> Vec<CategoryItem> {
             count: state.bundles.bundles.len() as i32,
         });
     }
-    let popular = state.catalogue.popular(POPULAR_COUNT).len();
+    let popular = popular_here(state).len();
     if popular > 0 {
         tiles.push(CategoryItem {
             code: POPULAR_CATEGORY.into(),
@@ -897,6 +915,26 @@ fn category_tiles(state: &State) -> Vec<CategoryItem> {
         count: state.catalogue.service_count(&c.code) as i32,
     }));
     tiles
+}
+
+/// 本站常办: what this station applied for most, then the catalogue's
+/// province-wide favourites to fill the list on a new terminal.
+fn popular_here(state: &State) -> Vec<&Service> {
+    let mut list: Vec<&Service> = state
+        .station_popular
+        .iter()
+        .filter_map(|code| state.catalogue.service(code))
+        .take(POPULAR_COUNT)
+        .collect();
+    for service in state.catalogue.popular(POPULAR_COUNT) {
+        if list.len() >= POPULAR_COUNT {
+            break;
+        }
+        if !list.iter().any(|s| s.code == service.code) {
+            list.push(service);
+        }
+    }
+    list
 }
 
 /// The title and the items of one tile of the catalogue screen.
@@ -935,9 +973,7 @@ fn service_list(state: &State, code: &str) -> (String, Vec<ServiceItem>) {
                 "本站常办"
             }
             .to_string(),
-            state
-                .catalogue
-                .popular(POPULAR_COUNT)
+            popular_here(state)
                 .into_iter()
                 .map(|s| service_item(&state.catalogue, s, english))
                 .collect(),

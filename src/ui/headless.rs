@@ -237,6 +237,13 @@ pub fn all_screens() -> Vec<ScreenShot> {
             },
         },
         ScreenShot {
+            name: "assist-sign-in",
+            reach: |c| {
+                c.apply("DEMO-SB-001");
+                c.open_assist();
+            },
+        },
+        ScreenShot {
             name: "feedback",
             reach: |c| c.journey_open_feedback(),
         },

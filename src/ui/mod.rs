@@ -10,5 +10,6 @@ pub mod headless;
 pub mod prompts;
 pub mod signature;
 pub mod typing;
+pub mod walkthrough;
 
 pub use controller::KioskController;

@@ -703,11 +703,13 @@ impl KioskController {
         self.refresh_form();
     }
 
-    /// 请工作人员帮我输入: call a clerk to the terminal.
+    /// 请工作人员帮我输入: call a clerk to the terminal and let them sign in
+    /// to type for the resident (帮办).
     fn ask_staff(&self) {
         let hooks = self.state.borrow().hooks.clone();
         hooks.desk(DeskRequest::CallStaff);
         self.call_staff();
+        self.open_assist();
     }
 
     fn refresh_editor(&self) {

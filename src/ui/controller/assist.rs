@@ -1,0 +1,244 @@
+//! 帮办代办 on the kiosk: the clerk's sign-in overlay. The PIN is checked on
+//! a worker thread (Argon2 is slow on purpose) and the answer polled on the
+//! UI's own timer, so the event loop never waits. Who helped is recorded with
+//! the application; it ends with the session.
+
+use super::KioskController;
+use crate::admin::staff;
+use slint::{ComponentHandle, SharedString};
+use std::time::{Duration, Instant};
+
+const MAX_ID_DIGITS: usize = 16;
+const MAX_PIN_DIGITS: usize = 12;
+
+/// What the clerk has typed so far.
+#[derive(Default)]
+pub(super) struct AssistEntry {
+    id: String,
+    pin: zeroize::Zeroizing<String>,
+    checking: Option<std::sync::mpsc::Receiver<Option<String>>>,
+}
+
+impl KioskController {
+    pub(super) fn wire_assist(&self, ui: &crate::ui::AppWindow) {
+        let kiosk = ui.global::<crate::ui::Kiosk>();
+        let this = self.clone();
+        kiosk.on_assist_key(move |key| this.assist_key(&key));
+        let this = self.clone();
+        kiosk.on_assist_backspace(move || this.assist_backspace());
+        let this = self.clone();
+        kiosk.on_assist_done(move || this.assist_done());
+        let this = self.clone();
+        kiosk.on_assist_cancel(move || this.close_assist());
+    }
+
+    /// 请工作人员帮我输入: open the clerk's sign-in (unless one already helps).
+    pub fn open_assist(&self) {
+        if self.state.borrow().assisted_by.is_some() {
+            return;
+        }
+        self.state.borrow_mut().assist = AssistEntry::default();
+        let locked = self
+            .state
+            .borrow()
+            .assist_attempts
+            .locked_minutes(Instant::now());
+        let message = match (locked, self.state.borrow().config.assist.staff.is_empty()) {
+            (Some(minutes), _) => {
+                format!("密码错误次数过多，帮办登录已锁定，请 {minutes} 分钟后再试")
+            }
+            (None, true) => "本终端还没有登记帮办工作人员，请技术人员在配置中添加".to_string(),
+            (None, false) => String::new(),
+        };
+        self.kiosk(|k| {
+            k.set_assist_step(0);
+            k.set_assist_id(SharedString::new());
+            k.set_assist_pin_dots(SharedString::new());
+            k.set_assist_message(message.into());
+            k.set_assist_visible(true);
+        });
+    }
+
+    fn assist_step(&self) -> i32 {
+        self.kiosk(|k| k.get_assist_step())
+    }
+
+    fn assist_key(&self, key: &str) {
+        if !key.chars().all(|c| c.is_ascii_digit()) {
+            return;
+        }
+        let step = self.assist_step();
+        {
+            let mut state = self.state.borrow_mut();
+            let entry = &mut state.assist;
+            match step {
+                0 if entry.id.len() + key.len() <= MAX_ID_DIGITS => entry.id.push_str(key),
+                1 if entry.pin.len() + key.len() <= MAX_PIN_DIGITS => entry.pin.push_str(key),
+                _ => return,
+            }
+        }
+        self.refresh_assist();
+    }
+
+    fn assist_backspace(&self) {
+        let step = self.assist_step();
+        {
+            let mut state = self.state.borrow_mut();
+            match step {
+                0 => {
+                    state.assist.id.pop();
+                }
+                1 => {
+                    state.assist.pin.pop();
+                }
+                _ => {}
+            }
+        }
+        self.refresh_assist();
+    }
+
+    fn refresh_assist(&self) {
+        let (id, dots) = {
+            let state = self.state.borrow();
+            (state.assist.id.clone(), "●".repeat(state.assist.pin.len()))
+        };
+        self.kiosk(|k| {
+            k.set_assist_id(id.into());
+            k.set_assist_pin_dots(dots.into());
+        });
+    }
+
+    fn assist_done(&self) {
+        match self.assist_step() {
+            0 => {
+                if self.state.borrow().assist.id.is_empty() {
+                    return;
+                }
+                self.kiosk(|k| {
+                    k.set_assist_step(1);
+                    k.set_assist_message(SharedString::new());
+                });
+            }
+            1 => self.check_assist_pin(),
+            _ => {}
+        }
+    }
+
+    fn check_assist_pin(&self) {
+        if let Some(minutes) = self
+            .state
+            .borrow()
+            .assist_attempts
+            .locked_minutes(Instant::now())
+        {
+            self.kiosk(|k| {
+                k.set_assist_message(
+                    format!("密码错误次数过多，帮办登录已锁定，请 {minutes} 分钟后再试").into(),
+                )
+            });
+            return;
+        }
+        let (staff_list, id, pin) = {
+            let mut state = self.state.borrow_mut();
+            let id = state.assist.id.clone();
+            let pin = std::mem::take(&mut state.assist.pin);
+            (state.config.assist.staff.clone(), id, pin)
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("assist-pin".into())
+            .spawn(move || {
+                let _ = tx.send(staff::verify(&staff_list, &id, &pin));
+            });
+        if spawned.is_err() {
+            self.kiosk(|k| k.set_assist_message("暂时无法核对，请稍后再试".into()));
+            return;
+        }
+        self.state.borrow_mut().assist.checking = Some(rx);
+        self.kiosk(|k| {
+            k.set_assist_step(2);
+            k.set_assist_pin_dots(SharedString::new());
+        });
+        let this = self.clone();
+        let timer = slint::Timer::default();
+        timer.start(
+            slint::TimerMode::Repeated,
+            Duration::from_millis(50),
+            move || this.poll_assist(),
+        );
+        *self.assist_timer.borrow_mut() = Some(timer);
+    }
+
+    fn poll_assist(&self) {
+        let answer = {
+            let state = self.state.borrow();
+            match state.assist.checking.as_ref().map(|rx| rx.try_recv()) {
+                Some(Ok(answer)) => Some(answer),
+                Some(Err(std::sync::mpsc::TryRecvError::Empty)) => return,
+                Some(Err(std::sync::mpsc::TryRecvError::Disconnected)) | None => Some(None),
+            }
+        };
+        *self.assist_timer.borrow_mut() = None;
+        self.state.borrow_mut().assist.checking = None;
+        match answer.flatten() {
+            Some(staff_id) => {
+                tracing::info!(staff = %staff_id, "assisted mode: a clerk took over");
+                {
+                    let mut state = self.state.borrow_mut();
+                    state.assist_attempts.succeeded();
+                    state.assisted_by = Some(staff_id.clone());
+                    state.assist = AssistEntry::default();
+                }
+                let label = self.tr(
+                    &format!("工作人员 {staff_id} 帮办中"),
+                    &format!("Assisted by staff {staff_id}"),
+                );
+                self.kiosk(|k| {
+                    k.set_assisted_by(label.into());
+                    k.set_assist_visible(false);
+                });
+                self.show_notice(&self.tr(
+                    "工作人员已接手帮您填写，申请会记录帮办人。提交前请您本人核对并签名。",
+                    "A clerk is now helping you; this is recorded. Please check and sign yourself before submitting.",
+                ));
+            }
+            None => {
+                let locked = {
+                    let mut state = self.state.borrow_mut();
+                    state.assist_attempts.failed(Instant::now());
+                    state.assist.id.clear();
+                    state.assist_attempts.locked_minutes(Instant::now())
+                };
+                tracing::warn!("assisted mode: wrong staff id or PIN");
+                let message = match locked {
+                    Some(minutes) => {
+                        format!("密码错误次数过多，帮办登录已锁定，请 {minutes} 分钟后再试")
+                    }
+                    None => "工号或密码不对，请重新输入工号".to_string(),
+                };
+                self.kiosk(|k| {
+                    k.set_assist_step(0);
+                    k.set_assist_id(SharedString::new());
+                    k.set_assist_message(message.into());
+                });
+            }
+        }
+    }
+
+    pub(super) fn close_assist(&self) {
+        *self.assist_timer.borrow_mut() = None;
+        self.state.borrow_mut().assist = AssistEntry::default();
+        self.kiosk(|k| {
+            k.set_assist_visible(false);
+            k.set_assist_step(0);
+            k.set_assist_id(SharedString::new());
+            k.set_assist_pin_dots(SharedString::new());
+            k.set_assist_message(SharedString::new());
+        });
+    }
+
+    /// Whether the check of a clerk's PIN is still running (tests wait on it).
+    pub fn assist_checking(&self) -> bool {
+        self.state.borrow().assist.checking.is_some()
+    }
+}

@@ -1,0 +1,183 @@
+//! `bianmin walkthrough`: one resident's whole journey in demo mode, a PNG
+//! per step, rendered without a display. The same services `bianmin demo`
+//! runs (simulated devices on pseudo-terminals, the embedded reference
+//! platform); only the window is software-rendered, and the steps are the
+//! controller calls a resident's taps make.
+
+use super::headless::{save_png, HeadlessWindow};
+use super::{AppWindow, Journey, Kiosk, KioskController, Screen};
+use crate::config::Config;
+use anyhow::Context;
+use slint::{ComponentHandle, Model};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+struct Walk<'a> {
+    window: HeadlessWindow,
+    ui: AppWindow,
+    controller: KioskController,
+    services: &'a crate::services::Services,
+    out: &'a Path,
+    written: Vec<PathBuf>,
+}
+
+impl Walk<'_> {
+    fn shot(&mut self, name: &str) -> anyhow::Result<()> {
+        let path = self
+            .out
+            .join(format!("{:02}-{name}.png", self.written.len() + 1));
+        save_png(&self.window.render(), &path)?;
+        self.written.push(path);
+        Ok(())
+    }
+
+    /// The paper receipt as the virtual printer rendered it, beside the screens.
+    fn keep_printed_receipt(&mut self, receipts: &Path) -> anyhow::Result<()> {
+        let newest = std::fs::read_dir(receipts)
+            .with_context(|| format!("no printed receipts in {}", receipts.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "png"))
+            .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+            .context("the virtual printer rendered no receipt")?;
+        let path = self
+            .out
+            .join(format!("{:02}-printed-receipt.png", self.written.len() + 1));
+        std::fs::copy(&newest, &path)
+            .with_context(|| format!("cannot copy the printed receipt to {}", path.display()))?;
+        self.written.push(path);
+        Ok(())
+    }
+
+    /// Hand the services' reports to the UI until `done`, as the inbox timer would.
+    fn pump_until(&self, what: &str, done: impl Fn(&Walk<'_>) -> bool) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            for event in self.services.inbox.drain() {
+                self.controller.handle(event);
+            }
+            if done(self) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                anyhow::bail!("the walkthrough stopped: {what} did not happen within 20 s");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn screen(&self) -> Screen {
+        self.ui.global::<Kiosk>().get_screen()
+    }
+}
+
+/// Walk the journey and return the PNGs written, in order.
+pub fn run(mut config: Config, out: &Path, large: bool) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    // A scratch store: the walkthrough's resident is the demo card, and
+    // nothing of it should outlive the run.
+    let data = std::env::temp_dir().join(format!("bianmin-walkthrough-{}", std::process::id()));
+    config.store.data_dir = data.clone();
+    let result = walk_through(config, out, large);
+    if let Err(err) = std::fs::remove_dir_all(&data) {
+        tracing::debug!(%err, "scratch data directory not removed");
+    }
+    result
+}
+
+fn walk_through(mut config: Config, out: &Path, large: bool) -> anyhow::Result<Vec<PathBuf>> {
+    let services = crate::services::start(&mut config, true);
+    if let Some(fault) = &services.fault {
+        anyhow::bail!("the demo services did not start: {fault}");
+    }
+    let devices = services
+        .demo_devices
+        .clone()
+        .context("the simulated devices did not start")?;
+    let window = HeadlessWindow::install()?;
+    window.set_size(config.ui.width.get(), config.ui.height.get());
+    let ui = AppWindow::new().context("cannot create the kiosk window")?;
+    let controller = KioskController::new(&ui, config.clone(), services.catalogue.clone());
+    controller.set_hooks(crate::app::kiosk_hooks(&services));
+    controller.set_large(large);
+    ui.show().context("cannot show the kiosk window")?;
+    let mut walk = Walk {
+        window,
+        ui,
+        controller,
+        services: &services,
+        out,
+        written: Vec::new(),
+    };
+
+    walk.pump_until("the platform link", |w| {
+        w.ui.global::<Kiosk>().get_network() == super::NetworkState::Online
+    })?;
+    walk.shot("attract")?;
+    walk.controller.start_identify();
+    walk.shot("identify")?;
+    devices.place_card(0);
+    walk.pump_until("the card", |w| {
+        !w.ui.global::<Kiosk>().get_resident().is_empty()
+    })?;
+    walk.controller.show_notice("");
+    walk.shot("card-read")?;
+
+    walk.controller.open_search();
+    walk.controller.set_search("sbk".into());
+    walk.shot("search-sbk")?;
+    let first = walk
+        .ui
+        .global::<Kiosk>()
+        .get_search_results()
+        .row_data(0)
+        .context("`sbk` found nothing")?;
+    walk.controller.open_service(&first.code);
+    walk.shot("guide")?;
+    walk.controller.apply(&first.code);
+    walk.shot("form-prefilled")?;
+    walk.controller.journey_edit_field("applicant.phone");
+    walk.controller.journey_key("13812345678");
+    walk.shot("form-keypad")?;
+    walk.ui.global::<Journey>().invoke_editor_done();
+    walk.controller.journey_fill_required();
+    walk.controller.journey_form_next();
+    walk.shot("materials")?;
+    walk.controller.journey_provide_all_materials();
+    walk.controller.journey_materials_next();
+    walk.shot("delivery")?;
+    walk.controller.journey_delivery_next();
+    let ui = walk.ui.clone_strong();
+    let journey = ui.global::<Journey>();
+    if journey.get_commitment_needed() {
+        journey.invoke_toggle_commitment();
+    }
+    journey.invoke_sign_start(60.0, 150.0, 700.0, 260.0);
+    for i in 1..40 {
+        let x = 60.0 + i as f32 * 14.0;
+        let y = 150.0 + ((i as f32) * 0.7).sin() * 40.0;
+        journey.invoke_sign_move(x, y);
+    }
+    journey.invoke_sign_end();
+    walk.shot("signed")?;
+    journey.invoke_submit();
+    walk.pump_until("the receipt", |w| w.screen() == Screen::Receipt)?;
+    walk.shot("receipt")?;
+    let receipt = journey.get_receipt_no().to_string();
+    walk.keep_printed_receipt(&config.store.data_dir.join("receipts"))?;
+    journey.invoke_to_rating();
+    walk.shot("rating")?;
+    walk.controller
+        .journey_rate(crate::core::evaluation::Satisfaction::VerySatisfied);
+    walk.shot("rated")?;
+    devices.scan(&receipt);
+    walk.pump_until("the progress", |w| {
+        w.screen() == Screen::Progress && w.ui.global::<Journey>().get_progress().row_count() > 0
+    })?;
+    walk.shot("progress")?;
+    devices.lift_card();
+    walk.pump_until("the end of the session", |w| w.screen() == Screen::Attract)?;
+    walk.shot("session-ended")?;
+    let written = std::mem::take(&mut walk.written);
+    drop(walk);
+    Ok(written)
+}
