@@ -3,7 +3,10 @@
 //! the real Argon2id gate on its worker thread), a device setting changed,
 //! saved and found both live and on disk, a bad value refused with its
 //! reason, the lock-out after five wrong PINs (persisted), the admin
-//! session's time-out and the dimming of an idle attract screen.
+//! session's time-out, the dimming of an idle attract screen and its waking
+//! by the presence sensor. A saved printer port is proven live with the real
+//! device hooks: the test page comes out of the simulated printer on the new
+//! pseudo-terminal.
 
 use bianmin::admin::pin::{AdminGate, DEFAULT_PIN};
 use bianmin::admin::{AuditLog, Change};
