@@ -77,7 +77,6 @@ fn open_kiosk(mut config: Config, demo: bool, fault: Option<String>) -> ExitCode
     let config_data_dir = config.store.data_dir.clone();
     let controller = KioskController::new(&ui, config.clone(), services.catalogue.clone());
     controller.start_inbox(services.inbox.clone());
-    controller.set_hooks(kiosk_hooks(&services));
     match speaker {
         Ok(speaker) => controller.set_speaker(std::rc::Rc::new(speaker)),
         Err(reason) => tracing::warn!(%reason, "voice guidance stays silent"),
@@ -95,12 +94,13 @@ fn open_kiosk(mut config: Config, demo: bool, fault: Option<String>) -> ExitCode
         admin_config_path(demo, &config_data_dir),
     );
     admin.set_monitor(monitor);
-    admin.set_hooks(std::rc::Rc::new(AdminServices {
+    controller.set_hooks(kiosk_hooks_with_admin(&services, Some(admin.clone())));
+    admin.set_hooks(std::rc::Rc::new(crate::ui::admin::devices::DeviceHooks {
         devices: services.devices.clone(),
         printer: services.printer.clone(),
         identity: services.identity.clone(),
         runtime: services.runtime.handle().clone(),
-        running: config.devices.clone(),
+        running: std::cell::RefCell::new(config.devices.clone()),
     }));
     let _operations = start_operations();
     tracing::info!(demo, "kiosk window open");
@@ -184,125 +184,18 @@ fn admin_config_path(demo: bool, data_dir: &std::path::Path) -> std::path::PathB
     crate::config::SYSTEM_CONFIG_PATH.into()
 }
 
-/// What admin mode asks of the running devices. Tests go through the
-/// running device manager (it holds the ports exclusively).
-struct AdminServices {
-    devices: Option<std::sync::Arc<bianmin_drivers::manager::DeviceManager>>,
-    printer: Option<bianmin_drivers::manager::PrinterHandle>,
-    identity: std::sync::Arc<std::sync::Mutex<Option<Box<bianmin_drivers::idcard::Identity>>>>,
-    runtime: tokio::runtime::Handle,
-    /// The device settings the manager was started with.
-    running: crate::config::DevicesConfig,
-}
-
-impl crate::ui::admin::AdminHooks for AdminServices {
-    fn test(
-        &self,
-        test: crate::ui::admin::DeviceTest,
-        config: &Config,
-        reply: crate::ui::admin::TestReply,
-    ) {
-        use crate::ui::admin::DeviceTest;
-        use bianmin_drivers::manager::DeviceStatus;
-        let Some(devices) = self.devices.clone() else {
-            return reply.send(Err("设备服务没有运行".into()));
-        };
-        let status = devices.status.borrow().clone();
-        let describe = |what: &str, s: &DeviceStatus| match s {
-            DeviceStatus::Ok => Ok(format!("{what}已连接，工作正常")),
-            DeviceStatus::Disabled => Err(format!("{what}未启用")),
-            DeviceStatus::Starting => Err(format!("{what}正在连接，请稍后再试")),
-            DeviceStatus::Degraded { reason, detail } => {
-                Err(format!("{what}：{reason}（{detail}）"))
-            }
-            DeviceStatus::Absent { detail } => Err(format!("{what}未连接：{detail}")),
-        };
-        let note = |port: &str, running: &str| {
-            if port == running {
-                String::new()
-            } else {
-                format!("（测试的是正在使用的 {running}；新串口 {port} 在重启后生效）")
-            }
-        };
-        let edited = &config.devices;
-        let running = &self.running;
-        match test {
-            DeviceTest::Led | DeviceTest::Buzzer => {
-                if status.gpio == DeviceStatus::Disabled {
-                    return reply.send(Err("指示灯和蜂鸣器未启用（devices.gpio.enabled）".into()));
-                }
-                let led = test == DeviceTest::Led;
-                let set = move |d: &bianmin_drivers::manager::DeviceManager, on: bool| {
-                    if led {
-                        d.set_led(on)
-                    } else {
-                        d.set_buzzer(on)
-                    }
-                };
-                set(&devices, true);
-                slint::Timer::single_shot(std::time::Duration::from_secs(1), move || {
-                    set(&devices, false)
-                });
-                reply.send(Ok(if led {
-                    "指示灯已点亮 1 秒，请目视确认".into()
-                } else {
-                    "蜂鸣器已响 1 秒，请确认听到".into()
-                }));
-            }
-            DeviceTest::ReadCard => {
-                let card = self.identity.lock().ok().and_then(|slot| {
-                    slot.as_ref()
-                        .map(|c| bianmin_drivers::id_number::mask_name(&c.name))
-                });
-                reply.send(match card {
-                    Some(name) => Ok(format!("读到身份证：{name}")),
-                    None => describe("身份证读卡器", &status.id_card).map(|ok| {
-                        format!(
-                            "{ok}；请放一张身份证后再按一次{}",
-                            note(&edited.id_card.port, &running.id_card.port)
-                        )
-                    }),
-                });
-            }
-            DeviceTest::Scan => reply.send(describe("扫码器", &status.scanner).map(|ok| {
-                format!(
-                    "{ok}；扫描任意二维码，扫码器应发出提示音{}",
-                    note(&edited.scanner.port, &running.scanner.port)
-                )
-            })),
-            DeviceTest::Print => {
-                let Some(printer) = self.printer.clone() else {
-                    return reply.send(Err("打印机未启用".into()));
-                };
-                let paper = bianmin_drivers::printer::Paper::from_mm(running.printer.paper_mm.0);
-                let note = note(&edited.printer.port, &running.printer.port);
-                self.runtime.spawn(async move {
-                    let receipt = bianmin_drivers::printer::receipt::test_receipt(paper);
-                    reply.send(match printer.print(receipt).await {
-                        Ok(printed) => Ok(match printed.warning {
-                            Some(w) => {
-                                format!("测试页已打印{note}；注意：{}", w.technician_detail())
-                            }
-                            None => format!("测试页已打印{note}"),
-                        }),
-                        Err(err) => Err(format!("测试页没有打印：{err}")),
-                    });
-                });
-            }
-        }
-    }
-
-    /// systemd's `Restart=always` starts the kiosk again after any exit.
-    fn restart(&self) {
-        let _ = crate::ops::Notifier.stopping();
-        tracing::info!("restart requested in admin mode");
-        let _ = slint::quit_event_loop();
-    }
-}
-
 /// The hooks that connect a controller to running services.
 pub fn kiosk_hooks(services: &crate::services::Services) -> std::rc::Rc<dyn KioskHooks> {
+    kiosk_hooks_with_admin(services, None)
+}
+
+/// The hooks, with admin mode told of the presence sensor.
+fn kiosk_hooks_with_admin(
+    services: &crate::services::Services,
+    admin: Option<crate::ui::admin::AdminController>,
+) -> std::rc::Rc<dyn KioskHooks> {
     std::rc::Rc::new(KioskServices {
+        admin,
         demo_devices: services.demo_devices.clone(),
         identity: services.identity.clone(),
         devices: services.devices.clone(),
@@ -312,6 +205,7 @@ pub fn kiosk_hooks(services: &crate::services::Services) -> std::rc::Rc<dyn Kios
 
 /// What the UI asks of the devices.
 struct KioskServices {
+    admin: Option<crate::ui::admin::AdminController>,
     demo_devices: Option<std::sync::Arc<bianmin_drivers::demo::DemoDevices>>,
     identity: std::sync::Arc<std::sync::Mutex<Option<Box<bianmin_drivers::idcard::Identity>>>>,
     devices: Option<std::sync::Arc<bianmin_drivers::manager::DeviceManager>>,
@@ -319,6 +213,12 @@ struct KioskServices {
 }
 
 impl KioskHooks for KioskServices {
+    fn presence(&self, present: bool) {
+        if let Some(admin) = &self.admin {
+            admin.presence(present);
+        }
+    }
+
     /// A short buzz tells the clerk across the room; a no-op without GPIO.
     fn call_staff(&self) {
         if let Some(devices) = self.devices.clone() {

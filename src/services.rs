@@ -52,6 +52,9 @@ pub enum UiEvent {
     /// coming (and must not send `DeskRequest::CallStaff` again).
     CallStaff,
     Devices(Box<DevicesStatus>),
+    /// The presence sensor saw someone arrive (`true`) or leave: a dimmed
+    /// screen wakes for the arrival.
+    Presence(bool),
     /// An answer of the service desk to a journey's request.
     Desk(crate::desk::DeskEvent),
 }
@@ -163,7 +166,7 @@ pub fn start(config: &mut Config, demo: bool) -> Services {
 
     let sync = store.as_ref().and_then(|store| {
         let _guard = runtime.enter();
-        match crate::sync::spawn(config, store.clone()) {
+        match crate::sync::spawn_without_heartbeats(config, store.clone()) {
             Ok((handle, status)) => {
                 runtime.spawn(forward_status(
                     status,
@@ -311,7 +314,9 @@ async fn forward_devices(
                         desk.send(DeskRequest::CallStaff);
                         inbox.push(UiEvent::CallStaff);
                     }
-                    DeviceEvent::Gpio(_) => {}
+                    DeviceEvent::Gpio(GpioEvent::Presence { present, .. }) => {
+                        inbox.push(UiEvent::Presence(present));
+                    }
                 }
             }
         }
@@ -377,4 +382,47 @@ fn station_popular(store: &Store) -> crate::store::Result<Vec<String>> {
     let mut ranked: Vec<(String, usize)> = counts.into_iter().collect();
     ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     Ok(ranked.into_iter().map(|(code, _)| code).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn the_presence_sensor_reaches_the_ui() {
+        let (events_tx, events) = tokio::sync::mpsc::channel(4);
+        let (_status_tx, status) = tokio::sync::watch::channel(DevicesStatus::default());
+        let (desk_tx, _desk_rx) = tokio::sync::mpsc::unbounded_channel();
+        let inbox = Inbox::default();
+        let task = tokio::spawn(forward_devices(
+            events,
+            status,
+            inbox.clone(),
+            Arc::new(Mutex::new(None)),
+            DeskHandle::new(desk_tx),
+        ));
+        for present in [true, false] {
+            events_tx
+                .send(DeviceEvent::Gpio(GpioEvent::Presence {
+                    present,
+                    screen_was_asleep: true,
+                }))
+                .await
+                .unwrap();
+        }
+        let mut seen = Vec::new();
+        for _ in 0..100 {
+            seen.extend(inbox.drain().into_iter().filter_map(|e| match e {
+                UiEvent::Presence(p) => Some(p),
+                _ => None,
+            }));
+            if seen.len() == 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(seen, [true, false]);
+        task.abort();
+    }
 }

@@ -187,3 +187,34 @@ fn heartbeat_reports_paper_near_end_queue_age_and_sync() {
         "{json}"
     );
 }
+
+/// The kiosk's services start the sync engine without its own heartbeats:
+/// only the operations monitor sends them, so none goes out at boot before
+/// the monitor is up (the engine's housekeeping has run once by Online).
+#[test]
+fn the_kiosk_sync_engine_leaves_heartbeats_to_the_monitor() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = bianmin::config::Config::default();
+    config.store.data_dir = dir.path().to_path_buf();
+    let services = bianmin::services::start(&mut config, true);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut online = false;
+    while !online {
+        assert!(std::time::Instant::now() < deadline, "never online");
+        online = services.inbox.drain().iter().any(|e| {
+            matches!(
+                e,
+                bianmin::services::UiEvent::Link {
+                    link: bianmin::sync::Link::Online,
+                    ..
+                }
+            )
+        });
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let store = services.store.clone().expect("store open");
+    let queue = store.stats().unwrap();
+    assert_eq!((queue.pending_heartbeats, queue.acked), (0, 0), "{queue:?}");
+    let platform = services.platform.as_ref().expect("embedded platform");
+    assert_eq!(platform.stats().heartbeats, 0);
+}

@@ -3,20 +3,29 @@
 //! the real Argon2id gate on its worker thread), a device setting changed,
 //! saved and found both live and on disk, a bad value refused with its
 //! reason, the lock-out after five wrong PINs (persisted), the admin
-//! session's time-out and the dimming of an idle attract screen.
+//! session's time-out, the dimming of an idle attract screen and its waking
+//! by the presence sensor. A saved printer port is proven live with the real
+//! device hooks: the test page comes out of the simulated printer on the new
+//! pseudo-terminal.
 
 use bianmin::admin::pin::{AdminGate, DEFAULT_PIN};
 use bianmin::admin::{AuditLog, Change};
 use bianmin::config::{Config, REFERENCE_CONFIG};
 use bianmin::core::catalogue::Catalogue;
+use bianmin::services::UiEvent;
+use bianmin::ui::admin::devices::DeviceHooks;
 use bianmin::ui::admin::{AdminController, AdminHooks, DeviceTest, TestReply};
 use bianmin::ui::{Admin, AdminPage, AppWindow, Kiosk, KioskController};
+use bianmin_drivers::manager::{Backoff, DeviceManager, ManagerConfig};
+use bianmin_drivers::printer::sim::VirtualPrinter;
+use bianmin_drivers::printer::{Paper, TextEncoding};
 use i_slint_backend_testing::{AccessibleRole, ElementHandle};
 use slint::platform::{PointerEventButton, WindowEvent};
 use slint::{ComponentHandle, LogicalPosition, Model};
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 const PIN: &str = "258036";
@@ -61,15 +70,21 @@ struct Kit {
 /// A kiosk whose configuration file has the printer on /dev/ttyUSB0 and
 /// whose PIN was already changed from the factory one (unless `factory`).
 fn kit(factory: bool) -> Kit {
+    kit_with_printer(factory, "/dev/ttyUSB0")
+}
+
+fn kit_with_printer(factory: bool, printer_port: &str) -> Kit {
     i_slint_backend_testing::init_no_event_loop();
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     let config_path = dir.path().join("kiosk.toml");
-    let text =
-        REFERENCE_CONFIG.replace("port = \"/dev/bianmin-printer\"", "port = \"/dev/ttyUSB0\"");
+    let text = REFERENCE_CONFIG.replace(
+        "port = \"/dev/bianmin-printer\"",
+        &format!("port = \"{printer_port}\""),
+    );
     std::fs::write(&config_path, &text).unwrap();
     let mut config = Config::from_file(&config_path).unwrap();
-    assert_eq!(config.devices.printer.port, "/dev/ttyUSB0");
+    assert_eq!(config.devices.printer.port, printer_port);
     config.store.data_dir = data_dir.clone();
     if !factory {
         let mut gate = AdminGate::open(&data_dir).unwrap();
@@ -208,7 +223,10 @@ fn pin_entry_then_printer_port_saved_live_and_on_disk() {
     assert_eq!(config.devices.printer.port, "/dev/bianmin-printer");
     assert_eq!(changes.len(), 1);
     assert_eq!(changes[0].key, "devices.printer.port");
-    assert_eq!(kit.admin.restart_pending(), ["devices.printer.port"]);
+    // A device setting needs no restart: the device manager moves the
+    // printer (proven on real pseudo-terminals below).
+    assert!(kit.admin.restart_pending().is_empty());
+    assert_eq!(admin(ui).get_message(), "已保存 1 项设置，已生效");
 
     // On disk, the previous version kept, the comments untouched.
     let on_disk = Config::from_file(&kit.config_path).unwrap();
@@ -233,6 +251,83 @@ fn pin_entry_then_printer_port_saved_live_and_on_disk() {
     assert_eq!(change.key.as_deref(), Some("devices.printer.port"));
     assert_eq!(change.old.as_deref(), Some("\"/dev/ttyUSB0\""));
     assert_eq!(change.new.as_deref(), Some("\"/dev/bianmin-printer\""));
+}
+
+/// The printer port changed in admin mode is live: with the real device
+/// hooks and device manager, the test page printed after saving comes out
+/// of the printer on the new pseudo-terminal, not the old one.
+#[test]
+fn a_saved_printer_port_is_live_the_test_page_prints_on_the_new_printer() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let old = VirtualPrinter::new(Paper::Mm80, TextEncoding::Gb18030)
+        .start(None)
+        .unwrap();
+    let new = VirtualPrinter::new(Paper::Mm80, TextEncoding::Gb18030)
+        .start(None)
+        .unwrap();
+    // The ptys' own /dev/pts/N names: a saved port must lie under /dev/.
+    let dev_path = |link: &std::path::Path| {
+        std::fs::read_link(link)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
+    };
+    let (old_path, new_path) = (dev_path(old.path()), dev_path(new.path()));
+    let kit = kit_with_printer(false, &old_path);
+    let ui = &kit.ui;
+    let manager = {
+        let _guard = runtime.enter();
+        let config = bianmin::cli::device::manager_config(&kit.admin.live_config());
+        Arc::new(DeviceManager::start(ManagerConfig {
+            printer: config.printer,
+            backoff: Backoff {
+                initial: Duration::from_millis(20),
+                max: Duration::from_millis(100),
+            },
+            ..ManagerConfig::default()
+        }))
+    };
+    kit.admin.set_hooks(Rc::new(DeviceHooks {
+        printer: Some(manager.printer.clone()),
+        devices: Some(manager.clone()),
+        identity: Default::default(),
+        runtime: runtime.handle().clone(),
+        running: RefCell::new(kit.admin.live_config().devices),
+    }));
+    let printer_ok = || manager.status.borrow().printer.is_ok();
+    wait_until("printer ok on the old port", printer_ok);
+
+    enter(&kit);
+    tap(ui, "打印机串口");
+    assert_eq!(admin(ui).get_selected_value(), old_path.as_str());
+    // A pseudo-terminal is not in the serial-port listing, so the value is
+    // chosen through the callback the listed port buttons call.
+    admin(ui).invoke_choose(new_path.as_str().into());
+    assert!(admin(ui).get_dirty());
+    tap(ui, "保存");
+    wait_until("saved", || admin(ui).get_message().starts_with("已保存"));
+    assert_eq!(admin(ui).get_message(), "已保存 1 项设置，已生效");
+    assert!(kit.admin.restart_pending().is_empty());
+
+    // On disk and live in the device manager.
+    let on_disk = Config::from_file(&kit.config_path).unwrap();
+    assert_eq!(on_disk.devices.printer.port, new_path);
+    assert_eq!(manager.printer_settings().unwrap().port, new_path);
+    wait_until("printer ok on the new port", printer_ok);
+
+    tap(ui, "打印测试页");
+    wait_until("test result", || admin(ui).get_message().contains("测试页"));
+    assert_eq!(admin(ui).get_message(), "测试页已打印");
+    assert!(!admin(ui).get_message_error());
+    assert_eq!(new.device().receipts.len(), 1, "printed on the new port");
+    assert!(old.device().receipts.is_empty(), "nothing on the old port");
+    drop(kit);
+    drop(manager);
+    runtime.shutdown_background();
 }
 
 #[test]
@@ -426,6 +521,42 @@ fn an_idle_attract_screen_dims_and_the_waking_touch_presses_nothing() {
     // Away from the attract screen nothing dims.
     seconds(400);
     assert!(!admin(ui).get_dimmed());
+}
+
+/// What `bianmin run` gives the kiosk controller: the presence sensor's
+/// event goes on to admin mode.
+struct PresenceToAdmin(AdminController);
+
+impl bianmin::ui::controller::KioskHooks for PresenceToAdmin {
+    fn presence(&self, present: bool) {
+        self.0.presence(present);
+    }
+}
+
+#[test]
+fn the_presence_sensor_wakes_the_dimmed_screen() {
+    let kit = kit(false);
+    let ui = &kit.ui;
+    kit._kiosk
+        .set_hooks(Rc::new(PresenceToAdmin(kit.admin.clone())));
+    seconds(301);
+    assert!(admin(ui).get_dimmed());
+    // Someone leaving does not light the screen up.
+    kit._kiosk.handle(UiEvent::Presence(false));
+    assert!(admin(ui).get_dimmed());
+    kit._kiosk.handle(UiEvent::Presence(true));
+    assert!(!admin(ui).get_dimmed());
+    assert_eq!(
+        ui.global::<Kiosk>().get_screen(),
+        bianmin::ui::Screen::Attract
+    );
+    // Someone standing there keeps it lit: the dimming count starts again.
+    seconds(200);
+    kit._kiosk.handle(UiEvent::Presence(true));
+    seconds(200);
+    assert!(!admin(ui).get_dimmed());
+    seconds(101);
+    assert!(admin(ui).get_dimmed());
 }
 
 fn check_targets(ui: &AppWindow) {

@@ -5,6 +5,11 @@
 //!
 //! Out of it come a `watch` channel of [`DevicesStatus`], an `mpsc` channel
 //! of [`DeviceEvent`]s, and a [`PrinterHandle`] to print through.
+//!
+//! A serial device can be moved to another port or baud rate while the
+//! kiosk runs ([`DeviceManager::reconfigure_printer`] and its siblings): its
+//! task is stopped and started afresh on the same channels, so receivers and
+//! printer handles held elsewhere keep working.
 
 use crate::gpio::{GpioEvent, GpioOutputs, GpioPins, SimGpio};
 use crate::idcard::{CardEvent, IdCardReader, PollConfig};
@@ -224,11 +229,81 @@ pub struct DeviceManager {
     /// the card poller returns to its fast pace.
     pub wake: Arc<Notify>,
     tasks: Vec<JoinHandle<()>>,
+    serial: std::sync::Mutex<SerialTasks>,
+    shared: Shared,
+}
+
+/// What a restarted device task is given again.
+#[derive(Clone)]
+struct Shared {
+    runtime: tokio::runtime::Handle,
+    status: Arc<watch::Sender<DevicesStatus>>,
+    events: mpsc::Sender<DeviceEvent>,
+    wake: Arc<Notify>,
+    poll: PollConfig,
+    backoff: Backoff,
+    /// The printer task's requests. Shared so that a restarted task serves
+    /// the same queue: the senders in every `PrinterHandle` stay valid.
+    printer_requests: Arc<tokio::sync::Mutex<mpsc::Receiver<PrinterRequest>>>,
+}
+
+/// The serial devices' tasks with the settings each runs on.
+#[derive(Default)]
+struct SerialTasks {
+    id_card: Running<SerialSettings>,
+    printer: Running<PrinterSettings>,
+    scanner: Running<ScannerSettings>,
+}
+
+struct Running<S> {
+    settings: Option<S>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl<S> Default for Running<S> {
+    fn default() -> Self {
+        Running {
+            settings: None,
+            task: None,
+        }
+    }
+}
+
+impl<S> Running<S> {
+    /// Stop the running task and start `task` once it has really ended, so
+    /// the old task neither holds the port nor overwrites the new status.
+    fn replace<F>(&mut self, shared: &Shared, settings: Option<S>, task: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let old = self.task.take();
+        if let Some(old) = &old {
+            old.abort();
+        }
+        self.settings = settings;
+        self.task = Some(shared.runtime.spawn(async move {
+            if let Some(old) = old {
+                let _ = old.await;
+            }
+            task.await
+        }));
+    }
 }
 
 impl Drop for DeviceManager {
     fn drop(&mut self) {
         for task in &self.tasks {
+            task.abort();
+        }
+        let mut serial = self.serial.lock().unwrap_or_else(|p| p.into_inner());
+        for task in [
+            serial.id_card.task.take(),
+            serial.printer.task.take(),
+            serial.scanner.task.take(),
+        ]
+        .into_iter()
+        .flatten()
+        {
             task.abort();
         }
     }
@@ -248,38 +323,25 @@ impl DeviceManager {
         let (events_tx, events) = mpsc::channel(64);
         let wake = Arc::new(Notify::new());
         let mut tasks = Vec::new();
-
-        if let Some(settings) = config.id_card.clone() {
-            tasks.push(tokio::spawn(id_card_task(
-                settings,
-                config.poll,
-                config.backoff,
-                status_tx.clone(),
-                events_tx.clone(),
-                wake.clone(),
-            )));
-        }
-        let printer = match config.printer.clone() {
-            Some(settings) => {
-                let (tx, rx) = mpsc::channel(8);
-                tasks.push(tokio::spawn(printer_task(
-                    settings,
-                    config.backoff,
-                    status_tx.clone(),
-                    rx,
-                )));
-                PrinterHandle { tx: Some(tx) }
-            }
-            None => PrinterHandle { tx: None },
+        // A channel even without a printer, so that a printer enabled later
+        // is reached through the handles already given out.
+        let (printer_tx, printer_rx) = mpsc::channel(8);
+        let shared = Shared {
+            runtime: tokio::runtime::Handle::current(),
+            status: status_tx.clone(),
+            events: events_tx.clone(),
+            wake: wake.clone(),
+            poll: config.poll,
+            backoff: config.backoff,
+            printer_requests: Arc::new(tokio::sync::Mutex::new(printer_rx)),
         };
-        if let Some(settings) = config.scanner.clone() {
-            tasks.push(tokio::spawn(scanner_task(
-                settings,
-                config.backoff,
-                status_tx.clone(),
-                events_tx.clone(),
-            )));
-        }
+        let mut serial = SerialTasks::default();
+        start_id_card(&mut serial, &shared, config.id_card.clone());
+        start_printer(&mut serial, &shared, config.printer.clone());
+        start_scanner(&mut serial, &shared, config.scanner.clone());
+        let printer = PrinterHandle {
+            tx: Some(printer_tx),
+        };
         let (gpio_tx, mut gpio_rx) = mpsc::channel::<GpioEvent>(16);
         let mut sim_gpio = None;
         let outputs: Option<Box<dyn GpioOutputs>> = match config.gpio {
@@ -313,7 +375,46 @@ impl DeviceManager {
             outputs: std::sync::Mutex::new(outputs),
             wake,
             tasks,
+            serial: std::sync::Mutex::new(serial),
+            shared,
         }
+    }
+
+    /// Move the ID card reader to other settings (`None` switches it off),
+    /// without a restart. Callable from any thread.
+    pub fn reconfigure_id_card(&self, settings: Option<SerialSettings>) {
+        start_id_card(&mut self.serial(), &self.shared, settings);
+    }
+
+    /// Move the printer to other settings (`None` switches it off). Every
+    /// [`PrinterHandle`] keeps working; a print under way when this is
+    /// called fails as if the printer had been unplugged.
+    pub fn reconfigure_printer(&self, settings: Option<PrinterSettings>) {
+        start_printer(&mut self.serial(), &self.shared, settings);
+    }
+
+    /// Move the scanner to other settings (`None` switches it off).
+    pub fn reconfigure_scanner(&self, settings: Option<ScannerSettings>) {
+        start_scanner(&mut self.serial(), &self.shared, settings);
+    }
+
+    /// The settings the reader runs on now.
+    pub fn id_card_settings(&self) -> Option<SerialSettings> {
+        self.serial().id_card.settings.clone()
+    }
+
+    /// The settings the printer runs on now.
+    pub fn printer_settings(&self) -> Option<PrinterSettings> {
+        self.serial().printer.settings.clone()
+    }
+
+    /// The settings the scanner runs on now.
+    pub fn scanner_settings(&self) -> Option<ScannerSettings> {
+        self.serial().scanner.settings.clone()
+    }
+
+    fn serial(&self) -> std::sync::MutexGuard<'_, SerialTasks> {
+        self.serial.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The simulated GPIO (when configured) to press buttons in the demo.
@@ -340,6 +441,63 @@ impl DeviceManager {
             if let Err(e) = f(outputs.as_mut()) {
                 tracing::warn!(%e, "GPIO output failed");
             }
+        }
+    }
+}
+
+fn start_id_card(serial: &mut SerialTasks, shared: &Shared, settings: Option<SerialSettings>) {
+    let sh = shared.clone();
+    let run = settings.clone();
+    serial.id_card.replace(shared, settings, async move {
+        set(&sh.status, |s| s.id_card = status_if(run.is_some()));
+        if let Some(settings) = run {
+            id_card_task(settings, sh.poll, sh.backoff, sh.status, sh.events, sh.wake).await;
+        }
+    });
+}
+
+fn start_printer(serial: &mut SerialTasks, shared: &Shared, settings: Option<PrinterSettings>) {
+    let sh = shared.clone();
+    let run = settings.clone();
+    serial.printer.replace(shared, settings, async move {
+        set(&sh.status, |s| s.printer = status_if(run.is_some()));
+        let mut requests = sh.printer_requests.lock().await;
+        match run {
+            Some(settings) => printer_task(settings, sh.backoff, sh.status, &mut requests).await,
+            None => refuse_prints(&mut requests).await,
+        }
+    });
+}
+
+fn start_scanner(serial: &mut SerialTasks, shared: &Shared, settings: Option<ScannerSettings>) {
+    let sh = shared.clone();
+    let run = settings.clone();
+    serial.scanner.replace(shared, settings, async move {
+        set(&sh.status, |s| s.scanner = status_if(run.is_some()));
+        if let Some(settings) = run {
+            scanner_task(settings, sh.backoff, sh.status, sh.events).await;
+        }
+    });
+}
+
+/// No printer configured: every request is answered at once.
+async fn refuse_prints(requests: &mut mpsc::Receiver<PrinterRequest>) {
+    while let Some(request) = requests.recv().await {
+        refuse(request);
+    }
+}
+
+fn refuse(request: PrinterRequest) {
+    match request {
+        PrinterRequest::Print(_, reply) | PrinterRequest::Document(_, reply) => {
+            let _ = reply.send(Err(PrintError::NotReady(PrinterState::Disconnected)));
+        }
+        PrinterRequest::Status(reply) => {
+            let _ = reply.send(PrinterStatus {
+                state: PrinterState::Disconnected,
+                raw: Default::default(),
+                garbage: 0,
+            });
         }
     }
 }
@@ -482,7 +640,7 @@ async fn printer_task(
     settings: PrinterSettings,
     backoff: Backoff,
     status: Arc<watch::Sender<DevicesStatus>>,
-    mut requests: mpsc::Receiver<PrinterRequest>,
+    requests: &mut mpsc::Receiver<PrinterRequest>,
 ) {
     let mut delay = backoff.initial;
     loop {
@@ -503,12 +661,7 @@ async fn printer_task(
                         _ = &mut sleep => break,
                         req = requests.recv() => match req {
                             None => return,
-                            Some(PrinterRequest::Print(_, reply)) | Some(PrinterRequest::Document(_, reply)) => {
-                                let _ = reply.send(Err(PrintError::NotReady(PrinterState::Disconnected)));
-                            }
-                            Some(PrinterRequest::Status(reply)) => {
-                                let _ = reply.send(PrinterStatus { state: PrinterState::Disconnected, raw: Default::default(), garbage: 0 });
-                            }
+                            Some(request) => refuse(request),
                         }
                     }
                 }

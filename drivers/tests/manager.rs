@@ -6,8 +6,10 @@ use bianmin_drivers::idcard::{CardEvent, PollConfig};
 use bianmin_drivers::manager::{
     Backoff, DeviceEvent, DeviceManager, DeviceStatus, DevicesStatus, SerialSettings,
 };
-use bianmin_drivers::printer::{Paper, PrintError, PrinterState, Receipt};
-use bianmin_drivers::scanner::ScanEvent;
+use bianmin_drivers::printer::sim::VirtualPrinter;
+use bianmin_drivers::printer::{Paper, PrintError, PrinterState, Receipt, TextEncoding};
+use bianmin_drivers::scanner::sim::ScannerSim;
+use bianmin_drivers::scanner::{ScanEvent, Suffix};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::timeout;
@@ -155,5 +157,144 @@ async fn a_missing_device_does_not_stop_the_others() {
     assert!(matches!(
         next_event(&mut m).await,
         DeviceEvent::Scan(ScanEvent::Code(_))
+    ));
+}
+
+fn receipt(number: &str) -> Receipt {
+    Receipt {
+        title: "便民服务受理回执".into(),
+        receipt_number: number.into(),
+        qr: number.into(),
+        ..Receipt::default()
+    }
+}
+
+#[tokio::test]
+async fn the_printer_moves_to_a_new_port_and_old_handles_follow_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let devices = DemoDevices::start(dir.path(), Paper::Mm80, DemoTiming::fast()).unwrap();
+    let other = VirtualPrinter::new(Paper::Mm58, TextEncoding::Gb18030)
+        .start(None)
+        .unwrap();
+    let mut m = DeviceManager::start(fast(&devices));
+    // Given out before the move, as the service desk holds one.
+    let handle = m.printer.clone();
+    wait_for(&mut m.status, "printer ok", |s| s.printer.is_ok()).await;
+    handle
+        .print(receipt("BM1-T0001-20261125-000001-K"))
+        .await
+        .unwrap();
+    assert_eq!(devices.printer.device().receipts.len(), 1);
+
+    let mut settings = m.printer_settings().expect("printer configured");
+    settings.port = other.path().to_string_lossy().into_owned();
+    settings.layout.paper = Paper::Mm58;
+    m.reconfigure_printer(Some(settings));
+    assert_eq!(
+        m.printer_settings().unwrap().port,
+        other.path().to_string_lossy()
+    );
+    wait_for(&mut m.status, "printer ok on the new port", |s| {
+        s.printer.is_ok()
+    })
+    .await;
+    handle
+        .print(receipt("BM1-T0001-20261125-000002-K"))
+        .await
+        .unwrap();
+    assert_eq!(other.device().receipts.len(), 1, "printed on the new port");
+    assert_eq!(devices.printer.device().receipts.len(), 1, "not on the old");
+
+    // Unplugging the old printer is no longer the kiosk's concern.
+    devices.printer.unplug();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(m.status.borrow().printer.is_ok());
+
+    // Switched off: the handle answers at once instead of hanging, and a
+    // printer switched on again is reached through the same handle.
+    m.reconfigure_printer(None);
+    wait_for(&mut m.status, "printer disabled", |s| {
+        s.printer == DeviceStatus::Disabled
+    })
+    .await;
+    let err = timeout(LIMIT, handle.print(receipt("BM1-T0001-20261125-000003-K")))
+        .await
+        .expect("answered in time")
+        .unwrap_err();
+    assert_eq!(err, PrintError::NotReady(PrinterState::Disconnected));
+    let mut settings = fast(&devices).printer.unwrap();
+    settings.port = other.path().to_string_lossy().into_owned();
+    m.reconfigure_printer(Some(settings));
+    wait_for(&mut m.status, "printer back", |s| s.printer.is_ok()).await;
+    handle
+        .print(receipt("BM1-T0001-20261125-000004-K"))
+        .await
+        .unwrap();
+    assert_eq!(other.device().receipts.len(), 2);
+}
+
+#[tokio::test]
+async fn a_manager_started_without_a_printer_can_be_given_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let devices = DemoDevices::start(dir.path(), Paper::Mm80, DemoTiming::fast()).unwrap();
+    let mut config = fast(&devices);
+    let printer = config.printer.take();
+    let mut m = DeviceManager::start(config);
+    let handle = m.printer.clone();
+    assert_eq!(m.status.borrow().printer, DeviceStatus::Disabled);
+    assert_eq!(handle.status().await, PrinterState::Disconnected);
+    m.reconfigure_printer(printer);
+    wait_for(&mut m.status, "printer ok", |s| s.printer.is_ok()).await;
+    handle
+        .print(receipt("BM1-T0001-20261125-000005-K"))
+        .await
+        .unwrap();
+    assert_eq!(devices.printer.device().receipts.len(), 1);
+}
+
+#[tokio::test]
+async fn the_scanner_and_reader_move_to_new_ports_on_the_same_event_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let devices = DemoDevices::start(dir.path(), Paper::Mm80, DemoTiming::fast()).unwrap();
+    let other = ScannerSim::new(Suffix::Cr).start(None).unwrap();
+    let mut m = DeviceManager::start(fast(&devices));
+    wait_for(&mut m.status, "scanner ok", |s| s.scanner.is_ok()).await;
+
+    let mut settings = m.scanner_settings().unwrap();
+    settings.port = other.path().to_string_lossy().into_owned();
+    m.reconfigure_scanner(Some(settings));
+    // The old task is gone once the new one has reported; then the old
+    // scanner's codes no longer arrive and the new one's do.
+    wait_for(&mut m.status, "scanner ok", |s| s.scanner.is_ok()).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    devices.scan("https://old.example.gov.cn/");
+    other.device().scan("BM1-T0001-20261125-000042-K");
+    match next_event(&mut m).await {
+        DeviceEvent::Scan(ScanEvent::Code(c)) => assert_eq!(c.kind.label(), "receipt"),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        timeout(Duration::from_millis(300), m.events.recv())
+            .await
+            .is_err(),
+        "nothing from the old scanner"
+    );
+
+    // The reader: switched off, then on again, still one event stream.
+    let reader = m.id_card_settings().unwrap();
+    m.reconfigure_id_card(None);
+    wait_for(&mut m.status, "reader off", |s| {
+        s.id_card == DeviceStatus::Disabled
+    })
+    .await;
+    m.reconfigure_id_card(Some(SerialSettings {
+        baud: reader.baud,
+        port: reader.port,
+    }));
+    wait_for(&mut m.status, "reader ok", |s| s.id_card.is_ok()).await;
+    devices.place_card(1);
+    assert!(matches!(
+        next_event(&mut m).await,
+        DeviceEvent::Card(CardEvent::Present(_))
     ));
 }

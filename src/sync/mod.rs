@@ -406,6 +406,21 @@ pub fn spawn(
     Ok(spawn_with(client, store, SyncOptions::from_config(config)))
 }
 
+/// Start the engine for the kiosk, whose operations monitor sends the
+/// heartbeats (with devices, paper and disk): the engine queues none, not
+/// even one at boot before the monitor is up.
+pub fn spawn_without_heartbeats(
+    config: &Config,
+    store: Store,
+) -> Result<(SyncHandle, watch::Receiver<SyncStatus>), PlatformError> {
+    let client = Arc::new(PlatformClient::from_config(config)?);
+    let opts = SyncOptions {
+        send_heartbeats: false,
+        ..SyncOptions::from_config(config)
+    };
+    Ok(spawn_with(client, store, opts))
+}
+
 /// Start the engine with an explicit client and options.
 pub fn spawn_with(
     client: Arc<PlatformClient>,

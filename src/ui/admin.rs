@@ -28,6 +28,8 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 use zeroize::Zeroizing;
 
+pub mod devices;
+
 /// How long the station name must be held.
 pub const HOLD_TO_ENTER: Duration = Duration::from_secs(5);
 /// The PIN pad closes after this long untouched.
@@ -321,10 +323,14 @@ const FIELDS: &[FieldSpec] = &[
     },
 ];
 
-/// Settings the running kiosk takes over at once; the rest are read at
-/// start-up by their owners (device manager, sync client, kiosk controller).
+/// Settings the running kiosk takes over at once (the serial devices are
+/// moved by the device manager, see [`devices::DeviceHooks`]); the rest are
+/// read at start-up by their owners (sync client, kiosk controller).
 pub fn applies_live(key: &str) -> bool {
     matches!(key, "platform.heartbeat_secs" | "ui.dim_after_secs")
+        || ["devices.printer.", "devices.id_card.", "devices.scanner."]
+            .iter()
+            .any(|device| key.starts_with(device))
 }
 
 struct State {
@@ -1055,6 +1061,64 @@ impl AdminController {
         hooks.test(test, &config, TestReply(self.mailbox.clone()));
     }
 
+    // --- screenshots --------------------------------------------------------------
+
+    /// Show `page` as a technician sees it, for `bianmin screens` and the UI
+    /// audit: no PIN check, no session, nothing written. `detail` picks the
+    /// settings page's variant: a port's choices, or the station name's keys.
+    fn preview(&self, page: AdminPage, detail: PreviewDetail) {
+        {
+            let mut s = self.state.borrow_mut();
+            s.pending.clear();
+            s.pin = Zeroizing::new(String::new());
+        }
+        self.with_admin(|a| {
+            a.set_active(true);
+            a.set_page(page);
+            a.set_pin_mode(PinMode::Enter);
+            a.set_pin_message("".into());
+            a.set_locked(false);
+            a.set_busy(false);
+            a.set_message("".into());
+            a.set_message_error(false);
+        });
+        match page {
+            AdminPage::Pin => {
+                self.state.borrow_mut().pin = Zeroizing::new("2580".into());
+                self.refresh_pin();
+            }
+            AdminPage::Settings => {
+                let (group, field) = match detail {
+                    PreviewDetail::Keyboard => (2, 0),
+                    PreviewDetail::Choices => (0, 0),
+                };
+                {
+                    let mut s = self.state.borrow_mut();
+                    s.group = group;
+                    s.selected = Some(field);
+                }
+                self.refresh_settings();
+                if detail == PreviewDetail::Choices {
+                    self.message(Ok("已保存 1 项设置，已生效".into()));
+                }
+            }
+            AdminPage::Operations => self.refresh_operations(),
+        }
+    }
+
+    /// Close what [`AdminController::preview`] opened.
+    fn close_preview(&self) {
+        self.with_admin(|a| {
+            a.set_active(false);
+            a.set_page(AdminPage::Pin);
+            a.set_message("".into());
+        });
+        let mut s = self.state.borrow_mut();
+        s.selected = None;
+        s.group = 0;
+        s.pin = Zeroizing::new(String::new());
+    }
+
     // --- operations ---------------------------------------------------------------
 
     fn refresh_operations(&self) {
@@ -1595,4 +1659,58 @@ pub fn with_value(config: &Config, key: &str, value: toml::Value) -> Result<Conf
     // Never in the file, so not in the TOML round trip either.
     out.platform.secret = config.platform.secret.clone();
     Ok(out)
+}
+
+/// Which variant of the settings page a screenshot shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreviewDetail {
+    /// A serial port selected: its choices, and a saved-setting message.
+    Choices,
+    /// The station name selected: the on-screen keyboard.
+    Keyboard,
+}
+
+thread_local! {
+    /// The admin mode behind screenshots, one per window of this thread.
+    static PREVIEW: RefCell<Option<AdminController>> = const { RefCell::new(None) };
+}
+
+fn preview_controller(ui: &AppWindow) -> AdminController {
+    PREVIEW.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        let same_window = slot.as_ref().is_some_and(|admin| {
+            admin
+                .ui
+                .upgrade()
+                .is_some_and(|shown| std::ptr::eq(shown.window(), ui.window()))
+        });
+        if !same_window {
+            // Never the real data directory: nothing is written, but a
+            // screenshot must not even look at a terminal's PIN or files.
+            let mut config = Config::default();
+            config.store.data_dir = std::env::temp_dir().join("bianmin-admin-preview");
+            let path = config.store.data_dir.join("kiosk.toml");
+            *slot = Some(AdminController::new(ui, config, path));
+        }
+        slot.clone().expect("just made")
+    })
+}
+
+/// Show an admin page over `ui` for screenshots and the UI audit.
+pub fn preview(ui: &AppWindow, page: AdminPage, detail: PreviewDetail) {
+    preview_controller(ui).preview(page, detail);
+}
+
+/// Take a screenshot's admin page away again (no-op if none is shown).
+pub fn close_preview(ui: &AppWindow) {
+    let shown = PREVIEW.with(|slot| slot.borrow().clone());
+    if let Some(admin) = shown {
+        if admin
+            .ui
+            .upgrade()
+            .is_some_and(|w| std::ptr::eq(w.window(), ui.window()))
+        {
+            admin.close_preview();
+        }
+    }
 }

@@ -153,6 +153,7 @@ pub fn audit_all(
     for &large in themes {
         for screen in all_screens() {
             controller.end_session(EndReason::Finished);
+            super::admin::close_preview(&ui);
             controller.set_large(large);
             (screen.reach)(&controller);
             i_slint_backend_testing::mock_elapsed_time(std::time::Duration::from_millis(50));
@@ -172,12 +173,21 @@ pub fn audit_screen<C: ComponentHandle>(
     large: bool,
     px_per_mm: f32,
 ) -> ScreenAudit {
-    let minimums = Minimums::for_theme(large, px_per_mm);
+    let mut minimums = Minimums::for_theme(large, px_per_mm);
+    // The six-choice rule is for residents; technicians' admin screens keep
+    // every other minimum of the theme.
+    if ElementHandle::find_by_element_type_name(ui, "AdminOverlay")
+        .next()
+        .is_some()
+    {
+        minimums.max_choices = None;
+    }
     let scale = ui.window().scale_factor();
     let window = ui.window().size().to_logical(scale);
     // With an overlay up, only the overlay can be used; what lies under the
     // scrim is deliberately dimmed.
     let root = [
+        "AdminOverlay",
         "IdleOverlay",
         "AssistOverlay",
         "NoticeOverlay",

@@ -47,6 +47,9 @@ pub trait KioskHooks {
     }
     /// A journey needs the store, printer or platform.
     fn desk(&self, _request: DeskRequest) {}
+    /// The presence sensor saw someone arrive (`true`) or leave; admin mode
+    /// wakes a dimmed screen.
+    fn presence(&self, _present: bool) {}
 }
 
 struct NoHooks;
@@ -308,6 +311,10 @@ impl KioskController {
             }
             UiEvent::CallStaff => self.call_staff(),
             UiEvent::Desk(event) => self.on_desk(event),
+            UiEvent::Presence(present) => {
+                let hooks = self.state.borrow().hooks.clone();
+                hooks.presence(present);
+            }
             UiEvent::Devices(status) => {
                 tracing::debug!(
                     id_card = status.id_card.label(),

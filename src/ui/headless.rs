@@ -266,7 +266,31 @@ pub fn all_screens() -> Vec<ScreenShot> {
                 )
             },
         },
+        // Technician admin mode, over whatever the resident saw.
+        ScreenShot {
+            name: "admin-pin",
+            reach: |c| admin_preview(c, AdminPage::Pin, PreviewDetail::Choices),
+        },
+        ScreenShot {
+            name: "admin-settings",
+            reach: |c| admin_preview(c, AdminPage::Settings, PreviewDetail::Choices),
+        },
+        ScreenShot {
+            name: "admin-keyboard",
+            reach: |c| admin_preview(c, AdminPage::Settings, PreviewDetail::Keyboard),
+        },
+        ScreenShot {
+            name: "admin-operations",
+            reach: |c| admin_preview(c, AdminPage::Operations, PreviewDetail::Choices),
+        },
     ]
+}
+
+use super::admin::PreviewDetail;
+use super::AdminPage;
+
+fn admin_preview(c: &KioskController, page: AdminPage, detail: PreviewDetail) {
+    super::admin::preview(&c.window(), page, detail);
 }
 
 /// Render every screen in the given themes to `out/<screen>-<theme>.png`.
@@ -290,6 +314,7 @@ pub fn render_all(
     for &large in themes {
         for screen in all_screens() {
             controller.end_session(crate::core::session::EndReason::Finished);
+            super::admin::close_preview(&ui);
             controller.set_large(large);
             (screen.reach)(&controller);
             let path = out.join(format!(
