@@ -776,6 +776,7 @@ impl KioskController {
 
     /// 下一步 on the form: every field must pass; say which do not.
     fn form_next(&self) {
+        let per_page = self.fields_per_page();
         let ok = {
             let mut state = self.state.borrow_mut();
             let Some(draft) = state.draft.as_mut() else {
@@ -788,11 +789,6 @@ impl KioskController {
                 .map(|e| (e.key, e.message))
                 .collect();
             if let Some(first) = draft.errors.keys().next() {
-                let per_page = if self.ui().global::<crate::ui::Theme>().get_large() {
-                    4
-                } else {
-                    6
-                };
                 if let Some(index) = draft
                     .merged
                     .fields
