@@ -6,7 +6,7 @@ mod sync_common;
 use bianmin::platform::api::RecordKind;
 use bianmin::platform::client::{PlatformClient, PlatformError};
 use bianmin::platform::server::{Fault, ServerOptions};
-use bianmin::store::{NewErrorReport, NewEvaluation, RecordState, Store};
+use bianmin::store::{NewErrorReport, NewEvaluation, RecordState, Store, StoreError};
 use bianmin::sync::{self, backoff, Link, SyncOptions};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -182,6 +182,53 @@ async fn fault_response_lost_after_commit() {
         stats.duplicates >= 1,
         "the lost answers make the platform see duplicates: {stats:?}"
     );
+}
+
+/// Acknowledgements are written behind the drain; one that cannot be
+/// written (the disk filled up meanwhile) must still stop the drain with the
+/// store's error, lose nothing, and leave the records to be sent again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acknowledgement_that_cannot_be_written_stops_the_drain_and_loses_nothing() {
+    const N: usize = 150;
+    let server = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), server.base_url());
+    let store = Store::open(&config).unwrap();
+    for i in 0..N {
+        // Rows of many lengths, so some pages are packed to the last bytes.
+        let mut a = app(i);
+        a.form["note"] = serde_json::json!("x".repeat(i * 37 % 400));
+        store.enqueue_application(a).unwrap();
+    }
+    let pages: i64 = rusqlite::Connection::open(store.db_path())
+        .unwrap()
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .unwrap();
+    // An acknowledgement makes every row a little longer: the packed pages
+    // overflow and need pages the disk no longer has.
+    store.debug_set_max_page_count(pages as u64).unwrap();
+    let client = PlatformClient::from_config(&config).unwrap();
+    let err = sync::drain_once(&client, &store, 10, |_| {})
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, sync::SyncError::Store(StoreError::Full)),
+        "{err:?}"
+    );
+    let stuck = store.stats().unwrap();
+    assert!(stuck.pending > 0, "{stuck:?}");
+    assert_eq!(stuck.parked, 0, "{stuck:?}");
+
+    store.debug_set_max_page_count(1_000_000).unwrap();
+    let report = sync::drain_once(&client, &store, 10, |_| {}).await.unwrap();
+    assert_eq!(report.accepted + report.duplicates, stuck.pending);
+    assert!(
+        report.duplicates > 0,
+        "the platform had them already: {report:?}"
+    );
+    assert_eq!(store.stats().unwrap().pending, 0);
+    assert_eq!(server.applications().len(), N, "each at the platform once");
+    store.integrity_check().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,9 @@
 pub mod backoff;
 
 use crate::config::Config;
-use crate::platform::api::{BatchResponse, Progress, RecordKind, RecordStatus, ResidentDocuments};
+use crate::platform::api::{
+    BatchResponse, Progress, RecordKind, RecordResult, RecordStatus, ResidentDocuments,
+};
 use crate::platform::client::{CatalogueFetch, PlatformClient, PlatformError};
 use crate::store::{NewHeartbeat, QueueStats, Store, StoreError};
 use serde::Serialize;
@@ -154,10 +156,10 @@ pub async fn drain_once(
     let batch_size = batch_size.max(1);
     for kind in RecordKind::ALL {
         let mut n = batch_size;
-        // Records up to `after` have been answered; their acknowledgement is
-        // written (`inflight`) while the next batch is on the wire.
+        // Records up to `after` have been answered; their acknowledgements
+        // go to `acks`, which writes them while later batches are on the wire.
         let mut after: i64 = 0;
-        let mut inflight: Option<tokio::task::JoinHandle<Result<(), StoreError>>> = None;
+        let mut acks = AckWriter::start(store.clone());
         // The batch that follows the one on the wire, read and decrypted
         // while the platform works on it: on loopback the round trip, not
         // the store, should set the pace.
@@ -187,9 +189,6 @@ pub async fn drain_once(
             }
             let body = batch_body(kind, &records);
             let answer = client.post_batch(kind, body).await;
-            if let Err(e) = settle(&mut inflight).await {
-                break Err(e.into());
-            }
             match answer {
                 Ok(BatchResponse { results }) => {
                     let sent: std::collections::HashSet<&str> =
@@ -224,20 +223,19 @@ pub async fn drain_once(
                         ));
                         let s = store.clone();
                         let reason = e.to_string();
-                        if let Err(e) = blocking(move || {
-                            s.apply_results(&known)?;
-                            s.note_failure(&missing, &reason)
-                        })
-                        .await
-                        {
+                        if let Err(e) = acks.send(known).await {
+                            break Err(e.into());
+                        }
+                        if let Err(e) = blocking(move || s.note_failure(&missing, &reason)).await {
                             break Err(e.into());
                         }
                         break Err(e.into());
                     }
                     after = last_id;
                     n = batch_size;
-                    let s = store.clone();
-                    inflight = Some(tokio::task::spawn_blocking(move || s.apply_results(&known)));
+                    if let Err(e) = acks.send(known).await {
+                        break Err(e.into());
+                    }
                     report.batches += 1;
                     on_batch(&report);
                 }
@@ -269,7 +267,7 @@ pub async fn drain_once(
             }
         };
         // Whatever happened, the last acknowledgements are written before returning.
-        let settled = settle(&mut inflight).await;
+        let settled = acks.finish().await;
         discard(&mut prefetch).await;
         result?;
         settled?;
@@ -292,12 +290,65 @@ async fn discard(prefetch: &mut Option<Fetch>) {
     }
 }
 
-async fn settle(
-    inflight: &mut Option<tokio::task::JoinHandle<Result<(), StoreError>>>,
-) -> Result<(), StoreError> {
-    match inflight.take() {
-        None => Ok(()),
-        Some(h) => joined(h).await,
+/// Writes the platform's answers to the store on its own thread, so the
+/// drain never waits for an acknowledgement before sending the next batch.
+/// Answers that arrive while a write is in progress are written together in
+/// the next transaction. That is safe because an acknowledgement is only a
+/// note that a record need not be sent again: one lost in a crash makes the
+/// record go again, and the platform answers `duplicate`.
+struct AckWriter {
+    sender: Option<tokio::sync::mpsc::Sender<Vec<RecordResult>>>,
+    writer: Option<tokio::task::JoinHandle<Result<(), StoreError>>>,
+}
+
+/// Answers waiting to be written, in batches; bounded so a slow disk slows
+/// the drain instead of piling answers up in memory.
+const ACK_BACKLOG: usize = 8;
+
+impl AckWriter {
+    fn start(store: Store) -> AckWriter {
+        let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<RecordResult>>(ACK_BACKLOG);
+        let writer = tokio::task::spawn_blocking(move || {
+            while let Some(mut results) = receiver.blocking_recv() {
+                while let Ok(more) = receiver.try_recv() {
+                    results.extend(more);
+                }
+                // On failure the receiver is dropped, which the drain sees as
+                // a failed send; the error itself comes out of `finish`.
+                store.apply_results(&results)?;
+            }
+            Ok(())
+        });
+        AckWriter {
+            sender: Some(sender),
+            writer: Some(writer),
+        }
+    }
+
+    async fn send(&mut self, results: Vec<RecordResult>) -> Result<(), StoreError> {
+        if results.is_empty() {
+            return Ok(());
+        }
+        let delivered = match &self.sender {
+            Some(sender) => sender.send(results).await.is_ok(),
+            None => false,
+        };
+        if delivered {
+            Ok(())
+        } else {
+            self.finish()
+                .await
+                .and(Err(StoreError::Io("acknowledgement writer stopped".into())))
+        }
+    }
+
+    /// Wait until every answer sent so far is written.
+    async fn finish(&mut self) -> Result<(), StoreError> {
+        self.sender = None;
+        match self.writer.take() {
+            Some(writer) => joined(writer).await,
+            None => Ok(()),
+        }
     }
 }
 
