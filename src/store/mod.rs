@@ -27,6 +27,7 @@ use crate::platform::api::{
 use base64::Engine as _;
 use chrono::{DateTime, FixedOffset, TimeZone};
 use crypto::Sealer;
+use rusqlite::config::DbConfig;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -401,6 +402,11 @@ fn raise_pending_marks(conn: &Connection) -> Result<()> {
 
 struct Inner {
     conn: Mutex<Connection>,
+    /// The sync engine's reads of the next batch, and checkpoints. WAL lets
+    /// this connection read beside the writer, so the next batch is never
+    /// held up by an acknowledgement being written on `conn`, and a passive
+    /// checkpoint here never holds up an enqueue.
+    background: Mutex<Connection>,
     sealer: Sealer,
     terminal_id: String,
     db_path: PathBuf,
@@ -437,12 +443,17 @@ fn apply_pragmas(conn: &Connection) -> Result<()> {
     // whenever a new value is bound to a range constraint (`id >= ?`): every
     // drain batch and every acknowledgement paid for a full parse. There are
     // no statistics to plan with anyway, so a stable plan loses nothing.
-    conn.set_db_config(
-        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
-        true,
-    )?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    // The sync engine checkpoints after each drain (`Store::checkpoint`), off
+    // the resident's path; this is only the backstop for a terminal that
+    // takes applications for days without a link.
+    conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
     Ok(())
 }
+
+/// Pages in the WAL before a commit checkpoints it itself (16 MB of 4 kB
+/// pages; SQLite's default is 1000).
+pub const WAL_AUTOCHECKPOINT_PAGES: i64 = 4000;
 
 fn migrate(conn: &mut Connection) -> Result<()> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
@@ -497,9 +508,12 @@ impl Store {
                 |r| r.get(0),
             )
             .optional()?;
+        let background = Connection::open(&db_path)?;
+        apply_pragmas(&background)?;
         let store = Store {
             inner: Arc::new(Inner {
                 conn: Mutex::new(conn),
+                background: Mutex::new(background),
                 sealer,
                 terminal_id: terminal_id.to_string(),
                 db_path,
@@ -534,6 +548,13 @@ impl Store {
     fn conn(&self) -> MutexGuard<'_, Connection> {
         self.inner
             .conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn background(&self) -> MutexGuard<'_, Connection> {
+        self.inner
+            .background
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -803,22 +824,24 @@ impl Store {
         after_id: i64,
         limit: usize,
     ) -> Result<Vec<OutgoingRecord>> {
-        let conn = self.conn();
-        let from = pending_mark(&conn, kind)?.max(after_id.saturating_add(1));
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, key, body FROM outbox WHERE id >= ?3 AND kind = ?1 AND state = 'pending'
-             ORDER BY id LIMIT ?2",
-        )?;
-        let rows = stmt
-            .query_map(params![kind.as_str(), limit as i64, from], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, Option<Vec<u8>>>(2)?,
-                ))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        drop(stmt);
+        let rows = {
+            let reads = self.background();
+            let from = pending_mark(&reads, kind)?.max(after_id.saturating_add(1));
+            let mut stmt = reads.prepare_cached(
+                "SELECT id, key, body FROM outbox WHERE id >= ?3 AND kind = ?1 AND state = 'pending'
+                 ORDER BY id LIMIT ?2",
+            )?;
+            let rows = stmt
+                .query_map(params![kind.as_str(), limit as i64, from], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<Vec<u8>>>(2)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows
+        };
         let mut out = Vec::with_capacity(rows.len());
         let mut broken = Vec::new();
         for (id, key, body) in rows {
@@ -828,6 +851,7 @@ impl Store {
             }
         }
         if !broken.is_empty() {
+            let conn = self.conn();
             let mut stmt = conn.prepare_cached(
                 "UPDATE outbox SET state = 'parked', last_error = ?2 WHERE id = ?1",
             )?;
@@ -1055,6 +1079,20 @@ impl Store {
             }
         }
         Ok(s)
+    }
+
+    /// Copy the WAL's committed pages into the database file without
+    /// waiting for, or holding up, any writer (a passive checkpoint on the
+    /// background connection). The sync engine calls it after each drain
+    /// attempt. Returns the WAL's frames and how many of them are now in the
+    /// database file (fewer when a reader still needs older pages).
+    pub fn checkpoint(&self) -> Result<(u64, u64)> {
+        let (frames, copied): (i64, i64) =
+            self.background()
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                    Ok((r.get(1)?, r.get(2)?))
+                })?;
+        Ok((frames.max(0) as u64, copied.max(0) as u64))
     }
 
     /// Drop the personal fields (the whole sealed body) of records

@@ -393,3 +393,46 @@ fn an_enqueue_writes_two_pages_like_a_bare_insert() {
     // The row's page and the key index's page; an occasional page split adds more.
     assert_eq!(frames[10], 2, "WAL frames per enqueue: {frames:?}");
 }
+
+#[test]
+fn the_engine_checkpoints_instead_of_a_residents_enqueue() {
+    let (dir, store) = open();
+    let autocheckpoint: i64 = store
+        .conn()
+        .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(autocheckpoint, WAL_AUTOCHECKPOINT_PAGES);
+    for _ in 0..20 {
+        store.enqueue_application(app()).unwrap();
+    }
+    let (frames, copied) = store.checkpoint().unwrap();
+    assert!(frames >= 40, "two pages per enqueue: {frames}");
+    assert_eq!(copied, frames, "nobody else reads: every frame is copied");
+    // The database file alone now holds every record.
+    let copy = tempfile::tempdir().unwrap();
+    std::fs::copy(dir.path().join(DB_FILE), copy.path().join(DB_FILE)).unwrap();
+    let alone = rusqlite::Connection::open(copy.path().join(DB_FILE)).unwrap();
+    let n: i64 = alone
+        .query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 20);
+}
+
+#[test]
+fn the_sender_reads_beside_an_open_write_transaction() {
+    let (_dir, store) = open();
+    for _ in 0..3 {
+        store.enqueue_application(app()).unwrap();
+    }
+    // An acknowledgement being written holds the writer connection; the next
+    // batch is still read, from the committed state.
+    let mut writer = store.conn();
+    let tx = writer
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .unwrap();
+    tx.execute("UPDATE outbox SET attempts = attempts + 1", [])
+        .unwrap();
+    let batch = store.next_batch(RecordKind::Application, 10).unwrap();
+    assert_eq!(batch.len(), 3);
+    drop(tx);
+}

@@ -591,6 +591,12 @@ async fn run(
             .await
             .map(|_| ());
         }
+        // Whether or not the link is up: the WAL holds this round's
+        // acknowledgements and the enqueues since the last round.
+        let s = store.clone();
+        if let Err(e) = blocking(move || s.checkpoint()).await {
+            tracing::warn!("WAL checkpoint failed: {e}");
+        }
         refresh(&mut status, &store);
         let wait = match &result {
             Ok(()) => {
