@@ -452,10 +452,9 @@ impl Identity {
 }
 
 // ---------------------------------------------------------------------------
-// GB 11643 citizen ID number
-
-const ID_WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-const ID_CHECK: [char; 11] = ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'];
+// GB 11643 citizen ID number: the arithmetic lives in the drivers crate (the
+// card reader checks what it reads); this layer words the errors for the
+// resident and adds what the form needs from the number.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum IdNumberError {
@@ -463,6 +462,8 @@ pub enum IdNumberError {
     Length,
     #[error("公民身份号码前17位应为数字，最后一位为数字或X")]
     Characters,
+    #[error("公民身份号码前6位地区码不正确")]
+    Region,
     #[error("公民身份号码中的出生日期不正确")]
     BirthDate,
     #[error("公民身份号码校验位不正确，请核对后重新输入")]
@@ -476,46 +477,31 @@ pub struct IdNumberInfo {
     pub male: bool,
 }
 
-/// The ISO 7064 MOD 11-2 check character for the first 17 digits.
-pub fn id_check_character(first17: &[u8; 17]) -> char {
-    let sum: u32 = first17
-        .iter()
-        .zip(ID_WEIGHTS)
-        .map(|(d, w)| u32::from(*d) * w)
-        .sum();
-    ID_CHECK[(sum % 11) as usize]
-}
-
 /// Check a citizen ID number (GB 11643-1999): 18 characters, a real birth
-/// date, and the check character. A lowercase x is accepted for X.
+/// date from 1900 on, and the check character. A lowercase x is accepted
+/// for X.
 pub fn check_id_number(text: &str) -> Result<IdNumberInfo, IdNumberError> {
-    let chars: Vec<char> = text.trim().chars().collect();
-    if chars.len() != 18 {
-        return Err(IdNumberError::Length);
-    }
-    let mut digits = [0u8; 17];
-    for (slot, c) in digits.iter_mut().zip(&chars[..17]) {
-        *slot = c.to_digit(10).ok_or(IdNumberError::Characters)? as u8;
-    }
-    let last = chars[17].to_ascii_uppercase();
-    if !(last.is_ascii_digit() || last == 'X') {
-        return Err(IdNumberError::Characters);
-    }
-    let number = |range: std::ops::Range<usize>| {
-        digits[range]
-            .iter()
-            .fold(0u32, |acc, d| acc * 10 + u32::from(*d))
-    };
-    let birth =
-        chrono::NaiveDate::from_ymd_opt(number(6..10) as i32, number(10..12), number(12..14))
-            .filter(|d| chrono::Datelike::year(d) >= 1900)
-            .ok_or(IdNumberError::BirthDate)?;
-    if id_check_character(&digits) != last {
-        return Err(IdNumberError::CheckCharacter);
-    }
+    use bianmin_drivers::id_number::{validate, IdNumberError as Raw, SexDigit};
+    let text = text.trim();
+    let valid = validate(text).map_err(|e| match e {
+        // Full-width digits are 18 characters, just not the right ones.
+        Raw::Length(18) => IdNumberError::Characters,
+        Raw::Length(_) => IdNumberError::Length,
+        Raw::NotDigit { .. } | Raw::BadLastCharacter => IdNumberError::Characters,
+        Raw::BadRegion => IdNumberError::Region,
+        Raw::BadBirthDate => IdNumberError::BirthDate,
+        Raw::BadCheckCharacter => IdNumberError::CheckCharacter,
+    })?;
+    let birth = chrono::NaiveDate::from_ymd_opt(
+        i32::from(valid.birth_year),
+        u32::from(valid.birth_month),
+        u32::from(valid.birth_day),
+    )
+    .filter(|d| chrono::Datelike::year(d) >= 1900)
+    .ok_or(IdNumberError::BirthDate)?;
     Ok(IdNumberInfo {
         birth,
-        male: digits[16] % 2 == 1,
+        male: valid.sex == SexDigit::Male,
     })
 }
 
@@ -693,11 +679,8 @@ pub(crate) mod tests {
 
     /// Builds a valid ID number from its first 17 digits.
     pub(crate) fn with_check(first17: &str) -> String {
-        let mut digits = [0u8; 17];
-        for (slot, c) in digits.iter_mut().zip(first17.chars()) {
-            *slot = c.to_digit(10).unwrap() as u8;
-        }
-        format!("{first17}{}", id_check_character(&digits))
+        let check = bianmin_drivers::id_number::check_character(first17).unwrap();
+        format!("{first17}{check}")
     }
 
     pub(crate) fn demo_identity() -> Identity {
@@ -739,6 +722,15 @@ pub(crate) mod tests {
         assert_eq!(
             check_id_number("１１０１０５１９４９１２３１００２Ｘ"),
             Err(IdNumberError::Characters)
+        );
+        assert_eq!(
+            check_id_number(&with_check("01010519491231002")),
+            Err(IdNumberError::Region)
+        );
+        assert_eq!(
+            check_id_number(&with_check("11010518991231002")),
+            Err(IdNumberError::BirthDate),
+            "born before 1900"
         );
     }
 
