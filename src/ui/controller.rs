@@ -769,14 +769,9 @@ impl KioskController {
         let (items, page, page_count) = {
             let state = self.state.borrow();
             let tiles = category_tiles(&state);
-            let page_count = pages(tiles.len(), per_page);
-            let page = state.category_page.min(page_count - 1);
-            let items: Vec<CategoryItem> = tiles
-                .into_iter()
-                .skip(page * per_page)
-                .take(per_page)
-                .collect();
-            (items, page, page_count)
+            let window = PageWindow::of(tiles.len(), state.category_page, per_page);
+            let items: Vec<CategoryItem> = window.items(tiles).collect();
+            (items, window.page, window.pages)
         };
         self.kiosk(|k| {
             k.set_categories(ModelRc::new(VecModel::from(items)));
@@ -793,14 +788,9 @@ impl KioskController {
                 return;
             };
             let (title, list) = service_list(&state, code);
-            let page_count = pages(list.len(), per_page);
-            let page = state.service_page.min(page_count - 1);
-            let items: Vec<ServiceItem> = list
-                .into_iter()
-                .skip(page * per_page)
-                .take(per_page)
-                .collect();
-            (title, items, page, page_count)
+            let window = PageWindow::of(list.len(), state.service_page, per_page);
+            let items: Vec<ServiceItem> = window.items(list).collect();
+            (title, items, window.page, window.pages)
         };
         self.kiosk(|k| {
             k.set_list_title(title.into());
@@ -1080,6 +1070,35 @@ fn pages(count: usize, per_page: usize) -> usize {
     count.div_ceil(per_page.max(1)).max(1)
 }
 
+/// The page of a paged list to show: the one asked for, or the last one if
+/// the list has shrunk since, and which items are on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PageWindow {
+    page: usize,
+    pages: usize,
+    skip: usize,
+    take: usize,
+}
+
+impl PageWindow {
+    fn of(count: usize, requested: usize, per_page: usize) -> PageWindow {
+        let per_page = per_page.max(1);
+        let pages = pages(count, per_page);
+        let page = requested.min(pages - 1);
+        PageWindow {
+            page,
+            pages,
+            skip: page * per_page,
+            take: per_page,
+        }
+    }
+
+    /// The items on this page.
+    fn items<I: IntoIterator>(&self, all: I) -> impl Iterator<Item = I::Item> {
+        all.into_iter().skip(self.skip).take(self.take)
+    }
+}
+
 fn turn(page: usize, step: i32, pages: usize) -> usize {
     let target = page as i64 + i64::from(step);
     target.clamp(0, pages as i64 - 1) as usize
@@ -1139,5 +1158,24 @@ fn guide_data(service: &Service, english: bool) -> GuideData {
         ),
         commitment: service.commitment,
         tolerant: service.tolerant,
+    }
+}
+
+#[cfg(test)]
+mod paging_tests {
+    use super::PageWindow;
+
+    #[test]
+    fn a_shrunken_list_shows_its_last_page() {
+        let w = PageWindow::of(10, 5, 4);
+        assert_eq!((w.page, w.pages, w.skip, w.take), (2, 3, 8, 4));
+        assert_eq!(w.items(0..10).collect::<Vec<_>>(), vec![8, 9]);
+    }
+
+    #[test]
+    fn an_empty_list_is_one_empty_page() {
+        let w = PageWindow::of(0, 0, 4);
+        assert_eq!((w.page, w.pages), (0, 1));
+        assert_eq!(w.items(Vec::<u8>::new()).count(), 0);
     }
 }

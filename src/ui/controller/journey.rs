@@ -3,7 +3,7 @@
 //! signature, submit through the desk, the receipt, 好差评, progress, 自助打印
 //! and 办不成事反映. Every rule is core's; this only keeps the screens in step.
 
-use super::{pages, strings, turn, KioskController};
+use super::{pages, strings, turn, KioskController, PageWindow};
 use crate::core::application::{
     build_application, DeliveryChoice, MaterialState, Signature, Subject,
 };
@@ -487,14 +487,10 @@ impl KioskController {
             let Some(draft) = state.draft.as_ref() else {
                 return;
             };
-            let page_count = pages(draft.merged.fields.len(), per_page);
-            let page = draft.field_page.min(page_count - 1);
-            let rows: Vec<FieldRow> = draft
-                .merged
-                .fields
-                .iter()
-                .skip(page * per_page)
-                .take(per_page)
+            let window = PageWindow::of(draft.merged.fields.len(), draft.field_page, per_page);
+            let (page, page_count) = (window.page, window.pages);
+            let rows: Vec<FieldRow> = window
+                .items(&draft.merged.fields)
                 .map(|f| field_row(&f.spec, draft))
                 .collect();
             let message = if draft.errors.is_empty() {
@@ -856,14 +852,11 @@ impl KioskController {
             let Some(draft) = state.draft.as_ref() else {
                 return;
             };
-            let page_count = pages(draft.merged.materials.len(), per_page);
-            let page = draft.material_page.min(page_count - 1);
-            let rows: Vec<MaterialRow> = draft
-                .merged
-                .materials
-                .iter()
-                .skip(page * per_page)
-                .take(per_page)
+            let window =
+                PageWindow::of(draft.merged.materials.len(), draft.material_page, per_page);
+            let (page, page_count) = (window.page, window.pages);
+            let rows: Vec<MaterialRow> = window
+                .items(&draft.merged.materials)
                 .map(|m| {
                     let chosen = draft.materials.get(&m.material.name).copied();
                     let options = material_options(draft, &state.catalogue, &m.material.name);
@@ -1453,12 +1446,10 @@ impl KioskController {
                     )
                 })
                 .collect();
-            let page_count = pages(LowReason::ALL.len(), per_page);
-            let page = completed.reason_page.min(page_count - 1);
-            let reasons: Vec<(String, String, bool)> = LowReason::ALL
-                .iter()
-                .skip(page * per_page)
-                .take(per_page)
+            let window = PageWindow::of(LowReason::ALL.len(), completed.reason_page, per_page);
+            let (page, page_count) = (window.page, window.pages);
+            let reasons: Vec<(String, String, bool)> = window
+                .items(&LowReason::ALL)
                 .map(|r| {
                     (
                         reason_value(*r),
