@@ -12,7 +12,7 @@ use crate::platform::api::{
     BatchResponse, Progress, RecordKind, RecordResult, RecordStatus, ResidentDocuments,
 };
 use crate::platform::client::{CatalogueFetch, PlatformClient, PlatformError};
-use crate::store::{NewHeartbeat, QueueStats, Store, StoreError};
+use crate::store::{NewHeartbeat, OutgoingRecord, QueueStats, Store, StoreError};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -154,37 +154,51 @@ pub async fn drain_once(
 ) -> Result<DrainReport, SyncError> {
     let mut report = DrainReport::default();
     let batch_size = batch_size.max(1);
+    // Records are read a few batches at a time, and answers handed to the
+    // writer a few batches at a time: every hand-over between threads is a
+    // context switch, which on a small board costs as much as the work.
+    let chunk = batch_size * READ_AHEAD_BATCHES;
     for kind in RecordKind::ALL {
         let mut n = batch_size;
-        // Records up to `after` have been answered; their acknowledgements
-        // go to `acks`, which writes them while later batches are on the wire.
-        let mut after: i64 = 0;
-        let mut acks = AckWriter::start(store.clone());
-        // The batch that follows the one on the wire, read and decrypted
-        // while the platform works on it: on loopback the round trip, not
-        // the store, should set the pace.
+        // Read, not yet sent (or sent and refused, waiting to be split).
+        let mut buffer: std::collections::VecDeque<OutgoingRecord> = Default::default();
+        // The highest id read into the buffer: reads go on from there, so
+        // they never wait for the acknowledgements of what was sent.
+        let mut read_to: i64 = 0;
+        // The next chunk, read and decrypted while batches are on the wire:
+        // on loopback the round trip, not the store, should set the pace.
         let mut prefetch: Option<Fetch> = None;
+        let mut acks = AckWriter::start(store.clone());
+        let mut answered: Vec<RecordResult> = Vec::new();
         let result: Result<(), SyncError> = loop {
-            let fetched = match prefetch.take() {
-                Some(h) => joined(h).await,
-                None => {
-                    let s = store.clone();
-                    blocking(move || s.next_batch_after(kind, after, n)).await
+            if buffer.len() < n {
+                let fetched = match prefetch.take() {
+                    Some(h) => joined(h).await,
+                    None => {
+                        let s = store.clone();
+                        let from = read_to;
+                        blocking(move || s.next_batch_after(kind, from, chunk)).await
+                    }
+                };
+                match fetched {
+                    Ok(records) => {
+                        if let Some(last) = records.last() {
+                            read_to = last.id;
+                        }
+                        buffer.extend(records);
+                    }
+                    Err(e) => break Err(e.into()),
                 }
-            };
-            let records = match fetched {
-                Ok(r) => r,
-                Err(e) => break Err(e.into()),
-            };
-            let Some(last_id) = records.last().map(|r| r.id) else {
+            }
+            if buffer.is_empty() {
                 break Ok(());
-            };
-            // Only at full size: while a refused batch is being split, the
-            // next request depends on this answer.
-            if n == batch_size {
+            }
+            let records: Vec<OutgoingRecord> = buffer.drain(..n.min(buffer.len())).collect();
+            if prefetch.is_none() && buffer.len() < 2 * batch_size {
                 let s = store.clone();
+                let from = read_to;
                 prefetch = Some(tokio::task::spawn_blocking(move || {
-                    s.next_batch_after(kind, last_id, batch_size)
+                    s.next_batch_after(kind, from, chunk)
                 }));
             }
             let body = batch_body(kind, &records);
@@ -197,11 +211,11 @@ pub async fn drain_once(
                         .into_iter()
                         .filter(|r| sent.contains(r.id.as_str()))
                         .collect();
-                    let answered: std::collections::HashSet<&str> =
+                    let answered_keys: std::collections::HashSet<&str> =
                         known.iter().map(|r| r.id.as_str()).collect();
                     let missing: Vec<i64> = records
                         .iter()
-                        .filter(|r| !answered.contains(r.key.as_str()))
+                        .filter(|r| !answered_keys.contains(r.key.as_str()))
                         .map(|r| r.id)
                         .collect();
                     for r in &known {
@@ -214,6 +228,7 @@ pub async fn drain_once(
                             }
                         }
                     }
+                    answered.extend(known);
                     if !missing.is_empty() {
                         // Never loop on records the platform did not answer for:
                         // back off like any other failure.
@@ -223,27 +238,27 @@ pub async fn drain_once(
                         ));
                         let s = store.clone();
                         let reason = e.to_string();
-                        if let Err(e) = acks.send(known).await {
-                            break Err(e.into());
-                        }
                         if let Err(e) = blocking(move || s.note_failure(&missing, &reason)).await {
                             break Err(e.into());
                         }
                         break Err(e.into());
                     }
-                    after = last_id;
                     n = batch_size;
-                    if let Err(e) = acks.send(known).await {
-                        break Err(e.into());
+                    if answered.len() >= batch_size * ACK_EVERY_BATCHES {
+                        if let Err(e) = acks.send(std::mem::take(&mut answered)).await {
+                            break Err(e.into());
+                        }
                     }
                     report.batches += 1;
                     on_batch(&report);
                 }
                 Err(e) if !e.is_retryable() => {
-                    // The prefetched batch assumed this one would be answered.
-                    discard(&mut prefetch).await;
                     if records.len() > 1 {
+                        // Split the refused batch: its first half goes next.
                         n = (records.len() / 2).max(1);
+                        for r in records.into_iter().rev() {
+                            buffer.push_front(r);
+                        }
                         continue;
                     }
                     let s = store.clone();
@@ -253,7 +268,6 @@ pub async fn drain_once(
                     if let Err(e) = blocking(move || s.park(id, &reason)).await {
                         break Err(e.into());
                     }
-                    after = id;
                     report.parked += 1;
                     on_batch(&report);
                 }
@@ -266,16 +280,26 @@ pub async fn drain_once(
                 }
             }
         };
-        // Whatever happened, the last acknowledgements are written before returning.
+        // Whatever happened, the answers received are written before returning.
+        let handed = acks.send(answered).await;
         let settled = acks.finish().await;
         discard(&mut prefetch).await;
         result?;
+        handed?;
         settled?;
     }
     Ok(report)
 }
 
-type Fetch = tokio::task::JoinHandle<Result<Vec<crate::store::OutgoingRecord>, StoreError>>;
+/// Batches read ahead in one go (see `drain_once`).
+const READ_AHEAD_BATCHES: usize = 4;
+
+/// Batches answered before their acknowledgements go to the writer in one
+/// transaction (see `drain_once`; a crash forgets at most these, which are
+/// then sent again and answered `duplicate`).
+const ACK_EVERY_BATCHES: usize = 4;
+
+type Fetch = tokio::task::JoinHandle<Result<Vec<OutgoingRecord>, StoreError>>;
 
 async fn joined<T>(h: tokio::task::JoinHandle<Result<T, StoreError>>) -> Result<T, StoreError> {
     h.await
