@@ -429,6 +429,14 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// A panic while a connection was held leaves SQLite itself consistent (an
+/// open transaction is rolled back when its guard drops), so carry on.
+fn locked(connection: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    connection
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn apply_pragmas(conn: &Connection) -> Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     let mode: String =
@@ -546,17 +554,11 @@ impl Store {
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.inner
-            .conn
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        locked(&self.inner.conn)
     }
 
     fn background(&self) -> MutexGuard<'_, Connection> {
-        self.inner
-            .background
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        locked(&self.inner.background)
     }
 
     fn system_now_ms(&self) -> i64 {

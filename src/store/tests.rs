@@ -180,29 +180,17 @@ fn version_1_outbox_migrates_keeping_ids_and_bodies() {
     let new = store.enqueue_application(app()).unwrap().receipt_no;
     assert!(store.find(&new).unwrap().unwrap().id > 41);
     let conn = store.conn();
-    let sql: String = conn
-        .query_row(
-            "SELECT sql FROM sqlite_master WHERE name = 'outbox'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let sql: String = one(&conn, "SELECT sql FROM sqlite_master WHERE name = 'outbox'");
     assert!(!sql.contains("AUTOINCREMENT"), "{sql}");
-    let counters: i64 = conn
-        .query_row(
-            "SELECT COUNT(*) FROM sqlite_sequence WHERE name LIKE 'outbox%'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let counters: i64 = one(
+        &conn,
+        "SELECT COUNT(*) FROM sqlite_sequence WHERE name LIKE 'outbox%'",
+    );
     assert_eq!(counters, 0, "no counter row is written per enqueue");
-    let indexed: i64 = conn
-        .query_row(
-            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'outbox_pending'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let indexed: i64 = one(
+        &conn,
+        "SELECT COUNT(*) FROM sqlite_master WHERE name = 'outbox_pending'",
+    );
     assert_eq!(indexed, 0, "migration 3 replaced the pending index");
 }
 
@@ -397,10 +385,7 @@ fn an_enqueue_writes_two_pages_like_a_bare_insert() {
 #[test]
 fn the_engine_checkpoints_instead_of_a_residents_enqueue() {
     let (dir, store) = open();
-    let autocheckpoint: i64 = store
-        .conn()
-        .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
-        .unwrap();
+    let autocheckpoint: i64 = one(&store.conn(), "PRAGMA wal_autocheckpoint");
     assert_eq!(autocheckpoint, WAL_AUTOCHECKPOINT_PAGES);
     for _ in 0..20 {
         store.enqueue_application(app()).unwrap();
@@ -412,9 +397,7 @@ fn the_engine_checkpoints_instead_of_a_residents_enqueue() {
     let copy = tempfile::tempdir().unwrap();
     std::fs::copy(dir.path().join(DB_FILE), copy.path().join(DB_FILE)).unwrap();
     let alone = rusqlite::Connection::open(copy.path().join(DB_FILE)).unwrap();
-    let n: i64 = alone
-        .query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get(0))
-        .unwrap();
+    let n: i64 = one(&alone, "SELECT COUNT(*) FROM outbox");
     assert_eq!(n, 20);
 }
 
@@ -435,4 +418,9 @@ fn the_sender_reads_beside_an_open_write_transaction() {
     let batch = store.next_batch(RecordKind::Application, 10).unwrap();
     assert_eq!(batch.len(), 3);
     drop(tx);
+}
+
+/// The single value a query returns.
+fn one<T: rusqlite::types::FromSql>(conn: &Connection, sql: &str) -> T {
+    conn.query_row(sql, [], |r| r.get(0)).unwrap()
 }
