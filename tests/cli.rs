@@ -135,7 +135,9 @@ fn screens_writes_every_screen_and_the_chinese_reads_back() {
     // font renders Chinese whatever fonts the host has.
     let ocr = Command::new("tesseract")
         .arg(out.join("attract-large.png"))
-        .args(["-", "-l", "chi_sim"])
+        // One column of text of varying sizes: the automatic layout analysis
+        // sometimes glued the header's two lines together (便民服务助终端).
+        .args(["-", "-l", "chi_sim", "--psm", "4"])
         .output()
         .expect("tesseract with chi_sim is installed (.ci/install-deps)");
     let text: String = String::from_utf8_lossy(&ocr.stdout)

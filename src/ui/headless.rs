@@ -317,6 +317,10 @@ pub fn render_all(
             super::admin::close_preview(&ui);
             controller.set_large(large);
             (screen.reach)(&controller);
+            // The same picture at any hour: the live clock made the pictures
+            // (and the OCR test reading them) depend on when they were taken.
+            ui.global::<super::Kiosk>()
+                .set_clock(SCREENSHOT_CLOCK.into());
             let path = out.join(format!(
                 "{}-{}.png",
                 screen.name,
@@ -330,6 +334,9 @@ pub fn render_all(
     ui.hide().ok();
     Ok(written)
 }
+
+/// The time the header shows in `bianmin screens`.
+pub const SCREENSHOT_CLOCK: &str = "09:30";
 
 /// Screens of a journey need a resident: the first demo card, as if it lay
 /// on the reader. Nothing is stored or sent.
