@@ -168,18 +168,16 @@ pub async fn drain_once(
         // The next chunk, read and decrypted while batches are on the wire:
         // on loopback the round trip, not the store, should set the pace.
         let mut prefetch: Option<Fetch> = None;
+        let reader = Reader::start(store.clone(), kind, chunk);
         let mut acks = AckWriter::start(store.clone());
         let mut answered: Vec<RecordResult> = Vec::new();
         let result: Result<(), SyncError> = loop {
             if buffer.len() < n {
                 let fetched = match prefetch.take() {
-                    Some(h) => joined(h).await,
-                    None => {
-                        let s = store.clone();
-                        let from = read_to;
-                        blocking(move || s.next_batch_after(kind, from, chunk)).await
-                    }
+                    Some(h) => h,
+                    None => reader.read_after(read_to),
                 };
+                let fetched = fetched.await.unwrap_or_else(|_| Err(reader_gone()));
                 match fetched {
                     Ok(records) => {
                         if let Some(last) = records.last() {
@@ -195,11 +193,7 @@ pub async fn drain_once(
             }
             let records: Vec<OutgoingRecord> = buffer.drain(..n.min(buffer.len())).collect();
             if prefetch.is_none() && buffer.len() < 2 * batch_size {
-                let s = store.clone();
-                let from = read_to;
-                prefetch = Some(tokio::task::spawn_blocking(move || {
-                    s.next_batch_after(kind, from, chunk)
-                }));
+                prefetch = Some(reader.read_after(read_to));
             }
             let body = batch_body(kind, &records);
             let answer = client.post_batch(kind, body).await;
@@ -299,11 +293,10 @@ const READ_AHEAD_BATCHES: usize = 4;
 /// then sent again and answered `duplicate`).
 const ACK_EVERY_BATCHES: usize = 4;
 
-type Fetch = tokio::task::JoinHandle<Result<Vec<OutgoingRecord>, StoreError>>;
+type Fetch = tokio::sync::oneshot::Receiver<Result<Vec<OutgoingRecord>, StoreError>>;
 
-async fn joined<T>(h: tokio::task::JoinHandle<Result<T, StoreError>>) -> Result<T, StoreError> {
-    h.await
-        .unwrap_or_else(|e| Err(StoreError::Io(format!("store task failed: {e}"))))
+fn reader_gone() -> StoreError {
+    StoreError::Io("outbox reader stopped".into())
 }
 
 /// Wait for an unneeded read to finish (it may have parked records it could
@@ -311,6 +304,68 @@ async fn joined<T>(h: tokio::task::JoinHandle<Result<T, StoreError>>) -> Result<
 async fn discard(prefetch: &mut Option<Fetch>) {
     if let Some(h) = prefetch.take() {
         let _ = h.await;
+    }
+}
+
+/// How much lower than the rest of the kiosk the drain's store work runs
+/// (nice value). It is never urgent: on a two-core board it would otherwise
+/// take the core that the next request, or the resident's screen, waits for.
+/// Measured on the loopback bench: at nice 0 or 10 the drain was slower.
+const STORE_WORK_NICENESS: libc::c_int = 19;
+
+/// Run `work` on a thread of its own at [`STORE_WORK_NICENESS`]. Not on the
+/// blocking pool: a lowered priority cannot be raised again, and the pool's
+/// threads also run residents' writes.
+fn spawn_background(name: &str, work: impl FnOnce() + Send + 'static) -> bool {
+    let spawned = std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            // SAFETY: gettid and setpriority take plain integers and touch no
+            // memory. A failure only leaves the thread at normal priority.
+            unsafe {
+                let tid = libc::gettid();
+                libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, STORE_WORK_NICENESS);
+            }
+            work()
+        });
+    match spawned {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::error!(error = %e, thread = name, "cannot start an outbox thread");
+            false
+        }
+    }
+}
+
+/// Reads (and decrypts) the drain's records on a thread of its own, one
+/// request at a time, while batches are on the wire.
+struct Reader {
+    requests: Option<std::sync::mpsc::Sender<(i64, FetchReply)>>,
+}
+
+type FetchReply = tokio::sync::oneshot::Sender<Result<Vec<OutgoingRecord>, StoreError>>;
+
+impl Reader {
+    fn start(store: Store, kind: RecordKind, chunk: usize) -> Reader {
+        let (requests, incoming) = std::sync::mpsc::channel::<(i64, FetchReply)>();
+        let started = spawn_background("outbox-reads", move || {
+            for (after_id, reply) in incoming {
+                let _ = reply.send(store.next_batch_after(kind, after_id, chunk));
+            }
+        });
+        Reader {
+            requests: started.then_some(requests),
+        }
+    }
+
+    /// The next `chunk` pending records above `after_id`.
+    fn read_after(&self, after_id: i64) -> Fetch {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        if let Some(requests) = &self.requests {
+            // A failed send drops `reply`, which the caller sees as an error.
+            let _ = requests.send((after_id, reply));
+        }
+        answer
     }
 }
 
@@ -322,30 +377,44 @@ async fn discard(prefetch: &mut Option<Fetch>) {
 /// record go again, and the platform answers `duplicate`.
 struct AckWriter {
     sender: Option<tokio::sync::mpsc::Sender<Vec<RecordResult>>>,
-    writer: Option<tokio::task::JoinHandle<Result<(), StoreError>>>,
+    writer: Option<tokio::sync::oneshot::Receiver<Result<(), StoreError>>>,
 }
 
 /// Answers waiting to be written, in batches; bounded so a slow disk slows
 /// the drain instead of piling answers up in memory.
 const ACK_BACKLOG: usize = 8;
 
+/// At most this many answers (plus one hand-over) in one transaction: about
+/// two milliseconds of a small board's time holding the store.
+const ACKS_PER_TRANSACTION: usize = 400;
+
 impl AckWriter {
     fn start(store: Store) -> AckWriter {
         let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<RecordResult>>(ACK_BACKLOG);
-        let writer = tokio::task::spawn_blocking(move || {
-            while let Some(mut results) = receiver.blocking_recv() {
-                while let Ok(more) = receiver.try_recv() {
-                    results.extend(more);
+        let (done, writer) = tokio::sync::oneshot::channel();
+        let started = spawn_background("outbox-acks", move || {
+            let written = (|| {
+                while let Some(mut results) = receiver.blocking_recv() {
+                    // Bounded, because a resident's enqueue waits for this
+                    // low-priority thread to let go of the store.
+                    while results.len() < ACKS_PER_TRANSACTION {
+                        match receiver.try_recv() {
+                            Ok(more) => results.extend(more),
+                            Err(_) => break,
+                        }
+                    }
+                    // On failure the receiver is dropped, which the drain sees
+                    // as a failed send; the error itself comes out of `finish`.
+                    store.apply_results(&results)?;
                 }
-                // On failure the receiver is dropped, which the drain sees as
-                // a failed send; the error itself comes out of `finish`.
-                store.apply_results(&results)?;
-            }
-            Ok(())
+                Ok(())
+            })();
+            let _ = done.send(written);
         });
+        let writer = started.then_some(writer);
         AckWriter {
-            sender: Some(sender),
-            writer: Some(writer),
+            sender: writer.is_some().then_some(sender),
+            writer,
         }
     }
 
@@ -370,7 +439,9 @@ impl AckWriter {
     async fn finish(&mut self) -> Result<(), StoreError> {
         self.sender = None;
         match self.writer.take() {
-            Some(writer) => joined(writer).await,
+            Some(writer) => writer
+                .await
+                .unwrap_or_else(|_| Err(StoreError::Io("acknowledgement writer failed".into()))),
             None => Ok(()),
         }
     }
