@@ -22,6 +22,11 @@ const SECRET: &str = "bench-secret";
 const LATENCY_SAMPLES: usize = 2000;
 const DRAIN_RECORDS: usize = 10_000;
 const BATCH: usize = 50;
+/// Rounds of (ours, raw), each on a fresh queue and a fresh server. On a
+/// shared two-core VM one round's ratio swings by ±25 %, so the headline is
+/// the median of the per-round ratios, each round comparing the two sides
+/// within the same second or so.
+const DRAIN_ROUNDS: usize = 8;
 
 fn app(i: usize) -> NewApplication {
     NewApplication {
@@ -159,7 +164,7 @@ fn drain_report() {
         let mut ours = Vec::new();
         let mut raw = Vec::new();
         let mut checkpoints = Vec::new();
-        for round in 0..4 {
+        for round in 0..DRAIN_ROUNDS {
             // Queue 10,000 applications.
             let kiosk = dir.path().join(format!("kiosk{round}"));
             let store = Store::open_at(&kiosk, "T0001").unwrap();
@@ -240,17 +245,43 @@ fn drain_report() {
                 }
             }
         }
+        let mut ratios: Vec<f64> = ours
+            .iter()
+            .zip(&raw)
+            .map(|(o, r)| r.as_secs_f64() / o.as_secs_f64())
+            .collect();
+        ratios.sort_by(f64::total_cmp);
         ours.sort();
         raw.sort();
         let rate = |d: Duration| DRAIN_RECORDS as f64 / d.as_secs_f64();
-        let (o, r) = (ours[1], raw[1]);
-        println!("drain of {DRAIN_RECORDS} applications in batches of {BATCH} to the loopback server (2nd best of 4, order alternating):");
+        let (o, r) = (median_time(&ours), median_time(&raw));
+        println!("drain of {DRAIN_RECORDS} applications in batches of {BATCH} to the loopback server ({DRAIN_ROUNDS} rounds, order alternating, medians):");
         println!("  sync::drain_once     {o:>8.2?}  {:>8.0} records/s", rate(o));
         println!("  raw HTTP client      {r:>8.2?}  {:>8.0} records/s", rate(r));
-        println!("  ratio                {:.2}x   (target >= 0.8x)", rate(o) / rate(r));
+        let shown: Vec<String> = ratios.iter().map(|x| format!("{x:.2}")).collect();
+        println!("  ratio per round      {}", shown.join(" "));
+        println!(
+            "  ratio                {:.2}x   (median of the rounds; target >= 0.8x)",
+            median(&ratios)
+        );
         let (took, pages) = checkpoints.iter().max().copied().unwrap_or_default();
-        println!("  checkpoint after the drain (not in the drain's time; slowest of 4): {took:.2?} for {pages} pages");
+        println!("  checkpoint after the drain (not in the drain's time; slowest): {took:.2?} for {pages} pages");
     });
+}
+
+/// Of sorted values; the mean of the middle two for an even count.
+fn median(sorted: &[f64]) -> f64 {
+    let mid = sorted.len() / 2;
+    if sorted.len() % 2 == 0 {
+        (sorted[mid - 1] + sorted[mid]) / 2.0
+    } else {
+        sorted[mid]
+    }
+}
+
+fn median_time(sorted: &[Duration]) -> Duration {
+    let secs: Vec<f64> = sorted.iter().map(Duration::as_secs_f64).collect();
+    Duration::from_secs_f64(median(&secs))
 }
 
 fn criterion_benches(c: &mut Criterion) {

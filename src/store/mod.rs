@@ -9,7 +9,7 @@
 //!   writes two pages, like a bare insert: the row and the key index (no
 //!   counter row, no pending index; see migration 3).
 //! * Record bodies (personal fields, form contents, comments) are sealed with
-//!   XChaCha20-Poly1305 ([`crypto`]); the key lives in a 0600 file beside the
+//!   ChaCha20-Poly1305 ([`crypto`]); the key lives in a 0600 file beside the
 //!   database, never inside it. Only the idempotency key (receipt number),
 //!   service, time and state are stored in clear.
 //! * Acknowledged records lose their body after `store.retention_days`.
@@ -1179,7 +1179,7 @@ impl Store {
         }
         doc.push(b']');
         let aad = format!("{EXPORT_MAGIC}{}", self.inner.terminal_id);
-        let sealed = self.inner.sealer.seal(&aad, &doc);
+        let sealed = self.inner.sealer.seal_export(&aad, &doc);
         let mut file = Vec::with_capacity(sealed.len() + 64);
         file.extend_from_slice(EXPORT_MAGIC.as_bytes());
         file.extend_from_slice(self.inner.terminal_id.as_bytes());
@@ -1204,7 +1204,7 @@ impl Store {
         let json = self
             .inner
             .sealer
-            .open(header, &data[nl + 1..])
+            .open_export(header, &data[nl + 1..])
             .ok_or_else(|| StoreError::Invalid("export sealed under another key".into()))?;
         serde_json::from_slice(&json).map_err(|e| StoreError::Invalid(e.to_string()))
     }
