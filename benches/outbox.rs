@@ -264,6 +264,10 @@ fn drain_report() {
             "  ratio                {:.2}x   (median of the rounds; target >= 0.8x)",
             median(&ratios)
         );
+        println!(
+            "  2nd best of each side {:.2}x   (the headline before 2026-12-02)",
+            raw[1].as_secs_f64() / ours[1].as_secs_f64()
+        );
         let (took, pages) = checkpoints.iter().max().copied().unwrap_or_default();
         println!("  checkpoint after the drain (not in the drain's time; slowest): {took:.2?} for {pages} pages");
     });
