@@ -97,7 +97,12 @@ fn every_screen_meets_the_minimums_in_both_themes() {
 }
 
 slint::slint! {
+    // The kiosk's own CJK font, as on every real screen: without it the
+    // Chinese below draws nothing on a machine without CJK system fonts
+    // (unless another test happened to load the kiosk's window first).
+    import "assets/fonts/wqy-microhei.ttc";
     export component BadScreen inherits Window {
+        default-font-family: "WenQuanYi Micro Hei";
         width: 400px;
         height: 300px;
         background: #ffffff;
