@@ -8,8 +8,8 @@
 //! The cipher is ring's, whose ChaCha20-Poly1305 is hand-written assembly on
 //! both x86-64 and ARM: about 4× faster than the RustCrypto crate, which
 //! matters because every record is sealed once and opened at least once on
-//! a small board. Random 96-bit nonces stay safe far beyond the 2^32 values
-//! a key may seal; a terminal seals a few million in its life.
+//! a small board. Random 96-bit nonces are safe for up to about 2^32 values
+//! under one key; a terminal seals a few million in its life.
 //!
 //! Values sealed before (`nonce (24 bytes) || XChaCha20-Poly1305`) still
 //! open, and exports keep that documented format (`docs/platform-api.yaml`).

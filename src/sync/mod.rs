@@ -158,6 +158,7 @@ pub async fn drain_once(
     // writer a few batches at a time: every hand-over between threads is a
     // context switch, which on a small board costs as much as the work.
     let chunk = batch_size * READ_AHEAD_BATCHES;
+    let reader = Reader::start(store.clone(), chunk);
     for kind in RecordKind::ALL {
         let mut n = batch_size;
         // Read, not yet sent (or sent and refused, waiting to be split).
@@ -168,14 +169,13 @@ pub async fn drain_once(
         // The next chunk, read and decrypted while batches are on the wire:
         // on loopback the round trip, not the store, should set the pace.
         let mut prefetch: Option<Fetch> = None;
-        let reader = Reader::start(store.clone(), kind, chunk);
-        let mut acks = AckWriter::start(store.clone());
+        let mut acks = AckWriter::new(store.clone());
         let mut answered: Vec<RecordResult> = Vec::new();
         let result: Result<(), SyncError> = loop {
             if buffer.len() < n {
                 let fetched = match prefetch.take() {
                     Some(h) => h,
-                    None => reader.read_after(read_to),
+                    None => reader.read_after(kind, read_to),
                 };
                 let fetched = fetched.await.unwrap_or_else(|_| Err(reader_gone()));
                 match fetched {
@@ -193,7 +193,7 @@ pub async fn drain_once(
             }
             let records: Vec<OutgoingRecord> = buffer.drain(..n.min(buffer.len())).collect();
             if prefetch.is_none() && buffer.len() < 2 * batch_size {
-                prefetch = Some(reader.read_after(read_to));
+                prefetch = Some(reader.read_after(kind, read_to));
             }
             let body = batch_body(kind, &records);
             let answer = client.post_batch(kind, body).await;
@@ -338,18 +338,19 @@ fn spawn_background(name: &str, work: impl FnOnce() + Send + 'static) -> bool {
 }
 
 /// Reads (and decrypts) the drain's records on a thread of its own, one
-/// request at a time, while batches are on the wire.
+/// request at a time, while batches are on the wire. One per drain, for
+/// every kind: most drains find little or nothing to send.
 struct Reader {
-    requests: Option<std::sync::mpsc::Sender<(i64, FetchReply)>>,
+    requests: Option<std::sync::mpsc::Sender<(RecordKind, i64, FetchReply)>>,
 }
 
 type FetchReply = tokio::sync::oneshot::Sender<Result<Vec<OutgoingRecord>, StoreError>>;
 
 impl Reader {
-    fn start(store: Store, kind: RecordKind, chunk: usize) -> Reader {
-        let (requests, incoming) = std::sync::mpsc::channel::<(i64, FetchReply)>();
+    fn start(store: Store, chunk: usize) -> Reader {
+        let (requests, incoming) = std::sync::mpsc::channel::<(RecordKind, i64, FetchReply)>();
         let started = spawn_background("outbox-reads", move || {
-            for (after_id, reply) in incoming {
+            for (kind, after_id, reply) in incoming {
                 let _ = reply.send(store.next_batch_after(kind, after_id, chunk));
             }
         });
@@ -358,12 +359,12 @@ impl Reader {
         }
     }
 
-    /// The next `chunk` pending records above `after_id`.
-    fn read_after(&self, after_id: i64) -> Fetch {
+    /// The next `chunk` pending records of `kind` above `after_id`.
+    fn read_after(&self, kind: RecordKind, after_id: i64) -> Fetch {
         let (reply, answer) = tokio::sync::oneshot::channel();
         if let Some(requests) = &self.requests {
             // A failed send drops `reply`, which the caller sees as an error.
-            let _ = requests.send((after_id, reply));
+            let _ = requests.send((kind, after_id, reply));
         }
         answer
     }
@@ -375,7 +376,11 @@ impl Reader {
 /// the next transaction. That is safe because an acknowledgement is only a
 /// note that a record need not be sent again: one lost in a crash makes the
 /// record go again, and the platform answers `duplicate`.
+/// Its thread starts with the first answers, so a kind with nothing to send
+/// costs no thread.
 struct AckWriter {
+    /// Until the thread is started.
+    store: Option<Store>,
     sender: Option<tokio::sync::mpsc::Sender<Vec<RecordResult>>>,
     writer: Option<tokio::sync::oneshot::Receiver<Result<(), StoreError>>>,
 }
@@ -389,7 +394,18 @@ const ACK_BACKLOG: usize = 8;
 const ACKS_PER_TRANSACTION: usize = 400;
 
 impl AckWriter {
-    fn start(store: Store) -> AckWriter {
+    fn new(store: Store) -> AckWriter {
+        AckWriter {
+            store: Some(store),
+            sender: None,
+            writer: None,
+        }
+    }
+
+    fn start(&mut self) {
+        let Some(store) = self.store.take() else {
+            return;
+        };
         let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<RecordResult>>(ACK_BACKLOG);
         let (done, writer) = tokio::sync::oneshot::channel();
         let started = spawn_background("outbox-acks", move || {
@@ -411,10 +427,9 @@ impl AckWriter {
             })();
             let _ = done.send(written);
         });
-        let writer = started.then_some(writer);
-        AckWriter {
-            sender: writer.is_some().then_some(sender),
-            writer,
+        if started {
+            self.sender = Some(sender);
+            self.writer = Some(writer);
         }
     }
 
@@ -422,6 +437,7 @@ impl AckWriter {
         if results.is_empty() {
             return Ok(());
         }
+        self.start();
         let delivered = match &self.sender {
             Some(sender) => sender.send(results).await.is_ok(),
             None => false,
