@@ -1,8 +1,7 @@
 //! Wiring of the kiosk: configuration, window, controller, and (as they
 //! land) devices, store and sync on tokio worker threads.
 
-use crate::cli::{AuditArgs, LangArg, ScreensArgs, ThemeArg};
-use crate::config::{Config, ConfigError, Language};
+use crate::config::{Config, ConfigError};
 use crate::core::catalogue::Catalogue;
 use crate::ui::controller::KioskHooks;
 use crate::ui::{headless, AppWindow, KioskController};
@@ -250,32 +249,11 @@ impl KioskHooks for KioskServices {
 
     fn identity(&self) -> Option<crate::core::form::Identity> {
         let slot = self.identity.lock().ok()?;
-        slot.as_deref().map(core_identity)
+        slot.as_deref().map(crate::devices::core_identity)
     }
 
     fn desk(&self, request: crate::desk::DeskRequest) {
         self.desk.send(request);
-    }
-}
-
-/// The card's identity in the shape the forms prefill from.
-pub fn core_identity(card: &bianmin_drivers::idcard::Identity) -> crate::core::form::Identity {
-    let birth = &card.birth;
-    let birth_date = if birth.len() == 8 && birth.bytes().all(|b| b.is_ascii_digit()) {
-        format!("{}-{}-{}", &birth[..4], &birth[4..6], &birth[6..])
-    } else {
-        String::new()
-    };
-    crate::core::form::Identity {
-        name: card.name.clone(),
-        id_number: card.id_number.clone(),
-        gender: match card.gender_code {
-            1 => "男".to_string(),
-            2 => "女".to_string(),
-            _ => String::new(),
-        },
-        birth_date,
-        address: card.address.clone(),
     }
 }
 
@@ -290,79 +268,6 @@ fn missing_display() -> Option<&'static str> {
         None
     } else {
         Some("neither DISPLAY nor WAYLAND_DISPLAY is set and SLINT_BACKEND is not linuxkms")
-    }
-}
-
-/// `bianmin screens`.
-pub fn render_screens(config: &Config, args: &ScreensArgs) -> anyhow::Result<()> {
-    let themes = ThemeArg::selection(args.theme);
-    let language = match args.lang {
-        LangArg::Zh => Language::Zh,
-        LangArg::En => Language::En,
-    };
-    let written = headless::render_all(config, &args.out, &themes, args.size, language)?;
-    for path in &written {
-        println!("{}", path.display());
-    }
-    Ok(())
-}
-
-/// `bianmin audit-ui`: one line per screen, the problems under it; fails if any.
-pub fn audit_ui(config: &Config, args: &AuditArgs) -> anyhow::Result<ExitCode> {
-    let px_per_mm = config.ui.px_per_mm.get() as f32;
-    println!(
-        "panel: {}×{} px at {px_per_mm} px/mm (set ui.px_per_mm); 60 dp = {:.0} px",
-        args.size.0,
-        args.size.1,
-        60.0 * crate::ui::audit::MM_PER_DP * px_per_mm
-    );
-    let audits =
-        crate::ui::audit::audit_all(&ThemeArg::selection(args.theme), args.size, px_per_mm)?;
-    let mut failed = 0;
-    for audit in &audits {
-        let theme = if audit.large { "large" } else { "normal" };
-        let status = if audit.problems.is_empty() {
-            "ok  "
-        } else {
-            "FAIL"
-        };
-        println!(
-            "{status} {:<16} {theme:<6} {} targets ({} choices), {} texts, smallest text {:.0} px high",
-            audit.screen,
-            audit.targets.len(),
-            audit.choices(),
-            audit.texts.len(),
-            audit.smallest_text_height()
-        );
-        for problem in &audit.problems {
-            println!("       - {problem}");
-        }
-        if args.verbose {
-            for target in &audit.targets {
-                println!(
-                    "       target {:?} {:.0}×{:.0}",
-                    target.label, target.width, target.height
-                );
-            }
-            for text in &audit.texts {
-                let contrast = text
-                    .contrast
-                    .map(|c| format!("{c:.1}:1"))
-                    .unwrap_or_else(|| "-".into());
-                println!(
-                    "       text {:?} h={:.0} contrast {contrast}",
-                    text.label, text.height
-                );
-            }
-        }
-        failed += usize::from(!audit.problems.is_empty());
-    }
-    if failed == 0 {
-        println!("all {} screens pass", audits.len());
-        Ok(ExitCode::SUCCESS)
-    } else {
-        println!("{failed} of {} screens fail", audits.len());
-        Ok(ExitCode::FAILURE)
     }
 }
 

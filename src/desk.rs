@@ -1,8 +1,8 @@
 //! The service desk behind the resident's screens: what the UI asks of the
 //! store, the printer and the platform during a journey, done on the tokio
 //! runtime so the UI thread never waits on I/O. Requests go in through
-//! [`DeskHandle::send`]; answers come back to the UI as [`DeskEvent`]s in the
-//! `Inbox`.
+//! [`DeskHandle::send`]; answers come back as [`DeskEvent`]s through the
+//! [`DeskAnswers`] sink the caller hands in (the services pass them to the UI).
 //!
 //! The order on submit is the product's promise: the application is committed
 //! to the outbox first, and only a committed receipt number is ever printed.
@@ -12,7 +12,6 @@ use crate::core::catalogue::Catalogue;
 use crate::core::evaluation::Evaluation;
 use crate::platform::api::{self as wire, Applicant, Delivery, Material};
 use crate::platform::client::{PlatformClient, PlatformError};
-use crate::services::{Inbox, UiEvent};
 use crate::store::{
     self, NewApplication, NewErrorReport, NewEvaluation, RecordState, RecordSummary, Store,
     StoreError,
@@ -159,6 +158,9 @@ const RECENT_RECEIPTS: usize = 32;
 const NO_STORE: &str = "本机暂停受理申请，请到窗口办理或联系工作人员。";
 const SAVE_FAILED: &str = "未能保存，请稍后再试或联系工作人员。";
 
+/// Receives each answer of the desk, on whichever thread produced it.
+pub type DeskAnswers = Arc<dyn Fn(DeskEvent) + Send + Sync>;
+
 /// What the desk works with; every part may be missing (no disk, no
 /// printer, no platform secret) and the desk then answers with the
 /// resident's sentence instead.
@@ -168,7 +170,9 @@ pub struct DeskDeps {
     pub printer: Option<PrinterHandle>,
     /// The card on the reader (filled and wiped by the device forwarder).
     pub identity: Arc<Mutex<Option<Box<CardIdentity>>>>,
-    pub inbox: Inbox,
+    /// Where the desk's answers go (the services hand them to the UI thread);
+    /// the desk itself knows nothing of the UI.
+    pub answers: DeskAnswers,
     /// Station name printed on receipts and documents.
     pub station: String,
 }
@@ -254,7 +258,7 @@ impl Desk {
     }
 
     fn answer(&self, event: DeskEvent) {
-        self.deps.inbox.push(UiEvent::Desk(event));
+        (self.deps.answers)(event);
     }
 
     /// Run a blocking store call off the async workers; `None` without a store.
@@ -1049,7 +1053,7 @@ pub fn signature_png(signature: &Signature) -> Option<Vec<u8>> {
     if signature.strokes.iter().all(Vec::is_empty) {
         return None;
     }
-    crate::ui::signature::render_png(signature).ok()
+    crate::signature::render_png(signature).ok()
 }
 
 #[cfg(test)]

@@ -85,7 +85,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Screens(args) => {
             let config = loaded.unwrap_or_default();
-            bianmin::app::render_screens(&config, &args)?;
+            bianmin::cli::screens::render_screens(&config, &args)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Walkthrough(args) => {
@@ -96,7 +96,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::AuditUi(args) => bianmin::app::audit_ui(&loaded.unwrap_or_default(), &args),
+        Command::AuditUi(args) => {
+            bianmin::cli::screens::audit_ui(&loaded.unwrap_or_default(), &args)
+        }
         Command::Config(_) => unreachable!("handled above"),
         Command::Device(command) => cli::device::run(command, &loaded?),
         Command::Queue(command) => cli::queue::run(command, &loaded?),

@@ -5,7 +5,6 @@
 use crate::config::{Config, Secret};
 use crate::core::catalogue::{Catalogue, DEMO_CATALOGUE_JSON};
 use crate::desk::{DeskDeps, DeskHandle, DeskRequest};
-use crate::platform::server::{ServerHandle, ServerOptions};
 use crate::store::Store;
 use crate::sync::{Link, SyncHandle, SyncStatus};
 use bianmin_drivers::demo::{DemoDevices, DemoTiming};
@@ -15,6 +14,7 @@ use bianmin_drivers::idcard::{CardEvent, Identity};
 use bianmin_drivers::manager::{DeviceEvent, DeviceManager, DevicesStatus, PrinterHandle};
 use bianmin_drivers::printer::Paper;
 use bianmin_drivers::scanner::{CodeKind, ScanEvent};
+use bianmin_platform_server::{ServerHandle, ServerOptions};
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -68,6 +68,12 @@ impl Inbox {
         if let Ok(mut queue) = self.0.lock() {
             queue.push_back(event);
         }
+    }
+
+    /// The desk's answers, delivered into this inbox.
+    pub fn desk_answers(&self) -> crate::desk::DeskAnswers {
+        let inbox = self.clone();
+        Arc::new(move |event| inbox.push(UiEvent::Desk(event)))
     }
 
     pub fn drain(&self) -> Vec<UiEvent> {
@@ -128,7 +134,7 @@ pub fn start(config: &mut Config, demo: bool) -> Services {
         if let Err(err) = std::fs::create_dir_all(&config.store.data_dir) {
             tracing::warn!(%err, "cannot create the demo data directory");
         }
-        match runtime.block_on(crate::platform::server::spawn(options)) {
+        match runtime.block_on(bianmin_platform_server::spawn(options)) {
             Ok(server) => {
                 config.platform.url = crate::config::HttpUrl(server.base_url().to_string());
                 config.platform.secret = Some(Secret(DEMO_SECRET.into()));
@@ -194,7 +200,7 @@ pub fn start(config: &mut Config, demo: bool) -> Services {
             platform: sync.as_ref().map(|s| s.client().clone()),
             printer: printer.clone(),
             identity: identity.clone(),
-            inbox: inbox.clone(),
+            answers: inbox.desk_answers(),
             station: config.station.name.clone(),
         },
     );
@@ -252,7 +258,7 @@ fn start_devices(
             }
         }
     } else {
-        let manager = DeviceManager::start(crate::cli::device::manager_config(config));
+        let manager = DeviceManager::start(crate::devices::manager_config(config));
         (Some(manager), None)
     }
 }

@@ -5,14 +5,12 @@
 //! 0 = done, 1 = the device works but the action did not (no card, paper
 //! end), 2 = the device is missing, busy, silent or not what it should be.
 
-use crate::config::{Config, PrinterEncoding, ScanSuffix};
+use crate::config::Config;
+use crate::devices::{printer_layout, suffix};
 use bianmin_drivers::id_number::{mask_address, mask_id, mask_name};
 use bianmin_drivers::idcard::{CardError, IdCardReader, Identity};
-use bianmin_drivers::manager::{
-    Backoff, GpioMode, ManagerConfig, PrinterSettings, ScannerSettings, SerialSettings,
-};
 use bianmin_drivers::printer::receipt::test_receipt;
-use bianmin_drivers::printer::{EscPosPrinter, Layout, Paper, PrinterState, TextEncoding};
+use bianmin_drivers::printer::{EscPosPrinter, Layout, Paper, PrinterState};
 use bianmin_drivers::scanner::{CodeKind, ScanEvent, Scanner, Suffix};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -171,71 +169,6 @@ fn list(json: bool) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn suffix(s: ScanSuffix) -> Suffix {
-    match s {
-        ScanSuffix::Cr => Suffix::Cr,
-        ScanSuffix::Lf => Suffix::Lf,
-        ScanSuffix::Crlf => Suffix::CrLf,
-    }
-}
-
-fn printer_layout(config: &Config) -> Layout {
-    let p = &config.devices.printer;
-    Layout {
-        paper: Paper::from_mm(p.paper_mm.0),
-        encoding: match p.encoding {
-            PrinterEncoding::Gb18030 => TextEncoding::Gb18030,
-            PrinterEncoding::Utf8 => TextEncoding::Utf8,
-        },
-        fs_and: p.fs_and,
-        native_qr: p.native_qr,
-        partial_cut: false,
-    }
-}
-
-/// The drivers' manager configuration for this kiosk configuration (what
-/// `bianmin run` starts; `bianmin demo` uses `DemoDevices::manager_config`).
-pub fn manager_config(config: &Config) -> ManagerConfig {
-    let d = &config.devices;
-    let serial = |enabled: bool, port: &str, baud: u32| {
-        (enabled && !port.is_empty()).then(|| SerialSettings {
-            port: port.to_string(),
-            baud,
-        })
-    };
-    ManagerConfig {
-        id_card: serial(d.id_card.enabled, &d.id_card.port, d.id_card.baud.0),
-        printer: serial(d.printer.enabled, &d.printer.port, d.printer.baud.0).map(|s| {
-            PrinterSettings {
-                port: s.port,
-                baud: s.baud,
-                layout: printer_layout(config),
-                health_interval: Duration::from_secs(10),
-            }
-        }),
-        scanner: serial(d.scanner.enabled, &d.scanner.port, d.scanner.baud.0).map(|s| {
-            ScannerSettings {
-                port: s.port,
-                baud: s.baud,
-                suffix: suffix(d.scanner.suffix),
-                dedupe: Duration::from_millis(u64::from(d.scanner.dedupe_ms.get())),
-            }
-        }),
-        gpio: if d.gpio.enabled {
-            GpioMode::Rpi(bianmin_drivers::gpio::GpioPins {
-                presence: d.gpio.presence_pin.get(),
-                call_staff: d.gpio.call_staff_pin.get(),
-                led: d.gpio.led_pin.get(),
-                buzzer: d.gpio.buzzer_pin.get(),
-            })
-        } else {
-            GpioMode::Disabled
-        },
-        poll: Default::default(),
-        backoff: Backoff::default(),
-    }
 }
 
 /// Explain a reader failure: garbage means wrong device or baud rate.
@@ -475,8 +408,8 @@ async fn scan(
 /// kiosk can never recover from by itself is a failure: a port that answers
 /// garbage (wrong device or baud rate), is held by another program, or may
 /// not be opened.
-pub fn doctor_checks(config: &Config) -> Vec<super::doctor::Check> {
-    use super::doctor::Check;
+pub fn doctor_checks(config: &Config) -> Vec<super::check::Check> {
+    use super::check::Check;
     let d = &config.devices;
     let rt = match runtime() {
         Ok(rt) => rt,
@@ -625,6 +558,7 @@ mod tests {
     use super::*;
     use bianmin_drivers::idcard::sim::{demo_cards, IdCardSim};
     use bianmin_drivers::printer::sim::VirtualPrinter;
+    use bianmin_drivers::printer::TextEncoding;
     use bianmin_drivers::scanner::sim::ScannerSim;
 
     fn code(c: ExitCode) -> String {

@@ -1,17 +1,8 @@
 //! `bianmin doctor`: one table of what is fine and what is not.
 
+use super::check::Check;
 use crate::config::Config;
 use std::process::ExitCode;
-
-/// One line of the doctor's table.
-#[derive(Debug, Clone)]
-pub struct Check {
-    pub name: String,
-    pub ok: bool,
-    /// A failing critical check makes `doctor` exit non-zero.
-    pub critical: bool,
-    pub detail: String,
-}
 
 pub fn run(config: &Config) -> ExitCode {
     let mut checks = vec![Check {

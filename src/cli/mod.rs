@@ -1,9 +1,11 @@
 //! The `bianmin` command line. Each subcommand family lives in its own module
 //! so that the device, queue and UI work can grow without touching each other.
 
+pub mod check;
 pub mod device;
 pub mod doctor;
 pub mod queue;
+pub mod screens;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;

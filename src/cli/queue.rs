@@ -183,8 +183,8 @@ pub fn sync(args: SyncArgs, config: &Config) -> anyhow::Result<ExitCode> {
 }
 
 /// Store and platform rows for `bianmin doctor`.
-pub fn doctor_checks(config: &Config) -> Vec<super::doctor::Check> {
-    use super::doctor::Check;
+pub fn doctor_checks(config: &Config) -> Vec<super::check::Check> {
+    use super::check::Check;
     let check = |name: &str, ok: bool, critical: bool, detail: String| Check {
         name: name.into(),
         ok,

@@ -346,7 +346,7 @@ impl super::controller::KioskHooks for SampleResident {
     fn identity(&self) -> Option<crate::core::form::Identity> {
         bianmin_drivers::idcard::sim::demo_cards()
             .first()
-            .map(crate::app::core_identity)
+            .map(crate::devices::core_identity)
     }
 }
 

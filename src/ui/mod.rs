@@ -8,7 +8,6 @@ pub mod audit;
 pub mod controller;
 pub mod headless;
 pub mod prompts;
-pub mod signature;
 pub mod typing;
 pub mod walkthrough;
 

@@ -9,12 +9,15 @@
 
 pub mod error;
 pub mod frame;
+pub mod placement;
 pub mod reader;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod tables;
 pub mod text;
 
 pub use error::{CardError, SamStatus};
-pub use reader::{CardEvent, IdCardReader, PollConfig};
+pub use placement::PollConfig;
+pub use reader::{CardEvent, IdCardReader};
 pub use tables::{ethnicity_name, Gender};
 pub use text::{CardKind, Identity};

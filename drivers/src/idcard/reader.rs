@@ -4,6 +4,7 @@
 
 use super::error::{CardError, SamStatus};
 use super::frame::{Command, FrameDecoder, FrameError, Reply};
+use super::placement::{AfterFind, AfterRead, CardWatch, PollConfig};
 use super::text::{decode_text_block, split_read_payload, Identity};
 use crate::id_number;
 use std::sync::Arc;
@@ -207,60 +208,46 @@ impl<S: AsyncRead + AsyncWrite + Unpin> IdCardReader<S> {
         events: mpsc::Sender<CardEvent>,
         wake: Option<Arc<Notify>>,
     ) -> CardError {
-        let mut state = Placement::Empty;
-        let mut last_activity = Instant::now();
+        let mut watch = CardWatch::new(config, Instant::now().into_std());
         loop {
             if events.is_closed() {
                 return CardError::Io("event receiver closed".into());
             }
-            match self.find().await {
-                Ok(true) => {
-                    last_activity = Instant::now();
-                    let attempts = match state {
-                        Placement::Empty => 0,
-                        Placement::Failed(n) if n < config.max_attempts => n,
-                        _ => u32::MAX,
-                    };
-                    if attempts != u32::MAX {
-                        match self.select_and_read().await {
-                            Ok(identity) => {
-                                state = Placement::Read;
-                                let _ = events.send(CardEvent::Present(Box::new(identity))).await;
-                            }
-                            Err(e) if e.is_disconnect() || matches!(e, CardError::Timeout(_)) => {
-                                return e
-                            }
-                            Err(e) => {
-                                if attempts == 0 {
-                                    tracing::info!(detail = %e.technician_detail(), "card read failed");
-                                    let _ = events.send(CardEvent::ReadFailed(e)).await;
-                                }
-                                state = Placement::Failed(attempts + 1);
-                            }
+            let found = match self.find().await {
+                Ok(found) => found,
+                Err(e) => return e,
+            };
+            match watch.found(found, Instant::now().into_std()) {
+                AfterFind::Read => match self.select_and_read().await {
+                    Ok(identity) => {
+                        watch.read_done(true);
+                        let _ = events.send(CardEvent::Present(Box::new(identity))).await;
+                    }
+                    Err(e) if e.is_disconnect() || matches!(e, CardError::Timeout(_)) => return e,
+                    Err(e) => {
+                        if watch.read_done(false) == AfterRead::ReportFailure {
+                            tracing::info!(detail = %e.technician_detail(), "card read failed");
+                            let _ = events.send(CardEvent::ReadFailed(e)).await;
                         }
                     }
-                }
-                Ok(false) => {
-                    if state == Placement::Read && self.select().await.is_ok() {
-                        // Some SAMs do not "find" a card they have just read
-                        // while it still lies there; select still works.
-                    } else if state != Placement::Empty {
-                        state = Placement::Empty;
+                },
+                AfterFind::ConfirmLying => {
+                    let answered = self.select().await.is_ok();
+                    if watch.still_there(answered) {
                         let _ = events.send(CardEvent::Removed).await;
                     }
                 }
-                Err(e) => return e,
+                AfterFind::Lifted => {
+                    let _ = events.send(CardEvent::Removed).await;
+                }
+                AfterFind::Wait => {}
             }
-            let pace = if state == Placement::Empty && last_activity.elapsed() > config.idle_after {
-                config.idle_interval
-            } else {
-                config.interval
-            };
+            let pace = watch.pace(Instant::now().into_std());
             match &wake {
                 Some(notify) => {
                     tokio::select! {
                         _ = tokio::time::sleep(pace) => {}
-                        _ = notify.notified() => { last_activity = Instant::now(); }
+                        _ = notify.notified() => watch.wake(Instant::now().into_std()),
                     }
                 }
                 None => tokio::time::sleep(pace).await,
@@ -297,35 +284,6 @@ pub fn decode_payload(data: &[u8]) -> Result<Identity, CardError> {
     identity.photo = photo.to_vec();
     identity.fingerprint = fingerprint.to_vec();
     Ok(identity)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Placement {
-    Empty,
-    Read,
-    /// Failed this many times since the card was put down.
-    Failed(u32),
-}
-
-/// Pace of the polling loop.
-#[derive(Debug, Clone, Copy)]
-pub struct PollConfig {
-    pub interval: Duration,
-    pub idle_interval: Duration,
-    pub idle_after: Duration,
-    /// Reads tried per placement before waiting for the card to be lifted.
-    pub max_attempts: u32,
-}
-
-impl Default for PollConfig {
-    fn default() -> Self {
-        PollConfig {
-            interval: Duration::from_millis(300),
-            idle_interval: Duration::from_millis(1000),
-            idle_after: Duration::from_secs(60),
-            max_attempts: 3,
-        }
-    }
 }
 
 /// What the polling loop reports.

@@ -7,6 +7,7 @@
 
 pub mod driver;
 pub mod receipt;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod status;
 

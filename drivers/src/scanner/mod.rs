@@ -8,6 +8,7 @@
 pub mod classify;
 pub mod driver;
 pub mod framer;
+#[cfg(feature = "sim")]
 pub mod sim;
 
 pub use classify::{classify, CodeKind, ReceiptCode, ServiceScheme};

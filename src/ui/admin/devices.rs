@@ -37,7 +37,7 @@ impl AdminHooks for DeviceHooks {
             let key = format!("devices.{device}.port");
             changes.iter().any(|c| c.key == key)
         };
-        let mut wanted = crate::cli::device::manager_config(config);
+        let mut wanted = crate::devices::manager_config(config);
         // A baud or paper change keeps the port the device is on now: in
         // the demo that is a simulator's, not the one in the file.
         if touched("printer") {

@@ -12,7 +12,7 @@ use crate::core::catalogue::Delivery;
 use crate::core::evaluation::{Evaluation, LowReason, Satisfaction};
 use crate::core::form::{validate_field, FieldKind, FieldSpec, FormValues, Identity, NO, YES};
 use crate::desk::{DeskEvent, DeskRequest, Submission};
-use crate::ui::signature::SignatureCapture;
+use crate::signature::SignatureCapture;
 use crate::ui::typing::{Backspace, PinyinComposer};
 use crate::ui::{
     ChoiceRow, DocumentItem, FieldRow, Journey as JourneyGlobal, MaterialRow, ProgressItem,

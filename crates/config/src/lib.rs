@@ -1,0 +1,772 @@
+//! Kiosk configuration: built-in defaults < system file (or `--config FILE`) <
+//! environment variables for secrets.
+//!
+//! Every section refuses unknown keys, and every ranged value is a type that
+//! checks its range while deserialising, so the TOML parser can point at the
+//! exact line and column of the offending value.
+
+/// Where the kiosk's and the reference platform's logs go (both binaries use it).
+pub mod logging;
+use serde::{Deserialize, Deserializer, Serialize};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Where the kiosk looks for its configuration when no `--config` is given.
+pub const SYSTEM_CONFIG_PATH: &str = "/etc/bianmin/kiosk.toml";
+
+/// The commented reference file; also what `Config::default()` must equal.
+pub const REFERENCE_CONFIG: &str = include_str!("../../../config/kiosk.toml");
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub station: StationConfig,
+    pub ui: UiConfig,
+    pub session: SessionConfig,
+    pub platform: PlatformConfig,
+    pub store: StoreConfig,
+    pub devices: DevicesConfig,
+    pub voice: VoiceConfig,
+    pub logging: LoggingConfig,
+    pub assist: AssistConfig,
+}
+
+/// 帮办代办: the station clerks who may take over the keyboard for a resident.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AssistConfig {
+    pub staff: Vec<StaffMember>,
+}
+
+/// One clerk: a numeric staff id (typed on the keypad) and the Argon2id hash
+/// of their PIN, never the PIN itself.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffMember {
+    pub id: StaffId,
+    pub pin_hash: PinHash,
+}
+
+impl std::fmt::Debug for StaffMember {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StaffMember({})", self.id.0)
+    }
+}
+
+/// 1–16 digits: clerks type it on the number pad.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct StaffId(pub String);
+
+impl<'de> Deserialize<'de> for StaffId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        if text.is_empty() || text.len() > 16 || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(serde::de::Error::custom(
+                "a staff id of 1 to 16 digits, e.g. \"1001\"",
+            ));
+        }
+        Ok(StaffId(text))
+    }
+}
+
+/// An Argon2id PHC string (`bianmin config hash-pin` makes one).
+#[derive(Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct PinHash(pub String);
+
+impl<'de> Deserialize<'de> for PinHash {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        if argon2::PasswordHash::new(&text).is_err() || !text.starts_with("$argon2id$") {
+            return Err(serde::de::Error::custom(
+                "an Argon2id hash made by `bianmin config hash-pin`, not the PIN itself",
+            ));
+        }
+        Ok(PinHash(text))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StationConfig {
+    /// Shown on the attract screen and printed on receipts.
+    pub name: String,
+    /// Administrative division code of the station (12 digits).
+    pub code: Digits<12>,
+    /// Unique id of this terminal in the province's fleet; part of every receipt number.
+    pub terminal_id: TerminalId,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Theme {
+    #[default]
+    Normal,
+    Large,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    #[default]
+    Zh,
+    En,
+}
+
+impl Language {
+    /// The name Slint's bundled translations know this language by ("" = source language).
+    pub fn slint_code(self) -> &'static str {
+        match self {
+            Language::Zh => "",
+            Language::En => "en",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiConfig {
+    pub theme: Theme,
+    pub language: Language,
+    /// Panel resolution the kiosk lays out for.
+    pub width: Ranged<u32, 320, 7680>,
+    pub height: Ranged<u32, 240, 4320>,
+    /// Pixels per millimetre of the configured panel (a 15.6" 1920×1080 panel is ≈ 5.6).
+    pub px_per_mm: RangedF<1, 40>,
+    /// Seconds of stillness on the attract screen before it dims; 0 = never.
+    pub dim_after_secs: Ranged<u32, 0, 86400>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    /// Seconds without a touch before the "继续办理" countdown appears (normal mode).
+    pub idle_timeout_secs: Ranged<u32, 30, 3600>,
+    /// The same for large-font mode: elderly residents get longer.
+    pub idle_timeout_large_secs: Ranged<u32, 30, 3600>,
+    /// How long the countdown overlay stays before the session is wiped (WCAG 2.2.1: ≥ 20 s).
+    pub countdown_secs: Ranged<u32, 20, 300>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlatformConfig {
+    /// Base URL of the provincial integrated government-service platform.
+    pub url: HttpUrl,
+    /// PEM file of the CA that signs the platform's certificate; empty = system roots.
+    pub ca_file: Option<PathBuf>,
+    /// Seconds before a platform request is given up and retried later.
+    pub request_timeout_secs: Ranged<u32, 1, 300>,
+    /// Records sent per batch when draining the outbox.
+    pub batch_size: Ranged<u32, 1, 1000>,
+    /// Seconds between heartbeats.
+    pub heartbeat_secs: Ranged<u32, 10, 86400>,
+    /// First retry delay ceiling in milliseconds (doubles per failure, full jitter).
+    pub retry_base_ms: Ranged<u32, 10, 60000>,
+    /// Largest retry delay in seconds.
+    pub retry_cap_secs: Ranged<u32, 1, 86400>,
+    /// The terminal's signing secret. Never read from a file: only from the
+    /// environment variable `BIANMIN_PLATFORM_SECRET`.
+    #[serde(skip)]
+    pub secret: Option<Secret>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// Directory of the SQLite database, the key file and exported files.
+    pub data_dir: PathBuf,
+    /// Days a synced record keeps its personal fields before they are purged.
+    pub retention_days: Ranged<u32, 0, 3650>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DevicesConfig {
+    pub id_card: SerialDevice,
+    pub printer: PrinterConfig,
+    pub scanner: ScannerConfig,
+    pub gpio: GpioConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SerialDevice {
+    pub enabled: bool,
+    /// Serial device path; the udev rules give stable names such as /dev/bianmin-idcard.
+    pub port: String,
+    pub baud: Baud,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum PrinterEncoding {
+    #[default]
+    Gb18030,
+    Utf8,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrinterConfig {
+    pub enabled: bool,
+    pub port: String,
+    pub baud: Baud,
+    /// Paper width in millimetres: 58 (384 dots) or 80 (576 dots).
+    pub paper_mm: PaperWidth,
+    pub encoding: PrinterEncoding,
+    /// Send FS & (Chinese character mode) before text; some printers need it.
+    pub fs_and: bool,
+    /// Use the printer's native QR command; false = print the QR as a raster image.
+    pub native_qr: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ScanSuffix {
+    #[default]
+    Cr,
+    Lf,
+    Crlf,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScannerConfig {
+    pub enabled: bool,
+    pub port: String,
+    pub baud: Baud,
+    pub suffix: ScanSuffix,
+    /// Identical codes within this many milliseconds count as one scan.
+    pub dedupe_ms: Ranged<u32, 0, 60000>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GpioConfig {
+    /// Only takes effect in builds with the `rpi` feature on a Raspberry Pi.
+    pub enabled: bool,
+    /// BCM pin numbers.
+    pub presence_pin: Ranged<u8, 0, 27>,
+    pub call_staff_pin: Ranged<u8, 0, 27>,
+    pub led_pin: Ranged<u8, 0, 27>,
+    pub buzzer_pin: Ranged<u8, 0, 27>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VoiceConfig {
+    /// Spoken guidance (语音导办). Without a sound device the kiosk stays silent.
+    pub enabled: bool,
+    /// Loudness 0–100 (espeak-ng amplitude is scaled from it).
+    pub volume: Ranged<u32, 0, 100>,
+    /// Words per minute; elderly listeners prefer slower speech.
+    pub speed: Ranged<u32, 80, 300>,
+    /// Play every screen's prompt automatically in normal mode too (large mode always does).
+    pub auto_in_normal_mode: bool,
+}
+
+impl Default for VoiceConfig {
+    fn default() -> Self {
+        VoiceConfig {
+            enabled: true,
+            volume: Ranged(80),
+            speed: Ranged(140),
+            auto_in_normal_mode: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoggingConfig {
+    /// tracing filter, e.g. "info" or "bianmin=debug,info".
+    pub filter: String,
+}
+
+impl Default for StationConfig {
+    fn default() -> Self {
+        StationConfig {
+            name: "演示村便民服务站".into(),
+            code: Digits("110101001001".into()),
+            terminal_id: TerminalId("T0001".into()),
+        }
+    }
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        UiConfig {
+            theme: Theme::Normal,
+            language: Language::Zh,
+            width: Ranged(1280),
+            height: Ranged(800),
+            px_per_mm: RangedF(5.6),
+            dim_after_secs: Ranged(300),
+        }
+    }
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            idle_timeout_secs: Ranged(90),
+            idle_timeout_large_secs: Ranged(180),
+            countdown_secs: Ranged(30),
+        }
+    }
+}
+
+impl Default for PlatformConfig {
+    fn default() -> Self {
+        PlatformConfig {
+            url: HttpUrl("https://zwfw.example.gov.cn/api/v1".into()),
+            ca_file: None,
+            request_timeout_secs: Ranged(15),
+            batch_size: Ranged(50),
+            heartbeat_secs: Ranged(300),
+            retry_base_ms: Ranged(1000),
+            retry_cap_secs: Ranged(300),
+            secret: None,
+        }
+    }
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            data_dir: PathBuf::from("/var/lib/bianmin"),
+            retention_days: Ranged(7),
+        }
+    }
+}
+
+impl Default for DevicesConfig {
+    fn default() -> Self {
+        DevicesConfig {
+            id_card: SerialDevice {
+                enabled: true,
+                port: "/dev/bianmin-idcard".into(),
+                baud: Baud(115_200),
+            },
+            printer: PrinterConfig::default(),
+            scanner: ScannerConfig::default(),
+            gpio: GpioConfig::default(),
+        }
+    }
+}
+
+impl Default for SerialDevice {
+    fn default() -> Self {
+        SerialDevice {
+            enabled: true,
+            port: String::new(),
+            baud: Baud(115_200),
+        }
+    }
+}
+
+impl Default for PrinterConfig {
+    fn default() -> Self {
+        PrinterConfig {
+            enabled: true,
+            port: "/dev/bianmin-printer".into(),
+            baud: Baud(115_200),
+            paper_mm: PaperWidth(80),
+            encoding: PrinterEncoding::Gb18030,
+            fs_and: false,
+            native_qr: true,
+        }
+    }
+}
+
+impl Default for ScannerConfig {
+    fn default() -> Self {
+        ScannerConfig {
+            enabled: true,
+            port: "/dev/bianmin-scanner".into(),
+            baud: Baud(9_600),
+            suffix: ScanSuffix::Cr,
+            dedupe_ms: Ranged(1500),
+        }
+    }
+}
+
+impl Default for GpioConfig {
+    fn default() -> Self {
+        GpioConfig {
+            enabled: false,
+            presence_pin: Ranged(17),
+            call_staff_pin: Ranged(27),
+            led_pin: Ranged(22),
+            buzzer_pin: Ranged(23),
+        }
+    }
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        LoggingConfig {
+            filter: "info".into(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Checked value types. Each refuses a bad value during deserialisation, so the
+// error carries the value's span.
+
+/// An integer that must lie in `MIN..=MAX`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct Ranged<T, const MIN: i64, const MAX: i64>(pub T);
+
+impl<T: Copy, const MIN: i64, const MAX: i64> Ranged<T, MIN, MAX> {
+    pub fn get(&self) -> T {
+        self.0
+    }
+}
+
+impl<'de, T, const MIN: i64, const MAX: i64> Deserialize<'de> for Ranged<T, MIN, MAX>
+where
+    T: TryFrom<i64> + Copy,
+{
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = i64::deserialize(d)?;
+        if !(MIN..=MAX).contains(&raw) {
+            return Err(serde::de::Error::custom(format!(
+                "expected a whole number from {MIN} to {MAX}, found {raw}"
+            )));
+        }
+        T::try_from(raw)
+            .map(Ranged)
+            .map_err(|_| serde::de::Error::custom(format!("{raw} does not fit")))
+    }
+}
+
+/// A decimal number that must lie in `MIN..=MAX`.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize)]
+#[serde(transparent)]
+pub struct RangedF<const MIN: i64, const MAX: i64>(pub f64);
+
+impl<const MIN: i64, const MAX: i64> RangedF<MIN, MAX> {
+    pub fn get(&self) -> f64 {
+        self.0
+    }
+}
+
+impl<'de, const MIN: i64, const MAX: i64> Deserialize<'de> for RangedF<MIN, MAX> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = f64::deserialize(d)?;
+        if !(raw >= MIN as f64 && raw <= MAX as f64) {
+            return Err(serde::de::Error::custom(format!(
+                "expected a number from {MIN} to {MAX}, found {raw}"
+            )));
+        }
+        Ok(RangedF(raw))
+    }
+}
+
+/// A serial baud rate the kiosk's devices use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Baud(pub u32);
+
+pub const BAUD_RATES: [u32; 7] = [4_800, 9_600, 19_200, 38_400, 57_600, 115_200, 230_400];
+
+impl<'de> Deserialize<'de> for Baud {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = i64::deserialize(d)?;
+        match BAUD_RATES.iter().find(|&&b| i64::from(b) == raw) {
+            Some(&b) => Ok(Baud(b)),
+            None => Err(serde::de::Error::custom(format!(
+                "expected a baud rate, one of {BAUD_RATES:?}, found {raw}"
+            ))),
+        }
+    }
+}
+
+/// Receipt paper width in millimetres.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct PaperWidth(pub u32);
+
+impl PaperWidth {
+    /// Printable dots per line at 203 dpi.
+    pub fn dots(self) -> u32 {
+        if self.0 == 58 {
+            384
+        } else {
+            576
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for PaperWidth {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = i64::deserialize(d)?;
+        match raw {
+            58 | 80 => Ok(PaperWidth(raw as u32)),
+            _ => Err(serde::de::Error::custom(format!(
+                "expected paper width 58 or 80 (millimetres), found {raw}"
+            ))),
+        }
+    }
+}
+
+/// A string of exactly N decimal digits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Digits<const N: usize>(pub String);
+
+impl<'de, const N: usize> Deserialize<'de> for Digits<N> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        if raw.len() == N && raw.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(Digits(raw))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "expected exactly {N} digits, found {raw:?}"
+            )))
+        }
+    }
+}
+
+/// Terminal id: 1–16 upper-case letters and digits (it goes into receipt numbers).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct TerminalId(pub String);
+
+impl TerminalId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for TerminalId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        let ok = (1..=16).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        if ok {
+            Ok(TerminalId(raw))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "expected 1 to 16 upper-case letters or digits, found {raw:?}"
+            )))
+        }
+    }
+}
+
+/// An http:// or https:// URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct HttpUrl(pub String);
+
+impl HttpUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for HttpUrl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        let rest = raw
+            .strip_prefix("https://")
+            .or_else(|| raw.strip_prefix("http://"));
+        match rest {
+            Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => {
+                Ok(HttpUrl(raw.trim_end_matches('/').to_string()))
+            }
+            _ => Err(serde::de::Error::custom(format!(
+                "expected an http:// or https:// URL, found {raw:?}"
+            ))),
+        }
+    }
+}
+
+/// A secret string that never prints itself.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Loading
+
+/// A configuration file that could not be used, with where and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read the file: {reason}")]
+    Unreadable { path: String, reason: String },
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid {
+        path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+}
+
+impl Config {
+    /// Parse a configuration text; `origin` names it in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        toml::from_str::<Config>(text).map_err(|err| {
+            let (line, column) = err
+                .span()
+                .map(|span| line_and_column(text, span.start))
+                .unwrap_or((1, 1));
+            ConfigError::Invalid {
+                path: origin.to_string(),
+                line,
+                column,
+                message: one_line(err.message()),
+            }
+        })
+    }
+
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Unreadable {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Config::from_toml(&text, &path.display().to_string())
+    }
+
+    /// Defaults, then the explicit file or the system file when it exists,
+    /// then secrets from the environment.
+    pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut config = match explicit {
+            Some(path) => Config::from_file(path)?,
+            None if Path::new(SYSTEM_CONFIG_PATH).exists() => {
+                Config::from_file(Path::new(SYSTEM_CONFIG_PATH))?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(|key| std::env::var(key).ok());
+        Ok(config)
+    }
+
+    /// Secrets never live in the file; they come from the environment (or a
+    /// systemd `EnvironmentFile=` readable by root only).
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) {
+        if let Some(secret) = get("BIANMIN_PLATFORM_SECRET").filter(|s| !s.is_empty()) {
+            self.platform.secret = Some(Secret(secret));
+        }
+        if let Some(dir) = get("BIANMIN_DATA_DIR").filter(|s| !s.is_empty()) {
+            self.store.data_dir = PathBuf::from(dir);
+        }
+    }
+
+    /// Idle seconds before the countdown, for the theme in force.
+    pub fn idle_timeout_secs(&self, large: bool) -> u32 {
+        if large {
+            self.session.idle_timeout_large_secs.get()
+        } else {
+            self.session.idle_timeout_secs.get()
+        }
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
+}
+
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_file_equals_builtin_defaults() {
+        let parsed = Config::from_toml(REFERENCE_CONFIG, "config/kiosk.toml").unwrap();
+        assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn unknown_key_is_refused_with_line_and_column() {
+        let text = "[station]\nname = \"x\"\ncolour = \"red\"\n";
+        let err = Config::from_toml(text, "k.toml").unwrap_err();
+        match &err {
+            ConfigError::Invalid {
+                line,
+                column,
+                message,
+                ..
+            } => {
+                assert_eq!((*line, *column), (3, 1));
+                assert!(message.contains("unknown field `colour`"), "{message}");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(!err.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn wrong_type_is_refused_at_the_value() {
+        let text = "[session]\nidle_timeout_secs = \"long\"\n";
+        let err = Config::from_toml(text, "k.toml").unwrap_err();
+        let ConfigError::Invalid { line, column, .. } = err else {
+            panic!()
+        };
+        assert_eq!((line, column), (2, 21));
+    }
+
+    #[test]
+    fn out_of_range_value_says_what_is_expected() {
+        let text = "[session]\ncountdown_secs = 5\n";
+        let err = Config::from_toml(text, "k.toml").unwrap_err().to_string();
+        assert!(err.starts_with("k.toml:2:18: "), "{err}");
+        assert!(err.contains("from 20 to 300"), "{err}");
+    }
+
+    #[test]
+    fn bad_baud_and_paper_are_refused() {
+        let err = Config::from_toml("[devices.printer]\nbaud = 1234\n", "k")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("baud rate"), "{err}");
+        let err = Config::from_toml("[devices.printer]\npaper_mm = 60\n", "k")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("58 or 80"), "{err}");
+    }
+
+    #[test]
+    fn secret_comes_from_environment_and_never_prints() {
+        let mut config = Config::default();
+        config.apply_env(|k| (k == "BIANMIN_PLATFORM_SECRET").then(|| "s3cret".to_string()));
+        assert_eq!(config.platform.secret, Some(Secret("s3cret".into())));
+        assert!(!format!("{config:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        for text in [
+            "\u{0}\u{1}",
+            "[[[",
+            "station = 3",
+            "[ui]\nwidth = -1",
+            "a=\"\\",
+        ] {
+            assert!(Config::from_toml(text, "k").is_err());
+        }
+    }
+}

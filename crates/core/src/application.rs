@@ -1,0 +1,754 @@
+//! The application record (申请) handed to the outbox: built only when
+//! everything the rules demand is there, so the outbox never holds an
+//! application the platform must refuse.
+//!
+//! Material rules, per merged material (one service is a bundle of one):
+//! - a **key** material must be provided, fetched as an e-certificate, or
+//!   pending verification (待核验: an e-certificate that could not be fetched
+//!   offline); it can never be missing nor replaced by a commitment;
+//! - **missing** (容缺受理) is allowed for a non-key material only if every
+//!   item asking for it allows 容缺;
+//! - **committed** (告知承诺) is allowed for a non-key material only if every
+//!   item asking for it is a 告知承诺 item;
+//! - **e-certificate fetched / pending** only where the merged material
+//!   accepts an e-certificate;
+//! - any 告知承诺 item among the applying items needs the commitment
+//!   accepted and signed on the screen.
+
+use crate::bundle::{item_forms, merge, MergedForm};
+use crate::catalogue::{Catalogue, Delivery, Service};
+use crate::form::{FieldError, FormLibrary, FormValues, Identity};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+/// Where a material stands at submission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaterialState {
+    /// Scanned or handed over at the station.
+    Provided,
+    /// Fetched from the platform as an e-certificate (免证办).
+    ECertFetched,
+    /// An e-certificate to fetch once online: 待核验.
+    PendingVerification,
+    /// Missing under 容缺受理: owed later, printed on the receipt.
+    Missing,
+    /// Replaced by the resident's commitment (告知承诺).
+    Committed,
+}
+
+impl MaterialState {
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            MaterialState::Provided => "已提交",
+            MaterialState::ECertFetched => "已调取电子证照",
+            MaterialState::PendingVerification => "待核验",
+            MaterialState::Missing => "容缺后补",
+            MaterialState::Committed => "告知承诺",
+        }
+    }
+
+    /// Still owed by the resident or to be checked: printed on the receipt.
+    pub fn outstanding(self) -> bool {
+        matches!(
+            self,
+            MaterialState::Missing | MaterialState::PendingVerification
+        )
+    }
+}
+
+/// How the result reaches the resident.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+#[serde(tag = "way", rename_all = "snake_case")]
+pub enum DeliveryChoice {
+    Station,
+    Mail { address: String },
+    Electronic,
+}
+
+impl DeliveryChoice {
+    pub fn delivery(&self) -> Delivery {
+        match self {
+            DeliveryChoice::Station => Delivery::Station,
+            DeliveryChoice::Mail { .. } => Delivery::Mail,
+            DeliveryChoice::Electronic => Delivery::Electronic,
+        }
+    }
+}
+
+impl fmt::Debug for DeliveryChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The address is personal; the way is not.
+        write!(f, "DeliveryChoice::{:?}", self.delivery())
+    }
+}
+
+/// A point on the signature pad, in pad pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Zeroize)]
+pub struct Point {
+    pub x: i32,
+    pub y: i32,
+}
+
+/// A signature drawn on the touchscreen: one polyline per finger stroke.
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+pub struct Signature {
+    pub width: u32,
+    pub height: u32,
+    pub strokes: Vec<Vec<Point>>,
+}
+
+impl Signature {
+    /// A tap or an empty pad is not a signature.
+    pub fn is_meaningful(&self) -> bool {
+        let points: usize = self.strokes.iter().map(Vec::len).sum();
+        points >= 2
+            && self.strokes.iter().all(|s| {
+                s.iter().all(|p| {
+                    p.x >= 0
+                        && p.y >= 0
+                        && (p.x as u32) <= self.width
+                        && (p.y as u32) <= self.height
+                })
+            })
+    }
+}
+
+impl fmt::Debug for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Signature {{ strokes: {} }}", self.strokes.len())
+    }
+}
+
+/// What is being applied for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Subject {
+    Service {
+        code: String,
+    },
+    /// A 一件事 bundle with the items the questionnaire chose.
+    Bundle {
+        id: String,
+        items: Vec<String>,
+    },
+}
+
+/// Everything gathered on the screens, before the rules are checked.
+pub struct Draft<'a> {
+    pub subject: Subject,
+    pub values: &'a FormValues,
+    pub identity: &'a Identity,
+    /// By material name as in the (merged) material list.
+    pub materials: &'a BTreeMap<String, MaterialState>,
+    pub delivery: DeliveryChoice,
+    /// The resident tapped "本人承诺" on the commitment text.
+    pub commitment_accepted: bool,
+    pub signature: Option<Signature>,
+    /// 帮办: the staff member who helped, if any.
+    pub assisted_by: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedItem {
+    pub code: String,
+    pub name: String,
+    /// The chosen delivery if this item offers it, else its own first one.
+    pub delivery: Delivery,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaterialRecord {
+    pub name: String,
+    pub key: bool,
+    pub state: MaterialState,
+    pub asked_by: Vec<String>,
+}
+
+/// A validated application, ready for the outbox. Holds personal data:
+/// Debug shows only its shape.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct Application {
+    pub subject: Subject,
+    pub items: Vec<AppliedItem>,
+    pub identity: Identity,
+    pub fields: FormValues,
+    pub materials: Vec<MaterialRecord>,
+    pub delivery: DeliveryChoice,
+    pub commitment_accepted: bool,
+    pub signature: Option<Signature>,
+    pub assisted_by: Option<String>,
+}
+
+impl fmt::Debug for Application {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Application")
+            .field("subject", &self.subject)
+            .field("items", &self.items.len())
+            .field("fields", &self.fields.len())
+            .field("materials", &self.materials.len())
+            .field("delivery", &self.delivery)
+            .field("assisted", &self.assisted_by.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Materials still owed or to be verified: 受理回执 lists them.
+    pub fn outstanding_materials(&self) -> impl Iterator<Item = &MaterialRecord> {
+        self.materials.iter().filter(|m| m.state.outstanding())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApplicationError {
+    #[error("没有找到这个事项：{0}")]
+    UnknownService(String),
+    #[error("没有找到这件事：{0}")]
+    UnknownBundle(String),
+    #[error("这件事没有需要办理的事项")]
+    NothingToApply,
+    #[error("身份证件信息无法识别，请重新读卡")]
+    InvalidIdentity,
+    #[error("表单还有{}处需要修改", .0.len())]
+    InvalidForm(Vec<FieldError>),
+    #[error("缺少必要材料“{0}”，不能容缺受理")]
+    KeyMaterialMissing(String),
+    #[error("材料“{0}”还没有确认提交方式")]
+    MaterialUndecided(String),
+    #[error("材料“{0}”不在本次办理的材料清单中")]
+    UnknownMaterial(String),
+    #[error("“{material}”所属事项不支持容缺受理")]
+    ToleranceNotAllowed { material: String },
+    #[error("“{material}”不能以告知承诺代替")]
+    CommitmentNotAllowed { material: String },
+    #[error("“{0}”不能使用电子证照代替")]
+    ECertNotAccepted(String),
+    #[error("本事项实行告知承诺制，请阅读承诺书并确认“本人承诺”")]
+    CommitmentNotAccepted,
+    #[error("请在屏幕上签名确认承诺")]
+    SignatureMissing,
+    #[error("所选事项都不支持这种领取方式")]
+    DeliveryNotOffered,
+    #[error("请填写邮寄地址")]
+    MailAddressMissing,
+    #[error("工作人员工号格式不正确")]
+    InvalidStaffId,
+}
+
+/// Build the application for one service or a bundle's chosen items.
+pub fn build_application(
+    draft: Draft<'_>,
+    catalogue: &Catalogue,
+    library: &FormLibrary,
+) -> Result<Application, ApplicationError> {
+    let codes: Vec<String> = match &draft.subject {
+        Subject::Service { code } => vec![code.clone()],
+        Subject::Bundle { items, .. } => items.clone(),
+    };
+    if codes.is_empty() {
+        return Err(ApplicationError::NothingToApply);
+    }
+    let services: Vec<&Service> = codes
+        .iter()
+        .map(|code| {
+            catalogue
+                .service(code)
+                .ok_or_else(|| ApplicationError::UnknownService(code.clone()))
+        })
+        .collect::<Result<_, _>>()?;
+    let merged: MergedForm = merge(&item_forms(&codes, catalogue, library));
+
+    if draft.identity.check().is_err() || draft.identity.name.trim().is_empty() {
+        return Err(ApplicationError::InvalidIdentity);
+    }
+    let errors = merged.schema().validate(draft.values);
+    if !errors.is_empty() {
+        return Err(ApplicationError::InvalidForm(errors));
+    }
+
+    let by_code: BTreeMap<&str, &Service> =
+        services.iter().map(|s| (s.code.as_str(), *s)).collect();
+    for name in draft.materials.keys() {
+        if merged.material(name).is_none() {
+            return Err(ApplicationError::UnknownMaterial(name.clone()));
+        }
+    }
+    let mut records = Vec::with_capacity(merged.materials.len());
+    for entry in &merged.materials {
+        let material = &entry.material;
+        let askers = || {
+            entry
+                .asked_by
+                .iter()
+                .filter_map(|c| by_code.get(c.as_str()))
+        };
+        let state = *draft
+            .materials
+            .get(&material.name)
+            .ok_or_else(|| ApplicationError::MaterialUndecided(material.name.clone()))?;
+        match state {
+            MaterialState::Provided => {}
+            MaterialState::ECertFetched | MaterialState::PendingVerification => {
+                if !material.e_cert {
+                    return Err(ApplicationError::ECertNotAccepted(material.name.clone()));
+                }
+            }
+            MaterialState::Missing => {
+                if material.key {
+                    return Err(ApplicationError::KeyMaterialMissing(material.name.clone()));
+                }
+                if !askers().all(|s| s.tolerant) {
+                    return Err(ApplicationError::ToleranceNotAllowed {
+                        material: material.name.clone(),
+                    });
+                }
+            }
+            MaterialState::Committed => {
+                if material.key || !askers().all(|s| s.commitment) {
+                    return Err(ApplicationError::CommitmentNotAllowed {
+                        material: material.name.clone(),
+                    });
+                }
+            }
+        }
+        records.push(MaterialRecord {
+            name: material.name.clone(),
+            key: material.key,
+            state,
+            asked_by: entry.asked_by.clone(),
+        });
+    }
+
+    let needs_commitment = services.iter().any(|s| s.commitment)
+        || records.iter().any(|r| r.state == MaterialState::Committed);
+    if needs_commitment {
+        if !draft.commitment_accepted {
+            return Err(ApplicationError::CommitmentNotAccepted);
+        }
+        if !draft
+            .signature
+            .as_ref()
+            .is_some_and(Signature::is_meaningful)
+        {
+            return Err(ApplicationError::SignatureMissing);
+        }
+    }
+
+    let chosen = draft.delivery.delivery();
+    if !services.iter().any(|s| s.delivery.contains(&chosen)) {
+        return Err(ApplicationError::DeliveryNotOffered);
+    }
+    if let DeliveryChoice::Mail { address } = &draft.delivery {
+        if address.trim().chars().count() < 5 {
+            return Err(ApplicationError::MailAddressMissing);
+        }
+    }
+    let items = services
+        .iter()
+        .map(|s| AppliedItem {
+            code: s.code.clone(),
+            name: s.name.clone(),
+            delivery: if s.delivery.contains(&chosen) {
+                chosen
+            } else {
+                s.delivery.first().copied().unwrap_or(Delivery::Electronic)
+            },
+        })
+        .collect();
+
+    let assisted_by = match draft.assisted_by {
+        Some(id) => {
+            let id = id.trim().to_string();
+            if id.is_empty()
+                || id.len() > 32
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(ApplicationError::InvalidStaffId);
+            }
+            Some(id)
+        }
+        None => None,
+    };
+
+    // Only what the final form asked for is submitted: answers typed for an
+    // item the questionnaire later dropped stay behind and are wiped.
+    let mut fields = draft.values.clone();
+    fields.retain_keys(merged.fields.iter().map(|f| f.spec.key.as_str()));
+
+    Ok(Application {
+        subject: draft.subject,
+        items,
+        identity: draft.identity.clone(),
+        fields,
+        materials: records,
+        delivery: draft.delivery,
+        commitment_accepted: needs_commitment && draft.commitment_accepted,
+        signature: if needs_commitment {
+            draft.signature
+        } else {
+            None
+        },
+        assisted_by,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::{merged_for_answers, Answers, BundleCatalogue};
+    use crate::form::tests::demo_identity;
+    use proptest::prelude::*;
+
+    fn fixtures() -> (Catalogue, FormLibrary) {
+        (Catalogue::demo(), FormLibrary::demo())
+    }
+
+    fn signature() -> Signature {
+        Signature {
+            width: 400,
+            height: 200,
+            strokes: vec![vec![Point { x: 10, y: 10 }, Point { x: 100, y: 80 }]],
+        }
+    }
+
+    fn filled(code: &str, catalogue: &Catalogue, library: &FormLibrary) -> FormValues {
+        let merged = merge(&item_forms(&[code.to_string()], catalogue, library));
+        fill(&merged)
+    }
+
+    /// Prefill from the card, then answer the rest plausibly.
+    fn fill(merged: &MergedForm) -> FormValues {
+        let mut values = FormValues::new();
+        let schema = merged.schema();
+        schema.prefill(&mut values, &demo_identity());
+        for spec in &schema.fields {
+            if values.get(&spec.key).is_some() {
+                continue;
+            }
+            let value = match spec.kind {
+                crate::form::FieldKind::Phone => "13812345678".to_string(),
+                crate::form::FieldKind::IdNumber => {
+                    crate::form::tests::with_check("32010219851111002")
+                }
+                crate::form::FieldKind::Date => "2024-05-01".into(),
+                crate::form::FieldKind::Choice => spec.choices[0].clone(),
+                crate::form::FieldKind::YesNo => "yes".into(),
+                _ if spec.digits => "6".repeat(
+                    spec.min_len
+                        .unwrap_or(1)
+                        .max(16)
+                        .min(spec.max_len.unwrap_or(99)) as usize,
+                ),
+                _ => "测".repeat(
+                    spec.min_len
+                        .unwrap_or(2)
+                        .max(6)
+                        .min(spec.max_len.unwrap_or(99)) as usize,
+                ),
+            };
+            values.set(&spec.key, &value);
+        }
+        values
+    }
+
+    fn all_provided(merged: &MergedForm) -> BTreeMap<String, MaterialState> {
+        merged
+            .materials
+            .iter()
+            .map(|m| (m.material.name.clone(), MaterialState::Provided))
+            .collect()
+    }
+
+    fn draft<'a>(
+        code: &str,
+        values: &'a FormValues,
+        identity: &'a Identity,
+        materials: &'a BTreeMap<String, MaterialState>,
+    ) -> Draft<'a> {
+        Draft {
+            subject: Subject::Service { code: code.into() },
+            values,
+            identity,
+            materials,
+            delivery: DeliveryChoice::Station,
+            commitment_accepted: false,
+            signature: None,
+            assisted_by: None,
+        }
+    }
+
+    #[test]
+    fn social_security_card_with_photo_missing_under_tolerance() {
+        let (catalogue, library) = fixtures();
+        let identity = demo_identity();
+        let values = filled("DEMO-SB-001", &catalogue, &library);
+        let merged = merge(&item_forms(&["DEMO-SB-001".into()], &catalogue, &library));
+        let mut materials = all_provided(&merged);
+        materials.insert("近期一寸白底免冠照片".into(), MaterialState::Missing);
+        materials.insert("居民身份证".into(), MaterialState::ECertFetched);
+        let mut d = draft("DEMO-SB-001", &values, &identity, &materials);
+        d.delivery = DeliveryChoice::Mail {
+            address: identity.address.clone(),
+        };
+        d.assisted_by = Some("staff-007".into());
+        let app = build_application(d, &catalogue, &library).unwrap();
+        assert_eq!(app.items[0].delivery, Delivery::Mail);
+        let owed: Vec<&str> = app
+            .outstanding_materials()
+            .map(|m| m.name.as_str())
+            .collect();
+        assert_eq!(owed, ["近期一寸白底免冠照片"]);
+        assert!(app.signature.is_none());
+        let debug = format!("{app:?}");
+        assert!(
+            !debug.contains("张三丰") && !debug.contains("景山"),
+            "{debug}"
+        );
+        let json = serde_json::to_string(&app).unwrap();
+        let back: Application = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, app);
+    }
+
+    #[test]
+    fn refusals() {
+        let (catalogue, library) = fixtures();
+        let identity = demo_identity();
+
+        // A key material can never be missing.
+        let values = filled("DEMO-SB-001", &catalogue, &library);
+        let merged = merge(&item_forms(&["DEMO-SB-001".into()], &catalogue, &library));
+        let mut materials = all_provided(&merged);
+        materials.insert("居民身份证".into(), MaterialState::Missing);
+        let err = build_application(
+            draft("DEMO-SB-001", &values, &identity, &materials),
+            &catalogue,
+            &library,
+        );
+        assert_eq!(
+            err.unwrap_err(),
+            ApplicationError::KeyMaterialMissing("居民身份证".into())
+        );
+
+        // 容缺 on a service that does not allow it (SB-002 is not tolerant;
+        // BDC-002 is, so use a non-key material of a non-tolerant service: HJ-004 has none,
+        // SW-002's 缴税凭证 is non-key and SW-002 is not tolerant).
+        let values = filled("DEMO-SW-002", &catalogue, &library);
+        let merged = merge(&item_forms(&["DEMO-SW-002".into()], &catalogue, &library));
+        let mut materials = all_provided(&merged);
+        materials.insert("缴税凭证或缴款书号码".into(), MaterialState::Missing);
+        let err = build_application(
+            draft("DEMO-SW-002", &values, &identity, &materials),
+            &catalogue,
+            &library,
+        );
+        assert!(
+            matches!(err, Err(ApplicationError::ToleranceNotAllowed { .. })),
+            "{err:?}"
+        );
+
+        // A commitment service without the commitment, then without a signature.
+        let values = filled("DEMO-YB-002", &catalogue, &library);
+        let merged = merge(&item_forms(&["DEMO-YB-002".into()], &catalogue, &library));
+        let materials = all_provided(&merged);
+        let mut d = draft("DEMO-YB-002", &values, &identity, &materials);
+        d.delivery = DeliveryChoice::Electronic;
+        let err = build_application(d, &catalogue, &library);
+        assert_eq!(err.unwrap_err(), ApplicationError::CommitmentNotAccepted);
+        let mut d = draft("DEMO-YB-002", &values, &identity, &materials);
+        d.delivery = DeliveryChoice::Electronic;
+        d.commitment_accepted = true;
+        d.signature = Some(Signature {
+            width: 10,
+            height: 10,
+            strokes: vec![vec![Point { x: 1, y: 1 }]],
+        });
+        assert_eq!(
+            build_application(d, &catalogue, &library).unwrap_err(),
+            ApplicationError::SignatureMissing
+        );
+        let mut d = draft("DEMO-YB-002", &values, &identity, &materials);
+        d.delivery = DeliveryChoice::Electronic;
+        d.commitment_accepted = true;
+        d.signature = Some(signature());
+        let app = build_application(d, &catalogue, &library).unwrap();
+        assert!(app.commitment_accepted && app.signature.is_some());
+
+        // Delivery not offered: YB-002 is electronic only.
+        let mut d = draft("DEMO-YB-002", &values, &identity, &materials);
+        d.commitment_accepted = true;
+        d.signature = Some(signature());
+        assert_eq!(
+            build_application(d, &catalogue, &library).unwrap_err(),
+            ApplicationError::DeliveryNotOffered
+        );
+
+        // An invalid form lists every problem.
+        let mut broken = values.clone();
+        broken.set("applicant.phone", "123");
+        let err = build_application(
+            draft("DEMO-YB-002", &broken, &identity, &materials),
+            &catalogue,
+            &library,
+        );
+        match err {
+            Err(ApplicationError::InvalidForm(errors)) => {
+                assert_eq!(errors.len(), 1);
+                assert_eq!(errors[0].key, "applicant.phone");
+            }
+            other => panic!("{other:?}"),
+        }
+
+        // Undecided and unknown materials.
+        let mut partial = materials.clone();
+        partial.remove("异地居住证明");
+        let err = build_application(
+            draft("DEMO-YB-002", &values, &identity, &partial),
+            &catalogue,
+            &library,
+        );
+        assert!(matches!(err, Err(ApplicationError::MaterialUndecided(_))));
+        let mut extra = materials.clone();
+        extra.insert("不存在的材料".into(), MaterialState::Provided);
+        let err = build_application(
+            draft("DEMO-YB-002", &values, &identity, &extra),
+            &catalogue,
+            &library,
+        );
+        assert!(matches!(err, Err(ApplicationError::UnknownMaterial(_))));
+
+        // E-certificate for a paper-only material.
+        let mut paper = materials.clone();
+        paper.insert("转诊转院证明".into(), MaterialState::PendingVerification);
+        let err = build_application(
+            draft("DEMO-YB-002", &values, &identity, &paper),
+            &catalogue,
+            &library,
+        );
+        assert!(matches!(err, Err(ApplicationError::ECertNotAccepted(_))));
+
+        // A bad card.
+        let mut bad = demo_identity();
+        bad.id_number = "110101199003071230".into();
+        let err = build_application(
+            draft("DEMO-YB-002", &values, &bad, &materials),
+            &catalogue,
+            &library,
+        );
+        assert_eq!(err.unwrap_err(), ApplicationError::InvalidIdentity);
+    }
+
+    #[test]
+    fn newborn_bundle_end_to_end_offline() {
+        let (catalogue, library) = fixtures();
+        let bundles = BundleCatalogue::demo(&catalogue);
+        let bundle = bundles.bundle("newborn").unwrap();
+        let answers: Answers = [
+            ("hukou", "mother"),
+            ("medical", "yes"),
+            ("sb_card", "yes"),
+            ("maternity", "yes"),
+        ]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+        let merged = merged_for_answers(bundle, &answers, &catalogue, &library);
+        let mut values = fill(&merged);
+        // A field left over from an earlier choice is not submitted.
+        values.set("retire.date", "2020-01-01");
+        let identity = demo_identity();
+        // Offline: every e-certificate is 待核验, the rest provided; the
+        // photo (non-key, SB-001 is tolerant) is owed.
+        let mut materials: BTreeMap<String, MaterialState> = merged
+            .materials
+            .iter()
+            .map(|m| {
+                let state = if m.material.e_cert {
+                    MaterialState::PendingVerification
+                } else {
+                    MaterialState::Provided
+                };
+                (m.material.name.clone(), state)
+            })
+            .collect();
+        materials.insert("近期一寸白底免冠照片".into(), MaterialState::Missing);
+        let state = bundle.evaluate(&answers);
+        let d = Draft {
+            subject: Subject::Bundle {
+                id: bundle.id.clone(),
+                items: state.items.clone(),
+            },
+            values: &values,
+            identity: &identity,
+            materials: &materials,
+            delivery: DeliveryChoice::Station,
+            commitment_accepted: true,
+            signature: Some(signature()),
+            assisted_by: None,
+        };
+        let app = build_application(d, &catalogue, &library).unwrap();
+        assert_eq!(app.items.len(), 4);
+        // Station for those that offer it, electronic for the registrations.
+        let ways: Vec<Delivery> = app.items.iter().map(|i| i.delivery).collect();
+        assert_eq!(
+            ways,
+            [
+                Delivery::Station,
+                Delivery::Electronic,
+                Delivery::Station,
+                Delivery::Electronic
+            ]
+        );
+        assert!(app.fields.get("retire.date").is_none());
+        assert!(app.commitment_accepted, "YB-005 is a 告知承诺 item");
+        assert!(app.outstanding_materials().count() >= 2);
+    }
+
+    proptest! {
+        #[test]
+        fn a_built_application_never_has_a_key_material_missing(
+            code_index in 0usize..40,
+            states in proptest::collection::vec(0u8..5, 8),
+            accepted in any::<bool>(),
+        ) {
+            let (catalogue, library) = fixtures();
+            let service = &catalogue.services[code_index % catalogue.services.len()];
+            let merged = merge(&item_forms(std::slice::from_ref(&service.code), &catalogue, &library));
+            let values = fill(&merged);
+            let identity = demo_identity();
+            let materials: BTreeMap<String, MaterialState> = merged
+                .materials
+                .iter()
+                .zip(states.iter().cycle())
+                .map(|(m, s)| {
+                    let state = [MaterialState::Provided, MaterialState::ECertFetched,
+                        MaterialState::PendingVerification, MaterialState::Missing,
+                        MaterialState::Committed][*s as usize];
+                    (m.material.name.clone(), state)
+                })
+                .collect();
+            let d = Draft {
+                subject: Subject::Service { code: service.code.clone() },
+                values: &values,
+                identity: &identity,
+                materials: &materials,
+                delivery: if service.delivery.contains(&Delivery::Station) { DeliveryChoice::Station } else { DeliveryChoice::Electronic },
+                commitment_accepted: accepted,
+                signature: accepted.then(signature),
+                assisted_by: None,
+            };
+            if let Ok(app) = build_application(d, &catalogue, &library) {
+                for record in &app.materials {
+                    prop_assert!(!(record.key && matches!(record.state, MaterialState::Missing | MaterialState::Committed)));
+                    if record.state == MaterialState::Missing { prop_assert!(service.tolerant); }
+                    if record.state == MaterialState::Committed { prop_assert!(service.commitment); }
+                }
+                if service.commitment { prop_assert!(app.commitment_accepted); }
+            }
+        }
+    }
+}

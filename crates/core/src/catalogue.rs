@@ -1,0 +1,293 @@
+//! The service catalogue (事项目录): the same JSON document the platform
+//! publishes, whether it came from the platform or from the demo file, so the
+//! guides online and offline come from one source (同源发布).
+
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+
+/// The demo catalogue shipped with the kiosk; marked `demo_data: true`.
+pub const DEMO_CATALOGUE_JSON: &str = include_str!("../../../config/catalogue/demo-catalogue.json");
+
+/// The catalogue schema this build understands.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Catalogue {
+    pub schema: u32,
+    pub version: String,
+    #[serde(default)]
+    pub demo_data: bool,
+    #[serde(default)]
+    pub notice: String,
+    pub categories: Vec<Category>,
+    pub services: Vec<Service>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Category {
+    pub code: String,
+    pub name: String,
+    pub name_en: String,
+    /// One character drawn as the category's icon.
+    pub glyph: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    pub code: String,
+    pub category: String,
+    pub name: String,
+    pub name_en: String,
+    pub department: String,
+    pub summary: String,
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    #[serde(default)]
+    pub conditions: Vec<String>,
+    pub materials: Vec<Material>,
+    pub time_limit: String,
+    pub fee: String,
+    #[serde(default)]
+    pub basis: Vec<String>,
+    pub delivery: Vec<Delivery>,
+    /// 告知承诺制: the resident may commit instead of proving some conditions.
+    #[serde(default)]
+    pub commitment: bool,
+    /// 容缺受理: may be submitted with non-key materials missing.
+    #[serde(default)]
+    pub tolerant: bool,
+    #[serde(default = "yes")]
+    pub needs_identity: bool,
+    /// 1–100: how often residents use it, for "popular" lists and ranking.
+    #[serde(default)]
+    pub popularity: u8,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Material {
+    pub name: String,
+    pub copies: String,
+    /// A key material can never be missing, even under 容缺受理.
+    pub key: bool,
+    /// An e-certificate or shared data can replace it (免证办).
+    pub e_cert: bool,
+    #[serde(default)]
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Delivery {
+    /// 窗口/驿站领取
+    Station,
+    /// 邮寄送达
+    Mail,
+    /// 电子送达 / 自助打印
+    Electronic,
+}
+
+impl Delivery {
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Delivery::Station => "到服务站领取",
+            Delivery::Mail => "免费邮寄到家",
+            Delivery::Electronic => "电子送达或自助打印",
+        }
+    }
+
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Delivery::Station => "Collect at the station",
+            Delivery::Mail => "Mailed to your home",
+            Delivery::Electronic => "Electronic delivery or self-service printing",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CatalogueError {
+    #[error("the catalogue is not valid JSON of the expected shape: {0}")]
+    Malformed(String),
+    #[error("catalogue schema {found} is newer than this kiosk understands ({SCHEMA_VERSION})")]
+    UnsupportedSchema { found: u32 },
+    #[error("catalogue is inconsistent: {0}")]
+    Inconsistent(String),
+}
+
+impl Catalogue {
+    /// Parse and check a catalogue document. A document that fails here is
+    /// never applied: the kiosk keeps serving the one it had.
+    pub fn from_json(text: &str) -> Result<Catalogue, CatalogueError> {
+        let catalogue: Catalogue =
+            serde_json::from_str(text).map_err(|e| CatalogueError::Malformed(e.to_string()))?;
+        if catalogue.schema > SCHEMA_VERSION {
+            return Err(CatalogueError::UnsupportedSchema {
+                found: catalogue.schema,
+            });
+        }
+        catalogue.check()?;
+        Ok(catalogue)
+    }
+
+    pub fn demo() -> Catalogue {
+        Catalogue::from_json(DEMO_CATALOGUE_JSON).expect("the shipped demo catalogue is valid")
+    }
+
+    fn check(&self) -> Result<(), CatalogueError> {
+        let mut category_codes = HashSet::new();
+        for category in &self.categories {
+            if !category_codes.insert(category.code.as_str()) {
+                return Err(CatalogueError::Inconsistent(format!(
+                    "category {} appears twice",
+                    category.code
+                )));
+            }
+        }
+        let mut service_codes = HashSet::new();
+        for service in &self.services {
+            if !service_codes.insert(service.code.as_str()) {
+                return Err(CatalogueError::Inconsistent(format!(
+                    "service {} appears twice",
+                    service.code
+                )));
+            }
+            if !category_codes.contains(service.category.as_str()) {
+                return Err(CatalogueError::Inconsistent(format!(
+                    "service {} names unknown category {}",
+                    service.code, service.category
+                )));
+            }
+            if service.name.trim().is_empty() {
+                return Err(CatalogueError::Inconsistent(format!(
+                    "service {} has no name",
+                    service.code
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn category(&self, code: &str) -> Option<&Category> {
+        self.categories.iter().find(|c| c.code == code)
+    }
+
+    pub fn service(&self, code: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.code == code)
+    }
+
+    /// Services of one category, most used first.
+    pub fn services_in(&self, category: &str) -> Vec<&Service> {
+        let mut list: Vec<&Service> = self
+            .services
+            .iter()
+            .filter(|s| s.category == category)
+            .collect();
+        list.sort_by(|a, b| b.popularity.cmp(&a.popularity).then(a.code.cmp(&b.code)));
+        list
+    }
+
+    /// The most used services across the catalogue ("常用事项").
+    pub fn popular(&self, count: usize) -> Vec<&Service> {
+        let mut list: Vec<&Service> = self.services.iter().collect();
+        list.sort_by(|a, b| b.popularity.cmp(&a.popularity).then(a.code.cmp(&b.code)));
+        list.truncate(count);
+        list
+    }
+
+    pub fn service_count(&self, category: &str) -> usize {
+        self.services
+            .iter()
+            .filter(|s| s.category == category)
+            .count()
+    }
+}
+
+impl Category {
+    /// The name in the UI language.
+    pub fn display_name(&self, english: bool) -> &str {
+        if english {
+            &self.name_en
+        } else {
+            &self.name
+        }
+    }
+}
+
+impl Service {
+    /// The name in the UI language.
+    pub fn display_name(&self, english: bool) -> &str {
+        if english {
+            &self.name_en
+        } else {
+            &self.name
+        }
+    }
+
+    /// Materials that an e-certificate or shared data can replace (免证办).
+    pub fn waivable_materials(&self) -> impl Iterator<Item = &Material> {
+        self.materials.iter().filter(|m| m.e_cert)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_catalogue_is_complete_and_marked() {
+        let catalogue = Catalogue::demo();
+        assert!(catalogue.demo_data);
+        assert!(catalogue.notice.contains("演示"));
+        assert!(catalogue.services.len() >= 30);
+        for category in [
+            "social-security",
+            "medical-insurance",
+            "household",
+            "civil-affairs",
+            "disability",
+            "housing-fund",
+            "real-estate",
+            "tax",
+        ] {
+            assert!(catalogue.service_count(category) >= 3, "{category}");
+        }
+    }
+
+    #[test]
+    fn services_in_a_category_are_ranked_by_use() {
+        let catalogue = Catalogue::demo();
+        let list = catalogue.services_in("social-security");
+        assert!(list.windows(2).all(|w| w[0].popularity >= w[1].popularity));
+        assert!(list.iter().all(|s| s.category == "social-security"));
+    }
+
+    #[test]
+    fn inconsistent_documents_are_refused() {
+        let mut catalogue = Catalogue::demo();
+        catalogue.services[0].category = "nowhere".into();
+        let text = serde_json::to_string(&catalogue).unwrap();
+        assert!(matches!(
+            Catalogue::from_json(&text),
+            Err(CatalogueError::Inconsistent(_))
+        ));
+        assert!(matches!(
+            Catalogue::from_json("{\"schema\": 1"),
+            Err(CatalogueError::Malformed(_))
+        ));
+        let mut newer = Catalogue::demo();
+        newer.schema = SCHEMA_VERSION + 1;
+        let text = serde_json::to_string(&newer).unwrap();
+        assert!(matches!(
+            Catalogue::from_json(&text),
+            Err(CatalogueError::UnsupportedSchema { .. })
+        ));
+    }
+}

@@ -1,0 +1,959 @@
+//! Schema-driven application forms (表单), the resident identity read from the
+//! ID card, the GB 11643 ID-number check, field validation with messages in
+//! plain Chinese, and masking for display.
+//!
+//! Every field carries a *semantic key* (`applicant.phone`, `child.name` …):
+//! the same key asked by several items of a 一件事 bundle is asked once, and
+//! the ID card prefills the keys it knows (表单预填).
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+/// The form library shipped with the demo catalogue, keyed by service code.
+pub const DEMO_FORMS_JSON: &str = include_str!("../../../config/forms/demo-forms.json");
+
+/// The form-library schema this build understands.
+pub const FORMS_SCHEMA_VERSION: u32 = 1;
+
+/// Canonical values of a yes/no field; the UI shows 是 / 否.
+pub const YES: &str = "yes";
+pub const NO: &str = "no";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldKind {
+    Text,
+    Phone,
+    IdNumber,
+    /// `YYYY-MM-DD`.
+    Date,
+    Choice,
+    Address,
+    YesNo,
+}
+
+impl FieldKind {
+    /// Which keyboard the UI should offer: digits need no pinyin keyboard.
+    pub fn numeric_keypad(self) -> bool {
+        matches!(
+            self,
+            FieldKind::Phone | FieldKind::IdNumber | FieldKind::Date
+        )
+    }
+}
+
+/// One field as the resident sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldSpec {
+    pub key: String,
+    pub label: String,
+    pub kind: FieldKind,
+    #[serde(default)]
+    pub required: bool,
+    /// In characters, not bytes: 张三 is two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_len: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_len: Option<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<String>,
+    /// Digits only (bank account, certificate numbers): numeric keypad.
+    #[serde(default)]
+    pub digits: bool,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub hint: String,
+}
+
+impl FieldSpec {
+    pub fn numeric_keypad(&self) -> bool {
+        self.digits || self.kind.numeric_keypad()
+    }
+}
+
+/// The fields one service asks for, in the order they are shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormSchema {
+    pub fields: Vec<FieldSpec>,
+}
+
+impl FormSchema {
+    pub fn field(&self, key: &str) -> Option<&FieldSpec> {
+        self.fields.iter().find(|f| f.key == key)
+    }
+
+    /// Every problem of every field, in field order; empty means valid.
+    pub fn validate(&self, values: &FormValues) -> Vec<FieldError> {
+        self.fields
+            .iter()
+            .filter_map(|spec| validate_field(spec, values.get(&spec.key)).err())
+            .collect()
+    }
+
+    /// Fill the fields the ID card knows, leaving anything the resident
+    /// already typed untouched.
+    pub fn prefill(&self, values: &mut FormValues, identity: &Identity) {
+        for spec in &self.fields {
+            if values.get(&spec.key).is_some_and(|v| !v.trim().is_empty()) {
+                continue;
+            }
+            if let Some(value) = identity.value_for(&spec.key) {
+                values.set(&spec.key, value);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The form library (config/forms/*.json)
+
+/// A field as listed for a service: its key alone, or its key with the
+/// stricter or looser settings this service needs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum FieldRef {
+    Key(String),
+    Override(FieldOverride),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FieldOverride {
+    key: String,
+    #[serde(default)]
+    required: Option<bool>,
+    #[serde(default)]
+    min_len: Option<u32>,
+    #[serde(default)]
+    max_len: Option<u32>,
+    #[serde(default)]
+    label: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FieldDef {
+    label: String,
+    kind: FieldKind,
+    #[serde(default)]
+    required: bool,
+    #[serde(default)]
+    min_len: Option<u32>,
+    #[serde(default)]
+    max_len: Option<u32>,
+    #[serde(default)]
+    choices: Vec<String>,
+    #[serde(default)]
+    digits: bool,
+    #[serde(default)]
+    hint: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FormsDocument {
+    schema: u32,
+    #[serde(default)]
+    #[allow(dead_code)]
+    demo_data: bool,
+    fields: BTreeMap<String, FieldDef>,
+    default: Vec<FieldRef>,
+    services: BTreeMap<String, Vec<FieldRef>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FormsError {
+    #[error("the form library is not valid JSON of the expected shape: {0}")]
+    Malformed(String),
+    #[error(
+        "form library schema {found} is newer than this kiosk understands ({FORMS_SCHEMA_VERSION})"
+    )]
+    UnsupportedSchema { found: u32 },
+    #[error("form library is inconsistent: {0}")]
+    Inconsistent(String),
+}
+
+/// Every service's form, resolved from the shared field dictionary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FormLibrary {
+    default: FormSchema,
+    services: BTreeMap<String, FormSchema>,
+}
+
+impl FormLibrary {
+    /// Parse and check a form library; a document that fails is never used.
+    pub fn from_json(text: &str) -> Result<FormLibrary, FormsError> {
+        let doc: FormsDocument =
+            serde_json::from_str(text).map_err(|e| FormsError::Malformed(e.to_string()))?;
+        if doc.schema > FORMS_SCHEMA_VERSION {
+            return Err(FormsError::UnsupportedSchema { found: doc.schema });
+        }
+        for (key, def) in &doc.fields {
+            check_def(key, def)?;
+        }
+        let default = resolve(&doc.fields, "default", &doc.default)?;
+        let mut services = BTreeMap::new();
+        for (code, refs) in &doc.services {
+            services.insert(code.clone(), resolve(&doc.fields, code, refs)?);
+        }
+        Ok(FormLibrary { default, services })
+    }
+
+    pub fn demo() -> FormLibrary {
+        FormLibrary::from_json(DEMO_FORMS_JSON).expect("the shipped demo form library is valid")
+    }
+
+    /// The form of a service; services without their own get the default form.
+    pub fn schema_for(&self, service_code: &str) -> &FormSchema {
+        self.services.get(service_code).unwrap_or(&self.default)
+    }
+
+    pub fn has_own_schema(&self, service_code: &str) -> bool {
+        self.services.contains_key(service_code)
+    }
+
+    pub fn default_schema(&self) -> &FormSchema {
+        &self.default
+    }
+
+    pub fn service_codes(&self) -> impl Iterator<Item = &str> {
+        self.services.keys().map(String::as_str)
+    }
+}
+
+fn check_def(key: &str, def: &FieldDef) -> Result<(), FormsError> {
+    let bad = |why: &str| Err(FormsError::Inconsistent(format!("field {key}: {why}")));
+    if !is_semantic_key(key) {
+        return bad("a key is lowercase words joined by dots, like applicant.name");
+    }
+    if def.label.trim().is_empty() {
+        return bad("no label");
+    }
+    if let (Some(min), Some(max)) = (def.min_len, def.max_len) {
+        if min > max {
+            return bad("min_len is above max_len");
+        }
+    }
+    match def.kind {
+        FieldKind::Choice if def.choices.len() < 2 => bad("a choice needs at least two choices"),
+        FieldKind::Choice => {
+            let distinct: BTreeSet<&String> = def.choices.iter().collect();
+            if distinct.len() != def.choices.len() {
+                bad("a choice is listed twice")
+            } else {
+                Ok(())
+            }
+        }
+        _ if !def.choices.is_empty() => bad("only a choice field has choices"),
+        _ => Ok(()),
+    }
+}
+
+fn is_semantic_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.split('.').count() >= 2
+        && key.split('.').all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        })
+}
+
+fn resolve(
+    defs: &BTreeMap<String, FieldDef>,
+    form: &str,
+    refs: &[FieldRef],
+) -> Result<FormSchema, FormsError> {
+    let mut seen = BTreeSet::new();
+    let mut fields = Vec::with_capacity(refs.len());
+    for field_ref in refs {
+        let (key, over) = match field_ref {
+            FieldRef::Key(key) => (key, None),
+            FieldRef::Override(o) => (&o.key, Some(o)),
+        };
+        let def = defs.get(key).ok_or_else(|| {
+            FormsError::Inconsistent(format!("form {form} names unknown field {key}"))
+        })?;
+        if !seen.insert(key.clone()) {
+            return Err(FormsError::Inconsistent(format!(
+                "form {form} lists field {key} twice"
+            )));
+        }
+        let mut spec = FieldSpec {
+            key: key.clone(),
+            label: def.label.clone(),
+            kind: def.kind,
+            required: def.required,
+            min_len: def.min_len,
+            max_len: def.max_len,
+            choices: def.choices.clone(),
+            digits: def.digits,
+            hint: def.hint.clone(),
+        };
+        if let Some(o) = over {
+            if let Some(required) = o.required {
+                spec.required = required;
+            }
+            if o.min_len.is_some() {
+                spec.min_len = o.min_len;
+            }
+            if o.max_len.is_some() {
+                spec.max_len = o.max_len;
+            }
+            if let Some(label) = &o.label {
+                spec.label = label.clone();
+            }
+            if let (Some(min), Some(max)) = (spec.min_len, spec.max_len) {
+                if min > max {
+                    return Err(FormsError::Inconsistent(format!(
+                        "form {form}: field {key} has min_len above max_len"
+                    )));
+                }
+            }
+        }
+        fields.push(spec);
+    }
+    Ok(FormSchema { fields })
+}
+
+// ---------------------------------------------------------------------------
+// Values
+
+/// What the resident entered, by semantic key. Wiped on drop: a form is
+/// resident data and must not outlive the session in freed memory either.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct FormValues(BTreeMap<String, String>);
+
+impl FormValues {
+    pub fn new() -> FormValues {
+        FormValues::default()
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
+    pub fn set(&mut self, key: &str, value: &str) {
+        if let Some(old) = self.0.get_mut(key) {
+            old.zeroize();
+            old.push_str(value);
+        } else {
+            self.0.insert(key.to_string(), value.to_string());
+        }
+    }
+
+    pub fn remove(&mut self, key: &str) {
+        if let Some(mut old) = self.0.remove(key) {
+            old.zeroize();
+        }
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Keep only the given keys (what the final form asked for), so answers
+    /// to fields of items that no longer apply are not submitted.
+    pub fn retain_keys<'a>(&mut self, keys: impl IntoIterator<Item = &'a str>) {
+        let keep: BTreeSet<&str> = keys.into_iter().collect();
+        let drop: Vec<String> = self
+            .0
+            .keys()
+            .filter(|k| !keep.contains(k.as_str()))
+            .cloned()
+            .collect();
+        for key in drop {
+            self.remove(&key);
+        }
+    }
+}
+
+impl Drop for FormValues {
+    fn drop(&mut self) {
+        for value in self.0.values_mut() {
+            value.zeroize();
+        }
+    }
+}
+
+impl fmt::Debug for FormValues {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Keys are schema names, never resident data; values are.
+        f.debug_struct("FormValues")
+            .field("keys", &self.0.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Identity
+
+/// The resident as read from the 2nd-generation ID card (or an e-ID).
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+pub struct Identity {
+    pub name: String,
+    pub id_number: String,
+    /// 男 / 女 as printed on the card.
+    pub gender: String,
+    /// `YYYY-MM-DD`.
+    pub birth_date: String,
+    pub address: String,
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Identity { <redacted> }")
+    }
+}
+
+impl Identity {
+    /// The value the card gives for a semantic key, if any.
+    pub fn value_for(&self, key: &str) -> Option<&str> {
+        let value = match key {
+            "applicant.name" => &self.name,
+            "applicant.id_number" => &self.id_number,
+            "applicant.gender" => &self.gender,
+            "applicant.birth_date" => &self.birth_date,
+            // The card's address is the household address; mail goes there
+            // unless the resident changes it.
+            "applicant.address" | "delivery.address" => &self.address,
+            _ => return None,
+        };
+        (!value.trim().is_empty()).then_some(value.as_str())
+    }
+
+    /// Whether the number passes GB 11643: a misread card does not, and
+    /// must not bind a session.
+    pub fn check(&self) -> Result<IdNumberInfo, IdNumberError> {
+        check_id_number(&self.id_number)
+    }
+
+    /// The name as shown on screen while the card is down: 张*三.
+    pub fn masked_name(&self) -> String {
+        mask_name(&self.name)
+    }
+
+    /// 110101********1234.
+    pub fn masked_id_number(&self) -> String {
+        mask_id_number(&self.id_number)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// GB 11643 citizen ID number: the arithmetic lives in the drivers crate (the
+// card reader checks what it reads); this layer words the errors for the
+// resident and adds what the form needs from the number.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum IdNumberError {
+    #[error("公民身份号码应为18位")]
+    Length,
+    #[error("公民身份号码前17位应为数字，最后一位为数字或X")]
+    Characters,
+    #[error("公民身份号码前6位地区码不正确")]
+    Region,
+    #[error("公民身份号码中的出生日期不正确")]
+    BirthDate,
+    #[error("公民身份号码校验位不正确，请核对后重新输入")]
+    CheckCharacter,
+}
+
+/// What an 18-character citizen ID number says about its holder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdNumberInfo {
+    pub birth: chrono::NaiveDate,
+    pub male: bool,
+}
+
+/// Check a citizen ID number (GB 11643-1999): 18 characters, a real birth
+/// date from 1900 on, and the check character. A lowercase x is accepted
+/// for X.
+pub fn check_id_number(text: &str) -> Result<IdNumberInfo, IdNumberError> {
+    use crate::id_number::{validate, IdNumberError as Raw, SexDigit};
+    let text = text.trim();
+    let valid = validate(text).map_err(|e| match e {
+        // Full-width digits are 18 characters, just not the right ones.
+        Raw::Length(18) => IdNumberError::Characters,
+        Raw::Length(_) => IdNumberError::Length,
+        Raw::NotDigit { .. } | Raw::BadLastCharacter => IdNumberError::Characters,
+        Raw::BadRegion => IdNumberError::Region,
+        Raw::BadBirthDate => IdNumberError::BirthDate,
+        Raw::BadCheckCharacter => IdNumberError::CheckCharacter,
+    })?;
+    let birth = chrono::NaiveDate::from_ymd_opt(
+        i32::from(valid.birth_year),
+        u32::from(valid.birth_month),
+        u32::from(valid.birth_day),
+    )
+    .filter(|d| chrono::Datelike::year(d) >= 1900)
+    .ok_or(IdNumberError::BirthDate)?;
+    Ok(IdNumberInfo {
+        birth,
+        male: valid.sex == SexDigit::Male,
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Validation
+
+/// A problem with one field, worded for the resident, shown next to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub key: String,
+    pub message: String,
+}
+
+/// Check one value against its field. `None` and blank are the same: empty.
+pub fn validate_field(spec: &FieldSpec, value: Option<&str>) -> Result<(), FieldError> {
+    let fail = |message: String| {
+        Err(FieldError {
+            key: spec.key.clone(),
+            message,
+        })
+    };
+    let value = value.map(str::trim).unwrap_or("");
+    if value.is_empty() {
+        return if spec.required {
+            fail(match spec.kind {
+                FieldKind::Choice | FieldKind::YesNo => format!("请选择{}", spec.label),
+                _ => format!("请填写{}", spec.label),
+            })
+        } else {
+            Ok(())
+        };
+    }
+    let length = value.chars().count() as u32;
+    if let Some(min) = spec.min_len {
+        if length < min {
+            return fail(format!("{}至少需要{}个字", spec.label, min));
+        }
+    }
+    if let Some(max) = spec.max_len {
+        if length > max {
+            return fail(format!("{}最多{}个字", spec.label, max));
+        }
+    }
+    if spec.digits && !value.chars().all(|c| c.is_ascii_digit()) {
+        return fail(format!("{}只能填写数字", spec.label));
+    }
+    match spec.kind {
+        FieldKind::Text | FieldKind::Address => {
+            if value.chars().any(char::is_control) {
+                return fail(format!("{}含有无法识别的字符", spec.label));
+            }
+        }
+        FieldKind::Phone => {
+            if !is_phone(value) {
+                return fail("请填写11位手机号码，或带区号的固定电话（如 010-12345678）".into());
+            }
+        }
+        FieldKind::IdNumber => {
+            if let Err(e) = check_id_number(value) {
+                return fail(e.to_string());
+            }
+        }
+        FieldKind::Date => {
+            if parse_date(value).is_none() {
+                return fail(format!("{}应为有效日期，如 2024-03-01", spec.label));
+            }
+        }
+        FieldKind::Choice => {
+            if !spec.choices.iter().any(|c| c == value) {
+                return fail(format!("请从列出的选项中选择{}", spec.label));
+            }
+        }
+        FieldKind::YesNo => {
+            if value != YES && value != NO {
+                return fail(format!("请选择“是”或“否”：{}", spec.label));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `YYYY-MM-DD`, a real calendar date from 1900 on.
+pub fn parse_date(text: &str) -> Option<chrono::NaiveDate> {
+    let text = text.trim();
+    let bytes = text.as_bytes();
+    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+        return None;
+    }
+    let part = |r: std::ops::Range<usize>| -> Option<u32> {
+        let s = &text[r];
+        s.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    chrono::NaiveDate::from_ymd_opt(part(0..4)? as i32, part(5..7)?, part(8..10)?)
+        .filter(|d| chrono::Datelike::year(d) >= 1900)
+}
+
+/// A mainland mobile number (1[3-9] and nine digits) or a landline with its
+/// area code (0 + 2–3 digits, optional dash, 7–8 digits, optional extension).
+pub fn is_phone(text: &str) -> bool {
+    let text = text.trim();
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let b = text.as_bytes();
+    if b.len() == 11 && b[0] == b'1' && (b'3'..=b'9').contains(&b[1]) && all_digits(text) {
+        return true;
+    }
+    if let Some((area, rest)) = text.split_once(['-', ' ']) {
+        let (number, extension) = match rest.split_once('-') {
+            Some((n, e)) => (n, Some(e)),
+            None => (rest, None),
+        };
+        return area.starts_with('0')
+            && (3..=4).contains(&area.len())
+            && all_digits(area)
+            && (7..=8).contains(&number.len())
+            && all_digits(number)
+            && !number.starts_with('0')
+            && extension.is_none_or(|e| all_digits(e) && e.len() <= 6);
+    }
+    // Without a dash: area code and number run together (0 + 9–11 digits).
+    text.starts_with('0')
+        && !text.starts_with("00")
+        && (10..=12).contains(&text.len())
+        && all_digits(text)
+}
+
+// ---------------------------------------------------------------------------
+// Masking for display
+
+/// 张三 → 张*, 张三丰 → 张*丰, 欧阳娜娜 → 欧**娜: one rule for the whole
+/// kiosk, so it lives with the ID-card reader that first shows a name.
+pub use crate::id_number::mask_name;
+
+/// Keep the region code and the last four: 110101********1234. Anything
+/// not 18 characters long keeps at most its last four.
+pub fn mask_id_number(id: &str) -> String {
+    let chars: Vec<char> = id.trim().chars().collect();
+    if chars.len() == 18 {
+        let mut out: String = chars[..6].iter().collect();
+        out.push_str("********");
+        out.extend(&chars[14..]);
+        out
+    } else {
+        mask_keep(&chars, 0, 4)
+    }
+}
+
+/// 13812345678 → 138****5678.
+pub fn mask_phone(phone: &str) -> String {
+    let chars: Vec<char> = phone.trim().chars().collect();
+    if chars.len() == 11 {
+        mask_keep(&chars, 3, 4)
+    } else {
+        mask_keep(&chars, 0, 4)
+    }
+}
+
+fn mask_keep(chars: &[char], head: usize, tail: usize) -> String {
+    let n = chars.len();
+    if n <= head + tail {
+        return "*".repeat(n);
+    }
+    let mut out: String = chars[..head].iter().collect();
+    out.extend(std::iter::repeat_n('*', n - head - tail));
+    out.extend(&chars[n - tail..]);
+    out
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Builds a valid ID number from its first 17 digits.
+    pub(crate) fn with_check(first17: &str) -> String {
+        let check = crate::id_number::check_character(first17).unwrap();
+        format!("{first17}{check}")
+    }
+
+    pub(crate) fn demo_identity() -> Identity {
+        Identity {
+            name: "张三丰".into(),
+            id_number: with_check("11010119900307123"),
+            gender: "男".into(),
+            birth_date: "1990-03-07".into(),
+            address: "北京市东城区景山前街4号".into(),
+        }
+    }
+
+    #[test]
+    fn known_id_numbers_pass_and_altered_ones_fail() {
+        // The standard's own worked example.
+        let info = check_id_number("11010519491231002X").unwrap();
+        assert_eq!(
+            info.birth,
+            chrono::NaiveDate::from_ymd_opt(1949, 12, 31).unwrap()
+        );
+        assert!(!info.male);
+        assert!(check_id_number("11010519491231002x").is_ok());
+        assert_eq!(
+            check_id_number("110105194912310021"),
+            Err(IdNumberError::CheckCharacter)
+        );
+        assert_eq!(
+            check_id_number("1101051949123100"),
+            Err(IdNumberError::Length)
+        );
+        assert_eq!(
+            check_id_number("11010519491231002Y"),
+            Err(IdNumberError::Characters)
+        );
+        assert_eq!(
+            check_id_number(&with_check("11010519490230002")),
+            Err(IdNumberError::BirthDate)
+        );
+        assert_eq!(
+            check_id_number("１１０１０５１９４９１２３１００２Ｘ"),
+            Err(IdNumberError::Characters)
+        );
+        assert_eq!(
+            check_id_number(&with_check("01010519491231002")),
+            Err(IdNumberError::Region)
+        );
+        assert_eq!(
+            check_id_number(&with_check("11010518991231002")),
+            Err(IdNumberError::BirthDate),
+            "born before 1900"
+        );
+    }
+
+    #[test]
+    fn phones() {
+        for ok in [
+            "13812345678",
+            "19912345678",
+            "010-12345678",
+            "0571-8765432",
+            "0571 87654321",
+            "01012345678",
+            "010-12345678-123",
+        ] {
+            assert!(is_phone(ok), "{ok}");
+        }
+        for bad in [
+            "12812345678",
+            "1381234567",
+            "138123456789",
+            "10-1234567",
+            "010-0123456",
+            "abc",
+            "",
+            "010-",
+            "0010123456",
+        ] {
+            assert!(!is_phone(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn masks() {
+        assert_eq!(mask_name("张三丰"), "张*丰");
+        assert_eq!(mask_name("张三"), "张*");
+        assert_eq!(mask_name("欧阳娜娜"), "欧**娜");
+        assert_eq!(mask_name(""), "");
+        assert_eq!(mask_id_number("110101199003071234"), "110101********1234");
+        assert_eq!(mask_phone("13812345678"), "138****5678");
+        assert_eq!(mask_phone("12"), "**");
+    }
+
+    #[test]
+    fn identity_debug_and_serialised_form_are_distinct() {
+        let identity = demo_identity();
+        let debug = format!("{identity:?}");
+        assert!(!debug.contains("张") && !debug.contains("1101"), "{debug}");
+        let mut values = FormValues::new();
+        values.set("applicant.name", "张三丰");
+        let debug = format!("{values:?}");
+        assert!(
+            debug.contains("applicant.name") && !debug.contains("张"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn demo_library_loads_and_every_form_is_prefilled_from_the_card() {
+        let library = FormLibrary::demo();
+        let catalogue = crate::catalogue::Catalogue::demo();
+        for code in library.service_codes() {
+            assert!(
+                catalogue.service(code).is_some(),
+                "{code} is not in the catalogue"
+            );
+        }
+        let identity = demo_identity();
+        for service in &catalogue.services {
+            let schema = library.schema_for(&service.code);
+            assert!(schema.field("applicant.name").is_some(), "{}", service.code);
+            let mut values = FormValues::new();
+            schema.prefill(&mut values, &identity);
+            assert_eq!(values.get("applicant.name"), Some("张三丰"));
+            assert_eq!(
+                values.get("applicant.id_number"),
+                Some(identity.id_number.as_str())
+            );
+        }
+        let default = library.default_schema();
+        let mut values = FormValues::new();
+        default.prefill(&mut values, &identity);
+        let errors = default.validate(&values);
+        assert!(
+            errors.iter().all(|e| e.key == "applicant.phone"),
+            "{errors:?}"
+        );
+        values.set("applicant.phone", "13812345678");
+        assert!(default.validate(&values).is_empty());
+    }
+
+    #[test]
+    fn wiping_an_identity_leaves_nothing() {
+        let mut identity = demo_identity();
+        assert!(identity.check().is_ok());
+        identity.zeroize();
+        assert_eq!(identity, Identity::default());
+        assert!(identity.check().is_err());
+        let mut values = FormValues::new();
+        values.set("applicant.name", "张三丰");
+        values.set("applicant.name", "李四");
+        assert_eq!(values.get("applicant.name"), Some("李四"));
+        values.retain_keys(["applicant.phone"]);
+        assert!(values.is_empty());
+    }
+
+    #[test]
+    fn prefill_keeps_what_the_resident_typed() {
+        let library = FormLibrary::demo();
+        let schema = library.default_schema();
+        let mut values = FormValues::new();
+        values.set("applicant.address", "现住址");
+        schema.prefill(&mut values, &demo_identity());
+        assert_eq!(values.get("applicant.address"), Some("现住址"));
+    }
+
+    #[test]
+    fn messages_are_plain_chinese_next_to_the_field() {
+        let spec = |kind, required| FieldSpec {
+            key: "x.y".into(),
+            label: "联系电话".into(),
+            kind,
+            required,
+            min_len: None,
+            max_len: None,
+            choices: vec!["男".into(), "女".into()],
+            digits: false,
+            hint: String::new(),
+        };
+        let err = validate_field(&spec(FieldKind::Phone, true), None).unwrap_err();
+        assert_eq!(err.message, "请填写联系电话");
+        assert_eq!(err.key, "x.y");
+        assert!(validate_field(&spec(FieldKind::Phone, false), Some("  ")).is_ok());
+        let err = validate_field(&spec(FieldKind::Phone, true), Some("123")).unwrap_err();
+        assert!(err.message.contains("手机号码"));
+        let err = validate_field(&spec(FieldKind::Choice, true), None).unwrap_err();
+        assert_eq!(err.message, "请选择联系电话");
+        assert!(validate_field(&spec(FieldKind::Choice, true), Some("女")).is_ok());
+        assert!(validate_field(&spec(FieldKind::Choice, true), Some("未知")).is_err());
+        assert!(validate_field(&spec(FieldKind::Date, true), Some("2023-02-29")).is_err());
+        assert!(validate_field(&spec(FieldKind::Date, true), Some("2024-02-29")).is_ok());
+        assert!(validate_field(&spec(FieldKind::YesNo, true), Some(YES)).is_ok());
+        assert!(validate_field(&spec(FieldKind::YesNo, true), Some("maybe")).is_err());
+        let mut name = spec(FieldKind::Text, true);
+        name.min_len = Some(2);
+        name.max_len = Some(4);
+        assert!(validate_field(&name, Some("张"))
+            .unwrap_err()
+            .message
+            .contains("至少"));
+        assert!(validate_field(&name, Some("张三丰")).is_ok());
+        assert!(validate_field(&name, Some("张三丰一二"))
+            .unwrap_err()
+            .message
+            .contains("最多"));
+        let mut account = spec(FieldKind::Text, true);
+        account.digits = true;
+        assert!(validate_field(&account, Some("6222a")).is_err());
+    }
+
+    #[test]
+    fn bad_libraries_are_refused() {
+        assert!(matches!(
+            FormLibrary::from_json("{"),
+            Err(FormsError::Malformed(_))
+        ));
+        let unknown = r#"{"schema":1,"fields":{},"default":["applicant.name"],"services":{}}"#;
+        assert!(matches!(
+            FormLibrary::from_json(unknown),
+            Err(FormsError::Inconsistent(_))
+        ));
+        let twice = r#"{"schema":1,"fields":{"applicant.name":{"label":"姓名","kind":"text"}},
+            "default":["applicant.name","applicant.name"],"services":{}}"#;
+        assert!(matches!(
+            FormLibrary::from_json(twice),
+            Err(FormsError::Inconsistent(_))
+        ));
+        let no_choices = r#"{"schema":1,"fields":{"a.b":{"label":"x","kind":"choice"}},"default":[],"services":{}}"#;
+        assert!(matches!(
+            FormLibrary::from_json(no_choices),
+            Err(FormsError::Inconsistent(_))
+        ));
+        let newer = r#"{"schema":99,"fields":{},"default":[],"services":{}}"#;
+        assert!(matches!(
+            FormLibrary::from_json(newer),
+            Err(FormsError::UnsupportedSchema { found: 99 })
+        ));
+    }
+
+    proptest! {
+        #[test]
+        fn any_seventeen_digits_with_their_check_character_pass_when_the_date_is_real(
+            region in 110000u32..660000, days in 0i64..40000, seq in 0u32..1000,
+        ) {
+            let birth = chrono::NaiveDate::from_ymd_opt(1910, 1, 1).unwrap() + chrono::Duration::days(days);
+            let first17 = format!("{region:06}{}{seq:03}", birth.format("%Y%m%d"));
+            let id = with_check(&first17);
+            let info = check_id_number(&id).unwrap();
+            prop_assert_eq!(info.birth, birth);
+            // Any single changed digit is caught by MOD 11-2.
+            let pos = (seq as usize) % 17;
+            let mut chars: Vec<char> = id.chars().collect();
+            let old = chars[pos].to_digit(10).unwrap();
+            chars[pos] = char::from_digit((old + 1 + seq % 9) % 10, 10).unwrap();
+            let altered: String = chars.into_iter().collect();
+            prop_assert!(check_id_number(&altered).is_err());
+        }
+
+        #[test]
+        fn checks_and_masks_never_panic(text in "\\PC{0,30}") {
+            let _ = check_id_number(&text);
+            let _ = is_phone(&text);
+            let _ = parse_date(&text);
+            let masked = mask_id_number(&text);
+            prop_assert_eq!(masked.chars().count(), text.trim().chars().count());
+            let _ = mask_name(&text);
+            let _ = mask_phone(&text);
+        }
+
+        #[test]
+        fn mobile_numbers_pass(second in 3u8..=9, rest in "[0-9]{9}") {
+            let phone = format!("1{second}{rest}");
+            prop_assert!(is_phone(&phone));
+            prop_assert!(mask_phone(&phone).contains("****"));
+        }
+    }
+}

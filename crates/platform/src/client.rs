@@ -1,0 +1,376 @@
+//! The kiosk's side of the platform API: reqwest over rustls (ring), every
+//! request signed (see [`super::sign`]).
+
+use crate::api::*;
+use crate::sign;
+use bianmin_config::{Config, PlatformConfig};
+use reqwest::header::{HeaderMap, HeaderValue, ETAG, IF_NONE_MATCH, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+use zeroize::Zeroizing;
+
+/// Longest `Retry-After` honoured; a larger one is capped (the link is retried
+/// at least this often).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PlatformError {
+    #[error("未配置平台密钥 (BIANMIN_PLATFORM_SECRET is not set)")]
+    Unconfigured,
+    #[error("平台配置错误 (platform setup: {0})")]
+    Setup(String),
+    #[error("网络不可用 (network: {0})")]
+    Network(String),
+    #[error("平台证书不可信，拒绝连接 (TLS: the platform's certificate was refused: {0})")]
+    Tls(String),
+    #[error("平台暂时不可用 (HTTP {status}: {reason})")]
+    Server {
+        status: u16,
+        reason: String,
+        retry_after: Option<Duration>,
+    },
+    #[error("平台拒绝了本终端的签名 (HTTP {status} {code}: {reason})")]
+    Auth {
+        status: u16,
+        code: String,
+        reason: String,
+        /// Server clock (unix seconds) when it said `clock_skew`.
+        server_time: Option<i64>,
+    },
+    #[error("平台拒绝了请求 (HTTP {status}: {reason})")]
+    Refused { status: u16, reason: String },
+    #[error("平台上没有该记录 (not found)")]
+    NotFound,
+    #[error("平台答复无法识别 (protocol: {0})")]
+    Protocol(String),
+}
+
+impl PlatformError {
+    /// Retrying the same request later can succeed.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(
+            self,
+            PlatformError::Refused { .. } | PlatformError::NotFound | PlatformError::Unconfigured
+        )
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            PlatformError::Server { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// Result of a conditional catalogue pull.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatalogueFetch {
+    NotModified,
+    New { etag: Option<String>, body: String },
+}
+
+/// Install ring as rustls' process-wide provider (reqwest is built without one).
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A signed HTTP client for one terminal.
+pub struct PlatformClient {
+    http: reqwest::Client,
+    base: String,
+    base_path: String,
+    terminal_id: String,
+    secret: Zeroizing<Vec<u8>>,
+    clock_offset_secs: AtomicI64,
+}
+
+impl std::fmt::Debug for PlatformClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PlatformClient({}, {})", self.base, self.terminal_id)
+    }
+}
+
+impl PlatformClient {
+    pub fn from_config(config: &Config) -> Result<PlatformClient, PlatformError> {
+        let secret = config
+            .platform
+            .secret
+            .as_ref()
+            .ok_or(PlatformError::Unconfigured)?;
+        PlatformClient::new(
+            &config.platform,
+            config.station.terminal_id.as_str(),
+            secret.0.as_bytes(),
+        )
+    }
+
+    pub fn new(
+        platform: &PlatformConfig,
+        terminal_id: &str,
+        secret: &[u8],
+    ) -> Result<PlatformClient, PlatformError> {
+        install_crypto_provider();
+        let timeout = Duration::from_secs(u64::from(platform.request_timeout_secs.get()));
+        let mut builder = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .pool_idle_timeout(Duration::from_secs(30))
+            .tcp_nodelay(true)
+            .no_proxy()
+            .user_agent(concat!("bianmin-kiosk/", env!("CARGO_PKG_VERSION")));
+        if let Some(ca) = &platform.ca_file {
+            let pem = std::fs::read(ca)
+                .map_err(|e| PlatformError::Setup(format!("CA file {}: {e}", ca.display())))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| PlatformError::Setup(format!("CA file {}: {e}", ca.display())))?;
+            if certs.is_empty() {
+                return Err(PlatformError::Setup(format!(
+                    "CA file {} holds no certificate",
+                    ca.display()
+                )));
+            }
+            builder = builder.tls_certs_only(certs);
+        }
+        let http = builder
+            .build()
+            .map_err(|e| PlatformError::Setup(e.to_string()))?;
+        let base = platform.url.as_str().trim_end_matches('/').to_string();
+        let base_path = base
+            .split_once("://")
+            .and_then(|(_, rest)| rest.find('/').map(|i| rest[i..].to_string()))
+            .unwrap_or_default();
+        Ok(PlatformClient {
+            http,
+            base,
+            base_path,
+            terminal_id: terminal_id.to_string(),
+            secret: Zeroizing::new(secret.to_vec()),
+            clock_offset_secs: AtomicI64::new(0),
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// Seconds added to the local clock when signing, learnt from a
+    /// `clock_skew` answer (0 when the clocks agree).
+    pub fn clock_offset_secs(&self) -> i64 {
+        self.clock_offset_secs.load(Ordering::Relaxed)
+    }
+
+    /// Sign and send; maps every failure onto [`PlatformError`].
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+        extra: HeaderMap,
+    ) -> Result<reqwest::Response, PlatformError> {
+        let ts = chrono::Utc::now().timestamp() + self.clock_offset_secs();
+        let signed_path = format!("{}{}", self.base_path, path);
+        let sig = sign::sign(&self.secret, method.as_str(), &signed_path, ts, &body);
+        let mut req = self
+            .http
+            .request(method, format!("{}{}", self.base, path))
+            .headers(extra)
+            .header(HDR_TERMINAL, &self.terminal_id)
+            .header(HDR_TIMESTAMP, ts.to_string())
+            .header(HDR_SIGNATURE, sig);
+        if !body.is_empty() {
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body);
+        }
+        let resp = req.send().await.map_err(classify)?;
+        let status = resp.status();
+        if status.is_success() || status == StatusCode::NOT_MODIFIED {
+            return Ok(resp);
+        }
+        let retry_after = resp
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let text = resp.text().await.unwrap_or_default();
+        let api: Option<ApiError> = serde_json::from_str(&text).ok();
+        let reason = api
+            .as_ref()
+            .map(|e| e.message.clone())
+            .unwrap_or_else(|| text.chars().take(200).collect());
+        let code = status.as_u16();
+        Err(match status {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                let api = api.unwrap_or(ApiError {
+                    code: "unauthorized".into(),
+                    message: reason.clone(),
+                    server_time: None,
+                });
+                if api.code == "clock_skew" {
+                    if let Some(server) = api.server_time {
+                        let offset = server - chrono::Utc::now().timestamp();
+                        self.clock_offset_secs.store(offset, Ordering::Relaxed);
+                        tracing::warn!(offset, "系统时间与平台相差过大 (clock differs from the platform); signing with the platform's time");
+                    }
+                }
+                PlatformError::Auth {
+                    status: code,
+                    code: api.code,
+                    reason,
+                    server_time: api.server_time,
+                }
+            }
+            StatusCode::NOT_FOUND => PlatformError::NotFound,
+            StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS => PlatformError::Server {
+                status: code,
+                reason,
+                retry_after,
+            },
+            s if s.is_server_error() => PlatformError::Server {
+                status: code,
+                reason,
+                retry_after,
+            },
+            _ => PlatformError::Refused {
+                status: code,
+                reason,
+            },
+        })
+    }
+
+    /// Upload a batch body (`{"applications": [...]}` etc.) of `kind`.
+    pub async fn post_batch(
+        &self,
+        kind: RecordKind,
+        body: Vec<u8>,
+    ) -> Result<BatchResponse, PlatformError> {
+        let resp = self
+            .send(Method::POST, kind.batch_path(), body, HeaderMap::new())
+            .await?;
+        let bytes = resp.bytes().await.map_err(classify)?;
+        serde_json::from_slice(&bytes).map_err(|e| PlatformError::Protocol(e.to_string()))
+    }
+
+    /// Conditional catalogue pull.
+    pub async fn catalogue(&self, etag: Option<&str>) -> Result<CatalogueFetch, PlatformError> {
+        let mut headers = HeaderMap::new();
+        if let Some(tag) = etag.and_then(|t| HeaderValue::from_str(t).ok()) {
+            headers.insert(IF_NONE_MATCH, tag);
+        }
+        let resp = self
+            .send(Method::GET, "/catalogue", Vec::new(), headers)
+            .await?;
+        if resp.status() == StatusCode::NOT_MODIFIED {
+            return Ok(CatalogueFetch::NotModified);
+        }
+        let etag = resp
+            .headers()
+            .get(ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = resp.text().await.map_err(classify)?;
+        Ok(CatalogueFetch::New { etag, body })
+    }
+
+    /// Progress of one application by its receipt number.
+    pub async fn progress(&self, receipt_no: &str) -> Result<Progress, PlatformError> {
+        if !bianmin_core::receipt::is_valid(receipt_no) {
+            return Err(PlatformError::NotFound);
+        }
+        self.get_json(&format!("/applications/{receipt_no}/progress"))
+            .await
+    }
+
+    /// A resident's e-certificates and printable documents. The ID number
+    /// goes in the (TLS-protected) body, never in the URL.
+    pub async fn resident_documents(
+        &self,
+        id_number: &str,
+    ) -> Result<ResidentDocuments, PlatformError> {
+        let body = Zeroizing::new(
+            serde_json::to_vec(&ResidentQuery {
+                id_number: id_number.to_string(),
+            })
+            .expect("serialisable"),
+        );
+        let resp = self
+            .send(
+                Method::POST,
+                "/residents/documents",
+                body.to_vec(),
+                HeaderMap::new(),
+            )
+            .await?;
+        resp.json()
+            .await
+            .map_err(|e| PlatformError::Protocol(e.to_string()))
+    }
+
+    /// A signed GET whose answer is JSON of type `T`.
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<T, PlatformError> {
+        let resp = self
+            .send(Method::GET, path, Vec::new(), HeaderMap::new())
+            .await?;
+        resp.json()
+            .await
+            .map_err(|e| PlatformError::Protocol(e.to_string()))
+    }
+
+    /// One printable document.
+    pub async fn document(&self, id: &str) -> Result<PrintableDocument, PlatformError> {
+        if !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Err(PlatformError::NotFound);
+        }
+        self.get_json(&format!("/documents/{id}")).await
+    }
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER));
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let secs = (when.timestamp() - chrono::Utc::now().timestamp()).max(0) as u64;
+    Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER))
+}
+
+fn classify(e: reqwest::Error) -> PlatformError {
+    let mut chain = String::new();
+    let mut src: Option<&dyn std::error::Error> = Some(&e);
+    while let Some(s) = src {
+        chain.push_str(&s.to_string());
+        chain.push_str(": ");
+        src = s.source();
+    }
+    let lower = chain.to_ascii_lowercase();
+    if lower.contains("certificate")
+        || lower.contains("unknownissuer")
+        || lower.contains("invalid peer")
+    {
+        PlatformError::Tls(chain.trim_end_matches(": ").to_string())
+    } else {
+        PlatformError::Network(chain.trim_end_matches(": ").to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after("999999"), Some(MAX_RETRY_AFTER));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+}

@@ -1,0 +1,1380 @@
+//! The offline outbox: every application, evaluation, heartbeat and error
+//! report stays here until the platform acknowledged it.
+//!
+//! * SQLite (bundled) in WAL mode with `synchronous=FULL`: a commit that
+//!   returned survives a power cut. One transaction per state change.
+//! * Versioned migrations in `PRAGMA user_version`.
+//! * Sequence numbers (receipt numbers, record ids) come from the highest
+//!   existing key of the day, read in the writing transaction. An enqueue
+//!   writes two pages, like a bare insert: the row and the key index (no
+//!   counter row, no pending index; see migration 3).
+//! * Record bodies (personal fields, form contents, comments) are sealed with
+//!   ChaCha20-Poly1305 ([`crypto`]); the key lives in a 0600 file beside the
+//!   database, never inside it. Only the idempotency key (receipt number),
+//!   service, time and state are stored in clear.
+//! * Acknowledged records lose their body after `store.retention_days`.
+//!
+//! The store is blocking (rusqlite); async callers use `spawn_blocking`.
+
+pub mod crypto;
+
+use base64::Engine as _;
+use bianmin_config::Config;
+use bianmin_platform::api::{
+    Applicant, ApplicationWire, Delivery, ErrorReportWire, EvaluationWire, HeartbeatWire, Material,
+    RecordKind, RecordResult, RecordStatus,
+};
+use chrono::{DateTime, FixedOffset, TimeZone};
+use crypto::Sealer;
+use rusqlite::config::DbConfig;
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use zeroize::Zeroizing;
+
+pub const DB_FILE: &str = "outbox.sqlite3";
+
+/// Earliest plausible wall-clock time (2026-01-01 00:00 Beijing time, unix ms).
+/// A clock before it has been reset (a Raspberry Pi has no RTC battery).
+pub const CLOCK_FLOOR_MS: i64 = 1_767_196_800_000;
+/// A clock this far behind the newest record counts as having gone backwards.
+pub const CLOCK_BACKWARDS_TOLERANCE_MS: i64 = 10 * 60 * 1000;
+
+pub use bianmin_core::receipt;
+pub use bianmin_core::time::{beijing, rfc3339};
+
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn day(ms: i64) -> String {
+    beijing()
+        .timestamp_millis_opt(ms)
+        .single()
+        .map(|t: DateTime<FixedOffset>| t.format("%Y%m%d").to_string())
+        .unwrap_or_else(|| "19700101".into())
+}
+
+/// Everything that can go wrong in the store, each with words for the screen.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("申请未能保存：终端存储空间已满，请联系工作人员 (the record could not be saved: storage is full; nothing was written)")]
+    Full,
+    #[error("本机数据库已损坏，暂停受理，请联系运维人员 (the database is corrupted: {detail}; not taking applications)")]
+    Corrupt { detail: String },
+    #[error("本机加密密钥不可用 (the encryption key cannot be used: {0})")]
+    Key(#[from] crypto::KeyError),
+    #[error("申请未能保存：存储读写失败 (storage I/O error: {0})")]
+    Io(String),
+    #[error("invalid record: {0}")]
+    Invalid(String),
+    #[error("no such record: {0}")]
+    NotFound(String),
+    #[error("database error: {0}")]
+    Sqlite(rusqlite::Error),
+}
+
+impl StoreError {
+    /// One sentence for the resident (no technical detail, no personal data).
+    pub fn resident_message(&self) -> &'static str {
+        match self {
+            StoreError::Full | StoreError::Io(_) | StoreError::Sqlite(_) => {
+                "申请未能保存，请联系工作人员。您填写的内容未被提交。"
+            }
+            StoreError::Corrupt { .. } | StoreError::Key(_) => {
+                "本机暂停受理申请，请到窗口办理或联系工作人员。"
+            }
+            StoreError::Invalid(_) | StoreError::NotFound(_) => "申请信息不完整，请检查后重试。",
+        }
+    }
+
+    /// True when the store cannot take applications at all until repaired.
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, StoreError::Corrupt { .. } | StoreError::Key(_))
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        if let rusqlite::Error::SqliteFailure(f, ref msg) = e {
+            match f.code {
+                ErrorCode::DiskFull => return StoreError::Full,
+                ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => {
+                    return StoreError::Corrupt {
+                        detail: msg.clone().unwrap_or_else(|| f.to_string()),
+                    }
+                }
+                ErrorCode::SystemIoFailure => {
+                    // ENOSPC while growing the WAL shows up as an I/O error.
+                    return StoreError::Io(msg.clone().unwrap_or_else(|| f.to_string()));
+                }
+                _ => {}
+            }
+        }
+        StoreError::Sqlite(e)
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// An application as the UI hands it over.
+#[derive(Debug, Clone, Default)]
+pub struct NewApplication {
+    pub service_code: String,
+    pub service_name: String,
+    /// Staff id when a clerk helped (帮办代办).
+    pub assisted_by: Option<String>,
+    pub applicant: Applicant,
+    pub form: serde_json::Value,
+    pub materials: Vec<Material>,
+    pub delivery: Delivery,
+    pub signature_png: Option<Vec<u8>>,
+}
+
+/// What the receipt printer needs; returned only after the commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    pub receipt_no: String,
+    /// RFC 3339, Beijing time.
+    pub created_at: String,
+    pub created_at_ms: i64,
+    /// The system clock looked wrong when this was taken (see [`ClockCheck`]).
+    pub clock_suspect: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewEvaluation {
+    pub receipt_no: Option<String>,
+    pub service_code: String,
+    /// 1–5.
+    pub level: u8,
+    pub comment: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewHeartbeat {
+    pub status: String,
+    pub devices: std::collections::BTreeMap<String, String>,
+    pub version: String,
+    pub uptime_secs: u64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewErrorReport {
+    pub kind: String,
+    pub service_code: Option<String>,
+    pub message: String,
+}
+
+/// State of an outbox record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordState {
+    /// Waiting for the platform.
+    Pending,
+    /// The platform acknowledged it (accepted or duplicate).
+    Acked,
+    /// The platform rejected it as invalid; kept with the reason until a
+    /// technician retries it.
+    Parked,
+}
+
+impl RecordState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordState::Pending => "pending",
+            RecordState::Acked => "acked",
+            RecordState::Parked => "parked",
+        }
+    }
+    fn parse(s: &str) -> RecordState {
+        match s {
+            "acked" => RecordState::Acked,
+            "parked" => RecordState::Parked,
+            _ => RecordState::Pending,
+        }
+    }
+}
+
+/// Counts for the UI, `queue status` and heartbeats.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct QueueStats {
+    pub pending: u64,
+    pub pending_applications: u64,
+    pub pending_heartbeats: u64,
+    pub parked: u64,
+    pub acked: u64,
+    pub purged: u64,
+    /// Creation time (unix ms) of the oldest pending record.
+    pub oldest_pending_ms: Option<i64>,
+}
+
+/// A record's public row: never any personal data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecordSummary {
+    pub id: i64,
+    pub kind: RecordKind,
+    pub key: String,
+    pub service_code: Option<String>,
+    pub service_name: Option<String>,
+    pub created_at_ms: i64,
+    pub state: RecordState,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub purged: bool,
+}
+
+/// A pending record ready to send: its decrypted wire JSON.
+pub struct OutgoingRecord {
+    pub id: i64,
+    pub key: String,
+    pub json: Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for OutgoingRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "OutgoingRecord({}, {})", self.id, self.key)
+    }
+}
+
+/// The cached service catalogue (同源发布: the same document the platform serves).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedCatalogue {
+    pub etag: Option<String>,
+    pub version: Option<String>,
+    pub body: String,
+    pub fetched_at_ms: i64,
+}
+
+/// What the store thinks of the system clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClockCheck {
+    Ok,
+    /// Before 2026-01-01: the clock was reset.
+    BeforeFloor {
+        now_ms: i64,
+    },
+    /// Behind the newest record by more than ten minutes.
+    Backwards {
+        now_ms: i64,
+        newest_ms: i64,
+    },
+}
+
+impl ClockCheck {
+    pub fn is_ok(&self) -> bool {
+        matches!(self, ClockCheck::Ok)
+    }
+    pub fn describe(&self) -> String {
+        match *self {
+            ClockCheck::Ok => "clock ok".into(),
+            ClockCheck::BeforeFloor { now_ms } => format!(
+                "系统时间错误：{}，早于 2026 年 (system clock reset; records are dated from the newest record instead)",
+                rfc3339(now_ms)
+            ),
+            ClockCheck::Backwards { now_ms, newest_ms } => format!(
+                "系统时间倒退：{} 早于最新记录 {} (clock went backwards; records are dated from the newest record)",
+                rfc3339(now_ms),
+                rfc3339(newest_ms)
+            ),
+        }
+    }
+}
+
+const MIGRATIONS: &[&str] = &[
+    // 1: outbox, catalogue cache, meta
+    "CREATE TABLE outbox (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind          TEXT NOT NULL CHECK (kind IN ('application','evaluation','heartbeat','error_report')),
+        key           TEXT NOT NULL UNIQUE,
+        service_code  TEXT,
+        service_name  TEXT,
+        created_at    INTEGER NOT NULL,
+        state         TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending','acked','parked')),
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        last_error    TEXT,
+        platform_status TEXT,
+        acked_at      INTEGER,
+        body          BLOB,
+        purged_at     INTEGER
+     );
+     CREATE INDEX outbox_pending ON outbox (kind, id) WHERE state = 'pending';
+     CREATE TABLE catalogue (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        etag TEXT, version TEXT, body TEXT NOT NULL, fetched_at INTEGER NOT NULL
+     );
+     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;",
+    // 2: the outbox without AUTOINCREMENT. Its sqlite_sequence row was one
+    // more page written and fsync'd with every enqueue; rows are never
+    // deleted (a purge only clears the body), so max(id) + 1 never hands out
+    // an id twice anyway.
+    "CREATE TABLE outbox_v2 (
+        id            INTEGER PRIMARY KEY,
+        kind          TEXT NOT NULL CHECK (kind IN ('application','evaluation','heartbeat','error_report')),
+        key           TEXT NOT NULL UNIQUE,
+        service_code  TEXT,
+        service_name  TEXT,
+        created_at    INTEGER NOT NULL,
+        state         TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending','acked','parked')),
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        last_error    TEXT,
+        platform_status TEXT,
+        acked_at      INTEGER,
+        body          BLOB,
+        purged_at     INTEGER
+     );
+     INSERT INTO outbox_v2 (id, kind, key, service_code, service_name, created_at, state,
+        attempts, last_error, platform_status, acked_at, body, purged_at)
+       SELECT id, kind, key, service_code, service_name, created_at, state,
+        attempts, last_error, platform_status, acked_at, body, purged_at FROM outbox;
+     DROP TABLE outbox;
+     ALTER TABLE outbox_v2 RENAME TO outbox;
+     CREATE INDEX outbox_pending ON outbox (kind, id) WHERE state = 'pending';",
+    // 3: no pending index. Its page was the one an enqueue wrote beyond a bare
+    // insert (row + key index). Instead each kind keeps, in `meta`, an id
+    // below which none of its records is pending (see `raise_pending_marks`);
+    // the sender scans the rowid B-tree from there.
+    "DROP INDEX outbox_pending;
+     INSERT OR REPLACE INTO meta (key, value)
+       SELECT 'outbox.pending_from.' || k.kind,
+              CAST(COALESCE(
+                (SELECT MIN(id) FROM outbox WHERE kind = k.kind AND state = 'pending'),
+                (SELECT COALESCE(MAX(id), 0) + 1 FROM outbox)) AS TEXT)
+       FROM (SELECT 'application' AS kind UNION ALL SELECT 'evaluation'
+             UNION ALL SELECT 'heartbeat' UNION ALL SELECT 'error_report') AS k;",
+];
+
+/// `meta` key of `kind`'s pending mark: no record of that kind with a lower
+/// id is pending. Only a lower bound, so a stale (lower) mark costs a longer
+/// scan, never a lost record: acknowledgements raise it, `retry` lowers it in
+/// the same transaction as the state change, and enqueues never need to touch
+/// it because a new id is always above every existing one.
+fn pending_mark_key(kind: RecordKind) -> String {
+    format!("outbox.pending_from.{}", kind.as_str())
+}
+
+fn pending_mark(conn: &Connection, kind: RecordKind) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?1")?
+        .query_row([pending_mark_key(kind)], |r| r.get::<_, i64>(0))
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// Move every kind's mark up to its lowest pending id (or past the last row
+/// when none is pending). Scans only rows at or above the old mark: in a
+/// drain that is the batch just acknowledged.
+fn raise_pending_marks(conn: &Connection) -> Result<()> {
+    for kind in RecordKind::ALL {
+        let from = pending_mark(conn, kind)?;
+        let next: i64 = conn
+            .prepare_cached(
+                "SELECT COALESCE(
+                   (SELECT id FROM outbox WHERE id >= ?1 AND kind = ?2 AND state = 'pending'
+                    ORDER BY id LIMIT 1),
+                   (SELECT COALESCE(MAX(id), 0) + 1 FROM outbox))",
+            )?
+            .query_row(params![from, kind.as_str()], |r| r.get(0))?;
+        if next > from {
+            conn.prepare_cached(
+                "INSERT INTO meta (key, value) VALUES (?1, CAST(?2 AS TEXT))
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )?
+            .execute(params![pending_mark_key(kind), next])?;
+        }
+    }
+    Ok(())
+}
+
+struct Inner {
+    conn: Mutex<Connection>,
+    /// The sync engine's reads of the next batch, and checkpoints. WAL lets
+    /// this connection read beside the writer, so the next batch is never
+    /// held up by an acknowledgement being written on `conn`, and a passive
+    /// checkpoint here never holds up an enqueue.
+    background: Mutex<Connection>,
+    sealer: Sealer,
+    terminal_id: String,
+    db_path: PathBuf,
+    data_dir: PathBuf,
+    newest_ms: AtomicI64,
+    clock_offset_ms: AtomicI64,
+    clock_suspect: AtomicBool,
+    changed: tokio::sync::Notify,
+}
+
+/// Handle on the outbox; cheap to clone, shared by UI, sync and CLI.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Store({})", self.inner.db_path.display())
+    }
+}
+
+/// A panic while a connection was held leaves SQLite itself consistent (an
+/// open transaction is rolled back when its guard drops), so carry on.
+fn locked(connection: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    connection
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn apply_pragmas(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let mode: String =
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Io(format!("journal_mode is {mode}, not WAL")));
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "secure_delete", "ON")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    // The bundled SQLite is built with STAT4, which re-prepares a statement
+    // whenever a new value is bound to a range constraint (`id >= ?`): every
+    // drain batch and every acknowledgement paid for a full parse. There are
+    // no statistics to plan with anyway, so a stable plan loses nothing.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    // The sync engine checkpoints after each drain (`Store::checkpoint`), off
+    // the resident's path; this is only the backstop for a terminal that
+    // takes applications for days without a link.
+    conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
+    Ok(())
+}
+
+/// Pages in the WAL before a commit checkpoints it itself (16 MB of 4 kB
+/// pages; SQLite's default is 1000).
+pub const WAL_AUTOCHECKPOINT_PAGES: i64 = 4000;
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let version = usize::try_from(version).unwrap_or(usize::MAX);
+    if version > MIGRATIONS.len() {
+        return Err(StoreError::Corrupt {
+            detail: format!(
+                "schema version {version} is newer than this program knows ({})",
+                MIGRATIONS.len()
+            ),
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// `PRAGMA quick_check`; Ok(()) or the first problem.
+fn quick_check(conn: &Connection) -> Result<()> {
+    let first: String = conn.query_row("PRAGMA quick_check(1)", [], |r| r.get(0))?;
+    if first == "ok" {
+        Ok(())
+    } else {
+        Err(StoreError::Corrupt { detail: first })
+    }
+}
+
+impl Store {
+    /// Open (creating on first start) the outbox in `config.store.data_dir`.
+    /// Refuses a corrupted database with [`StoreError::Corrupt`].
+    pub fn open(config: &Config) -> Result<Store> {
+        Store::open_at(&config.store.data_dir, config.station.terminal_id.as_str())
+    }
+
+    /// Open in `data_dir` for terminal `terminal_id`.
+    pub fn open_at(data_dir: &Path, terminal_id: &str) -> Result<Store> {
+        create_private_dir(data_dir)?;
+        let db_path = data_dir.join(DB_FILE);
+        let sealer = Sealer::load_or_create(data_dir, !db_path.exists())?;
+        let mut conn = Connection::open(&db_path)?;
+        apply_pragmas(&conn)?;
+        quick_check(&conn)?;
+        migrate(&mut conn)?;
+        let newest: Option<i64> = conn
+            .query_row(
+                "SELECT created_at FROM outbox ORDER BY id DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let background = Connection::open(&db_path)?;
+        apply_pragmas(&background)?;
+        let store = Store {
+            inner: Arc::new(Inner {
+                conn: Mutex::new(conn),
+                background: Mutex::new(background),
+                sealer,
+                terminal_id: terminal_id.to_string(),
+                db_path,
+                data_dir: data_dir.to_path_buf(),
+                newest_ms: AtomicI64::new(newest.unwrap_or(0)),
+                clock_offset_ms: AtomicI64::new(0),
+                clock_suspect: AtomicBool::new(false),
+                changed: tokio::sync::Notify::new(),
+            }),
+        };
+        store.clock_check();
+        Ok(store)
+    }
+
+    pub fn db_path(&self) -> &Path {
+        &self.inner.db_path
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.data_dir
+    }
+
+    pub fn terminal_id(&self) -> &str {
+        &self.inner.terminal_id
+    }
+
+    /// Woken whenever a record is enqueued or put back to pending.
+    pub fn changed(&self) -> &tokio::sync::Notify {
+        &self.inner.changed
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        locked(&self.inner.conn)
+    }
+
+    fn background(&self) -> MutexGuard<'_, Connection> {
+        locked(&self.inner.background)
+    }
+
+    fn system_now_ms(&self) -> i64 {
+        now_ms() + self.inner.clock_offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// Test hook: pretend the system clock is off by `offset_ms`.
+    #[doc(hidden)]
+    pub fn debug_set_clock_offset_ms(&self, offset_ms: i64) {
+        self.inner
+            .clock_offset_ms
+            .store(offset_ms, Ordering::Relaxed);
+        self.clock_check();
+    }
+
+    /// Test hook: limit the database to `pages` pages (simulates a full disk).
+    #[doc(hidden)]
+    pub fn debug_set_max_page_count(&self, pages: u64) -> Result<u64> {
+        let conn = self.conn();
+        Ok(conn
+            .pragma_update_and_check(None, "max_page_count", pages as i64, |r| r.get::<_, i64>(0))?
+            as u64)
+    }
+
+    /// Judge the system clock against the floor and the newest record.
+    pub fn clock_check(&self) -> ClockCheck {
+        let now = self.system_now_ms();
+        let newest = self.inner.newest_ms.load(Ordering::Relaxed);
+        let check = if now < CLOCK_FLOOR_MS {
+            ClockCheck::BeforeFloor { now_ms: now }
+        } else if newest > 0 && now + CLOCK_BACKWARDS_TOLERANCE_MS < newest {
+            ClockCheck::Backwards {
+                now_ms: now,
+                newest_ms: newest,
+            }
+        } else {
+            ClockCheck::Ok
+        };
+        let suspect = !check.is_ok();
+        if suspect && !self.inner.clock_suspect.swap(true, Ordering::Relaxed) {
+            tracing::warn!("{}", check.describe());
+        } else if !suspect {
+            self.inner.clock_suspect.store(false, Ordering::Relaxed);
+        }
+        check
+    }
+
+    /// Time for a new record: never before the newest record, so receipt
+    /// dates and the outbox order stay monotonic when the clock jumps back.
+    fn record_time(&self) -> (i64, bool) {
+        let check = self.clock_check();
+        let now = self.system_now_ms();
+        let newest = self.inner.newest_ms.load(Ordering::Relaxed);
+        (now.max(newest), !check.is_ok())
+    }
+
+    /// Next sequence number for keys starting with `day_prefix` (e.g.
+    /// `BM1-T0001-20261125-`): one more than the highest such key, found
+    /// through the key's unique index inside the writing transaction (keys
+    /// are never deleted, so a number is never handed out twice). Reading
+    /// instead of keeping a counter row saves a page write per commit.
+    fn next_seq(tx: &rusqlite::Transaction<'_>, day_prefix: &str) -> Result<u32> {
+        let mut upper = day_prefix.to_string();
+        upper.pop();
+        upper.push('.'); // '.' sorts right after '-'
+        let last: Option<String> = tx
+            .prepare_cached(
+                "SELECT key FROM outbox WHERE key >= ?1 AND key < ?2 ORDER BY key DESC LIMIT 1",
+            )?
+            .query_row([day_prefix, upper.as_str()], |r| r.get(0))
+            .optional()?;
+        let seq = match last {
+            None => 1,
+            Some(key) => {
+                let digits: String = key[day_prefix.len()..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit())
+                    .collect();
+                digits
+                    .parse::<u32>()
+                    .map_err(|_| StoreError::Corrupt {
+                        detail: format!("unreadable key {key}"),
+                    })?
+                    .checked_add(1)
+                    .ok_or_else(|| StoreError::Invalid("sequence overflow".into()))?
+            }
+        };
+        if seq > 999_999 {
+            return Err(StoreError::Invalid(
+                "more than 999999 records in one day".into(),
+            ));
+        }
+        Ok(seq)
+    }
+
+    /// Insert one record in its own IMMEDIATE transaction; `make` gets the
+    /// record time and the day's sequence number and returns
+    /// (key, service_code, service_name, wire JSON).
+    fn insert<F>(&self, kind: RecordKind, key_prefix: &str, make: F) -> Result<(String, i64, bool)>
+    where
+        F: FnOnce(
+            i64,
+            &str,
+            u32,
+        ) -> Result<(String, Option<String>, Option<String>, Zeroizing<Vec<u8>>)>,
+    {
+        let (at, suspect) = self.record_time();
+        let date = day(at);
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let seq = Self::next_seq(&tx, &format!("{key_prefix}{date}-"))?;
+        let (key, code, name, json) = make(at, &date, seq)?;
+        let body = self.inner.sealer.seal(&key, &json);
+        tx.prepare_cached(
+            "INSERT INTO outbox (kind, key, service_code, service_name, created_at, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![kind.as_str(), key, code, name, at, body])?;
+        tx.commit()?;
+        drop(conn);
+        self.inner.newest_ms.fetch_max(at, Ordering::Relaxed);
+        self.inner.changed.notify_one();
+        Ok((key, at, suspect))
+    }
+
+    /// Take an application: it is committed (fsync'd) before this returns
+    /// its receipt number. Nothing is written if this fails.
+    pub fn enqueue_application(&self, app: NewApplication) -> Result<Receipt> {
+        if app.service_code.trim().is_empty() {
+            return Err(StoreError::Invalid("service code is empty".into()));
+        }
+        let terminal = self.inner.terminal_id.clone();
+        let mut created_at = String::new();
+        let (receipt_no, at, suspect) = self.insert(
+            RecordKind::Application,
+            &format!("{}-{terminal}-", receipt::PREFIX),
+            |at, date, seq| {
+                created_at = rfc3339(at);
+                let receipt_no = receipt::format(&terminal, date, seq);
+                let wire = ApplicationWire {
+                    receipt_no: receipt_no.clone(),
+                    terminal_id: terminal.clone(),
+                    service_code: app.service_code.clone(),
+                    service_name: app.service_name.clone(),
+                    created_at: created_at.clone(),
+                    assisted_by: app.assisted_by,
+                    applicant: app.applicant,
+                    form: app.form,
+                    materials: app.materials,
+                    delivery: app.delivery,
+                    signature_png: app
+                        .signature_png
+                        .map(|png| base64::engine::general_purpose::STANDARD.encode(png)),
+                };
+                let json = wire_json(&wire)?;
+                Ok((
+                    receipt_no,
+                    Some(app.service_code),
+                    Some(app.service_name),
+                    json,
+                ))
+            },
+        )?;
+        Ok(Receipt {
+            receipt_no,
+            created_at,
+            created_at_ms: at,
+            clock_suspect: suspect,
+        })
+    }
+
+    /// Queue a 好差评 evaluation (level 1–5); returns its id.
+    pub fn enqueue_evaluation(&self, ev: NewEvaluation) -> Result<String> {
+        if !(1..=5).contains(&ev.level) {
+            return Err(StoreError::Invalid(format!(
+                "evaluation level {} is not 1–5",
+                ev.level
+            )));
+        }
+        let terminal = self.inner.terminal_id.clone();
+        self.insert(
+            RecordKind::Evaluation,
+            &format!("EV-{terminal}-"),
+            |at, date, seq| {
+                let id = format!("EV-{terminal}-{date}-{seq:06}");
+                let wire = EvaluationWire {
+                    id: id.clone(),
+                    terminal_id: terminal.clone(),
+                    receipt_no: ev.receipt_no,
+                    service_code: ev.service_code.clone(),
+                    level: ev.level,
+                    comment: ev.comment,
+                    created_at: rfc3339(at),
+                };
+                let json = wire_json(&wire)?;
+                Ok((id, Some(ev.service_code), None, json))
+            },
+        )
+        .map(|(id, _, _)| id)
+    }
+
+    /// Queue a heartbeat (the queue depth and free disk are filled in here).
+    pub fn enqueue_heartbeat(&self, hb: NewHeartbeat) -> Result<String> {
+        let terminal = self.inner.terminal_id.clone();
+        let depth = self.stats()?.pending;
+        let free = free_disk_bytes(&self.inner.data_dir);
+        self.insert(
+            RecordKind::Heartbeat,
+            &format!("HB-{terminal}-"),
+            |at, date, seq| {
+                let id = format!("HB-{terminal}-{date}-{seq:06}");
+                let wire = HeartbeatWire {
+                    id: id.clone(),
+                    terminal_id: terminal.clone(),
+                    at: rfc3339(at),
+                    status: hb.status,
+                    devices: hb.devices,
+                    queue_depth: depth,
+                    free_disk_bytes: free,
+                    version: hb.version,
+                    uptime_secs: hb.uptime_secs,
+                };
+                let json = wire_json(&wire)?;
+                Ok((id, None, None, json))
+            },
+        )
+        .map(|(id, _, _)| id)
+    }
+
+    /// Queue an error report (办不成事 or a terminal fault).
+    pub fn enqueue_error_report(&self, er: NewErrorReport) -> Result<String> {
+        let terminal = self.inner.terminal_id.clone();
+        self.insert(
+            RecordKind::ErrorReport,
+            &format!("ER-{terminal}-"),
+            |at, date, seq| {
+                let id = format!("ER-{terminal}-{date}-{seq:06}");
+                let wire = ErrorReportWire {
+                    id: id.clone(),
+                    terminal_id: terminal.clone(),
+                    at: rfc3339(at),
+                    kind: er.kind,
+                    service_code: er.service_code.clone(),
+                    message: er.message,
+                };
+                let json = wire_json(&wire)?;
+                Ok((id, er.service_code, None, json))
+            },
+        )
+        .map(|(id, _, _)| id)
+    }
+
+    /// Oldest pending records of `kind`, decrypted, at most `limit`. A body
+    /// that cannot be decrypted (wrong key, tampering) parks its record.
+    pub fn next_batch(&self, kind: RecordKind, limit: usize) -> Result<Vec<OutgoingRecord>> {
+        self.next_batch_after(kind, 0, limit)
+    }
+
+    /// Like [`Store::next_batch`], only records with an id above `after_id`
+    /// (the sync engine reads the next batch while the previous one's
+    /// acknowledgements are still being written).
+    pub fn next_batch_after(
+        &self,
+        kind: RecordKind,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<OutgoingRecord>> {
+        let rows = {
+            let reads = self.background();
+            let from = pending_mark(&reads, kind)?.max(after_id.saturating_add(1));
+            let mut stmt = reads.prepare_cached(
+                "SELECT id, key, body FROM outbox WHERE id >= ?3 AND kind = ?1 AND state = 'pending'
+                 ORDER BY id LIMIT ?2",
+            )?;
+            let rows = stmt
+                .query_map(params![kind.as_str(), limit as i64, from], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<Vec<u8>>>(2)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        let mut broken = Vec::new();
+        for (id, key, body) in rows {
+            match body.and_then(|b| self.inner.sealer.open(&key, &b)) {
+                Some(json) => out.push(OutgoingRecord { id, key, json }),
+                None => broken.push(id),
+            }
+        }
+        if !broken.is_empty() {
+            let conn = self.conn();
+            let mut stmt = conn.prepare_cached(
+                "UPDATE outbox SET state = 'parked', last_error = ?2 WHERE id = ?1",
+            )?;
+            for id in &broken {
+                stmt.execute(params![
+                    id,
+                    "本机无法解密该记录 (body cannot be decrypted with this terminal's key)"
+                ])?;
+            }
+            tracing::error!(
+                count = broken.len(),
+                "outbox records could not be decrypted; parked"
+            );
+        }
+        Ok(out)
+    }
+
+    /// Record the platform's per-record answers in one transaction:
+    /// accepted/duplicate → acked, rejected → parked with the reason.
+    /// Results for unknown ids are ignored.
+    ///
+    /// Committed with `synchronous=NORMAL`: a power cut may forget the last
+    /// acknowledgements (never a record), which only means those records are
+    /// sent again and the platform answers `duplicate`. The next FULL commit
+    /// (any enqueue) makes them durable too.
+    pub fn apply_results(&self, results: &[RecordResult]) -> Result<()> {
+        let now = now_ms();
+        let mut accepted = Vec::with_capacity(results.len());
+        let mut duplicate = Vec::new();
+        let mut rejected = Vec::new();
+        for r in results {
+            match r.status {
+                RecordStatus::Accepted => accepted.push(r.id.as_str()),
+                RecordStatus::Duplicate => duplicate.push(r.id.as_str()),
+                RecordStatus::Rejected => rejected.push(r),
+            }
+        }
+        let mut conn = self.conn();
+        relaxed(&mut conn, |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                // One statement per answer rather than per record: a batch's
+                // acknowledgement is a single pass over the key index.
+                let mut ack = tx.prepare_cached(
+                    "UPDATE outbox SET state = 'acked', acked_at = ?2, platform_status = ?3,
+                     attempts = attempts + 1, last_error = NULL
+                     WHERE key IN (SELECT value FROM json_each(?1)) AND state = 'pending'",
+                )?;
+                for (keys, status) in [(&accepted, "accepted"), (&duplicate, "duplicate")] {
+                    if !keys.is_empty() {
+                        let list = serde_json::to_string(keys)
+                            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+                        ack.execute(params![list, now, status])?;
+                    }
+                }
+                let mut park = tx.prepare_cached(
+                    "UPDATE outbox SET state = 'parked', attempts = attempts + 1, last_error = ?2,
+                     platform_status = 'rejected' WHERE key = ?1 AND state = 'pending'",
+                )?;
+                for r in rejected {
+                    park.execute(params![
+                        r.id,
+                        r.reason.as_deref().unwrap_or("rejected by the platform")
+                    ])?;
+                }
+            }
+            if !results.is_empty() {
+                raise_pending_marks(&tx)?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    /// Note a failed delivery attempt (the records stay pending).
+    pub fn note_failure(&self, ids: &[i64], reason: &str) -> Result<()> {
+        let mut conn = self.conn();
+        relaxed(&mut conn, |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+                )?;
+                for id in ids {
+                    stmt.execute(params![id, reason])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    /// Park one record with a reason (the platform refused it as a whole).
+    pub fn park(&self, id: i64, reason: &str) -> Result<()> {
+        self.conn().execute(
+            "UPDATE outbox SET state = 'parked', attempts = attempts + 1, last_error = ?2
+             WHERE id = ?1 AND state = 'pending'",
+            params![id, reason],
+        )?;
+        Ok(())
+    }
+
+    /// Put a parked record back in the queue (`bianmin queue retry ID`).
+    /// `id_or_key` is the numeric id or the receipt number / record id.
+    pub fn retry(&self, id_or_key: &str) -> Result<RecordSummary> {
+        let n = {
+            let mut conn = self.conn();
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let reopened: Vec<(i64, String)> = tx
+                .prepare(
+                    "UPDATE outbox SET state = 'pending', last_error = NULL
+                     WHERE (key = ?1 OR CAST(id AS TEXT) = ?1) AND state = 'parked' AND body IS NOT NULL
+                     RETURNING id, kind",
+                )?
+                .query_map([id_or_key], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            for (id, kind) in &reopened {
+                // The record is pending again below its kind's mark: lower it
+                // in the same commit, or the sender would never see it.
+                tx.execute(
+                    "UPDATE meta SET value = CAST(?2 AS TEXT)
+                     WHERE key = ?1 AND CAST(value AS INTEGER) > ?2",
+                    params![
+                        RecordKind::parse(kind)
+                            .map(pending_mark_key)
+                            .unwrap_or_default(),
+                        id
+                    ],
+                )?;
+            }
+            tx.commit()?;
+            reopened.len()
+        };
+        let summary = self
+            .find(id_or_key)?
+            .ok_or_else(|| StoreError::NotFound(id_or_key.to_string()))?;
+        if n == 0 && summary.state != RecordState::Pending {
+            return Err(StoreError::Invalid(format!(
+                "record {} is {}, only parked records can be retried",
+                summary.key,
+                summary.state.as_str()
+            )));
+        }
+        self.inner.changed.notify_one();
+        Ok(summary)
+    }
+
+    fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordSummary> {
+        let kind: String = r.get(1)?;
+        let state: String = r.get(6)?;
+        Ok(RecordSummary {
+            id: r.get(0)?,
+            kind: RecordKind::parse(&kind).unwrap_or(RecordKind::Application),
+            key: r.get(2)?,
+            service_code: r.get(3)?,
+            service_name: r.get(4)?,
+            created_at_ms: r.get(5)?,
+            state: RecordState::parse(&state),
+            attempts: r.get::<_, i64>(7)? as u32,
+            last_error: r.get(8)?,
+            purged: r.get::<_, Option<i64>>(9)?.is_some(),
+        })
+    }
+
+    const SUMMARY_COLS: &'static str = "id, kind, key, service_code, service_name, created_at, state, attempts, last_error, purged_at";
+
+    /// One record by numeric id or key.
+    pub fn find(&self, id_or_key: &str) -> Result<Option<RecordSummary>> {
+        let conn = self.conn();
+        let sql = format!(
+            "SELECT {} FROM outbox WHERE key = ?1 OR CAST(id AS TEXT) = ?1 LIMIT 1",
+            Self::SUMMARY_COLS
+        );
+        Ok(conn
+            .query_row(&sql, [id_or_key], Self::summary_row)
+            .optional()?)
+    }
+
+    /// Newest first; `state` filters.
+    pub fn list(&self, state: Option<RecordState>, limit: usize) -> Result<Vec<RecordSummary>> {
+        let conn = self.conn();
+        let sql = format!(
+            "SELECT {} FROM outbox WHERE (?1 IS NULL OR state = ?1) ORDER BY id DESC LIMIT ?2",
+            Self::SUMMARY_COLS
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt
+            .query_map(
+                params![state.map(|s| s.as_str()), limit as i64],
+                Self::summary_row,
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    pub fn stats(&self) -> Result<QueueStats> {
+        let conn = self.conn();
+        let mut s = QueueStats::default();
+        let mut stmt = conn.prepare_cached(
+            "SELECT state, kind, COUNT(*), MIN(created_at), SUM(purged_at IS NOT NULL)
+             FROM outbox GROUP BY state, kind",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let state: String = r.get(0)?;
+            let kind: String = r.get(1)?;
+            let n = r.get::<_, i64>(2)? as u64;
+            let oldest: Option<i64> = r.get(3)?;
+            s.purged += r.get::<_, Option<i64>>(4)?.unwrap_or(0) as u64;
+            match state.as_str() {
+                "pending" => {
+                    s.pending += n;
+                    match kind.as_str() {
+                        "application" => s.pending_applications += n,
+                        "heartbeat" => s.pending_heartbeats += n,
+                        _ => {}
+                    }
+                    s.oldest_pending_ms = match (s.oldest_pending_ms, oldest) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                }
+                "parked" => s.parked += n,
+                _ => s.acked += n,
+            }
+        }
+        Ok(s)
+    }
+
+    /// Copy the WAL's committed pages into the database file without
+    /// waiting for, or holding up, any writer (a passive checkpoint on the
+    /// background connection). The sync engine calls it after each drain
+    /// attempt. Returns the WAL's frames and how many of them are now in the
+    /// database file (fewer when a reader still needs older pages).
+    pub fn checkpoint(&self) -> Result<(u64, u64)> {
+        let (frames, copied): (i64, i64) =
+            self.background()
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                    Ok((r.get(1)?, r.get(2)?))
+                })?;
+        Ok((frames.max(0) as u64, copied.max(0) as u64))
+    }
+
+    /// Drop the personal fields (the whole sealed body) of records
+    /// acknowledged more than `retention_days` ago. Returns how many.
+    pub fn purge_acknowledged(&self, retention_days: u32) -> Result<usize> {
+        let now = now_ms();
+        let cutoff = now - i64::from(retention_days) * 86_400_000;
+        let n = self.conn().execute(
+            "UPDATE outbox SET body = NULL, purged_at = ?1
+             WHERE state = 'acked' AND body IS NOT NULL AND acked_at <= ?2",
+            params![now, cutoff],
+        )?;
+        if n > 0 {
+            // Push the overwritten pages out of the WAL too.
+            let _ = self
+                .conn()
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        }
+        Ok(n)
+    }
+
+    /// Decrypted wire JSON of one record (for export and tests). `None` once purged.
+    pub fn record_json(&self, id_or_key: &str) -> Result<Option<Zeroizing<Vec<u8>>>> {
+        let conn = self.conn();
+        let row: Option<(String, Option<Vec<u8>>)> = conn
+            .query_row(
+                "SELECT key, body FROM outbox WHERE key = ?1 OR CAST(id AS TEXT) = ?1",
+                [id_or_key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((key, body)) = row else {
+            return Err(StoreError::NotFound(id_or_key.to_string()));
+        };
+        Ok(body.and_then(|b| self.inner.sealer.open(&key, &b)))
+    }
+
+    /// Every receipt number of an application in any state (tests, audits).
+    pub fn application_keys(&self) -> Result<Vec<(String, RecordState)>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT key, state FROM outbox WHERE kind = 'application' ORDER BY id")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    RecordState::parse(&r.get::<_, String>(1)?),
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Export every record not yet acknowledged (pending and parked) to
+    /// `path`, sealed with this terminal's key (see docs/platform-api.yaml,
+    /// "Offline export"). Returns the record count.
+    pub fn export(&self, path: &Path) -> Result<usize> {
+        let rows: Vec<(String, String, Option<Vec<u8>>)> = {
+            let conn = self.conn();
+            let mut stmt = conn.prepare(
+                "SELECT kind, key, body FROM outbox WHERE state IN ('pending','parked') ORDER BY id",
+            )?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows
+        };
+        let mut doc = Zeroizing::new(Vec::new());
+        doc.extend_from_slice(b"[");
+        let mut n = 0;
+        for (kind, key, body) in rows {
+            let Some(json) = body.and_then(|b| self.inner.sealer.open(&key, &b)) else {
+                continue;
+            };
+            if n > 0 {
+                doc.push(b',');
+            }
+            doc.extend_from_slice(format!("{{\"kind\":\"{kind}\",\"record\":").as_bytes());
+            doc.extend_from_slice(&json);
+            doc.push(b'}');
+            n += 1;
+        }
+        doc.push(b']');
+        let aad = format!("{EXPORT_MAGIC}{}", self.inner.terminal_id);
+        let sealed = self.inner.sealer.seal_export(&aad, &doc);
+        let mut file = Vec::with_capacity(sealed.len() + 64);
+        file.extend_from_slice(EXPORT_MAGIC.as_bytes());
+        file.extend_from_slice(self.inner.terminal_id.as_bytes());
+        file.push(b'\n');
+        file.extend_from_slice(&sealed);
+        write_atomically(path, &file).map_err(|e| StoreError::Io(e.to_string()))?;
+        Ok(n)
+    }
+
+    /// Open an export file written by this terminal's key.
+    pub fn read_export(&self, path: &Path) -> Result<serde_json::Value> {
+        let data = std::fs::read(path).map_err(|e| StoreError::Io(e.to_string()))?;
+        let nl = data
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or_else(|| StoreError::Invalid("not an export file".into()))?;
+        let header = std::str::from_utf8(&data[..nl])
+            .map_err(|_| StoreError::Invalid("not an export file".into()))?;
+        if !header.starts_with(EXPORT_MAGIC) {
+            return Err(StoreError::Invalid("not an export file".into()));
+        }
+        let json = self
+            .inner
+            .sealer
+            .open_export(header, &data[nl + 1..])
+            .ok_or_else(|| StoreError::Invalid("export sealed under another key".into()))?;
+        serde_json::from_slice(&json).map_err(|e| StoreError::Invalid(e.to_string()))
+    }
+
+    /// Cached catalogue, if any.
+    pub fn catalogue(&self) -> Result<Option<CachedCatalogue>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT etag, version, body, fetched_at FROM catalogue WHERE id = 1",
+                [],
+                |r| {
+                    Ok(CachedCatalogue {
+                        etag: r.get(0)?,
+                        version: r.get(1)?,
+                        body: r.get(2)?,
+                        fetched_at_ms: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Replace the cached catalogue in one transaction (readers see the old
+    /// one or the new one, never a mix). The body must be a JSON document.
+    pub fn replace_catalogue(&self, etag: Option<&str>, body: &str) -> Result<()> {
+        let value: serde_json::Value = serde_json::from_str(body)
+            .map_err(|e| StoreError::Invalid(format!("catalogue is not JSON: {e}")))?;
+        let version = value
+            .get("version")
+            .and_then(|v| v.as_str())
+            .map(str::to_string);
+        self.conn().execute(
+            "INSERT INTO catalogue (id, etag, version, body, fetched_at) VALUES (1, ?1, ?2, ?3, ?4)
+             ON CONFLICT (id) DO UPDATE SET etag = excluded.etag, version = excluded.version,
+               body = excluded.body, fetched_at = excluded.fetched_at",
+            params![etag, version, body, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// Full `PRAGMA integrity_check` (for `doctor`).
+    pub fn integrity_check(&self) -> Result<()> {
+        let first: String = self
+            .conn()
+            .query_row("PRAGMA integrity_check(1)", [], |r| r.get(0))?;
+        if first == "ok" {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt { detail: first })
+        }
+    }
+
+    /// This terminal's applications whose sealed applicant has `id_number`,
+    /// newest first, at most `limit`, and how many applications have been
+    /// purged (whose applicant can no longer be told). Read-only: the ID
+    /// number is compared inside the decrypted bodies, never stored in clear.
+    pub fn applications_of(&self, id_number: &str, limit: usize) -> Result<ResidentApplications> {
+        #[derive(Deserialize)]
+        struct Sealed {
+            applicant: SealedApplicant,
+        }
+        #[derive(Deserialize)]
+        struct SealedApplicant {
+            id_number: String,
+        }
+        let wanted = id_number.trim();
+        let mut found = ResidentApplications::default();
+        if wanted.is_empty() {
+            return Ok(found);
+        }
+        let conn = self.conn();
+        found.purged = conn.query_row(
+            "SELECT COUNT(*) FROM outbox WHERE kind = 'application' AND body IS NULL",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? as u64;
+        let sql = format!(
+            "SELECT {}, body FROM outbox WHERE kind = 'application' AND body IS NOT NULL ORDER BY id DESC",
+            Self::SUMMARY_COLS
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            if found.records.len() >= limit {
+                break;
+            }
+            let summary = Self::summary_row(row)?;
+            let body: Vec<u8> = row.get(10)?;
+            let Some(json) = self.inner.sealer.open(&summary.key, &body) else {
+                continue;
+            };
+            if let Ok(mut sealed) = serde_json::from_slice::<Sealed>(&json) {
+                let same = sealed.applicant.id_number.eq_ignore_ascii_case(wanted);
+                zeroize::Zeroize::zeroize(&mut sealed.applicant.id_number);
+                if same {
+                    found.records.push(summary);
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// What [`Store::applications_of`] found for one resident.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResidentApplications {
+    /// Newest first; no personal data.
+    pub records: Vec<RecordSummary>,
+    /// Applications of anyone whose personal fields were purged after the
+    /// retention period: they may include this resident's older ones.
+    pub purged: u64,
+}
+
+const EXPORT_MAGIC: &str = "BIANMIN-EXPORT-1 ";
+
+/// A record's wire JSON, written into one buffer sized for a typical
+/// application: a growing `Vec` would leave copies of the personal fields in
+/// freed memory that `Zeroizing` never sees.
+fn wire_json(wire: &impl Serialize) -> Result<Zeroizing<Vec<u8>>> {
+    let mut buf = Zeroizing::new(Vec::with_capacity(2048));
+    serde_json::to_writer(&mut *buf, wire).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    Ok(buf)
+}
+
+/// Run `f` with `synchronous=NORMAL`, FULL again afterwards. Only for
+/// writes whose loss is harmless (acknowledgements, attempt counts).
+fn relaxed<T>(conn: &mut Connection, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    let out = f(conn);
+    if let Err(e) = conn.pragma_update(None, "synchronous", "FULL") {
+        tracing::error!("could not restore synchronous=FULL: {e}");
+        return Err(e.into());
+    }
+    out
+}
+
+fn create_private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    match std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+    {
+        Ok(()) => Ok(()),
+        Err(e) => Err(StoreError::Io(format!("{}: {e}", dir.display()))),
+    }
+}
+
+fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("partial");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Free bytes on the filesystem holding `dir` (0 if unknown).
+pub fn free_disk_bytes(dir: &Path) -> u64 {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = CString::new(dir.as_os_str().as_bytes()) else {
+        return 0;
+    };
+    // SAFETY: statvfs writes into a zeroed struct we own; c is NUL-terminated.
+    unsafe {
+        let mut s: libc::statvfs = std::mem::zeroed();
+        if libc::statvfs(c.as_ptr(), &mut s) == 0 {
+            (s.f_bavail as u64).saturating_mul(s.f_frsize as u64)
+        } else {
+            0
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,91 @@
+//! Helpers shared by the sync, outbox, desk and crash tests of every crate,
+//! so each test binary takes them from one place.
+
+use bianmin_config::{Config, HttpUrl, Ranged, Secret};
+use bianmin_platform::api::{Applicant, Delivery, Material, MaterialState};
+use bianmin_platform_server::{self as server, ServerHandle, ServerOptions};
+use bianmin_store::NewApplication;
+use bianmin_sync::{Link, SyncStatus};
+use std::path::Path;
+use std::time::Duration;
+use tokio::sync::watch;
+
+pub const SECRET: &str = "loopback-test-secret";
+pub const ID_NUMBER: &str = "11010519491231002X";
+
+pub fn demo_catalogue() -> Vec<u8> {
+    bianmin_core::catalogue::DEMO_CATALOGUE_JSON
+        .as_bytes()
+        .to_vec()
+}
+
+pub async fn server() -> ServerHandle {
+    server_with(ServerOptions::default()).await
+}
+
+pub async fn server_with(mut opts: ServerOptions) -> ServerHandle {
+    opts.shared_secret = Some(SECRET.into());
+    if opts.catalogue == ServerOptions::default().catalogue {
+        opts.catalogue = demo_catalogue();
+    }
+    server::spawn(opts).await.expect("server on loopback")
+}
+
+/// Configuration for a kiosk in `dir` talking to `url` with short timers.
+pub fn config(dir: &Path, url: &str) -> Config {
+    let mut c = Config::default();
+    c.store.data_dir = dir.to_path_buf();
+    c.platform.url = HttpUrl(url.to_string());
+    c.platform.secret = Some(Secret(SECRET.into()));
+    c.platform.retry_base_ms = Ranged(20);
+    c.platform.retry_cap_secs = Ranged(1);
+    c.platform.batch_size = Ranged(20);
+    c.platform.request_timeout_secs = Ranged(2);
+    c
+}
+
+pub fn app(i: usize) -> NewApplication {
+    NewApplication {
+        service_code: "DEMO-SB-001".into(),
+        service_name: "社会保障卡申领".into(),
+        assisted_by: i.is_multiple_of(3).then(|| "STAFF01".into()),
+        applicant: Applicant {
+            name: format!("测试居民{i}"),
+            id_number: ID_NUMBER.into(),
+            phone: "13912345678".into(),
+            address: "演示省演示市演示路88号".into(),
+        },
+        form: serde_json::json!({"i": i, "reason": "首次申领"}),
+        materials: vec![
+            Material {
+                name: "居民身份证".into(),
+                state: MaterialState::ECert,
+            },
+            Material {
+                name: "近期免冠照片".into(),
+                state: MaterialState::Pending,
+            },
+        ],
+        delivery: Delivery::Post {
+            address: "演示省演示市演示路88号".into(),
+        },
+        signature_png: Some(vec![0x89, b'P', b'N', b'G', 1, 2, 3]),
+    }
+}
+
+/// Wait until the engine reports an empty queue while online.
+pub async fn wait_drained(rx: &mut watch::Receiver<SyncStatus>, within: Duration) -> SyncStatus {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        {
+            let s = rx.borrow_and_update();
+            if s.link == Link::Online && s.queue.pending == 0 {
+                return s.clone();
+            }
+        }
+        match tokio::time::timeout_at(deadline, rx.changed()).await {
+            Ok(Ok(())) => {}
+            _ => panic!("queue not drained within {within:?}: {:?}", rx.borrow()),
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Nothing a resident saw or typed in a journey survives the session: every
+//! `Journey` and `Kiosk` view model that can hold resident data is checked
+//! field by field after 首页 (退出) and after the idle time-out, with the
+//! form half-filled, the keyboard open, a signature drawn and a clerk helping.
+
+use bianmin::config::{Config, PinHash, StaffId, StaffMember};
+use bianmin::ui::headless::SampleResident;
+use bianmin::ui::{AppWindow, Journey, Kiosk, KioskController, Screen};
+use slint::{ComponentHandle, Model};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+fn kiosk() -> (AppWindow, KioskController) {
+    let mut config = Config::default();
+    config.assist.staff.push(StaffMember {
+        id: StaffId("1001".into()),
+        pin_hash: PinHash(bianmin::admin::staff::hash("975318").unwrap()),
+    });
+    let (ui, controller) = super::support::kiosk_with(config);
+    controller.set_hooks(Rc::new(SampleResident));
+    (ui, controller)
+}
+
+/// A resident mid-journey: identified, form partly typed, keyboard open,
+/// a clerk signed in; then a second application signed and waiting.
+fn mid_journey(ui: &AppWindow, controller: &KioskController) {
+    controller.set_resident("王*明 110101********1233");
+    controller.apply("DEMO-SB-001");
+    assert_eq!(ui.global::<Kiosk>().get_screen(), Screen::Form);
+    let kiosk = ui.global::<Kiosk>();
+    controller.open_assist();
+    for (step, digits) in [(0, "1001"), (1, "975318")] {
+        assert_eq!(kiosk.get_assist_step(), step);
+        for d in digits.chars() {
+            kiosk.invoke_assist_key(d.to_string().into());
+        }
+        kiosk.invoke_assist_done();
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while controller.assist_checking() {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(20));
+        i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(60));
+    }
+    assert!(!kiosk.get_assisted_by().is_empty());
+    controller.journey_fill_required();
+    controller.journey_form_next();
+    controller.journey_provide_all_materials();
+    controller.journey_materials_next();
+    controller.journey_delivery_next();
+    let journey = ui.global::<Journey>();
+    journey.invoke_sign_start(20.0, 100.0, 700.0, 260.0);
+    for i in 1..20 {
+        journey.invoke_sign_move(20.0 + i as f32 * 15.0, 110.0);
+    }
+    journey.invoke_sign_end();
+    assert!(!journey.get_ink().is_empty());
+    // Back to the form with the keyboard open and letters composing.
+    controller.back();
+    controller.back();
+    controller.back();
+    controller.journey_edit_field("applicant.address");
+    controller.journey_key("zhang");
+    assert!(journey.get_editing());
+    assert!(!journey.get_composing().is_empty());
+    assert!(!journey.get_editing_value().is_empty());
+}
+
+fn assert_nothing_left(ui: &AppWindow) {
+    let k = ui.global::<Kiosk>();
+    let j = ui.global::<Journey>();
+    assert_eq!(k.get_screen(), Screen::Attract);
+    assert!(k.get_resident().is_empty(), "resident");
+    assert!(k.get_assisted_by().is_empty(), "assisted-by");
+    assert!(
+        !k.get_assist_visible()
+            && k.get_assist_id().is_empty()
+            && k.get_assist_pin_dots().is_empty()
+    );
+    assert!(k.get_notice().is_empty(), "notice");
+    assert!(j.get_title().is_empty(), "title");
+    assert_eq!(j.get_fields().row_count(), 0, "fields");
+    assert!(!j.get_editing(), "editing");
+    assert!(j.get_editing_value().is_empty(), "editing value");
+    assert!(j.get_editing_field().value.is_empty(), "editing field");
+    assert!(j.get_composing().is_empty(), "composing");
+    assert_eq!(j.get_candidates().row_count(), 0, "candidates");
+    assert_eq!(j.get_materials().row_count(), 0, "materials");
+    assert_eq!(j.get_deliveries().row_count(), 0, "deliveries");
+    assert!(j.get_mail_address().is_empty(), "mail address");
+    assert!(j.get_commitment_text().is_empty(), "commitment text");
+    assert!(j.get_ink().is_empty(), "signature ink");
+    assert!(!j.get_signed() && !j.get_committed());
+    assert!(j.get_receipt_no().is_empty(), "receipt");
+    assert_eq!(j.get_owed().row_count(), 0, "owed");
+    assert_eq!(j.get_answers().row_count(), 0, "answers");
+    assert_eq!(j.get_items().row_count(), 0, "items");
+    assert_eq!(j.get_progress().row_count(), 0, "progress");
+    assert_eq!(j.get_certificates().row_count(), 0, "certificates");
+    assert_eq!(j.get_documents().row_count(), 0, "documents");
+}
+
+#[test]
+fn leaving_with_home_wipes_the_journey() {
+    let (ui, controller) = kiosk();
+    mid_journey(&ui, &controller);
+    ui.global::<Kiosk>().invoke_go_home();
+    assert_nothing_left(&ui);
+}
+
+#[test]
+fn the_idle_time_out_wipes_the_journey() {
+    let (ui, controller) = kiosk();
+    mid_journey(&ui, &controller);
+    let idle = Config::default().session;
+    let seconds = idle.idle_timeout_secs.get() + idle.countdown_secs.get() + 2;
+    for _ in 0..seconds {
+        controller.tick();
+    }
+    assert_nothing_left(&ui);
+}

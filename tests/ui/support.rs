@@ -1,0 +1,64 @@
+//! Helpers every UI test uses: a kiosk on the testing backend, finding and
+//! pressing buttons by their accessible label, and mock time.
+
+use bianmin::config::Config;
+use bianmin::core::catalogue::Catalogue;
+use bianmin::ui::{AppWindow, Kiosk, KioskController, Screen};
+use i_slint_backend_testing::{AccessibleRole, ElementHandle};
+use slint::ComponentHandle;
+use std::time::{Duration, Instant};
+
+/// A kiosk window with the demo catalogue, shown on the testing backend.
+pub fn kiosk_with(config: Config) -> (AppWindow, KioskController) {
+    i_slint_backend_testing::init_no_event_loop();
+    let ui = AppWindow::new().unwrap();
+    let controller = KioskController::new(&ui, config, Catalogue::demo());
+    ui.show().unwrap();
+    (ui, controller)
+}
+
+/// A kiosk with the default configuration.
+pub fn kiosk() -> (AppWindow, KioskController) {
+    kiosk_with(Config::default())
+}
+
+/// Every button with this accessible label, in tree order.
+pub fn buttons<C: ComponentHandle>(ui: &C, label: &str) -> Vec<ElementHandle> {
+    ElementHandle::find_by_accessible_label(ui, label)
+        .filter(|e| e.accessible_role() == Some(AccessibleRole::Button))
+        .collect()
+}
+
+/// Press the button a resident would see with this label.
+pub fn tap(ui: &AppWindow, label: &str) {
+    let found = buttons(ui, label);
+    let button = found
+        .first()
+        .unwrap_or_else(|| panic!("no button labelled {label:?} on {:?}", screen(ui)));
+    button.invoke_accessible_default_action();
+}
+
+pub fn screen(ui: &AppWindow) -> Screen {
+    ui.global::<Kiosk>().get_screen()
+}
+
+/// Let `n` seconds of UI time pass (timers fire, the session ticks).
+pub fn seconds(n: u64) {
+    for _ in 0..n {
+        i_slint_backend_testing::mock_elapsed_time(Duration::from_secs(1));
+    }
+}
+
+/// Wait for work on other threads: real time for the worker, mock time for
+/// the UI timer that delivers its answer.
+pub fn wait_until(what: &str, cond: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+        i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(100));
+    }
+}

@@ -1,0 +1,138 @@
+//! The kiosk shell through Slint's testing backend: navigation by accessible
+//! labels, the large-font switch, the idle time-out and the wipe.
+
+use super::support::{buttons, kiosk, screen, seconds, tap};
+use bianmin::ui::{Kiosk, Screen, Theme};
+use slint::{ComponentHandle, Model};
+
+#[test]
+fn resident_reaches_a_service_guide_by_labels() {
+    let (ui, _controller) = kiosk();
+    assert_eq!(screen(&ui), Screen::Attract);
+    tap(&ui, "找服务");
+    assert_eq!(screen(&ui), Screen::Catalogue);
+    tap(&ui, "社会保障");
+    assert_eq!(screen(&ui), Screen::ServiceList);
+    assert_eq!(ui.global::<Kiosk>().get_list_title(), "社会保障");
+    tap(&ui, "社会保障卡申领");
+    assert_eq!(screen(&ui), Screen::Guide);
+    let guide = ui.global::<Kiosk>().get_guide();
+    assert_eq!(guide.name, "社会保障卡申领");
+    assert!(guide.materials.row_count() > 0);
+    assert!(guide
+        .materials
+        .iter()
+        .any(|m| m.name == "居民身份证" && m.e_cert));
+    // Back walks the same way home.
+    tap(&ui, "返回");
+    assert_eq!(screen(&ui), Screen::ServiceList);
+    tap(&ui, "返回");
+    assert_eq!(screen(&ui), Screen::Catalogue);
+    tap(&ui, "首页");
+    assert_eq!(screen(&ui), Screen::Attract);
+}
+
+#[test]
+fn search_by_pinyin_initials_from_the_on_screen_keyboard() {
+    let (ui, _controller) = kiosk();
+    tap(&ui, "搜索");
+    assert_eq!(screen(&ui), Screen::Search);
+    for key in ["s", "b", "k"] {
+        tap(&ui, key);
+    }
+    let kiosk = ui.global::<Kiosk>();
+    assert_eq!(kiosk.get_search_text(), "sbk");
+    let first = kiosk.get_search_results().row_data(0).expect("a result");
+    assert!(first.name.contains("社会保障卡"), "{}", first.name);
+    tap(&ui, "删除");
+    assert_eq!(kiosk.get_search_text(), "sb");
+    tap(&ui, "清空");
+    assert_eq!(kiosk.get_search_text(), "");
+    assert_eq!(kiosk.get_search_results().row_count(), 0);
+}
+
+#[test]
+fn large_font_mode_switches_on_and_back_off() {
+    let (ui, _controller) = kiosk();
+    let theme = ui.global::<Theme>();
+    assert!(!theme.get_large());
+    let body_normal = theme.get_font_body();
+    tap(&ui, "大字模式");
+    assert!(theme.get_large());
+    assert!(theme.get_font_body() >= body_normal * 1.5);
+    // Every header carries the switch back.
+    tap(&ui, "找服务");
+    tap(&ui, "标准模式");
+    assert!(!theme.get_large());
+    assert_eq!(screen(&ui), Screen::Catalogue);
+}
+
+#[test]
+fn idle_timeout_counts_down_then_wipes_everything_the_resident_left() {
+    let (ui, controller) = kiosk();
+    controller.start_ticking();
+    let kiosk = ui.global::<Kiosk>();
+    tap(&ui, "搜索");
+    for key in ["s", "b", "k"] {
+        tap(&ui, key);
+    }
+    tap(&ui, "社会保障卡申领");
+    controller.set_resident("张*三");
+    assert_eq!(screen(&ui), Screen::Guide);
+
+    // 90 s of stillness (the default) brings the countdown, not the wipe.
+    seconds(90);
+    assert!(kiosk.get_countdown_visible());
+    assert_eq!(kiosk.get_countdown_seconds(), 30);
+    assert!(!buttons(&ui, "继续办理").is_empty());
+    assert_eq!(screen(&ui), Screen::Guide);
+    assert_eq!(kiosk.get_resident(), "张*三");
+
+    seconds(29);
+    assert_eq!(kiosk.get_countdown_seconds(), 1);
+    seconds(1);
+    assert!(!kiosk.get_countdown_visible());
+    assert_eq!(screen(&ui), Screen::Attract);
+    assert_eq!(kiosk.get_resident(), "");
+    assert_eq!(kiosk.get_search_text(), "");
+    assert_eq!(kiosk.get_search_results().row_count(), 0);
+    assert_eq!(kiosk.get_guide().name, "");
+    assert_eq!(kiosk.get_guide().materials.row_count(), 0);
+    assert_eq!(kiosk.get_services().row_count(), 0);
+    assert_eq!(kiosk.get_list_title(), "");
+
+    // An idle attract screen stays as it is.
+    seconds(300);
+    assert!(!kiosk.get_countdown_visible());
+}
+
+#[test]
+fn continue_keeps_the_session_and_large_mode_waits_longer() {
+    let (ui, controller) = kiosk();
+    controller.start_ticking();
+    let kiosk = ui.global::<Kiosk>();
+    tap(&ui, "找服务");
+    seconds(95);
+    assert!(kiosk.get_countdown_visible());
+    tap(&ui, "继续办理");
+    assert!(!kiosk.get_countdown_visible());
+    assert_eq!(screen(&ui), Screen::Catalogue);
+
+    tap(&ui, "大字模式");
+    seconds(120);
+    assert!(
+        !kiosk.get_countdown_visible(),
+        "large mode must allow longer than the normal 90 s"
+    );
+    seconds(60);
+    assert!(kiosk.get_countdown_visible());
+}
+
+#[test]
+fn call_staff_is_acknowledged_in_words() {
+    let (ui, _controller) = kiosk();
+    tap(&ui, "呼叫工作人员");
+    assert!(ui.global::<Kiosk>().get_notice().contains("工作人员"));
+    tap(&ui, "知道了");
+    assert_eq!(ui.global::<Kiosk>().get_notice(), "");
+}
