@@ -3,7 +3,7 @@
 //! (`ui/admin.slint`, `src/ui/admin.rs`) call these from a worker thread; none
 //! of them touches Slint, so all of them are tested without a window.
 
-pub mod atomic;
+pub use bianmin_fs::atomic;
 pub mod audit_log;
 pub mod config_store;
 pub mod pin;

@@ -9,28 +9,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-/// Space on the file system holding a path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DiskSpace {
-    pub total_bytes: u64,
-    /// Available to the (unprivileged) kiosk user, i.e. without the blocks
-    /// reserved for root: that is what the kiosk can actually use.
-    pub free_bytes: u64,
-}
-
-/// Space on the file system holding `path` (statvfs).
-// c_ulong and fsblkcnt_t are u32 on 32-bit Raspberry Pi OS, u64 here.
-#[allow(clippy::useless_conversion)]
-pub fn disk_space(path: &Path) -> io::Result<DiskSpace> {
-    let st = nix::sys::statvfs::statvfs(path).map_err(io::Error::from)?;
-    // Block counts are in fragment-size units (POSIX f_frsize).
-    let unit = u64::from(st.fragment_size());
-    let (blocks, available) = (u64::from(st.blocks()), u64::from(st.blocks_available()));
-    Ok(DiskSpace {
-        total_bytes: blocks.saturating_mul(unit),
-        free_bytes: available.saturating_mul(unit),
-    })
-}
+pub use bianmin_fs::disk::{disk_space, DiskSpace};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -122,7 +122,7 @@ pub fn export_logs(dir: &Path, what: &LogExport<'_>) -> io::Result<PathBuf> {
         }
     }
     let path = dir.join(export_name("logs", what.terminal_id, "txt"));
-    super::super::admin::atomic::write_atomic(&path, scrub(&text).as_bytes(), 0o644, None)?;
+    bianmin_fs::write_atomic(&path, scrub(&text).as_bytes(), 0o644, None)?;
     Ok(path)
 }
 

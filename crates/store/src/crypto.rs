@@ -17,9 +17,9 @@
 use chacha20poly1305::aead::rand_core::RngCore;
 use chacha20poly1305::aead::{Aead, AeadCore, AeadInPlace, KeyInit, OsRng, Payload};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
-use std::fs::OpenOptions;
-use std::io::{Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use zeroize::Zeroizing;
 
@@ -81,22 +81,8 @@ impl Sealer {
                 buf
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && may_create => {
-                let tmp = dir.join(format!("{KEY_FILE}.tmp-{}", std::process::id()));
                 let key = XChaCha20Poly1305::generate_key(&mut OsRng);
-                let mut file = OpenOptions::new()
-                    .write(true)
-                    .create(true)
-                    .truncate(true)
-                    .mode(0o600)
-                    .open(&tmp)
-                    .map_err(io)?;
-                file.write_all(&key).map_err(io)?;
-                file.sync_all().map_err(io)?;
-                drop(file);
-                std::fs::rename(&tmp, &path).map_err(io)?;
-                if let Ok(d) = std::fs::File::open(dir) {
-                    let _ = d.sync_all();
-                }
+                bianmin_fs::write_atomic(&path, &key, 0o600, None).map_err(io)?;
                 Zeroizing::new(key.to_vec())
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -1174,7 +1174,8 @@ impl Store {
         file.extend_from_slice(self.inner.terminal_id.as_bytes());
         file.push(b'\n');
         file.extend_from_slice(&sealed);
-        write_atomically(path, &file).map_err(|e| StoreError::Io(e.to_string()))?;
+        bianmin_fs::write_atomic(path, &file, 0o600, None)
+            .map_err(|e| StoreError::Io(e.to_string()))?;
         Ok(n)
     }
 
@@ -1343,37 +1344,9 @@ fn create_private_dir(dir: &Path) -> Result<()> {
     }
 }
 
-fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("partial");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    f.write_all(data)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
-}
-
 /// Free bytes on the filesystem holding `dir` (0 if unknown).
 pub fn free_disk_bytes(dir: &Path) -> u64 {
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = CString::new(dir.as_os_str().as_bytes()) else {
-        return 0;
-    };
-    // SAFETY: statvfs writes into a zeroed struct we own; c is NUL-terminated.
-    unsafe {
-        let mut s: libc::statvfs = std::mem::zeroed();
-        if libc::statvfs(c.as_ptr(), &mut s) == 0 {
-            (s.f_bavail as u64).saturating_mul(s.f_frsize as u64)
-        } else {
-            0
-        }
-    }
+    bianmin_fs::disk_space(dir).map_or(0, |space| space.free_bytes)
 }
 
 #[cfg(test)]
