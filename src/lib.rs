@@ -16,6 +16,7 @@ pub mod app;
 pub mod cli;
 pub mod desk;
 pub mod devices;
+pub mod mailbox;
 pub mod ops;
 pub mod services;
 pub mod signature;

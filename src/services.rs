@@ -15,7 +15,6 @@ use bianmin_drivers::manager::{DeviceEvent, DeviceManager, DevicesStatus, Printe
 use bianmin_drivers::printer::Paper;
 use bianmin_drivers::scanner::{CodeKind, ScanEvent};
 use bianmin_platform_server::{ServerHandle, ServerOptions};
-use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -60,27 +59,13 @@ pub enum UiEvent {
 }
 
 /// Events waiting for the UI thread.
-#[derive(Clone, Default)]
-pub struct Inbox(Arc<Mutex<VecDeque<UiEvent>>>);
+pub type Inbox = crate::mailbox::Mailbox<UiEvent>;
 
 impl Inbox {
-    pub fn push(&self, event: UiEvent) {
-        if let Ok(mut queue) = self.0.lock() {
-            queue.push_back(event);
-        }
-    }
-
     /// The desk's answers, delivered into this inbox.
     pub fn desk_answers(&self) -> crate::desk::DeskAnswers {
         let inbox = self.clone();
-        Arc::new(move |event| inbox.push(UiEvent::Desk(event)))
-    }
-
-    pub fn drain(&self) -> Vec<UiEvent> {
-        self.0
-            .lock()
-            .map(|mut q| q.drain(..).collect())
-            .unwrap_or_default()
+        Arc::new(move |event| inbox.post(UiEvent::Desk(event)))
     }
 }
 
@@ -165,7 +150,7 @@ pub fn start(config: &mut Config, demo: bool) -> Services {
     if let Some(store) = store.clone() {
         let inbox = inbox.clone();
         runtime.spawn_blocking(move || match station_popular(&store) {
-            Ok(codes) => inbox.push(UiEvent::Popular(codes)),
+            Ok(codes) => inbox.post(UiEvent::Popular(codes)),
             Err(err) => tracing::warn!(%err, "station's most-used services unknown"),
         });
     }
@@ -278,7 +263,7 @@ async fn forward_devices(
                     return;
                 }
                 let current = status.borrow_and_update().clone();
-                inbox.push(UiEvent::Devices(Box::new(current)));
+                inbox.post(UiEvent::Devices(Box::new(current)));
             }
             event = events.recv() => {
                 let Some(event) = event else { return };
@@ -289,16 +274,16 @@ async fn forward_devices(
                         if let Ok(mut slot) = identity.lock() {
                             *slot = Some(card);
                         }
-                        inbox.push(UiEvent::CardPresent { masked_name, masked_id });
+                        inbox.post(UiEvent::CardPresent { masked_name, masked_id });
                     }
                     DeviceEvent::Card(CardEvent::Removed) => {
                         if let Ok(mut slot) = identity.lock() {
                             *slot = None;
                         }
-                        inbox.push(UiEvent::CardRemoved);
+                        inbox.post(UiEvent::CardRemoved);
                     }
                     DeviceEvent::Card(CardEvent::ReadFailed(err)) => {
-                        inbox.push(UiEvent::CardFailed(err.resident_message().to_string()));
+                        inbox.post(UiEvent::CardFailed(err.resident_message().to_string()));
                     }
                     DeviceEvent::Scan(ScanEvent::Code(code)) => match code.kind {
                         // The scanner knows the shape; only the issuer's check
@@ -306,22 +291,22 @@ async fn forward_devices(
                         CodeKind::Receipt(receipt)
                             if !crate::store::receipt::is_valid(&receipt.number) =>
                         {
-                            inbox.push(UiEvent::UnknownCode);
+                            inbox.post(UiEvent::UnknownCode);
                         }
                         CodeKind::Receipt(receipt) => {
-                            inbox.push(UiEvent::ReceiptScanned(receipt.number.clone()));
+                            inbox.post(UiEvent::ReceiptScanned(receipt.number.clone()));
                             desk.send(DeskRequest::ProgressByReceipt(receipt.number));
                         }
-                        CodeKind::Service { .. } => inbox.push(UiEvent::ServiceCodeScanned),
-                        CodeKind::Url(_) | CodeKind::Unknown(_) => inbox.push(UiEvent::UnknownCode),
+                        CodeKind::Service { .. } => inbox.post(UiEvent::ServiceCodeScanned),
+                        CodeKind::Url(_) | CodeKind::Unknown(_) => inbox.post(UiEvent::UnknownCode),
                     },
-                    DeviceEvent::Scan(ScanEvent::Rejected(_)) => inbox.push(UiEvent::UnknownCode),
+                    DeviceEvent::Scan(ScanEvent::Rejected(_)) => inbox.post(UiEvent::UnknownCode),
                     DeviceEvent::Gpio(GpioEvent::CallStaff) => {
                         desk.send(DeskRequest::CallStaff);
-                        inbox.push(UiEvent::CallStaff);
+                        inbox.post(UiEvent::CallStaff);
                     }
                     DeviceEvent::Gpio(GpioEvent::Presence { present, .. }) => {
-                        inbox.push(UiEvent::Presence(present));
+                        inbox.post(UiEvent::Presence(present));
                     }
                 }
             }
@@ -347,7 +332,7 @@ async fn forward_status(
 ) {
     loop {
         let current = status.borrow_and_update().clone();
-        inbox.push(UiEvent::Link {
+        inbox.post(UiEvent::Link {
             link: current.link,
             queue_depth: current.queue.pending,
         });
@@ -360,7 +345,7 @@ async fn forward_status(
                     .and_then(|c| Catalogue::from_json(&c.body).ok())
                 {
                     shown_version = version.clone();
-                    inbox.push(UiEvent::Catalogue(Box::new(catalogue)));
+                    inbox.post(UiEvent::Catalogue(Box::new(catalogue)));
                 }
             }
         }

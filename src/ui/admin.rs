@@ -9,7 +9,8 @@
 //! so the event loop never waits and the watchdog keeps being fed.
 
 use super::{
-    AdminChoice, AdminField, AdminFigure, AdminPage, AppWindow, Kiosk, PinMode, Screen, Theme,
+    AdminChoice, AdminField, AdminFigure, AdminOp, AdminPage, AppWindow, Kiosk, PinMode, Screen,
+    Theme,
 };
 use crate::admin::audit_log::AuditEntry;
 use crate::admin::config_store::{record_changes, Change, ConfigStore};
@@ -21,7 +22,7 @@ use bianmin_drivers::gpio::WakeGuard;
 use bianmin_drivers::serial::PortDescription;
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::{mpsc, Arc, Mutex};
@@ -111,22 +112,8 @@ enum Event {
     Restart,
 }
 
-#[derive(Clone, Default)]
-struct Mailbox(Arc<Mutex<VecDeque<Event>>>);
-
-impl Mailbox {
-    fn post(&self, event: Event) {
-        if let Ok(mut q) = self.0.lock() {
-            q.push_back(event);
-        }
-    }
-    fn take(&self) -> Vec<Event> {
-        self.0
-            .lock()
-            .map(|mut q| q.drain(..).collect())
-            .unwrap_or_default()
-    }
-}
+/// Answers of admin mode's worker and device tests, for the UI thread.
+type Mailbox = crate::mailbox::Mailbox<Event>;
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -525,7 +512,7 @@ impl AdminController {
             }
         });
         let this = self.clone();
-        admin.on_op(move |op| this.op(&op));
+        admin.on_op(move |op| this.op(op));
         let this = self.clone();
         admin.on_leave(move || this.leave("leave"));
         let this = self.clone();
@@ -1143,7 +1130,7 @@ impl AdminController {
             .unwrap_or_else(|| s.data_dir.join("exports"))
     }
 
-    fn op(&self, op: &str) {
+    fn op(&self, op: AdminOp) {
         let (actor, monitor, audit) = {
             let s = self.state.borrow();
             let Some(session) = &s.session else { return };
@@ -1155,7 +1142,7 @@ impl AdminController {
         };
         let now = SystemTime::now();
         match op {
-            "next-target" => {
+            AdminOp::NextTarget => {
                 {
                     let mut s = self.state.borrow_mut();
                     s.target = (s.target + 1) % (s.mounts.len() + 1);
@@ -1163,20 +1150,21 @@ impl AdminController {
                 }
                 self.refresh_operations();
             }
-            "sync" => {
+            AdminOp::Sync => {
                 self.audit(AuditEntry::action(now, &actor, "force-sync"));
                 match monitor.as_ref().map(|m| m.sync_now()) {
                     Some(true) => self.message(Ok("已请求立即同步，结果见“最近同步成功”".into())),
                     _ => self.message(Err("同步服务没有运行，请检查平台设置".into())),
                 }
             }
-            "export-queue" | "export-logs" => {
+            AdminOp::ExportQueue | AdminOp::ExportLogs => {
                 let Some(monitor) = monitor else {
                     return self.message(Err("数据服务没有运行，无法导出".into()));
                 };
                 let dir = self.export_dir();
-                let logs = op == "export-logs";
-                self.audit(AuditEntry::action(now, &actor, op));
+                let logs = op == AdminOp::ExportLogs;
+                let action = if logs { "export-logs" } else { "export-queue" };
+                self.audit(AuditEntry::action(now, &actor, action));
                 self.message(Ok(format!("正在导出到 {} …", dir.display())));
                 let status = figures(Some(&monitor.snapshot()), now)
                     .iter()
@@ -1189,14 +1177,13 @@ impl AdminController {
                     mail.post(Event::Message(result));
                 });
             }
-            "restart" => {
+            AdminOp::Restart => {
                 self.audit(AuditEntry::action(now, &actor, "restart"));
                 self.message(Ok("正在重启终端…".into()));
                 // Jobs run in order: once this one runs, the audit entry is on disk.
                 let mail = self.mailbox.clone();
                 self.worker.run(move || mail.post(Event::Restart));
             }
-            _ => {}
         }
     }
 
@@ -1282,7 +1269,7 @@ impl AdminController {
 
     /// Handle everything the worker and the tests answered.
     pub fn drain(&self) {
-        for event in self.mailbox.take() {
+        for event in self.mailbox.drain() {
             match event {
                 Event::Gate(Ok(Some(minutes))) => self.with_admin(|a| {
                     a.set_locked(true);

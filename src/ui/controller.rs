@@ -224,19 +224,11 @@ impl KioskController {
         *self.ticker.borrow_mut() = Some(timer);
     }
 
-    /// Drain what the background services reported, every 100 ms.
+    /// Take what the background services reported, every 100 ms.
     pub fn start_inbox(&self, inbox: crate::services::Inbox) {
         let this = self.clone();
-        let timer = slint::Timer::default();
-        timer.start(
-            slint::TimerMode::Repeated,
-            Duration::from_millis(100),
-            move || {
-                for event in inbox.drain() {
-                    this.handle(event);
-                }
-            },
-        );
+        let timer =
+            inbox.deliver_on_ui(Duration::from_millis(100), move |event| this.handle(event));
         *self.inbox_timer.borrow_mut() = Some(timer);
     }
 

@@ -7,7 +7,7 @@ use bianmin::config::{Config, PinHash, StaffId, StaffMember};
 use bianmin::core::form::Identity;
 use bianmin::desk::DeskRequest;
 use bianmin::ui::controller::KioskHooks;
-use bianmin::ui::{AppWindow, Journey, Kiosk, KioskController, Screen};
+use bianmin::ui::{AppWindow, AssistStep, Journey, Kiosk, KioskController, Screen};
 use slint::ComponentHandle;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -64,7 +64,7 @@ fn sign_in(ui: &AppWindow, controller: &KioskController, id: &str, pin: &str) {
     type_digits(ui, id);
     assert_eq!(
         ui.global::<Kiosk>().get_assist_step(),
-        1,
+        AssistStep::Pin,
         "PIN asked after the id"
     );
     type_digits(ui, pin);
@@ -93,7 +93,7 @@ fn a_clerk_takes_over_and_the_application_says_so() {
     sign_in(&ui, &controller, CLERK, "111222");
     assert!(kiosk.get_assist_visible());
     assert!(!kiosk.get_assist_message().is_empty());
-    assert_eq!(kiosk.get_assist_step(), 0);
+    assert_eq!(kiosk.get_assist_step(), AssistStep::StaffId);
     assert!(kiosk.get_assisted_by().is_empty());
 
     sign_in(&ui, &controller, CLERK, PIN);

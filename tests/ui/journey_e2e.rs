@@ -11,7 +11,7 @@
 use bianmin::config::Config;
 use bianmin::services::{self, Services};
 use bianmin::store::RecordState;
-use bianmin::ui::{AppWindow, Journey, Kiosk, KioskController, Screen};
+use bianmin::ui::{AppWindow, Editor, Journey, Kiosk, KioskController, Screen};
 use bianmin_platform_server::Fault;
 use slint::{ComponentHandle, Model};
 use std::collections::BTreeSet;
@@ -128,8 +128,8 @@ impl Terminal {
             }
             journey.invoke_edit_field(row.key.clone());
             assert!(journey.get_editing(), "editor opens for {}", row.key);
-            match journey.get_editor().as_str() {
-                "keypad" => {
+            match journey.get_editor() {
+                Editor::Keypad => {
                     let id = bianmin_drivers::idcard::sim::with_check("11010119850101123");
                     let digits = if row.key.contains("phone") {
                         "13812345678"
@@ -146,7 +146,7 @@ impl Terminal {
                     }
                     journey.invoke_editor_done();
                 }
-                "choice" => {
+                Editor::Choice => {
                     let first = journey.get_editing_choices().row_data(0).unwrap();
                     journey.invoke_editor_choose(first.value);
                 }

@@ -5,7 +5,7 @@
 
 use bianmin::config::{Config, PinHash, StaffId, StaffMember};
 use bianmin::ui::headless::SampleResident;
-use bianmin::ui::{AppWindow, Journey, Kiosk, KioskController, Screen};
+use bianmin::ui::{AppWindow, AssistStep, Journey, Kiosk, KioskController, Screen};
 use slint::{ComponentHandle, Model};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -29,7 +29,7 @@ fn mid_journey(ui: &AppWindow, controller: &KioskController) {
     assert_eq!(ui.global::<Kiosk>().get_screen(), Screen::Form);
     let kiosk = ui.global::<Kiosk>();
     controller.open_assist();
-    for (step, digits) in [(0, "1001"), (1, "975318")] {
+    for (step, digits) in [(AssistStep::StaffId, "1001"), (AssistStep::Pin, "975318")] {
         assert_eq!(kiosk.get_assist_step(), step);
         for d in digits.chars() {
             kiosk.invoke_assist_key(d.to_string().into());

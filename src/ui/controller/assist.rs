@@ -5,6 +5,8 @@
 
 use super::KioskController;
 use crate::admin::staff;
+use crate::mailbox::Mailbox;
+use crate::ui::AssistStep;
 use slint::{ComponentHandle, SharedString};
 use std::time::{Duration, Instant};
 
@@ -16,7 +18,8 @@ const MAX_PIN_DIGITS: usize = 12;
 pub(super) struct AssistEntry {
     id: String,
     pin: zeroize::Zeroizing<String>,
-    checking: Option<std::sync::mpsc::Receiver<Option<String>>>,
+    /// A PIN check is running on its thread; its answer comes by mailbox.
+    checking: bool,
 }
 
 impl KioskController {
@@ -51,7 +54,7 @@ impl KioskController {
             (None, false) => String::new(),
         };
         self.kiosk(|k| {
-            k.set_assist_step(0);
+            k.set_assist_step(AssistStep::StaffId);
             k.set_assist_id(SharedString::new());
             k.set_assist_pin_dots(SharedString::new());
             k.set_assist_message(message.into());
@@ -59,7 +62,7 @@ impl KioskController {
         });
     }
 
-    fn assist_step(&self) -> i32 {
+    fn assist_step(&self) -> AssistStep {
         self.kiosk(|k| k.get_assist_step())
     }
 
@@ -72,8 +75,12 @@ impl KioskController {
             let mut state = self.state.borrow_mut();
             let entry = &mut state.assist;
             match step {
-                0 if entry.id.len() + key.len() <= MAX_ID_DIGITS => entry.id.push_str(key),
-                1 if entry.pin.len() + key.len() <= MAX_PIN_DIGITS => entry.pin.push_str(key),
+                AssistStep::StaffId if entry.id.len() + key.len() <= MAX_ID_DIGITS => {
+                    entry.id.push_str(key)
+                }
+                AssistStep::Pin if entry.pin.len() + key.len() <= MAX_PIN_DIGITS => {
+                    entry.pin.push_str(key)
+                }
                 _ => return,
             }
         }
@@ -85,13 +92,13 @@ impl KioskController {
         {
             let mut state = self.state.borrow_mut();
             match step {
-                0 => {
+                AssistStep::StaffId => {
                     state.assist.id.pop();
                 }
-                1 => {
+                AssistStep::Pin => {
                     state.assist.pin.pop();
                 }
-                _ => {}
+                AssistStep::Checking => {}
             }
         }
         self.refresh_assist();
@@ -110,17 +117,17 @@ impl KioskController {
 
     fn assist_done(&self) {
         match self.assist_step() {
-            0 => {
+            AssistStep::StaffId => {
                 if self.state.borrow().assist.id.is_empty() {
                     return;
                 }
                 self.kiosk(|k| {
-                    k.set_assist_step(1);
+                    k.set_assist_step(AssistStep::Pin);
                     k.set_assist_message(SharedString::new());
                 });
             }
-            1 => self.check_assist_pin(),
-            _ => {}
+            AssistStep::Pin => self.check_assist_pin(),
+            AssistStep::Checking => {}
         }
     }
 
@@ -144,43 +151,40 @@ impl KioskController {
             let pin = std::mem::take(&mut state.assist.pin);
             (state.config.assist.staff.clone(), id, pin)
         };
-        let (tx, rx) = std::sync::mpsc::channel();
+        let answers = Mailbox::new();
+        let poster = answers.clone();
         let spawned = std::thread::Builder::new()
             .name("assist-pin".into())
             .spawn(move || {
-                let _ = tx.send(staff::verify(&staff_list, &id, &pin));
+                // A check that panicked is a refusal, never a hang.
+                let verdict =
+                    std::panic::catch_unwind(|| staff::verify(&staff_list, &id, &pin)).ok();
+                poster.post(verdict.flatten());
             });
         if spawned.is_err() {
             self.kiosk(|k| k.set_assist_message("暂时无法核对，请稍后再试".into()));
             return;
         }
-        self.state.borrow_mut().assist.checking = Some(rx);
+        self.state.borrow_mut().assist.checking = true;
         self.kiosk(|k| {
-            k.set_assist_step(2);
+            k.set_assist_step(AssistStep::Checking);
             k.set_assist_pin_dots(SharedString::new());
         });
         let this = self.clone();
-        let timer = slint::Timer::default();
-        timer.start(
-            slint::TimerMode::Repeated,
-            Duration::from_millis(50),
-            move || this.poll_assist(),
-        );
+        let timer = answers.deliver_on_ui(Duration::from_millis(50), move |verdict| {
+            this.assist_checked(verdict)
+        });
         *self.assist_timer.borrow_mut() = Some(timer);
     }
 
-    fn poll_assist(&self) {
-        let answer = {
-            let state = self.state.borrow();
-            match state.assist.checking.as_ref().map(|rx| rx.try_recv()) {
-                Some(Ok(answer)) => Some(answer),
-                Some(Err(std::sync::mpsc::TryRecvError::Empty)) => return,
-                Some(Err(std::sync::mpsc::TryRecvError::Disconnected)) | None => Some(None),
-            }
-        };
+    /// The PIN check answered: the clerk's id, or `None` for a refusal.
+    fn assist_checked(&self, verdict: Option<String>) {
+        if !self.state.borrow().assist.checking {
+            return; // closed meanwhile
+        }
         *self.assist_timer.borrow_mut() = None;
-        self.state.borrow_mut().assist.checking = None;
-        match answer.flatten() {
+        self.state.borrow_mut().assist.checking = false;
+        match verdict {
             Some(staff_id) => {
                 tracing::info!(staff = %staff_id, "assisted mode: a clerk took over");
                 {
@@ -217,7 +221,7 @@ impl KioskController {
                     None => "工号或密码不对，请重新输入工号".to_string(),
                 };
                 self.kiosk(|k| {
-                    k.set_assist_step(0);
+                    k.set_assist_step(AssistStep::StaffId);
                     k.set_assist_id(SharedString::new());
                     k.set_assist_message(message.into());
                 });
@@ -230,7 +234,7 @@ impl KioskController {
         self.state.borrow_mut().assist = AssistEntry::default();
         self.kiosk(|k| {
             k.set_assist_visible(false);
-            k.set_assist_step(0);
+            k.set_assist_step(AssistStep::StaffId);
             k.set_assist_id(SharedString::new());
             k.set_assist_pin_dots(SharedString::new());
             k.set_assist_message(SharedString::new());
@@ -239,6 +243,6 @@ impl KioskController {
 
     /// Whether the check of a clerk's PIN is still running (tests wait on it).
     pub fn assist_checking(&self) -> bool {
-        self.state.borrow().assist.checking.is_some()
+        self.state.borrow().assist.checking
     }
 }

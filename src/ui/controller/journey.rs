@@ -15,8 +15,8 @@ use crate::desk::{DeskEvent, DeskRequest, Submission};
 use crate::signature::SignatureCapture;
 use crate::ui::typing::{Backspace, PinyinComposer};
 use crate::ui::{
-    ChoiceRow, DocumentItem, FieldRow, Journey as JourneyGlobal, MaterialRow, ProgressItem,
-    QuestionRow, Screen,
+    ChoiceRow, DeliveryRow, DeliveryWay, DocumentItem, Editor, FieldRow, Journey as JourneyGlobal,
+    MaterialRow, ProgressItem, QuestionRow, Screen,
 };
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 use std::collections::{BTreeMap, BTreeSet};
@@ -126,7 +126,7 @@ impl KioskController {
         let this = self.clone();
         j.on_materials_next(move || this.materials_next());
         let this = self.clone();
-        j.on_choose_delivery(move |way| this.choose_delivery(&way));
+        j.on_choose_delivery(move |way| this.choose_delivery(way));
         let this = self.clone();
         j.on_delivery_next(move || this.delivery_next());
         let this = self.clone();
@@ -721,11 +721,11 @@ impl KioskController {
                     .find(|f| f.spec.key == editing.key)?;
                 let spec = &spec.spec;
                 let editor = if matches!(spec.kind, FieldKind::Choice | FieldKind::YesNo) {
-                    "choice"
+                    Editor::Choice
                 } else if spec.numeric_keypad() {
-                    "keypad"
+                    Editor::Keypad
                 } else {
-                    "pinyin"
+                    Editor::Pinyin
                 };
                 let options: Vec<(String, String, bool)> = match spec.kind {
                     FieldKind::YesNo => vec![
@@ -757,7 +757,7 @@ impl KioskController {
                 j.set_editing_field(row);
                 j.set_editing_value(value.into());
                 j.set_editing_error(error.into());
-                j.set_editor(editor.into());
+                j.set_editor(editor);
                 j.set_keypad_x(x);
                 j.set_editing_choices(choices(options));
                 j.set_composing(composing.into());
@@ -934,12 +934,11 @@ impl KioskController {
         }
     }
 
-    fn choose_delivery(&self, way: &str) {
+    fn choose_delivery(&self, way: DeliveryWay) {
         let chosen = match way {
-            "station" => Delivery::Station,
-            "mail" => Delivery::Mail,
-            "electronic" => Delivery::Electronic,
-            _ => return,
+            DeliveryWay::Station => Delivery::Station,
+            DeliveryWay::Mail => Delivery::Mail,
+            DeliveryWay::Electronic => Delivery::Electronic,
         };
         {
             let mut state = self.state.borrow_mut();
@@ -965,14 +964,12 @@ impl KioskController {
             };
             let offered =
                 offered_deliveries(&state_catalogue_services(&state.catalogue, &draft.subject));
-            let rows: Vec<(String, String, bool)> = offered
+            let rows: Vec<DeliveryRow> = offered
                 .iter()
-                .map(|d| {
-                    (
-                        delivery_value(*d).to_string(),
-                        if english { d.label_en() } else { d.label_zh() }.to_string(),
-                        draft.delivery == Some(*d),
-                    )
+                .map(|d| DeliveryRow {
+                    way: delivery_way(*d),
+                    label: if english { d.label_en() } else { d.label_zh() }.into(),
+                    selected: draft.delivery == Some(*d),
                 })
                 .collect();
             let step = format!(
@@ -984,7 +981,7 @@ impl KioskController {
         let (rows, address, step) = view;
         self.journey(|j| {
             j.set_step(step.into());
-            j.set_deliveries(choices(rows));
+            j.set_deliveries(ModelRc::new(VecModel::from(rows)));
             j.set_mail_address(address.into());
         });
     }
@@ -1735,7 +1732,7 @@ fn clear_editor(j: &JourneyGlobal<'_>) {
     j.set_editing_field(FieldRow::default());
     j.set_editing_value(SharedString::new());
     j.set_editing_error(SharedString::new());
-    j.set_editor(SharedString::new());
+    j.set_editor(Editor::None);
     j.set_editing_choices(ModelRc::default());
     j.set_composing(SharedString::new());
     j.set_candidates(ModelRc::default());
@@ -1800,11 +1797,11 @@ fn offered_deliveries(services: &[&crate::core::catalogue::Service]) -> Vec<Deli
         .collect()
 }
 
-fn delivery_value(delivery: Delivery) -> &'static str {
+fn delivery_way(delivery: Delivery) -> DeliveryWay {
     match delivery {
-        Delivery::Station => "station",
-        Delivery::Mail => "mail",
-        Delivery::Electronic => "electronic",
+        Delivery::Station => DeliveryWay::Station,
+        Delivery::Mail => DeliveryWay::Mail,
+        Delivery::Electronic => DeliveryWay::Electronic,
     }
 }
 
