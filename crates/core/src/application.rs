@@ -16,7 +16,7 @@
 //!   accepted and signed on the screen.
 
 use crate::bundle::{item_forms, merge, MergedForm};
-use crate::catalogue::{Catalogue, Delivery, Service};
+use crate::catalogue::{Catalogue, Delivery, Material, Service};
 use crate::form::{FieldError, FormLibrary, FormValues, Identity};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -57,6 +57,81 @@ impl MaterialState {
             MaterialState::Missing | MaterialState::PendingVerification
         )
     }
+}
+
+/// The one rule of which states a merged material may take (the module's
+/// material rules): what the screen offers and what the builder accepts.
+/// `askers` are the applying services that ask for the material.
+pub fn check_material_state(
+    material: &Material,
+    askers: &[&Service],
+    state: MaterialState,
+) -> Result<(), ApplicationError> {
+    // A material nobody applying asks for allows nothing beyond handing it in.
+    let all_askers =
+        |rule: fn(&Service) -> bool| !askers.is_empty() && askers.iter().all(|s| rule(s));
+    match state {
+        MaterialState::Provided => Ok(()),
+        MaterialState::ECertFetched | MaterialState::PendingVerification if !material.e_cert => {
+            Err(ApplicationError::ECertNotAccepted(material.name.clone()))
+        }
+        MaterialState::ECertFetched | MaterialState::PendingVerification => Ok(()),
+        MaterialState::Missing if material.key => {
+            Err(ApplicationError::KeyMaterialMissing(material.name.clone()))
+        }
+        MaterialState::Missing if !all_askers(|s| s.tolerant) => {
+            Err(ApplicationError::ToleranceNotAllowed {
+                material: material.name.clone(),
+            })
+        }
+        MaterialState::Missing => Ok(()),
+        MaterialState::Committed if material.key || !all_askers(|s| s.commitment) => {
+            Err(ApplicationError::CommitmentNotAllowed {
+                material: material.name.clone(),
+            })
+        }
+        MaterialState::Committed => Ok(()),
+    }
+}
+
+/// The states a resident may choose for a material, in the order the
+/// screen offers them. An e-certificate is offered as fetched when the
+/// platform holds a matching one (`certificates`: the titles it holds, `None`
+/// while unknown or offline), else as pending verification (待核验).
+pub fn offered_material_states(
+    material: &Material,
+    askers: &[&Service],
+    certificates: Option<&[String]>,
+) -> Vec<MaterialState> {
+    let fetched = certificates.is_some_and(|titles| {
+        titles
+            .iter()
+            .any(|t| certificate_matches(t, &material.name))
+    });
+    let e_cert = if fetched {
+        MaterialState::ECertFetched
+    } else {
+        MaterialState::PendingVerification
+    };
+    [
+        MaterialState::Provided,
+        e_cert,
+        MaterialState::Missing,
+        MaterialState::Committed,
+    ]
+    .into_iter()
+    .filter(|&state| check_material_state(material, askers, state).is_ok())
+    .collect()
+}
+
+/// A platform e-certificate stands for a material when either name contains
+/// the other (居民户口簿 / 户口簿).
+pub fn certificate_matches(title: &str, material: &str) -> bool {
+    let title = title.trim();
+    let material = material.trim();
+    !title.is_empty()
+        && !material.is_empty()
+        && (title.contains(material) || material.contains(title))
 }
 
 /// How the result reaches the resident.
@@ -279,41 +354,16 @@ pub fn build_application(
     let mut records = Vec::with_capacity(merged.materials.len());
     for entry in &merged.materials {
         let material = &entry.material;
-        let askers = || {
-            entry
-                .asked_by
-                .iter()
-                .filter_map(|c| by_code.get(c.as_str()))
-        };
+        let askers: Vec<&Service> = entry
+            .asked_by
+            .iter()
+            .filter_map(|c| by_code.get(c.as_str()).copied())
+            .collect();
         let state = *draft
             .materials
             .get(&material.name)
             .ok_or_else(|| ApplicationError::MaterialUndecided(material.name.clone()))?;
-        match state {
-            MaterialState::Provided => {}
-            MaterialState::ECertFetched | MaterialState::PendingVerification => {
-                if !material.e_cert {
-                    return Err(ApplicationError::ECertNotAccepted(material.name.clone()));
-                }
-            }
-            MaterialState::Missing => {
-                if material.key {
-                    return Err(ApplicationError::KeyMaterialMissing(material.name.clone()));
-                }
-                if !askers().all(|s| s.tolerant) {
-                    return Err(ApplicationError::ToleranceNotAllowed {
-                        material: material.name.clone(),
-                    });
-                }
-            }
-            MaterialState::Committed => {
-                if material.key || !askers().all(|s| s.commitment) {
-                    return Err(ApplicationError::CommitmentNotAllowed {
-                        material: material.name.clone(),
-                    });
-                }
-            }
-        }
+        check_material_state(material, &askers, state)?;
         records.push(MaterialRecord {
             name: material.name.clone(),
             key: material.key,
@@ -403,6 +453,63 @@ mod tests {
     use crate::bundle::{merged_for_answers, Answers, BundleCatalogue};
     use crate::form::tests::demo_identity;
     use proptest::prelude::*;
+
+    #[test]
+    fn the_screen_offers_exactly_the_states_the_builder_accepts() {
+        let catalogue = Catalogue::demo();
+        let all = [
+            MaterialState::Provided,
+            MaterialState::ECertFetched,
+            MaterialState::PendingVerification,
+            MaterialState::Missing,
+            MaterialState::Committed,
+        ];
+        let (mut tolerated, mut committed) = (0, 0);
+        for service in &catalogue.services {
+            for material in &service.materials {
+                let askers = [service];
+                let offered = offered_material_states(material, &askers, None);
+                for state in all {
+                    let accepted = check_material_state(material, &askers, state).is_ok();
+                    // Offline the e-certificate is offered as pending; fetched
+                    // is accepted too (a certificate fetched earlier).
+                    let expected = offered.contains(&state)
+                        || (state == MaterialState::ECertFetched
+                            && offered.contains(&MaterialState::PendingVerification));
+                    assert_eq!(
+                        accepted, expected,
+                        "{} {}: {state:?}",
+                        service.code, material.name
+                    );
+                }
+                tolerated += usize::from(offered.contains(&MaterialState::Missing));
+                committed += usize::from(offered.contains(&MaterialState::Committed));
+                assert!(!material.key || !offered.contains(&MaterialState::Missing));
+            }
+        }
+        assert!(
+            tolerated > 0 && committed > 0,
+            "the demo exercises 容缺 and 告知承诺"
+        );
+    }
+
+    #[test]
+    fn a_held_certificate_is_offered_as_fetched_and_nobody_asking_allows_nothing_more() {
+        let material = Material {
+            name: "户口簿".into(),
+            copies: "1".into(),
+            key: false,
+            e_cert: true,
+            note: String::new(),
+        };
+        let held = vec!["居民户口簿".to_string()];
+        let offered = offered_material_states(&material, &[], Some(&held));
+        assert_eq!(
+            offered,
+            [MaterialState::Provided, MaterialState::ECertFetched],
+            "no applying service asks: no 容缺, no 告知承诺"
+        );
+    }
 
     fn fixtures() -> (Catalogue, FormLibrary) {
         (Catalogue::demo(), FormLibrary::demo())

@@ -5,7 +5,8 @@
 
 use super::{pages, strings, turn, KioskController, PageWindow};
 use crate::core::application::{
-    build_application, DeliveryChoice, MaterialState, Signature, Subject,
+    build_application, certificate_matches, offered_material_states, DeliveryChoice, MaterialState,
+    Signature, Subject,
 };
 use crate::core::bundle::{item_forms, merge, Answers, MergedForm};
 use crate::core::catalogue::Delivery;
@@ -1829,41 +1830,17 @@ fn material_options(
         .iter()
         .filter_map(|c| catalogue.service(c))
         .collect();
-    let material = &entry.material;
-    let mut options = vec![("provided", "已带来，交给工作人员", MaterialState::Provided)];
-    if material.e_cert {
-        let fetched = draft.certificates.as_ref().is_some_and(|titles| {
-            titles
-                .iter()
-                .any(|t| certificate_matches(t, &material.name))
-        });
-        options.push(if fetched {
-            ("ecert", "用电子证照", MaterialState::ECertFetched)
-        } else {
-            (
-                "ecert",
-                "用电子证照（待核验）",
-                MaterialState::PendingVerification,
-            )
-        });
-    }
-    if !material.key && !askers.is_empty() && askers.iter().all(|s| s.tolerant) {
-        options.push(("missing", "暂缺，容缺后补", MaterialState::Missing));
-    }
-    if !material.key && !askers.is_empty() && askers.iter().all(|s| s.commitment) {
-        options.push(("committed", "以告知承诺代替", MaterialState::Committed));
-    }
-    options
-}
-
-/// A platform e-certificate stands for a material when either name contains
-/// the other (居民户口簿 / 户口簿).
-fn certificate_matches(title: &str, material: &str) -> bool {
-    let title = title.trim();
-    let material = material.trim();
-    !title.is_empty()
-        && !material.is_empty()
-        && (title.contains(material) || material.contains(title))
+    // The core's rule decides; the screen only words each state.
+    offered_material_states(&entry.material, &askers, draft.certificates.as_deref())
+        .into_iter()
+        .map(|state| match state {
+            MaterialState::Provided => ("provided", "已带来，交给工作人员", state),
+            MaterialState::ECertFetched => ("ecert", "用电子证照", state),
+            MaterialState::PendingVerification => ("ecert", "用电子证照（待核验）", state),
+            MaterialState::Missing => ("missing", "暂缺，容缺后补", state),
+            MaterialState::Committed => ("committed", "以告知承诺代替", state),
+        })
+        .collect()
 }
 
 fn reason_value(reason: LowReason) -> String {
