@@ -3,7 +3,7 @@
 //! purpose, so callers run `verify` off the UI thread; five wrong PINs in a
 //! row close assisted mode for a quarter of an hour, as for admin mode.
 
-use crate::config::StaffMember;
+use bianmin_config::StaffMember;
 use std::time::{Duration, Instant};
 
 pub const MAX_FAILURES: u32 = 5;
@@ -58,7 +58,7 @@ impl Attempts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{PinHash, StaffId};
+    use bianmin_config::{PinHash, StaffId};
 
     fn member(id: &str, pin: &str) -> StaffMember {
         StaffMember {

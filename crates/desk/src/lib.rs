@@ -7,18 +7,20 @@
 //! The order on submit is the product's promise: the application is committed
 //! to the outbox first, and only a committed receipt number is ever printed.
 
-use crate::core::application::{Application, DeliveryChoice, MaterialState, Signature, Subject};
-use crate::core::catalogue::Catalogue;
-use crate::core::evaluation::Evaluation;
-use crate::platform::api::{self as wire, Applicant, Delivery, Material};
-use crate::platform::client::{PlatformClient, PlatformError};
-use crate::store::{
-    self, NewApplication, NewErrorReport, NewEvaluation, RecordState, RecordSummary, Store,
-    StoreError,
-};
+pub mod signature;
+
+use bianmin_core::application::{Application, DeliveryChoice, MaterialState, Signature, Subject};
+use bianmin_core::catalogue::Catalogue;
+use bianmin_core::evaluation::Evaluation;
 use bianmin_drivers::idcard::Identity as CardIdentity;
 use bianmin_drivers::manager::PrinterHandle;
 use bianmin_drivers::printer::{self as paper, PrintError, PrinterState};
+use bianmin_platform::api::{self as wire, Applicant, Delivery, Material};
+use bianmin_platform::client::{PlatformClient, PlatformError};
+use bianmin_store::{
+    self as store, NewApplication, NewErrorReport, NewEvaluation, RecordState, RecordSummary,
+    Store, StoreError,
+};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -1059,8 +1061,8 @@ pub fn signature_png(signature: &Signature) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::application::Point;
-    use crate::core::evaluation::{LowReason, Satisfaction};
+    use bianmin_core::application::Point;
+    use bianmin_core::evaluation::{LowReason, Satisfaction};
 
     #[test]
     fn feedback_is_bounded_and_carries_no_numbers_of_people() {

@@ -3,6 +3,7 @@
 //! heartbeat the platform receives. No Slint; `monitor` runs on the
 //! services' tokio runtime, the rest is plain functions the app wires.
 
+pub mod devices;
 pub mod disk;
 pub mod export;
 pub mod heartbeat;

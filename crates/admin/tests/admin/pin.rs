@@ -1,8 +1,8 @@
 //! Admin PIN: default PIN forces a change, wrong PINs count down, five lock
 //! entry for 15 minutes, and the lock survives a restart.
 
-use bianmin::admin::pin::{check_new_pin, DEFAULT_PIN, LOCKOUT, PIN_FILE, SESSION_IDLE};
-use bianmin::admin::{AdminError, AdminGate};
+use bianmin_admin::pin::{check_new_pin, DEFAULT_PIN, LOCKOUT, PIN_FILE, SESSION_IDLE};
+use bianmin_admin::{AdminError, AdminGate};
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -174,7 +174,7 @@ impl Heartbeat {
     /// fields are folded in: paper near-end/out replaces the printer's "ok",
     /// and the disk level appears as the pseudo-device "disk". Queue depth and
     /// free bytes are filled in by the store itself when it enqueues.
-    pub fn to_outbox(&self) -> crate::store::NewHeartbeat {
+    pub fn to_outbox(&self) -> bianmin_store::NewHeartbeat {
         let mut devices = std::collections::BTreeMap::new();
         for d in &self.devices {
             let state = match (d.state, d.paper) {
@@ -195,7 +195,7 @@ impl Heartbeat {
             };
             devices.insert("disk".into(), level.into());
         }
-        crate::store::NewHeartbeat {
+        bianmin_store::NewHeartbeat {
             status: if self.warnings.is_empty() {
                 "ok".into()
             } else {

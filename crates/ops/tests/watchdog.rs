@@ -4,7 +4,7 @@
 //!
 //! One test function only: it sets NOTIFY_SOCKET for the whole process.
 
-use bianmin::ops::{LoopHealth, Notifier, Watchdog, WatchdogDecision};
+use bianmin_ops::{LoopHealth, Notifier, Watchdog, WatchdogDecision};
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 

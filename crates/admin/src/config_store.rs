@@ -12,9 +12,9 @@
 //! `save` writes the difference between the live configuration and the edited
 //! one, not the whole edited configuration.
 
-use super::atomic::{remove_stale_temps, stale_temps, write_atomic};
 use super::audit_log::{AuditEntry, AuditLog};
-use crate::config::{Config, ConfigError, REFERENCE_CONFIG};
+use bianmin_config::{Config, ConfigError, REFERENCE_CONFIG};
+use bianmin_fs::atomic::{remove_stale_temps, stale_temps, write_atomic};
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -1,8 +1,8 @@
 //! Heartbeat payload: device health incl. paper near-end, queue, disk,
 //! version, uptime; warnings derived; no personal data fields exist.
 
-use bianmin::ops::uptime::{format_uptime, parse_proc_uptime, system_uptime, ProcessClock};
-use bianmin::ops::{DeviceHealth, DeviceState, DiskSpace, DiskThresholds, Heartbeat, PaperState};
+use bianmin_ops::uptime::{format_uptime, parse_proc_uptime, system_uptime, ProcessClock};
+use bianmin_ops::{DeviceHealth, DeviceState, DiskSpace, DiskThresholds, Heartbeat, PaperState};
 use std::time::{Duration, UNIX_EPOCH};
 
 #[test]

@@ -1,8 +1,8 @@
 //! Audit log: one JSON line per admin action, secrets never written, bounded
 //! by rotation.
 
-use bianmin::admin::audit_log::{is_secret_key, REDACTED};
-use bianmin::admin::{AuditEntry, AuditLog};
+use bianmin_admin::audit_log::{is_secret_key, REDACTED};
+use bianmin_admin::{AuditEntry, AuditLog};
 use std::time::{Duration, UNIX_EPOCH};
 
 #[test]

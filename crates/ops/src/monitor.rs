@@ -12,10 +12,10 @@ use super::disk::{DiskLevel, DiskSpace, DiskThresholds};
 use super::heartbeat::{DeviceHealth, DeviceState, Heartbeat, PaperState};
 use super::notify::Notifier;
 use super::uptime::ProcessClock;
-use crate::store::{QueueStats, Store};
-use crate::sync::SyncStatus;
 use bianmin_drivers::manager::{DeviceStatus, DevicesStatus, PrinterHandle};
 use bianmin_drivers::printer::PrinterState;
+use bianmin_store::{QueueStats, Store};
+use bianmin_sync::SyncStatus;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -199,7 +199,7 @@ impl OpsMonitor {
                 .store
                 .as_ref()
                 .and_then(|s| s.catalogue().ok().flatten())
-                .and_then(|c| crate::core::catalogue::Catalogue::from_json(&c.body).ok())
+                .and_then(|c| bianmin_core::catalogue::Catalogue::from_json(&c.body).ok())
                 .map(|c| c.version);
             let disk = (src.disk_probe)(&src.data_dir);
             (queue, catalogue, disk)
@@ -285,7 +285,7 @@ impl OpsMonitor {
         let store = self.inner.sources.store.as_ref()?;
         // Offline for days must not fill the outbox with heartbeats.
         let pending = store.stats().map(|q| q.pending_heartbeats).unwrap_or(0);
-        if pending >= crate::sync::MAX_PENDING_HEARTBEATS {
+        if pending >= bianmin_sync::MAX_PENDING_HEARTBEATS {
             tracing::debug!(pending, "heartbeat skipped: enough are waiting");
             return None;
         }
@@ -373,7 +373,7 @@ pub fn build_heartbeat(
         hb = hb.queue(queue.pending, oldest);
     }
     if let Some(sync) = &snap.sync {
-        hb.last_sync_at = sync.last_success_ms.map(crate::store::rfc3339);
+        hb.last_sync_at = sync.last_success_ms.map(bianmin_store::rfc3339);
     }
     hb.catalogue_version = snap.catalogue_version.clone();
     if let Some(devices) = &snap.devices {

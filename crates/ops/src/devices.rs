@@ -2,7 +2,7 @@
 //! the technician's CLI: which port and baud each device is on (from the
 //! configuration) and the card's identity in the shape the forms prefill from.
 
-use crate::config::{Config, PrinterEncoding, ScanSuffix};
+use bianmin_config::{Config, PrinterEncoding, ScanSuffix};
 use bianmin_drivers::manager::{
     Backoff, GpioMode, ManagerConfig, PrinterSettings, ScannerSettings, SerialSettings,
 };
@@ -76,14 +76,14 @@ pub fn manager_config(config: &Config) -> ManagerConfig {
 }
 
 /// The card's identity in the shape the forms prefill from.
-pub fn core_identity(card: &bianmin_drivers::idcard::Identity) -> crate::core::form::Identity {
+pub fn core_identity(card: &bianmin_drivers::idcard::Identity) -> bianmin_core::form::Identity {
     let birth = &card.birth;
     let birth_date = if birth.len() == 8 && birth.bytes().all(|b| b.is_ascii_digit()) {
         format!("{}-{}-{}", &birth[..4], &birth[4..6], &birth[6..])
     } else {
         String::new()
     };
-    crate::core::form::Identity {
+    bianmin_core::form::Identity {
         name: card.name.clone(),
         id_number: card.id_number.clone(),
         gender: match card.gender_code {

@@ -1,9 +1,9 @@
 //! Saving an edited configuration: validated first, written atomically with
 //! the previous version kept, comments preserved, crash leftovers ignored.
 
-use bianmin::admin::config_store::{diff, record_changes, validate};
-use bianmin::admin::{AuditLog, ConfigStore, SaveError};
-use bianmin::config::{Baud, Config, Ranged, REFERENCE_CONFIG};
+use bianmin_admin::config_store::{diff, record_changes, validate};
+use bianmin_admin::{AuditLog, ConfigStore, SaveError};
+use bianmin_config::{Baud, Config, Ranged, REFERENCE_CONFIG};
 use std::time::UNIX_EPOCH;
 
 fn installed() -> (tempfile::TempDir, ConfigStore) {

@@ -14,9 +14,9 @@
 //! without sleeping and survives a restart (it is stored as a wall-clock
 //! instant, not as a timer).
 
-use super::atomic::write_atomic;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
+use bianmin_fs::atomic::write_atomic;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

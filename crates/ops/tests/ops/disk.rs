@@ -2,8 +2,8 @@
 //! (a full disk cannot be staged safely on a shared machine), and bounded
 //! directories reclaiming space.
 
-use bianmin::ops::disk::{dir_size, Trimmed};
-use bianmin::ops::{bound_dir, disk_space, DiskLevel, DiskSpace, DiskThresholds};
+use bianmin_ops::disk::{dir_size, Trimmed};
+use bianmin_ops::{bound_dir, disk_space, DiskLevel, DiskSpace, DiskThresholds};
 use std::time::{Duration, SystemTime};
 
 const MIB: u64 = 1024 * 1024;

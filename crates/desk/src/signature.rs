@@ -2,7 +2,7 @@
 //! path the pad draws them with, the [`Signature`] stored with an
 //! application, and its picture for the record (dark ink on white).
 
-use crate::core::application::{Point, Signature};
+use bianmin_core::application::{Point, Signature};
 use std::fmt::Write as _;
 use zeroize::Zeroize;
 

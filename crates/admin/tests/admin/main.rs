@@ -1,0 +1,6 @@
+//! Admin mode's rules end to end on real files: PIN lock-out across restarts,
+//! the audit log, atomic configuration saves.
+
+mod audit;
+mod config_store;
+mod pin;

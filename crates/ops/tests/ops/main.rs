@@ -1,0 +1,4 @@
+//! Operations on real files: disk levels and bounded directories, heartbeats.
+
+mod disk;
+mod heartbeat;
