@@ -102,6 +102,9 @@ fn open_kiosk(mut config: Config, demo: bool, fault: Option<String>) -> ExitCode
         running: std::cell::RefCell::new(config.devices.clone()),
     }));
     let _operations = start_operations();
+    // --- layout dump (tests/window): BIANMIN_LAYOUT_DUMP=<path>, else nothing ---
+    let _layout_dump = crate::ui::layout_dump::start_from_env(&ui);
+    // --- end layout dump ---
     tracing::info!(demo, "kiosk window open");
     let result = ui.run();
     drop(admin);
