@@ -7,6 +7,7 @@ pub mod admin;
 pub mod audit;
 pub mod controller;
 pub mod headless;
+pub mod press;
 pub mod prompts;
 pub mod typing;
 pub mod walkthrough;
