@@ -155,7 +155,8 @@ pub fn audit_all(
             controller.end_session(EndReason::Finished);
             super::admin::close_preview(&ui);
             controller.set_large(large);
-            (screen.reach)(&controller);
+            (screen.reach)(&ui, &controller)
+                .map_err(|err| anyhow::anyhow!("reaching {}: {err:#}", screen.name))?;
             i_slint_backend_testing::mock_elapsed_time(std::time::Duration::from_millis(50));
             let snapshot = ui.window().take_snapshot()?;
             audits.push(audit_screen(&ui, &snapshot, screen.name, large, px_per_mm));
@@ -186,15 +187,7 @@ pub fn audit_screen<C: ComponentHandle>(
     let window = ui.window().size().to_logical(scale);
     // With an overlay up, only the overlay can be used; what lies under the
     // scrim is deliberately dimmed.
-    let root = [
-        "AdminOverlay",
-        "IdleOverlay",
-        "AssistOverlay",
-        "NoticeOverlay",
-        "FieldEditor",
-    ]
-    .iter()
-    .find_map(|name| ElementHandle::find_by_element_type_name(ui, name).next());
+    let root = super::press::top_overlay(ui);
     let elements: Vec<ElementHandle> = match &root {
         Some(overlay) => overlay.query_descendants().find_all(),
         None => ElementHandle::query_descendants_of_root(ui),

@@ -2,7 +2,7 @@
 //! renderer into a buffer. Used by `bianmin screens`, the start-up probe and
 //! the UI audit.
 
-use super::{AppWindow, KioskController, Screen};
+use super::{press, AppWindow, KioskController};
 use crate::config::{Config, Language};
 use crate::core::catalogue::Catalogue;
 use anyhow::Context;
@@ -75,153 +75,134 @@ pub fn save_png(buffer: &SharedPixelBuffer<Rgb8Pixel>, path: &Path) -> anyhow::R
 /// One screen as a resident would reach it, for rendering and auditing.
 pub struct ScreenShot {
     pub name: &'static str,
-    pub reach: fn(&KioskController),
+    /// From the start screen with the sample resident's card (not yet
+    /// read): the buttons a resident presses, and what the services would
+    /// answer. Fails if a step cannot be pressed.
+    pub reach: fn(&AppWindow, &KioskController) -> anyhow::Result<()>,
 }
 
-/// Every screen of the kiosk, each reached through the same controller calls
-/// a tap would make.
+/// The guide the journey screens apply for: 社会保障卡申领.
+const SAMPLE_CATEGORY: &str = "social-security";
+const SAMPLE_SERVICE: &str = "DEMO-SB-001";
+
+/// Every screen of the kiosk, each reached by pressing what a resident
+/// presses (`press`); the services' answers (a stored application, progress)
+/// and what is not a resident's doing (time passing, a broken configuration,
+/// the technician's mode) are handed to the controller as they would be.
 pub fn all_screens() -> Vec<ScreenShot> {
     vec![
         ScreenShot {
             name: "attract",
-            reach: |_| {},
+            reach: |_, _| Ok(()),
         },
         ScreenShot {
             name: "catalogue",
-            reach: |c| c.open_catalogue(),
+            reach: |ui, _| press::press(ui, "找服务"),
         },
         ScreenShot {
             name: "service-list",
-            reach: |c| {
-                c.open_catalogue();
-                c.open_category("social-security");
+            reach: |ui, _| {
+                press::press(ui, "找服务")?;
+                press::open_category(ui, SAMPLE_CATEGORY)
             },
         },
         ScreenShot {
             name: "guide",
-            reach: |c| {
-                c.open_catalogue();
-                c.open_category("social-security");
-                c.open_service("DEMO-SB-001");
-            },
+            reach: |ui, _| press::find_service(ui, SAMPLE_CATEGORY, SAMPLE_SERVICE),
         },
         ScreenShot {
             name: "search",
-            reach: |c| {
-                c.open_search();
-                c.set_search("sbk".into());
-            },
+            reach: |ui, _| press::search(ui, "sbk"),
         },
         ScreenShot {
             name: "identify",
-            reach: |c| c.navigate(Screen::Identify),
+            reach: |ui, _| press::press(ui, "刷身份证"),
         },
         ScreenShot {
             name: "scan",
-            reach: |c| c.navigate(Screen::Scan),
+            reach: |ui, _| press::press(ui, "扫码"),
         },
         ScreenShot {
             name: "progress",
-            reach: |c| c.navigate(Screen::Progress),
+            reach: |ui, _| press::press(ui, "查进度"),
         },
         ScreenShot {
             name: "bundle-questions",
-            reach: |c| {
-                c.open_service("bundle:newborn");
-                c.apply("bundle:newborn");
+            reach: |ui, _| {
+                press::find_service(ui, "bundles", "bundle:newborn")?;
+                press::press(ui, "我要办理")
             },
         },
         ScreenShot {
             name: "form",
-            reach: |c| {
-                c.open_service("DEMO-SB-001");
-                c.apply("DEMO-SB-001");
-            },
+            reach: |ui, _| apply(ui),
         },
         ScreenShot {
             name: "form-keypad",
-            reach: |c| {
-                c.apply("DEMO-SB-001");
-                c.journey_edit_field("applicant.phone");
-                c.journey_key("138");
+            reach: |ui, _| {
+                apply(ui)?;
+                press::edit_field(ui, "applicant.phone")?;
+                press::type_keys(ui, "138")
             },
         },
         ScreenShot {
             name: "form-pinyin",
-            reach: |c| {
-                c.apply("DEMO-SB-001");
-                c.journey_edit_field("applicant.address");
-                c.journey_key("zhang");
+            reach: |ui, _| {
+                apply(ui)?;
+                press::edit_field(ui, "applicant.address")?;
+                press::type_keys(ui, "zhang")
             },
         },
         ScreenShot {
             name: "materials",
-            reach: |c| {
-                c.apply("DEMO-SB-001");
-                c.journey_fill_required();
-                c.journey_form_next();
+            reach: |ui, _| {
+                apply(ui)?;
+                press::fill_required(ui)?;
+                press::press(ui, "下一步")
             },
         },
         ScreenShot {
             name: "commitment",
-            reach: |c| {
-                c.apply("DEMO-SB-001");
-                c.journey_fill_required();
-                c.journey_form_next();
-                c.journey_provide_all_materials();
-                c.journey_materials_next();
-                c.journey_delivery_next();
+            reach: |ui, _| {
+                apply(ui)?;
+                press::fill_required(ui)?;
+                press::press(ui, "下一步")?;
+                press::provide_all_materials(ui)?;
+                press::press(ui, "下一步")?;
+                press::press(ui, "下一步")
             },
         },
         ScreenShot {
             name: "receipt-unprinted",
-            reach: |c| {
-                c.apply("DEMO-SB-001");
-                c.handle(crate::services::UiEvent::Desk(
-                    crate::desk::DeskEvent::Submitted {
-                        receipt_no: sample_receipt(),
-                        qr: sample_receipt(),
-                        printed: false,
-                        printer_message: "打印机缺纸。".into(),
-                    },
-                ));
+            reach: |ui, c| {
+                apply(ui)?;
+                c.handle(submitted(false, "打印机缺纸。"));
+                Ok(())
             },
         },
         ScreenShot {
             name: "rating",
-            reach: |c| {
-                c.apply("DEMO-SB-001");
-                c.handle(crate::services::UiEvent::Desk(
-                    crate::desk::DeskEvent::Submitted {
-                        receipt_no: sample_receipt(),
-                        qr: sample_receipt(),
-                        printed: true,
-                        printer_message: String::new(),
-                    },
-                ));
-                c.journey_to_rating();
+            reach: |ui, c| {
+                apply(ui)?;
+                c.handle(submitted(true, ""));
+                press::press(ui, "评价本次服务")
             },
         },
         ScreenShot {
             name: "rating-reasons",
-            reach: |c| {
-                c.apply("DEMO-SB-001");
-                c.handle(crate::services::UiEvent::Desk(
-                    crate::desk::DeskEvent::Submitted {
-                        receipt_no: sample_receipt(),
-                        qr: sample_receipt(),
-                        printed: true,
-                        printer_message: String::new(),
-                    },
-                ));
-                c.journey_to_rating();
-                c.journey_rate(crate::core::evaluation::Satisfaction::Dissatisfied);
+            reach: |ui, c| {
+                apply(ui)?;
+                c.handle(submitted(true, ""));
+                press::press(ui, "评价本次服务")?;
+                let dissatisfied = crate::core::evaluation::Satisfaction::Dissatisfied;
+                let levels = ui.global::<super::Journey>().get_levels();
+                press::choose(ui, &levels, &dissatisfied.score().to_string())
             },
         },
         ScreenShot {
             name: "progress-list",
-            reach: |c| {
-                c.navigate(Screen::Progress);
+            reach: |ui, c| {
+                press::press(ui, "查进度")?;
                 c.handle(crate::services::UiEvent::Desk(
                     crate::desk::DeskEvent::Progress {
                         live: false,
@@ -234,63 +215,92 @@ pub fn all_screens() -> Vec<ScreenShot> {
                         message: "网络未连接，下面是本终端记录的状态，联网后会自动上报。".into(),
                     },
                 ));
+                Ok(())
             },
         },
         ScreenShot {
             name: "assist-sign-in",
-            reach: |c| {
-                c.apply("DEMO-SB-001");
-                c.open_assist();
+            // 请工作人员帮我输入 is on the pinyin keyboard: the clerk's sign-in
+            // opens over the keyboard and the "staff called" notice.
+            reach: |ui, _| {
+                apply(ui)?;
+                press::edit_field(ui, "applicant.address")?;
+                press::press(ui, "请工作人员帮我输入")
             },
         },
         ScreenShot {
             name: "feedback",
-            reach: |c| c.journey_open_feedback(),
+            reach: |ui, _| {
+                press::press(ui, "查进度")?;
+                press::press(ui, "办不成事反映")
+            },
         },
         ScreenShot {
             name: "idle-timeout",
-            reach: |c| {
-                c.open_catalogue();
+            reach: |ui, c| {
+                press::press(ui, "找服务")?;
                 c.force_countdown();
+                Ok(())
             },
         },
         ScreenShot {
             name: "notice",
-            reach: |c| c.show_notice("已通知工作人员，请在终端前稍候"),
+            reach: |ui, _| press::press(ui, "呼叫工作人员"),
         },
         ScreenShot {
             name: "out-of-service",
-            reach: |c| {
+            reach: |_, c| {
                 c.out_of_service(
                     "/etc/bianmin/kiosk.toml:12:15: expected a whole number from 30 to 3600, found 5",
-                )
+                );
+                Ok(())
             },
         },
         // Technician admin mode, over whatever the resident saw.
         ScreenShot {
             name: "admin-pin",
-            reach: |c| admin_preview(c, AdminPage::Pin, PreviewDetail::Choices),
+            reach: |_, c| admin_preview(c, AdminPage::Pin, PreviewDetail::Choices),
         },
         ScreenShot {
             name: "admin-settings",
-            reach: |c| admin_preview(c, AdminPage::Settings, PreviewDetail::Choices),
+            reach: |_, c| admin_preview(c, AdminPage::Settings, PreviewDetail::Choices),
         },
         ScreenShot {
             name: "admin-keyboard",
-            reach: |c| admin_preview(c, AdminPage::Settings, PreviewDetail::Keyboard),
+            reach: |_, c| admin_preview(c, AdminPage::Settings, PreviewDetail::Keyboard),
         },
         ScreenShot {
             name: "admin-operations",
-            reach: |c| admin_preview(c, AdminPage::Operations, PreviewDetail::Choices),
+            reach: |_, c| admin_preview(c, AdminPage::Operations, PreviewDetail::Choices),
         },
     ]
+}
+
+/// 找服务 → 社会保障 → 社会保障卡申领 → 我要办理: the form.
+fn apply(ui: &AppWindow) -> anyhow::Result<()> {
+    press::apply_for(ui, SAMPLE_CATEGORY, SAMPLE_SERVICE)
+}
+
+/// What the service desk reports once the application is stored.
+fn submitted(printed: bool, printer_message: &str) -> crate::services::UiEvent {
+    crate::services::UiEvent::Desk(crate::desk::DeskEvent::Submitted {
+        receipt_no: sample_receipt(),
+        qr: sample_receipt(),
+        printed,
+        printer_message: printer_message.into(),
+    })
 }
 
 use super::admin::PreviewDetail;
 use super::AdminPage;
 
-fn admin_preview(c: &KioskController, page: AdminPage, detail: PreviewDetail) {
+fn admin_preview(
+    c: &KioskController,
+    page: AdminPage,
+    detail: PreviewDetail,
+) -> anyhow::Result<()> {
     super::admin::preview(&c.window(), page, detail);
+    Ok(())
 }
 
 /// Render every screen in the given themes to `out/<screen>-<theme>.png`.
@@ -316,7 +326,8 @@ pub fn render_all(
             controller.end_session(crate::core::session::EndReason::Finished);
             super::admin::close_preview(&ui);
             controller.set_large(large);
-            (screen.reach)(&controller);
+            (screen.reach)(&ui, &controller)
+                .with_context(|| format!("cannot reach the {} screen", screen.name))?;
             // The same picture at any hour: the live clock made the pictures
             // (and the OCR test reading them) depend on when they were taken.
             ui.global::<super::Kiosk>()

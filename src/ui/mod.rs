@@ -8,6 +8,7 @@ pub mod audit;
 pub mod controller;
 pub mod headless;
 pub mod layout_dump;
+pub mod press;
 pub mod prompts;
 pub mod typing;
 pub mod walkthrough;

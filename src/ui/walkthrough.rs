@@ -1,14 +1,16 @@
 //! `bianmin walkthrough`: one resident's whole journey in demo mode, a PNG
 //! per step, rendered without a display. The same services `bianmin demo`
 //! runs (simulated devices on pseudo-terminals, the embedded reference
-//! platform); only the window is software-rendered, and the steps are the
-//! controller calls a resident's taps make.
+//! platform); only the window is software-rendered, and every step is a
+//! press of what the resident sees (`press`) or a device the resident uses.
 
 use super::headless::{save_png, HeadlessWindow};
+use super::press;
 use super::{AppWindow, Journey, Kiosk, KioskController, Screen};
 use crate::config::Config;
 use anyhow::Context;
 use slint::{ComponentHandle, Model};
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -19,6 +21,8 @@ struct Walk<'a> {
     services: &'a crate::services::Services,
     out: &'a Path,
     written: Vec<PathBuf>,
+    /// The services reported the card lifted.
+    card_removed: Cell<bool>,
 }
 
 impl Walk<'_> {
@@ -53,6 +57,9 @@ impl Walk<'_> {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             for event in self.services.inbox.drain() {
+                if matches!(event, crate::services::UiEvent::CardRemoved) {
+                    self.card_removed.set(true);
+                }
                 self.controller.handle(event);
             }
             if done(self) {
@@ -107,67 +114,77 @@ fn walk_through(mut config: Config, out: &Path, large: bool) -> anyhow::Result<V
         services: &services,
         out,
         written: Vec::new(),
+        card_removed: Cell::new(false),
     };
 
+    let ui = walk.ui.clone_strong();
+    let journey = ui.global::<Journey>();
     walk.pump_until("the platform link", |w| {
         w.ui.global::<Kiosk>().get_network() == super::NetworkState::Online
     })?;
     walk.shot("attract")?;
-    walk.controller.start_identify();
+    press::press(&ui, "刷身份证")?;
     walk.shot("identify")?;
     devices.place_card(0);
     walk.pump_until("the card", |w| {
         !w.ui.global::<Kiosk>().get_resident().is_empty()
     })?;
-    walk.controller.show_notice("");
+    press::press(&ui, "知道了")?;
     walk.shot("card-read")?;
 
-    walk.controller.open_search();
-    walk.controller.set_search("sbk".into());
+    // 找服务 has no 搜索: the resident goes back to the start (首页 ends the
+    // session; the demo reader lets go of the card) and puts the card down
+    // again there, where 搜索 is.
+    walk.card_removed.set(false);
+    press::press(&ui, "首页")?;
+    walk.pump_until("the card lifted", |w| {
+        w.ui.global::<Kiosk>().get_resident().is_empty() && w.card_removed.get()
+    })?;
+    devices.place_card(0);
+    walk.pump_until("the card again", |w| {
+        !w.ui.global::<Kiosk>().get_resident().is_empty()
+    })?;
+    press::press(&ui, "知道了")?;
+    press::search(&ui, "sbk")?;
     walk.shot("search-sbk")?;
-    let first = walk
-        .ui
+    let first = ui
         .global::<Kiosk>()
         .get_search_results()
         .row_data(0)
         .context("`sbk` found nothing")?;
-    walk.controller.open_service(&first.code);
+    press::press(&ui, &first.name)?;
     walk.shot("guide")?;
-    walk.controller.apply(&first.code);
+    press::press(&ui, "我要办理")?;
     walk.shot("form-prefilled")?;
-    walk.controller.journey_edit_field("applicant.phone");
-    walk.controller.journey_key("13812345678");
+    press::edit_field(&ui, "applicant.phone")?;
+    press::type_keys(&ui, "13812345678")?;
     walk.shot("form-keypad")?;
-    walk.ui.global::<Journey>().invoke_editor_done();
-    walk.controller.journey_fill_required();
-    walk.controller.journey_form_next();
+    press::press(&ui, "完成")?;
+    press::fill_required(&ui)?;
+    press::press(&ui, "下一步")?;
     walk.shot("materials")?;
-    walk.controller.journey_provide_all_materials();
-    walk.controller.journey_materials_next();
+    press::provide_all_materials(&ui)?;
+    press::press(&ui, "下一步")?;
     walk.shot("delivery")?;
-    walk.controller.journey_delivery_next();
-    let ui = walk.ui.clone_strong();
-    let journey = ui.global::<Journey>();
+    press::press(&ui, "下一步")?;
     if journey.get_commitment_needed() {
-        journey.invoke_toggle_commitment();
+        press::press(&ui, "☐ 点此承诺：以上内容属实")?;
     }
-    journey.invoke_sign_start(60.0, 150.0, 700.0, 260.0);
-    for i in 1..40 {
-        let x = 60.0 + i as f32 * 14.0;
-        let y = 150.0 + ((i as f32) * 0.7).sin() * 40.0;
-        journey.invoke_sign_move(x, y);
-    }
-    journey.invoke_sign_end();
+    press::sign(&ui)?;
     walk.shot("signed")?;
-    journey.invoke_submit();
+    press::press(&ui, "提交申请")?;
     walk.pump_until("the receipt", |w| w.screen() == Screen::Receipt)?;
     walk.shot("receipt")?;
     let receipt = journey.get_receipt_no().to_string();
     walk.keep_printed_receipt(&config.store.data_dir.join("receipts"))?;
-    journey.invoke_to_rating();
+    press::press(&ui, "评价本次服务")?;
     walk.shot("rating")?;
-    walk.controller
-        .journey_rate(crate::core::evaluation::Satisfaction::VerySatisfied);
+    let very_satisfied = crate::core::evaluation::Satisfaction::VerySatisfied;
+    press::choose(
+        &ui,
+        &journey.get_levels(),
+        &very_satisfied.score().to_string(),
+    )?;
     walk.shot("rated")?;
     devices.scan(&receipt);
     walk.pump_until("the progress", |w| {

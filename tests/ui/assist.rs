@@ -1,8 +1,9 @@
 //! 帮办代办 through the real UI: a resident asks for help from the keyboard,
 //! a clerk signs in with staff id and PIN (checked off the UI thread), the
 //! application records who helped, five wrong PINs lock the sign-in, and
-//! the end of the session ends the help.
+//! the end of the session ends the help. Every step is a press.
 
+use super::support::{press, pressed, tap, type_keys};
 use bianmin::config::{Config, PinHash, StaffId, StaffMember};
 use bianmin::core::form::Identity;
 use bianmin::desk::DeskRequest;
@@ -43,11 +44,18 @@ fn kiosk() -> (AppWindow, KioskController, Rc<Recorder>) {
     (ui, controller, recorder)
 }
 
+/// The clerk types on the sign-in's number pad and presses 完成.
 fn type_digits(ui: &AppWindow, digits: &str) {
-    for d in digits.chars() {
-        ui.global::<Kiosk>().invoke_assist_key(d.to_string().into());
-    }
-    ui.global::<Kiosk>().invoke_assist_done();
+    type_keys(ui, digits);
+    tap(ui, "完成");
+}
+
+/// On the form: 户籍地址's pinyin keyboard, then 请工作人员帮我输入.
+fn ask_for_help(ui: &AppWindow) {
+    pressed(press::apply_for(ui, "social-security", "DEMO-SB-001"));
+    assert_eq!(ui.global::<Kiosk>().get_screen(), Screen::Form);
+    pressed(press::edit_field(ui, "applicant.address"));
+    tap(ui, "请工作人员帮我输入");
 }
 
 /// Let the PIN check finish and the UI's poll timer pick up the answer.
@@ -76,12 +84,9 @@ fn a_clerk_takes_over_and_the_application_says_so() {
     let (ui, controller, recorder) = kiosk();
     let kiosk = ui.global::<Kiosk>();
     let journey = ui.global::<Journey>();
-    controller.apply("DEMO-SB-001");
-    assert_eq!(kiosk.get_screen(), Screen::Form);
 
     // "请工作人员帮我输入" from the pinyin keyboard.
-    journey.invoke_edit_field("applicant.address".into());
-    journey.invoke_ask_staff();
+    ask_for_help(&ui);
     assert!(kiosk.get_assist_visible());
     assert!(recorder
         .0
@@ -104,20 +109,18 @@ fn a_clerk_takes_over_and_the_application_says_so() {
         kiosk.get_assisted_by()
     );
 
-    // The clerk fills in the rest; the resident signs; the application records the clerk.
-    journey.invoke_editor_cancel();
-    controller.journey_fill_required();
-    controller.journey_form_next();
-    controller.journey_provide_all_materials();
-    controller.journey_materials_next();
-    controller.journey_delivery_next();
+    // The clerk closes the "staff called" notice and the keyboard, fills in
+    // the rest; the resident signs; the application records the clerk.
+    tap(&ui, "知道了");
+    tap(&ui, "取消");
+    pressed(press::fill_required(&ui));
+    tap(&ui, "下一步");
+    pressed(press::provide_all_materials(&ui));
+    tap(&ui, "下一步");
+    tap(&ui, "下一步");
     assert_eq!(kiosk.get_screen(), Screen::Commitment);
-    journey.invoke_sign_start(20.0, 100.0, 700.0, 260.0);
-    for i in 1..20 {
-        journey.invoke_sign_move(20.0 + i as f32 * 15.0, 100.0 + (i % 4) as f32 * 10.0);
-    }
-    journey.invoke_sign_end();
-    journey.invoke_submit();
+    pressed(press::sign(&ui));
+    tap(&ui, "提交申请");
     let requests = recorder.0.borrow();
     let submission = requests
         .iter()
@@ -130,7 +133,7 @@ fn a_clerk_takes_over_and_the_application_says_so() {
     drop(requests);
 
     // The help ends with the session.
-    controller.end_session(bianmin::core::session::EndReason::Finished);
+    tap(&ui, "首页");
     assert!(kiosk.get_assisted_by().is_empty());
     assert!(!kiosk.get_assist_visible());
     assert!(kiosk.get_assist_id().is_empty());
@@ -140,7 +143,7 @@ fn a_clerk_takes_over_and_the_application_says_so() {
 fn five_wrong_pins_lock_the_sign_in() {
     let (ui, controller, _recorder) = kiosk();
     let kiosk = ui.global::<Kiosk>();
-    controller.open_assist();
+    ask_for_help(&ui);
     for _ in 0..5 {
         sign_in(&ui, &controller, CLERK, "111222");
     }

@@ -1,20 +1,29 @@
 //! A resident's whole journey through the real UI (Slint's testing backend),
 //! the demo's simulated devices on pseudo-terminals and the reference
 //! platform on loopback: card down → 社保卡 found by `sbk` → form prefilled →
-//! submitted while the platform is unreachable → receipt printed, its QR
-//! decoded → link back → the platform holds the application exactly once →
-//! rating bound to the receipt → progress by scanning the receipt shows the
-//! platform's state → card lifted and nothing of the resident left on screen.
-//! The second test does the same for a 一件事 bundle and checks the merged
-//! form asks each shared field once.
+//! a photo owed under 容缺 → submitted while the platform is unreachable →
+//! receipt printed, its QR decoded → link back → the platform holds the
+//! application exactly once, the photo still owed → rating bound to the
+//! receipt → progress by scanning the receipt shows the platform's state →
+//! card lifted and nothing of the resident left on screen. The second test
+//! does the same for a 一件事 bundle: the merged form asks each shared field
+//! once, one material is owed under 容缺 and another replaced by 告知承诺.
+//!
+//! Every step the resident takes is a press of what the screen shows, found
+//! by its accessible label (`support::tap`, `bianmin::ui::press`): keys on
+//! the keypad and the pinyin keyboard, page buttons, a material card's
+//! option buttons, the finger on the signature pad. The view models are
+//! only read, to check what the screen says and to know which label to press.
 
+use super::support::{press, pressed, tap, type_keys};
 use bianmin::config::Config;
+use bianmin::platform::api::RecordKind;
 use bianmin::services::{self, Services};
 use bianmin::store::RecordState;
-use bianmin::ui::{AppWindow, Editor, Journey, Kiosk, KioskController, Screen};
+use bianmin::ui::{AppWindow, Editor, Journey, Kiosk, KioskController, MaterialRow, Screen};
 use bianmin_platform_server::Fault;
 use slint::{ComponentHandle, Model};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -94,138 +103,127 @@ impl Terminal {
         self.services.demo_devices.as_ref().expect("demo devices")
     }
 
+    /// The card goes down on the start screen; the resident reads the
+    /// notice and presses 知道了.
     fn put_card_down(&self) {
         self.devices().place_card(0);
         self.pump_until("card read", |t| !t.kiosk().get_resident().is_empty());
+        assert!(
+            !self.kiosk().get_notice().is_empty(),
+            "identified, in words"
+        );
+        tap(&self.ui, "知道了");
     }
 
-    /// Every field of the form, across its pages.
+    /// Every field of the form, read page by page with the page buttons.
     fn all_fields(&self) -> Vec<bianmin::ui::FieldRow> {
         let journey = self.journey();
-        while journey.get_field_page() > 0 {
-            journey.invoke_page_fields(-1);
-        }
-        let mut rows = Vec::new();
-        loop {
+        pressed(press::first_page(&self.ui));
+        let mut rows: Vec<bianmin::ui::FieldRow> = journey.get_fields().iter().collect();
+        while press::can_press(&self.ui, press::NEXT_PAGE) {
+            tap(&self.ui, press::NEXT_PAGE);
             rows.extend(journey.get_fields().iter());
-            if journey.get_field_page() + 1 >= journey.get_field_pages() {
-                break;
-            }
-            journey.invoke_page_fields(1);
         }
-        while journey.get_field_page() > 0 {
-            journey.invoke_page_fields(-1);
+        pressed(press::first_page(&self.ui));
+        rows
+    }
+
+    /// Every material card, read page by page with the page buttons.
+    fn all_materials(&self) -> Vec<MaterialRow> {
+        let journey = self.journey();
+        pressed(press::first_page(&self.ui));
+        let mut rows: Vec<MaterialRow> = journey.get_materials().iter().collect();
+        while press::can_press(&self.ui, press::NEXT_PAGE) {
+            tap(&self.ui, press::NEXT_PAGE);
+            rows.extend(journey.get_materials().iter());
         }
         rows
     }
 
-    /// Type into every empty required field through the field editor.
+    /// On the form: type into every empty required field on its keyboard,
+    /// then 下一步 to the materials.
     fn fill_in_the_rest(&self) {
-        let journey = self.journey();
-        for row in self.all_fields() {
-            if !row.required || !row.value.is_empty() {
-                continue;
-            }
-            journey.invoke_edit_field(row.key.clone());
-            assert!(journey.get_editing(), "editor opens for {}", row.key);
-            match journey.get_editor() {
-                Editor::Keypad => {
-                    let id = bianmin_drivers::idcard::sim::with_check("11010119850101123");
-                    let digits = if row.key.contains("phone") {
-                        "13812345678"
-                    } else if row.key.contains("date") {
-                        "20200101"
-                    } else if row.key.contains("id_number") {
-                        id.as_str()
-                    } else {
-                        // Account and certificate numbers: long enough for any of them.
-                        "6222021234567890"
-                    };
-                    for d in digits.chars() {
-                        journey.invoke_editor_key(d.to_string().into());
-                    }
-                    journey.invoke_editor_done();
-                }
-                Editor::Choice => {
-                    let first = journey.get_editing_choices().row_data(0).unwrap();
-                    journey.invoke_editor_choose(first.value);
-                }
-                _ if !row.key.contains("name") && !row.key.contains("address") => {
-                    // A certificate number: a letter, then digits from the digit row.
-                    for key in "k123456789".chars() {
-                        journey.invoke_editor_key(key.to_string().into());
-                    }
-                    journey.invoke_editor_done();
-                }
-                _ => {
-                    // Pinyin: "zhongguo" then the first candidates, until long enough.
-                    for _ in 0..3 {
-                        for c in "zhongguo".chars() {
-                            journey.invoke_editor_key(c.to_string().into());
-                        }
-                        journey.invoke_editor_pick(0);
-                    }
-                    journey.invoke_editor_done();
-                }
-            }
-            assert!(
-                !journey.get_editing(),
-                "{} accepted: {}",
-                row.key,
-                journey.get_editing_error()
-            );
-        }
+        pressed(press::fill_required(&self.ui));
+        tap(&self.ui, "下一步");
+        assert_eq!(
+            self.screen(),
+            Screen::Materials,
+            "{}",
+            self.journey().get_form_message()
+        );
     }
 
-    /// Materials: e-certificates as offered, everything else brought along.
-    fn decide_materials(&self) {
-        let journey = self.journey();
-        while journey.get_material_page() > 0 {
-            journey.invoke_page_materials(-1);
+    /// Materials: the cards in `chosen` get the option with that label, the
+    /// rest not yet decided are "brought along"; then delivery as offered.
+    fn decide_materials(&self, chosen: &[(&str, &str)]) {
+        for (name, label) in chosen {
+            pressed(press::choose_material(&self.ui, name, label));
         }
-        loop {
-            for row in journey.get_materials().iter() {
-                let chosen = row.options.iter().any(|o| o.selected);
-                if !chosen {
-                    journey.invoke_set_material(row.name.clone(), "provided".into());
-                }
-            }
-            if journey.get_material_page() + 1 >= journey.get_material_pages() {
-                break;
-            }
-            journey.invoke_page_materials(1);
+        pressed(press::choose_materials(&self.ui, |row| {
+            let decided = row.options.iter().any(|o| o.selected);
+            (!decided).then_some("provided")
+        }));
+        let states: BTreeMap<String, String> = self
+            .all_materials()
+            .into_iter()
+            .map(|m| (m.name.to_string(), m.state_label.to_string()))
+            .collect();
+        for (name, label) in chosen {
+            let said = &states[*name];
+            assert!(
+                label.contains(said.as_str()),
+                "{name}: the card says {said:?} after {label:?}"
+            );
         }
-        journey.invoke_materials_next();
+        tap(&self.ui, "下一步");
         assert_eq!(
             self.screen(),
             Screen::Delivery,
             "{}",
-            journey.get_materials_message()
+            self.journey().get_materials_message()
         );
-        journey.invoke_delivery_next();
+        tap(&self.ui, "下一步");
         assert_eq!(self.screen(), Screen::Commitment);
     }
 
+    /// 告知承诺 when asked, then the finger on the pad.
     fn commit_and_sign(&self) {
         let journey = self.journey();
         if journey.get_commitment_needed() && !journey.get_committed() {
-            journey.invoke_toggle_commitment();
+            tap(&self.ui, "☐ 点此承诺：以上内容属实");
+            assert!(journey.get_committed());
         }
-        journey.invoke_sign_start(40.0, 120.0, 700.0, 260.0);
-        for i in 1..30 {
-            journey.invoke_sign_move(40.0 + i as f32 * 12.0, 120.0 + ((i % 5) as f32) * 9.0);
-        }
-        journey.invoke_sign_end();
+        pressed(press::sign(&self.ui));
         assert!(journey.get_signed(), "the signature counts");
         assert!(!journey.get_ink().is_empty(), "the ink shows on the pad");
     }
 
     fn submit(&self) -> String {
-        self.journey().invoke_submit();
+        tap(&self.ui, "提交申请");
         self.pump_until("the receipt screen", |t| t.screen() == Screen::Receipt);
         let receipt = self.journey().get_receipt_no().to_string();
         assert!(bianmin::store::receipt::is_valid(&receipt), "{receipt}");
         receipt
+    }
+
+    /// The outbox's own copy of the application, as it goes on the wire.
+    fn stored_json(&self, receipt: &str) -> serde_json::Value {
+        let json = self
+            .services
+            .store
+            .as_ref()
+            .unwrap()
+            .record_json(receipt)
+            .unwrap()
+            .expect("the outbox holds the application");
+        serde_json::from_slice(&json).unwrap()
+    }
+
+    /// The application as the platform stored it.
+    fn platform_json(&self, receipt: &str) -> serde_json::Value {
+        self.platform()
+            .record(RecordKind::Application, receipt)
+            .expect("the platform holds the application")
     }
 
     fn store_state(&self, receipt: &str) -> Option<RecordState> {
@@ -257,6 +255,28 @@ impl Terminal {
     }
 }
 
+/// Material name → state, wherever the application JSON lists them.
+fn material_states(json: &serde_json::Value) -> BTreeMap<String, String> {
+    let mut found = BTreeMap::new();
+    let mut stack = vec![json];
+    while let Some(value) = stack.pop() {
+        match value {
+            serde_json::Value::Object(map) => {
+                if let (Some(name), Some(state)) = (
+                    map.get("name").and_then(|v| v.as_str()),
+                    map.get("state").and_then(|v| v.as_str()),
+                ) {
+                    found.insert(name.to_string(), state.to_string());
+                }
+                stack.extend(map.values());
+            }
+            serde_json::Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    found
+}
+
 /// The QR payloads on the newest receipt the virtual printer rendered.
 fn printed_qr(receipts_dir: &Path) -> Vec<String> {
     let newest = std::fs::read_dir(receipts_dir)
@@ -275,9 +295,18 @@ fn printed_qr(receipts_dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// 社会保障卡申领 takes a missing photo under 容缺 (it has no 告知承诺).
+const PHOTO: &str = "近期一寸白底免冠照片";
+/// Two materials only 生育保险待遇申领 asks for, in the 新生儿出生一件事.
+const BILLS: &str = "住院费用票据及清单";
+const BANK_CARD: &str = "本人社会保障卡或银行卡";
+const OWED: &str = "暂缺，容缺后补";
+const COMMITTED: &str = "以告知承诺代替";
+
 #[test]
 fn a_resident_applies_offline_and_the_platform_gets_it_once() {
     let t = terminal();
+    let ui = &t.ui;
     t.pump_until("the link", |t| {
         t.kiosk().get_network() == bianmin::ui::NetworkState::Online
     });
@@ -288,11 +317,9 @@ fn a_resident_applies_offline_and_the_platform_gets_it_once() {
     t.put_card_down();
     assert!(t.kiosk().get_resident().contains('*'), "masked on screen");
 
-    // 社保卡 by its pinyin initials.
-    t.controller.open_search();
-    for key in ["s", "b", "k"] {
-        t.kiosk().invoke_search_key(key.into());
-    }
+    // 社保卡 by its pinyin initials, on the on-screen letter keys.
+    tap(ui, "搜索");
+    type_keys(ui, "sbk");
     let hit = t
         .kiosk()
         .get_search_results()
@@ -303,9 +330,9 @@ fn a_resident_applies_offline_and_the_platform_gets_it_once() {
         "{}",
         hit.name
     );
-    t.kiosk().invoke_open_service(hit.code.clone());
+    tap(ui, &hit.name);
     assert_eq!(t.screen(), Screen::Guide);
-    t.kiosk().invoke_apply(hit.code.clone());
+    tap(ui, "我要办理");
     assert_eq!(t.screen(), Screen::Form);
 
     // Prefilled from the card: the resident only confirms.
@@ -321,24 +348,17 @@ fn a_resident_applies_offline_and_the_platform_gets_it_once() {
     assert_eq!(id.value.as_str(), card.id_number);
 
     // A wrong phone number is refused next to the field, in words.
-    t.journey().invoke_edit_field("applicant.phone".into());
-    for d in "12345".chars() {
-        t.journey().invoke_editor_key(d.to_string().into());
-    }
-    t.journey().invoke_editor_done();
+    pressed(press::edit_field(ui, "applicant.phone"));
+    assert_eq!(t.journey().get_editor(), Editor::Keypad);
+    type_keys(ui, "12345");
+    tap(ui, "完成");
     assert!(t.journey().get_editing());
     assert!(!t.journey().get_editing_error().is_empty());
-    t.journey().invoke_editor_cancel();
+    tap(ui, "取消");
+    assert!(!t.journey().get_editing());
 
     t.fill_in_the_rest();
-    t.journey().invoke_form_next();
-    assert_eq!(
-        t.screen(),
-        Screen::Materials,
-        "{}",
-        t.journey().get_form_message()
-    );
-    t.decide_materials();
+    t.decide_materials(&[(PHOTO, OWED)]);
     t.commit_and_sign();
     let receipt = t.submit();
 
@@ -349,6 +369,20 @@ fn a_resident_applies_offline_and_the_platform_gets_it_once() {
         .applications()
         .iter()
         .all(|(r, _)| *r != receipt));
+    assert_eq!(
+        material_states(&t.stored_json(&receipt))
+            .get(PHOTO)
+            .map(String::as_str),
+        Some("pending"),
+        "the outbox keeps the photo owed under 容缺"
+    );
+    assert!(
+        t.journey()
+            .get_owed()
+            .iter()
+            .any(|line| line.contains(PHOTO)),
+        "the receipt lists the photo still owed"
+    );
     assert!(
         t.journey().get_printed(),
         "{}",
@@ -357,14 +391,21 @@ fn a_resident_applies_offline_and_the_platform_gets_it_once() {
     let qr = printed_qr(&t.data_dir.join("receipts"));
     assert!(qr.iter().any(|q| q.contains(&receipt)), "{qr:?}");
 
-    // The link comes back: delivered exactly once.
+    // The link comes back: delivered exactly once, the photo still owed.
     t.platform().faults().clear();
     t.wait_delivered(&receipt);
+    assert_eq!(
+        material_states(&t.platform_json(&receipt))
+            .get(PHOTO)
+            .map(String::as_str),
+        Some("pending"),
+        "the platform knows the photo is owed"
+    );
 
     // 好差评, bound to the receipt, through the outbox.
-    t.journey().invoke_to_rating();
+    tap(ui, "评价本次服务");
     assert_eq!(t.screen(), Screen::Rating);
-    t.journey().invoke_rate("4".into());
+    pressed(press::choose(ui, &t.journey().get_levels(), "4"));
     assert!(t.journey().get_rated());
     let store = t.services.store.as_ref().unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -373,7 +414,7 @@ fn a_resident_applies_offline_and_the_platform_gets_it_once() {
             .list(None, 100)
             .unwrap()
             .into_iter()
-            .filter(|r| r.kind == bianmin::platform::api::RecordKind::Evaluation)
+            .filter(|r| r.kind == RecordKind::Evaluation)
             .collect();
         if let Some(evaluation) = evaluations.first() {
             let json = store.record_json(&evaluation.key).unwrap().unwrap();
@@ -416,12 +457,14 @@ fn a_resident_applies_offline_and_the_platform_gets_it_once() {
 #[test]
 fn a_bundle_asks_each_shared_field_once() {
     let t = terminal();
+    let ui = &t.ui;
     t.put_card_down();
-    t.controller.open_catalogue();
-    t.kiosk().invoke_open_category("bundles".into());
+    tap(ui, "找服务");
+    pressed(press::open_category(ui, "bundles"));
     let bundle = t.kiosk().get_services().row_data(0).expect("a bundle");
-    t.kiosk().invoke_open_service(bundle.code.clone());
-    t.kiosk().invoke_apply(bundle.code.clone());
+    tap(ui, &bundle.name);
+    assert_eq!(t.screen(), Screen::Guide);
+    tap(ui, "我要办理");
     assert_eq!(t.screen(), Screen::Questions);
 
     // Answer every question with its first option.
@@ -429,13 +472,13 @@ fn a_bundle_asks_each_shared_field_once() {
     while !t.journey().get_questions_done() {
         let question = t.journey().get_question();
         let first = question.options.row_data(0).unwrap();
-        t.journey().invoke_answer(first.value);
+        tap(ui, &first.label);
         asked += 1;
         assert!(asked < 20, "the questionnaire ends");
     }
     let items = t.journey().get_items().row_count();
     assert!(items >= 2, "a bundle applies several items");
-    t.journey().invoke_questions_next();
+    tap(ui, "开始填写");
     assert_eq!(t.screen(), Screen::Form);
 
     let fields = t.all_fields();
@@ -444,29 +487,28 @@ fn a_bundle_asks_each_shared_field_once() {
     assert!(keys.contains("applicant.name"));
 
     t.fill_in_the_rest();
-    t.journey().invoke_form_next();
-    assert_eq!(
-        t.screen(),
-        Screen::Materials,
-        "{}",
-        t.journey().get_form_message()
-    );
-    let materials: Vec<String> = {
-        let mut names = Vec::new();
-        let j = t.journey();
-        loop {
-            names.extend(j.get_materials().iter().map(|m| m.name.to_string()));
-            if j.get_material_page() + 1 >= j.get_material_pages() {
-                break;
-            }
-            j.invoke_page_materials(1);
-        }
-        names
-    };
+    let materials: Vec<String> = t
+        .all_materials()
+        .iter()
+        .map(|m| m.name.to_string())
+        .collect();
     let unique: BTreeSet<_> = materials.iter().collect();
     assert_eq!(unique.len(), materials.len(), "one merged material list");
-    t.decide_materials();
+    t.decide_materials(&[(BILLS, OWED), (BANK_CARD, COMMITTED)]);
+    assert!(
+        t.journey().get_commitment_needed(),
+        "告知承诺 asks for the commitment"
+    );
     t.commit_and_sign();
     let receipt = t.submit();
+    let stored = material_states(&t.stored_json(&receipt));
+    assert_eq!(stored.get(BILLS).map(String::as_str), Some("pending"));
+    assert_eq!(stored.get(BANK_CARD).map(String::as_str), Some("committed"));
     t.wait_delivered(&receipt);
+    let received = material_states(&t.platform_json(&receipt));
+    assert_eq!(received.get(BILLS).map(String::as_str), Some("pending"));
+    assert_eq!(
+        received.get(BANK_CARD).map(String::as_str),
+        Some("committed")
+    );
 }

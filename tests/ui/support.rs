@@ -3,6 +3,7 @@
 
 use bianmin::config::Config;
 use bianmin::core::catalogue::Catalogue;
+pub use bianmin::ui::press;
 use bianmin::ui::{AppWindow, Kiosk, KioskController, Screen};
 use i_slint_backend_testing::{AccessibleRole, ElementHandle};
 use slint::ComponentHandle;
@@ -22,20 +23,27 @@ pub fn kiosk() -> (AppWindow, KioskController) {
     kiosk_with(Config::default())
 }
 
-/// Every button with this accessible label, in tree order.
+/// Every button with this accessible label, in tree order (reachable or not).
 pub fn buttons<C: ComponentHandle>(ui: &C, label: &str) -> Vec<ElementHandle> {
     ElementHandle::find_by_accessible_label(ui, label)
         .filter(|e| e.accessible_role() == Some(AccessibleRole::Button))
         .collect()
 }
 
-/// Press the button a resident would see with this label.
-pub fn tap(ui: &AppWindow, label: &str) {
-    let found = buttons(ui, label);
-    let button = found
-        .first()
-        .unwrap_or_else(|| panic!("no button labelled {label:?} on {:?}", screen(ui)));
-    button.invoke_accessible_default_action();
+/// Press the button a resident would see with this label (see
+/// `bianmin::ui::press`: only what is within a finger's reach).
+pub fn tap<C: ComponentHandle>(ui: &C, label: &str) {
+    pressed(press::press(ui, label));
+}
+
+/// Press one key per character on whatever keyboard is up.
+pub fn type_keys<C: ComponentHandle>(ui: &C, keys: &str) {
+    pressed(press::type_keys(ui, keys));
+}
+
+/// A step of pressing that must work (one of the `press` helpers).
+pub fn pressed<T>(step: anyhow::Result<T>) -> T {
+    step.unwrap_or_else(|err| panic!("{err:#}"))
 }
 
 pub fn screen(ui: &AppWindow) -> Screen {

@@ -5,12 +5,12 @@
 //! screen yet, so each is shown in a test window laid out the way a form
 //! screen would use it (header, field, widget at its preferred size).
 
+use super::support::{buttons, press, pressed, tap};
 use bianmin::signature::SignatureCapture;
 use bianmin::ui::audit::{audit_screen, install_backend, ScreenAudit};
 use bianmin::ui::typing::{Backspace, PinyinComposer};
 use i_slint_backend_testing::{AccessibleRole, ElementHandle};
-use slint::platform::{PointerEventButton, WindowEvent};
-use slint::{ComponentHandle, LogicalPosition, Model, ModelRc, SharedString, VecModel};
+use slint::{ComponentHandle, Model, ModelRc, SharedString, VecModel};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -129,16 +129,6 @@ slint::slint! {
 
 /// Pixels per millimetre of the 10.1" 1280×800 panel the other UI tests use.
 const PX_PER_MM: f32 = 5.6;
-
-fn button<C: ComponentHandle>(ui: &C, label: &str) -> ElementHandle {
-    ElementHandle::find_by_accessible_label(ui, label)
-        .find(|e| e.accessible_role() == Some(AccessibleRole::Button))
-        .unwrap_or_else(|| panic!("no button labelled {label:?}"))
-}
-
-fn tap<C: ComponentHandle>(ui: &C, label: &str) {
-    button(ui, label).invoke_accessible_default_action();
-}
 
 fn element<C: ComponentHandle>(ui: &C, type_name: &str) -> ElementHandle {
     ElementHandle::find_by_element_type_name(ui, type_name)
@@ -266,7 +256,7 @@ fn numeric_keypad_keys_fire_and_x_shows_only_when_allowed() {
     assert_eq!(taken(&log), ["X"]);
 
     // Phone order: 1 2 3 on top, 0 under 8, X bottom left.
-    let at = |label: &str| button(&ui, label).absolute_position();
+    let at = |label: &str| buttons(&ui, label)[0].absolute_position();
     assert!(at("1").y < at("4").y && at("4").y < at("7").y && at("7").y < at("0").y);
     assert!(at("1").x < at("2").x && at("2").x < at("3").x);
     assert!((at("0").x - at("8").x).abs() < 1.0 && (at("X").x - at("7").x).abs() < 1.0);
@@ -542,7 +532,6 @@ fn a_finger_signs_on_the_pad_and_rewrite_clears_it() {
     let origin = sheet.absolute_position();
     let size = sheet.size();
     assert!((size.width - width).abs() < 0.5 && (size.height - height).abs() < 0.5);
-    let window = |x: f32, y: f32| LogicalPosition::new(origin.x + x, origin.y + y);
     // A zigzag across the middle of the sheet, drawn with the "finger".
     let points: Vec<(f32, f32)> = (0..=40)
         .map(|i| {
@@ -551,21 +540,7 @@ fn a_finger_signs_on_the_pad_and_rewrite_clears_it() {
             (x, y)
         })
         .collect();
-    let dispatch = |event| ui.window().dispatch_event(event);
-    dispatch(WindowEvent::PointerPressed {
-        position: window(points[0].0, points[0].1),
-        button: PointerEventButton::Left,
-    });
-    for &(x, y) in &points[1..] {
-        dispatch(WindowEvent::PointerMoved {
-            position: window(x, y),
-        });
-    }
-    let (last_x, last_y) = points[points.len() - 1];
-    dispatch(WindowEvent::PointerReleased {
-        position: window(last_x, last_y),
-        button: PointerEventButton::Left,
-    });
+    pressed(press::stroke(&ui, &points));
     assert_eq!(*ends.borrow(), 1);
     let signature = capture.borrow().signature();
     assert!(signature.is_meaningful());
@@ -660,17 +635,7 @@ fn a_finger_signs_on_the_pad_and_rewrite_clears_it() {
     i_slint_backend_testing::mock_elapsed_time(std::time::Duration::from_millis(50));
 
     // The stored picture of a signature drawn through the pad.
-    dispatch(WindowEvent::PointerPressed {
-        position: window(100.0, 100.0),
-        button: PointerEventButton::Left,
-    });
-    dispatch(WindowEvent::PointerMoved {
-        position: window(300.0, 150.0),
-    });
-    dispatch(WindowEvent::PointerReleased {
-        position: window(300.0, 150.0),
-        button: PointerEventButton::Left,
-    });
+    pressed(press::stroke(&ui, &[(100.0, 100.0), (300.0, 150.0)]));
     let png = bianmin::signature::render_png(&capture.borrow().signature()).unwrap();
     let picture = image::load_from_memory(&png).unwrap().to_luma8();
     assert_eq!(
