@@ -6,7 +6,7 @@
 
 use super::headless::all_screens;
 use super::{AppWindow, KioskController};
-use crate::config::Config;
+use crate::config::{Config, Language};
 use crate::core::catalogue::Catalogue;
 use crate::core::session::EndReason;
 use i_slint_backend_testing::{ElementHandle, TestingBackend, TestingBackendOptions};
@@ -142,14 +142,46 @@ pub fn audit_all(
     size: (u32, u32),
     px_per_mm: f32,
 ) -> anyhow::Result<Vec<ScreenAudit>> {
+    let mut audits = Vec::new();
+    visit_screens(Language::Zh, themes, size, |ui, snapshot, name, large| {
+        audits.push(audit_screen(ui, snapshot, name, large, px_per_mm));
+    })?;
+    Ok(audits)
+}
+
+/// The words every screen shows in `language` (each visible text and button
+/// label), screen by screen: what a resident reads.
+pub fn words_on_screens(
+    language: Language,
+    size: (u32, u32),
+) -> anyhow::Result<Vec<(&'static str, Vec<String>)>> {
+    let mut words = Vec::new();
+    visit_screens(language, &[false], size, |ui, snapshot, name, large| {
+        let audit = audit_screen(ui, snapshot, name, large, 5.6);
+        let seen = audit.texts.iter().map(|t| t.label.clone());
+        let pressed = audit.targets.iter().map(|t| t.label.clone());
+        words.push((name, seen.chain(pressed).collect()));
+    })?;
+    Ok(words)
+}
+
+/// Reach every screen in each theme the way a resident would, and hand it
+/// to `visit` with a fresh snapshot of its pixels.
+fn visit_screens(
+    language: Language,
+    themes: &[bool],
+    size: (u32, u32),
+    mut visit: impl FnMut(&AppWindow, &SharedPixelBuffer<Rgba8Pixel>, &'static str, bool),
+) -> anyhow::Result<()> {
     install_backend();
     let ui = AppWindow::new()?;
     ui.window()
         .set_size(slint::PhysicalSize::new(size.0, size.1));
-    let controller = KioskController::new(&ui, Config::default(), Catalogue::demo());
+    let mut config = Config::default();
+    config.ui.language = language;
+    let controller = KioskController::new(&ui, config, Catalogue::demo());
     controller.set_hooks(std::rc::Rc::new(super::headless::SampleResident));
     ui.show()?;
-    let mut audits = Vec::new();
     for &large in themes {
         for screen in all_screens() {
             controller.end_session(EndReason::Finished);
@@ -158,11 +190,11 @@ pub fn audit_all(
             (screen.reach)(&controller);
             i_slint_backend_testing::mock_elapsed_time(std::time::Duration::from_millis(50));
             let snapshot = ui.window().take_snapshot()?;
-            audits.push(audit_screen(&ui, &snapshot, screen.name, large, px_per_mm));
+            visit(&ui, &snapshot, screen.name, large);
         }
     }
     controller.end_session(EndReason::Finished);
-    Ok(audits)
+    Ok(())
 }
 
 /// Audit whatever `ui` shows now, from its element tree and `snapshot`.
