@@ -182,7 +182,10 @@ pub fn all_screens() -> Vec<ScreenShot> {
                         receipt_no: sample_receipt(),
                         qr: sample_receipt(),
                         printed: false,
-                        printer_message: "打印机缺纸。".into(),
+                        printer_message: crate::core::words::Words::fixed(
+                            "打印机缺纸。",
+                            "The printer is out of paper.",
+                        ),
                     },
                 ));
             },
@@ -196,7 +199,7 @@ pub fn all_screens() -> Vec<ScreenShot> {
                         receipt_no: sample_receipt(),
                         qr: sample_receipt(),
                         printed: true,
-                        printer_message: String::new(),
+                        printer_message: Default::default(),
                     },
                 ));
                 c.journey_to_rating();
@@ -211,7 +214,7 @@ pub fn all_screens() -> Vec<ScreenShot> {
                         receipt_no: sample_receipt(),
                         qr: sample_receipt(),
                         printed: true,
-                        printer_message: String::new(),
+                        printer_message: Default::default(),
                     },
                 ));
                 c.journey_to_rating();
@@ -227,11 +230,18 @@ pub fn all_screens() -> Vec<ScreenShot> {
                         live: false,
                         rows: vec![crate::desk::ProgressRow {
                             receipt_no: sample_receipt(),
-                            service_name: "城乡居民基本养老保险参保登记".into(),
-                            state: "排队待上传".into(),
+                            // A name of the demo catalogue: the record keeps the
+                            // catalogue's name, which no language switch changes.
+                            service_name: "城乡居民养老保险参保登记".into(),
+                            state: crate::desk::local_state_words(
+                                crate::store::RecordState::Pending,
+                            ),
                             updated: "2026-11-25 10:32".into(),
                         }],
-                        message: "网络未连接，下面是本终端记录的状态，联网后会自动上报。".into(),
+                        message: crate::core::words::Words::fixed(
+                            "网络未连接，下面是本终端记录的状态，联网后会自动上报。",
+                            "Not connected: these are the states this terminal recorded; they are reported once online.",
+                        ),
                     },
                 ));
             },
@@ -256,7 +266,8 @@ pub fn all_screens() -> Vec<ScreenShot> {
         },
         ScreenShot {
             name: "notice",
-            reach: |c| c.show_notice("已通知工作人员，请在终端前稍候"),
+            // As the physical call-staff button reports itself.
+            reach: |c| c.handle(crate::services::UiEvent::CallStaff),
         },
         ScreenShot {
             name: "out-of-service",
