@@ -52,6 +52,11 @@ fn english_screens_show_no_chinese_of_the_kiosks_own() {
     let mut found = Vec::new();
     for (screen, words) in &screens {
         for word in words {
+            // The language switch names Chinese in Chinese, so a reader of
+            // Chinese finds it on an English screen: exactly that word.
+            if word == "中文" {
+                continue;
+            }
             let mut rest = word.clone();
             for content in &allowed {
                 rest = rest.replace(content.as_str(), " ");
