@@ -137,7 +137,10 @@ pub fn start(config: &mut Config, demo: bool) -> Services {
         Ok(store) => (Some(store), None),
         Err(err) => {
             tracing::error!(%err, "the outbox cannot be opened; applications are refused");
-            (None, Some(format!("{}: {err}", err.resident_message().zh())))
+            (
+                None,
+                Some(format!("{}: {err}", err.resident_message().zh())),
+            )
         }
     };
 

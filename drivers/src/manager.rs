@@ -633,9 +633,7 @@ fn printer_status(state: PrinterState) -> DeviceStatus {
             degraded(Words::fixed("打印纸快用完了", "Paper is running out"))
         }
         PrinterState::PaperEnd => degraded(Words::fixed("打印机缺纸", "Out of paper")),
-        PrinterState::CoverOpen => {
-            degraded(Words::fixed("打印机盖没有关好", "The cover is open"))
-        }
+        PrinterState::CoverOpen => degraded(Words::fixed("打印机盖没有关好", "The cover is open")),
         PrinterState::Offline => degraded(Words::fixed("打印机故障", "Printer fault")),
         PrinterState::Disconnected => DeviceStatus::Absent {
             detail: state.technician_detail().into(),

@@ -48,7 +48,10 @@ impl Change {
 pub enum SaveError {
     /// A value the kiosk would refuse at start-up. The parser's reasons are
     /// English only and stay so in both languages.
-    Invalid { key: String, reason: Words },
+    Invalid {
+        key: String,
+        reason: Words,
+    },
     /// Values that are fine one by one but not together.
     Conflict(Words),
     Io(String),
@@ -242,7 +245,11 @@ pub fn validate(config: &Config) -> Result<(), SaveError> {
         for (name_b, on_b, port_b, _) in &ports[i + 1..] {
             if *on_a && *on_b && port_a == port_b {
                 return Err(SaveError::Conflict(Words::new(
-                    format!("{}和{}不能使用同一个串口 {port_a}", name_a.zh(), name_b.zh()),
+                    format!(
+                        "{}和{}不能使用同一个串口 {port_a}",
+                        name_a.zh(),
+                        name_b.zh()
+                    ),
                     format!(
                         "{} and {} cannot use the same serial port {port_a}",
                         name_a.en(),

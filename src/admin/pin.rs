@@ -39,15 +39,21 @@ const PIN_MAX_LEN: usize = 12;
 /// the screen understands ([`AdminError::words`]; `Display` is the Chinese).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdminError {
-    WrongPin { remaining: u32 },
-    Locked { minutes: u64 },
+    WrongPin {
+        remaining: u32,
+    },
+    Locked {
+        minutes: u64,
+    },
     /// The rule the new PIN breaks.
     WeakPin(Words),
     SessionExpired,
     /// The PIN file is unreadable or damaged. Entry is refused rather than
     /// falling back to the default PIN: otherwise damaging the file would be
     /// a way in. `detail` is for the log; it never contains the PIN or hash.
-    Storage { detail: String },
+    Storage {
+        detail: String,
+    },
 }
 
 impl AdminError {

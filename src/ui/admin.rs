@@ -1258,7 +1258,10 @@ impl AdminController {
             }
             AdminOp::Restart => {
                 self.audit(AuditEntry::action(now, &actor, "restart"));
-                self.message(Ok(Words::fixed("正在重启终端…", "Restarting the terminal…")));
+                self.message(Ok(Words::fixed(
+                    "正在重启终端…",
+                    "Restarting the terminal…",
+                )));
                 // Jobs run in order: once this one runs, the audit entry is on disk.
                 let mail = self.mailbox.clone();
                 self.worker.run(move || mail.post(Event::Restart));
@@ -1520,10 +1523,7 @@ fn export_into(
         Ok((
             Words::new(
                 format!("日志已导出（个人信息已遮蔽）：{}", path.display()),
-                format!(
-                    "Logs exported (personal data masked): {}",
-                    path.display()
-                ),
+                format!("Logs exported (personal data masked): {}", path.display()),
             ),
             path,
         ))
@@ -1537,12 +1537,9 @@ fn export_into(
             monitor.terminal_id(),
             "bmx",
         ));
-        let n = store.export(&path).map_err(|e| {
-            Words::new(
-                format!("导出失败：{e}"),
-                format!("The export failed: {e}"),
-            )
-        })?;
+        let n = store
+            .export(&path)
+            .map_err(|e| Words::new(format!("导出失败：{e}"), format!("The export failed: {e}")))?;
         let text = Words::new(
             format!("已导出 {n} 条待上报记录（已加密）：{}", path.display()),
             format!(
@@ -1589,7 +1586,10 @@ fn figures(snap: Option<&crate::ops::OpsSnapshot>, now: SystemTime) -> Vec<Figur
     let Some(snap) = snap else {
         out.push(fig(
             Words::fixed("状态", "Status"),
-            Words::fixed("后台服务没有运行", "The background services are not running"),
+            Words::fixed(
+                "后台服务没有运行",
+                "The background services are not running",
+            ),
             true,
         ));
         return out;

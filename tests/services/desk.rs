@@ -825,7 +825,10 @@ async fn a_resident_sees_their_own_applications_only() {
         receipts,
         mine.iter().map(String::as_str).collect::<Vec<_>>()
     );
-    assert!(rows.iter().all(|r| r.state.zh() == "排队待上传"), "{rows:?}");
+    assert!(
+        rows.iter().all(|r| r.state.zh() == "排队待上传"),
+        "{rows:?}"
+    );
 
     // Uploaded: live states from the platform.
     let engine = kiosk.sync();
@@ -881,7 +884,10 @@ async fn a_slow_platform_does_not_hold_the_resident_up() {
     );
     assert!(!live);
     assert_eq!(rows.len(), 2);
-    assert!(rows.iter().all(|r| r.state.zh() == "排队待上传"), "{rows:?}");
+    assert!(
+        rows.iter().all(|r| r.state.zh() == "排队待上传"),
+        "{rows:?}"
+    );
     assert!(message.contains("网络"), "{message}");
 }
 

@@ -22,7 +22,10 @@ fn content_strings(json: &str, into: &mut Vec<String>) {
             _ => {}
         }
     }
-    walk(&serde_json::from_str(json).expect("demo content parses"), into);
+    walk(
+        &serde_json::from_str(json).expect("demo content parses"),
+        into,
+    );
 }
 
 /// What may stay Chinese: catalogue content and names, longest first so a

@@ -7,10 +7,10 @@
 //! the same key asked by several items of a 一件事 bundle is asked once, and
 //! the ID card prefills the keys it knows (表单预填).
 
+use crate::words::Words;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use crate::words::Words;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// The form library shipped with the demo catalogue, keyed by service code.

@@ -90,7 +90,10 @@ mod tests {
         let next = Words::fixed("请稍后补打。", "Ask staff to reprint it.");
         let both = first.clone().then(&next);
         assert_eq!(both.zh(), "打印机缺纸。请稍后补打。");
-        assert_eq!(both.en(), "The printer is out of paper. Ask staff to reprint it.");
+        assert_eq!(
+            both.en(),
+            "The printer is out of paper. Ask staff to reprint it."
+        );
         assert_eq!(Words::default().then(&next), next);
         assert_eq!(first.clone().then(&Words::default()), first);
     }

@@ -183,7 +183,11 @@ impl AdminHooks for DeviceHooks {
                 describe(("扫码器", "The scanner"), &status.scanner).map(|ok| {
                     let note = note(&edited.scanner.port, &running.scanner.port);
                     Words::new(
-                        format!("{}；扫描任意二维码，扫码器应发出提示音{}", ok.zh(), note.zh()),
+                        format!(
+                            "{}；扫描任意二维码，扫码器应发出提示音{}",
+                            ok.zh(),
+                            note.zh()
+                        ),
                         format!(
                             "{}; scan any QR code and the scanner should beep{}",
                             ok.en(),
@@ -194,10 +198,8 @@ impl AdminHooks for DeviceHooks {
             ),
             DeviceTest::Print => {
                 let Some(printer) = self.printer.clone() else {
-                    return reply.send(Err(Words::fixed(
-                        "打印机未启用",
-                        "The printer is disabled",
-                    )));
+                    return reply
+                        .send(Err(Words::fixed("打印机未启用", "The printer is disabled")));
                 };
                 let paper = bianmin_drivers::printer::Paper::from_mm(running.printer.paper_mm.0);
                 let note = note(&edited.printer.port, &running.printer.port);

@@ -559,7 +559,9 @@ impl KioskController {
             let step = if draft.bundle.is_some() {
                 self.tr(
                     &format!("第 2 步：填写信息（{items} 个事项合并为一张表，共 {fields} 项）"),
-                    &format!("Step 2: your details ({items} services in one form, {fields} entries)"),
+                    &format!(
+                        "Step 2: your details ({items} services in one form, {fields} entries)"
+                    ),
                 )
             } else {
                 self.tr(
@@ -567,7 +569,14 @@ impl KioskController {
                     &format!("Step 1: your details ({fields} entries)"),
                 )
             };
-            (draft.shown_title(english), rows, page, page_count, message, step)
+            (
+                draft.shown_title(english),
+                rows,
+                page,
+                page_count,
+                message,
+                step,
+            )
         };
         let (title, rows, page, page_count, message, step) = view;
         self.journey(|j| {
@@ -1324,10 +1333,7 @@ impl KioskController {
                         "The platform has no documents for you to print yet.",
                     )
                 } else {
-                    self.tr(
-                        "点材料名称即可打印。",
-                        "Tap a document's name to print it.",
-                    )
+                    self.tr("点材料名称即可打印。", "Tap a document's name to print it.")
                 };
                 let rows: Vec<DocumentItem> = documents
                     .into_iter()
@@ -1402,7 +1408,12 @@ impl KioskController {
                 Subject::Service { code } => code.clone(),
                 Subject::Bundle { id, .. } => id.clone(),
             };
-            (draft.shown_title(english), draft.time_limit.clone(), owed, code)
+            (
+                draft.shown_title(english),
+                draft.time_limit.clone(),
+                owed,
+                code,
+            )
         };
         self.state.borrow_mut().completed = Some(Completed {
             receipt_no: receipt_no.to_string(),
