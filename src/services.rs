@@ -137,10 +137,11 @@ pub fn start(config: &mut Config, demo: bool) -> Services {
         Ok(store) => (Some(store), None),
         Err(err) => {
             tracing::error!(%err, "the outbox cannot be opened; applications are refused");
-            (
-                None,
-                Some(format!("{}: {err}", err.resident_message().zh())),
-            )
+            // Shown on the out-of-service page, which has no language
+            // switch: in the language the kiosk starts in.
+            let english = config.ui.language == crate::config::Language::En;
+            let said = err.resident_message();
+            (None, Some(format!("{}: {err}", said.pick(english))))
         }
     };
 
