@@ -17,7 +17,7 @@ use crate::admin::config_store::{record_changes, Change, ConfigStore};
 use crate::admin::pin::{check_new_pin, AdminError, AdminGate, AdminSession, SESSION_IDLE};
 use crate::admin::AuditLog;
 use crate::config::{Config, BAUD_RATES};
-use crate::core::words::Words;
+use crate::core::words::{count_en, Words};
 use crate::ops::OpsMonitor;
 use bianmin_drivers::gpio::WakeGuard;
 use bianmin_drivers::serial::PortDescription;
@@ -238,7 +238,7 @@ static FIELDS: &[FieldSpec] = &[
     },
     FieldSpec {
         key: "devices.printer.fs_and",
-        label: Words::fixed("汉字模式 FS &", "Hanzi mode FS &"),
+        label: Words::fixed("汉字模式 FS &", "Chinese character mode FS &"),
         group: 0,
         kind: FieldKind::Choice(&[
             ("true", Words::fixed("发送 FS &", "Send FS &")),
@@ -1079,7 +1079,8 @@ impl AdminController {
                     zh.join("、")
                 ),
                 format!(
-                    "Saved {count} setting(s); {} take(s) effect after a restart (the Status page can restart)",
+                    "Saved {}; after a restart these take effect: {} (the Status page can restart)",
+                    count_en(count, "setting", "settings"),
                     en.join(", ")
                 ),
             )
@@ -1543,7 +1544,8 @@ fn export_into(
         let text = Words::new(
             format!("已导出 {n} 条待上报记录（已加密）：{}", path.display()),
             format!(
-                "Exported {n} record(s) waiting for upload (encrypted): {}",
+                "Exported {} waiting for upload (encrypted): {}",
+                count_en(n, "record", "records"),
                 path.display()
             ),
         );
@@ -1668,10 +1670,14 @@ fn figures(snap: Option<&crate::ops::OpsSnapshot>, now: SystemTime) -> Vec<Figur
                     q.parked
                 ),
                 format!(
-                    "{} ({} applications, {} heartbeats){}; returned {}",
+                    "{} ({}, {}){}; returned: {}",
                     q.pending,
-                    q.pending_applications,
-                    q.pending_heartbeats,
+                    count_en(
+                        q.pending_applications as usize,
+                        "application",
+                        "applications"
+                    ),
+                    count_en(q.pending_heartbeats as usize, "heartbeat", "heartbeats"),
                     oldest.en(),
                     q.parked
                 ),
@@ -1799,7 +1805,10 @@ fn field_label(key: &str) -> Words {
 fn saved_now(count: usize) -> Words {
     Words::new(
         format!("已保存 {count} 项设置，已生效"),
-        format!("Saved {count} setting(s); in effect now"),
+        format!(
+            "Saved {}; in effect now",
+            count_en(count, "setting", "settings")
+        ),
     )
 }
 

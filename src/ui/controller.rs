@@ -1054,7 +1054,10 @@ fn bundle_guide(state: &State, bundle: &crate::core::bundle::Bundle, english: bo
         )),
         time_limit: services
             .iter()
-            .map(|s| format!("{}：{}", s.display_name(english), s.time_limit))
+            .map(|s| {
+                let colon = if english { ": " } else { "：" };
+                format!("{}{colon}{}", s.display_name(english), s.time_limit)
+            })
             .collect::<Vec<_>>()
             .join("；")
             .into(),

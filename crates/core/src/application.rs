@@ -259,7 +259,7 @@ impl ApplicationError {
             ),
             E::InvalidForm(errors) => Words::new(
                 format!("表单还有{}处需要修改", errors.len()),
-                format!("{} entries of the form need correcting", errors.len()),
+                format!("Entries of the form to correct: {}", errors.len()),
             ),
             E::KeyMaterialMissing(name) => Words::new(
                 format!("缺少必要材料“{name}”，不能容缺受理"),

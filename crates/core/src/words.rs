@@ -70,6 +70,16 @@ impl Words {
     }
 }
 
+/// "1 entry" / "3 entries": English counts need the noun's number
+/// (Chinese counts do not).
+pub fn count_en(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,6 +92,13 @@ mod tests {
         let owned = Words::new(format!("还有 {} 项", 2), format!("{} left", 2));
         assert_eq!((owned.zh(), owned.en()), ("还有 2 项", "2 left"));
         assert!(Words::default().is_empty() && !FULL.is_empty());
+    }
+
+    #[test]
+    fn english_counts_agree() {
+        assert_eq!(count_en(1, "entry", "entries"), "1 entry");
+        assert_eq!(count_en(0, "entry", "entries"), "0 entries");
+        assert_eq!(count_en(7, "entry", "entries"), "7 entries");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::core::bundle::{item_forms, merge, Answers, MergedForm};
 use crate::core::catalogue::Delivery;
 use crate::core::evaluation::{Evaluation, LowReason, Satisfaction};
 use crate::core::form::{validate_field, FieldKind, FieldSpec, FormValues, Identity, NO, YES};
-use crate::core::words::Words;
+use crate::core::words::{count_en, Words};
 use crate::desk::{DeskEvent, DeskRequest, Submission};
 use crate::signature::SignatureCapture;
 use crate::ui::typing::{Backspace, PinyinComposer};
@@ -552,7 +552,7 @@ impl KioskController {
             } else {
                 self.tr(
                     &format!("还有 {errors} 项需要修改，请看标出的说明"),
-                    &format!("{errors} entries need correcting; see the notes beside them"),
+                    &format!("Entries to correct: {errors}. See the notes beside them."),
                 )
             };
             let (items, fields) = (draft.merged.items.len(), draft.merged.fields.len());
@@ -560,13 +560,18 @@ impl KioskController {
                 self.tr(
                     &format!("第 2 步：填写信息（{items} 个事项合并为一张表，共 {fields} 项）"),
                     &format!(
-                        "Step 2: your details ({items} services in one form, {fields} entries)"
+                        "Step 2: your details ({} in one form, {})",
+                        count_en(items, "service", "services"),
+                        count_en(fields, "entry", "entries")
                     ),
                 )
             } else {
                 self.tr(
                     &format!("第 1 步：填写信息（共 {fields} 项）"),
-                    &format!("Step 1: your details ({fields} entries)"),
+                    &format!(
+                        "Step 1: your details ({})",
+                        count_en(fields, "entry", "entries")
+                    ),
                 )
             };
             (
@@ -972,7 +977,10 @@ impl KioskController {
             let message = if undecided > 0 {
                 self.tr(
                     &format!("还有 {undecided} 份材料没选提供方式"),
-                    &format!("Choose how you provide {undecided} more material(s)"),
+                    &format!(
+                        "Say how you provide {} more",
+                        count_en(undecided, "material", "materials")
+                    ),
                 )
             } else {
                 String::new()
@@ -1400,8 +1408,11 @@ impl KioskController {
                 .iter()
                 .filter(|(_, s)| s.outstanding())
                 .map(|(name, s)| {
-                    let state = if english { s.label_en() } else { s.label_zh() };
-                    format!("{name}：{state}")
+                    if english {
+                        format!("{name}: {}", s.label_en())
+                    } else {
+                        format!("{name}：{}", s.label_zh())
+                    }
                 })
                 .collect();
             let code = match &draft.subject {
