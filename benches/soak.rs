@@ -49,7 +49,7 @@ impl KioskHooks for InstantDesk {
                     qr: receipt_no.clone(),
                     receipt_no,
                     printed: true,
-                    printer_message: String::new(),
+                    printer_message: Default::default(),
                 }
             }
             DeskRequest::Evaluate { .. } => DeskEvent::Evaluated(Ok(())),

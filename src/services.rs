@@ -38,7 +38,7 @@ pub enum UiEvent {
     },
     CardRemoved,
     /// A card lies on the reader but could not be read: the resident's sentence.
-    CardFailed(String),
+    CardFailed(crate::core::words::Words),
     /// A receipt of this system was scanned. Its progress follows as
     /// `Desk(DeskEvent::Progress)`: the scan is handed to the desk.
     ReceiptScanned(String),
@@ -137,7 +137,11 @@ pub fn start(config: &mut Config, demo: bool) -> Services {
         Ok(store) => (Some(store), None),
         Err(err) => {
             tracing::error!(%err, "the outbox cannot be opened; applications are refused");
-            (None, Some(format!("{}: {err}", err.resident_message())))
+            // Shown on the out-of-service page, which has no language
+            // switch: in the language the kiosk starts in.
+            let english = config.ui.language == crate::config::Language::En;
+            let said = err.resident_message();
+            (None, Some(format!("{}: {err}", said.pick(english))))
         }
     };
 
@@ -283,7 +287,7 @@ async fn forward_devices(
                         inbox.post(UiEvent::CardRemoved);
                     }
                     DeviceEvent::Card(CardEvent::ReadFailed(err)) => {
-                        inbox.post(UiEvent::CardFailed(err.resident_message().to_string()));
+                        inbox.post(UiEvent::CardFailed(err.resident_message()));
                     }
                     DeviceEvent::Scan(ScanEvent::Code(code)) => match code.kind {
                         // The scanner knows the shape; only the issuer's check

@@ -87,8 +87,9 @@ fn a_full_disk_is_reported_until_it_recovers_and_heartbeats_say_so() {
     assert_eq!(snap.disk_level, Some(DiskLevel::Critical));
     assert!(snap
         .disk_warning
-        .as_deref()
+        .as_ref()
         .unwrap()
+        .zh()
         .starts_with("存储空间即将用尽"));
     let sent = drain(&sock);
     assert_eq!(sent.len(), 1, "{sent:?}");
@@ -131,7 +132,7 @@ fn heartbeat_reports_paper_near_end_queue_age_and_sync() {
     let devices = DevicesStatus {
         id_card: DeviceStatus::Ok,
         printer: DeviceStatus::Degraded {
-            reason: "打印纸快用完了".into(),
+            reason: bianmin::core::words::Words::fixed("打印纸快用完了", "Paper is running out"),
             detail: "paper near end".into(),
         },
         scanner: DeviceStatus::Ok,

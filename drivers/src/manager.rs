@@ -17,6 +17,7 @@ use crate::printer::{
     Document, EscPosPrinter, Layout, PrintError, Printed, PrinterState, PrinterStatus, Receipt,
 };
 use crate::scanner::{ScanEvent, Scanner, Suffix};
+use bianmin_core::words::Words;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch, Notify};
@@ -31,10 +32,10 @@ pub enum DeviceStatus {
     /// Configured, not reachable yet (at start-up, before the first open).
     Starting,
     Ok,
-    /// Works in part or needs attention soon. `reason` is plain Chinese for
-    /// screens; `detail` is for the technician.
+    /// Works in part or needs attention soon. `reason` is plain words for
+    /// screens, in both languages; `detail` is for the technician.
     Degraded {
-        reason: String,
+        reason: Words,
         detail: String,
     },
     /// Not there (unplugged, wrong path, switched off); being retried.
@@ -573,7 +574,7 @@ async fn id_card_task(
             Ok(mut reader) => match reader.sam_status().await {
                 Err(e) => set(&status, |s| {
                     s.id_card = DeviceStatus::Degraded {
-                        reason: "读卡器没有响应".into(),
+                        reason: READER_SILENT,
                         detail: e.technician_detail(),
                     }
                 }),
@@ -606,7 +607,7 @@ async fn id_card_task(
                     } else {
                         set(&status, |s| {
                             s.id_card = DeviceStatus::Degraded {
-                                reason: "读卡器没有响应".into(),
+                                reason: READER_SILENT,
                                 detail: err.technician_detail(),
                             }
                         });
@@ -619,17 +620,21 @@ async fn id_card_task(
     }
 }
 
+const READER_SILENT: Words = Words::fixed("读卡器没有响应", "The card reader does not answer");
+
 fn printer_status(state: PrinterState) -> DeviceStatus {
-    let degraded = |reason: &str| DeviceStatus::Degraded {
-        reason: reason.into(),
+    let degraded = |reason: Words| DeviceStatus::Degraded {
+        reason,
         detail: state.technician_detail().into(),
     };
     match state {
         PrinterState::Ok => DeviceStatus::Ok,
-        PrinterState::PaperNearEnd => degraded("打印纸快用完了"),
-        PrinterState::PaperEnd => degraded("打印机缺纸"),
-        PrinterState::CoverOpen => degraded("打印机盖没有关好"),
-        PrinterState::Offline => degraded("打印机故障"),
+        PrinterState::PaperNearEnd => {
+            degraded(Words::fixed("打印纸快用完了", "Paper is running out"))
+        }
+        PrinterState::PaperEnd => degraded(Words::fixed("打印机缺纸", "Out of paper")),
+        PrinterState::CoverOpen => degraded(Words::fixed("打印机盖没有关好", "The cover is open")),
+        PrinterState::Offline => degraded(Words::fixed("打印机故障", "Printer fault")),
         PrinterState::Disconnected => DeviceStatus::Absent {
             detail: state.technician_detail().into(),
         },

@@ -68,7 +68,7 @@ async fn no_card_is_a_typed_error_with_plain_message() {
         .unwrap()
         .unwrap_err();
     assert_eq!(err, CardError::Sam(SamStatus::NoCard));
-    assert_eq!(err.resident_message(), "请将身份证放在感应区");
+    assert_eq!(err.resident_message().zh(), "请将身份证放在感应区");
     sim.device().place(demo_cards().swap_remove(1));
     sim.device().faults.no_card = true;
     let err = timeout(LIMIT, reader.read_card())
@@ -123,7 +123,10 @@ async fn forged_number_is_reported_not_trusted() {
         .unwrap()
         .unwrap_err();
     assert!(matches!(err, CardError::InvalidIdNumber(_)), "{err:?}");
-    assert_eq!(err.resident_message(), "这张证件无法核验，请到窗口办理");
+    assert_eq!(
+        err.resident_message().zh(),
+        "这张证件无法核验，请到窗口办理"
+    );
 }
 
 #[tokio::test]
@@ -173,7 +176,10 @@ async fn polling_reports_put_down_lifted_and_failed_reads_once() {
     match timeout(LIMIT, rx.recv()).await.unwrap().unwrap() {
         CardEvent::ReadFailed(e) => {
             assert_eq!(e, CardError::Sam(SamStatus::ReadFailed));
-            assert_eq!(e.resident_message(), "读卡没有成功，请拿起身份证后重新放好");
+            assert_eq!(
+                e.resident_message().zh(),
+                "读卡没有成功，请拿起身份证后重新放好"
+            );
         }
         other => panic!("expected ReadFailed, got {other:?}"),
     }

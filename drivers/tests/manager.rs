@@ -97,7 +97,7 @@ async fn every_device_reports_through_one_manager() {
     wait_for(
         &mut m.status,
         "printer degraded",
-        |s| matches!(&s.printer, DeviceStatus::Degraded { reason, .. } if reason == "打印机缺纸"),
+        |s| matches!(&s.printer, DeviceStatus::Degraded { reason, .. } if reason.zh() == "打印机缺纸"),
     )
     .await;
 }

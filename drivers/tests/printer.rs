@@ -110,7 +110,8 @@ async fn paper_end_before_printing_sends_nothing() {
         .unwrap()
         .unwrap_err();
     assert_eq!(err, PrintError::NotReady(PrinterState::PaperEnd));
-    assert!(err.resident_message().contains("缺纸"));
+    assert!(err.resident_message().zh().contains("缺纸"));
+    assert!(err.resident_message().en().contains("out of paper"));
     let dev = sim.device();
     assert_eq!(dev.receipts.len() + dev.lost as usize, 0);
 }

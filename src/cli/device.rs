@@ -183,7 +183,7 @@ fn reader_problem(port: &str, baud: u32, err: &CardError, garbage: u64) -> Strin
             "{port} does not answer as an ID card reader at {baud} baud (no reply): is it the right port, switched on, at the right baud rate?"
         ),
         CardError::Io(_) => format!("{port}: the reader was disconnected ({})", err.technician_detail()),
-        other => format!("{}: {}", other.resident_message(), other.technician_detail()),
+        other => format!("{}: {}", other.resident_message().zh(), other.technician_detail()),
     }
 }
 
@@ -209,7 +209,7 @@ async fn read_card(port: &str, baud: u32, json: bool, reveal: bool) -> anyhow::R
         }
         Err(e) => fail(
             1,
-            format!("{} ({})", e.resident_message(), e.technician_detail()),
+            format!("{} ({})", e.resident_message().zh(), e.technician_detail()),
         ),
     }
 }

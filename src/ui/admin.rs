@@ -17,6 +17,7 @@ use crate::admin::config_store::{record_changes, Change, ConfigStore};
 use crate::admin::pin::{check_new_pin, AdminError, AdminGate, AdminSession, SESSION_IDLE};
 use crate::admin::AuditLog;
 use crate::config::{Config, BAUD_RATES};
+use crate::core::words::{count_en, Words};
 use crate::ops::OpsMonitor;
 use bianmin_drivers::gpio::WakeGuard;
 use bianmin_drivers::serial::PortDescription;
@@ -70,8 +71,9 @@ impl DeviceTest {
     }
 }
 
-/// The answer of a device test: `Ok` = passed, both in plain words.
-pub type TestResult = Result<String, String>;
+/// The answer of a device test: `Ok` = passed, both in plain words (in
+/// both languages: the screen picks when it shows them).
+pub type TestResult = Result<Words, Words>;
 
 /// Where a test posts its result; callable from any thread.
 #[derive(Clone)]
@@ -90,7 +92,10 @@ pub trait AdminHooks {
     /// Run a device test with the edited settings and answer through `reply`;
     /// must not block the UI thread.
     fn test(&self, _test: DeviceTest, _config: &Config, reply: TestReply) {
-        reply.send(Err("此终端没有连接设备".into()));
+        reply.send(Err(Words::fixed(
+            "此终端没有连接设备",
+            "No devices are connected to this terminal",
+        )));
     }
     /// Exit so systemd starts the kiosk afresh (`Restart=always`).
     fn restart(&self) {}
@@ -106,7 +111,7 @@ enum Event {
     PinChanged(Result<AdminSession, AdminError>),
     Ports(Vec<PortDescription>),
     Mounts(Vec<PathBuf>),
-    Saved(Box<Result<(Config, Vec<Change>), String>>),
+    Saved(Box<Result<(Config, Vec<Change>), Words>>),
     Message(TestResult),
     /// The restart's audit entry is on disk.
     Restart,
@@ -147,7 +152,7 @@ impl Worker {
 /// One editable setting.
 struct FieldSpec {
     key: &'static str,
-    label: &'static str,
+    label: Words,
     group: usize,
     kind: FieldKind,
 }
@@ -156,7 +161,8 @@ struct FieldSpec {
 enum FieldKind {
     Port,
     Baud,
-    Choice(&'static [(&'static str, &'static str)]),
+    /// (value as TOML, label)
+    Choice(&'static [(&'static str, Words)]),
     Seconds(&'static [u32]),
     Text(Keys),
 }
@@ -191,122 +197,143 @@ impl Keys {
 /// The space bar's label; a blank key would have no accessible name.
 const SPACE_KEY: &str = "␣";
 
-const GROUPS: [&str; 5] = ["打印机", "读卡器与扫码器", "站点与平台", "时间", "显示"];
+const GROUPS: [Words; 5] = [
+    Words::fixed("打印机", "Printer"),
+    Words::fixed("读卡器与扫码器", "Card reader and scanner"),
+    Words::fixed("站点与平台", "Station and platform"),
+    Words::fixed("时间", "Times"),
+    Words::fixed("显示", "Display"),
+];
 
-const FIELDS: &[FieldSpec] = &[
+static FIELDS: &[FieldSpec] = &[
     FieldSpec {
         key: "devices.printer.port",
-        label: "打印机串口",
+        label: Words::fixed("打印机串口", "Printer port"),
         group: 0,
         kind: FieldKind::Port,
     },
     FieldSpec {
         key: "devices.printer.baud",
-        label: "打印机波特率",
+        label: Words::fixed("打印机波特率", "Printer baud rate"),
         group: 0,
         kind: FieldKind::Baud,
     },
     FieldSpec {
         key: "devices.printer.paper_mm",
-        label: "纸宽",
+        label: Words::fixed("纸宽", "Paper width"),
         group: 0,
-        kind: FieldKind::Choice(&[("58", "58 毫米"), ("80", "80 毫米")]),
+        kind: FieldKind::Choice(&[
+            ("58", Words::fixed("58 毫米", "58 mm")),
+            ("80", Words::fixed("80 毫米", "80 mm")),
+        ]),
     },
     FieldSpec {
         key: "devices.printer.encoding",
-        label: "打印编码",
+        label: Words::fixed("打印编码", "Print encoding"),
         group: 0,
-        kind: FieldKind::Choice(&[("\"gb18030\"", "GB18030"), ("\"utf8\"", "UTF-8")]),
+        kind: FieldKind::Choice(&[
+            ("\"gb18030\"", Words::fixed("GB18030", "GB18030")),
+            ("\"utf8\"", Words::fixed("UTF-8", "UTF-8")),
+        ]),
     },
     FieldSpec {
         key: "devices.printer.fs_and",
-        label: "汉字模式 FS &",
+        label: Words::fixed("汉字模式 FS &", "Chinese character mode FS &"),
         group: 0,
-        kind: FieldKind::Choice(&[("true", "发送 FS &"), ("false", "不发送")]),
+        kind: FieldKind::Choice(&[
+            ("true", Words::fixed("发送 FS &", "Send FS &")),
+            ("false", Words::fixed("不发送", "Do not send")),
+        ]),
     },
     FieldSpec {
         key: "devices.id_card.port",
-        label: "读卡器串口",
+        label: Words::fixed("读卡器串口", "Card reader port"),
         group: 1,
         kind: FieldKind::Port,
     },
     FieldSpec {
         key: "devices.id_card.baud",
-        label: "读卡器波特率",
+        label: Words::fixed("读卡器波特率", "Card reader baud rate"),
         group: 1,
         kind: FieldKind::Baud,
     },
     FieldSpec {
         key: "devices.scanner.port",
-        label: "扫码器串口",
+        label: Words::fixed("扫码器串口", "Scanner port"),
         group: 1,
         kind: FieldKind::Port,
     },
     FieldSpec {
         key: "devices.scanner.baud",
-        label: "扫码器波特率",
+        label: Words::fixed("扫码器波特率", "Scanner baud rate"),
         group: 1,
         kind: FieldKind::Baud,
     },
     FieldSpec {
         key: "station.name",
-        label: "站点名称",
+        label: Words::fixed("站点名称", "Station name"),
         group: 2,
         kind: FieldKind::Text(Keys::Any),
     },
     FieldSpec {
         key: "station.code",
-        label: "站点区划代码",
+        label: Words::fixed("站点区划代码", "Station region code"),
         group: 2,
         kind: FieldKind::Text(Keys::Digits),
     },
     FieldSpec {
         key: "station.terminal_id",
-        label: "终端编号",
+        label: Words::fixed("终端编号", "Terminal ID"),
         group: 2,
         kind: FieldKind::Text(Keys::UpperAlnum),
     },
     FieldSpec {
         key: "platform.url",
-        label: "平台地址",
+        label: Words::fixed("平台地址", "Platform address"),
         group: 2,
         kind: FieldKind::Text(Keys::Url),
     },
     FieldSpec {
         key: "session.idle_timeout_secs",
-        label: "无操作提醒（标准）",
+        label: Words::fixed("无操作提醒（标准）", "Idle warning (standard)"),
         group: 3,
         kind: FieldKind::Seconds(&[60, 90, 120, 180, 300]),
     },
     FieldSpec {
         key: "session.idle_timeout_large_secs",
-        label: "无操作提醒（大字）",
+        label: Words::fixed("无操作提醒（大字）", "Idle warning (large text)"),
         group: 3,
         kind: FieldKind::Seconds(&[120, 180, 240, 300, 600]),
     },
     FieldSpec {
         key: "platform.heartbeat_secs",
-        label: "心跳间隔",
+        label: Words::fixed("心跳间隔", "Heartbeat interval"),
         group: 3,
         kind: FieldKind::Seconds(&[60, 300, 600, 1800, 3600]),
     },
     FieldSpec {
         key: "ui.dim_after_secs",
-        label: "待机变暗",
+        label: Words::fixed("待机变暗", "Dim when idle"),
         group: 3,
         kind: FieldKind::Seconds(&[0, 120, 300, 600, 1800]),
     },
     FieldSpec {
         key: "ui.theme",
-        label: "默认字号",
+        label: Words::fixed("默认字号", "Default text size"),
         group: 4,
-        kind: FieldKind::Choice(&[("\"normal\"", "标准"), ("\"large\"", "大字模式")]),
+        kind: FieldKind::Choice(&[
+            ("\"normal\"", Words::fixed("标准", "Standard")),
+            ("\"large\"", Words::fixed("大字模式", "Large text")),
+        ]),
     },
     FieldSpec {
         key: "ui.language",
-        label: "默认语言",
+        label: Words::fixed("默认语言", "Default language"),
         group: 4,
-        kind: FieldKind::Choice(&[("\"zh\"", "简体中文"), ("\"en\"", "English")]),
+        kind: FieldKind::Choice(&[
+            ("\"zh\"", Words::fixed("简体中文", "Simplified Chinese")),
+            ("\"en\"", Words::fixed("English", "English")),
+        ]),
     },
 ];
 
@@ -434,6 +461,12 @@ impl AdminController {
         self.ui.upgrade().expect("the window outlives admin mode")
     }
 
+    /// Admin mode speaks the kiosk's current language (chosen on the attract
+    /// screen, where admin mode is entered).
+    fn english(&self) -> bool {
+        self.ui().global::<Kiosk>().get_english()
+    }
+
     fn start_timers(mut self) -> AdminController {
         let poll = slint::Timer::default();
         let this = self.clone();
@@ -502,7 +535,10 @@ impl AdminController {
         let this = self.clone();
         admin.on_revert(move || {
             this.state.borrow_mut().pending.clear();
-            this.message(Ok("已撤销未保存的修改".into()));
+            this.message(Ok(Words::fixed(
+                "已撤销未保存的修改",
+                "Unsaved changes discarded",
+            )));
             this.refresh_settings();
         });
         let this = self.clone();
@@ -618,14 +654,23 @@ impl AdminController {
                         a.set_pin_message("".into());
                     });
                 }
-                Err(err) => self.with_admin(|a| a.set_pin_message(err.to_string().into())),
+                Err(err) => {
+                    let message = err.words().pick(self.english()).to_string();
+                    self.with_admin(|a| a.set_pin_message(message.into()))
+                }
             },
             PinMode::Confirm => {
                 let first = self.state.borrow_mut().new_pin.take();
                 if first.as_deref().map(|s| s.as_str()) != Some(pin.as_str()) {
+                    let message = Words::fixed(
+                        "两次输入的 PIN 不一致，请重新设置",
+                        "The two PINs differ; set the new PIN again",
+                    )
+                    .pick(self.english())
+                    .to_string();
                     self.with_admin(|a| {
                         a.set_pin_mode(PinMode::NewPin);
-                        a.set_pin_message("两次输入的 PIN 不一致，请重新设置".into());
+                        a.set_pin_message(message.into());
                     });
                     return;
                 }
@@ -658,9 +703,15 @@ impl AdminController {
                 let must_change = session.must_change_pin();
                 self.state.borrow_mut().session = Some(session);
                 if must_change {
+                    let message = Words::fixed(
+                        "这是出厂 PIN，请先设置新的 PIN",
+                        "This is the factory PIN; set a new PIN first",
+                    )
+                    .pick(self.english())
+                    .to_string();
                     self.with_admin(|a| {
                         a.set_pin_mode(PinMode::NewPin);
-                        a.set_pin_message("这是出厂 PIN，请先设置新的 PIN".into());
+                        a.set_pin_message(message.into());
                     });
                 } else {
                     self.show(AdminPage::Settings);
@@ -670,9 +721,10 @@ impl AdminController {
                 let locked = matches!(err, AdminError::Locked { .. });
                 let action = if locked { "pin-locked" } else { "pin-wrong" };
                 self.audit(AuditEntry::action(SystemTime::now(), "unknown", action));
+                let message = err.words().pick(self.english()).to_string();
                 self.with_admin(|a| {
                     a.set_locked(locked);
-                    a.set_pin_message(err.to_string().into());
+                    a.set_pin_message(message.into());
                 });
             }
         }
@@ -768,6 +820,7 @@ impl AdminController {
     }
 
     fn refresh_settings(&self) {
+        let english = self.english();
         let fields = self.fields_of_group();
         let (selected, group, dirty) = {
             let s = self.state.borrow();
@@ -781,10 +834,10 @@ impl AdminController {
             .iter()
             .map(|f| AdminField {
                 key: f.key.into(),
-                label: f.label.into(),
+                label: f.label.pick(english).into(),
                 value: self
                     .current_value(f.key)
-                    .map(|v| shown(f, &v))
+                    .map(|v| shown(f, &v, english))
                     .unwrap_or_default()
                     .into(),
                 restart: !applies_live(f.key) && self.state.borrow().pending.contains_key(f.key),
@@ -796,16 +849,19 @@ impl AdminController {
                 let raw = value.as_ref().map(raw_value).unwrap_or_default();
                 let (choices, keys) = match f.kind {
                     FieldKind::Text(keys) => (Vec::new(), keys.keys()),
-                    _ => (self.choices(f), Vec::new()),
+                    _ => (self.choices(f, english), Vec::new()),
                 };
                 let is_text = matches!(f.kind, FieldKind::Text(_));
-                (f.label, raw, choices, is_text, keys)
+                (f.label.pick(english), raw, choices, is_text, keys)
             }
             None => ("", String::new(), Vec::new(), false, Vec::new()),
         };
         self.with_admin(|a| {
             a.set_groups(model(
-                GROUPS.iter().map(|g| SharedString::from(*g)).collect(),
+                GROUPS
+                    .iter()
+                    .map(|g| SharedString::from(g.pick(english)))
+                    .collect(),
             ));
             a.set_group(group as i32);
             a.set_fields(model(rows));
@@ -819,7 +875,7 @@ impl AdminController {
         });
     }
 
-    fn choices(&self, field: &FieldSpec) -> Vec<AdminChoice> {
+    fn choices(&self, field: &FieldSpec, english: bool) -> Vec<AdminChoice> {
         let choice = |value: String, label: String| AdminChoice {
             value: value.into(),
             label: label.into(),
@@ -852,11 +908,11 @@ impl AdminController {
                 .collect(),
             FieldKind::Choice(options) => options
                 .iter()
-                .map(|(v, l)| choice(raw_value(&parse_toml(v)), (*l).into()))
+                .map(|(v, l)| choice(raw_value(&parse_toml(v)), l.pick(english).into()))
                 .collect(),
             FieldKind::Seconds(options) => options
                 .iter()
-                .map(|&n| choice(n.to_string(), seconds_label(n)))
+                .map(|&n| choice(n.to_string(), seconds_label(n, english)))
                 .collect(),
             FieldKind::Text(_) => Vec::new(),
         }
@@ -930,18 +986,18 @@ impl AdminController {
         self.refresh_settings();
     }
 
-    /// The live configuration with the pending edits, or why an edit is refused.
-    pub fn edited_config(&self) -> Result<Config, String> {
+    /// The live configuration with the pending edits, or why an edit is
+    /// refused (the parser's reason is English in both languages).
+    pub fn edited_config(&self) -> Result<Config, Words> {
         let s = self.state.borrow();
         let mut config = s.live.clone();
         for (key, value) in &s.pending {
             config = with_value(&config, key, value.clone()).map_err(|reason| {
-                let label = FIELDS
-                    .iter()
-                    .find(|f| f.key == key)
-                    .map(|f| f.label)
-                    .unwrap_or(key);
-                format!("「{label}」的值不可用：{reason}")
+                let label = field_label(key);
+                Words::new(
+                    format!("「{}」的值不可用：{reason}", label.zh()),
+                    format!("“{}” cannot take this value: {reason}", label.en()),
+                )
             })?;
         }
         Ok(config)
@@ -964,23 +1020,27 @@ impl AdminController {
             )
         };
         if let Err(err) = crate::admin::config_store::validate(&edited) {
-            return self.message(Err(err.to_string()));
+            return self.message(Err(err.words()));
         }
         let mail = self.mailbox.clone();
         self.worker.run(move || {
             let result = store
                 .save(&live, &edited)
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.words())
                 .and_then(|changes| {
-                    record_changes(&audit, &actor, &changes, SystemTime::now())
-                        .map_err(|e| format!("设置已保存，但审计日志写入失败：{e}"))?;
+                    record_changes(&audit, &actor, &changes, SystemTime::now()).map_err(|e| {
+                        Words::new(
+                            format!("设置已保存，但审计日志写入失败：{e}"),
+                            format!("Settings saved, but the audit log was not written: {e}"),
+                        )
+                    })?;
                     Ok((edited, changes))
                 });
             mail.post(Event::Saved(Box::new(result)));
         });
     }
 
-    fn saved(&self, result: Result<(Config, Vec<Change>), String>) {
+    fn saved(&self, result: Result<(Config, Vec<Change>), Words>) {
         let (config, changes) = match result {
             Ok(ok) => ok,
             Err(reason) => return self.message(Err(reason)),
@@ -1000,26 +1060,29 @@ impl AdminController {
             monitor.set_heartbeat_interval(config.platform.heartbeat_secs.get());
         }
         hooks.apply(&config, &changes);
-        let later: Vec<&str> = changes
+        let later: Vec<Words> = changes
             .iter()
             .filter(|c| !applies_live(&c.key))
-            .map(|c| {
-                FIELDS
-                    .iter()
-                    .find(|f| f.key == c.key)
-                    .map(|f| f.label)
-                    .unwrap_or(&c.key)
-            })
+            .map(|c| field_label(&c.key))
             .collect();
+        let count = changes.len();
         let text = if changes.is_empty() {
-            "没有需要保存的修改".to_string()
+            Words::fixed("没有需要保存的修改", "Nothing to save")
         } else if later.is_empty() {
-            format!("已保存 {} 项设置，已生效", changes.len())
+            saved_now(count)
         } else {
-            format!(
-                "已保存 {} 项设置；{} 在重启终端后生效（“运行状态”页可重启）",
-                changes.len(),
-                later.join("、")
+            let zh: Vec<&str> = later.iter().map(Words::zh).collect();
+            let en: Vec<&str> = later.iter().map(Words::en).collect();
+            Words::new(
+                format!(
+                    "已保存 {count} 项设置；{} 在重启终端后生效（“运行状态”页可重启）",
+                    zh.join("、")
+                ),
+                format!(
+                    "Saved {}; after a restart these take effect: {} (the Status page can restart)",
+                    count_en(count, "setting", "settings"),
+                    en.join(", ")
+                ),
             )
         };
         self.message(Ok(text));
@@ -1044,7 +1107,7 @@ impl AdminController {
             &actor,
             test.audit_name(),
         ));
-        self.message(Ok("正在测试…".into()));
+        self.message(Ok(Words::fixed("正在测试…", "Testing…")));
         hooks.test(test, &config, TestReply(self.mailbox.clone()));
     }
 
@@ -1086,7 +1149,7 @@ impl AdminController {
                 }
                 self.refresh_settings();
                 if detail == PreviewDetail::Choices {
-                    self.message(Ok("已保存 1 项设置，已生效".into()));
+                    self.message(Ok(saved_now(1)));
                 }
             }
             AdminPage::Operations => self.refresh_operations(),
@@ -1110,7 +1173,11 @@ impl AdminController {
 
     fn refresh_operations(&self) {
         let snapshot = self.state.borrow().monitor.as_ref().map(|m| m.snapshot());
-        let figures = figures(snapshot.as_ref(), SystemTime::now());
+        let english = self.english();
+        let figures: Vec<AdminFigure> = figures(snapshot.as_ref(), SystemTime::now())
+            .into_iter()
+            .map(|f| f.shown(english))
+            .collect();
         let target = if self.state.borrow().mounts_known {
             self.export_dir().display().to_string()
         } else {
@@ -1153,22 +1220,35 @@ impl AdminController {
             AdminOp::Sync => {
                 self.audit(AuditEntry::action(now, &actor, "force-sync"));
                 match monitor.as_ref().map(|m| m.sync_now()) {
-                    Some(true) => self.message(Ok("已请求立即同步，结果见“最近同步成功”".into())),
-                    _ => self.message(Err("同步服务没有运行，请检查平台设置".into())),
+                    Some(true) => self.message(Ok(Words::fixed(
+                        "已请求立即同步，结果见“最近同步成功”",
+                        "Sync requested; see “Last successful sync” for the result",
+                    ))),
+                    _ => self.message(Err(Words::fixed(
+                        "同步服务没有运行，请检查平台设置",
+                        "The sync service is not running; check the platform settings",
+                    ))),
                 }
             }
             AdminOp::ExportQueue | AdminOp::ExportLogs => {
                 let Some(monitor) = monitor else {
-                    return self.message(Err("数据服务没有运行，无法导出".into()));
+                    return self.message(Err(Words::fixed(
+                        "数据服务没有运行，无法导出",
+                        "The data service is not running; nothing can be exported",
+                    )));
                 };
                 let dir = self.export_dir();
                 let logs = op == AdminOp::ExportLogs;
                 let action = if logs { "export-logs" } else { "export-queue" };
                 self.audit(AuditEntry::action(now, &actor, action));
-                self.message(Ok(format!("正在导出到 {} …", dir.display())));
+                self.message(Ok(Words::new(
+                    format!("正在导出到 {} …", dir.display()),
+                    format!("Exporting to {} …", dir.display()),
+                )));
+                // The exported status is read by the operations team: Chinese.
                 let status = figures(Some(&monitor.snapshot()), now)
                     .iter()
-                    .map(|f| format!("{}: {}", f.label, f.value))
+                    .map(|f| format!("{}: {}", f.label.zh(), f.value.zh()))
                     .collect::<Vec<_>>()
                     .join("\n");
                 let mail = self.mailbox.clone();
@@ -1179,7 +1259,10 @@ impl AdminController {
             }
             AdminOp::Restart => {
                 self.audit(AuditEntry::action(now, &actor, "restart"));
-                self.message(Ok("正在重启终端…".into()));
+                self.message(Ok(Words::fixed(
+                    "正在重启终端…",
+                    "Restarting the terminal…",
+                )));
                 // Jobs run in order: once this one runs, the audit entry is on disk.
                 let mail = self.mailbox.clone();
                 self.worker.run(move || mail.post(Event::Restart));
@@ -1271,15 +1354,20 @@ impl AdminController {
     pub fn drain(&self) {
         for event in self.mailbox.drain() {
             match event {
-                Event::Gate(Ok(Some(minutes))) => self.with_admin(|a| {
-                    a.set_locked(true);
-                    a.set_pin_message(AdminError::Locked { minutes }.to_string().into());
-                }),
-                Event::Gate(Ok(None)) => {}
-                Event::Gate(Err(err)) => {
+                Event::Gate(Ok(Some(minutes))) => {
+                    let message = AdminError::Locked { minutes }.words();
+                    let message = message.pick(self.english()).to_string();
                     self.with_admin(|a| {
                         a.set_locked(true);
-                        a.set_pin_message(err.to_string().into())
+                        a.set_pin_message(message.into());
+                    })
+                }
+                Event::Gate(Ok(None)) => {}
+                Event::Gate(Err(err)) => {
+                    let message = err.words().pick(self.english()).to_string();
+                    self.with_admin(|a| {
+                        a.set_locked(true);
+                        a.set_pin_message(message.into())
                     });
                 }
                 Event::Entered(result) => self.entered(result),
@@ -1294,12 +1382,15 @@ impl AdminController {
                             ));
                             self.state.borrow_mut().session = Some(session);
                             self.show(AdminPage::Settings);
-                            self.message(Ok("新的 PIN 已设置".into()));
+                            self.message(Ok(Words::fixed("新的 PIN 已设置", "New PIN set")));
                         }
-                        Err(err) => self.with_admin(|a| {
-                            a.set_pin_mode(PinMode::NewPin);
-                            a.set_pin_message(err.to_string().into());
-                        }),
+                        Err(err) => {
+                            let message = err.words().pick(self.english()).to_string();
+                            self.with_admin(|a| {
+                                a.set_pin_mode(PinMode::NewPin);
+                                a.set_pin_message(message.into());
+                            })
+                        }
                     }
                 }
                 Event::Ports(ports) => {
@@ -1339,6 +1430,7 @@ impl AdminController {
             Ok(t) => (t, false),
             Err(t) => (t, true),
         };
+        let text = text.pick(self.english()).to_string();
         self.with_admin(|a| {
             a.set_message(text.into());
             a.set_message_error(error);
@@ -1386,7 +1478,12 @@ fn export(
     status: &str,
     audit: &AuditLog,
 ) -> TestResult {
-    std::fs::create_dir_all(dir).map_err(|e| format!("无法写入 {}：{e}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Words::new(
+            format!("无法写入 {}：{e}", dir.display()),
+            format!("Cannot write to {}: {e}", dir.display()),
+        )
+    })?;
     let (text, path) = export_into(monitor, dir, logs, status, audit)?;
     // Exports kept on the kiosk's own card must not fill it over the years;
     // the one just written always stays.
@@ -1409,7 +1506,7 @@ fn export_into(
     logs: bool,
     status: &str,
     audit: &AuditLog,
-) -> Result<(String, PathBuf), String> {
+) -> Result<(Words, PathBuf), Words> {
     if logs {
         let files = audit.files();
         let what = crate::ops::export::LogExport {
@@ -1418,68 +1515,128 @@ fn export_into(
             audit_files: &files,
             journal_lines: 20_000,
         };
-        let path = crate::ops::export::export_logs(dir, &what)
-            .map_err(|e| format!("日志导出失败：{e}"))?;
+        let path = crate::ops::export::export_logs(dir, &what).map_err(|e| {
+            Words::new(
+                format!("日志导出失败：{e}"),
+                format!("The logs were not exported: {e}"),
+            )
+        })?;
         Ok((
-            format!("日志已导出（个人信息已遮蔽）：{}", path.display()),
+            Words::new(
+                format!("日志已导出（个人信息已遮蔽）：{}", path.display()),
+                format!("Logs exported (personal data masked): {}", path.display()),
+            ),
             path,
         ))
     } else {
-        let store = monitor.store().ok_or("数据库没有打开，无法导出")?;
+        let store = monitor.store().ok_or(Words::fixed(
+            "数据库没有打开，无法导出",
+            "The database is not open; nothing can be exported",
+        ))?;
         let path = dir.join(crate::ops::export::export_name(
             "queue",
             monitor.terminal_id(),
             "bmx",
         ));
-        let n = store.export(&path).map_err(|e| format!("导出失败：{e}"))?;
-        let text = format!("已导出 {n} 条待上报记录（已加密）：{}", path.display());
+        let n = store
+            .export(&path)
+            .map_err(|e| Words::new(format!("导出失败：{e}"), format!("The export failed: {e}")))?;
+        let text = Words::new(
+            format!("已导出 {n} 条待上报记录（已加密）：{}", path.display()),
+            format!(
+                "Exported {} waiting for upload (encrypted): {}",
+                count_en(n, "record", "records"),
+                path.display()
+            ),
+        );
         Ok((text, path))
     }
 }
 
+/// One figure of the operations screen, in both languages.
+struct Figure {
+    label: Words,
+    value: Words,
+    warn: bool,
+}
+
+impl Figure {
+    fn shown(self, english: bool) -> AdminFigure {
+        AdminFigure {
+            label: self.label.pick(english).into(),
+            value: self.value.pick(english).into(),
+            warn: self.warn,
+        }
+    }
+}
+
+/// Words that read the same in both languages: numbers, paths, times and
+/// the technical details of errors.
+fn same(text: String) -> Words {
+    Words::new(text.clone(), text)
+}
+
 /// The figures of the operations screen.
-fn figures(snap: Option<&crate::ops::OpsSnapshot>, now: SystemTime) -> Vec<AdminFigure> {
-    let fig = |label: &str, value: String, warn: bool| AdminFigure {
-        label: label.into(),
-        value: value.into(),
-        warn,
-    };
+fn figures(snap: Option<&crate::ops::OpsSnapshot>, now: SystemTime) -> Vec<Figure> {
+    let fig = |label: Words, value: Words, warn: bool| Figure { label, value, warn };
+    let unknown = || Words::fixed("未知", "Unknown");
     let mut out = vec![fig(
-        "软件版本",
-        env!("CARGO_PKG_VERSION").to_string(),
+        Words::fixed("软件版本", "Software version"),
+        same(env!("CARGO_PKG_VERSION").to_string()),
         false,
     )];
     let Some(snap) = snap else {
-        out.push(fig("状态", "后台服务没有运行".into(), true));
+        out.push(fig(
+            Words::fixed("状态", "Status"),
+            Words::fixed(
+                "后台服务没有运行",
+                "The background services are not running",
+            ),
+            true,
+        ));
         return out;
     };
+    let uptime = crate::ops::uptime::uptime_words(snap.uptime);
+    let system = snap
+        .system_uptime
+        .map(crate::ops::uptime::uptime_words)
+        .unwrap_or_else(unknown);
     out.push(fig(
-        "运行时间",
-        format!(
-            "本次 {}；系统 {}",
-            crate::ops::uptime::format_uptime(snap.uptime),
-            snap.system_uptime
-                .map(crate::ops::uptime::format_uptime)
-                .unwrap_or_else(|| "未知".into())
+        Words::fixed("运行时间", "Uptime"),
+        Words::new(
+            format!("本次 {}；系统 {}", uptime.zh(), system.zh()),
+            format!("this run {}; system {}", uptime.en(), system.en()),
         ),
         false,
     ));
     if let Some(d) = &snap.devices {
-        let dev = |s: &bianmin_drivers::manager::DeviceStatus| -> (String, bool) {
+        let dev = |s: &bianmin_drivers::manager::DeviceStatus| -> (Words, bool) {
             use bianmin_drivers::manager::DeviceStatus as S;
             match s {
-                S::Disabled => ("未启用".into(), false),
-                S::Starting => ("正在连接".into(), false),
-                S::Ok => ("正常".into(), false),
-                S::Degraded { reason, detail } => (format!("{reason}（{detail}）"), true),
-                S::Absent { detail } => (format!("未连接（{detail}）"), true),
+                S::Disabled => (Words::fixed("未启用", "Disabled"), false),
+                S::Starting => (Words::fixed("正在连接", "Connecting"), false),
+                S::Ok => (Words::fixed("正常", "OK"), false),
+                S::Degraded { reason, detail } => (
+                    Words::new(
+                        format!("{}（{detail}）", reason.zh()),
+                        format!("{} ({detail})", reason.en()),
+                    ),
+                    true,
+                ),
+                S::Absent { detail } => (
+                    Words::new(
+                        format!("未连接（{detail}）"),
+                        format!("Not connected ({detail})"),
+                    ),
+                    true,
+                ),
             }
         };
         for (label, status) in [
-            ("身份证读卡器", &d.id_card),
-            ("打印机", &d.printer),
-            ("扫码器", &d.scanner),
-            ("指示灯/蜂鸣器", &d.gpio),
+            (Words::fixed("身份证读卡器", "ID card reader"), &d.id_card),
+            (Words::fixed("打印机", "Printer"), &d.printer),
+            (Words::fixed("扫码器", "Scanner"), &d.scanner),
+            (Words::fixed("指示灯/蜂鸣器", "LED/buzzer"), &d.gpio),
         ] {
             let (text, warn) = dev(status);
             out.push(fig(label, text, warn));
@@ -1494,17 +1651,36 @@ fn figures(snap: Option<&crate::ops::OpsSnapshot>, now: SystemTime) -> Vec<Admin
             .oldest_pending_ms
             .map(|t| {
                 let age = Duration::from_millis(now_ms.saturating_sub(t).max(0) as u64);
-                format!(
-                    "，最早一条已等待 {}",
-                    crate::ops::uptime::format_uptime(age)
+                let age = crate::ops::uptime::uptime_words(age);
+                Words::new(
+                    format!("，最早一条已等待 {}", age.zh()),
+                    format!(", the oldest waiting for {}", age.en()),
                 )
             })
             .unwrap_or_default();
         out.push(fig(
-            "待上报",
-            format!(
-                "{} 条（申请 {}，心跳 {}）{oldest}；被退回 {}",
-                q.pending, q.pending_applications, q.pending_heartbeats, q.parked
+            Words::fixed("待上报", "Waiting for upload"),
+            Words::new(
+                format!(
+                    "{} 条（申请 {}，心跳 {}）{}；被退回 {}",
+                    q.pending,
+                    q.pending_applications,
+                    q.pending_heartbeats,
+                    oldest.zh(),
+                    q.parked
+                ),
+                format!(
+                    "{} ({}, {}){}; returned: {}",
+                    q.pending,
+                    count_en(
+                        q.pending_applications as usize,
+                        "application",
+                        "applications"
+                    ),
+                    count_en(q.pending_heartbeats as usize, "heartbeat", "heartbeats"),
+                    oldest.en(),
+                    q.parked
+                ),
             ),
             q.parked > 0,
         ));
@@ -1513,54 +1689,76 @@ fn figures(snap: Option<&crate::ops::OpsSnapshot>, now: SystemTime) -> Vec<Admin
         Some(sync) => {
             let last = sync
                 .last_success_ms
-                .map(crate::store::rfc3339)
-                .unwrap_or_else(|| "尚未成功".into());
+                .map(|ms| same(crate::store::rfc3339(ms)))
+                .unwrap_or(Words::fixed("尚未成功", "Not yet"));
+            // The sync error is the platform client's technical detail.
             let err = sync
                 .last_error
                 .clone()
-                .map(|e| format!("；上次失败：{e}"))
+                .map(|e| Words::new(format!("；上次失败：{e}"), format!("; last failure: {e}")))
                 .unwrap_or_default();
             out.push(fig(
-                "最近同步成功",
-                format!("{last}{err}"),
+                Words::fixed("最近同步成功", "Last successful sync"),
+                Words::new(
+                    format!("{}{}", last.zh(), err.zh()),
+                    format!("{}{}", last.en(), err.en()),
+                ),
                 sync.last_error.is_some(),
             ));
         }
-        None => out.push(fig("同步", "没有运行".into(), true)),
+        None => out.push(fig(
+            Words::fixed("同步", "Sync"),
+            Words::fixed("没有运行", "Not running"),
+            true,
+        )),
     }
     out.push(fig(
-        "服务目录版本",
+        Words::fixed("服务目录版本", "Catalogue version"),
         snap.catalogue_version
             .clone()
-            .unwrap_or_else(|| "内置演示目录".into()),
+            .map(same)
+            .unwrap_or(Words::fixed("内置演示目录", "Built-in demo catalogue")),
         false,
     ));
+    let storage = Words::fixed("存储空间", "Storage");
     match snap.disk {
-        Some(space) => out.push(fig(
-            "存储空间",
-            snap.disk_warning.clone().unwrap_or_else(|| {
-                format!(
-                    "剩余 {} MB / 共 {} MB",
-                    space.free_bytes / (1024 * 1024),
-                    space.total_bytes / (1024 * 1024)
-                )
-            }),
-            snap.disk_warning.is_some(),
-        )),
-        None => out.push(fig("存储空间", "未知".into(), true)),
+        Some(space) => {
+            let (free, total) = (
+                space.free_bytes / (1024 * 1024),
+                space.total_bytes / (1024 * 1024),
+            );
+            out.push(fig(
+                storage,
+                snap.disk_warning.clone().unwrap_or_else(|| {
+                    Words::new(
+                        format!("剩余 {free} MB / 共 {total} MB"),
+                        format!("{free} MB free of {total} MB"),
+                    )
+                }),
+                snap.disk_warning.is_some(),
+            ))
+        }
+        None => out.push(fig(storage, unknown(), true)),
     }
     let heartbeat = match (&snap.last_heartbeat, &snap.heartbeat_error) {
-        (_, Some(err)) => (format!("未能排队：{err}"), true),
+        (_, Some(err)) => (
+            Words::new(format!("未能排队：{err}"), format!("Not queued: {err}")),
+            true,
+        ),
         (Some((_, at)), None) => {
             let ms = at
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map(|d| d.as_millis() as i64)
                 .unwrap_or(0);
-            (crate::store::rfc3339(ms), false)
+            (same(crate::store::rfc3339(ms)), false)
         }
-        (None, None) => ("尚未发送".into(), false),
+        (None, None) => (Words::fixed("尚未发送", "Not sent yet"), false),
     };
-    out.push(fig("最近心跳", heartbeat.0, heartbeat.1));
+    out.push(fig(
+        Words::fixed("最近心跳", "Last heartbeat"),
+        heartbeat.0,
+        heartbeat.1,
+    ));
     out
 }
 
@@ -1586,12 +1784,32 @@ fn port_label(p: &PortDescription) -> String {
     format!("{}{ids}{name}", p.path)
 }
 
-fn seconds_label(n: u32) -> String {
-    match n {
-        0 => "从不".into(),
-        n if n % 60 == 0 => format!("{} 分钟", n / 60),
-        n => format!("{n} 秒"),
-    }
+fn seconds_label(n: u32, english: bool) -> String {
+    let words = match n {
+        0 => Words::fixed("从不", "Never"),
+        n if n % 60 == 0 => Words::new(format!("{} 分钟", n / 60), format!("{} min", n / 60)),
+        n => Words::new(format!("{n} 秒"), format!("{n} s")),
+    };
+    words.pick(english).to_string()
+}
+
+/// A setting's label, or its key for one admin mode does not list.
+fn field_label(key: &str) -> Words {
+    FIELDS
+        .iter()
+        .find(|f| f.key == key)
+        .map(|f| f.label.clone())
+        .unwrap_or_else(|| Words::new(key.to_string(), key.to_string()))
+}
+
+fn saved_now(count: usize) -> Words {
+    Words::new(
+        format!("已保存 {count} 项设置，已生效"),
+        format!(
+            "Saved {}; in effect now",
+            count_en(count, "setting", "settings")
+        ),
+    )
 }
 
 fn parse_toml(text: &str) -> toml::Value {
@@ -1610,15 +1828,18 @@ fn raw_value(v: &toml::Value) -> String {
 }
 
 /// A value as shown in the list.
-fn shown(field: &FieldSpec, v: &toml::Value) -> String {
+fn shown(field: &FieldSpec, v: &toml::Value, english: bool) -> String {
     let raw = raw_value(v);
     match field.kind {
         FieldKind::Choice(options) => options
             .iter()
             .find(|(o, _)| raw_value(&parse_toml(o)) == raw)
-            .map(|(_, l)| (*l).to_string())
+            .map(|(_, l)| l.pick(english).to_string())
             .unwrap_or(raw),
-        FieldKind::Seconds(_) => raw.parse().map(seconds_label).unwrap_or(raw),
+        FieldKind::Seconds(_) => raw
+            .parse()
+            .map(|n| seconds_label(n, english))
+            .unwrap_or(raw),
         FieldKind::Baud => format!("{raw} bps"),
         _ => raw,
     }

@@ -6,7 +6,7 @@
 
 use super::headless::all_screens;
 use super::{AppWindow, KioskController};
-use crate::config::Config;
+use crate::config::{Config, Language};
 use crate::core::catalogue::Catalogue;
 use crate::core::session::EndReason;
 use i_slint_backend_testing::{ElementHandle, TestingBackend, TestingBackendOptions};
@@ -37,6 +37,13 @@ const PERSISTENT_CONTROLS: [&str; 8] = [
 
 /// Buttons that turn pages are navigation, not choices.
 const PAGING_CONTROLS: [&str; 4] = ["上一页", "下一页", "向上翻", "向下翻"];
+
+/// `accessible-description` of keyboard keys (ui/input.slint), which are
+/// not choices either.
+const KEY: &str = "key";
+/// `accessible-description` of a pinyin candidate: a key whose label is the
+/// resident's own Chinese input rather than the kiosk's words.
+const CANDIDATE: &str = "candidate";
 
 /// What a theme must meet, in logical pixels of the layout.
 #[derive(Debug, Clone, Copy)]
@@ -83,6 +90,8 @@ pub struct TextMeasure {
     pub label: String,
     pub height: f32,
     pub contrast: Option<f64>,
+    /// Drawn on a pinyin candidate key: the resident's input.
+    pub candidate: bool,
 }
 
 /// One interactive element as measured.
@@ -93,6 +102,8 @@ pub struct TargetMeasure {
     pub height: f32,
     /// A primary choice (not a persistent control, page turner or key).
     pub is_choice: bool,
+    /// A pinyin candidate key: the resident's input.
+    pub candidate: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -142,14 +153,56 @@ pub fn audit_all(
     size: (u32, u32),
     px_per_mm: f32,
 ) -> anyhow::Result<Vec<ScreenAudit>> {
+    let mut audits = Vec::new();
+    visit_screens(Language::Zh, themes, size, |ui, snapshot, name, large| {
+        audits.push(audit_screen(ui, snapshot, name, large, px_per_mm));
+    })?;
+    Ok(audits)
+}
+
+/// The words every screen shows in `language` (each visible text and button
+/// label), screen by screen: what a resident reads. Pinyin candidates are
+/// left out: they are the resident's own Chinese input, whatever the
+/// screen's language.
+pub fn words_on_screens(
+    language: Language,
+    size: (u32, u32),
+) -> anyhow::Result<Vec<(&'static str, Vec<String>)>> {
+    let mut words = Vec::new();
+    visit_screens(language, &[false], size, |ui, snapshot, name, large| {
+        let audit = audit_screen(ui, snapshot, name, large, 5.6);
+        let seen = audit
+            .texts
+            .iter()
+            .filter(|t| !t.candidate)
+            .map(|t| t.label.clone());
+        let pressed = audit
+            .targets
+            .iter()
+            .filter(|t| !t.candidate)
+            .map(|t| t.label.clone());
+        words.push((name, seen.chain(pressed).collect()));
+    })?;
+    Ok(words)
+}
+
+/// Reach every screen in each theme the way a resident would, and hand it
+/// to `visit` with a fresh snapshot of its pixels.
+fn visit_screens(
+    language: Language,
+    themes: &[bool],
+    size: (u32, u32),
+    mut visit: impl FnMut(&AppWindow, &SharedPixelBuffer<Rgba8Pixel>, &'static str, bool),
+) -> anyhow::Result<()> {
     install_backend();
     let ui = AppWindow::new()?;
     ui.window()
         .set_size(slint::PhysicalSize::new(size.0, size.1));
-    let controller = KioskController::new(&ui, Config::default(), Catalogue::demo());
+    let mut config = Config::default();
+    config.ui.language = language;
+    let controller = KioskController::new(&ui, config, Catalogue::demo());
     controller.set_hooks(std::rc::Rc::new(super::headless::SampleResident));
     ui.show()?;
-    let mut audits = Vec::new();
     for &large in themes {
         for screen in all_screens() {
             controller.end_session(EndReason::Finished);
@@ -159,11 +212,11 @@ pub fn audit_all(
                 .map_err(|err| anyhow::anyhow!("reaching {}: {err:#}", screen.name))?;
             i_slint_backend_testing::mock_elapsed_time(std::time::Duration::from_millis(50));
             let snapshot = ui.window().take_snapshot()?;
-            audits.push(audit_screen(&ui, &snapshot, screen.name, large, px_per_mm));
+            visit(&ui, &snapshot, screen.name, large);
         }
     }
     controller.end_session(EndReason::Finished);
-    Ok(audits)
+    Ok(())
 }
 
 /// Audit whatever `ui` shows now, from its element tree and `snapshot`.
@@ -203,6 +256,10 @@ pub fn audit_screen<C: ComponentHandle>(
     // An element that is the root of a component shows up once per level of
     // the component tree; count each drawn thing once.
     let mut seen = std::collections::HashSet::new();
+    // Where candidate keys and texts are, to tell a candidate's own label
+    // (drawn by a text inside it) from the screen's words.
+    let mut candidate_keys: Vec<[f32; 4]> = Vec::new();
+    let mut text_boxes: Vec<[f32; 4]> = Vec::new();
     for element in elements {
         if !element.is_valid() || element.computed_opacity() <= 0.01 {
             continue;
@@ -254,13 +311,20 @@ pub fn audit_screen<C: ComponentHandle>(
                     size.width, size.height, minimums.target, minimums.target
                 ));
             }
+            let description = element.accessible_description();
+            let candidate = description.as_deref() == Some(CANDIDATE);
+            let key = candidate || description.as_deref() == Some(KEY);
+            if candidate {
+                candidate_keys.push([position.x, position.y, size.width, size.height]);
+            }
             audit.targets.push(TargetMeasure {
                 label: label.clone(),
                 width: size.width,
                 height: size.height,
                 is_choice: !PERSISTENT_CONTROLS.contains(&label.as_str())
                     && !PAGING_CONTROLS.contains(&label.as_str())
-                    && element.accessible_description().as_deref() != Some("key"),
+                    && !key,
+                candidate,
             });
         } else if type_name == "Text" && !label.trim().is_empty() {
             let contrast = measure_contrast(
@@ -283,12 +347,23 @@ pub fn audit_screen<C: ComponentHandle>(
                     ));
                 }
             }
+            text_boxes.push([position.x, position.y, size.width, size.height]);
             audit.texts.push(TextMeasure {
                 label,
                 height: size.height,
                 contrast,
+                candidate: false,
             });
         }
+    }
+    let inside = |inner: &[f32; 4], outer: &[f32; 4]| {
+        inner[0] >= outer[0] - 0.5
+            && inner[1] >= outer[1] - 0.5
+            && inner[0] + inner[2] <= outer[0] + outer[2] + 0.5
+            && inner[1] + inner[3] <= outer[1] + outer[3] + 0.5
+    };
+    for (text, bounds) in audit.texts.iter_mut().zip(&text_boxes) {
+        text.candidate = candidate_keys.iter().any(|key| inside(bounds, key));
     }
     // A button's label is drawn by a text with the same words inside it.
     for target in &audit.targets {

@@ -16,6 +16,7 @@ use crate::core::catalogue::{Catalogue, Service};
 use crate::core::form::{FormLibrary, Identity};
 use crate::core::search::SearchIndex;
 use crate::core::session::{EndReason, IdlePolicy, Session, SessionEvent};
+use crate::core::words::Words;
 use crate::desk::DeskRequest;
 use crate::voice::{Silent, Speaker};
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
@@ -281,7 +282,7 @@ impl KioskController {
             }
             UiEvent::CardFailed(message) => {
                 self.activity();
-                self.show_notice(&message);
+                self.show_notice(&self.pick(&message));
             }
             UiEvent::ReceiptScanned(_) => {
                 self.activity();
@@ -843,6 +844,11 @@ impl KioskController {
             Language::En => en.to_string(),
         }
     }
+
+    /// What a lower layer (desk, core, drivers) worded, in the screen's language.
+    fn pick(&self, words: &Words) -> String {
+        words.pick(self.english()).to_string()
+    }
 }
 
 /// The demo bundles when they fit this catalogue; none when a platform
@@ -872,7 +878,7 @@ fn category_tiles(state: &State) -> Vec<CategoryItem> {
                 "一件事 一次办"
             }
             .into(),
-            glyph: "一".into(),
+            glyph: own_glyph("一", english),
             count: state.bundles.bundles.len() as i32,
         });
     }
@@ -886,7 +892,7 @@ fn category_tiles(state: &State) -> Vec<CategoryItem> {
                 "本站常办"
             }
             .into(),
-            glyph: "常".into(),
+            glyph: own_glyph("常", english),
             count: popular as i32,
         });
     }
@@ -897,6 +903,17 @@ fn category_tiles(state: &State) -> Vec<CategoryItem> {
         count: state.catalogue.service_count(&c.code) as i32,
     }));
     tiles
+}
+
+/// The glyph of one of the kiosk's own tiles: a Chinese character as an icon
+/// says nothing to an English reader, so English mode shows none.
+/// (Category glyphs are the catalogue's and stay as it gives them.)
+fn own_glyph(glyph: &str, english: bool) -> SharedString {
+    if english {
+        SharedString::new()
+    } else {
+        glyph.into()
+    }
 }
 
 /// 本站常办: what this station applied for most, then the catalogue's
@@ -1015,11 +1032,13 @@ fn bundle_guide(state: &State, bundle: &crate::core::bundle::Bundle, english: bo
             .join("、")
             .into(),
         summary: bundle.summary.as_str().into(),
-        conditions: strings(
-            services
-                .iter()
-                .map(|s| format!("可一次办理：{}", s.display_name(english))),
-        ),
+        conditions: strings(services.iter().map(|s| {
+            if english {
+                format!("Can be applied for together: {}", s.display_name(english))
+            } else {
+                format!("可一次办理：{}", s.display_name(english))
+            }
+        })),
         materials: ModelRc::new(VecModel::from(
             merged
                 .materials
@@ -1035,7 +1054,10 @@ fn bundle_guide(state: &State, bundle: &crate::core::bundle::Bundle, english: bo
         )),
         time_limit: services
             .iter()
-            .map(|s| format!("{}：{}", s.name, s.time_limit))
+            .map(|s| {
+                let colon = if english { ": " } else { "：" };
+                format!("{}{colon}{}", s.display_name(english), s.time_limit)
+            })
             .collect::<Vec<_>>()
             .join("；")
             .into(),

@@ -176,7 +176,13 @@ pub fn all_screens() -> Vec<ScreenShot> {
             name: "receipt-unprinted",
             reach: |ui, c| {
                 apply(ui)?;
-                c.handle(submitted(false, "打印机缺纸。"));
+                c.handle(submitted(
+                    false,
+                    crate::core::words::Words::fixed(
+                        "打印机缺纸。",
+                        "The printer is out of paper.",
+                    ),
+                ));
                 Ok(())
             },
         },
@@ -184,7 +190,7 @@ pub fn all_screens() -> Vec<ScreenShot> {
             name: "rating",
             reach: |ui, c| {
                 apply(ui)?;
-                c.handle(submitted(true, ""));
+                c.handle(submitted(true, Default::default()));
                 press::press(ui, "评价本次服务")
             },
         },
@@ -192,7 +198,7 @@ pub fn all_screens() -> Vec<ScreenShot> {
             name: "rating-reasons",
             reach: |ui, c| {
                 apply(ui)?;
-                c.handle(submitted(true, ""));
+                c.handle(submitted(true, Default::default()));
                 press::press(ui, "评价本次服务")?;
                 let dissatisfied = crate::core::evaluation::Satisfaction::Dissatisfied;
                 let levels = ui.global::<super::Journey>().get_levels();
@@ -208,11 +214,18 @@ pub fn all_screens() -> Vec<ScreenShot> {
                         live: false,
                         rows: vec![crate::desk::ProgressRow {
                             receipt_no: sample_receipt(),
-                            service_name: "城乡居民基本养老保险参保登记".into(),
-                            state: "排队待上传".into(),
+                            // A name of the demo catalogue: the record keeps the
+                            // catalogue's name, which no language switch changes.
+                            service_name: "城乡居民养老保险参保登记".into(),
+                            state: crate::desk::local_state_words(
+                                crate::store::RecordState::Pending,
+                            ),
                             updated: "2026-11-25 10:32".into(),
                         }],
-                        message: "网络未连接，下面是本终端记录的状态，联网后会自动上报。".into(),
+                        message: crate::core::words::Words::fixed(
+                            "网络未连接，下面是本终端记录的状态，联网后会自动上报。",
+                            "Not connected: these are the states this terminal recorded; they are reported once online.",
+                        ),
                     },
                 ));
                 Ok(())
@@ -282,12 +295,15 @@ fn apply(ui: &AppWindow) -> anyhow::Result<()> {
 }
 
 /// What the service desk reports once the application is stored.
-fn submitted(printed: bool, printer_message: &str) -> crate::services::UiEvent {
+fn submitted(
+    printed: bool,
+    printer_message: crate::core::words::Words,
+) -> crate::services::UiEvent {
     crate::services::UiEvent::Desk(crate::desk::DeskEvent::Submitted {
         receipt_no: sample_receipt(),
         qr: sample_receipt(),
         printed,
-        printer_message: printer_message.into(),
+        printer_message,
     })
 }
 

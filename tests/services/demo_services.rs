@@ -101,9 +101,9 @@ fn demo_card_scan_and_platform_reach_the_ui_as_events() {
     else {
         unreachable!()
     };
-    assert!(live, "{message}");
+    assert!(live, "{message:?}");
     assert!(rows.is_empty());
-    assert!(message.contains("暂未查到"), "{message}");
+    assert!(message.zh().contains("暂未查到"), "{message:?}");
 
     // A receipt-shaped number with a wrong check character, and plain junk.
     let mut forged = number.clone();

@@ -202,7 +202,7 @@ impl Kiosk {
                 live,
                 rows,
                 message,
-            } => (live, rows, message),
+            } => (live, rows, message.zh().to_string()),
             _ => unreachable!(),
         }
     }
@@ -330,7 +330,7 @@ async fn offline_submission_prints_then_reaches_the_platform_once_with_live_prog
     else {
         panic!("not submitted: {:?}", kiosk.seen)
     };
-    assert!(printed, "{printer_message}");
+    assert!(printed, "{printer_message:?}");
     assert!(printer_message.is_empty());
     assert_eq!(qr, receipt_no);
     let summary = kiosk.store.find(&receipt_no).unwrap().expect("stored");
@@ -399,7 +399,7 @@ async fn offline_submission_prints_then_reaches_the_platform_once_with_live_prog
         .await;
     assert!(!live);
     assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0].state, "排队待上传");
+    assert_eq!(rows[0].state.zh(), "排队待上传");
     assert_eq!(rows[0].service_name, "社会保障卡申领");
     assert!(message.contains("网络"), "{message}");
 
@@ -416,7 +416,7 @@ async fn offline_submission_prints_then_reaches_the_platform_once_with_live_prog
         .progress(DeskRequest::ProgressByReceipt(receipt_no.clone()))
         .await;
     assert!(live, "{message}");
-    assert_eq!(rows[0].state, "已受理");
+    assert_eq!(rows[0].state.zh(), "已受理");
     assert_eq!(rows[0].receipt_no, receipt_no);
 
     // The platform moves it on; the desk shows the platform's own state.
@@ -433,7 +433,7 @@ async fn offline_submission_prints_then_reaches_the_platform_once_with_live_prog
         .progress(DeskRequest::ProgressByReceipt(receipt_no.clone()))
         .await;
     assert!(live);
-    assert_eq!(rows[0].state, "审核中");
+    assert_eq!(rows[0].state.zh(), "审核中");
 
     // A receipt the platform does not know and this terminal never took.
     let stranger = bianmin::store::receipt::format("T0009", "20261125", 7);
@@ -488,7 +488,15 @@ async fn a_bundle_is_one_record_and_a_missing_printer_says_so() {
         panic!("not submitted: {:?}", kiosk.seen)
     };
     assert!(!printed);
-    assert!(printer_message.contains("受理编号"), "{printer_message}");
+    assert!(
+        printer_message.zh().contains("受理编号"),
+        "{printer_message:?}"
+    );
+    // The screen may be in English: the desk words it in both languages.
+    assert!(
+        printer_message.en().contains("receipt number"),
+        "{printer_message:?}"
+    );
     assert_eq!(
         kiosk.store.application_keys().unwrap().len(),
         1,
@@ -540,7 +548,7 @@ async fn a_full_disk_refuses_the_application_and_prints_nothing() {
     let answer = kiosk.submit(big).await;
     assert_eq!(
         answer,
-        DeskEvent::SubmitFailed(StoreError::Full.resident_message().to_string())
+        DeskEvent::SubmitFailed(StoreError::Full.resident_message())
     );
     assert!(kiosk.store.application_keys().unwrap().is_empty());
     assert_eq!(
@@ -817,7 +825,10 @@ async fn a_resident_sees_their_own_applications_only() {
         receipts,
         mine.iter().map(String::as_str).collect::<Vec<_>>()
     );
-    assert!(rows.iter().all(|r| r.state == "排队待上传"), "{rows:?}");
+    assert!(
+        rows.iter().all(|r| r.state.zh() == "排队待上传"),
+        "{rows:?}"
+    );
 
     // Uploaded: live states from the platform.
     let engine = kiosk.sync();
@@ -829,7 +840,7 @@ async fn a_resident_sees_their_own_applications_only() {
     let (live, rows, message) = kiosk.progress(DeskRequest::ProgressForResident).await;
     assert!(live, "{message}");
     assert_eq!(rows.len(), 2);
-    assert!(rows.iter().all(|r| r.state == "已受理"), "{rows:?}");
+    assert!(rows.iter().all(|r| r.state.zh() == "已受理"), "{rows:?}");
     assert!(!message.contains("更早"), "{message}");
 
     kiosk.place(1);
@@ -873,7 +884,10 @@ async fn a_slow_platform_does_not_hold_the_resident_up() {
     );
     assert!(!live);
     assert_eq!(rows.len(), 2);
-    assert!(rows.iter().all(|r| r.state == "排队待上传"), "{rows:?}");
+    assert!(
+        rows.iter().all(|r| r.state.zh() == "排队待上传"),
+        "{rows:?}"
+    );
     assert!(message.contains("网络"), "{message}");
 }
 
@@ -928,7 +942,9 @@ async fn without_store_printer_or_platform_every_request_is_still_answered() {
     }
     for answer in &answers {
         match answer {
-            DeskEvent::SubmitFailed(sentence) => assert!(sentence.contains("窗口"), "{sentence}"),
+            DeskEvent::SubmitFailed(sentence) => {
+                assert!(sentence.zh().contains("窗口"), "{sentence:?}")
+            }
             DeskEvent::Reprinted(Err(sentence))
             | DeskEvent::Evaluated(Err(sentence))
             | DeskEvent::FeedbackSaved(Err(sentence))

@@ -6,6 +6,7 @@
 mod support;
 
 mod assist;
+mod english;
 mod journey_e2e;
 mod journey_wipe;
 mod ui_admin;

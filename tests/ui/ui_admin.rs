@@ -13,6 +13,7 @@ use bianmin::admin::pin::{AdminGate, DEFAULT_PIN};
 use bianmin::admin::{AuditLog, Change};
 use bianmin::config::{Config, REFERENCE_CONFIG};
 use bianmin::core::catalogue::Catalogue;
+use bianmin::core::words::Words;
 use bianmin::services::UiEvent;
 use bianmin::ui::admin::devices::DeviceHooks;
 use bianmin::ui::admin::{AdminController, AdminHooks, DeviceTest, TestReply};
@@ -51,7 +52,12 @@ impl AdminHooks for Hooks {
         self.0.tests.borrow_mut().push(test);
         // Answer from another thread, as the real device tests do.
         let port = config.devices.printer.port.clone();
-        std::thread::spawn(move || reply.send(Ok(format!("测试页已打印（{port}）"))));
+        std::thread::spawn(move || {
+            reply.send(Ok(Words::new(
+                format!("测试页已打印（{port}）"),
+                format!("Test page printed ({port})"),
+            )))
+        });
     }
     fn restart(&self) {
         *self.0.restarts.borrow_mut() += 1;

@@ -333,6 +333,25 @@ fn pinyin_keyboard_keys_fire_every_callback() {
     ui.global::<Theme>().set_large(false);
 
     ui.set_candidates(strings(vec!["甲".into(), "乙".into(), "丙".into()]));
+    // Candidates are keys, not the screen's choices, and the resident's own
+    // input: marked so a language check leaves them, and only them, out.
+    let audit = render_and_audit(&ui, "pinyin-keyboard-candidates", false);
+    let candidate_keys: Vec<&str> = audit
+        .targets
+        .iter()
+        .filter(|t| t.candidate)
+        .map(|t| t.label.as_str())
+        .collect();
+    assert_eq!(candidate_keys, ["甲", "乙", "丙"]);
+    assert!(audit.targets.iter().all(|t| !t.is_choice || !t.candidate));
+    let candidate_texts: Vec<&str> = audit
+        .texts
+        .iter()
+        .filter(|t| t.candidate)
+        .map(|t| t.label.as_str())
+        .collect();
+    assert_eq!(candidate_texts, ["甲", "乙", "丙"]);
+    assert!(audit.text("删除").is_some_and(|t| !t.candidate));
     // Paging keys do nothing while there is nothing to page to.
     tap(&ui, "上一组");
     tap(&ui, "下一组");

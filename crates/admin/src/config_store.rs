@@ -14,6 +14,7 @@
 
 use super::audit_log::{AuditEntry, AuditLog};
 use bianmin_config::{Config, ConfigError, REFERENCE_CONFIG};
+use bianmin_core::words::Words;
 use bianmin_fs::atomic::{remove_stale_temps, stale_temps, write_atomic};
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
@@ -41,18 +42,47 @@ impl Change {
     }
 }
 
-/// Why an edited configuration was not saved.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why an edited configuration was not saved, for the technician at the
+/// screen ([`SaveError::words`]; `Display` is the Chinese).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SaveError {
-    /// A value the kiosk would refuse at start-up.
-    #[error("「{key}」的值不可用：{reason}")]
-    Invalid { key: String, reason: String },
+    /// A value the kiosk would refuse at start-up. The parser's reasons are
+    /// English only and stay so in both languages.
+    Invalid {
+        key: String,
+        reason: Words,
+    },
     /// Values that are fine one by one but not together.
-    #[error("设置相互冲突：{0}")]
-    Conflict(String),
-    #[error("配置无法保存：{0}")]
+    Conflict(Words),
     Io(String),
 }
+
+impl SaveError {
+    pub fn words(&self) -> Words {
+        match self {
+            SaveError::Invalid { key, reason } => Words::new(
+                format!("「{key}」的值不可用：{}", reason.zh()),
+                format!("“{key}” cannot take this value: {}", reason.en()),
+            ),
+            SaveError::Conflict(why) => Words::new(
+                format!("设置相互冲突：{}", why.zh()),
+                format!("Settings conflict: {}", why.en()),
+            ),
+            SaveError::Io(detail) => Words::new(
+                format!("配置无法保存：{detail}"),
+                format!("The configuration cannot be saved: {detail}"),
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for SaveError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.words().zh())
+    }
+}
+
+impl std::error::Error for SaveError {}
 
 /// The configuration file the kiosk runs on.
 #[derive(Debug, Clone)]
@@ -108,7 +138,10 @@ impl ConfigStore {
             if reread_flat.get(&change.key) != edited_flat.get(&change.key) {
                 return Err(SaveError::Invalid {
                     key: change.key.clone(),
-                    reason: "写入后读回的值不一致".into(),
+                    reason: Words::fixed(
+                        "写入后读回的值不一致",
+                        "the file read back differs from what was written",
+                    ),
                 });
             }
         }
@@ -179,19 +212,19 @@ pub fn validate(config: &Config) -> Result<(), SaveError> {
     let devices = &config.devices;
     let ports = [
         (
-            "身份证读卡器",
+            Words::fixed("身份证读卡器", "the ID card reader"),
             devices.id_card.enabled,
             &devices.id_card.port,
             "devices.id_card.port",
         ),
         (
-            "打印机",
+            Words::fixed("打印机", "the printer"),
             devices.printer.enabled,
             &devices.printer.port,
             "devices.printer.port",
         ),
         (
-            "扫码器",
+            Words::fixed("扫码器", "the scanner"),
             devices.scanner.enabled,
             &devices.scanner.port,
             "devices.scanner.port",
@@ -201,23 +234,36 @@ pub fn validate(config: &Config) -> Result<(), SaveError> {
         if *enabled && !port.starts_with("/dev/") {
             return Err(SaveError::Invalid {
                 key: (*key).into(),
-                reason: format!("串口须是 /dev/ 下的设备，而不是 {port:?}"),
+                reason: Words::new(
+                    format!("串口须是 /dev/ 下的设备，而不是 {port:?}"),
+                    format!("a serial port must be a device under /dev/, not {port:?}"),
+                ),
             });
         }
     }
     for (i, (name_a, on_a, port_a, _)) in ports.iter().enumerate() {
         for (name_b, on_b, port_b, _) in &ports[i + 1..] {
             if *on_a && *on_b && port_a == port_b {
-                return Err(SaveError::Conflict(format!(
-                    "{name_a}和{name_b}不能使用同一个串口 {port_a}"
+                return Err(SaveError::Conflict(Words::new(
+                    format!(
+                        "{}和{}不能使用同一个串口 {port_a}",
+                        name_a.zh(),
+                        name_b.zh()
+                    ),
+                    format!(
+                        "{} and {} cannot use the same serial port {port_a}",
+                        name_a.en(),
+                        name_b.en()
+                    ),
                 )));
             }
         }
     }
     if config.session.idle_timeout_large_secs.get() < config.session.idle_timeout_secs.get() {
-        return Err(SaveError::Conflict(
-            "大字模式的等待时间不能短于普通模式".into(),
-        ));
+        return Err(SaveError::Conflict(Words::fixed(
+            "大字模式的等待时间不能短于普通模式",
+            "the large-text time-out cannot be shorter than the standard one",
+        )));
     }
     Ok(())
 }
@@ -241,7 +287,10 @@ pub fn render(current: Option<&str>, changes: &[Change]) -> Result<String, SaveE
             });
             table = item.as_table_like_mut().ok_or_else(|| SaveError::Invalid {
                 key: change.key.clone(),
-                reason: format!("「{part}」在文件里不是一个表"),
+                reason: Words::new(
+                    format!("「{part}」在文件里不是一个表"),
+                    format!("“{part}” is not a table in the file"),
+                ),
             })?;
         }
         match &change.new {
@@ -253,7 +302,7 @@ pub fn render(current: Option<&str>, changes: &[Change]) -> Result<String, SaveE
                     text.parse()
                         .map_err(|e: toml_edit::TomlError| SaveError::Invalid {
                             key: change.key.clone(),
-                            reason: e.message().to_string(),
+                            reason: parser_reason(e.message().to_string()),
                         })?;
                 match table.get_mut(leaf).and_then(|item| item.as_value_mut()) {
                     Some(old) => {
@@ -299,11 +348,16 @@ fn flatten_into(out: &mut BTreeMap<String, toml::Value>, prefix: &str, table: &t
     }
 }
 
-fn reason_of(err: ConfigError) -> String {
-    match err {
+fn reason_of(err: ConfigError) -> Words {
+    parser_reason(match err {
         ConfigError::Invalid { message, .. } => message,
         ConfigError::Unreadable { reason, .. } => reason,
-    }
+    })
+}
+
+/// The TOML and configuration parsers explain in English only.
+fn parser_reason(reason: String) -> Words {
+    Words::new(reason.clone(), reason)
 }
 
 /// Name the key on the line the parser complained about.

@@ -16,6 +16,7 @@
 
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
+use bianmin_core::words::Words;
 use bianmin_fs::atomic::write_atomic;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -35,23 +36,60 @@ const PIN_MIN_LEN: usize = 6;
 const PIN_MAX_LEN: usize = 12;
 
 /// Why admin entry (or a PIN change) was refused, in words a technician at
-/// the screen understands.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// the screen understands ([`AdminError::words`]; `Display` is the Chinese).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdminError {
-    #[error("PIN 错误，还可尝试 {remaining} 次")]
-    WrongPin { remaining: u32 },
-    #[error("已锁定，请 {minutes} 分钟后再试")]
-    Locked { minutes: u64 },
-    #[error("新 PIN 不可用：{0}")]
-    WeakPin(&'static str),
-    #[error("管理模式已超时，请重新输入 PIN")]
+    WrongPin {
+        remaining: u32,
+    },
+    Locked {
+        minutes: u64,
+    },
+    /// The rule the new PIN breaks.
+    WeakPin(Words),
     SessionExpired,
     /// The PIN file is unreadable or damaged. Entry is refused rather than
     /// falling back to the default PIN: otherwise damaging the file would be
     /// a way in. `detail` is for the log; it never contains the PIN or hash.
-    #[error("管理设置无法读取，请联系运维人员（{detail}）")]
-    Storage { detail: String },
+    Storage {
+        detail: String,
+    },
 }
+
+impl AdminError {
+    pub fn words(&self) -> Words {
+        match self {
+            AdminError::WrongPin { remaining } => Words::new(
+                format!("PIN 错误，还可尝试 {remaining} 次"),
+                format!("Wrong PIN; {remaining} tries left"),
+            ),
+            AdminError::Locked { minutes } => Words::new(
+                format!("已锁定，请 {minutes} 分钟后再试"),
+                format!("Locked; try again in {minutes} min"),
+            ),
+            AdminError::WeakPin(rule) => Words::new(
+                format!("新 PIN 不可用：{}", rule.zh()),
+                format!("This PIN cannot be used: {}", rule.en()),
+            ),
+            AdminError::SessionExpired => Words::fixed(
+                "管理模式已超时，请重新输入 PIN",
+                "Admin mode timed out; enter the PIN again",
+            ),
+            AdminError::Storage { detail } => Words::new(
+                format!("管理设置无法读取，请联系运维人员（{detail}）"),
+                format!("The admin settings cannot be read; call maintenance ({detail})"),
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for AdminError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.words().zh())
+    }
+}
+
+impl std::error::Error for AdminError {}
 
 /// Persisted state. The hash is a PHC string (`$argon2id$v=19$m=…`), so its
 /// cost parameters travel with it and can be raised later without breaking
@@ -245,18 +283,27 @@ impl AdminGate {
     }
 }
 
+/// Why the factory PIN cannot be the new one.
+pub const FACTORY_PIN_REFUSED: Words = Words::fixed("不能使用出厂 PIN", "not the factory PIN");
+
 /// A new PIN must be 6–12 digits, not the default and not trivially guessable.
 pub fn check_new_pin(pin: &str) -> Result<(), AdminError> {
     if !(PIN_MIN_LEN..=PIN_MAX_LEN).contains(&pin.len()) || !pin.bytes().all(|b| b.is_ascii_digit())
     {
-        return Err(AdminError::WeakPin("须为 6 至 12 位数字"));
+        return Err(AdminError::WeakPin(Words::fixed(
+            "须为 6 至 12 位数字",
+            "it must be 6 to 12 digits",
+        )));
     }
     if pin == DEFAULT_PIN {
-        return Err(AdminError::WeakPin("不能使用出厂 PIN"));
+        return Err(AdminError::WeakPin(FACTORY_PIN_REFUSED));
     }
     let bytes = pin.as_bytes();
     if bytes.iter().all(|&b| b == bytes[0]) {
-        return Err(AdminError::WeakPin("不能全部是同一个数字"));
+        return Err(AdminError::WeakPin(Words::fixed(
+            "不能全部是同一个数字",
+            "it must not be one digit repeated",
+        )));
     }
     let step = |d: i16| {
         bytes
@@ -264,7 +311,10 @@ pub fn check_new_pin(pin: &str) -> Result<(), AdminError> {
             .all(|w| i16::from(w[1]) - i16::from(w[0]) == d)
     };
     if step(1) || step(-1) {
-        return Err(AdminError::WeakPin("不能是连续数字"));
+        return Err(AdminError::WeakPin(Words::fixed(
+            "不能是连续数字",
+            "it must not be consecutive digits",
+        )));
     }
     Ok(())
 }

@@ -18,6 +18,7 @@
 use crate::bundle::{item_forms, merge, MergedForm};
 use crate::catalogue::{Catalogue, Delivery, Material, Service};
 use crate::form::{FieldError, FormLibrary, FormValues, Identity};
+use crate::words::Words;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -47,6 +48,16 @@ impl MaterialState {
             MaterialState::PendingVerification => "待核验",
             MaterialState::Missing => "容缺后补",
             MaterialState::Committed => "告知承诺",
+        }
+    }
+
+    pub fn label_en(self) -> &'static str {
+        match self {
+            MaterialState::Provided => "Handed in",
+            MaterialState::ECertFetched => "E-certificate fetched",
+            MaterialState::PendingVerification => "To be verified",
+            MaterialState::Missing => "To follow later",
+            MaterialState::Committed => "Replaced by your commitment",
         }
     }
 
@@ -277,41 +288,109 @@ impl Application {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why an application cannot be built yet; worded for the resident by
+/// [`ApplicationError::words`].
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApplicationError {
-    #[error("没有找到这个事项：{0}")]
     UnknownService(String),
-    #[error("没有找到这件事：{0}")]
     UnknownBundle(String),
-    #[error("这件事没有需要办理的事项")]
     NothingToApply,
-    #[error("身份证件信息无法识别，请重新读卡")]
     InvalidIdentity,
-    #[error("表单还有{}处需要修改", .0.len())]
     InvalidForm(Vec<FieldError>),
-    #[error("缺少必要材料“{0}”，不能容缺受理")]
     KeyMaterialMissing(String),
-    #[error("材料“{0}”还没有确认提交方式")]
     MaterialUndecided(String),
-    #[error("材料“{0}”不在本次办理的材料清单中")]
     UnknownMaterial(String),
-    #[error("“{material}”所属事项不支持容缺受理")]
     ToleranceNotAllowed { material: String },
-    #[error("“{material}”不能以告知承诺代替")]
     CommitmentNotAllowed { material: String },
-    #[error("“{0}”不能使用电子证照代替")]
     ECertNotAccepted(String),
-    #[error("本事项实行告知承诺制，请阅读承诺书并确认“本人承诺”")]
     CommitmentNotAccepted,
-    #[error("请在屏幕上签名确认承诺")]
     SignatureMissing,
-    #[error("所选事项都不支持这种领取方式")]
     DeliveryNotOffered,
-    #[error("请填写邮寄地址")]
     MailAddressMissing,
-    #[error("工作人员工号格式不正确")]
     InvalidStaffId,
 }
+
+impl ApplicationError {
+    /// What the resident is told. Material and service names are the
+    /// catalogue's and stay as it gives them.
+    pub fn words(&self) -> Words {
+        use ApplicationError as E;
+        match self {
+            E::UnknownService(code) => Words::new(
+                format!("没有找到这个事项：{code}"),
+                format!("This service was not found: {code}"),
+            ),
+            E::UnknownBundle(id) => Words::new(
+                format!("没有找到这件事：{id}"),
+                format!("This bundle was not found: {id}"),
+            ),
+            E::NothingToApply => Words::fixed(
+                "这件事没有需要办理的事项",
+                "Nothing in this bundle needs applying for",
+            ),
+            E::InvalidIdentity => Words::fixed(
+                "身份证件信息无法识别，请重新读卡",
+                "The ID card could not be read properly; please place it again",
+            ),
+            E::InvalidForm(errors) => Words::new(
+                format!("表单还有{}处需要修改", errors.len()),
+                format!("Entries of the form to correct: {}", errors.len()),
+            ),
+            E::KeyMaterialMissing(name) => Words::new(
+                format!("缺少必要材料“{name}”，不能容缺受理"),
+                format!("“{name}” is required and cannot follow later"),
+            ),
+            E::MaterialUndecided(name) => Words::new(
+                format!("材料“{name}”还没有确认提交方式"),
+                format!("Choose how you provide “{name}”"),
+            ),
+            E::UnknownMaterial(name) => Words::new(
+                format!("材料“{name}”不在本次办理的材料清单中"),
+                format!("“{name}” is not on the list of materials for this application"),
+            ),
+            E::ToleranceNotAllowed { material } => Words::new(
+                format!("“{material}”所属事项不支持容缺受理"),
+                format!("“{material}” cannot follow later for this service"),
+            ),
+            E::CommitmentNotAllowed { material } => Words::new(
+                format!("“{material}”不能以告知承诺代替"),
+                format!("“{material}” cannot be replaced by a commitment"),
+            ),
+            E::ECertNotAccepted(name) => Words::new(
+                format!("“{name}”不能使用电子证照代替"),
+                format!("“{name}” cannot be replaced by an e-certificate"),
+            ),
+            E::CommitmentNotAccepted => Words::fixed(
+                "本事项实行告知承诺制，请阅读承诺书并确认“本人承诺”",
+                "This service works by commitment: please read it and tap “I commit”",
+            ),
+            E::SignatureMissing => Words::fixed(
+                "请在屏幕上签名确认承诺",
+                "Please sign on the screen to confirm",
+            ),
+            E::DeliveryNotOffered => Words::fixed(
+                "所选事项都不支持这种领取方式",
+                "None of the chosen services offers this way of delivery",
+            ),
+            E::MailAddressMissing => {
+                Words::fixed("请填写邮寄地址", "Please give a mailing address")
+            }
+            E::InvalidStaffId => Words::fixed(
+                "工作人员工号格式不正确",
+                "The staff number is not in the right form",
+            ),
+        }
+    }
+}
+
+/// In Chinese, the source language (logs and callers without a screen).
+impl fmt::Display for ApplicationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.words().zh())
+    }
+}
+
+impl std::error::Error for ApplicationError {}
 
 /// Build the application for one service or a bundle's chosen items.
 pub fn build_application(

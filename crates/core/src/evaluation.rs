@@ -102,6 +102,19 @@ impl LowReason {
             LowReason::Other => "其他",
         }
     }
+
+    pub fn label_en(self) -> &'static str {
+        match self {
+            LowReason::TooManySteps => "Too many steps",
+            LowReason::MaterialsUnclear => "Unclear what materials were needed",
+            LowReason::LongWait => "Waited too long",
+            LowReason::DeviceProblem => "The terminal had a fault",
+            LowReason::HardToRead => "Hard to read the screen",
+            LowReason::StaffAttitude => "Staff did not help well",
+            LowReason::ResultUnsatisfactory => "Could not get it done",
+            LowReason::Other => "Something else",
+        }
+    }
 }
 
 /// Longest note accepted, in characters.
@@ -217,7 +230,9 @@ mod tests {
         let json = serde_json::to_string(&ok).unwrap();
         assert!(json.contains("very_dissatisfied"));
         assert_eq!(serde_json::from_str::<Evaluation>(&json).unwrap(), ok);
-        assert!(LowReason::ALL.iter().all(|r| !r.label_zh().is_empty()));
+        assert!(LowReason::ALL
+            .iter()
+            .all(|r| !r.label_zh().is_empty() && r.label_en().is_ascii()));
         let noted =
             Evaluation::new("R", Satisfaction::Dissatisfied, &[], Some("我叫张三")).unwrap();
         assert!(!format!("{noted:?}").contains("张三"));

@@ -1,11 +1,13 @@
 //! Schema-driven application forms (表单), the resident identity read from the
 //! ID card, the GB 11643 ID-number check, field validation with messages in
-//! plain Chinese, and masking for display.
+//! plain Chinese (and English for the screen's English mode), and masking
+//! for display.
 //!
 //! Every field carries a *semantic key* (`applicant.phone`, `child.name` …):
 //! the same key asked by several items of a 一件事 bundle is asked once, and
 //! the ID card prefills the keys it knows (表单预填).
 
+use crate::words::Words;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -456,19 +458,51 @@ impl Identity {
 // card reader checks what it reads); this layer words the errors for the
 // resident and adds what the form needs from the number.
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IdNumberError {
-    #[error("公民身份号码应为18位")]
     Length,
-    #[error("公民身份号码前17位应为数字，最后一位为数字或X")]
     Characters,
-    #[error("公民身份号码前6位地区码不正确")]
     Region,
-    #[error("公民身份号码中的出生日期不正确")]
     BirthDate,
-    #[error("公民身份号码校验位不正确，请核对后重新输入")]
     CheckCharacter,
 }
+
+impl IdNumberError {
+    /// What the resident is told under the field.
+    pub fn words(self) -> Words {
+        match self {
+            IdNumberError::Length => Words::fixed(
+                "公民身份号码应为18位",
+                "A citizen ID number has 18 characters",
+            ),
+            IdNumberError::Characters => Words::fixed(
+                "公民身份号码前17位应为数字，最后一位为数字或X",
+                "An ID number is 17 digits, then a digit or X",
+            ),
+            IdNumberError::Region => Words::fixed(
+                "公民身份号码前6位地区码不正确",
+                "The first 6 digits (the region) of this ID number are not valid",
+            ),
+            IdNumberError::BirthDate => Words::fixed(
+                "公民身份号码中的出生日期不正确",
+                "The date of birth in this ID number is not valid",
+            ),
+            IdNumberError::CheckCharacter => Words::fixed(
+                "公民身份号码校验位不正确，请核对后重新输入",
+                "The last character of this ID number does not match; please check it",
+            ),
+        }
+    }
+}
+
+/// In Chinese, the source language.
+impl fmt::Display for IdNumberError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.words().zh())
+    }
+}
+
+impl std::error::Error for IdNumberError {}
 
 /// What an 18-character citizen ID number says about its holder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -509,26 +543,30 @@ pub fn check_id_number(text: &str) -> Result<IdNumberInfo, IdNumberError> {
 // Validation
 
 /// A problem with one field, worded for the resident, shown next to it.
+/// The field's label is the form library's and stays as it gives it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldError {
     pub key: String,
-    pub message: String,
+    pub message: Words,
 }
 
 /// Check one value against its field. `None` and blank are the same: empty.
 pub fn validate_field(spec: &FieldSpec, value: Option<&str>) -> Result<(), FieldError> {
-    let fail = |message: String| {
+    let fail = |message: Words| {
         Err(FieldError {
             key: spec.key.clone(),
             message,
         })
     };
+    let label = &spec.label;
     let value = value.map(str::trim).unwrap_or("");
     if value.is_empty() {
         return if spec.required {
             fail(match spec.kind {
-                FieldKind::Choice | FieldKind::YesNo => format!("请选择{}", spec.label),
-                _ => format!("请填写{}", spec.label),
+                FieldKind::Choice | FieldKind::YesNo => {
+                    Words::new(format!("请选择{label}"), format!("Please choose: {label}"))
+                }
+                _ => Words::new(format!("请填写{label}"), format!("Please fill in: {label}")),
             })
         } else {
             Ok(())
@@ -537,46 +575,70 @@ pub fn validate_field(spec: &FieldSpec, value: Option<&str>) -> Result<(), Field
     let length = value.chars().count() as u32;
     if let Some(min) = spec.min_len {
         if length < min {
-            return fail(format!("{}至少需要{}个字", spec.label, min));
+            return fail(Words::new(
+                format!("{label}至少需要{min}个字"),
+                format!("{label}: at least {min} characters"),
+            ));
         }
     }
     if let Some(max) = spec.max_len {
         if length > max {
-            return fail(format!("{}最多{}个字", spec.label, max));
+            return fail(Words::new(
+                format!("{label}最多{max}个字"),
+                format!("{label}: at most {max} characters"),
+            ));
         }
     }
     if spec.digits && !value.chars().all(|c| c.is_ascii_digit()) {
-        return fail(format!("{}只能填写数字", spec.label));
+        return fail(Words::new(
+            format!("{label}只能填写数字"),
+            format!("{label}: digits only"),
+        ));
     }
     match spec.kind {
         FieldKind::Text | FieldKind::Address => {
             if value.chars().any(char::is_control) {
-                return fail(format!("{}含有无法识别的字符", spec.label));
+                return fail(Words::new(
+                    format!("{label}含有无法识别的字符"),
+                    format!("{label}: contains characters that cannot be read"),
+                ));
             }
         }
         FieldKind::Phone => {
             if !is_phone(value) {
-                return fail("请填写11位手机号码，或带区号的固定电话（如 010-12345678）".into());
+                return fail(Words::fixed(
+                    "请填写11位手机号码，或带区号的固定电话（如 010-12345678）",
+                    "Please give an 11-digit mobile number, or a landline with its area code (such as 010-12345678)",
+                ));
             }
         }
         FieldKind::IdNumber => {
             if let Err(e) = check_id_number(value) {
-                return fail(e.to_string());
+                return fail(e.words());
             }
         }
         FieldKind::Date => {
             if parse_date(value).is_none() {
-                return fail(format!("{}应为有效日期，如 2024-03-01", spec.label));
+                return fail(Words::new(
+                    format!("{label}应为有效日期，如 2024-03-01"),
+                    format!("{label}: a real date, such as 2024-03-01"),
+                ));
             }
         }
         FieldKind::Choice => {
             if !spec.choices.iter().any(|c| c == value) {
-                return fail(format!("请从列出的选项中选择{}", spec.label));
+                return fail(Words::new(
+                    format!("请从列出的选项中选择{label}"),
+                    format!("{label}: please pick one of the options listed"),
+                ));
             }
         }
         FieldKind::YesNo => {
             if value != YES && value != NO {
-                return fail(format!("请选择“是”或“否”：{}", spec.label));
+                return fail(Words::new(
+                    format!("请选择“是”或“否”：{label}"),
+                    format!("Please choose “Yes” or “No”: {label}"),
+                ));
             }
         }
     }
@@ -860,13 +922,16 @@ pub(crate) mod tests {
             hint: String::new(),
         };
         let err = validate_field(&spec(FieldKind::Phone, true), None).unwrap_err();
-        assert_eq!(err.message, "请填写联系电话");
+        assert_eq!(err.message.zh(), "请填写联系电话");
+        // English keeps the form's own label: it is the form library's word.
+        assert_eq!(err.message.en(), "Please fill in: 联系电话");
         assert_eq!(err.key, "x.y");
         assert!(validate_field(&spec(FieldKind::Phone, false), Some("  ")).is_ok());
         let err = validate_field(&spec(FieldKind::Phone, true), Some("123")).unwrap_err();
-        assert!(err.message.contains("手机号码"));
+        assert!(err.message.zh().contains("手机号码"));
+        assert!(err.message.en().contains("mobile number"));
         let err = validate_field(&spec(FieldKind::Choice, true), None).unwrap_err();
-        assert_eq!(err.message, "请选择联系电话");
+        assert_eq!(err.message.zh(), "请选择联系电话");
         assert!(validate_field(&spec(FieldKind::Choice, true), Some("女")).is_ok());
         assert!(validate_field(&spec(FieldKind::Choice, true), Some("未知")).is_err());
         assert!(validate_field(&spec(FieldKind::Date, true), Some("2023-02-29")).is_err());
@@ -879,11 +944,13 @@ pub(crate) mod tests {
         assert!(validate_field(&name, Some("张"))
             .unwrap_err()
             .message
+            .zh()
             .contains("至少"));
         assert!(validate_field(&name, Some("张三丰")).is_ok());
         assert!(validate_field(&name, Some("张三丰一二"))
             .unwrap_err()
             .message
+            .zh()
             .contains("最多"));
         let mut account = spec(FieldKind::Text, true);
         account.digits = true;

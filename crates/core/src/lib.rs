@@ -14,3 +14,4 @@ pub mod receipt;
 pub mod search;
 pub mod session;
 pub mod time;
+pub mod words;

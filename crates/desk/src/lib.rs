@@ -12,6 +12,7 @@ pub mod signature;
 use bianmin_core::application::{Application, DeliveryChoice, MaterialState, Signature, Subject};
 use bianmin_core::catalogue::Catalogue;
 use bianmin_core::evaluation::Evaluation;
+use bianmin_core::words::Words;
 use bianmin_drivers::idcard::Identity as CardIdentity;
 use bianmin_drivers::manager::PrinterHandle;
 use bianmin_drivers::printer::{self as paper, PrintError, PrinterState};
@@ -76,8 +77,8 @@ pub enum DeskRequest {
 pub struct ProgressRow {
     pub receipt_no: String,
     pub service_name: String,
-    /// Plain Chinese: 已受理 / 审核中 / 已办结 …, or 排队待上传 / 已送达平台 offline.
-    pub state: String,
+    /// In plain words: 已受理 / 审核中 / 已办结 …, or 排队待上传 / 已送达平台 offline.
+    pub state: Words,
     /// When the state last changed, as shown ("2026-11-25 10:32").
     pub updated: String,
 }
@@ -88,7 +89,9 @@ pub struct DocumentRow {
     pub title: String,
 }
 
-/// The answers, delivered to the UI thread through the `Inbox`.
+/// The answers, delivered to the UI thread through the `Inbox`. The desk
+/// does not know the screen's language: what the resident is told comes as
+/// [`Words`] and the UI picks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeskEvent {
     Submitted {
@@ -97,20 +100,20 @@ pub enum DeskEvent {
         qr: String,
         /// False: the screen must show the receipt number and QR large.
         printed: bool,
-        /// Why it did not print, in plain Chinese; empty when printed.
-        printer_message: String,
+        /// Why it did not print, in plain words; empty when printed.
+        printer_message: Words,
     },
     /// Nothing was stored; the resident's sentence (disk full, store broken…).
-    SubmitFailed(String),
+    SubmitFailed(Words),
     /// Ok, or the resident's sentence.
-    Reprinted(Result<(), String>),
-    Evaluated(Result<(), String>),
+    Reprinted(Result<(), Words>),
+    Evaluated(Result<(), Words>),
     Progress {
         /// True: states are the platform's own; false: from this terminal's outbox.
         live: bool,
         rows: Vec<ProgressRow>,
         /// A plain sentence above the list (offline, nothing found, …).
-        message: String,
+        message: Words,
     },
     Documents {
         online: bool,
@@ -118,8 +121,8 @@ pub enum DeskEvent {
         certificates: Vec<String>,
         documents: Vec<DocumentRow>,
     },
-    DocumentPrinted(Result<(), String>),
-    FeedbackSaved(Result<(), String>),
+    DocumentPrinted(Result<(), Words>),
+    FeedbackSaved(Result<(), Words>),
 }
 
 /// Cheap to clone; sending never blocks the UI thread.
@@ -157,8 +160,28 @@ pub const RESIDENT_ROWS_MAX: usize = 20;
 /// Receipts kept in memory for a quick reprint (no personal data on them).
 const RECENT_RECEIPTS: usize = 32;
 
-const NO_STORE: &str = "本机暂停受理申请，请到窗口办理或联系工作人员。";
-const SAVE_FAILED: &str = "未能保存，请稍后再试或联系工作人员。";
+const NO_STORE: Words = Words::fixed(
+    "本机暂停受理申请，请到窗口办理或联系工作人员。",
+    "This terminal is not taking applications now. Please go to a service window or ask staff.",
+);
+const SAVE_FAILED: Words = Words::fixed(
+    "未能保存，请稍后再试或联系工作人员。",
+    "This did not work. Please try again later or ask staff.",
+);
+/// The platform cannot be reached for a document now.
+const DOCUMENT_OFFLINE: Words = Words::fixed(
+    "网络暂时连不上，现在不能打印文件，请稍后再试。",
+    "The network is down, so documents cannot be printed now. Please try again later.",
+);
+/// Neither the platform nor this terminal could look the resident up.
+const CANNOT_LOOK_UP: Words = Words::fixed(
+    "本机暂时无法查询，请到服务窗口咨询。",
+    "This terminal cannot look this up now. Please ask at a service window.",
+);
+const STALE_RECORDS: Words = Words::fixed(
+    "网络暂时连不上，以下是本终端保存的记录，状态可能不是最新。",
+    "The network is down. These are the records kept on this terminal; their state may be out of date.",
+);
 
 /// Receives each answer of the desk, on whichever thread produced it.
 pub type DeskAnswers = Arc<dyn Fn(DeskEvent) + Send + Sync>;
@@ -297,10 +320,10 @@ impl Desk {
             })
             .await;
         let receipt = match stored {
-            None => return DeskEvent::SubmitFailed(NO_STORE.into()),
+            None => return DeskEvent::SubmitFailed(NO_STORE),
             Some(Err(err)) => {
                 tracing::error!(%err, "application not stored; nothing was written");
-                return DeskEvent::SubmitFailed(err.resident_message().into());
+                return DeskEvent::SubmitFailed(err.resident_message());
             }
             Some(Ok(receipt)) => receipt,
         };
@@ -317,7 +340,7 @@ impl Desk {
         };
         self.remember(&slip);
         let (printed, printer_message) = match self.print(slip).await {
-            Ok(()) => (true, String::new()),
+            Ok(()) => (true, Words::default()),
             Err(message) => (false, message),
         };
         DeskEvent::Submitted {
@@ -338,7 +361,7 @@ impl Desk {
         }
     }
 
-    async fn print(&self, slip: paper::Receipt) -> Result<(), String> {
+    async fn print(&self, slip: paper::Receipt) -> Result<(), Words> {
         let Some(printer) = &self.deps.printer else {
             return Err(no_printer());
         };
@@ -346,12 +369,12 @@ impl Desk {
             Ok(_) => Ok(()),
             Err(err) => {
                 tracing::warn!(%err, "receipt not printed");
-                Err(err.resident_message().into())
+                Err(err.resident_message())
             }
         }
     }
 
-    async fn reprint(&self, receipt_no: &str) -> Result<(), String> {
+    async fn reprint(&self, receipt_no: &str) -> Result<(), Words> {
         let receipt_no = receipt_no.trim().to_string();
         let cached = self.recent.lock().ok().and_then(|recent| {
             recent
@@ -368,9 +391,12 @@ impl Desk {
     }
 
     /// Rebuild a receipt from the sealed record (after a restart).
-    async fn receipt_from_store(&self, receipt_no: &str) -> Result<paper::Receipt, String> {
+    async fn receipt_from_store(&self, receipt_no: &str) -> Result<paper::Receipt, Words> {
         if !store::receipt::is_valid(receipt_no) {
-            return Err("受理编号不正确，请核对后重试。".into());
+            return Err(Words::fixed(
+                "受理编号不正确，请核对后重试。",
+                "This receipt number is not valid. Please check it and try again.",
+            ));
         }
         let key = receipt_no.to_string();
         let found = self
@@ -381,23 +407,31 @@ impl Desk {
             })
             .await;
         let (json, catalogue) = match found {
-            None => return Err(NO_STORE.into()),
+            None => return Err(NO_STORE),
             Some(Err(StoreError::NotFound(_))) => {
-                return Err("本终端没有这张回执的记录，请核对受理编号，或到服务窗口补打。".into())
+                return Err(Words::fixed(
+                    "本终端没有这张回执的记录，请核对受理编号，或到服务窗口补打。",
+                    "This terminal has no record of this receipt. Please check the number, or have it reprinted at a service window.",
+                ))
             }
             Some(Err(err)) => {
                 tracing::warn!(%err, "receipt record unreadable");
-                return Err(SAVE_FAILED.into());
+                return Err(SAVE_FAILED);
             }
             Some(Ok(found)) => found,
         };
         let Some(json) = json else {
-            return Err(
-                "这张回执的记录已超过本机保存期限，请到服务窗口或政务服务平台查询。".into(),
-            );
+            return Err(Words::fixed(
+                "这张回执的记录已超过本机保存期限，请到服务窗口或政务服务平台查询。",
+                "This terminal no longer keeps the record of this receipt. Please ask at a service window or on the government service platform.",
+            ));
         };
-        let record: StoredApplication = serde_json::from_slice(&json)
-            .map_err(|_| "这张回执的记录无法读取，请到服务窗口补打。".to_string())?;
+        let record: StoredApplication = serde_json::from_slice(&json).map_err(|_| {
+            Words::fixed(
+                "这张回执的记录无法读取，请到服务窗口补打。",
+                "The record of this receipt cannot be read. Please have it reprinted at a service window.",
+            )
+        })?;
         let catalogue = catalogue
             .and_then(|c| Catalogue::from_json(&c.body).ok())
             .unwrap_or_else(Catalogue::demo);
@@ -428,7 +462,7 @@ impl Desk {
         receipt_no: String,
         service_code: String,
         evaluation: &Evaluation,
-    ) -> Result<(), String> {
+    ) -> Result<(), Words> {
         let record = NewEvaluation {
             receipt_no: Some(receipt_no),
             service_code,
@@ -436,16 +470,19 @@ impl Desk {
             comment: evaluation_comment(evaluation),
         };
         match self.with_store(move |s| s.enqueue_evaluation(record)).await {
-            None => Err(NO_STORE.into()),
+            None => Err(NO_STORE),
             Some(Ok(_)) => Ok(()),
             Some(Err(err)) => {
                 tracing::warn!(%err, "evaluation not stored");
-                Err(format!("评价{SAVE_FAILED}"))
+                Err(Words::new(
+                    format!("评价{}", SAVE_FAILED.zh()),
+                    "Your rating could not be saved. Please try again later or ask staff.",
+                ))
             }
         }
     }
 
-    async fn feedback(&self, service_code: Option<String>, text: &str) -> Result<(), String> {
+    async fn feedback(&self, service_code: Option<String>, text: &str) -> Result<(), Words> {
         let report = NewErrorReport {
             kind: "cannot_get_done".into(),
             service_code,
@@ -455,11 +492,14 @@ impl Desk {
             .with_store(move |s| s.enqueue_error_report(report))
             .await
         {
-            None => Err(NO_STORE.into()),
+            None => Err(NO_STORE),
             Some(Ok(_)) => Ok(()),
             Some(Err(err)) => {
                 tracing::warn!(%err, "feedback not stored");
-                Err(format!("反映内容{SAVE_FAILED}"))
+                Err(Words::new(
+                    format!("反映内容{}", SAVE_FAILED.zh()),
+                    "Your report could not be saved. Please try again later or ask staff.",
+                ))
             }
         }
     }
@@ -486,7 +526,10 @@ impl Desk {
             return DeskEvent::Progress {
                 live: false,
                 rows: Vec::new(),
-                message: "这不是本系统的受理编号，请核对回执后重试。".into(),
+                message: Words::fixed(
+                    "这不是本系统的受理编号，请核对回执后重试。",
+                    "This is not a receipt number of this system. Please check the receipt and try again.",
+                ),
             };
         }
         let live = self.live_progress(receipt_no).await;
@@ -494,7 +537,7 @@ impl Desk {
             return DeskEvent::Progress {
                 live: true,
                 rows: vec![row],
-                message: String::new(),
+                message: Words::default(),
             };
         }
         let key = receipt_no.to_string();
@@ -508,32 +551,41 @@ impl Desk {
             (Lookup::Unknown, Some(record)) => DeskEvent::Progress {
                 live: false,
                 message: match record.state {
-                    RecordState::Pending => {
-                        "平台还没有收到这份申请：它保存在本终端，联网后会自动上传。".into()
-                    }
-                    RecordState::Acked => "平台暂未给出办理进度，以下是本终端的记录。".into(),
-                    RecordState::Parked => {
-                        "平台退回了这份申请，请联系工作人员处理。".into()
-                    }
+                    RecordState::Pending => Words::fixed(
+                        "平台还没有收到这份申请：它保存在本终端，联网后会自动上传。",
+                        "The platform has not received this application yet: it is kept on this terminal and uploads by itself once online.",
+                    ),
+                    RecordState::Acked => Words::fixed(
+                        "平台暂未给出办理进度，以下是本终端的记录。",
+                        "The platform has not reported progress yet. This is the record on this terminal.",
+                    ),
+                    RecordState::Parked => Words::fixed(
+                        "平台退回了这份申请，请联系工作人员处理。",
+                        "The platform returned this application. Please ask staff.",
+                    ),
                 },
                 rows: vec![local_row(&record)],
             },
             (Lookup::Unknown, None) => DeskEvent::Progress {
                 live: true,
                 rows: Vec::new(),
-                message: "平台上暂未查到这个受理编号。如果刚在其他终端提交，请稍后再查，或到服务窗口咨询。"
-                    .into(),
+                message: Words::fixed(
+                    "平台上暂未查到这个受理编号。如果刚在其他终端提交，请稍后再查，或到服务窗口咨询。",
+                    "The platform does not know this receipt number yet. If you just applied at another terminal, check again later or ask at a service window.",
+                ),
             },
             (_, Some(record)) => DeskEvent::Progress {
                 live: false,
                 rows: vec![local_row(&record)],
-                message: "网络暂时连不上，以下是本终端保存的记录，状态可能不是最新。".into(),
+                message: STALE_RECORDS,
             },
             (_, None) => DeskEvent::Progress {
                 live: false,
                 rows: Vec::new(),
-                message: "网络暂时连不上，本终端也没有这张回执的记录，请稍后再查或到服务窗口咨询。"
-                    .into(),
+                message: Words::fixed(
+                    "网络暂时连不上，本终端也没有这张回执的记录，请稍后再查或到服务窗口咨询。",
+                    "The network is down and this terminal has no record of this receipt. Please check again later or ask at a service window.",
+                ),
             },
         }
     }
@@ -558,7 +610,10 @@ impl Desk {
             return DeskEvent::Progress {
                 live: false,
                 rows: Vec::new(),
-                message: "请把身份证放在读卡区，再查询您的申请。".into(),
+                message: Words::fixed(
+                    "请把身份证放在读卡区，再查询您的申请。",
+                    "Please place your ID card on the reader to look up your applications.",
+                ),
             };
         };
         let found = self
@@ -569,7 +624,7 @@ impl Desk {
                 return DeskEvent::Progress {
                     live: false,
                     rows: Vec::new(),
-                    message: "本机暂时无法查询，请到服务窗口咨询。".into(),
+                    message: CANNOT_LOOK_UP,
                 }
             }
             Some(Err(err)) => {
@@ -577,7 +632,7 @@ impl Desk {
                 return DeskEvent::Progress {
                     live: false,
                     rows: Vec::new(),
-                    message: "本机暂时无法查询，请到服务窗口咨询。".into(),
+                    message: CANNOT_LOOK_UP,
                 };
             }
             Some(Ok(found)) => found,
@@ -613,14 +668,23 @@ impl Desk {
             })
             .collect();
         let mut message = if rows.is_empty() {
-            "本终端没有您的申请记录。".to_string()
+            Words::fixed(
+                "本终端没有您的申请记录。",
+                "This terminal has no record of applications of yours.",
+            )
         } else if reachable {
-            "以下是您在本终端提交的申请。".to_string()
+            Words::fixed(
+                "以下是您在本终端提交的申请。",
+                "These are the applications you made at this terminal.",
+            )
         } else {
-            "网络暂时连不上，以下是本终端保存的记录，状态可能不是最新。".to_string()
+            STALE_RECORDS
         };
         if found.purged > 0 {
-            message.push_str("更早的申请本机已不再保存，请到服务窗口或政务服务平台查询。");
+            message = message.then(&Words::fixed(
+                "更早的申请本机已不再保存，请到服务窗口或政务服务平台查询。",
+                "Earlier applications are no longer kept here; please ask at a service window or on the government service platform.",
+            ));
         }
         DeskEvent::Progress {
             live: reachable && !rows.is_empty(),
@@ -677,7 +741,7 @@ impl Desk {
         }
     }
 
-    async fn print_document(&self, id: &str) -> Result<(), String> {
+    async fn print_document(&self, id: &str) -> Result<(), Words> {
         let listed = match (self.card_id_number(), self.documents.lock()) {
             (Some(card), Ok(allowed)) => allowed
                 .as_ref()
@@ -685,24 +749,32 @@ impl Desk {
             _ => false,
         };
         if !listed {
-            return Err("请先刷身份证，查询您可以打印的文件。".into());
+            return Err(Words::fixed(
+                "请先刷身份证，查询您可以打印的文件。",
+                "Please use your ID card first to see the documents you can print.",
+            ));
         }
         let Some(client) = &self.deps.platform else {
-            return Err("网络暂时连不上，现在不能打印文件，请稍后再试。".into());
+            return Err(DOCUMENT_OFFLINE);
         };
         let document = match tokio::time::timeout(LOOKUP_TIMEOUT, client.document(id)).await {
             Ok(Ok(document)) => document,
             Ok(Err(PlatformError::NotFound)) => {
-                return Err("平台上已没有这份文件，请到服务窗口咨询。".into())
+                return Err(Words::fixed(
+                    "平台上已没有这份文件，请到服务窗口咨询。",
+                    "The platform no longer has this document. Please ask at a service window.",
+                ))
             }
             Ok(Err(err)) => {
                 tracing::info!(%err, "document fetch failed");
-                return Err("网络暂时连不上，现在不能打印文件，请稍后再试。".into());
+                return Err(DOCUMENT_OFFLINE);
             }
-            Err(_) => return Err("网络暂时连不上，现在不能打印文件，请稍后再试。".into()),
+            Err(_) => return Err(DOCUMENT_OFFLINE),
         };
-        let body =
-            document_text(&document).ok_or_else(|| "这份文件需要到服务窗口打印。".to_string())?;
+        let body = document_text(&document).ok_or(Words::fixed(
+            "这份文件需要到服务窗口打印。",
+            "This document has to be printed at a service window.",
+        ))?;
         let Some(printer) = &self.deps.printer else {
             return Err(no_printer());
         };
@@ -717,7 +789,7 @@ impl Desk {
             Ok(_) => Ok(()),
             Err(err) => {
                 tracing::warn!(%err, "document not printed");
-                Err(document_print_message(&err).into())
+                Err(document_print_message(&err))
             }
         }
     }
@@ -758,16 +830,20 @@ struct StoredApplication {
     materials: Vec<Material>,
 }
 
-fn no_printer() -> String {
-    PrintError::NotReady(PrinterState::Disconnected)
-        .resident_message()
-        .into()
+fn no_printer() -> Words {
+    PrintError::NotReady(PrinterState::Disconnected).resident_message()
 }
 
-fn document_print_message(err: &PrintError) -> &'static str {
+fn document_print_message(err: &PrintError) -> Words {
     match err.state() {
-        PrinterState::PaperEnd => "打印机缺纸，文件没有打印，请联系工作人员。",
-        _ => "打印机暂时不能使用，文件没有打印，请稍后再试或联系工作人员。",
+        PrinterState::PaperEnd => Words::fixed(
+            "打印机缺纸，文件没有打印，请联系工作人员。",
+            "The printer is out of paper; the document was not printed. Please ask staff.",
+        ),
+        _ => Words::fixed(
+            "打印机暂时不能使用，文件没有打印，请稍后再试或联系工作人员。",
+            "The printer is not working; the document was not printed. Please try again later or ask staff.",
+        ),
     }
 }
 
@@ -980,25 +1056,28 @@ pub fn bounded_feedback(text: &str) -> String {
 }
 
 /// The platform's status in the resident's words.
-pub fn status_words(status: &str) -> &'static str {
+pub fn status_words(status: &str) -> Words {
     match status {
-        "submitted" => "已提交",
-        "received" => "已受理",
-        "in_review" => "审核中",
-        "need_materials" => "需要补充材料",
-        "approved" => "已通过",
-        "rejected" => "未通过",
-        "completed" => "已办结",
-        _ => "处理中",
+        "submitted" => Words::fixed("已提交", "Submitted"),
+        "received" => Words::fixed("已受理", "Accepted"),
+        "in_review" => Words::fixed("审核中", "Under review"),
+        "need_materials" => Words::fixed("需要补充材料", "More materials needed"),
+        "approved" => Words::fixed("已通过", "Approved"),
+        "rejected" => Words::fixed("未通过", "Not approved"),
+        "completed" => Words::fixed("已办结", "Completed"),
+        _ => Words::fixed("处理中", "In progress"),
     }
 }
 
 /// This terminal's outbox state in the resident's words.
-pub fn local_state_words(state: RecordState) -> &'static str {
+pub fn local_state_words(state: RecordState) -> Words {
     match state {
-        RecordState::Pending => "排队待上传",
-        RecordState::Acked => "已送达平台",
-        RecordState::Parked => "平台退回，请联系工作人员",
+        RecordState::Pending => Words::fixed("排队待上传", "Waiting to upload"),
+        RecordState::Acked => Words::fixed("已送达平台", "Delivered to the platform"),
+        RecordState::Parked => Words::fixed(
+            "平台退回，请联系工作人员",
+            "Returned by the platform; please ask staff",
+        ),
     }
 }
 
@@ -1006,7 +1085,7 @@ fn platform_row(progress: &wire::Progress) -> ProgressRow {
     ProgressRow {
         receipt_no: progress.receipt_no.clone(),
         service_name: progress.service_name.clone(),
-        state: status_words(&progress.status).into(),
+        state: status_words(&progress.status),
         updated: shown_time_rfc3339(&progress.updated_at),
     }
 }
@@ -1015,7 +1094,7 @@ fn local_row(record: &RecordSummary) -> ProgressRow {
     ProgressRow {
         receipt_no: record.key.clone(),
         service_name: record.service_name.clone().unwrap_or_default(),
-        state: local_state_words(record.state).into(),
+        state: local_state_words(record.state),
         updated: shown_time_ms(record.created_at_ms),
     }
 }
@@ -1127,9 +1206,10 @@ mod tests {
 
     #[test]
     fn states_in_words() {
-        assert_eq!(status_words("in_review"), "审核中");
-        assert_eq!(status_words("something_new"), "处理中");
-        assert_eq!(local_state_words(RecordState::Pending), "排队待上传");
+        assert_eq!(status_words("in_review").zh(), "审核中");
+        assert_eq!(status_words("in_review").en(), "Under review");
+        assert_eq!(status_words("something_new").zh(), "处理中");
+        assert_eq!(local_state_words(RecordState::Pending).zh(), "排队待上传");
         assert_eq!(
             shown_time_rfc3339("2026-11-25T02:32:00Z"),
             "2026-11-25 10:32"

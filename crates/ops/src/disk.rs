@@ -4,6 +4,7 @@
 //! warning goes to the operations screen and the heartbeat well before it is
 //! gone, and directories the kiosk fills (exports, old logs) are trimmed.
 
+use bianmin_core::words::Words;
 use serde::{Deserialize, Serialize};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -52,13 +53,19 @@ impl DiskThresholds {
     }
 
     /// Plain words for the operations screen, or `None` when all is well.
-    pub fn warning(&self, space: DiskSpace) -> Option<String> {
+    pub fn warning(&self, space: DiskSpace) -> Option<Words> {
         let mib = space.free_bytes / (1024 * 1024);
         match self.level(space) {
             DiskLevel::Ok => None,
-            DiskLevel::Low => Some(format!("存储空间不足：仅剩 {mib} MB，请尽快导出并清理")),
-            DiskLevel::Critical => Some(format!(
-                "存储空间即将用尽：仅剩 {mib} MB，终端可能停止工作，请立即处理"
+            DiskLevel::Low => Some(Words::new(
+                format!("存储空间不足：仅剩 {mib} MB，请尽快导出并清理"),
+                format!("Storage is low: only {mib} MB left; export and clean up soon"),
+            )),
+            DiskLevel::Critical => Some(Words::new(
+                format!("存储空间即将用尽：仅剩 {mib} MB，终端可能停止工作，请立即处理"),
+                format!(
+                    "Storage is nearly full: only {mib} MB left; the terminal may stop working. Act now"
+                ),
             )),
         }
     }

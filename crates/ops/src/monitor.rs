@@ -37,7 +37,7 @@ pub struct OpsSnapshot {
     pub disk: Option<DiskSpace>,
     pub disk_level: Option<DiskLevel>,
     /// Plain words while free space is low, for the screen.
-    pub disk_warning: Option<String>,
+    pub disk_warning: Option<bianmin_core::words::Words>,
     pub uptime: Duration,
     pub system_uptime: Option<Duration>,
     pub catalogue_version: Option<String>,
@@ -254,8 +254,8 @@ impl OpsMonitor {
         let notifier = self.inner.notifier;
         match (&snap.disk_warning, snap.disk) {
             (Some(warning), Some(space)) => {
-                tracing::warn!(free_bytes = space.free_bytes, "{warning}");
-                let _ = notifier.status(warning);
+                tracing::warn!(free_bytes = space.free_bytes, "{}", warning.zh());
+                let _ = notifier.status(warning.zh());
             }
             (None, Some(space)) if previous.is_some_and(|l| l != DiskLevel::Ok) => {
                 tracing::info!(free_bytes = space.free_bytes, "free disk space recovered");

@@ -2,6 +2,7 @@
 //! screen and the heartbeat (a kiosk that restarts every hour is sick even
 //! when each heartbeat looks healthy).
 
+use bianmin_core::words::Words;
 use std::time::{Duration, Instant};
 
 /// Seconds since boot, from /proc/uptime; `None` where it is unreadable.
@@ -34,15 +35,26 @@ impl ProcessClock {
     }
 }
 
-/// "3 天 4 小时 5 分" for the operations screen.
+/// "3 天 4 小时 5 分".
 pub fn format_uptime(d: Duration) -> String {
+    uptime_words(d).zh().to_string()
+}
+
+/// "3 天 4 小时 5 分" / "3 d 4 h 5 min" for the operations screen.
+pub fn uptime_words(d: Duration) -> Words {
     let mins = d.as_secs() / 60;
     let (days, hours, mins) = (mins / 1440, (mins / 60) % 24, mins % 60);
     if days > 0 {
-        format!("{days} 天 {hours} 小时 {mins} 分")
+        Words::new(
+            format!("{days} 天 {hours} 小时 {mins} 分"),
+            format!("{days} d {hours} h {mins} min"),
+        )
     } else if hours > 0 {
-        format!("{hours} 小时 {mins} 分")
+        Words::new(
+            format!("{hours} 小时 {mins} 分"),
+            format!("{hours} h {mins} min"),
+        )
     } else {
-        format!("{mins} 分")
+        Words::new(format!("{mins} 分"), format!("{mins} min"))
     }
 }

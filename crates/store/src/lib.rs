@@ -20,6 +20,7 @@ pub mod crypto;
 
 use base64::Engine as _;
 use bianmin_config::Config;
+use bianmin_core::words::Words;
 use bianmin_platform::api::{
     Applicant, ApplicationWire, Delivery, ErrorReportWire, EvaluationWire, HeartbeatWire, Material,
     RecordKind, RecordResult, RecordStatus,
@@ -78,15 +79,20 @@ pub enum StoreError {
 
 impl StoreError {
     /// One sentence for the resident (no technical detail, no personal data).
-    pub fn resident_message(&self) -> &'static str {
+    pub fn resident_message(&self) -> Words {
         match self {
-            StoreError::Full | StoreError::Io(_) | StoreError::Sqlite(_) => {
-                "申请未能保存，请联系工作人员。您填写的内容未被提交。"
-            }
-            StoreError::Corrupt { .. } | StoreError::Key(_) => {
-                "本机暂停受理申请，请到窗口办理或联系工作人员。"
-            }
-            StoreError::Invalid(_) | StoreError::NotFound(_) => "申请信息不完整，请检查后重试。",
+            StoreError::Full | StoreError::Io(_) | StoreError::Sqlite(_) => Words::fixed(
+                "申请未能保存，请联系工作人员。您填写的内容未被提交。",
+                "The application could not be saved and was not submitted. Please ask staff.",
+            ),
+            StoreError::Corrupt { .. } | StoreError::Key(_) => Words::fixed(
+                "本机暂停受理申请，请到窗口办理或联系工作人员。",
+                "This terminal is not taking applications now. Please go to a service window or ask staff.",
+            ),
+            StoreError::Invalid(_) | StoreError::NotFound(_) => Words::fixed(
+                "申请信息不完整，请检查后重试。",
+                "The application is incomplete. Please check it and try again.",
+            ),
         }
     }
 

@@ -100,7 +100,7 @@ fn full_disk_is_a_clear_error_and_nothing_is_half_written() {
     let err = store.enqueue_application(big).unwrap_err();
     assert!(matches!(err, StoreError::Full), "{err:?}");
     assert!(err.to_string().starts_with("申请未能保存"), "{err}");
-    assert!(err.resident_message().contains("申请未能保存"));
+    assert!(err.resident_message().zh().contains("申请未能保存"));
     assert_eq!(store.stats().unwrap(), before, "nothing half-written");
     // Space comes back: the next application is taken and numbered next.
     store.debug_set_max_page_count(1_000_000).unwrap();

@@ -1,6 +1,8 @@
 //! What can go wrong reading a card, with a sentence for the resident and a
 //! detail for the technician (neither ever contains personal data).
 
+use bianmin_core::words::Words;
+
 /// A SAM status word 3 that is not success.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SamStatus {
@@ -128,28 +130,42 @@ pub enum CardError {
 }
 
 impl CardError {
-    /// One plain-Chinese sentence for the resident's screen.
-    pub fn resident_message(&self) -> &'static str {
+    /// One plain sentence for the resident's screen.
+    pub fn resident_message(&self) -> Words {
         match self {
-            CardError::Sam(SamStatus::NoCard) => "请将身份证放在感应区",
-            CardError::Sam(SamStatus::SelectFailed) => "请将身份证平放在感应区，不要移动",
+            CardError::Sam(SamStatus::NoCard) => Words::fixed(
+                "请将身份证放在感应区",
+                "Please place your ID card on the reader",
+            ),
+            CardError::Sam(SamStatus::SelectFailed) => Words::fixed(
+                "请将身份证平放在感应区，不要移动",
+                "Please lay your ID card flat on the reader and keep it still",
+            ),
             CardError::Sam(
                 SamStatus::ReadFailed
                 | SamStatus::CardFailedSamAuth
                 | SamStatus::SamFailedCardAuth
                 | SamStatus::VerificationError,
-            ) => "读卡没有成功，请拿起身份证后重新放好",
-            CardError::Sam(SamStatus::UnknownCardType) => {
-                "无法识别这张卡，请使用居民身份证或居住证"
-            }
-            CardError::Sam(SamStatus::ItemEmpty) | CardError::InvalidIdNumber(_) => {
-                "这张证件无法核验，请到窗口办理"
-            }
+            ) => Words::fixed(
+                "读卡没有成功，请拿起身份证后重新放好",
+                "The card was not read. Lift it and place it again",
+            ),
+            CardError::Sam(SamStatus::UnknownCardType) => Words::fixed(
+                "无法识别这张卡，请使用居民身份证或居住证",
+                "This card is not recognised. Please use a resident ID card or residence permit",
+            ),
+            CardError::Sam(SamStatus::ItemEmpty) | CardError::InvalidIdNumber(_) => Words::fixed(
+                "这张证件无法核验，请到窗口办理",
+                "This card cannot be verified. Please go to a service window",
+            ),
             CardError::Sam(_)
             | CardError::Timeout(_)
             | CardError::Checksum(_)
             | CardError::Malformed(_)
-            | CardError::Io(_) => "读卡器暂时无法使用，请联系工作人员或扫码办理",
+            | CardError::Io(_) => Words::fixed(
+                "读卡器暂时无法使用，请联系工作人员或扫码办理",
+                "The card reader is not working. Please ask staff, or scan a code instead",
+            ),
         }
     }
 
@@ -197,7 +213,7 @@ mod tests {
         assert_eq!(SamStatus::from_sw3(0x90), None);
         assert_eq!(SamStatus::from_sw3(0x9F), None);
         assert_eq!(
-            CardError::Sam(SamStatus::NoCard).resident_message(),
+            CardError::Sam(SamStatus::NoCard).resident_message().zh(),
             "请将身份证放在感应区"
         );
     }

@@ -2,6 +2,7 @@
 
 use super::receipt::{self, Document, Layout, Receipt, ReceiptError};
 use super::status::{is_status_byte, request, PrinterState, StatusBytes};
+use bianmin_core::words::Words;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::{timeout, Instant};
@@ -60,9 +61,12 @@ impl PrintError {
     }
 
     /// One sentence for the resident: what happened and what to do.
-    pub fn resident_message(&self) -> &'static str {
+    pub fn resident_message(&self) -> Words {
         match self {
-            PrintError::Receipt(_) => "回执没有打印，请记下屏幕上的受理编号，稍后可补打",
+            PrintError::Receipt(_) => Words::fixed(
+                "回执没有打印，请记下屏幕上的受理编号，稍后可补打",
+                "The receipt was not printed. Note the receipt number on the screen; it can be reprinted later.",
+            ),
             other => other.state().resident_message(),
         }
     }

@@ -1,5 +1,7 @@
 //! ESC/POS real-time status (DLE EOT n), sans-IO.
 
+use bianmin_core::words::Words;
+
 /// DLE EOT n. Some libraries append a 00; printers ignore it, so do we.
 pub fn request(n: u8) -> [u8; 3] {
     [0x10, 0x04, n]
@@ -33,14 +35,20 @@ impl PrinterState {
     }
 
     /// One sentence for the resident when the receipt could not be printed.
-    pub fn resident_message(self) -> &'static str {
+    pub fn resident_message(self) -> Words {
         match self {
-            PrinterState::Ok | PrinterState::PaperNearEnd => "回执已打印，请取走",
-            PrinterState::PaperEnd => {
-                "打印机缺纸，回执没有打印。请记下屏幕上的受理编号，或扫码保存，稍后可补打"
+            PrinterState::Ok | PrinterState::PaperNearEnd => {
+                Words::fixed("回执已打印，请取走", "Your receipt is printed; please take it.")
             }
+            PrinterState::PaperEnd => Words::fixed(
+                "打印机缺纸，回执没有打印。请记下屏幕上的受理编号，或扫码保存，稍后可补打",
+                "The printer is out of paper; the receipt was not printed. Note the receipt number on the screen or scan its code; it can be reprinted later.",
+            ),
             PrinterState::CoverOpen | PrinterState::Offline | PrinterState::Disconnected => {
-                "打印机暂时不能使用，回执没有打印。请记下屏幕上的受理编号，或扫码保存，稍后可补打"
+                Words::fixed(
+                    "打印机暂时不能使用，回执没有打印。请记下屏幕上的受理编号，或扫码保存，稍后可补打",
+                    "The printer is not working; the receipt was not printed. Note the receipt number on the screen or scan its code; it can be reprinted later.",
+                )
             }
         }
     }

@@ -5,6 +5,7 @@
 use super::{AdminHooks, DeviceTest, TestReply};
 use crate::admin::Change;
 use crate::config::{Config, DevicesConfig};
+use crate::core::words::Words;
 use bianmin_drivers::idcard::Identity;
 use bianmin_drivers::manager::{DeviceManager, DeviceStatus, PrinterHandle};
 use std::cell::RefCell;
@@ -78,23 +79,45 @@ impl AdminHooks for DeviceHooks {
 
     fn test(&self, test: DeviceTest, config: &Config, reply: TestReply) {
         let Some(devices) = self.devices.clone() else {
-            return reply.send(Err("设备服务没有运行".into()));
+            return reply.send(Err(Words::fixed(
+                "设备服务没有运行",
+                "The device service is not running",
+            )));
         };
         let status = devices.status.borrow().clone();
-        let describe = |what: &str, s: &DeviceStatus| match s {
-            DeviceStatus::Ok => Ok(format!("{what}已连接，工作正常")),
-            DeviceStatus::Disabled => Err(format!("{what}未启用")),
-            DeviceStatus::Starting => Err(format!("{what}正在连接，请稍后再试")),
-            DeviceStatus::Degraded { reason, detail } => {
-                Err(format!("{what}：{reason}（{detail}）"))
-            }
-            DeviceStatus::Absent { detail } => Err(format!("{what}未连接：{detail}")),
+        // `what` names the device: (Chinese, English).
+        let describe = |(zh, en): (&str, &str), s: &DeviceStatus| match s {
+            DeviceStatus::Ok => Ok(Words::new(
+                format!("{zh}已连接，工作正常"),
+                format!("{en} connected and working"),
+            )),
+            DeviceStatus::Disabled => Err(Words::new(
+                format!("{zh}未启用"),
+                format!("{en} is disabled"),
+            )),
+            DeviceStatus::Starting => Err(Words::new(
+                format!("{zh}正在连接，请稍后再试"),
+                format!("{en} is connecting; try again shortly"),
+            )),
+            DeviceStatus::Degraded { reason, detail } => Err(Words::new(
+                format!("{zh}：{}（{detail}）", reason.zh()),
+                format!("{en}: {} ({detail})", reason.en()),
+            )),
+            DeviceStatus::Absent { detail } => Err(Words::new(
+                format!("{zh}未连接：{detail}"),
+                format!("{en} not connected: {detail}"),
+            )),
         };
         let note = |port: &str, running: &str| {
             if port == running {
-                String::new()
+                Words::default()
             } else {
-                format!("（测试的是正在使用的 {running}；新串口 {port} 保存后生效）")
+                Words::new(
+                    format!("（测试的是正在使用的 {running}；新串口 {port} 保存后生效）"),
+                    format!(
+                        " (tested the port in use, {running}; the new port {port} takes effect once saved)"
+                    ),
+                )
             }
         };
         let edited = &config.devices;
@@ -102,7 +125,10 @@ impl AdminHooks for DeviceHooks {
         match test {
             DeviceTest::Led | DeviceTest::Buzzer => {
                 if status.gpio == DeviceStatus::Disabled {
-                    return reply.send(Err("指示灯和蜂鸣器未启用（devices.gpio.enabled）".into()));
+                    return reply.send(Err(Words::fixed(
+                        "指示灯和蜂鸣器未启用（devices.gpio.enabled）",
+                        "The LED and buzzer are disabled (devices.gpio.enabled)",
+                    )));
                 }
                 let led = test == DeviceTest::Led;
                 let set = move |d: &DeviceManager, on: bool| {
@@ -117,9 +143,15 @@ impl AdminHooks for DeviceHooks {
                     set(&devices, false)
                 });
                 reply.send(Ok(if led {
-                    "指示灯已点亮 1 秒，请目视确认".into()
+                    Words::fixed(
+                        "指示灯已点亮 1 秒，请目视确认",
+                        "The LED was lit for 1 s; check that you saw it",
+                    )
                 } else {
-                    "蜂鸣器已响 1 秒，请确认听到".into()
+                    Words::fixed(
+                        "蜂鸣器已响 1 秒，请确认听到",
+                        "The buzzer sounded for 1 s; check that you heard it",
+                    )
                 }));
             }
             DeviceTest::ReadCard => {
@@ -128,37 +160,75 @@ impl AdminHooks for DeviceHooks {
                         .map(|c| bianmin_drivers::id_number::mask_name(&c.name))
                 });
                 reply.send(match card {
-                    Some(name) => Ok(format!("读到身份证：{name}")),
-                    None => describe("身份证读卡器", &status.id_card).map(|ok| {
-                        format!(
-                            "{ok}；请放一张身份证后再按一次{}",
-                            note(&edited.id_card.port, &running.id_card.port)
-                        )
-                    }),
+                    Some(name) => Ok(Words::new(
+                        format!("读到身份证：{name}"),
+                        format!("ID card read: {name}"),
+                    )),
+                    None => describe(("身份证读卡器", "The ID card reader"), &status.id_card).map(
+                        |ok| {
+                            let note = note(&edited.id_card.port, &running.id_card.port);
+                            Words::new(
+                                format!("{}；请放一张身份证后再按一次{}", ok.zh(), note.zh()),
+                                format!(
+                                    "{}; place an ID card and press again{}",
+                                    ok.en(),
+                                    note.en()
+                                ),
+                            )
+                        },
+                    ),
                 });
             }
-            DeviceTest::Scan => reply.send(describe("扫码器", &status.scanner).map(|ok| {
-                format!(
-                    "{ok}；扫描任意二维码，扫码器应发出提示音{}",
-                    note(&edited.scanner.port, &running.scanner.port)
-                )
-            })),
+            DeviceTest::Scan => reply.send(
+                describe(("扫码器", "The scanner"), &status.scanner).map(|ok| {
+                    let note = note(&edited.scanner.port, &running.scanner.port);
+                    Words::new(
+                        format!(
+                            "{}；扫描任意二维码，扫码器应发出提示音{}",
+                            ok.zh(),
+                            note.zh()
+                        ),
+                        format!(
+                            "{}; scan any QR code and the scanner should beep{}",
+                            ok.en(),
+                            note.en()
+                        ),
+                    )
+                }),
+            ),
             DeviceTest::Print => {
                 let Some(printer) = self.printer.clone() else {
-                    return reply.send(Err("打印机未启用".into()));
+                    return reply
+                        .send(Err(Words::fixed("打印机未启用", "The printer is disabled")));
                 };
                 let paper = bianmin_drivers::printer::Paper::from_mm(running.printer.paper_mm.0);
                 let note = note(&edited.printer.port, &running.printer.port);
                 self.runtime.spawn(async move {
                     let receipt = bianmin_drivers::printer::receipt::test_receipt(paper);
+                    // The printer's own details are English for technicians.
                     reply.send(match printer.print(receipt).await {
                         Ok(printed) => Ok(match printed.warning {
-                            Some(w) => {
-                                format!("测试页已打印{note}；注意：{}", w.technician_detail())
-                            }
-                            None => format!("测试页已打印{note}"),
+                            Some(w) => Words::new(
+                                format!(
+                                    "测试页已打印{}；注意：{}",
+                                    note.zh(),
+                                    w.technician_detail()
+                                ),
+                                format!(
+                                    "Test page printed{}; note: {}",
+                                    note.en(),
+                                    w.technician_detail()
+                                ),
+                            ),
+                            None => Words::new(
+                                format!("测试页已打印{}", note.zh()),
+                                format!("Test page printed{}", note.en()),
+                            ),
                         }),
-                        Err(err) => Err(format!("测试页没有打印：{err}")),
+                        Err(err) => Err(Words::new(
+                            format!("测试页没有打印：{err}"),
+                            format!("The test page was not printed: {err}"),
+                        )),
                     });
                 });
             }

@@ -46,11 +46,13 @@ impl KioskController {
             .borrow()
             .assist_attempts
             .locked_minutes(Instant::now());
-        let message = match (locked, self.state.borrow().config.assist.staff.is_empty()) {
-            (Some(minutes), _) => {
-                format!("密码错误次数过多，帮办登录已锁定，请 {minutes} 分钟后再试")
-            }
-            (None, true) => "本终端还没有登记帮办工作人员，请技术人员在配置中添加".to_string(),
+        let no_staff = self.state.borrow().config.assist.staff.is_empty();
+        let message = match (locked, no_staff) {
+            (Some(minutes), _) => self.locked_message(minutes),
+            (None, true) => self.tr(
+                "本终端还没有登记帮办工作人员，请技术人员在配置中添加",
+                "No assisting staff are registered on this terminal; a technician must add them in the configuration",
+            ),
             (None, false) => String::new(),
         };
         self.kiosk(|k| {
@@ -138,11 +140,8 @@ impl KioskController {
             .assist_attempts
             .locked_minutes(Instant::now())
         {
-            self.kiosk(|k| {
-                k.set_assist_message(
-                    format!("密码错误次数过多，帮办登录已锁定，请 {minutes} 分钟后再试").into(),
-                )
-            });
+            let message = self.locked_message(minutes);
+            self.kiosk(|k| k.set_assist_message(message.into()));
             return;
         }
         let (staff_list, id, pin) = {
@@ -162,7 +161,11 @@ impl KioskController {
                 poster.post(verdict.flatten());
             });
         if spawned.is_err() {
-            self.kiosk(|k| k.set_assist_message("暂时无法核对，请稍后再试".into()));
+            let message = self.tr(
+                "暂时无法核对，请稍后再试",
+                "The PIN cannot be checked now; please try again later",
+            );
+            self.kiosk(|k| k.set_assist_message(message.into()));
             return;
         }
         self.state.borrow_mut().assist.checking = true;
@@ -215,10 +218,11 @@ impl KioskController {
                 };
                 tracing::warn!("assisted mode: wrong staff id or PIN");
                 let message = match locked {
-                    Some(minutes) => {
-                        format!("密码错误次数过多，帮办登录已锁定，请 {minutes} 分钟后再试")
-                    }
-                    None => "工号或密码不对，请重新输入工号".to_string(),
+                    Some(minutes) => self.locked_message(minutes),
+                    None => self.tr(
+                        "工号或密码不对，请重新输入工号",
+                        "Wrong staff number or PIN; please enter the staff number again",
+                    ),
                 };
                 self.kiosk(|k| {
                     k.set_assist_step(AssistStep::StaffId);
@@ -227,6 +231,13 @@ impl KioskController {
                 });
             }
         }
+    }
+
+    fn locked_message(&self, minutes: u64) -> String {
+        self.tr(
+            &format!("密码错误次数过多，帮办登录已锁定，请 {minutes} 分钟后再试"),
+            &format!("Too many wrong PINs: assisted sign-in is locked; try again in {minutes} min"),
+        )
     }
 
     pub(super) fn close_assist(&self) {

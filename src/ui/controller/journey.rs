@@ -12,6 +12,7 @@ use crate::core::bundle::{item_forms, merge, Answers, MergedForm};
 use crate::core::catalogue::Delivery;
 use crate::core::evaluation::{Evaluation, LowReason, Satisfaction};
 use crate::core::form::{validate_field, FieldKind, FieldSpec, FormValues, Identity, NO, YES};
+use crate::core::words::{count_en, Words};
 use crate::desk::{DeskEvent, DeskRequest, Submission};
 use crate::signature::SignatureCapture;
 use crate::ui::typing::{Backspace, PinyinComposer};
@@ -40,7 +41,10 @@ struct Editing {
 /// The application being put together in this session.
 pub(super) struct Draft {
     subject: Subject,
+    /// The catalogue's name of what is applied for: printed on the receipt.
     title: String,
+    /// The catalogue's English name, shown in English mode when it has one.
+    title_en: String,
     time_limit: String,
     /// Set for a 一件事 bundle: its id and the answers so far.
     bundle: Option<String>,
@@ -49,7 +53,7 @@ pub(super) struct Draft {
     values: FormValues,
     prefilled: BTreeSet<String>,
     /// Errors are shown only once the resident tried to go on (or edited the field).
-    errors: BTreeMap<String, String>,
+    errors: BTreeMap<String, Words>,
     field_page: usize,
     editing: Option<Editing>,
     materials: BTreeMap<String, MaterialState>,
@@ -63,6 +67,18 @@ pub(super) struct Draft {
     submitting: bool,
 }
 
+impl Draft {
+    /// What is applied for, as the screen names it: the catalogue's English
+    /// name in English mode when it gives one (the receipt keeps Chinese).
+    fn shown_title(&self, english: bool) -> String {
+        if english && !self.title_en.is_empty() {
+            self.title_en.clone()
+        } else {
+            self.title.clone()
+        }
+    }
+}
+
 /// What the receipt screen and the rating are about.
 pub(super) struct Completed {
     receipt_no: String,
@@ -73,15 +89,44 @@ pub(super) struct Completed {
     rated: bool,
 }
 
-/// Topics of 办不成事反映, said as a resident would.
-const FEEDBACK_TOPICS: [(&str, &str); 6] = [
-    ("not_found", "找不到要办的事项"),
-    ("cannot_apply_here", "这个事项在终端上办不了"),
-    ("materials", "材料要求太多或不清楚"),
-    ("device", "设备出了问题"),
-    ("too_hard", "操作太复杂，看不懂"),
-    ("other", "其他问题"),
+/// Topics of 办不成事反映, said as a resident would. The Chinese goes to
+/// the platform whatever the screen's language.
+static FEEDBACK_TOPICS: [(&str, Words); 6] = [
+    (
+        "not_found",
+        Words::fixed("找不到要办的事项", "I cannot find the service I need"),
+    ),
+    (
+        "cannot_apply_here",
+        Words::fixed(
+            "这个事项在终端上办不了",
+            "This service cannot be done at the terminal",
+        ),
+    ),
+    (
+        "materials",
+        Words::fixed(
+            "材料要求太多或不清楚",
+            "Too many materials, or unclear which",
+        ),
+    ),
+    (
+        "device",
+        Words::fixed("设备出了问题", "Something is wrong with the terminal"),
+    ),
+    (
+        "too_hard",
+        Words::fixed(
+            "操作太复杂，看不懂",
+            "Too complicated; I do not understand it",
+        ),
+    ),
+    ("other", Words::fixed("其他问题", "Something else")),
 ];
+
+/// 是 / 否 of a yes/no field.
+const YES_WORDS: Words = Words::fixed("是", "Yes");
+const NO_WORDS: Words = Words::fixed("否", "No");
 
 impl KioskController {
     fn journey<R>(&self, f: impl FnOnce(&JourneyGlobal<'_>) -> R) -> R {
@@ -206,6 +251,7 @@ impl KioskController {
                         items: Vec::new(),
                     },
                     title: bundle.name.clone(),
+                    title_en: bundle.name_en.clone(),
                     time_limit: String::new(),
                     bundle: Some(bundle.id.clone()),
                     answers: Answers::new(),
@@ -229,6 +275,7 @@ impl KioskController {
                         code: service.code.clone(),
                     },
                     title: service.name.clone(),
+                    title_en: service.name_en.clone(),
                     time_limit: service.time_limit.clone(),
                     bundle: None,
                     answers: Answers::new(),
@@ -415,7 +462,12 @@ impl KioskController {
                     &format!("Step 1: questions ({} answered)", answered.len()),
                 )
             };
-            (bundle.name.clone(), question, answered, items, done, step)
+            let title = if english && !bundle.name_en.is_empty() {
+                &bundle.name_en
+            } else {
+                &bundle.name
+            };
+            (title.clone(), question, answered, items, done, step)
         };
         let (title, question, answered, items, done, step) = view;
         self.journey(|j| {
@@ -483,6 +535,7 @@ impl KioskController {
 
     fn refresh_form(&self) {
         let per_page = self.fields_per_page();
+        let english = self.english();
         let view = {
             let state = self.state.borrow();
             let Some(draft) = state.draft.as_ref() else {
@@ -492,23 +545,44 @@ impl KioskController {
             let (page, page_count) = (window.page, window.pages);
             let rows: Vec<FieldRow> = window
                 .items(&draft.merged.fields)
-                .map(|f| field_row(&f.spec, draft))
+                .map(|f| field_row(&f.spec, draft, english))
                 .collect();
-            let message = if draft.errors.is_empty() {
+            let errors = draft.errors.len();
+            let message = if errors == 0 {
                 String::new()
             } else {
-                format!("还有 {} 项需要修改，请看标出的说明", draft.errors.len())
+                self.tr(
+                    &format!("还有 {errors} 项需要修改，请看标出的说明"),
+                    &format!("Entries to correct: {errors}. See the notes beside them."),
+                )
             };
+            let (items, fields) = (draft.merged.items.len(), draft.merged.fields.len());
             let step = if draft.bundle.is_some() {
-                format!(
-                    "第 2 步：填写信息（{} 个事项合并为一张表，共 {} 项）",
-                    draft.merged.items.len(),
-                    draft.merged.fields.len()
+                self.tr(
+                    &format!("第 2 步：填写信息（{items} 个事项合并为一张表，共 {fields} 项）"),
+                    &format!(
+                        "Step 2: your details ({} in one form, {})",
+                        count_en(items, "service", "services"),
+                        count_en(fields, "entry", "entries")
+                    ),
                 )
             } else {
-                format!("第 1 步：填写信息（共 {} 项）", draft.merged.fields.len())
+                self.tr(
+                    &format!("第 1 步：填写信息（共 {fields} 项）"),
+                    &format!(
+                        "Step 1: your details ({})",
+                        count_en(fields, "entry", "entries")
+                    ),
+                )
             };
-            (draft.title.clone(), rows, page, page_count, message, step)
+            (
+                draft.shown_title(english),
+                rows,
+                page,
+                page_count,
+                message,
+                step,
+            )
         };
         let (title, rows, page, page_count, message, step) = view;
         self.journey(|j| {
@@ -710,6 +784,7 @@ impl KioskController {
     }
 
     fn refresh_editor(&self) {
+        let english = self.english();
         let view = {
             let state = self.state.borrow();
             let draft = state.draft.as_ref();
@@ -730,8 +805,16 @@ impl KioskController {
                 };
                 let options: Vec<(String, String, bool)> = match spec.kind {
                     FieldKind::YesNo => vec![
-                        (YES.to_string(), "是".to_string(), editing.value == YES),
-                        (NO.to_string(), "否".to_string(), editing.value == NO),
+                        (
+                            YES.to_string(),
+                            YES_WORDS.pick(english).to_string(),
+                            editing.value == YES,
+                        ),
+                        (
+                            NO.to_string(),
+                            NO_WORDS.pick(english).to_string(),
+                            editing.value == NO,
+                        ),
                     ],
                     _ => spec
                         .choices
@@ -740,9 +823,13 @@ impl KioskController {
                         .collect(),
                 };
                 Some((
-                    field_row(spec, draft),
+                    field_row(spec, draft, english),
                     editing.value.clone(),
-                    draft.errors.get(&spec.key).cloned().unwrap_or_default(),
+                    draft
+                        .errors
+                        .get(&spec.key)
+                        .map(|e| e.pick(english).to_string())
+                        .unwrap_or_default(),
                     editor,
                     spec.kind == FieldKind::IdNumber,
                     options,
@@ -848,6 +935,7 @@ impl KioskController {
 
     fn refresh_materials(&self) {
         let per_page = self.materials_per_page();
+        let english = self.english();
         let view = {
             let state = self.state.borrow();
             let Some(draft) = state.draft.as_ref() else {
@@ -867,12 +955,17 @@ impl KioskController {
                         key: m.material.key,
                         note: m.material.note.as_str().into(),
                         options: choices(options.into_iter().map(|(value, label, s)| {
-                            (value.to_string(), label.to_string(), Some(s) == chosen)
+                            (
+                                value.to_string(),
+                                label.pick(english).to_string(),
+                                Some(s) == chosen,
+                            )
                         })),
-                        state_label: chosen
-                            .map(|s| s.label_zh().to_string())
-                            .unwrap_or_else(|| "请选择".to_string())
-                            .into(),
+                        state_label: match chosen {
+                            Some(s) if english => s.label_en().into(),
+                            Some(s) => s.label_zh().into(),
+                            None => Words::fixed("请选择", "Please choose").pick(english).into(),
+                        },
                     }
                 })
                 .collect();
@@ -883,14 +976,21 @@ impl KioskController {
                 .filter(|m| !draft.materials.contains_key(&m.material.name))
                 .count();
             let message = if undecided > 0 {
-                format!("还有 {undecided} 份材料没选提供方式")
+                self.tr(
+                    &format!("还有 {undecided} 份材料没选提供方式"),
+                    &format!(
+                        "Say how you provide {} more",
+                        count_en(undecided, "material", "materials")
+                    ),
+                )
             } else {
                 String::new()
             };
-            let step = format!(
-                "第 {} 步：申请材料（共 {} 份）",
-                if draft.bundle.is_some() { 3 } else { 2 },
-                draft.merged.materials.len()
+            let number = if draft.bundle.is_some() { 3 } else { 2 };
+            let count = draft.merged.materials.len();
+            let step = self.tr(
+                &format!("第 {number} 步：申请材料（共 {count} 份）"),
+                &format!("Step {number}: materials ({count} in all)"),
             );
             (rows, page, page_count, message, step)
         };
@@ -973,9 +1073,10 @@ impl KioskController {
                     selected: draft.delivery == Some(*d),
                 })
                 .collect();
-            let step = format!(
-                "第 {} 步：结果送达",
-                if draft.bundle.is_some() { 4 } else { 3 }
+            let number = if draft.bundle.is_some() { 4 } else { 3 };
+            let step = self.tr(
+                &format!("第 {number} 步：结果送达"),
+                &format!("Step {number}: how you receive the result"),
             );
             (rows, mail_address(draft), step)
         };
@@ -1032,6 +1133,7 @@ impl KioskController {
     }
 
     fn refresh_commitment(&self) {
+        let english = self.english();
         let view = {
             let state = self.state.borrow();
             let Some(draft) = state.draft.as_ref() else {
@@ -1043,21 +1145,34 @@ impl KioskController {
                     .materials
                     .values()
                     .any(|s| *s == MaterialState::Committed);
-            let text = format!(
-                "本人申请办理「{}」，承诺：所填信息和所交材料真实、准确、完整；\
-                 选择告知承诺或容缺后补的材料，将在办理时限内补交；\
-                 如有虚假，愿意承担相应法律责任，并同意撤销办理结果。",
-                draft.title
+            let text = self.tr(
+                &format!(
+                    "本人申请办理「{}」，承诺：所填信息和所交材料真实、准确、完整；\
+                     选择告知承诺或容缺后补的材料，将在办理时限内补交；\
+                     如有虚假，愿意承担相应法律责任，并同意撤销办理结果。",
+                    draft.title
+                ),
+                &format!(
+                    "I apply for “{}” and promise that the information and materials I give \
+                     are true, accurate and complete; that materials I chose to replace by \
+                     commitment or to hand in later will be handed in within the time limit; \
+                     and that if anything is false I accept the legal consequences and agree \
+                     that the result is revoked.",
+                    draft.shown_title(english)
+                ),
             );
-            let step = format!(
-                "第 {} 步：{}",
-                if draft.bundle.is_some() { 5 } else { 4 },
-                if needed {
-                    "告知承诺与签名"
-                } else {
-                    "签名确认"
-                }
-            );
+            let number = if draft.bundle.is_some() { 5 } else { 4 };
+            let step = if needed {
+                self.tr(
+                    &format!("第 {number} 步：告知承诺与签名"),
+                    &format!("Step {number}: commitment and signature"),
+                )
+            } else {
+                self.tr(
+                    &format!("第 {number} 步：签名确认"),
+                    &format!("Step {number}: sign to confirm"),
+                )
+            };
             (needed, text, draft.committed, step)
         };
         let (needed, text, committed, step) = view;
@@ -1072,9 +1187,11 @@ impl KioskController {
     fn submit(&self) {
         let identity = self.state.borrow().hooks.identity();
         let Some(identity) = identity else {
-            self.journey(|j| {
-                j.set_submit_message("读不到身份证，请把身份证放回感应区后再提交".into())
-            });
+            let message = self.tr(
+                "读不到身份证，请把身份证放回感应区后再提交",
+                "The ID card cannot be read. Please put it back on the reader, then submit",
+            );
+            self.journey(|j| j.set_submit_message(message.into()));
             return;
         };
         let outcome = {
@@ -1087,7 +1204,10 @@ impl KioskController {
             }
             let signature: Signature = draft.signature.signature();
             if !signature.is_meaningful() {
-                Err("请先在方框内签名".to_string())
+                Err(Words::fixed(
+                    "请先在方框内签名",
+                    "Please sign in the box first",
+                ))
             } else {
                 let delivery = match draft.delivery {
                     Some(Delivery::Mail) => DeliveryChoice::Mail {
@@ -1115,7 +1235,7 @@ impl KioskController {
                     title: draft.title.clone(),
                     time_limit: draft.time_limit.clone(),
                 })
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.words())
             }
         };
         match outcome {
@@ -1130,6 +1250,7 @@ impl KioskController {
                 self.desk(DeskRequest::Submit(Box::new(submission)));
             }
             Err(message) => {
+                let message = self.pick(&message);
                 self.journey(|j| j.set_submit_message(message.as_str().into()));
                 if self.speaks_automatically() {
                     self.say(&message);
@@ -1149,6 +1270,7 @@ impl KioskController {
                 printer_message,
             } => self.on_submitted(&receipt_no, &qr, printed, &printer_message),
             DeskEvent::SubmitFailed(message) => {
+                let message = self.pick(&message);
                 if let Some(draft) = self.state.borrow_mut().draft.as_mut() {
                     draft.submitting = false;
                 }
@@ -1161,7 +1283,7 @@ impl KioskController {
             DeskEvent::Reprinted(result) | DeskEvent::DocumentPrinted(result) => {
                 let message = match result {
                     Ok(()) => self.tr("已打印，请取走", "Printed; please take it"),
-                    Err(message) => message,
+                    Err(message) => self.pick(&message),
                 };
                 if self.kiosk(|k| k.get_screen()) == Screen::Receipt {
                     let printed = !message.is_empty();
@@ -1175,7 +1297,7 @@ impl KioskController {
             }
             DeskEvent::Evaluated(result) => {
                 if let Err(message) = result {
-                    self.show_notice(&message);
+                    self.show_notice(&self.pick(&message));
                 }
             }
             DeskEvent::Progress {
@@ -1188,10 +1310,11 @@ impl KioskController {
                     .map(|r| ProgressItem {
                         receipt: r.receipt_no.into(),
                         service: r.service_name.into(),
-                        state: r.state.into(),
+                        state: self.pick(&r.state).into(),
                         updated: r.updated.into(),
                     })
                     .collect();
+                let message = self.pick(&message);
                 self.journey(|j| {
                     j.set_progress(ModelRc::new(VecModel::from(items)));
                     j.set_progress_live(live);
@@ -1209,11 +1332,17 @@ impl KioskController {
                 }
                 self.apply_certificates();
                 let message = if !online {
-                    "网络未连接，暂时不能调取电子证照和打印材料。".to_string()
+                    self.tr(
+                        "网络未连接，暂时不能调取电子证照和打印材料。",
+                        "Not connected: e-certificates cannot be fetched nor documents printed now.",
+                    )
                 } else if documents.is_empty() {
-                    "平台上暂时没有您可以打印的材料。".to_string()
+                    self.tr(
+                        "平台上暂时没有您可以打印的材料。",
+                        "The platform has no documents for you to print yet.",
+                    )
                 } else {
-                    "点材料名称即可打印。".to_string()
+                    self.tr("点材料名称即可打印。", "Tap a document's name to print it.")
                 };
                 let rows: Vec<DocumentItem> = documents
                     .into_iter()
@@ -1230,8 +1359,11 @@ impl KioskController {
             }
             DeskEvent::FeedbackSaved(result) => {
                 let message = match result {
-                    Ok(()) => "已记录您的反映，工作人员会跟进。谢谢您！".to_string(),
-                    Err(message) => message,
+                    Ok(()) => self.tr(
+                        "已记录您的反映，工作人员会跟进。谢谢您！",
+                        "Your report is recorded and staff will follow it up. Thank you!",
+                    ),
+                    Err(message) => self.pick(&message),
                 };
                 self.journey(|j| j.set_feedback_message(message.as_str().into()));
                 self.say(&message);
@@ -1265,7 +1397,8 @@ impl KioskController {
         }
     }
 
-    fn on_submitted(&self, receipt_no: &str, qr: &str, printed: bool, printer_message: &str) {
+    fn on_submitted(&self, receipt_no: &str, qr: &str, printed: bool, printer_message: &Words) {
+        let english = self.english();
         let (title, time_limit, owed, service_code) = {
             let mut state = self.state.borrow_mut();
             let Some(draft) = state.draft.take() else {
@@ -1275,13 +1408,24 @@ impl KioskController {
                 .materials
                 .iter()
                 .filter(|(_, s)| s.outstanding())
-                .map(|(name, s)| format!("{name}：{}", s.label_zh()))
+                .map(|(name, s)| {
+                    if english {
+                        format!("{name}: {}", s.label_en())
+                    } else {
+                        format!("{name}：{}", s.label_zh())
+                    }
+                })
                 .collect();
             let code = match &draft.subject {
                 Subject::Service { code } => code.clone(),
                 Subject::Bundle { id, .. } => id.clone(),
             };
-            (draft.title.clone(), draft.time_limit.clone(), owed, code)
+            (
+                draft.shown_title(english),
+                draft.time_limit.clone(),
+                owed,
+                code,
+            )
         };
         self.state.borrow_mut().completed = Some(Completed {
             receipt_no: receipt_no.to_string(),
@@ -1297,7 +1441,10 @@ impl KioskController {
                 "Your receipt is printed; please take it.",
             )
         } else {
-            format!("{printer_message}请用手机拍下本页的回执编号和二维码，或请工作人员稍后补打。")
+            self.pick(&printer_message.clone().then(&Words::fixed(
+                "请用手机拍下本页的回执编号和二维码，或请工作人员稍后补打。",
+                "Take a photo of the receipt number and QR code on this page, or ask staff to reprint it later.",
+            )))
         };
         let qr_image = qr_image(qr);
         self.journey(|j| {
@@ -1323,7 +1470,8 @@ impl KioskController {
             .as_ref()
             .map(|c| c.receipt_no.clone());
         if let Some(receipt_no) = receipt {
-            self.journey(|j| j.set_receipt_message("正在打印……".into()));
+            let message = self.tr("正在打印……", "Printing…");
+            self.journey(|j| j.set_receipt_message(message.into()));
             self.desk(DeskRequest::Reprint { receipt_no });
         }
     }
@@ -1451,7 +1599,7 @@ impl KioskController {
                 .map(|r| {
                     (
                         reason_value(*r),
-                        r.label_zh().to_string(),
+                        if english { r.label_en() } else { r.label_zh() }.to_string(),
                         completed.reasons.contains(r),
                     )
                 })
@@ -1510,10 +1658,14 @@ impl KioskController {
             ));
             return;
         }
+        let message = self.tr(
+            "正在向平台查询您的材料……",
+            "Asking the platform for your documents…",
+        );
         self.journey(|j| {
             j.set_documents(ModelRc::default());
             j.set_certificates(ModelRc::default());
-            j.set_documents_message("正在向平台查询您的材料……".into());
+            j.set_documents_message(message.into());
         });
         self.navigate(Screen::Documents);
         self.desk(DeskRequest::FetchDocuments);
@@ -1525,9 +1677,10 @@ impl KioskController {
     }
 
     fn open_feedback(&self) {
+        let english = self.english();
         let topics: Vec<(String, String, bool)> = FEEDBACK_TOPICS
             .iter()
-            .map(|(value, label)| (value.to_string(), label.to_string(), false))
+            .map(|(value, label)| (value.to_string(), label.pick(english).to_string(), false))
             .collect();
         self.journey(|j| {
             j.set_feedback_topics(choices(topics));
@@ -1540,18 +1693,27 @@ impl KioskController {
         let Some((_, label)) = FEEDBACK_TOPICS.iter().find(|(value, _)| *value == topic) else {
             return;
         };
+        let english = self.english();
         let service_code = self.state.borrow().guide_code.clone();
         let topics: Vec<(String, String, bool)> = FEEDBACK_TOPICS
             .iter()
-            .map(|(value, l)| (value.to_string(), l.to_string(), *value == topic))
+            .map(|(value, l)| {
+                (
+                    value.to_string(),
+                    l.pick(english).to_string(),
+                    *value == topic,
+                )
+            })
             .collect();
+        let recording = self.tr("正在记录……", "Recording…");
         self.journey(|j| {
             j.set_feedback_topics(choices(topics));
-            j.set_feedback_message("正在记录……".into());
+            j.set_feedback_message(recording.into());
         });
+        // The platform's staff read Chinese, whatever the screen showed.
         self.desk(DeskRequest::Feedback {
             service_code,
-            text: label.to_string(),
+            text: label.zh().to_string(),
         });
     }
 
@@ -1653,11 +1815,11 @@ fn choices(rows: impl IntoIterator<Item = (String, String, bool)>) -> ModelRc<Ch
     ))
 }
 
-fn field_row(spec: &FieldSpec, draft: &Draft) -> FieldRow {
+fn field_row(spec: &FieldSpec, draft: &Draft, english: bool) -> FieldRow {
     let value = draft.values.get(&spec.key).unwrap_or_default();
     let shown = match (spec.kind, value) {
-        (FieldKind::YesNo, YES) => "是".to_string(),
-        (FieldKind::YesNo, NO) => "否".to_string(),
+        (FieldKind::YesNo, YES) => YES_WORDS.pick(english).to_string(),
+        (FieldKind::YesNo, NO) => NO_WORDS.pick(english).to_string(),
         _ => value.to_string(),
     };
     FieldRow {
@@ -1667,7 +1829,7 @@ fn field_row(spec: &FieldSpec, draft: &Draft) -> FieldRow {
         error: draft
             .errors
             .get(&spec.key)
-            .map(String::as_str)
+            .map(|e| e.pick(english))
             .unwrap_or_default()
             .into(),
         hint: spec.hint.as_str().into(),
@@ -1721,7 +1883,7 @@ fn material_options(
     draft: &Draft,
     catalogue: &crate::core::catalogue::Catalogue,
     name: &str,
-) -> Vec<(&'static str, &'static str, MaterialState)> {
+) -> Vec<(&'static str, Words, MaterialState)> {
     let Some(entry) = draft.merged.material(name) else {
         return Vec::new();
     };
@@ -1734,11 +1896,34 @@ fn material_options(
     offered_material_states(&entry.material, &askers, draft.certificates.as_deref())
         .into_iter()
         .map(|state| match state {
-            MaterialState::Provided => ("provided", "已带来，交给工作人员", state),
-            MaterialState::ECertFetched => ("ecert", "用电子证照", state),
-            MaterialState::PendingVerification => ("ecert", "用电子证照（待核验）", state),
-            MaterialState::Missing => ("missing", "暂缺，容缺后补", state),
-            MaterialState::Committed => ("committed", "以告知承诺代替", state),
+            MaterialState::Provided => (
+                "provided",
+                Words::fixed("已带来，交给工作人员", "Brought it; I hand it to staff"),
+                state,
+            ),
+            MaterialState::ECertFetched => (
+                "ecert",
+                Words::fixed("用电子证照", "Use the e-certificate"),
+                state,
+            ),
+            MaterialState::PendingVerification => (
+                "ecert",
+                Words::fixed(
+                    "用电子证照（待核验）",
+                    "Use the e-certificate (to be verified)",
+                ),
+                state,
+            ),
+            MaterialState::Missing => (
+                "missing",
+                Words::fixed("暂缺，容缺后补", "Not with me; I hand it in later"),
+                state,
+            ),
+            MaterialState::Committed => (
+                "committed",
+                Words::fixed("以告知承诺代替", "Replace it by my commitment"),
+                state,
+            ),
         })
         .collect()
 }

@@ -1,7 +1,9 @@
 //! Admin PIN: default PIN forces a change, wrong PINs count down, five lock
 //! entry for 15 minutes, and the lock survives a restart.
 
-use bianmin_admin::pin::{check_new_pin, DEFAULT_PIN, LOCKOUT, PIN_FILE, SESSION_IDLE};
+use bianmin_admin::pin::{
+    check_new_pin, DEFAULT_PIN, FACTORY_PIN_REFUSED, LOCKOUT, PIN_FILE, SESSION_IDLE,
+};
 use bianmin_admin::{AdminError, AdminGate};
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -31,7 +33,7 @@ fn fresh_install_accepts_default_pin_once_and_demands_a_change() {
     assert!(session.must_change_pin());
     assert_eq!(
         gate.change_pin(&mut session, DEFAULT_PIN, t(1)),
-        Err(AdminError::WeakPin("不能使用出厂 PIN"))
+        Err(AdminError::WeakPin(FACTORY_PIN_REFUSED))
     );
     gate.change_pin(&mut session, "480715", t(2)).unwrap();
     assert!(!session.must_change_pin());

@@ -27,12 +27,15 @@ fn a_filling_disk_warns_then_turns_critical_then_recovers() {
     assert_eq!(t.level(at(5000)), DiskLevel::Ok);
     assert_eq!(t.warning(at(5000)), None);
     assert_eq!(t.level(at(800)), DiskLevel::Low);
-    assert_eq!(
-        t.warning(at(800)).unwrap(),
-        "存储空间不足：仅剩 800 MB，请尽快导出并清理"
-    );
+    let low = t.warning(at(800)).unwrap();
+    assert_eq!(low.zh(), "存储空间不足：仅剩 800 MB，请尽快导出并清理");
+    assert!(low.en().starts_with("Storage is low: only 800 MB left"));
     assert_eq!(t.level(at(0)), DiskLevel::Critical);
-    assert!(t.warning(at(0)).unwrap().starts_with("存储空间即将用尽"));
+    assert!(t
+        .warning(at(0))
+        .unwrap()
+        .zh()
+        .starts_with("存储空间即将用尽"));
     assert_eq!(
         t.level(at(2000)),
         DiskLevel::Ok,
