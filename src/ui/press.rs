@@ -42,34 +42,69 @@ const MAX_PAGES: usize = 40;
 
 /// The overlay a finger lands on now, if any.
 pub fn top_overlay<C: ComponentHandle>(ui: &C) -> Option<ElementHandle> {
-    OVERLAYS
-        .iter()
-        .find_map(|name| ElementHandle::find_by_element_type_name(ui, name).next())
+    let up = i_slint_backend_testing::ElementQuery::from_root(ui)
+        .match_predicate(|e| overlay_name(e).is_some())
+        .find_all();
+    topmost(&up)
 }
 
-/// Every button a finger can reach now, in tree order.
+/// The topmost of the overlays among `elements`.
+fn topmost(elements: &[ElementHandle]) -> Option<ElementHandle> {
+    OVERLAYS.iter().find_map(|name| {
+        elements
+            .iter()
+            .find(|e| overlay_name(e) == Some(*name))
+            .cloned()
+    })
+}
+
+/// Which of the `OVERLAYS` this element is, if any: the type it is
+/// instantiated as, or one it inherits.
+fn overlay_name(e: &ElementHandle) -> Option<&'static str> {
+    let is = |name: &str| OVERLAYS.iter().copied().find(|overlay| *overlay == name);
+    if let Some(found) = e.type_name().and_then(|name| is(&name)) {
+        return Some(found);
+    }
+    e.bases()?.find_map(|base| is(&base))
+}
+
+/// Every button a finger can reach now, in tree order: the topmost
+/// overlay's while one is up, else the screen's (hidden ones are skipped).
+/// One walk of the tree, and of the overlay: every press asks.
 pub fn reachable_buttons<C: ComponentHandle>(ui: &C) -> Vec<ElementHandle> {
-    let elements = match top_overlay(ui) {
-        Some(overlay) => overlay.query_descendants().find_all(),
-        None => i_slint_backend_testing::ElementQuery::from_root(ui)
-            .match_descendants()
+    let is_button = |e: &ElementHandle| e.accessible_role() == Some(AccessibleRole::Button);
+    let elements = i_slint_backend_testing::ElementQuery::from_root(ui)
+        .match_predicate(move |e| is_button(e) || overlay_name(e).is_some())
+        .find_all();
+    match topmost(&elements) {
+        Some(overlay) => overlay
+            .query_descendants()
+            .match_accessible_role(AccessibleRole::Button)
             .find_all(),
-    };
-    elements
-        .into_iter()
-        .filter(|e| e.accessible_role() == Some(AccessibleRole::Button))
-        .collect()
+        None => elements.into_iter().filter(is_button).collect(),
+    }
 }
 
 /// The reachable buttons labelled `label`, or its English translation.
 pub fn find<C: ComponentHandle>(ui: &C, label: &str) -> Vec<ElementHandle> {
-    let found = labelled(reachable_buttons(ui), label);
-    if found.len() < 2 {
-        return found;
-    }
+    let mut found = labelled(reachable_buttons(ui), label);
+    // The root of a component shows up once per level of the tree.
+    let mut seen = Vec::new();
+    found.retain(|b| {
+        let at = spot(b);
+        let new = !seen.contains(&at);
+        seen.push(at);
+        new
+    });
     // In English the page bar's 下一页 and the screen's 下一步 are both
     // "Next": a page is turned only in the page bar, a step taken only
     // outside it.
+    let translated = found
+        .iter()
+        .any(|b| b.accessible_label().is_some_and(|l| l != label));
+    if !translated {
+        return found;
+    }
     let bars: Vec<Spot> = ElementHandle::find_by_element_type_name(ui, "PageBar")
         .flat_map(|bar| bar.query_descendants().find_all())
         .map(|e| spot(&e))
@@ -385,16 +420,20 @@ pub fn enter_sample_value(ui: &AppWindow) -> Result<()> {
             press(ui, "完成")?;
         }
         _ => {
-            // Pinyin: "zhongguo", then the first candidate, until long enough.
-            for _ in 0..3 {
-                type_keys(ui, "zhongguo")?;
+            // Pinyin initials "zg", then the first candidate (中国), until
+            // 完成 takes it (a field may want a few characters).
+            for _ in 0..4 {
+                type_keys(ui, "zg")?;
                 let first = journey
                     .get_candidates()
                     .row_data(0)
-                    .context("no candidate for zhongguo")?;
+                    .context("no candidate for zg")?;
                 press(ui, &first)?;
+                press(ui, "完成")?;
+                if !journey.get_editing() {
+                    break;
+                }
             }
-            press(ui, "完成")?;
         }
     }
     if journey.get_editing() {
