@@ -11,21 +11,13 @@ use bianmin::ops::{DiskLevel, DiskSpace, DiskThresholds, OpsMonitor, OpsSnapshot
 use bianmin::store::Store;
 use bianmin_drivers::manager::{DeviceStatus, DevicesStatus};
 use bianmin_drivers::printer::PrinterState;
+use bianmin_testkit::notify_messages;
 use std::os::unix::net::UnixDatagram;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 const MIB: u64 = 1024 * 1024;
-
-fn drain(sock: &UnixDatagram) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    while let Ok(n) = sock.recv(&mut buf) {
-        out.push(String::from_utf8_lossy(&buf[..n]).into_owned());
-    }
-    out
-}
 
 fn wire(store: &Store, key: &str) -> serde_json::Value {
     let bytes = store.record_json(key).unwrap().expect("record body");
@@ -72,7 +64,7 @@ fn a_full_disk_is_reported_until_it_recovers_and_heartbeats_say_so() {
     let snap = monitor.snapshot();
     assert_eq!(snap.disk_level, Some(DiskLevel::Ok));
     assert_eq!(snap.disk_warning, None);
-    assert!(drain(&sock).is_empty());
+    assert!(notify_messages(&sock).is_empty());
     let key = monitor.heartbeat_now().expect("heartbeat queued");
     assert_eq!(store.stats().unwrap().pending_heartbeats, 1);
     let hb = wire(&store, &key);
@@ -91,14 +83,17 @@ fn a_full_disk_is_reported_until_it_recovers_and_heartbeats_say_so() {
         .unwrap()
         .zh()
         .starts_with("存储空间即将用尽"));
-    let sent = drain(&sock);
+    let sent = notify_messages(&sock);
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert!(
         sent[0].starts_with("STATUS=存储空间即将用尽：仅剩 100 MB"),
         "{sent:?}"
     );
     rt.block_on(monitor.refresh());
-    assert!(drain(&sock).is_empty(), "not repeated while unchanged");
+    assert!(
+        notify_messages(&sock).is_empty(),
+        "not repeated while unchanged"
+    );
     let key = monitor.heartbeat_now().unwrap();
     assert_eq!(wire(&store, &key)["devices"]["disk"], "critical");
     let hb = monitor.heartbeat(SystemTime::now());
@@ -108,7 +103,7 @@ fn a_full_disk_is_reported_until_it_recovers_and_heartbeats_say_so() {
     free.store(4 * 1024 * MIB, Ordering::SeqCst);
     rt.block_on(monitor.refresh());
     assert_eq!(monitor.snapshot().disk_level, Some(DiskLevel::Ok));
-    assert_eq!(drain(&sock), ["STATUS=运行中\n"]);
+    assert_eq!(notify_messages(&sock), ["STATUS=运行中\n"]);
     let key = monitor.heartbeat_now().unwrap();
     assert_eq!(wire(&store, &key)["devices"]["disk"], "ok");
     assert_eq!(monitor.snapshot().last_heartbeat.unwrap().0, key);

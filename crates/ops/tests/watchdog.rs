@@ -5,17 +5,9 @@
 //! One test function only: it sets NOTIFY_SOCKET for the whole process.
 
 use bianmin_ops::{LoopHealth, Notifier, Watchdog, WatchdogDecision};
+use bianmin_testkit::notify_messages;
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
-
-fn drain(sock: &UnixDatagram) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    while let Ok(n) = sock.recv(&mut buf) {
-        out.push(String::from_utf8_lossy(&buf[..n]).into_owned());
-    }
-    out
-}
 
 #[test]
 fn watchdog_follows_the_event_loop_and_notify_is_a_noop_without_systemd() {
@@ -36,7 +28,10 @@ fn watchdog_follows_the_event_loop_and_notify_is_a_noop_without_systemd() {
 
     notifier.ready().unwrap();
     notifier.status("就绪\n第二行").unwrap();
-    assert_eq!(drain(&sock), ["READY=1\n", "STATUS=就绪 第二行\n"]);
+    assert_eq!(
+        notify_messages(&sock),
+        ["READY=1\n", "STATUS=就绪 第二行\n"]
+    );
 
     // WatchdogSec=30 as in the unit.
     let wd = Watchdog::for_timeout(Duration::from_secs(30));
@@ -50,7 +45,7 @@ fn watchdog_follows_the_event_loop_and_notify_is_a_noop_without_systemd() {
         wd.tick(&health, &notifier, t0 + Duration::from_secs(10)),
         WatchdogDecision::Ping
     );
-    assert_eq!(drain(&sock), ["WATCHDOG=1\n"]);
+    assert_eq!(notify_messages(&sock), ["WATCHDOG=1\n"]);
 
     // The loop freezes: after 20 s without a beat the ping is withheld and the
     // stall is reported in systemctl status.
@@ -62,7 +57,7 @@ fn watchdog_follows_the_event_loop_and_notify_is_a_noop_without_systemd() {
         }
         other => panic!("{other:?}"),
     }
-    let sent = drain(&sock);
+    let sent = notify_messages(&sock);
     assert!(!sent.iter().any(|m| m.contains("WATCHDOG=1")), "{sent:?}");
     assert!(
         sent.iter().any(|m| m.starts_with("STATUS=界面无响应")),
@@ -75,7 +70,7 @@ fn watchdog_follows_the_event_loop_and_notify_is_a_noop_without_systemd() {
         wd.tick(&health, &notifier, frozen + Duration::from_secs(2)),
         WatchdogDecision::Ping
     );
-    assert_eq!(drain(&sock), ["WATCHDOG=1\n"]);
+    assert_eq!(notify_messages(&sock), ["WATCHDOG=1\n"]);
 
     // WATCHDOG_USEC is how systemd passes WatchdogSec.
     std::env::set_var("WATCHDOG_USEC", "30000000");

@@ -89,3 +89,14 @@ pub async fn wait_drained(rx: &mut watch::Receiver<SyncStatus>, within: Duration
         }
     }
 }
+
+/// Every message waiting on a non-blocking notify socket, as systemd would
+/// receive them (`READY=1\n`, `WATCHDOG=1\n`, …).
+pub fn notify_messages(sock: &std::os::unix::net::UnixDatagram) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = sock.recv(&mut buf) {
+        out.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    out
+}
