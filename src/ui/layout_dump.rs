@@ -26,7 +26,7 @@ use i_slint_backend_testing::{AccessibleRole, ElementHandle, ElementRoot};
 use slint::ComponentHandle;
 use std::collections::HashSet;
 use std::ops::ControlFlow;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// The environment variable naming the file.
@@ -66,7 +66,7 @@ pub fn start(ui: &AppWindow, path: PathBuf) -> slint::Timer {
         if last == text {
             return;
         }
-        match write_atomically(&path, &text) {
+        match bianmin_fs::write_atomic(&path, text.as_bytes(), 0o644, None) {
             Ok(()) => last = text,
             Err(err) => tracing::warn!(%err, path = %path.display(), "layout dump not written"),
         }
@@ -169,15 +169,6 @@ fn kebab(name: &str) -> String {
     out
 }
 
-/// A reader never sees half a file: write beside it, then rename over it.
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,20 +178,5 @@ mod tests {
         assert_eq!(kebab("Attract"), "attract");
         assert_eq!(kebab("ServiceList"), "service-list");
         assert_eq!(kebab("OutOfService"), "out-of-service");
-    }
-
-    #[test]
-    fn the_file_is_replaced_whole() {
-        let dir = std::env::temp_dir().join(format!("bianmin-layout-dump-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("layout.json");
-        write_atomically(&path, "{\"screen\":\"attract\"}").unwrap();
-        write_atomically(&path, "{\"screen\":\"catalogue\"}").unwrap();
-        assert_eq!(
-            std::fs::read_to_string(&path).unwrap(),
-            "{\"screen\":\"catalogue\"}"
-        );
-        assert!(!dir.join("layout.json.tmp").exists());
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
