@@ -298,8 +298,8 @@ impl KioskController {
             UiEvent::UnknownCode => {
                 self.activity();
                 self.show_notice(&self.tr(
-                    "无法识别这个二维码。请扫描本终端打印的回执，或电子身份证二维码。",
-                    "This code is not recognised. Scan a receipt printed here or an e-ID code.",
+                    "无法识别这个二维码。请扫描本终端打印的回执二维码。",
+                    "This code is not recognised. Scan the QR code on a receipt printed here.",
                 ));
             }
             UiEvent::CallStaff => self.call_staff(),
