@@ -100,7 +100,7 @@ fn screens_writes_every_screen_and_the_chinese_reads_back() {
     let written: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
     assert_eq!(
         written.len(),
-        2 * bianmin::ui::headless::all_screens().len(),
+        2 * bianmin_ui::headless::all_screens().len(),
         "every screen × 2 themes"
     );
     for name in [
@@ -199,7 +199,7 @@ fn walkthrough_renders_a_whole_journey_with_its_printed_receipt() {
     assert!(
         codes
             .iter()
-            .any(|c| bianmin::store::receipt::is_valid(c.trim())),
+            .any(|c| bianmin_store::receipt::is_valid(c.trim())),
         "{codes:?}"
     );
 }

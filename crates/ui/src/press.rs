@@ -13,7 +13,7 @@
 //! Labels that come from data (categories, services, fields, materials,
 //! choices) are read from the view model the screen shows, never guessed.
 
-use super::{AppWindow, ChoiceRow, Editor, Journey, Kiosk, MaterialRow};
+use crate::{AppWindow, ChoiceRow, Editor, Journey, Kiosk, MaterialRow};
 use anyhow::{bail, Context, Result};
 use i_slint_backend_testing::{AccessibleRole, ElementHandle};
 use slint::platform::{PointerEventButton, WindowEvent};
@@ -532,7 +532,7 @@ fn english() -> &'static HashMap<String, Vec<String>> {
     static CATALOGUE: OnceLock<HashMap<String, Vec<String>>> = OnceLock::new();
     CATALOGUE.get_or_init(|| {
         parse_po(include_str!(
-            "../../ui/translations/en/LC_MESSAGES/bianmin.po"
+            "../../../ui/translations/en/LC_MESSAGES/bianmin-ui.po"
         ))
     })
 }

@@ -4,22 +4,22 @@
 //! and 办不成事反映. Every rule is core's; this only keeps the screens in step.
 
 use super::{pages, strings, turn, KioskController, PageWindow};
-use crate::core::application::{
-    build_application, certificate_matches, offered_material_states, DeliveryChoice, MaterialState,
-    Signature, Subject,
-};
-use crate::core::bundle::{item_forms, merge, Answers, MergedForm};
-use crate::core::catalogue::Delivery;
-use crate::core::evaluation::{Evaluation, LowReason, Satisfaction};
-use crate::core::form::{validate_field, FieldKind, FieldSpec, FormValues, Identity, NO, YES};
-use crate::core::words::{count_en, Words};
-use crate::desk::{DeskEvent, DeskRequest, Submission};
-use crate::signature::SignatureCapture;
-use crate::ui::typing::{Backspace, PinyinComposer};
-use crate::ui::{
+use crate::typing::{Backspace, PinyinComposer};
+use crate::{
     ChoiceRow, DeliveryRow, DeliveryWay, DocumentItem, Editor, FieldRow, Journey as JourneyGlobal,
     MaterialRow, ProgressItem, QuestionRow, Screen,
 };
+use bianmin_core::application::{
+    build_application, certificate_matches, offered_material_states, DeliveryChoice, MaterialState,
+    Signature, Subject,
+};
+use bianmin_core::bundle::{item_forms, merge, Answers, MergedForm};
+use bianmin_core::catalogue::Delivery;
+use bianmin_core::evaluation::{Evaluation, LowReason, Satisfaction};
+use bianmin_core::form::{validate_field, FieldKind, FieldSpec, FormValues, Identity, NO, YES};
+use bianmin_core::words::{count_en, Words};
+use bianmin_desk::signature::SignatureCapture;
+use bianmin_desk::{DeskEvent, DeskRequest, Submission};
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -135,7 +135,7 @@ impl KioskController {
         f(&journey)
     }
 
-    pub(super) fn wire_journey(&self, ui: &crate::ui::AppWindow) {
+    pub(super) fn wire_journey(&self, ui: &crate::AppWindow) {
         let j = ui.global::<JourneyGlobal>();
         let this = self.clone();
         j.on_answer(move |value| this.answer(&value));
@@ -363,7 +363,7 @@ impl KioskController {
     fn questions_next(&self) {
         let identity = self.state.borrow().hooks.identity();
         let Some(identity) = identity else {
-            self.end_session(crate::core::session::EndReason::CardRemoved);
+            self.end_session(bianmin_core::session::EndReason::CardRemoved);
             return;
         };
         {
@@ -1217,7 +1217,7 @@ impl KioskController {
                     _ => DeliveryChoice::Station,
                 };
                 build_application(
-                    crate::core::application::Draft {
+                    bianmin_core::application::Draft {
                         subject: draft.subject.clone(),
                         values: &draft.values,
                         identity: &identity,
@@ -1571,7 +1571,7 @@ impl KioskController {
 
     /// Skipping is one tap and ends the session: the resident is done.
     fn rating_skip(&self) {
-        self.end_session(crate::core::session::EndReason::Finished);
+        self.end_session(bianmin_core::session::EndReason::Finished);
     }
 
     fn refresh_rating(&self) {
@@ -1839,9 +1839,9 @@ fn field_row(spec: &FieldSpec, draft: &Draft, english: bool) -> FieldRow {
 }
 
 fn state_catalogue_services<'a>(
-    catalogue: &'a crate::core::catalogue::Catalogue,
+    catalogue: &'a bianmin_core::catalogue::Catalogue,
     subject: &Subject,
-) -> Vec<&'a crate::core::catalogue::Service> {
+) -> Vec<&'a bianmin_core::catalogue::Service> {
     let codes: Vec<&String> = match subject {
         Subject::Service { code } => vec![code],
         Subject::Bundle { items, .. } => items.iter().collect(),
@@ -1853,7 +1853,7 @@ fn state_catalogue_services<'a>(
 }
 
 /// Ways of delivery at least one of the items offers, in a fixed order.
-fn offered_deliveries(services: &[&crate::core::catalogue::Service]) -> Vec<Delivery> {
+fn offered_deliveries(services: &[&bianmin_core::catalogue::Service]) -> Vec<Delivery> {
     [Delivery::Station, Delivery::Mail, Delivery::Electronic]
         .into_iter()
         .filter(|d| services.iter().any(|s| s.delivery.contains(d)))
@@ -1881,13 +1881,13 @@ fn mail_address(draft: &Draft) -> String {
 /// The ways a material may be provided, as (value, label, state).
 fn material_options(
     draft: &Draft,
-    catalogue: &crate::core::catalogue::Catalogue,
+    catalogue: &bianmin_core::catalogue::Catalogue,
     name: &str,
 ) -> Vec<(&'static str, Words, MaterialState)> {
     let Some(entry) = draft.merged.material(name) else {
         return Vec::new();
     };
-    let askers: Vec<&crate::core::catalogue::Service> = entry
+    let askers: Vec<&bianmin_core::catalogue::Service> = entry
         .asked_by
         .iter()
         .filter_map(|c| catalogue.service(c))

@@ -5,20 +5,20 @@
 mod assist;
 mod journey;
 
-use super::prompts;
-use super::{
+use crate::prompts;
+use crate::voice::{Silent, Speaker};
+use crate::{
     AppWindow, CategoryItem, GuideData, Kiosk, MaterialItem, NetworkState, Screen, ServiceItem,
     Theme,
 };
-use crate::config::{Config, Language};
-use crate::core::bundle::{BundleCatalogue, DEMO_BUNDLES_JSON};
-use crate::core::catalogue::{Catalogue, Service};
-use crate::core::form::{FormLibrary, Identity};
-use crate::core::search::SearchIndex;
-use crate::core::session::{EndReason, IdlePolicy, Session, SessionEvent};
-use crate::core::words::Words;
-use crate::desk::DeskRequest;
-use crate::voice::{Silent, Speaker};
+use bianmin_config::{Config, Language};
+use bianmin_core::bundle::{BundleCatalogue, DEMO_BUNDLES_JSON};
+use bianmin_core::catalogue::{Catalogue, Service};
+use bianmin_core::form::{FormLibrary, Identity};
+use bianmin_core::search::SearchIndex;
+use bianmin_core::session::{EndReason, IdlePolicy, Session, SessionEvent};
+use bianmin_core::words::Words;
+use bianmin_desk::DeskRequest;
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -85,7 +85,7 @@ struct State {
     /// 帮办: the clerk helping this resident.
     assisted_by: Option<String>,
     assist: assist::AssistEntry,
-    assist_attempts: crate::admin::staff::Attempts,
+    assist_attempts: bianmin_admin::staff::Attempts,
     /// This station's most-used services, most first (from its outbox).
     station_popular: Vec<String>,
 }
@@ -103,7 +103,7 @@ pub struct KioskController {
 
 impl KioskController {
     pub fn new(ui: &AppWindow, config: Config, catalogue: Catalogue) -> KioskController {
-        let large = config.ui.theme == crate::config::Theme::Large;
+        let large = config.ui.theme == bianmin_config::Theme::Large;
         let language = config.ui.language;
         let policy = idle_policy(&config, large);
         let index = SearchIndex::build(&catalogue);
@@ -133,7 +133,7 @@ impl KioskController {
                 pending_apply: None,
                 assisted_by: None,
                 assist: assist::AssistEntry::default(),
-                assist_attempts: crate::admin::staff::Attempts::default(),
+                assist_attempts: bianmin_admin::staff::Attempts::default(),
                 station_popular: Vec::new(),
             })),
             assist_timer: Rc::new(RefCell::new(None)),
@@ -226,16 +226,16 @@ impl KioskController {
     }
 
     /// Take what the background services reported, every 100 ms.
-    pub fn start_inbox(&self, inbox: crate::services::Inbox) {
+    pub fn start_inbox(&self, inbox: crate::events::Inbox) {
         let this = self.clone();
         let timer =
             inbox.deliver_on_ui(Duration::from_millis(100), move |event| this.handle(event));
         *self.inbox_timer.borrow_mut() = Some(timer);
     }
 
-    pub fn handle(&self, event: crate::services::UiEvent) {
-        use crate::services::UiEvent;
-        use crate::sync::Link;
+    pub fn handle(&self, event: crate::events::UiEvent) {
+        use crate::events::UiEvent;
+        use bianmin_sync::Link;
         match event {
             UiEvent::Link { link, queue_depth } => {
                 let state = match link {
@@ -857,7 +857,7 @@ fn bundles_for(catalogue: &Catalogue) -> BundleCatalogue {
     BundleCatalogue::from_json(DEMO_BUNDLES_JSON, catalogue).unwrap_or_else(|err| {
         tracing::warn!(%err, "demo bundles do not fit the catalogue; none offered");
         BundleCatalogue {
-            schema: crate::core::bundle::BUNDLES_SCHEMA_VERSION,
+            schema: bianmin_core::bundle::BUNDLES_SCHEMA_VERSION,
             demo_data: true,
             bundles: Vec::new(),
         }
@@ -995,8 +995,8 @@ fn service_list(state: &State, code: &str) -> (String, Vec<ServiceItem>) {
 
 /// A 一件事 bundle as a guide: what it covers, and every material any of its
 /// items may ask for (the questionnaire narrows it down).
-fn bundle_guide(state: &State, bundle: &crate::core::bundle::Bundle, english: bool) -> GuideData {
-    let merged = crate::core::bundle::merge(&crate::core::bundle::item_forms(
+fn bundle_guide(state: &State, bundle: &bianmin_core::bundle::Bundle, english: bool) -> GuideData {
+    let merged = bianmin_core::bundle::merge(&bianmin_core::bundle::item_forms(
         &bundle.items,
         &state.catalogue,
         &state.forms,
