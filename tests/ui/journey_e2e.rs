@@ -21,7 +21,9 @@ use bianmin_config::Config;
 use bianmin_platform::api::RecordKind;
 use bianmin_platform_server::Fault;
 use bianmin_store::RecordState;
-use bianmin_ui::{AppWindow, Editor, Journey, Kiosk, KioskController, MaterialRow, Screen};
+use bianmin_ui::{
+    AppWindow, Editor, Journey, Kiosk, KioskController, MaterialRow, MaterialWay, Screen,
+};
 use slint::{ComponentHandle, Model};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -161,7 +163,7 @@ impl Terminal {
         }
         pressed(press::choose_materials(&self.ui, |row| {
             let decided = row.options.iter().any(|o| o.selected);
-            (!decided).then_some("provided")
+            (!decided).then_some(MaterialWay::Provided)
         }));
         let states: BTreeMap<String, String> = self
             .all_materials()

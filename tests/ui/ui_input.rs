@@ -6,9 +6,9 @@
 //! screen would use it (header, field, widget at its preferred size).
 
 use super::support::{buttons, press, pressed, tap};
-use bianmin_desk::signature::SignatureCapture;
+use bianmin_journey::signature::SignatureCapture;
+use bianmin_journey::typing::{Backspace, PinyinComposer};
 use bianmin_ui::audit::{audit_screen, install_backend, ScreenAudit};
-use bianmin_ui::typing::{Backspace, PinyinComposer};
 use i_slint_backend_testing::{AccessibleRole, ElementHandle};
 use slint::{ComponentHandle, Model, ModelRc, SharedString, VecModel};
 use std::cell::RefCell;

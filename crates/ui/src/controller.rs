@@ -19,6 +19,7 @@ use bianmin_core::search::SearchIndex;
 use bianmin_core::session::{EndReason, IdlePolicy, Session, SessionEvent};
 use bianmin_core::words::Words;
 use bianmin_desk::DeskRequest;
+use bianmin_journey::paging::{pages, turn, PageWindow};
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -77,11 +78,6 @@ struct State {
     pending_catalogue: Option<Catalogue>,
     forms: FormLibrary,
     bundles: BundleCatalogue,
-    /// The application being put together, and the one just submitted.
-    draft: Option<journey::Draft>,
-    completed: Option<journey::Completed>,
-    /// 我要办理 pressed before the card was read: resumed when it is.
-    pending_apply: Option<String>,
     /// 帮办: the clerk helping this resident.
     assisted_by: Option<String>,
     assist: assist::AssistEntry,
@@ -95,6 +91,8 @@ struct State {
 pub struct KioskController {
     ui: slint::Weak<AppWindow>,
     state: Rc<RefCell<State>>,
+    /// The application journey: its own state, its own screens.
+    journey: journey::JourneyController,
     ticker: Rc<RefCell<Option<slint::Timer>>>,
     inbox_timer: Rc<RefCell<Option<slint::Timer>>>,
     /// Polls the check of a clerk's PIN while it runs.
@@ -128,14 +126,12 @@ impl KioskController {
                 pending_catalogue: None,
                 forms: FormLibrary::demo(),
                 bundles,
-                draft: None,
-                completed: None,
-                pending_apply: None,
                 assisted_by: None,
                 assist: assist::AssistEntry::default(),
                 assist_attempts: bianmin_admin::staff::Attempts::default(),
                 station_popular: Vec::new(),
             })),
+            journey: journey::JourneyController::new(ui),
             assist_timer: Rc::new(RefCell::new(None)),
             ticker: Rc::new(RefCell::new(None)),
             inbox_timer: Rc::new(RefCell::new(None)),
@@ -143,7 +139,7 @@ impl KioskController {
         ui.global::<Theme>().set_large(large);
         controller.select_language(language);
         controller.wire_callbacks(ui);
-        controller.wire_journey(ui);
+        controller.journey.wire(&controller, ui);
         controller.wire_assist(ui);
         controller.refresh_all();
         controller
@@ -255,13 +251,13 @@ impl KioskController {
                 masked_id,
             } => {
                 self.set_resident(&format!("{masked_name} {masked_id}"));
-                if self.resume_pending_apply() {
+                if self.journey.resume_pending_apply(self) {
                     return;
                 }
                 match self.kiosk(|k| k.get_screen()) {
                     Screen::Identify => self.open_catalogue(),
                     Screen::Progress => {
-                        self.open_progress();
+                        self.journey.open_progress(self);
                         return;
                     }
                     _ => {}
@@ -286,7 +282,7 @@ impl KioskController {
             }
             UiEvent::ReceiptScanned(_) => {
                 self.activity();
-                self.progress_for_receipt();
+                self.journey.progress_for_receipt(self);
             }
             UiEvent::ServiceCodeScanned => {
                 self.activity();
@@ -303,7 +299,7 @@ impl KioskController {
                 ));
             }
             UiEvent::CallStaff => self.call_staff(),
-            UiEvent::Desk(event) => self.on_desk(event),
+            UiEvent::Desk(event) => self.journey.on_desk(self, event),
             UiEvent::Presence(present) => {
                 let hooks = self.state.borrow().hooks.clone();
                 hooks.presence(present);
@@ -375,7 +371,7 @@ impl KioskController {
         let this = self.clone();
         kiosk.on_start_scan(move || this.navigate(Screen::Scan));
         let this = self.clone();
-        kiosk.on_open_progress(move || this.open_progress());
+        kiosk.on_open_progress(move || this.journey.open_progress(&this));
         let this = self.clone();
         kiosk.on_open_catalogue(move || this.open_catalogue());
         let this = self.clone();
@@ -470,7 +466,8 @@ impl KioskController {
             state.guide_code = None;
             state.resident_masked.clear();
         }
-        self.wipe_journey();
+        self.journey.wipe();
+        self.state.borrow_mut().assisted_by = None;
         self.close_assist();
         self.kiosk(|k| k.set_assisted_by(SharedString::new()));
         self.kiosk(|k| {
@@ -570,7 +567,13 @@ impl KioskController {
 
     /// 我要办理 on a guide.
     pub fn apply(&self, code: &str) {
-        self.begin_application(code);
+        self.journey.begin(self, code);
+    }
+
+    /// A journey needs the store, printer or platform.
+    fn desk(&self, request: DeskRequest) {
+        let hooks = self.state.borrow().hooks.clone();
+        hooks.desk(request);
     }
 
     fn call_staff(&self) {
@@ -1080,44 +1083,6 @@ fn idle_policy(config: &Config, large: bool) -> IdlePolicy {
     }
 }
 
-fn pages(count: usize, per_page: usize) -> usize {
-    count.div_ceil(per_page.max(1)).max(1)
-}
-
-/// The page of a paged list to show: the one asked for, or the last one if
-/// the list has shrunk since, and which items are on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct PageWindow {
-    page: usize,
-    pages: usize,
-    skip: usize,
-    take: usize,
-}
-
-impl PageWindow {
-    fn of(count: usize, requested: usize, per_page: usize) -> PageWindow {
-        let per_page = per_page.max(1);
-        let pages = pages(count, per_page);
-        let page = requested.min(pages - 1);
-        PageWindow {
-            page,
-            pages,
-            skip: page * per_page,
-            take: per_page,
-        }
-    }
-
-    /// The items on this page.
-    fn items<I: IntoIterator>(&self, all: I) -> impl Iterator<Item = I::Item> {
-        all.into_iter().skip(self.skip).take(self.take)
-    }
-}
-
-fn turn(page: usize, step: i32, pages: usize) -> usize {
-    let target = page as i64 + i64::from(step);
-    target.clamp(0, pages as i64 - 1) as usize
-}
-
 fn service_item(catalogue: &Catalogue, service: &Service, english: bool) -> ServiceItem {
     ServiceItem {
         code: service.code.as_str().into(),
@@ -1172,24 +1137,5 @@ fn guide_data(service: &Service, english: bool) -> GuideData {
         ),
         commitment: service.commitment,
         tolerant: service.tolerant,
-    }
-}
-
-#[cfg(test)]
-mod paging_tests {
-    use super::PageWindow;
-
-    #[test]
-    fn a_shrunken_list_shows_its_last_page() {
-        let w = PageWindow::of(10, 5, 4);
-        assert_eq!((w.page, w.pages, w.skip, w.take), (2, 3, 8, 4));
-        assert_eq!(w.items(0..10).collect::<Vec<_>>(), vec![8, 9]);
-    }
-
-    #[test]
-    fn an_empty_list_is_one_empty_page() {
-        let w = PageWindow::of(0, 0, 4);
-        assert_eq!((w.page, w.pages), (0, 1));
-        assert_eq!(w.items(Vec::<u8>::new()).count(), 0);
     }
 }

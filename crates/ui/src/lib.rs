@@ -14,7 +14,6 @@ pub mod layout_dump;
 pub mod mailbox;
 pub mod press;
 pub mod prompts;
-pub mod typing;
 pub mod voice;
 
 pub use controller::KioskController;
