@@ -180,7 +180,13 @@ impl KioskController {
         if countdown {
             self.say(&prompts::countdown_prompt(seconds, english));
         } else {
-            self.say(prompts::screen_prompt(screen, english));
+            let prompt = prompts::screen_prompt(screen, english);
+            // Before signing, 朗读 reads what is signed: the summary, or
+            // the commitment text itself.
+            match self.journey.spoken(self, screen) {
+                Some(more) => self.say(&format!("{prompt}{more}")),
+                None => self.say(prompt),
+            }
         }
     }
 
