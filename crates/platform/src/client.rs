@@ -183,14 +183,22 @@ impl PlatformClient {
     ) -> Result<reqwest::Response, PlatformError> {
         let ts = chrono::Utc::now().timestamp() + self.clock_offset_secs();
         let signed_path = format!("{}{}", self.base_path, path);
-        let sig = sign::sign(&self.secret, method.as_str(), &signed_path, ts, &body);
         let mut req = self
             .http
-            .request(method, format!("{}{}", self.base, path))
-            .headers(extra)
-            .header(HDR_TERMINAL, &self.terminal_id)
-            .header(HDR_TIMESTAMP, ts.to_string())
-            .header(HDR_SIGNATURE, sig);
+            .request(method.clone(), format!("{}{}", self.base, path))
+            .headers(extra);
+        // A fresh nonce on every send, retries included: the platform refuses
+        // a nonce it has seen (replay protection).
+        for (name, value) in sign::headers(
+            &self.secret,
+            method.as_str(),
+            &signed_path,
+            &self.terminal_id,
+            ts,
+            &body,
+        ) {
+            req = req.header(name, value);
+        }
         if !body.is_empty() {
             req = req
                 .header(reqwest::header::CONTENT_TYPE, "application/json")

@@ -309,7 +309,9 @@ async fn backoff_delays_stay_within_full_jitter_bounds() {
     let config = config(dir.path(), server.base_url());
     let store = Store::open(&config).unwrap();
     store.enqueue_application(app(1)).unwrap();
-    server.faults().inject(Fault::Error500, 8);
+    // Each failed round takes two: the catalogue pull, then the upload
+    // (which goes ahead although the pull failed).
+    server.faults().inject(Fault::Error500, 16);
     let opts = SyncOptions {
         retry_base: Duration::from_millis(10),
         retry_cap: Duration::from_millis(200),
