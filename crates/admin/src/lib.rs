@@ -11,4 +11,4 @@ pub mod staff;
 
 pub use audit_log::{AuditEntry, AuditLog};
 pub use config_store::{Change, ConfigStore, SaveError};
-pub use pin::{AdminError, AdminGate, AdminSession};
+pub use pin::{AdminError, AdminGate, AdminSession, PinGate};
