@@ -120,6 +120,14 @@ impl PlatformClient {
         secret: &[u8],
     ) -> Result<PlatformClient, PlatformError> {
         install_crypto_provider();
+        // Whatever the configuration says: residents' data never goes over
+        // plain HTTP to another machine (loopback serves tests and demo).
+        if !bianmin_config::is_loopback_url(platform.url.as_str()) {
+            return Err(PlatformError::Setup(
+                "平台地址必须是 https://（明文 http:// 只允许本机测试） (plain http:// only to this machine)"
+                    .into(),
+            ));
+        }
         let timeout = Duration::from_secs(u64::from(platform.request_timeout_secs.get()));
         let mut builder = reqwest::Client::builder()
             .timeout(timeout)

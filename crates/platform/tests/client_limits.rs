@@ -118,3 +118,31 @@ async fn an_answer_under_the_limit_arrives() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn plain_http_to_another_machine_is_refused() {
+    for url in [
+        "http://10.0.0.1:8700/api/v1",
+        "http://zwfw.example.gov.cn/api/v1",
+    ] {
+        let platform = PlatformConfig {
+            url: HttpUrl(url.into()),
+            ..PlatformConfig::default()
+        };
+        let err = PlatformClient::new(&platform, "T0001", b"secret").unwrap_err();
+        assert!(matches!(err, PlatformError::Setup(_)), "{url}: {err:?}");
+    }
+    for url in [
+        "http://127.0.0.1:1/api/v1",
+        "https://zwfw.example.gov.cn/api/v1",
+    ] {
+        let platform = PlatformConfig {
+            url: HttpUrl(url.into()),
+            ..PlatformConfig::default()
+        };
+        assert!(
+            PlatformClient::new(&platform, "T0001", b"secret").is_ok(),
+            "{url}"
+        );
+    }
+}
