@@ -14,13 +14,13 @@
 //! Run: `cargo bench --bench soak` (release), or `cargo bench --bench soak --
 //! 2000` for a shorter run. Figures go to BENCHMARKS.md.
 
-use bianmin::config::Config;
-use bianmin::core::catalogue::Catalogue;
-use bianmin::core::form::Identity;
-use bianmin::desk::{DeskEvent, DeskRequest};
-use bianmin::services::{Inbox, UiEvent};
-use bianmin::ui::controller::KioskHooks;
-use bianmin::ui::{press, AppWindow, Journey, Kiosk, KioskController, Screen};
+use bianmin_config::Config;
+use bianmin_core::catalogue::Catalogue;
+use bianmin_core::form::Identity;
+use bianmin_desk::{DeskEvent, DeskRequest};
+use bianmin_ui::controller::KioskHooks;
+use bianmin_ui::events::{Inbox, UiEvent};
+use bianmin_ui::{press, AppWindow, Journey, Kiosk, KioskController, Screen};
 use slint::{ComponentHandle, Model};
 use std::cell::Cell;
 use std::rc::Rc;
@@ -36,7 +36,7 @@ impl KioskHooks for InstantDesk {
     fn identity(&self) -> Option<Identity> {
         bianmin_drivers::idcard::sim::demo_cards()
             .first()
-            .map(bianmin::devices::core_identity)
+            .map(bianmin_ops::devices::core_identity)
     }
 
     fn desk(&self, request: DeskRequest) {
@@ -44,7 +44,7 @@ impl KioskHooks for InstantDesk {
             DeskRequest::Submit(_) => {
                 let seq = self.receipts.get() + 1;
                 self.receipts.set(seq);
-                let receipt_no = bianmin::store::receipt::format("T0001", "20261204", seq);
+                let receipt_no = bianmin_store::receipt::format("T0001", "20261204", seq);
                 DeskEvent::Submitted {
                     qr: receipt_no.clone(),
                     receipt_no,
@@ -118,7 +118,7 @@ impl SoakKiosk {
         self.deliver();
         self.tap("完成");
         self.controller
-            .end_session(bianmin::core::session::EndReason::Finished);
+            .end_session(bianmin_core::session::EndReason::Finished);
     }
 
     fn bundle(&self) {
@@ -141,7 +141,7 @@ impl SoakKiosk {
         self.tap("开始填写");
         self.complete_form_to_receipt();
         self.controller
-            .end_session(bianmin::core::session::EndReason::Finished);
+            .end_session(bianmin_core::session::EndReason::Finished);
     }
 
     fn abandoned(&self) {
@@ -192,7 +192,7 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(10_000);
-    bianmin::ui::audit::install_backend();
+    bianmin_ui::audit::install_backend();
     let ui = AppWindow::new().expect("kiosk window");
     let controller = KioskController::new(&ui, Config::default(), Catalogue::demo());
     let desk = Rc::new(InstantDesk {

@@ -1,10 +1,10 @@
 //! Wiring of the kiosk: configuration, window, controller, and (as they
 //! land) devices, store and sync on tokio worker threads.
 
-use crate::config::{Config, ConfigError};
-use crate::core::catalogue::Catalogue;
-use crate::ui::controller::KioskHooks;
-use crate::ui::{headless, AppWindow, KioskController};
+use bianmin_config::{Config, ConfigError};
+use bianmin_core::catalogue::Catalogue;
+use bianmin_ui::controller::KioskHooks;
+use bianmin_ui::{headless, AppWindow, KioskController};
 use slint::ComponentHandle;
 use std::process::ExitCode;
 
@@ -28,7 +28,7 @@ pub fn run_kiosk(config: Result<Config, ConfigError>) -> ExitCode {
 pub fn run_demo(config: Config, large: bool) -> ExitCode {
     let mut config = config;
     if large {
-        config.ui.theme = crate::config::Theme::Large;
+        config.ui.theme = bianmin_config::Theme::Large;
     }
     if std::env::var_os("BIANMIN_DATA_DIR").is_none() {
         config.store.data_dir = crate::services::demo_data_dir();
@@ -44,7 +44,7 @@ pub fn run_demo(config: Config, large: bool) -> ExitCode {
 /// mode shut), so the demo provisions a fresh random one at each start and
 /// prints it on the console for whoever runs it.
 fn provision_demo_pin(data_dir: &std::path::Path) {
-    match crate::admin::AdminGate::provision_random(data_dir) {
+    match bianmin_admin::AdminGate::provision_random(data_dir) {
         Ok((_, pin)) => println!(
             "演示模式管理员 PIN（仅本次演示，长按站点名称 5 秒进入管理模式）：{} / demo admin PIN (this run only; hold the station name for 5 s): {}",
             pin.as_str(),
@@ -61,10 +61,10 @@ fn provision_demo_pin(data_dir: &std::path::Path) {
 pub const DEMO_CLERK: (&str, &str) = ("1001", "246813");
 
 fn add_demo_clerk(config: &mut Config) {
-    match crate::admin::staff::hash(DEMO_CLERK.1) {
-        Ok(hash) => config.assist.staff.push(crate::config::StaffMember {
-            id: crate::config::StaffId(DEMO_CLERK.0.into()),
-            pin_hash: crate::config::PinHash(hash),
+    match bianmin_admin::staff::hash(DEMO_CLERK.1) {
+        Ok(hash) => config.assist.staff.push(bianmin_config::StaffMember {
+            id: bianmin_config::StaffId(DEMO_CLERK.0.into()),
+            pin_hash: bianmin_config::PinHash(hash),
         }),
         Err(err) => tracing::warn!(%err, "demo clerk not added"),
     }
@@ -90,7 +90,7 @@ fn open_kiosk(mut config: Config, demo: bool, fault: Option<String>) -> ExitCode
     ui.window().set_size(size);
     let services = crate::services::start(&mut config, demo);
     let fault = fault.or_else(|| services.fault.clone());
-    let speaker = crate::voice::EspeakSpeaker::new(&config.voice, &std::env::temp_dir());
+    let speaker = bianmin_ui::voice::EspeakSpeaker::new(&config.voice, &std::env::temp_dir());
     let config_data_dir = config.store.data_dir.clone();
     let controller = KioskController::new(&ui, config.clone(), services.catalogue.clone());
     controller.start_inbox(services.inbox.clone());
@@ -105,14 +105,14 @@ fn open_kiosk(mut config: Config, demo: bool, fault: Option<String>) -> ExitCode
     // Technician admin mode over the window; the operations monitor keeps
     // the figures it shows and sends the heartbeat through the outbox.
     let monitor = start_monitor(&services, &config);
-    let admin = crate::ui::admin::AdminController::new(
+    let admin = bianmin_ui::admin::AdminController::new(
         &ui,
         config.clone(),
         admin_config_path(demo, &config_data_dir),
     );
     admin.set_monitor(monitor);
     controller.set_hooks(kiosk_hooks_with_admin(&services, Some(admin.clone())));
-    admin.set_hooks(std::rc::Rc::new(crate::ui::admin::devices::DeviceHooks {
+    admin.set_hooks(std::rc::Rc::new(bianmin_ui::admin::devices::DeviceHooks {
         devices: services.devices.clone(),
         printer: services.printer.clone(),
         identity: services.identity.clone(),
@@ -121,7 +121,7 @@ fn open_kiosk(mut config: Config, demo: bool, fault: Option<String>) -> ExitCode
     }));
     let _operations = start_operations();
     // --- layout dump (tests/window): BIANMIN_LAYOUT_DUMP=<path>, else nothing ---
-    let _layout_dump = crate::ui::layout_dump::start_from_env(&ui);
+    let _layout_dump = bianmin_ui::layout_dump::start_from_env(&ui);
     // --- end layout dump ---
     tracing::info!(demo, "kiosk window open");
     let result = ui.run();
@@ -141,8 +141,8 @@ fn open_kiosk(mut config: Config, demo: bool, fault: Option<String>) -> ExitCode
 /// beats. (Free disk space is watched by the operations monitor, off the UI
 /// thread.) The returned timer must live as long as the window.
 fn start_operations() -> Vec<slint::Timer> {
-    let notifier = crate::ops::Notifier;
-    let health = crate::ops::LoopHealth::new();
+    let notifier = bianmin_ops::Notifier;
+    let health = bianmin_ops::LoopHealth::new();
     let beat = health.clone();
     let beat_timer = slint::Timer::default();
     beat_timer.start(
@@ -150,7 +150,7 @@ fn start_operations() -> Vec<slint::Timer> {
         std::time::Duration::from_secs(1),
         move || beat.beat(),
     );
-    if let Some(watchdog) = crate::ops::Watchdog::from_env() {
+    if let Some(watchdog) = bianmin_ops::Watchdog::from_env() {
         if let Err(err) = watchdog.spawn(health.clone(), notifier) {
             tracing::error!(%err, "watchdog thread not started");
         }
@@ -164,8 +164,8 @@ fn start_operations() -> Vec<slint::Timer> {
 
 /// The operations monitor on the services' runtime: device health, queue,
 /// sync, disk, and the periodic heartbeat through the outbox.
-fn start_monitor(services: &crate::services::Services, config: &Config) -> crate::ops::OpsMonitor {
-    let mut sources = crate::ops::OpsSources::new(
+fn start_monitor(services: &crate::services::Services, config: &Config) -> bianmin_ops::OpsMonitor {
+    let mut sources = bianmin_ops::OpsSources::new(
         config.store.data_dir.clone(),
         config.station.terminal_id.as_str(),
         &config.station.code.0,
@@ -179,7 +179,7 @@ fn start_monitor(services: &crate::services::Services, config: &Config) -> crate
     sources.devices = services.devices.as_ref().map(|d| d.status.clone());
     sources.printer = services.printer.clone();
     sources.heartbeat_secs = config.platform.heartbeat_secs.get();
-    let monitor = crate::ops::OpsMonitor::new(sources);
+    let monitor = bianmin_ops::OpsMonitor::new(sources);
     monitor.spawn(services.runtime.handle());
     monitor
 }
@@ -201,7 +201,7 @@ fn admin_config_path(demo: bool, data_dir: &std::path::Path) -> std::path::PathB
             return path.into();
         }
     }
-    crate::config::SYSTEM_CONFIG_PATH.into()
+    bianmin_config::SYSTEM_CONFIG_PATH.into()
 }
 
 /// The hooks that connect a controller to running services.
@@ -212,7 +212,7 @@ pub fn kiosk_hooks(services: &crate::services::Services) -> std::rc::Rc<dyn Kios
 /// The hooks, with admin mode told of the presence sensor.
 fn kiosk_hooks_with_admin(
     services: &crate::services::Services,
-    admin: Option<crate::ui::admin::AdminController>,
+    admin: Option<bianmin_ui::admin::AdminController>,
 ) -> std::rc::Rc<dyn KioskHooks> {
     std::rc::Rc::new(KioskServices {
         admin,
@@ -225,11 +225,11 @@ fn kiosk_hooks_with_admin(
 
 /// What the UI asks of the devices.
 struct KioskServices {
-    admin: Option<crate::ui::admin::AdminController>,
+    admin: Option<bianmin_ui::admin::AdminController>,
     demo_devices: Option<std::sync::Arc<bianmin_drivers::demo::DemoDevices>>,
     identity: std::sync::Arc<std::sync::Mutex<Option<Box<bianmin_drivers::idcard::Identity>>>>,
     devices: Option<std::sync::Arc<bianmin_drivers::manager::DeviceManager>>,
-    desk: crate::desk::DeskHandle,
+    desk: bianmin_desk::DeskHandle,
 }
 
 impl KioskHooks for KioskServices {
@@ -268,12 +268,12 @@ impl KioskHooks for KioskServices {
         }
     }
 
-    fn identity(&self) -> Option<crate::core::form::Identity> {
+    fn identity(&self) -> Option<bianmin_core::form::Identity> {
         let slot = self.identity.lock().ok()?;
-        slot.as_deref().map(crate::devices::core_identity)
+        slot.as_deref().map(bianmin_ops::devices::core_identity)
     }
 
-    fn desk(&self, request: crate::desk::DeskRequest) {
+    fn desk(&self, request: bianmin_desk::DeskRequest) {
         self.desk.send(request);
     }
 }

@@ -1,5 +1,5 @@
 use bianmin::cli::{self, Cli, Command, ConfigCommand};
-use bianmin::config::{Config, REFERENCE_CONFIG};
+use bianmin_config::{Config, REFERENCE_CONFIG};
 use clap::Parser;
 use std::process::ExitCode;
 
@@ -50,11 +50,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let mut pin = zeroize::Zeroizing::new(String::new());
                 let provisioned = std::io::stdin()
                     .read_line(&mut pin)
-                    .map_err(|e| bianmin::admin::AdminError::Storage {
+                    .map_err(|e| bianmin_admin::AdminError::Storage {
                         detail: format!("cannot read the PIN from standard input: {e}"),
                     })
                     .and_then(|_| {
-                        bianmin::admin::AdminGate::provision(&config.store.data_dir, pin.trim())
+                        bianmin_admin::AdminGate::provision(&config.store.data_dir, pin.trim())
                     });
                 match provisioned {
                     Ok(_) => {
@@ -63,7 +63,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                             config
                                 .store
                                 .data_dir
-                                .join(bianmin::admin::pin::PIN_FILE)
+                                .join(bianmin_admin::pin::PIN_FILE)
                                 .display()
                         );
                         ExitCode::SUCCESS
@@ -82,10 +82,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let mut pin = zeroize::Zeroizing::new(String::new());
                 match std::io::stdin()
                     .read_line(&mut pin)
-                    .map_err(|e| bianmin::admin::AdminError::Storage {
+                    .map_err(|e| bianmin_admin::AdminError::Storage {
                         detail: format!("cannot read the PIN from standard input: {e}"),
                     })
-                    .and_then(|_| bianmin::admin::staff::hash(pin.trim()))
+                    .and_then(|_| bianmin_admin::staff::hash(pin.trim()))
                 {
                     Ok(hash) => {
                         println!("{hash}");
@@ -107,7 +107,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .as_ref()
         .map(|c| c.logging.filter.clone())
         .unwrap_or_else(|_| "info".into());
-    bianmin::logging::init(&log_filter);
+    bianmin_config::logging::init(&log_filter);
 
     match cli.command {
         Command::Run => {
@@ -115,8 +115,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let path = cli
                 .config
                 .clone()
-                .unwrap_or_else(|| bianmin::config::SYSTEM_CONFIG_PATH.into());
-            let _ = bianmin::admin::ConfigStore::new(path).clean_stale_temps();
+                .unwrap_or_else(|| bianmin_config::SYSTEM_CONFIG_PATH.into());
+            let _ = bianmin_admin::ConfigStore::new(path).clean_stale_temps();
             Ok(bianmin::app::run_kiosk(loaded))
         }
         Command::Demo(args) => {
@@ -136,7 +136,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Walkthrough(args) => {
             let paths =
-                bianmin::ui::walkthrough::run(loaded.unwrap_or_default(), &args.out, args.large)?;
+                bianmin::walkthrough::run(loaded.unwrap_or_default(), &args.out, args.large)?;
             for path in paths {
                 println!("{}", path.display());
             }

@@ -2,11 +2,9 @@
 //! sync engine and, in demo mode, the embedded reference platform. They reach
 //! the UI thread only through the `Inbox`, which the UI drains on its own timer.
 
-use crate::config::{Config, Secret};
-use crate::core::catalogue::{Catalogue, DEMO_CATALOGUE_JSON};
-use crate::desk::{DeskDeps, DeskHandle, DeskRequest};
-use crate::store::Store;
-use crate::sync::{Link, SyncHandle, SyncStatus};
+use bianmin_config::{Config, Secret};
+use bianmin_core::catalogue::{Catalogue, DEMO_CATALOGUE_JSON};
+use bianmin_desk::{DeskDeps, DeskHandle, DeskRequest};
 use bianmin_drivers::demo::{DemoDevices, DemoTiming};
 use bianmin_drivers::gpio::GpioEvent;
 use bianmin_drivers::id_number::{mask_id, mask_name};
@@ -15,59 +13,14 @@ use bianmin_drivers::manager::{DeviceEvent, DeviceManager, DevicesStatus, Printe
 use bianmin_drivers::printer::Paper;
 use bianmin_drivers::scanner::{CodeKind, ScanEvent};
 use bianmin_platform_server::{ServerHandle, ServerOptions};
+use bianmin_store::Store;
+use bianmin_sync::{SyncHandle, SyncStatus};
+use bianmin_ui::events::{Inbox, UiEvent};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 /// The signing secret the demo's embedded platform and terminal share.
 const DEMO_SECRET: &str = "bianmin-demo-secret";
-
-/// Something that happened off the UI thread and must show on screen.
-#[derive(Debug, Clone)]
-pub enum UiEvent {
-    Link {
-        link: Link,
-        queue_depth: u64,
-    },
-    Catalogue(Box<Catalogue>),
-    /// Service codes this station applied for most, most first (本站常办).
-    Popular(Vec<String>),
-    /// An ID card was read; only the masked form ever reaches the screen.
-    CardPresent {
-        masked_name: String,
-        masked_id: String,
-    },
-    CardRemoved,
-    /// A card lies on the reader but could not be read: the resident's sentence.
-    CardFailed(crate::core::words::Words),
-    /// A receipt of this system was scanned. Its progress follows as
-    /// `Desk(DeskEvent::Progress)`: the scan is handed to the desk.
-    ReceiptScanned(String),
-    /// An e-ID or 一码通办 service code was scanned.
-    ServiceCodeScanned,
-    /// Something that is not a code this kiosk knows.
-    UnknownCode,
-    /// The physical call-staff button. The desk has already queued the
-    /// `call_staff` event for the platform; the UI only shows that help is
-    /// coming (and must not send `DeskRequest::CallStaff` again).
-    CallStaff,
-    Devices(Box<DevicesStatus>),
-    /// The presence sensor saw someone arrive (`true`) or leave: a dimmed
-    /// screen wakes for the arrival.
-    Presence(bool),
-    /// An answer of the service desk to a journey's request.
-    Desk(crate::desk::DeskEvent),
-}
-
-/// Events waiting for the UI thread.
-pub type Inbox = crate::mailbox::Mailbox<UiEvent>;
-
-impl Inbox {
-    /// The desk's answers, delivered into this inbox.
-    pub fn desk_answers(&self) -> crate::desk::DeskAnswers {
-        let inbox = self.clone();
-        Arc::new(move |event| inbox.post(UiEvent::Desk(event)))
-    }
-}
 
 /// Running background services; dropping it stops them.
 pub struct Services {
@@ -121,7 +74,7 @@ pub fn start(config: &mut Config, demo: bool) -> Services {
         }
         match runtime.block_on(bianmin_platform_server::spawn(options)) {
             Ok(server) => {
-                config.platform.url = crate::config::HttpUrl(server.base_url().to_string());
+                config.platform.url = bianmin_config::HttpUrl(server.base_url().to_string());
                 config.platform.secret = Some(Secret(DEMO_SECRET.into()));
                 tracing::info!(
                     url = server.base_url(),
@@ -139,7 +92,7 @@ pub fn start(config: &mut Config, demo: bool) -> Services {
             tracing::error!(%err, "the outbox cannot be opened; applications are refused");
             // Shown on the out-of-service page, which has no language
             // switch: in the language the kiosk starts in.
-            let english = config.ui.language == crate::config::Language::En;
+            let english = config.ui.language == bianmin_config::Language::En;
             let said = err.resident_message();
             (None, Some(format!("{}: {err}", said.pick(english))))
         }
@@ -161,7 +114,7 @@ pub fn start(config: &mut Config, demo: bool) -> Services {
 
     let sync = store.as_ref().and_then(|store| {
         let _guard = runtime.enter();
-        match crate::sync::spawn_without_heartbeats(config, store.clone()) {
+        match bianmin_sync::spawn_without_heartbeats(config, store.clone()) {
             Ok((handle, status)) => {
                 runtime.spawn(forward_status(
                     status,
@@ -182,7 +135,7 @@ pub fn start(config: &mut Config, demo: bool) -> Services {
     let (devices, demo_devices) = start_devices(&runtime, config, demo);
     let mut devices = devices;
     let printer = devices.as_ref().map(|d| d.printer.clone());
-    let desk = crate::desk::spawn(
+    let desk = bianmin_desk::spawn(
         runtime.handle(),
         DeskDeps {
             store: store.clone(),
@@ -247,7 +200,7 @@ fn start_devices(
             }
         }
     } else {
-        let manager = DeviceManager::start(crate::devices::manager_config(config));
+        let manager = DeviceManager::start(bianmin_ops::devices::manager_config(config));
         (Some(manager), None)
     }
 }
@@ -293,7 +246,7 @@ async fn forward_devices(
                         // The scanner knows the shape; only the issuer's check
                         // character tells a misread or forged number apart.
                         CodeKind::Receipt(receipt)
-                            if !crate::store::receipt::is_valid(&receipt.number) =>
+                            if !bianmin_store::receipt::is_valid(&receipt.number) =>
                         {
                             inbox.post(UiEvent::UnknownCode);
                         }
@@ -364,10 +317,10 @@ async fn forward_status(
 const POPULAR_WINDOW: usize = 2000;
 
 /// The service codes of this station's recent applications, most used first.
-fn station_popular(store: &Store) -> crate::store::Result<Vec<String>> {
+fn station_popular(store: &Store) -> bianmin_store::Result<Vec<String>> {
     let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
     for record in store.list(None, POPULAR_WINDOW)? {
-        if record.kind != crate::platform::api::RecordKind::Application {
+        if record.kind != bianmin_platform::api::RecordKind::Application {
             continue;
         }
         if let Some(code) = record.service_code {

@@ -6,11 +6,11 @@
 //! One test function sets NOTIFY_SOCKET for the whole process; the pure
 //! heartbeat test does not touch the environment.
 
-use bianmin::ops::monitor::{build_heartbeat, device_health};
-use bianmin::ops::{DiskLevel, DiskSpace, DiskThresholds, OpsMonitor, OpsSnapshot, OpsSources};
-use bianmin::store::Store;
 use bianmin_drivers::manager::{DeviceStatus, DevicesStatus};
 use bianmin_drivers::printer::PrinterState;
+use bianmin_ops::monitor::{build_heartbeat, device_health};
+use bianmin_ops::{DiskLevel, DiskSpace, DiskThresholds, OpsMonitor, OpsSnapshot, OpsSources};
+use bianmin_store::Store;
 use bianmin_testkit::notify_messages;
 use std::os::unix::net::UnixDatagram;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -127,7 +127,7 @@ fn heartbeat_reports_paper_near_end_queue_age_and_sync() {
     let devices = DevicesStatus {
         id_card: DeviceStatus::Ok,
         printer: DeviceStatus::Degraded {
-            reason: bianmin::core::words::Words::fixed("打印纸快用完了", "Paper is running out"),
+            reason: bianmin_core::words::Words::fixed("打印纸快用完了", "Paper is running out"),
             detail: "paper near end".into(),
         },
         scanner: DeviceStatus::Ok,
@@ -137,16 +137,16 @@ fn heartbeat_reports_paper_near_end_queue_age_and_sync() {
     let printer = health.iter().find(|h| h.device == "printer").unwrap();
     assert_eq!(
         printer.state,
-        bianmin::ops::DeviceState::Ok,
+        bianmin_ops::DeviceState::Ok,
         "near-end still prints"
     );
-    assert_eq!(printer.paper, Some(bianmin::ops::PaperState::NearEnd));
+    assert_eq!(printer.paper, Some(bianmin_ops::PaperState::NearEnd));
 
     let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     let snap = OpsSnapshot {
         devices: Some(devices),
         printer: Some(PrinterState::PaperNearEnd),
-        queue: Some(bianmin::store::QueueStats {
+        queue: Some(bianmin_store::QueueStats {
             pending: 3,
             pending_applications: 2,
             pending_heartbeats: 1,
@@ -190,7 +190,7 @@ fn heartbeat_reports_paper_near_end_queue_age_and_sync() {
 #[test]
 fn the_kiosk_sync_engine_leaves_heartbeats_to_the_monitor() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = bianmin::config::Config::default();
+    let mut config = bianmin_config::Config::default();
     config.store.data_dir = dir.path().to_path_buf();
     let services = bianmin::services::start(&mut config, true);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
@@ -200,8 +200,8 @@ fn the_kiosk_sync_engine_leaves_heartbeats_to_the_monitor() {
         online = services.inbox.drain().iter().any(|e| {
             matches!(
                 e,
-                bianmin::services::UiEvent::Link {
-                    link: bianmin::sync::Link::Online,
+                bianmin_ui::events::UiEvent::Link {
+                    link: bianmin_sync::Link::Online,
                     ..
                 }
             )

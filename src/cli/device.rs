@@ -5,13 +5,13 @@
 //! 0 = done, 1 = the device works but the action did not (no card, paper
 //! end), 2 = the device is missing, busy, silent or not what it should be.
 
-use crate::config::Config;
-use crate::devices::{printer_layout, suffix};
+use bianmin_config::Config;
 use bianmin_drivers::id_number::{mask_address, mask_id, mask_name};
 use bianmin_drivers::idcard::{CardError, IdCardReader, Identity};
 use bianmin_drivers::printer::receipt::test_receipt;
 use bianmin_drivers::printer::{EscPosPrinter, Layout, Paper, PrinterState};
 use bianmin_drivers::scanner::{CodeKind, ScanEvent, Scanner, Suffix};
+use bianmin_ops::devices::{printer_layout, suffix};
 use std::process::ExitCode;
 use std::time::Duration;
 

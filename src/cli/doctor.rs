@@ -1,7 +1,7 @@
 //! `bianmin doctor`: one table of what is fine and what is not.
 
 use super::check::Check;
-use crate::config::Config;
+use bianmin_config::Config;
 use std::process::ExitCode;
 
 pub fn run(config: &Config) -> ExitCode {
@@ -42,10 +42,10 @@ fn print_table(checks: &[Check]) {
 fn voice_check(config: &Config) -> Check {
     let problem = if !config.voice.enabled {
         Some("disabled in the configuration".to_string())
-    } else if !crate::voice::espeak_available() {
+    } else if !bianmin_ui::voice::espeak_available() {
         Some("espeak-ng is not installed: the kiosk runs silently".to_string())
     } else {
-        crate::voice::sound_device_problem().map(|p| format!("{p}: the kiosk runs silently"))
+        bianmin_ui::voice::sound_device_problem().map(|p| format!("{p}: the kiosk runs silently"))
     };
     Check {
         name: "voice".into(),

@@ -1,8 +1,8 @@
 //! `bianmin queue …` and `bianmin sync`: the offline outbox.
 
-use crate::config::Config;
-use crate::platform::client::PlatformClient;
-use crate::store::{now_ms, rfc3339, RecordState, Store};
+use bianmin_config::Config;
+use bianmin_platform::client::PlatformClient;
+use bianmin_store::{now_ms, rfc3339, RecordState, Store};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -118,7 +118,7 @@ pub fn sync(args: SyncArgs, config: &Config) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Runtime::new()?;
     if !args.once {
         return rt.block_on(async {
-            let (handle, mut rx) = crate::sync::spawn(config, store)?;
+            let (handle, mut rx) = bianmin_sync::spawn(config, store)?;
             println!("syncing with {} (Ctrl-C to stop)", config.platform.url.as_str());
             loop {
                 tokio::select! {
@@ -145,8 +145,8 @@ pub fn sync(args: SyncArgs, config: &Config) -> anyhow::Result<ExitCode> {
     );
     bar.enable_steady_tick(Duration::from_millis(200));
     let result = rt.block_on(async {
-        let catalogue = crate::sync::pull_catalogue(&client, &store).await;
-        let report = crate::sync::drain_once(
+        let catalogue = bianmin_sync::pull_catalogue(&client, &store).await;
+        let report = bianmin_sync::drain_once(
             &client,
             &store,
             config.platform.batch_size.get() as usize,
@@ -231,7 +231,7 @@ pub fn doctor_checks(config: &Config) -> Vec<super::check::Check> {
     }
     let clock = store.clock_check();
     out.push(check("clock", clock.is_ok(), false, clock.describe()));
-    let free = crate::store::free_disk_bytes(store.data_dir());
+    let free = bianmin_store::free_disk_bytes(store.data_dir());
     out.push(check(
         "disk",
         free > 64 * 1024 * 1024,

@@ -2,8 +2,8 @@
 //! to PNGs, and measured against the elder-friendly rules.
 
 use super::{AuditArgs, LangArg, ScreensArgs, ThemeArg};
-use crate::config::{Config, Language};
-use crate::ui::headless;
+use bianmin_config::{Config, Language};
+use bianmin_ui::headless;
 use std::process::ExitCode;
 
 /// `bianmin screens`.
@@ -27,10 +27,10 @@ pub fn audit_ui(config: &Config, args: &AuditArgs) -> anyhow::Result<ExitCode> {
         "panel: {}×{} px at {px_per_mm} px/mm (set ui.px_per_mm); 60 dp = {:.0} px",
         args.size.0,
         args.size.1,
-        60.0 * crate::ui::audit::MM_PER_DP * px_per_mm
+        60.0 * bianmin_ui::audit::MM_PER_DP * px_per_mm
     );
     let audits =
-        crate::ui::audit::audit_all(&ThemeArg::selection(args.theme), args.size, px_per_mm)?;
+        bianmin_ui::audit::audit_all(&ThemeArg::selection(args.theme), args.size, px_per_mm)?;
     let mut failed = 0;
     for audit in &audits {
         let theme = if audit.large { "large" } else { "normal" };

@@ -114,7 +114,7 @@ fn set_admin_pin_provisions_the_pin_file() {
     assert!(!data.join("admin-pin.json").exists());
     let ok = run("480715");
     assert!(ok.status.success(), "{}", stderr(&ok));
-    let mut gate = bianmin::admin::AdminGate::open(&data).unwrap();
+    let mut gate = bianmin_admin::AdminGate::open(&data).unwrap();
     assert!(gate
         .try_enter("480715", std::time::SystemTime::now())
         .is_ok());
@@ -186,7 +186,7 @@ fn screens_writes_every_screen_and_the_chinese_reads_back() {
     let written: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
     assert_eq!(
         written.len(),
-        2 * bianmin::ui::headless::all_screens().len(),
+        2 * bianmin_ui::headless::all_screens().len(),
         "every screen × 2 themes"
     );
     for name in [
@@ -285,7 +285,7 @@ fn walkthrough_renders_a_whole_journey_with_its_printed_receipt() {
     assert!(
         codes
             .iter()
-            .any(|c| bianmin::store::receipt::is_valid(c.trim())),
+            .any(|c| bianmin_store::receipt::is_valid(c.trim())),
         "{codes:?}"
     );
 }

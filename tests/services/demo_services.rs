@@ -2,10 +2,11 @@
 //! simulated devices on real pseudo-terminals and the embedded reference
 //! platform on loopback, as the UI sees them through the inbox.
 
-use bianmin::config::Config;
-use bianmin::desk::DeskEvent;
-use bianmin::services::{self, Services, UiEvent};
-use bianmin::store::receipt;
+use bianmin::services::{self, Services};
+use bianmin_config::Config;
+use bianmin_desk::DeskEvent;
+use bianmin_store::receipt;
+use bianmin_ui::events::UiEvent;
 use std::time::{Duration, Instant};
 
 /// Events seen but not yet asked for stay in `seen`, in order.
@@ -46,7 +47,7 @@ fn demo_card_scan_and_platform_reach_the_ui_as_events() {
         matches!(
             e,
             UiEvent::Link {
-                link: bianmin::sync::Link::Online,
+                link: bianmin_sync::Link::Online,
                 ..
             }
         )

@@ -2,27 +2,27 @@
 //! loopback and the virtual receipt printer on a pseudo-terminal, answers
 //! read from the `Inbox` as the UI reads them.
 
-use bianmin::config::Config;
-use bianmin::core::application::{
+use bianmin_config::Config;
+use bianmin_core::application::{
     Application, AppliedItem, DeliveryChoice, MaterialRecord, MaterialState, Point, Signature,
     Subject,
 };
-use bianmin::core::catalogue::Delivery as ItemDelivery;
-use bianmin::core::evaluation::{Evaluation, LowReason, Satisfaction};
-use bianmin::core::form::{FormValues, Identity};
-use bianmin::desk::{self, DeskDeps, DeskEvent, DeskHandle, DeskRequest, Submission};
-use bianmin::platform::api::{ApplicationWire, ErrorReportWire, EvaluationWire, RecordKind};
-use bianmin::platform::client::{install_crypto_provider, PlatformClient};
-use bianmin::services::{Inbox, UiEvent};
-use bianmin::store::{RecordState, Store, StoreError};
-use bianmin::sync::{self, SyncHandle, SyncOptions};
+use bianmin_core::catalogue::Delivery as ItemDelivery;
+use bianmin_core::evaluation::{Evaluation, LowReason, Satisfaction};
+use bianmin_core::form::{FormValues, Identity};
+use bianmin_desk::{self as desk, DeskDeps, DeskEvent, DeskHandle, DeskRequest, Submission};
 use bianmin_drivers::demo::{DemoDevices, DemoTiming};
 use bianmin_drivers::idcard::sim::demo_cards;
 use bianmin_drivers::idcard::Identity as Card;
 use bianmin_drivers::manager::{DeviceManager, DeviceStatus};
 use bianmin_drivers::printer::Paper;
+use bianmin_platform::api::{ApplicationWire, ErrorReportWire, EvaluationWire, RecordKind};
+use bianmin_platform::client::{install_crypto_provider, PlatformClient};
 use bianmin_platform_server::{ServerHandle, ServerOptions};
+use bianmin_store::{RecordState, Store, StoreError};
+use bianmin_sync::{self as sync, SyncHandle, SyncOptions};
 use bianmin_testkit::*;
+use bianmin_ui::events::{Inbox, UiEvent};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -436,7 +436,7 @@ async fn offline_submission_prints_then_reaches_the_platform_once_with_live_prog
     assert_eq!(rows[0].state.zh(), "审核中");
 
     // A receipt the platform does not know and this terminal never took.
-    let stranger = bianmin::store::receipt::format("T0009", "20261125", 7);
+    let stranger = bianmin_store::receipt::format("T0009", "20261125", 7);
     let (live, rows, message) = kiosk
         .progress(DeskRequest::ProgressByReceipt(stranger))
         .await;
@@ -610,7 +610,7 @@ async fn reprint_after_a_restart_comes_from_the_store() {
     let answer = kiosk
         .ask(
             DeskRequest::Reprint {
-                receipt_no: bianmin::store::receipt::format("T0001", "20261125", 999),
+                receipt_no: bianmin_store::receipt::format("T0001", "20261125", 999),
             },
             "refused reprint",
             |e| matches!(e, DeskEvent::Reprinted(_)),
@@ -863,7 +863,7 @@ async fn a_slow_platform_does_not_hold_the_resident_up() {
     let dir = tempfile::tempdir().unwrap();
     // The client would wait half a minute: the desk must not.
     let mut kiosk = Kiosk::configured(dir.path(), server.base_url(), None, |c| {
-        c.platform.request_timeout_secs = bianmin::config::Ranged(30);
+        c.platform.request_timeout_secs = bianmin_config::Ranged(30);
     });
     for _ in 0..2 {
         assert!(matches!(
@@ -906,7 +906,7 @@ async fn without_store_printer_or_platform_every_request_is_still_answered() {
             station: "演示村便民服务站".into(),
         },
     );
-    let receipt_no = bianmin::store::receipt::format("T0001", "20261125", 1);
+    let receipt_no = bianmin_store::receipt::format("T0001", "20261125", 1);
     desk.send(DeskRequest::Submit(Box::new(Submission {
         application: application(0),
         title: "社会保障卡申领".into(),

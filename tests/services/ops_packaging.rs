@@ -75,7 +75,7 @@ fn udev_rules_give_the_three_stable_names() {
         );
     }
     // The configuration's default ports are the names the rules create.
-    let config = bianmin::config::Config::default();
+    let config = bianmin_config::Config::default();
     assert_eq!(config.devices.id_card.port, "/dev/bianmin-idcard");
     assert_eq!(config.devices.printer.port, "/dev/bianmin-printer");
     assert_eq!(config.devices.scanner.port, "/dev/bianmin-scanner");

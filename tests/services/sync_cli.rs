@@ -1,8 +1,8 @@
 //! `bianmin queue …`, `bianmin sync --once` and the doctor rows, run as the
 //! real binary against the reference server on loopback.
 
-use bianmin::store::Store;
 use bianmin_platform_server::Fault;
+use bianmin_store::Store;
 use bianmin_testkit::*;
 use std::process::Command;
 
@@ -137,7 +137,7 @@ async fn doctor_fails_on_a_corrupted_database() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     drop(Store::open_at(&data, "T0001").unwrap());
-    std::fs::write(data.join(bianmin::store::DB_FILE), vec![0x42u8; 8192]).unwrap();
+    std::fs::write(data.join(bianmin_store::DB_FILE), vec![0x42u8; 8192]).unwrap();
     let cfg = dir.path().join("kiosk.toml");
     std::fs::write(
         &cfg,

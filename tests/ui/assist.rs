@@ -4,11 +4,11 @@
 //! the end of the session ends the help. Every step is a press.
 
 use super::support::{press, pressed, tap, type_keys};
-use bianmin::config::{Config, PinHash, StaffId, StaffMember};
-use bianmin::core::form::Identity;
-use bianmin::desk::DeskRequest;
-use bianmin::ui::controller::KioskHooks;
-use bianmin::ui::{AppWindow, AssistStep, Journey, Kiosk, KioskController, Screen};
+use bianmin_config::{Config, PinHash, StaffId, StaffMember};
+use bianmin_core::form::Identity;
+use bianmin_desk::DeskRequest;
+use bianmin_ui::controller::KioskHooks;
+use bianmin_ui::{AppWindow, AssistStep, Journey, Kiosk, KioskController, Screen};
 use slint::ComponentHandle;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -24,7 +24,7 @@ impl KioskHooks for Recorder {
     fn identity(&self) -> Option<Identity> {
         bianmin_drivers::idcard::sim::demo_cards()
             .first()
-            .map(bianmin::devices::core_identity)
+            .map(bianmin_ops::devices::core_identity)
     }
     fn desk(&self, request: DeskRequest) {
         self.0.borrow_mut().push(request);
@@ -35,7 +35,7 @@ fn kiosk() -> (AppWindow, KioskController, Rc<Recorder>) {
     let mut config = Config::default();
     config.assist.staff.push(StaffMember {
         id: StaffId(CLERK.into()),
-        pin_hash: PinHash(bianmin::admin::staff::hash(PIN).unwrap()),
+        pin_hash: PinHash(bianmin_admin::staff::hash(PIN).unwrap()),
     });
     let (ui, controller) = super::support::kiosk_with(config);
     let recorder = Rc::new(Recorder::default());

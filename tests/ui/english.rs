@@ -2,11 +2,11 @@
 //! what the catalogue gives (service, category, form and material names,
 //! guides) and names (the resident's, the station's) may stay Chinese.
 
-use bianmin::config::{Config, Language};
-use bianmin::core::bundle::DEMO_BUNDLES_JSON;
-use bianmin::core::catalogue::DEMO_CATALOGUE_JSON;
-use bianmin::core::form::DEMO_FORMS_JSON;
-use bianmin::ui::audit::words_on_screens;
+use bianmin_config::{Config, Language};
+use bianmin_core::bundle::DEMO_BUNDLES_JSON;
+use bianmin_core::catalogue::DEMO_CATALOGUE_JSON;
+use bianmin_core::form::DEMO_FORMS_JSON;
+use bianmin_ui::audit::words_on_screens;
 
 fn is_han(c: char) -> bool {
     matches!(c, '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}')
@@ -38,7 +38,7 @@ fn allowed() -> Vec<String> {
     for card in bianmin_drivers::idcard::sim::demo_cards() {
         allowed.push(card.name.clone());
         allowed.push(card.address.clone());
-        allowed.push(bianmin::core::id_number::mask_name(&card.name));
+        allowed.push(bianmin_core::id_number::mask_name(&card.name));
     }
     allowed.push(Config::default().station.name.clone());
     allowed.retain(|s| s.chars().any(is_han));

@@ -10,18 +10,20 @@
 //! once, one material is owed under 容缺 and another replaced by 告知承诺.
 //!
 //! Every step the resident takes is a press of what the screen shows, found
-//! by its accessible label (`support::tap`, `bianmin::ui::press`): keys on
+//! by its accessible label (`support::tap`, `bianmin_ui::press`): keys on
 //! the keypad and the pinyin keyboard, page buttons, a material card's
 //! option buttons, the finger on the signature pad. The view models are
 //! only read, to check what the screen says and to know which label to press.
 
 use super::support::{press, pressed, tap, type_keys};
-use bianmin::config::Config;
-use bianmin::platform::api::RecordKind;
 use bianmin::services::{self, Services};
-use bianmin::store::RecordState;
-use bianmin::ui::{AppWindow, Editor, Journey, Kiosk, KioskController, MaterialRow, Screen};
+use bianmin_config::Config;
+use bianmin_platform::api::RecordKind;
 use bianmin_platform_server::Fault;
+use bianmin_store::RecordState;
+use bianmin_ui::{
+    AppWindow, Editor, Journey, Kiosk, KioskController, MaterialRow, MaterialWay, Screen,
+};
 use slint::{ComponentHandle, Model};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -41,8 +43,8 @@ fn terminal() -> Terminal {
     let mut config = Config::default();
     config.store.data_dir = dir.path().to_path_buf();
     // Retries come quickly once the link is back; the default cap is minutes.
-    config.platform.retry_base_ms = bianmin::config::Ranged(50);
-    config.platform.retry_cap_secs = bianmin::config::Ranged(1);
+    config.platform.retry_base_ms = bianmin_config::Ranged(50);
+    config.platform.retry_cap_secs = bianmin_config::Ranged(1);
     let services = services::start(&mut config, true);
     assert!(services.fault.is_none(), "{:?}", services.fault);
     let ui = AppWindow::new().unwrap();
@@ -116,10 +118,10 @@ impl Terminal {
     }
 
     /// Every field of the form, read page by page with the page buttons.
-    fn all_fields(&self) -> Vec<bianmin::ui::FieldRow> {
+    fn all_fields(&self) -> Vec<bianmin_ui::FieldRow> {
         let journey = self.journey();
         pressed(press::first_page(&self.ui));
-        let mut rows: Vec<bianmin::ui::FieldRow> = journey.get_fields().iter().collect();
+        let mut rows: Vec<bianmin_ui::FieldRow> = journey.get_fields().iter().collect();
         while press::can_press(&self.ui, press::NEXT_PAGE) {
             tap(&self.ui, press::NEXT_PAGE);
             rows.extend(journey.get_fields().iter());
@@ -161,7 +163,7 @@ impl Terminal {
         }
         pressed(press::choose_materials(&self.ui, |row| {
             let decided = row.options.iter().any(|o| o.selected);
-            (!decided).then_some("provided")
+            (!decided).then_some(MaterialWay::Provided)
         }));
         let states: BTreeMap<String, String> = self
             .all_materials()
@@ -202,7 +204,7 @@ impl Terminal {
         tap(&self.ui, "提交申请");
         self.pump_until("the receipt screen", |t| t.screen() == Screen::Receipt);
         let receipt = self.journey().get_receipt_no().to_string();
-        assert!(bianmin::store::receipt::is_valid(&receipt), "{receipt}");
+        assert!(bianmin_store::receipt::is_valid(&receipt), "{receipt}");
         receipt
     }
 
@@ -308,7 +310,7 @@ fn a_resident_applies_offline_and_the_platform_gets_it_once() {
     let t = terminal();
     let ui = &t.ui;
     t.pump_until("the link", |t| {
-        t.kiosk().get_network() == bianmin::ui::NetworkState::Online
+        t.kiosk().get_network() == bianmin_ui::NetworkState::Online
     });
 
     // The platform becomes unreachable before the resident arrives.

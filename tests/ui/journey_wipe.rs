@@ -5,9 +5,9 @@
 //! time-out the keyboard open: it covers 首页), all reached by pressing.
 
 use super::support::{press, pressed, tap, type_keys};
-use bianmin::config::{Config, PinHash, StaffId, StaffMember};
-use bianmin::ui::headless::SampleResident;
-use bianmin::ui::{AppWindow, AssistStep, Journey, Kiosk, KioskController, Screen};
+use bianmin_config::{Config, PinHash, StaffId, StaffMember};
+use bianmin_ui::headless::SampleResident;
+use bianmin_ui::{AppWindow, AssistStep, Journey, Kiosk, KioskController, Screen};
 use slint::{ComponentHandle, Model};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -16,7 +16,7 @@ fn kiosk() -> (AppWindow, KioskController) {
     let mut config = Config::default();
     config.assist.staff.push(StaffMember {
         id: StaffId("1001".into()),
-        pin_hash: PinHash(bianmin::admin::staff::hash("975318").unwrap()),
+        pin_hash: PinHash(bianmin_admin::staff::hash("975318").unwrap()),
     });
     let (ui, controller) = super::support::kiosk_with(config);
     controller.set_hooks(Rc::new(SampleResident));

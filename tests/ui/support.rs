@@ -1,10 +1,10 @@
 //! Helpers every UI test uses: a kiosk on the testing backend, finding and
 //! pressing buttons by their accessible label, and mock time.
 
-use bianmin::config::Config;
-use bianmin::core::catalogue::Catalogue;
-pub use bianmin::ui::press;
-use bianmin::ui::{AppWindow, Kiosk, KioskController, Screen};
+use bianmin_config::Config;
+use bianmin_core::catalogue::Catalogue;
+pub use bianmin_ui::press;
+use bianmin_ui::{AppWindow, Kiosk, KioskController, Screen};
 use i_slint_backend_testing::{AccessibleRole, ElementHandle};
 use slint::ComponentHandle;
 use std::time::{Duration, Instant};
@@ -31,7 +31,7 @@ pub fn buttons<C: ComponentHandle>(ui: &C, label: &str) -> Vec<ElementHandle> {
 }
 
 /// Press the button a resident would see with this label (see
-/// `bianmin::ui::press`: only what is within a finger's reach).
+/// `bianmin_ui::press`: only what is within a finger's reach).
 pub fn tap<C: ComponentHandle>(ui: &C, label: &str) {
     pressed(press::press(ui, label));
 }

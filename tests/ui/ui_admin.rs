@@ -9,18 +9,18 @@
 //! pseudo-terminal.
 
 use super::support::{buttons, seconds, tap, wait_until};
-use bianmin::admin::pin::{AdminGate, DEFAULT_PIN};
-use bianmin::admin::{AuditLog, Change};
-use bianmin::config::{Config, REFERENCE_CONFIG};
-use bianmin::core::catalogue::Catalogue;
-use bianmin::core::words::Words;
-use bianmin::services::UiEvent;
-use bianmin::ui::admin::devices::DeviceHooks;
-use bianmin::ui::admin::{AdminController, AdminHooks, DeviceTest, TestReply};
-use bianmin::ui::{Admin, AdminPage, AppWindow, Kiosk, KioskController};
+use bianmin_admin::pin::{AdminGate, DEFAULT_PIN};
+use bianmin_admin::{AuditLog, Change};
+use bianmin_config::{Config, REFERENCE_CONFIG};
+use bianmin_core::catalogue::Catalogue;
+use bianmin_core::words::Words;
 use bianmin_drivers::manager::{Backoff, DeviceManager, ManagerConfig};
 use bianmin_drivers::printer::sim::VirtualPrinter;
 use bianmin_drivers::printer::{Paper, TextEncoding};
+use bianmin_ui::admin::devices::DeviceHooks;
+use bianmin_ui::admin::{AdminController, AdminHooks, DeviceTest, TestReply};
+use bianmin_ui::events::UiEvent;
+use bianmin_ui::{Admin, AdminPage, AppWindow, Kiosk, KioskController};
 use i_slint_backend_testing::{AccessibleRole, ElementHandle};
 use slint::platform::{PointerEventButton, WindowEvent};
 use slint::{ComponentHandle, LogicalPosition, Model};
@@ -254,7 +254,7 @@ fn a_saved_printer_port_is_live_the_test_page_prints_on_the_new_printer() {
     let ui = &kit.ui;
     let manager = {
         let _guard = runtime.enter();
-        let config = bianmin::devices::manager_config(&kit.admin.live_config());
+        let config = bianmin_ops::devices::manager_config(&kit.admin.live_config());
         Arc::new(DeviceManager::start(ManagerConfig {
             printer: config.printer,
             backoff: Backoff {
@@ -383,7 +383,7 @@ fn the_factory_pin_must_be_changed_first() {
     hold_station_name(ui, Duration::from_millis(5100));
     type_pin(ui, DEFAULT_PIN);
     wait_until("change page", || {
-        admin(ui).get_pin_mode() == bianmin::ui::PinMode::NewPin
+        admin(ui).get_pin_mode() == bianmin_ui::PinMode::NewPin
     });
     type_pin(ui, "123456");
     assert_eq!(
@@ -391,7 +391,7 @@ fn the_factory_pin_must_be_changed_first() {
         "新 PIN 不可用：不能使用出厂 PIN"
     );
     type_pin(ui, PIN);
-    assert_eq!(admin(ui).get_pin_mode(), bianmin::ui::PinMode::Confirm);
+    assert_eq!(admin(ui).get_pin_mode(), bianmin_ui::PinMode::Confirm);
     type_pin(ui, PIN);
     wait_until("settings", || admin(ui).get_page() == AdminPage::Settings);
     // The new PIN works for the next technician.
@@ -406,9 +406,9 @@ fn admin_mode_times_out_to_the_attract_screen_and_screens_are_big_enough() {
     let ui = &kit.ui;
     // The kiosk is in large mode when the technician arrives: admin mode
     // shows in standard sizes, and large mode is back afterwards.
-    ui.global::<bianmin::ui::Theme>().set_large(true);
+    ui.global::<bianmin_ui::Theme>().set_large(true);
     enter(&kit);
-    assert!(!ui.global::<bianmin::ui::Theme>().get_large());
+    assert!(!ui.global::<bianmin_ui::Theme>().get_large());
 
     // Every admin control is a finger-sized target, on both pages.
     check_targets(ui);
@@ -427,10 +427,10 @@ fn admin_mode_times_out_to_the_attract_screen_and_screens_are_big_enough() {
     assert!(admin(ui).get_active());
     seconds(61);
     assert!(!admin(ui).get_active());
-    assert!(ui.global::<bianmin::ui::Theme>().get_large());
+    assert!(ui.global::<bianmin_ui::Theme>().get_large());
     assert_eq!(
         ui.global::<Kiosk>().get_screen(),
-        bianmin::ui::Screen::Attract
+        bianmin_ui::Screen::Attract
     );
     wait_until("audit", || {
         AuditLog::open(&kit.data_dir)
@@ -471,7 +471,7 @@ fn an_idle_attract_screen_dims_and_the_waking_touch_presses_nothing() {
     assert!(!admin(ui).get_dimmed());
     assert_eq!(
         ui.global::<Kiosk>().get_screen(),
-        bianmin::ui::Screen::Attract
+        bianmin_ui::Screen::Attract
     );
 
     // The next tap is a real one.
@@ -489,7 +489,7 @@ fn an_idle_attract_screen_dims_and_the_waking_touch_presses_nothing() {
     }
     assert_eq!(
         ui.global::<Kiosk>().get_screen(),
-        bianmin::ui::Screen::Catalogue
+        bianmin_ui::Screen::Catalogue
     );
     // Away from the attract screen nothing dims.
     seconds(400);
@@ -500,7 +500,7 @@ fn an_idle_attract_screen_dims_and_the_waking_touch_presses_nothing() {
 /// event goes on to admin mode.
 struct PresenceToAdmin(AdminController);
 
-impl bianmin::ui::controller::KioskHooks for PresenceToAdmin {
+impl bianmin_ui::controller::KioskHooks for PresenceToAdmin {
     fn presence(&self, present: bool) {
         self.0.presence(present);
     }
@@ -521,7 +521,7 @@ fn the_presence_sensor_wakes_the_dimmed_screen() {
     assert!(!admin(ui).get_dimmed());
     assert_eq!(
         ui.global::<Kiosk>().get_screen(),
-        bianmin::ui::Screen::Attract
+        bianmin_ui::Screen::Attract
     );
     // Someone standing there keeps it lit: the dimming count starts again.
     seconds(200);
@@ -558,13 +558,13 @@ fn check_targets(ui: &AppWindow) {
 fn operations_screen_shows_the_queue_exports_it_and_the_logs_and_restarts() {
     let kit = kit(false);
     let ui = &kit.ui;
-    let store = bianmin::store::Store::open_at(&kit.data_dir, "T0001").unwrap();
+    let store = bianmin_store::Store::open_at(&kit.data_dir, "T0001").unwrap();
     store
-        .enqueue_heartbeat(bianmin::store::NewHeartbeat::default())
+        .enqueue_heartbeat(bianmin_store::NewHeartbeat::default())
         .unwrap();
-    let mut sources = bianmin::ops::OpsSources::new(kit.data_dir.clone(), "T0001", "110101001001");
+    let mut sources = bianmin_ops::OpsSources::new(kit.data_dir.clone(), "T0001", "110101001001");
     sources.store = Some(store.clone());
-    let monitor = bianmin::ops::OpsMonitor::new(sources);
+    let monitor = bianmin_ops::OpsMonitor::new(sources);
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -6,9 +6,9 @@
 //! screen would use it (header, field, widget at its preferred size).
 
 use super::support::{buttons, press, pressed, tap};
-use bianmin::signature::SignatureCapture;
-use bianmin::ui::audit::{audit_screen, install_backend, ScreenAudit};
-use bianmin::ui::typing::{Backspace, PinyinComposer};
+use bianmin_journey::signature::SignatureCapture;
+use bianmin_journey::typing::{Backspace, PinyinComposer};
+use bianmin_ui::audit::{audit_screen, install_backend, ScreenAudit};
 use i_slint_backend_testing::{AccessibleRole, ElementHandle};
 use slint::{ComponentHandle, Model, ModelRc, SharedString, VecModel};
 use std::cell::RefCell;
@@ -567,7 +567,7 @@ fn a_finger_signs_on_the_pad_and_rewrite_clears_it() {
     assert_eq!(signature.strokes[0].len(), points.len());
     assert_eq!(
         signature.strokes[0][0],
-        bianmin::core::application::Point {
+        bianmin_core::application::Point {
             x: points[0].0.round() as i32,
             y: points[0].1.round() as i32
         }
@@ -655,7 +655,7 @@ fn a_finger_signs_on_the_pad_and_rewrite_clears_it() {
 
     // The stored picture of a signature drawn through the pad.
     pressed(press::stroke(&ui, &[(100.0, 100.0), (300.0, 150.0)]));
-    let png = bianmin::signature::render_png(&capture.borrow().signature()).unwrap();
+    let png = bianmin_desk::signature::render_png(&capture.borrow().signature()).unwrap();
     let picture = image::load_from_memory(&png).unwrap().to_luma8();
     assert_eq!(
         picture.dimensions(),

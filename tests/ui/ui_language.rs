@@ -2,9 +2,9 @@
 //! test binary where no other test reads labels meanwhile.
 
 use super::support::buttons;
-use bianmin::config::{Config, Language};
-use bianmin::core::catalogue::Catalogue;
-use bianmin::ui::{AppWindow, KioskController};
+use bianmin_config::{Config, Language};
+use bianmin_core::catalogue::Catalogue;
+use bianmin_ui::{AppWindow, KioskController};
 use slint::ComponentHandle;
 
 #[test]
@@ -31,7 +31,7 @@ fn english_is_selectable_at_run_time_and_chinese_returns() {
 fn every_translatable_string_has_an_english_entry() {
     let po = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/ui/translations/en/LC_MESSAGES/bianmin.po"
+        "/ui/translations/en/LC_MESSAGES/bianmin-ui.po"
     ))
     .unwrap();
     let mut missing = Vec::new();

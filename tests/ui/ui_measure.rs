@@ -1,7 +1,7 @@
 //! Sizes and contrast measured on every screen in both themes: the element
 //! tree gives the sizes, the software-rendered pixels give the colours.
 
-use bianmin::ui::audit::{audit_all, ScreenAudit, LINE_HEIGHT_PER_FONT_PX};
+use bianmin_ui::audit::{audit_all, ScreenAudit, LINE_HEIGHT_PER_FONT_PX};
 
 fn find<'a>(audits: &'a [ScreenAudit], screen: &str, large: bool) -> &'a ScreenAudit {
     audits
@@ -13,7 +13,7 @@ fn find<'a>(audits: &'a [ScreenAudit], screen: &str, large: bool) -> &'a ScreenA
 #[test]
 fn every_screen_meets_the_minimums_in_both_themes() {
     let audits = audit_all(&[false, true], (1280, 800), 5.6).unwrap();
-    assert_eq!(audits.len(), 2 * bianmin::ui::headless::all_screens().len());
+    assert_eq!(audits.len(), 2 * bianmin_ui::headless::all_screens().len());
     let failures: Vec<String> = audits
         .iter()
         .flat_map(|a| {
@@ -124,12 +124,12 @@ slint::slint! {
 #[test]
 fn the_audit_catches_an_unlabelled_tiny_button_pale_text_and_fine_print() {
     use slint::ComponentHandle;
-    bianmin::ui::audit::install_backend();
+    bianmin_ui::audit::install_backend();
     let ui = BadScreen::new().unwrap();
     ui.show().unwrap();
     i_slint_backend_testing::mock_elapsed_time(std::time::Duration::from_millis(20));
     let snapshot = ui.window().take_snapshot().unwrap();
-    let audit = bianmin::ui::audit::audit_screen(&ui, &snapshot, "bad", false, 5.6);
+    let audit = bianmin_ui::audit::audit_screen(&ui, &snapshot, "bad", false, 5.6);
     let problems = audit.problems.join("\n");
     assert!(problems.contains("no accessible label"), "{problems}");
     assert!(problems.contains("30×30 px, under 44×44"), "{problems}");

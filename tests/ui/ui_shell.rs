@@ -2,7 +2,7 @@
 //! labels, the large-font switch, the idle time-out and the wipe.
 
 use super::support::{buttons, kiosk, screen, seconds, tap};
-use bianmin::ui::{Kiosk, Screen, Theme};
+use bianmin_ui::{Kiosk, Screen, Theme};
 use slint::{ComponentHandle, Model};
 
 #[test]

@@ -2,10 +2,10 @@
 //! audio, and the kiosk speaks by itself in large mode.
 
 use super::support::tap;
-use bianmin::config::{Language, VoiceConfig};
-use bianmin::ui::prompts::{countdown_prompt, screen_prompt};
-use bianmin::ui::{AppWindow, KioskController, Screen};
-use bianmin::voice::{render_wav, Speaker};
+use bianmin_config::{Language, VoiceConfig};
+use bianmin_ui::prompts::{countdown_prompt, screen_prompt};
+use bianmin_ui::voice::{render_wav, Speaker};
+use bianmin_ui::{AppWindow, KioskController, Screen};
 use std::cell::RefCell;
 use std::rc::Rc;
 

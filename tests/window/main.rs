@@ -5,7 +5,7 @@
 //!
 //! Where to tap comes from the kiosk itself: with `BIANMIN_LAYOUT_DUMP` set
 //! it keeps a JSON file of the screen on show and of every visible button's
-//! label and rectangle (src/ui/layout_dump.rs). The dump also says when the
+//! label and rectangle (crates/ui/src/layout_dump.rs). The dump also says when the
 //! next screen is up; the screenshot must then show that screen's words, so
 //! a tap that lands on the wrong button, a window that draws nothing, or a
 //! dump that lies all fail the test.

@@ -1,6 +1,6 @@
 //! Technician admin mode's rules without its screens: PIN gate with lock-out,
 //! audit log, and atomic saving of an edited configuration. The screens
-//! (`ui/admin.slint`, `src/ui/admin.rs`) call these from a worker thread; none
+//! (`ui/admin.slint`, `crates/ui/src/admin.rs`) call these from a worker thread; none
 //! of them touches Slint, so all of them are tested without a window.
 
 pub use bianmin_fs::atomic;

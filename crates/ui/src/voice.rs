@@ -5,7 +5,7 @@
 //! Speech never blocks the UI: each utterance runs in its own thread and a
 //! new one cuts the previous one short, as a person would.
 
-use crate::config::{Language, VoiceConfig};
+use bianmin_config::{Language, VoiceConfig};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};

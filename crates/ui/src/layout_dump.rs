@@ -21,7 +21,7 @@
 //! replaced atomically (`<path>.tmp`, then rename) whenever it changes.
 //! Without the variable nothing runs.
 
-use super::{AppWindow, Kiosk};
+use crate::{AppWindow, Kiosk};
 use i_slint_backend_testing::{AccessibleRole, ElementHandle, ElementRoot};
 use slint::ComponentHandle;
 use std::collections::HashSet;

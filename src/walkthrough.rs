@@ -4,11 +4,11 @@
 //! platform); only the window is software-rendered, and every step is a
 //! press of what the resident sees (`press`) or a device the resident uses.
 
-use super::headless::{save_png, HeadlessWindow};
-use super::press;
-use super::{AppWindow, Journey, Kiosk, KioskController, Screen};
-use crate::config::Config;
 use anyhow::Context;
+use bianmin_config::Config;
+use bianmin_ui::headless::{save_png, HeadlessWindow};
+use bianmin_ui::press;
+use bianmin_ui::{AppWindow, Journey, Kiosk, KioskController, Screen};
 use slint::{ComponentHandle, Model};
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
@@ -57,7 +57,7 @@ impl Walk<'_> {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             for event in self.services.inbox.drain() {
-                if matches!(event, crate::services::UiEvent::CardRemoved) {
+                if matches!(event, bianmin_ui::events::UiEvent::CardRemoved) {
                     self.card_removed.set(true);
                 }
                 self.controller.handle(event);
@@ -120,7 +120,7 @@ fn walk_through(mut config: Config, out: &Path, large: bool) -> anyhow::Result<V
     let ui = walk.ui.clone_strong();
     let journey = ui.global::<Journey>();
     walk.pump_until("the platform link", |w| {
-        w.ui.global::<Kiosk>().get_network() == super::NetworkState::Online
+        w.ui.global::<Kiosk>().get_network() == bianmin_ui::NetworkState::Online
     })?;
     walk.shot("attract")?;
     press::press(&ui, "刷身份证")?;
@@ -179,7 +179,7 @@ fn walk_through(mut config: Config, out: &Path, large: bool) -> anyhow::Result<V
     walk.keep_printed_receipt(&config.store.data_dir.join("receipts"))?;
     press::press(&ui, "评价本次服务")?;
     walk.shot("rating")?;
-    let very_satisfied = crate::core::evaluation::Satisfaction::VerySatisfied;
+    let very_satisfied = bianmin_core::evaluation::Satisfaction::VerySatisfied;
     press::choose(
         &ui,
         &journey.get_levels(),

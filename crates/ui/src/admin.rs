@@ -8,19 +8,19 @@
 //! order; its answers come back through a mailbox the UI drains on a timer,
 //! so the event loop never waits and the watchdog keeps being fed.
 
-use super::{
+use crate::{
     AdminChoice, AdminField, AdminFigure, AdminOp, AdminPage, AppWindow, Kiosk, PinMode, Screen,
     Theme,
 };
-use crate::admin::audit_log::AuditEntry;
-use crate::admin::config_store::{record_changes, Change, ConfigStore};
-use crate::admin::pin::{check_new_pin, AdminError, AdminGate, AdminSession, SESSION_IDLE};
-use crate::admin::AuditLog;
-use crate::config::{Config, BAUD_RATES};
-use crate::core::words::{count_en, Words};
-use crate::ops::OpsMonitor;
+use bianmin_admin::audit_log::AuditEntry;
+use bianmin_admin::config_store::{record_changes, Change, ConfigStore};
+use bianmin_admin::pin::{check_new_pin, AdminError, AdminGate, AdminSession, SESSION_IDLE};
+use bianmin_admin::AuditLog;
+use bianmin_config::{Config, BAUD_RATES};
+use bianmin_core::words::{count_en, Words};
 use bianmin_drivers::gpio::WakeGuard;
 use bianmin_drivers::serial::PortDescription;
+use bianmin_ops::OpsMonitor;
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -492,7 +492,7 @@ impl AdminController {
 
     fn bind(&self) {
         let ui = self.ui();
-        let admin = ui.global::<super::Admin>();
+        let admin = ui.global::<crate::Admin>();
         let this = self.clone();
         admin.on_station_hold(move |down| this.station_hold(down));
         let this = self.clone();
@@ -560,7 +560,7 @@ impl AdminController {
     /// Press (true) or release (false) on the station name.
     pub fn station_hold(&self, down: bool) {
         let ui = self.ui();
-        if !down || ui.global::<super::Admin>().get_active() {
+        if !down || ui.global::<crate::Admin>().get_active() {
             self.hold.stop();
             return;
         }
@@ -761,7 +761,7 @@ impl AdminController {
                 self.refresh_operations();
                 let mail = self.mailbox.clone();
                 self.worker
-                    .run(move || mail.post(Event::Mounts(crate::ops::export::mounted_sticks())));
+                    .run(move || mail.post(Event::Mounts(bianmin_ops::export::mounted_sticks())));
             }
             AdminPage::Pin => {}
         }
@@ -813,7 +813,7 @@ impl AdminController {
     fn current_value(&self, key: &str) -> Option<toml::Value> {
         let s = self.state.borrow();
         s.pending.get(key).cloned().or_else(|| {
-            crate::admin::config_store::flatten(&s.live)
+            bianmin_admin::config_store::flatten(&s.live)
                 .get(key)
                 .cloned()
         })
@@ -890,8 +890,8 @@ impl AdminController {
                     .collect();
                 // The udev rules' stable names, and whatever is set now.
                 let current = self.current_value(field.key).map(|v| raw_value(&v));
-                let stable = crate::config::Config::default();
-                let defaults = crate::admin::config_store::flatten(&stable);
+                let stable = bianmin_config::Config::default();
+                let defaults = bianmin_admin::config_store::flatten(&stable);
                 for path in [current, defaults.get(field.key).map(raw_value)]
                     .into_iter()
                     .flatten()
@@ -974,7 +974,7 @@ impl AdminController {
     fn set_pending(&self, key: &str, value: toml::Value) {
         {
             let mut s = self.state.borrow_mut();
-            let live = crate::admin::config_store::flatten(&s.live)
+            let live = bianmin_admin::config_store::flatten(&s.live)
                 .get(key)
                 .cloned();
             if live.as_ref() == Some(&value) {
@@ -1019,7 +1019,7 @@ impl AdminController {
                 session.actor().to_string(),
             )
         };
-        if let Err(err) = crate::admin::config_store::validate(&edited) {
+        if let Err(err) = bianmin_admin::config_store::validate(&edited) {
             return self.message(Err(err.words()));
         }
         let mail = self.mailbox.clone();
@@ -1276,7 +1276,7 @@ impl AdminController {
     /// figures, dimming of an idle attract screen.
     pub fn tick(&self, step: Duration) {
         let ui = self.ui();
-        let active = ui.global::<super::Admin>().get_active();
+        let active = ui.global::<crate::Admin>().get_active();
         if active {
             let (idle, in_session) = {
                 let mut s = self.state.borrow_mut();
@@ -1288,7 +1288,7 @@ impl AdminController {
                 self.leave("timeout");
                 return;
             }
-            if ui.global::<super::Admin>().get_page() == AdminPage::Operations {
+            if ui.global::<crate::Admin>().get_page() == AdminPage::Operations {
                 self.refresh_operations();
             }
             return;
@@ -1311,11 +1311,11 @@ impl AdminController {
             }
             !dim_after.is_zero() && s.attract_idle >= dim_after
         };
-        if dim && !ui.global::<super::Admin>().get_dimmed() {
+        if dim && !ui.global::<crate::Admin>().get_dimmed() {
             self.state.borrow_mut().wake.on_sleep();
-            ui.global::<super::Admin>().set_dimmed(true);
-        } else if !dim && ui.global::<super::Admin>().get_dimmed() {
-            ui.global::<super::Admin>().set_dimmed(false);
+            ui.global::<crate::Admin>().set_dimmed(true);
+        } else if !dim && ui.global::<crate::Admin>().get_dimmed() {
+            ui.global::<crate::Admin>().set_dimmed(false);
         }
     }
 
@@ -1446,9 +1446,9 @@ impl AdminController {
         });
     }
 
-    fn with_admin<R>(&self, f: impl FnOnce(&super::Admin<'_>) -> R) -> R {
+    fn with_admin<R>(&self, f: impl FnOnce(&crate::Admin<'_>) -> R) -> R {
         let ui = self.ui();
-        let admin = ui.global::<super::Admin>();
+        let admin = ui.global::<crate::Admin>();
         f(&admin)
     }
 }
@@ -1488,7 +1488,7 @@ fn export(
     // Exports kept on the kiosk's own card must not fill it over the years;
     // the one just written always stays.
     if dir == monitor.data_dir().join("exports") {
-        if let Ok(trimmed) = crate::ops::bound_dir(dir, LOCAL_EXPORTS_MAX_BYTES, &[&path]) {
+        if let Ok(trimmed) = bianmin_ops::bound_dir(dir, LOCAL_EXPORTS_MAX_BYTES, &[&path]) {
             if !trimmed.removed.is_empty() {
                 tracing::info!(removed = trimmed.removed.len(), "old local exports removed");
             }
@@ -1509,13 +1509,13 @@ fn export_into(
 ) -> Result<(Words, PathBuf), Words> {
     if logs {
         let files = audit.files();
-        let what = crate::ops::export::LogExport {
+        let what = bianmin_ops::export::LogExport {
             terminal_id: monitor.terminal_id(),
             status,
             audit_files: &files,
             journal_lines: 20_000,
         };
-        let path = crate::ops::export::export_logs(dir, &what).map_err(|e| {
+        let path = bianmin_ops::export::export_logs(dir, &what).map_err(|e| {
             Words::new(
                 format!("日志导出失败：{e}"),
                 format!("The logs were not exported: {e}"),
@@ -1533,7 +1533,7 @@ fn export_into(
             "数据库没有打开，无法导出",
             "The database is not open; nothing can be exported",
         ))?;
-        let path = dir.join(crate::ops::export::export_name(
+        let path = dir.join(bianmin_ops::export::export_name(
             "queue",
             monitor.terminal_id(),
             "bmx",
@@ -1577,7 +1577,7 @@ fn same(text: String) -> Words {
 }
 
 /// The figures of the operations screen.
-fn figures(snap: Option<&crate::ops::OpsSnapshot>, now: SystemTime) -> Vec<Figure> {
+fn figures(snap: Option<&bianmin_ops::OpsSnapshot>, now: SystemTime) -> Vec<Figure> {
     let fig = |label: Words, value: Words, warn: bool| Figure { label, value, warn };
     let unknown = || Words::fixed("未知", "Unknown");
     let mut out = vec![fig(
@@ -1596,10 +1596,10 @@ fn figures(snap: Option<&crate::ops::OpsSnapshot>, now: SystemTime) -> Vec<Figur
         ));
         return out;
     };
-    let uptime = crate::ops::uptime::uptime_words(snap.uptime);
+    let uptime = bianmin_ops::uptime::uptime_words(snap.uptime);
     let system = snap
         .system_uptime
-        .map(crate::ops::uptime::uptime_words)
+        .map(bianmin_ops::uptime::uptime_words)
         .unwrap_or_else(unknown);
     out.push(fig(
         Words::fixed("运行时间", "Uptime"),
@@ -1651,7 +1651,7 @@ fn figures(snap: Option<&crate::ops::OpsSnapshot>, now: SystemTime) -> Vec<Figur
             .oldest_pending_ms
             .map(|t| {
                 let age = Duration::from_millis(now_ms.saturating_sub(t).max(0) as u64);
-                let age = crate::ops::uptime::uptime_words(age);
+                let age = bianmin_ops::uptime::uptime_words(age);
                 Words::new(
                     format!("，最早一条已等待 {}", age.zh()),
                     format!(", the oldest waiting for {}", age.en()),
@@ -1689,7 +1689,7 @@ fn figures(snap: Option<&crate::ops::OpsSnapshot>, now: SystemTime) -> Vec<Figur
         Some(sync) => {
             let last = sync
                 .last_success_ms
-                .map(|ms| same(crate::store::rfc3339(ms)))
+                .map(|ms| same(bianmin_store::rfc3339(ms)))
                 .unwrap_or(Words::fixed("尚未成功", "Not yet"));
             // The sync error is the platform client's technical detail.
             let err = sync
@@ -1750,7 +1750,7 @@ fn figures(snap: Option<&crate::ops::OpsSnapshot>, now: SystemTime) -> Vec<Figur
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map(|d| d.as_millis() as i64)
                 .unwrap_or(0);
-            (same(crate::store::rfc3339(ms)), false)
+            (same(bianmin_store::rfc3339(ms)), false)
         }
         (None, None) => (Words::fixed("尚未发送", "Not sent yet"), false),
     };

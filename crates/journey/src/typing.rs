@@ -4,7 +4,7 @@
 //! this type only keeps the letters, pages the list and says what a pick or a
 //! backspace does to the field being filled.
 
-use crate::core::ime::{Candidate, ImeIndex};
+use bianmin_core::ime::{Candidate, ImeIndex};
 use zeroize::Zeroize;
 
 /// Longest pinyin accepted before a pick: a four-character word of long

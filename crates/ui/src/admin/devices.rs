@@ -3,9 +3,9 @@
 //! the restart.
 
 use super::{AdminHooks, DeviceTest, TestReply};
-use crate::admin::Change;
-use crate::config::{Config, DevicesConfig};
-use crate::core::words::Words;
+use bianmin_admin::Change;
+use bianmin_config::{Config, DevicesConfig};
+use bianmin_core::words::Words;
 use bianmin_drivers::idcard::Identity;
 use bianmin_drivers::manager::{DeviceManager, DeviceStatus, PrinterHandle};
 use std::cell::RefCell;
@@ -38,7 +38,7 @@ impl AdminHooks for DeviceHooks {
             let key = format!("devices.{device}.port");
             changes.iter().any(|c| c.key == key)
         };
-        let mut wanted = crate::devices::manager_config(config);
+        let mut wanted = bianmin_ops::devices::manager_config(config);
         // A baud or paper change keeps the port the device is on now: in
         // the demo that is a simulator's, not the one in the file.
         if touched("printer") {
@@ -237,7 +237,7 @@ impl AdminHooks for DeviceHooks {
 
     /// systemd's `Restart=always` starts the kiosk again after any exit.
     fn restart(&self) {
-        let _ = crate::ops::Notifier.stopping();
+        let _ = bianmin_ops::Notifier.stopping();
         tracing::info!("restart requested in admin mode");
         let _ = slint::quit_event_loop();
     }

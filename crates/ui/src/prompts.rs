@@ -1,7 +1,7 @@
 //! What the kiosk says on each screen (语音导办): one short sentence of what
 //! to do, then the choices on the screen, so every button can be heard.
 
-use super::Screen;
+use crate::Screen;
 
 /// The spoken prompt for a screen, in Chinese or English.
 pub fn screen_prompt(screen: Screen, english: bool) -> &'static str {

@@ -4,11 +4,11 @@
 //! colours from the software-rendered pixels, so nothing is taken on trust
 //! from the Theme's numbers.
 
-use super::headless::all_screens;
-use super::{AppWindow, KioskController};
-use crate::config::{Config, Language};
-use crate::core::catalogue::Catalogue;
-use crate::core::session::EndReason;
+use crate::headless::all_screens;
+use crate::{AppWindow, KioskController};
+use bianmin_config::{Config, Language};
+use bianmin_core::catalogue::Catalogue;
+use bianmin_core::session::EndReason;
 use i_slint_backend_testing::{ElementHandle, TestingBackend, TestingBackendOptions};
 use slint::{ComponentHandle, Rgba8Pixel, SharedPixelBuffer};
 use std::collections::HashMap;
@@ -201,12 +201,12 @@ fn visit_screens(
     let mut config = Config::default();
     config.ui.language = language;
     let controller = KioskController::new(&ui, config, Catalogue::demo());
-    controller.set_hooks(std::rc::Rc::new(super::headless::SampleResident));
+    controller.set_hooks(std::rc::Rc::new(crate::headless::SampleResident));
     ui.show()?;
     for &large in themes {
         for screen in all_screens() {
             controller.end_session(EndReason::Finished);
-            super::admin::close_preview(&ui);
+            crate::admin::close_preview(&ui);
             controller.set_large(large);
             (screen.reach)(&ui, &controller)
                 .map_err(|err| anyhow::anyhow!("reaching {}: {err:#}", screen.name))?;
@@ -240,7 +240,7 @@ pub fn audit_screen<C: ComponentHandle>(
     let window = ui.window().size().to_logical(scale);
     // With an overlay up, only the overlay can be used; what lies under the
     // scrim is deliberately dimmed.
-    let root = super::press::top_overlay(ui);
+    let root = crate::press::top_overlay(ui);
     let elements: Vec<ElementHandle> = match &root {
         Some(overlay) => overlay.query_descendants().find_all(),
         None => ElementHandle::query_descendants_of_root(ui),

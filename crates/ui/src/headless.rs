@@ -2,10 +2,10 @@
 //! renderer into a buffer. Used by `bianmin screens`, the start-up probe and
 //! the UI audit.
 
-use super::{press, AppWindow, KioskController};
-use crate::config::{Config, Language};
-use crate::core::catalogue::Catalogue;
+use crate::{press, AppWindow, KioskController};
 use anyhow::Context;
+use bianmin_config::{Config, Language};
+use bianmin_core::catalogue::Catalogue;
 use slint::platform::software_renderer::{MinimalSoftwareWindow, RepaintBufferType};
 use slint::platform::{Platform, WindowAdapter};
 use slint::{ComponentHandle, PhysicalSize, Rgb8Pixel, SharedPixelBuffer};
@@ -178,7 +178,7 @@ pub fn all_screens() -> Vec<ScreenShot> {
                 apply(ui)?;
                 c.handle(submitted(
                     false,
-                    crate::core::words::Words::fixed(
+                    bianmin_core::words::Words::fixed(
                         "打印机缺纸。",
                         "The printer is out of paper.",
                     ),
@@ -200,8 +200,8 @@ pub fn all_screens() -> Vec<ScreenShot> {
                 apply(ui)?;
                 c.handle(submitted(true, Default::default()));
                 press::press(ui, "评价本次服务")?;
-                let dissatisfied = crate::core::evaluation::Satisfaction::Dissatisfied;
-                let levels = ui.global::<super::Journey>().get_levels();
+                let dissatisfied = bianmin_core::evaluation::Satisfaction::Dissatisfied;
+                let levels = ui.global::<crate::Journey>().get_levels();
                 press::choose(ui, &levels, &dissatisfied.score().to_string())
             },
         },
@@ -209,20 +209,20 @@ pub fn all_screens() -> Vec<ScreenShot> {
             name: "progress-list",
             reach: |ui, c| {
                 press::press(ui, "查进度")?;
-                c.handle(crate::services::UiEvent::Desk(
-                    crate::desk::DeskEvent::Progress {
+                c.handle(crate::events::UiEvent::Desk(
+                    bianmin_desk::DeskEvent::Progress {
                         live: false,
-                        rows: vec![crate::desk::ProgressRow {
+                        rows: vec![bianmin_desk::ProgressRow {
                             receipt_no: sample_receipt(),
                             // A name of the demo catalogue: the record keeps the
                             // catalogue's name, which no language switch changes.
                             service_name: "城乡居民养老保险参保登记".into(),
-                            state: crate::desk::local_state_words(
-                                crate::store::RecordState::Pending,
+                            state: bianmin_desk::local_state_words(
+                                bianmin_store::RecordState::Pending,
                             ),
                             updated: "2026-11-25 10:32".into(),
                         }],
-                        message: crate::core::words::Words::fixed(
+                        message: bianmin_core::words::Words::fixed(
                             "网络未连接，下面是本终端记录的状态，联网后会自动上报。",
                             "Not connected: these are the states this terminal recorded; they are reported once online.",
                         ),
@@ -295,11 +295,8 @@ fn apply(ui: &AppWindow) -> anyhow::Result<()> {
 }
 
 /// What the service desk reports once the application is stored.
-fn submitted(
-    printed: bool,
-    printer_message: crate::core::words::Words,
-) -> crate::services::UiEvent {
-    crate::services::UiEvent::Desk(crate::desk::DeskEvent::Submitted {
+fn submitted(printed: bool, printer_message: bianmin_core::words::Words) -> crate::events::UiEvent {
+    crate::events::UiEvent::Desk(bianmin_desk::DeskEvent::Submitted {
         receipt_no: sample_receipt(),
         qr: sample_receipt(),
         printed,
@@ -307,15 +304,15 @@ fn submitted(
     })
 }
 
-use super::admin::PreviewDetail;
-use super::AdminPage;
+use crate::admin::PreviewDetail;
+use crate::AdminPage;
 
 fn admin_preview(
     c: &KioskController,
     page: AdminPage,
     detail: PreviewDetail,
 ) -> anyhow::Result<()> {
-    super::admin::preview(&c.window(), page, detail);
+    crate::admin::preview(&c.window(), page, detail);
     Ok(())
 }
 
@@ -339,14 +336,14 @@ pub fn render_all(
     let mut written = Vec::new();
     for &large in themes {
         for screen in all_screens() {
-            controller.end_session(crate::core::session::EndReason::Finished);
-            super::admin::close_preview(&ui);
+            controller.end_session(bianmin_core::session::EndReason::Finished);
+            crate::admin::close_preview(&ui);
             controller.set_large(large);
             (screen.reach)(&ui, &controller)
                 .with_context(|| format!("cannot reach the {} screen", screen.name))?;
             // The same picture at any hour: the live clock made the pictures
             // (and the OCR test reading them) depend on when they were taken.
-            ui.global::<super::Kiosk>()
+            ui.global::<crate::Kiosk>()
                 .set_clock(SCREENSHOT_CLOCK.into());
             let path = out.join(format!(
                 "{}-{}.png",
@@ -357,7 +354,7 @@ pub fn render_all(
             written.push(path);
         }
     }
-    controller.end_session(crate::core::session::EndReason::Finished);
+    controller.end_session(bianmin_core::session::EndReason::Finished);
     ui.hide().ok();
     Ok(written)
 }
@@ -369,15 +366,15 @@ pub const SCREENSHOT_CLOCK: &str = "09:30";
 /// on the reader. Nothing is stored or sent.
 pub struct SampleResident;
 
-impl super::controller::KioskHooks for SampleResident {
-    fn identity(&self) -> Option<crate::core::form::Identity> {
+impl crate::controller::KioskHooks for SampleResident {
+    fn identity(&self) -> Option<bianmin_core::form::Identity> {
         bianmin_drivers::idcard::sim::demo_cards()
             .first()
-            .map(crate::devices::core_identity)
+            .map(bianmin_ops::devices::core_identity)
     }
 }
 
 /// A well-formed receipt number for screens that show one.
 fn sample_receipt() -> String {
-    crate::store::receipt::format("T0001", "20261125", 42)
+    bianmin_store::receipt::format("T0001", "20261125", 42)
 }

@@ -4,9 +4,9 @@
 //! the application; it ends with the session.
 
 use super::KioskController;
-use crate::admin::staff;
 use crate::mailbox::Mailbox;
-use crate::ui::AssistStep;
+use crate::AssistStep;
+use bianmin_admin::staff;
 use slint::{ComponentHandle, SharedString};
 use std::time::{Duration, Instant};
 
@@ -23,8 +23,8 @@ pub(super) struct AssistEntry {
 }
 
 impl KioskController {
-    pub(super) fn wire_assist(&self, ui: &crate::ui::AppWindow) {
-        let kiosk = ui.global::<crate::ui::Kiosk>();
+    pub(super) fn wire_assist(&self, ui: &crate::AppWindow) {
+        let kiosk = ui.global::<crate::Kiosk>();
         let this = self.clone();
         kiosk.on_assist_key(move |key| this.assist_key(&key));
         let this = self.clone();

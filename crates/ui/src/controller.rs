@@ -5,20 +5,21 @@
 mod assist;
 mod journey;
 
-use super::prompts;
-use super::{
+use crate::prompts;
+use crate::voice::{Silent, Speaker};
+use crate::{
     AppWindow, CategoryItem, GuideData, Kiosk, MaterialItem, NetworkState, Screen, ServiceItem,
     Theme,
 };
-use crate::config::{Config, Language};
-use crate::core::bundle::{BundleCatalogue, DEMO_BUNDLES_JSON};
-use crate::core::catalogue::{Catalogue, Service};
-use crate::core::form::{FormLibrary, Identity};
-use crate::core::search::SearchIndex;
-use crate::core::session::{EndReason, IdlePolicy, Session, SessionEvent};
-use crate::core::words::Words;
-use crate::desk::DeskRequest;
-use crate::voice::{Silent, Speaker};
+use bianmin_config::{Config, Language};
+use bianmin_core::bundle::{BundleCatalogue, DEMO_BUNDLES_JSON};
+use bianmin_core::catalogue::{Catalogue, Service};
+use bianmin_core::form::{FormLibrary, Identity};
+use bianmin_core::search::SearchIndex;
+use bianmin_core::session::{EndReason, IdlePolicy, Session, SessionEvent};
+use bianmin_core::words::Words;
+use bianmin_desk::DeskRequest;
+use bianmin_journey::paging::{pages, turn, PageWindow};
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -77,15 +78,10 @@ struct State {
     pending_catalogue: Option<Catalogue>,
     forms: FormLibrary,
     bundles: BundleCatalogue,
-    /// The application being put together, and the one just submitted.
-    draft: Option<journey::Draft>,
-    completed: Option<journey::Completed>,
-    /// 我要办理 pressed before the card was read: resumed when it is.
-    pending_apply: Option<String>,
     /// 帮办: the clerk helping this resident.
     assisted_by: Option<String>,
     assist: assist::AssistEntry,
-    assist_attempts: crate::admin::staff::Attempts,
+    assist_attempts: bianmin_admin::staff::Attempts,
     /// This station's most-used services, most first (from its outbox).
     station_popular: Vec<String>,
 }
@@ -95,6 +91,8 @@ struct State {
 pub struct KioskController {
     ui: slint::Weak<AppWindow>,
     state: Rc<RefCell<State>>,
+    /// The application journey: its own state, its own screens.
+    journey: journey::JourneyController,
     ticker: Rc<RefCell<Option<slint::Timer>>>,
     inbox_timer: Rc<RefCell<Option<slint::Timer>>>,
     /// Polls the check of a clerk's PIN while it runs.
@@ -103,7 +101,7 @@ pub struct KioskController {
 
 impl KioskController {
     pub fn new(ui: &AppWindow, config: Config, catalogue: Catalogue) -> KioskController {
-        let large = config.ui.theme == crate::config::Theme::Large;
+        let large = config.ui.theme == bianmin_config::Theme::Large;
         let language = config.ui.language;
         let policy = idle_policy(&config, large);
         let index = SearchIndex::build(&catalogue);
@@ -128,14 +126,12 @@ impl KioskController {
                 pending_catalogue: None,
                 forms: FormLibrary::demo(),
                 bundles,
-                draft: None,
-                completed: None,
-                pending_apply: None,
                 assisted_by: None,
                 assist: assist::AssistEntry::default(),
-                assist_attempts: crate::admin::staff::Attempts::default(),
+                assist_attempts: bianmin_admin::staff::Attempts::default(),
                 station_popular: Vec::new(),
             })),
+            journey: journey::JourneyController::new(ui),
             assist_timer: Rc::new(RefCell::new(None)),
             ticker: Rc::new(RefCell::new(None)),
             inbox_timer: Rc::new(RefCell::new(None)),
@@ -143,7 +139,7 @@ impl KioskController {
         ui.global::<Theme>().set_large(large);
         controller.select_language(language);
         controller.wire_callbacks(ui);
-        controller.wire_journey(ui);
+        controller.journey.wire(&controller, ui);
         controller.wire_assist(ui);
         controller.refresh_all();
         controller
@@ -226,16 +222,16 @@ impl KioskController {
     }
 
     /// Take what the background services reported, every 100 ms.
-    pub fn start_inbox(&self, inbox: crate::services::Inbox) {
+    pub fn start_inbox(&self, inbox: crate::events::Inbox) {
         let this = self.clone();
         let timer =
             inbox.deliver_on_ui(Duration::from_millis(100), move |event| this.handle(event));
         *self.inbox_timer.borrow_mut() = Some(timer);
     }
 
-    pub fn handle(&self, event: crate::services::UiEvent) {
-        use crate::services::UiEvent;
-        use crate::sync::Link;
+    pub fn handle(&self, event: crate::events::UiEvent) {
+        use crate::events::UiEvent;
+        use bianmin_sync::Link;
         match event {
             UiEvent::Link { link, queue_depth } => {
                 let state = match link {
@@ -255,13 +251,13 @@ impl KioskController {
                 masked_id,
             } => {
                 self.set_resident(&format!("{masked_name} {masked_id}"));
-                if self.resume_pending_apply() {
+                if self.journey.resume_pending_apply(self) {
                     return;
                 }
                 match self.kiosk(|k| k.get_screen()) {
                     Screen::Identify => self.open_catalogue(),
                     Screen::Progress => {
-                        self.open_progress();
+                        self.journey.open_progress(self);
                         return;
                     }
                     _ => {}
@@ -286,7 +282,7 @@ impl KioskController {
             }
             UiEvent::ReceiptScanned(_) => {
                 self.activity();
-                self.progress_for_receipt();
+                self.journey.progress_for_receipt(self);
             }
             UiEvent::ServiceCodeScanned => {
                 self.activity();
@@ -303,7 +299,7 @@ impl KioskController {
                 ));
             }
             UiEvent::CallStaff => self.call_staff(),
-            UiEvent::Desk(event) => self.on_desk(event),
+            UiEvent::Desk(event) => self.journey.on_desk(self, event),
             UiEvent::Presence(present) => {
                 let hooks = self.state.borrow().hooks.clone();
                 hooks.presence(present);
@@ -375,7 +371,7 @@ impl KioskController {
         let this = self.clone();
         kiosk.on_start_scan(move || this.navigate(Screen::Scan));
         let this = self.clone();
-        kiosk.on_open_progress(move || this.open_progress());
+        kiosk.on_open_progress(move || this.journey.open_progress(&this));
         let this = self.clone();
         kiosk.on_open_catalogue(move || this.open_catalogue());
         let this = self.clone();
@@ -470,7 +466,8 @@ impl KioskController {
             state.guide_code = None;
             state.resident_masked.clear();
         }
-        self.wipe_journey();
+        self.journey.wipe();
+        self.state.borrow_mut().assisted_by = None;
         self.close_assist();
         self.kiosk(|k| k.set_assisted_by(SharedString::new()));
         self.kiosk(|k| {
@@ -570,7 +567,13 @@ impl KioskController {
 
     /// 我要办理 on a guide.
     pub fn apply(&self, code: &str) {
-        self.begin_application(code);
+        self.journey.begin(self, code);
+    }
+
+    /// A journey needs the store, printer or platform.
+    fn desk(&self, request: DeskRequest) {
+        let hooks = self.state.borrow().hooks.clone();
+        hooks.desk(request);
     }
 
     fn call_staff(&self) {
@@ -857,7 +860,7 @@ fn bundles_for(catalogue: &Catalogue) -> BundleCatalogue {
     BundleCatalogue::from_json(DEMO_BUNDLES_JSON, catalogue).unwrap_or_else(|err| {
         tracing::warn!(%err, "demo bundles do not fit the catalogue; none offered");
         BundleCatalogue {
-            schema: crate::core::bundle::BUNDLES_SCHEMA_VERSION,
+            schema: bianmin_core::bundle::BUNDLES_SCHEMA_VERSION,
             demo_data: true,
             bundles: Vec::new(),
         }
@@ -995,8 +998,8 @@ fn service_list(state: &State, code: &str) -> (String, Vec<ServiceItem>) {
 
 /// A 一件事 bundle as a guide: what it covers, and every material any of its
 /// items may ask for (the questionnaire narrows it down).
-fn bundle_guide(state: &State, bundle: &crate::core::bundle::Bundle, english: bool) -> GuideData {
-    let merged = crate::core::bundle::merge(&crate::core::bundle::item_forms(
+fn bundle_guide(state: &State, bundle: &bianmin_core::bundle::Bundle, english: bool) -> GuideData {
+    let merged = bianmin_core::bundle::merge(&bianmin_core::bundle::item_forms(
         &bundle.items,
         &state.catalogue,
         &state.forms,
@@ -1080,44 +1083,6 @@ fn idle_policy(config: &Config, large: bool) -> IdlePolicy {
     }
 }
 
-fn pages(count: usize, per_page: usize) -> usize {
-    count.div_ceil(per_page.max(1)).max(1)
-}
-
-/// The page of a paged list to show: the one asked for, or the last one if
-/// the list has shrunk since, and which items are on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct PageWindow {
-    page: usize,
-    pages: usize,
-    skip: usize,
-    take: usize,
-}
-
-impl PageWindow {
-    fn of(count: usize, requested: usize, per_page: usize) -> PageWindow {
-        let per_page = per_page.max(1);
-        let pages = pages(count, per_page);
-        let page = requested.min(pages - 1);
-        PageWindow {
-            page,
-            pages,
-            skip: page * per_page,
-            take: per_page,
-        }
-    }
-
-    /// The items on this page.
-    fn items<I: IntoIterator>(&self, all: I) -> impl Iterator<Item = I::Item> {
-        all.into_iter().skip(self.skip).take(self.take)
-    }
-}
-
-fn turn(page: usize, step: i32, pages: usize) -> usize {
-    let target = page as i64 + i64::from(step);
-    target.clamp(0, pages as i64 - 1) as usize
-}
-
 fn service_item(catalogue: &Catalogue, service: &Service, english: bool) -> ServiceItem {
     ServiceItem {
         code: service.code.as_str().into(),
@@ -1172,24 +1137,5 @@ fn guide_data(service: &Service, english: bool) -> GuideData {
         ),
         commitment: service.commitment,
         tolerant: service.tolerant,
-    }
-}
-
-#[cfg(test)]
-mod paging_tests {
-    use super::PageWindow;
-
-    #[test]
-    fn a_shrunken_list_shows_its_last_page() {
-        let w = PageWindow::of(10, 5, 4);
-        assert_eq!((w.page, w.pages, w.skip, w.take), (2, 3, 8, 4));
-        assert_eq!(w.items(0..10).collect::<Vec<_>>(), vec![8, 9]);
-    }
-
-    #[test]
-    fn an_empty_list_is_one_empty_page() {
-        let w = PageWindow::of(0, 0, 4);
-        assert_eq!((w.page, w.pages), (0, 1));
-        assert_eq!(w.items(Vec::<u8>::new()).count(), 0);
     }
 }

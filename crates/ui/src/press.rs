@@ -13,7 +13,7 @@
 //! Labels that come from data (categories, services, fields, materials,
 //! choices) are read from the view model the screen shows, never guessed.
 
-use super::{AppWindow, ChoiceRow, Editor, Journey, Kiosk, MaterialRow};
+use crate::{AppWindow, ChoiceRow, Editor, Journey, Kiosk, MaterialRow, MaterialWay};
 use anyhow::{bail, Context, Result};
 use i_slint_backend_testing::{AccessibleRole, ElementHandle};
 use slint::platform::{PointerEventButton, WindowEvent};
@@ -468,10 +468,12 @@ pub fn fill_required(ui: &AppWindow) -> Result<()> {
     bail!("the form has more than {MAX_PAGES} pages")
 }
 
-/// The label of option `value` (provided, ecert, missing, committed) of
-/// material row `row`.
-pub fn material_option(row: &MaterialRow, value: &str) -> Option<String> {
-    choice_label(&row.options, value)
+/// The label of way `way` on material row `row`, if the row offers it.
+pub fn material_option(row: &MaterialRow, way: MaterialWay) -> Option<String> {
+    row.options
+        .iter()
+        .find(|o| o.way == way)
+        .map(|o| o.label.to_string())
 }
 
 /// Press option `label` on the card of material `name`, turning the pages
@@ -488,15 +490,15 @@ pub fn choose_material(ui: &AppWindow, name: &str, label: &str) -> Result<()> {
 /// value `choose` names (none: leave the card as it is).
 pub fn choose_materials(
     ui: &AppWindow,
-    mut choose: impl FnMut(&MaterialRow) -> Option<&'static str>,
+    mut choose: impl FnMut(&MaterialRow) -> Option<MaterialWay>,
 ) -> Result<()> {
     let journey = ui.global::<Journey>();
     first_page(ui)?;
     for _ in 0..MAX_PAGES {
         for row in journey.get_materials().iter() {
-            let Some(value) = choose(&row) else { continue };
-            let label = material_option(&row, value)
-                .with_context(|| format!("{} cannot be {value}", row.name))?;
+            let Some(way) = choose(&row) else { continue };
+            let label = material_option(&row, way)
+                .with_context(|| format!("{} cannot be {way:?}", row.name))?;
             press_in(ui, &row.name, &label)?;
         }
         if !can_press(ui, NEXT_PAGE) {
@@ -513,8 +515,8 @@ pub fn provide_all_materials(ui: &AppWindow) -> Result<()> {
         let provided = row
             .options
             .iter()
-            .any(|o| o.value == "provided" && o.selected);
-        (!provided).then_some("provided")
+            .any(|o| o.way == MaterialWay::Provided && o.selected);
+        (!provided).then_some(MaterialWay::Provided)
     })
 }
 
@@ -532,7 +534,7 @@ fn english() -> &'static HashMap<String, Vec<String>> {
     static CATALOGUE: OnceLock<HashMap<String, Vec<String>>> = OnceLock::new();
     CATALOGUE.get_or_init(|| {
         parse_po(include_str!(
-            "../../ui/translations/en/LC_MESSAGES/bianmin.po"
+            "../../../ui/translations/en/LC_MESSAGES/bianmin-ui.po"
         ))
     })
 }

@@ -1,0 +1,1158 @@
+//! The journey's screens behind the `Journey` global: 一件事 questionnaire,
+//! the (merged) form with its keyboards, materials, delivery, 告知承诺 and
+//! signature, submit through the desk, the receipt, 好差评, progress, 自助打印
+//! and 办不成事反映.
+//!
+//! [`JourneyController`] owns the application being put together (a
+//! `bianmin_journey::Draft`, the pure model every rule and choice lives in)
+//! and the one just submitted; it turns taps into model calls and the model
+//! into view models. What belongs to the kiosk as a whole — navigation, the
+//! session, the identity on the reader, the desk — it asks the shell
+//! ([`KioskController`]) for, passed in on every call, so neither holds the
+//! other.
+
+use super::KioskController;
+use crate::{
+    AppWindow, ChoiceRow, DeliveryRow, DeliveryWay, DocumentItem, Editor, FieldRow,
+    Journey as JourneyGlobal, MaterialOption, MaterialRow, MaterialWay, ProgressItem, QuestionRow,
+    Screen,
+};
+use bianmin_core::application::MaterialState;
+use bianmin_core::catalogue::Delivery;
+use bianmin_core::evaluation::{LowReason, Satisfaction};
+use bianmin_core::session::EndReason;
+use bianmin_core::words::Words;
+use bianmin_desk::{DeskEvent, DeskRequest, Submission};
+use bianmin_journey::paging::PageWindow;
+use bianmin_journey::signature::SignatureCapture;
+use bianmin_journey::{
+    feedback_topic, material_choice_words, Completed, Content, Draft, EditorKind, FieldView, Step,
+    FEEDBACK_TOPICS,
+};
+use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// The application journey of one session. Cheap to clone: clones share it.
+#[derive(Clone)]
+pub(super) struct JourneyController {
+    ui: slint::Weak<AppWindow>,
+    state: Rc<RefCell<JourneyState>>,
+}
+
+#[derive(Default)]
+struct JourneyState {
+    /// The application being put together, and the one just submitted.
+    draft: Option<Draft>,
+    completed: Option<Completed>,
+    /// 我要办理 pressed before the card was read: resumed when it is.
+    pending_apply: Option<String>,
+}
+
+/// Rows per page of each paged part of the journey, by theme.
+struct PerPage;
+
+impl PerPage {
+    fn fields(large: bool) -> usize {
+        if large {
+            4
+        } else {
+            6
+        }
+    }
+
+    fn candidates(large: bool) -> usize {
+        if large {
+            3
+        } else {
+            5
+        }
+    }
+
+    fn materials(large: bool) -> usize {
+        if large {
+            1
+        } else {
+            3
+        }
+    }
+
+    fn reasons(large: bool) -> usize {
+        if large {
+            4
+        } else {
+            8
+        }
+    }
+}
+
+impl JourneyController {
+    pub(super) fn new(ui: &AppWindow) -> JourneyController {
+        JourneyController {
+            ui: ui.as_weak(),
+            state: Rc::new(RefCell::new(JourneyState::default())),
+        }
+    }
+
+    fn global<R>(&self, f: impl FnOnce(&JourneyGlobal<'_>) -> R) -> R {
+        let ui = self
+            .ui
+            .upgrade()
+            .expect("the window outlives its controller");
+        let journey = ui.global::<JourneyGlobal>();
+        f(&journey)
+    }
+
+    /// Run `f` on the draft with the session's content; `None` without a draft.
+    fn with_draft<R>(
+        &self,
+        shell: &KioskController,
+        f: impl FnOnce(Content<'_>, &mut Draft) -> R,
+    ) -> Option<R> {
+        let shell_state = shell.state.borrow();
+        let content = Content {
+            catalogue: &shell_state.catalogue,
+            forms: &shell_state.forms,
+            bundles: &shell_state.bundles,
+        };
+        let mut state = self.state.borrow_mut();
+        state.draft.as_mut().map(|draft| f(content, draft))
+    }
+
+    fn with_completed<R>(&self, f: impl FnOnce(&mut Completed) -> R) -> Option<R> {
+        self.state.borrow_mut().completed.as_mut().map(f)
+    }
+
+    pub(super) fn wire(&self, shell: &KioskController, ui: &AppWindow) {
+        let j = ui.global::<JourneyGlobal>();
+        macro_rules! on {
+            ($callback:ident, |$this:ident, $shell:ident $(, $arg:ident)*| $body:expr) => {{
+                let $this = self.clone();
+                let $shell = shell.clone();
+                j.$callback(move |$($arg),*| $body);
+            }};
+        }
+        on!(on_answer, |this, shell, value| this.answer(&shell, &value));
+        on!(on_restart_questions, |this, shell| this
+            .restart_questions(&shell));
+        on!(on_questions_next, |this, shell| this.questions_next(&shell));
+        on!(on_page_fields, |this, shell, step| this
+            .page_fields(&shell, step));
+        on!(on_edit_field, |this, shell, key| this
+            .edit_field(&shell, &key));
+        on!(on_form_next, |this, shell| this.form_next(&shell));
+        on!(on_editor_key, |this, shell, key| this
+            .edit(&shell, |d| d.editor_key(&key)));
+        on!(on_editor_backspace, |this, shell| this
+            .edit(&shell, Draft::editor_backspace));
+        on!(on_editor_pick, |this, shell, i| this
+            .edit(&shell, |d| d.editor_pick(i.max(0) as usize)));
+        on!(on_editor_candidates, |this, shell, step| this
+            .edit(&shell, |d| d.editor_candidates(step)));
+        on!(on_editor_choose, |this, shell, value| this.close_editor(
+            &shell,
+            |d| {
+                d.editor_choose(&value);
+            }
+        ));
+        on!(on_editor_done, |this, shell| this.close_editor(
+            &shell,
+            |d| {
+                d.editor_done();
+            }
+        ));
+        on!(on_editor_cancel, |this, shell| this
+            .close_editor(&shell, Draft::editor_cancel));
+        on!(on_ask_staff, |_this, shell| {
+            shell.desk(DeskRequest::CallStaff);
+            shell.call_staff();
+            shell.open_assist();
+        });
+        on!(on_page_materials, |this, shell, step| this
+            .page_materials(&shell, step));
+        on!(on_set_material, |this, shell, name, way| this
+            .set_material(&shell, &name, way));
+        on!(on_materials_next, |this, shell| this.materials_next(&shell));
+        on!(on_choose_delivery, |this, shell, way| this
+            .choose_delivery(&shell, way));
+        on!(on_delivery_next, |this, shell| this.delivery_next(&shell));
+        on!(on_toggle_commitment, |this, shell| {
+            this.with_draft(&shell, |_, d| d.toggle_commitment());
+            this.refresh_commitment(&shell);
+        });
+        on!(on_sign_start, |this, shell, x, y, width, height| this.sign(
+            &shell,
+            |s| {
+                s.resize(width, height);
+                s.start(x, y);
+            }
+        ));
+        on!(on_sign_move, |this, shell, x, y| this.sign(&shell, |s| {
+            s.extend(x, y);
+        }));
+        on!(on_sign_end, |this, shell| this.sign(&shell, |s| s.end()));
+        on!(on_sign_clear, |this, shell| this
+            .sign(&shell, |s| s.clear()));
+        on!(on_submit, |this, shell| this.submit(&shell));
+        on!(on_reprint, |this, shell| this.reprint(&shell));
+        on!(on_to_rating, |this, shell| {
+            this.refresh_rating(&shell);
+            shell.navigate(Screen::Rating);
+        });
+        on!(on_rate, |this, shell, level| this.rate(&shell, &level));
+        on!(on_toggle_reason, |this, shell, reason| this
+            .toggle_reason(&shell, &reason));
+        on!(on_page_reasons, |this, shell, step| {
+            let per_page = PerPage::reasons(shell.large());
+            this.with_completed(|c| c.turn_reason_page(step, per_page));
+            this.refresh_rating(&shell);
+        });
+        on!(on_rating_submit, |this, shell| this.rating_submit(&shell));
+        // Skipping is one tap and ends the session: the resident is done.
+        on!(on_rating_skip, |_this, shell| shell
+            .end_session(EndReason::Finished));
+        on!(on_open_documents, |this, shell| this.open_documents(&shell));
+        on!(on_print_document, |_this, shell, id| {
+            shell.show_notice(&shell.tr("正在打印，请稍候……", "Printing…"));
+            shell.desk(DeskRequest::PrintDocument { id: id.to_string() });
+        });
+        on!(on_open_feedback, |this, shell| this.open_feedback(&shell));
+        on!(on_send_feedback, |this, shell, topic| this
+            .send_feedback(&shell, &topic));
+    }
+
+    // --- starting -------------------------------------------------------------
+
+    /// 我要办理 on a guide: a service code, or `bundle:ID` for a 一件事.
+    pub(super) fn begin(&self, shell: &KioskController, code: &str) {
+        let identity = shell.state.borrow().hooks.identity();
+        let Some(identity) = identity.filter(|i| i.check().is_ok()) else {
+            self.state.borrow_mut().pending_apply = Some(code.to_string());
+            shell.start_identify();
+            shell.show_notice(&shell.tr(
+                "办理前请先刷身份证确认身份，读卡后会自动回到这里",
+                "Please identify with your ID card first; you will come straight back here",
+            ));
+            return;
+        };
+        let draft = {
+            let shell_state = shell.state.borrow();
+            let content = Content {
+                catalogue: &shell_state.catalogue,
+                forms: &shell_state.forms,
+                bundles: &shell_state.bundles,
+            };
+            match code.strip_prefix(super::BUNDLE_PREFIX) {
+                Some(id) => Draft::for_bundle(content, id),
+                None => Draft::for_service(content, code),
+            }
+        };
+        let Some(draft) = draft else { return };
+        let is_bundle = draft.is_bundle();
+        {
+            let mut state = self.state.borrow_mut();
+            state.draft = Some(draft);
+            state.completed = None;
+        }
+        shell.desk(DeskRequest::FetchDocuments);
+        if is_bundle {
+            self.refresh_questions(shell);
+            shell.navigate(Screen::Questions);
+        } else {
+            self.with_draft(shell, |content, d| d.prepare_form(content, &identity));
+            self.refresh_form(shell);
+            shell.navigate(Screen::Form);
+        }
+    }
+
+    /// The card was read while an application waited for it.
+    pub(super) fn resume_pending_apply(&self, shell: &KioskController) -> bool {
+        let pending = self.state.borrow_mut().pending_apply.take();
+        match pending {
+            Some(code) => {
+                self.begin(shell, &code);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Forget an application waiting for the card (the resident went elsewhere).
+    pub(super) fn forget_pending_apply(&self) {
+        self.state.borrow_mut().pending_apply = None;
+    }
+
+    // --- questionnaire ----------------------------------------------------------
+
+    fn answer(&self, shell: &KioskController, value: &str) {
+        if self.with_draft(shell, |content, d| d.answer(content, value)) == Some(true) {
+            self.refresh_questions(shell);
+        }
+    }
+
+    fn restart_questions(&self, shell: &KioskController) {
+        self.with_draft(shell, |_, d| d.restart_questions());
+        self.refresh_questions(shell);
+    }
+
+    fn questions_next(&self, shell: &KioskController) {
+        let identity = shell.state.borrow().hooks.identity();
+        let Some(identity) = identity else {
+            shell.end_session(EndReason::CardRemoved);
+            return;
+        };
+        let finished = self.with_draft(shell, |content, d| {
+            let finished = d.finish_questions(content);
+            if finished {
+                d.prepare_form(content, &identity);
+            }
+            finished
+        });
+        if finished == Some(true) {
+            self.refresh_form(shell);
+            shell.navigate(Screen::Form);
+        }
+    }
+
+    fn refresh_questions(&self, shell: &KioskController) {
+        let english = shell.english();
+        let view = self.with_draft(shell, |content, d| {
+            let view = d.questions(content, english)?;
+            let question = view.next.map(|q| QuestionRow {
+                id: q.id.as_str().into(),
+                text: q.text.as_str().into(),
+                help: q.help.as_str().into(),
+                options: choices(
+                    q.options
+                        .iter()
+                        .map(|o| (o.value.clone(), o.label.clone(), false)),
+                ),
+            });
+            let step = d.step_words(Step::Questions, content);
+            Some((
+                view.title,
+                question,
+                view.answered,
+                view.items,
+                view.next.is_none(),
+                step,
+            ))
+        });
+        let Some(Some((title, question, answered, items, done, step))) = view else {
+            return;
+        };
+        self.global(|j| {
+            j.set_title(title.into());
+            j.set_step(step.pick(english).into());
+            j.set_question(question.unwrap_or_default());
+            j.set_questions_done(done);
+            j.set_answers(super::strings(answered));
+            j.set_items(super::strings(items));
+        });
+    }
+
+    // --- the form ----------------------------------------------------------------
+
+    fn page_fields(&self, shell: &KioskController, step: i32) {
+        let per_page = PerPage::fields(shell.large());
+        self.with_draft(shell, |_, d| d.turn_field_page(step, per_page));
+        self.refresh_form(shell);
+    }
+
+    fn refresh_form(&self, shell: &KioskController) {
+        let per_page = PerPage::fields(shell.large());
+        let english = shell.english();
+        let view = self.with_draft(shell, |content, d| {
+            let window = PageWindow::of(d.fields().len(), d.field_page(), per_page);
+            let rows: Vec<FieldRow> = window
+                .items(d.fields())
+                .map(|f| field_row(d.field_view(&f.spec, english)))
+                .collect();
+            (
+                d.shown_title(english),
+                rows,
+                window,
+                d.form_message(),
+                d.step_words(Step::Form, content),
+            )
+        });
+        let Some((title, rows, window, message, step)) = view else {
+            return;
+        };
+        self.global(|j| {
+            j.set_title(title.into());
+            j.set_step(step.pick(english).into());
+            j.set_fields(ModelRc::new(VecModel::from(rows)));
+            j.set_field_page(window.page as i32);
+            j.set_field_pages(window.pages as i32);
+            j.set_form_message(message.pick(english).into());
+        });
+        self.refresh_editor(shell);
+    }
+
+    fn edit_field(&self, shell: &KioskController, key: &str) {
+        let per_page = PerPage::candidates(shell.large());
+        self.with_draft(shell, |_, d| d.edit_field(key, per_page));
+        self.refresh_editor(shell);
+    }
+
+    /// A key in the open editor: only the editor changes.
+    fn edit(&self, shell: &KioskController, f: impl FnOnce(&mut Draft)) {
+        self.with_draft(shell, |_, d| f(d));
+        self.refresh_editor(shell);
+    }
+
+    /// 完成, a choice, or 取消: the form shows the outcome.
+    fn close_editor(&self, shell: &KioskController, f: impl FnOnce(&mut Draft)) {
+        self.with_draft(shell, |_, d| f(d));
+        self.refresh_form(shell);
+    }
+
+    fn refresh_editor(&self, shell: &KioskController) {
+        let english = shell.english();
+        let view = self
+            .with_draft(shell, |_, d| Some((d.editor()?, d.editing_field(english)?)))
+            .flatten();
+        self.global(|j| match view {
+            Some((editor, field)) => {
+                j.set_editing_field(field_row(field.clone()));
+                j.set_editing_value(editor.value.into());
+                j.set_editing_error(field.error.into());
+                j.set_editor(match editor.kind {
+                    EditorKind::Keypad => Editor::Keypad,
+                    EditorKind::Pinyin => Editor::Pinyin,
+                    EditorKind::Choice => Editor::Choice,
+                });
+                j.set_keypad_x(editor.keypad_x);
+                j.set_editing_choices(choices(
+                    editor
+                        .choices
+                        .into_iter()
+                        .map(|(value, label, on)| (value, label.pick(english).to_string(), on)),
+                ));
+                j.set_composing(editor.composing.into());
+                j.set_candidates(super::strings(editor.candidates));
+                j.set_candidates_previous(editor.candidates_previous);
+                j.set_candidates_next(editor.candidates_next);
+                j.set_editing(true);
+            }
+            None => clear_editor(j),
+        });
+    }
+
+    /// 下一步 on the form: every field must pass; say which do not.
+    fn form_next(&self, shell: &KioskController) {
+        let per_page = PerPage::fields(shell.large());
+        let Some(ok) = self.with_draft(shell, |_, d| d.check_form(per_page)) else {
+            return;
+        };
+        self.refresh_form(shell);
+        if ok {
+            self.refresh_materials(shell);
+            shell.navigate(Screen::Materials);
+        } else if shell.speaks_automatically() {
+            let message = self.global(|j| j.get_form_message());
+            shell.say(&message);
+        }
+    }
+
+    // --- materials and delivery ----------------------------------------------------
+
+    fn page_materials(&self, shell: &KioskController, step: i32) {
+        let per_page = PerPage::materials(shell.large());
+        self.with_draft(shell, |_, d| d.turn_material_page(step, per_page));
+        self.refresh_materials(shell);
+    }
+
+    fn set_material(&self, shell: &KioskController, name: &str, way: MaterialWay) {
+        let chosen = match way {
+            MaterialWay::Provided => MaterialState::Provided,
+            MaterialWay::ECertificate => MaterialState::ECertFetched,
+            MaterialWay::Missing => MaterialState::Missing,
+            MaterialWay::Committed => MaterialState::Committed,
+        };
+        if self.with_draft(shell, |content, d| d.set_material(content, name, chosen)) == Some(true)
+        {
+            self.refresh_materials(shell);
+        }
+    }
+
+    fn refresh_materials(&self, shell: &KioskController) {
+        let per_page = PerPage::materials(shell.large());
+        let english = shell.english();
+        let view = self.with_draft(shell, |content, d| {
+            let window = PageWindow::of(d.materials().len(), d.material_page(), per_page);
+            let rows: Vec<MaterialRow> = window
+                .items(d.materials())
+                .map(|m| {
+                    let name = &m.material.name;
+                    let chosen = d.material_state(name);
+                    let options: Vec<MaterialOption> = d
+                        .material_options(content, name)
+                        .into_iter()
+                        .map(|state| MaterialOption {
+                            way: material_way(state),
+                            label: material_choice_words(state).pick(english).into(),
+                            selected: Some(state) == chosen,
+                        })
+                        .collect();
+                    MaterialRow {
+                        name: name.as_str().into(),
+                        copies: m.material.copies.as_str().into(),
+                        key: m.material.key,
+                        note: m.material.note.as_str().into(),
+                        options: ModelRc::new(VecModel::from(options)),
+                        state_label: match chosen {
+                            Some(s) if english => s.label_en().into(),
+                            Some(s) => s.label_zh().into(),
+                            None => Words::fixed("请选择", "Please choose").pick(english).into(),
+                        },
+                    }
+                })
+                .collect();
+            (
+                rows,
+                window,
+                d.materials_message(),
+                d.step_words(Step::Materials, content),
+            )
+        });
+        let Some((rows, window, message, step)) = view else {
+            return;
+        };
+        self.global(|j| {
+            j.set_step(step.pick(english).into());
+            j.set_materials(ModelRc::new(VecModel::from(rows)));
+            j.set_material_page(window.page as i32);
+            j.set_material_pages(window.pages as i32);
+            j.set_materials_message(message.pick(english).into());
+        });
+    }
+
+    fn materials_next(&self, shell: &KioskController) {
+        let per_page = PerPage::materials(shell.large());
+        let Some(ok) = self.with_draft(shell, |_, d| d.check_materials(per_page)) else {
+            return;
+        };
+        if ok {
+            self.refresh_delivery(shell);
+            shell.navigate(Screen::Delivery);
+        } else {
+            self.refresh_materials(shell);
+            if shell.speaks_automatically() {
+                let message = self.global(|j| j.get_materials_message());
+                shell.say(&message);
+            }
+        }
+    }
+
+    fn choose_delivery(&self, shell: &KioskController, way: DeliveryWay) {
+        let chosen = match way {
+            DeliveryWay::Station => Delivery::Station,
+            DeliveryWay::Mail => Delivery::Mail,
+            DeliveryWay::Electronic => Delivery::Electronic,
+        };
+        self.with_draft(shell, |content, d| d.choose_delivery(content, chosen));
+        self.refresh_delivery(shell);
+    }
+
+    fn refresh_delivery(&self, shell: &KioskController) {
+        let english = shell.english();
+        let view = self.with_draft(shell, |content, d| {
+            let rows: Vec<DeliveryRow> = d
+                .offered_deliveries(content)
+                .iter()
+                .map(|way| DeliveryRow {
+                    way: delivery_way(*way),
+                    label: if english {
+                        way.label_en()
+                    } else {
+                        way.label_zh()
+                    }
+                    .into(),
+                    selected: d.delivery() == Some(*way),
+                })
+                .collect();
+            (
+                rows,
+                d.mail_address(),
+                d.step_words(Step::Delivery, content),
+            )
+        });
+        let Some((rows, address, step)) = view else {
+            return;
+        };
+        self.global(|j| {
+            j.set_step(step.pick(english).into());
+            j.set_deliveries(ModelRc::new(VecModel::from(rows)));
+            j.set_mail_address(address.into());
+        });
+    }
+
+    fn delivery_next(&self, shell: &KioskController) {
+        if self.with_draft(shell, |_, d| d.delivery().is_some()) == Some(true) {
+            self.refresh_commitment(shell);
+            shell.navigate(Screen::Commitment);
+        }
+    }
+
+    // --- commitment, signature, submit -------------------------------------------
+
+    fn sign(&self, shell: &KioskController, f: impl FnOnce(&mut SignatureCapture)) {
+        let view = self.with_draft(shell, |_, d| {
+            f(d.signature_mut());
+            (d.signature().path_commands(), d.is_signed())
+        });
+        let Some((ink, signed)) = view else {
+            return;
+        };
+        self.global(|j| {
+            j.set_ink(ink.into());
+            j.set_signed(signed);
+        });
+    }
+
+    fn refresh_commitment(&self, shell: &KioskController) {
+        let english = shell.english();
+        let view = self.with_draft(shell, |content, d| {
+            (
+                d.commitment_needed(content),
+                d.commitment_text(),
+                d.committed(),
+                d.step_words(Step::Commitment, content),
+            )
+        });
+        let Some((needed, text, committed, step)) = view else {
+            return;
+        };
+        self.global(|j| {
+            j.set_step(step.pick(english).into());
+            j.set_commitment_needed(needed);
+            j.set_commitment_text(text.pick(english).into());
+            j.set_committed(committed);
+        });
+    }
+
+    fn submit(&self, shell: &KioskController) {
+        let identity = shell.state.borrow().hooks.identity();
+        let Some(identity) = identity else {
+            let message = shell.tr(
+                "读不到身份证，请把身份证放回感应区后再提交",
+                "The ID card cannot be read. Please put it back on the reader, then submit",
+            );
+            self.global(|j| j.set_submit_message(message.into()));
+            return;
+        };
+        let assisted_by = shell.state.borrow().assisted_by.clone();
+        let outcome = self.with_draft(shell, |content, d| {
+            if d.submitting() {
+                return None;
+            }
+            let ready = d.ready_to_submit(content, &identity, assisted_by);
+            if ready.is_ok() {
+                d.set_submitting(true);
+            }
+            Some(ready)
+        });
+        match outcome.flatten() {
+            None => {}
+            Some(Ok(ready)) => {
+                self.global(|j| {
+                    j.set_submitting(true);
+                    j.set_submit_message(SharedString::new());
+                });
+                shell.desk(DeskRequest::Submit(Box::new(Submission {
+                    application: ready.application,
+                    title: ready.title,
+                    time_limit: ready.time_limit,
+                })));
+            }
+            Some(Err(message)) => {
+                let message = shell.pick(&message);
+                self.global(|j| j.set_submit_message(message.as_str().into()));
+                if shell.speaks_automatically() {
+                    shell.say(&message);
+                }
+            }
+        }
+    }
+
+    // --- answers from the desk -----------------------------------------------------
+
+    pub(super) fn on_desk(&self, shell: &KioskController, event: DeskEvent) {
+        match event {
+            DeskEvent::Submitted {
+                receipt_no,
+                qr,
+                printed,
+                printer_message,
+            } => self.on_submitted(shell, &receipt_no, &qr, printed, &printer_message),
+            DeskEvent::SubmitFailed(message) => {
+                let message = shell.pick(&message);
+                self.with_draft(shell, |_, d| d.set_submitting(false));
+                self.global(|j| {
+                    j.set_submitting(false);
+                    j.set_submit_message(message.as_str().into());
+                });
+                shell.say(&message);
+            }
+            DeskEvent::Reprinted(result) | DeskEvent::DocumentPrinted(result) => {
+                let message = match result {
+                    Ok(()) => shell.tr("已打印，请取走", "Printed; please take it"),
+                    Err(message) => shell.pick(&message),
+                };
+                if shell.kiosk(|k| k.get_screen()) == Screen::Receipt {
+                    let printed = !message.is_empty();
+                    self.global(|j| {
+                        j.set_printed(printed);
+                        j.set_receipt_message(message.as_str().into());
+                    });
+                } else {
+                    shell.show_notice(&message);
+                }
+            }
+            DeskEvent::Evaluated(result) => {
+                if let Err(message) = result {
+                    shell.show_notice(&shell.pick(&message));
+                }
+            }
+            DeskEvent::Progress {
+                live,
+                rows,
+                message,
+            } => {
+                let items: Vec<ProgressItem> = rows
+                    .into_iter()
+                    .map(|r| ProgressItem {
+                        receipt: r.receipt_no.into(),
+                        service: r.service_name.into(),
+                        state: shell.pick(&r.state).into(),
+                        updated: r.updated.into(),
+                    })
+                    .collect();
+                let message = shell.pick(&message);
+                self.global(|j| {
+                    j.set_progress(ModelRc::new(VecModel::from(items)));
+                    j.set_progress_live(live);
+                    j.set_progress_message(message.into());
+                    j.set_progress_waiting(false);
+                });
+            }
+            DeskEvent::Documents {
+                online,
+                certificates,
+                documents,
+            } => {
+                let held = online.then(|| certificates.clone());
+                self.with_draft(shell, |_, d| d.set_certificates(held));
+                if shell.kiosk(|k| k.get_screen()) == Screen::Materials {
+                    self.refresh_materials(shell);
+                }
+                let message = if !online {
+                    shell.tr(
+                        "网络未连接，暂时不能调取电子证照和打印材料。",
+                        "Not connected: e-certificates cannot be fetched nor documents printed now.",
+                    )
+                } else if documents.is_empty() {
+                    shell.tr(
+                        "平台上暂时没有您可以打印的材料。",
+                        "The platform has no documents for you to print yet.",
+                    )
+                } else {
+                    shell.tr("点材料名称即可打印。", "Tap a document's name to print it.")
+                };
+                let rows: Vec<DocumentItem> = documents
+                    .into_iter()
+                    .map(|d| DocumentItem {
+                        id: d.id.into(),
+                        title: d.title.into(),
+                    })
+                    .collect();
+                self.global(|j| {
+                    j.set_certificates(super::strings(certificates));
+                    j.set_documents(ModelRc::new(VecModel::from(rows)));
+                    j.set_documents_message(message.into());
+                });
+            }
+            DeskEvent::FeedbackSaved(result) => {
+                let message = match result {
+                    Ok(()) => shell.tr(
+                        "已记录您的反映，工作人员会跟进。谢谢您！",
+                        "Your report is recorded and staff will follow it up. Thank you!",
+                    ),
+                    Err(message) => shell.pick(&message),
+                };
+                self.global(|j| j.set_feedback_message(message.as_str().into()));
+                shell.say(&message);
+            }
+        }
+    }
+
+    fn on_submitted(
+        &self,
+        shell: &KioskController,
+        receipt_no: &str,
+        qr: &str,
+        printed: bool,
+        printer_message: &Words,
+    ) {
+        let english = shell.english();
+        let Some(draft) = self.state.borrow_mut().draft.take() else {
+            return;
+        };
+        let owed: Vec<String> = draft
+            .owed()
+            .into_iter()
+            .map(|o| {
+                if english {
+                    format!("{}: {}", o.name, o.state.label_en())
+                } else {
+                    format!("{}：{}", o.name, o.state.label_zh())
+                }
+            })
+            .collect();
+        self.state.borrow_mut().completed = Some(Completed::new(receipt_no, draft.subject_code()));
+        let message = if printed {
+            shell.tr(
+                "回执已打印，请取走。凭回执二维码可查询办理进度。",
+                "Your receipt is printed; please take it.",
+            )
+        } else {
+            shell.pick(&printer_message.clone().then(&Words::fixed(
+                "请用手机拍下本页的回执编号和二维码，或请工作人员稍后补打。",
+                "Take a photo of the receipt number and QR code on this page, or ask staff to reprint it later.",
+            )))
+        };
+        let qr_image = qr_image(qr);
+        self.global(|j| {
+            j.set_submitting(false);
+            j.set_title(draft.shown_title(english).into());
+            j.set_time_limit(draft.time_limit().into());
+            j.set_owed(super::strings(owed));
+            j.set_receipt_no(receipt_no.into());
+            j.set_receipt_qr(qr_image);
+            j.set_printed(printed);
+            j.set_receipt_message(message.as_str().into());
+        });
+        // The form is done with: nobody goes back into a submitted application.
+        shell.state.borrow_mut().back_stack.clear();
+        shell.navigate(Screen::Receipt);
+    }
+
+    fn reprint(&self, shell: &KioskController) {
+        let receipt = self.with_completed(|c| c.receipt_no().to_string());
+        if let Some(receipt_no) = receipt {
+            let message = shell.tr("正在打印……", "Printing…");
+            self.global(|j| j.set_receipt_message(message.into()));
+            shell.desk(DeskRequest::Reprint { receipt_no });
+        }
+    }
+
+    // --- 好差评 ----------------------------------------------------------------------
+
+    fn rate(&self, shell: &KioskController, value: &str) {
+        let Some(level) = Satisfaction::ALL
+            .iter()
+            .copied()
+            .find(|s| s.score().to_string() == value)
+        else {
+            return;
+        };
+        match self.with_completed(|c| c.rate(level)) {
+            Some(true) => self.refresh_rating(shell),
+            Some(false) => self.rating_submit(shell),
+            None => {}
+        }
+    }
+
+    fn toggle_reason(&self, shell: &KioskController, value: &str) {
+        if let Some(reason) = LowReason::ALL
+            .iter()
+            .copied()
+            .find(|r| reason_value(*r) == value)
+        {
+            self.with_completed(|c| c.toggle_reason(reason));
+        }
+        self.refresh_rating(shell);
+    }
+
+    fn rating_submit(&self, shell: &KioskController) {
+        if let Some(Some(rating)) = self.with_completed(Completed::submit_rating) {
+            shell.desk(DeskRequest::Evaluate {
+                receipt_no: rating.receipt_no,
+                service_code: rating.service_code,
+                evaluation: rating.evaluation,
+            });
+        }
+        self.refresh_rating(shell);
+    }
+
+    fn refresh_rating(&self, shell: &KioskController) {
+        let per_page = PerPage::reasons(shell.large());
+        let english = shell.english();
+        let view = self.with_completed(|completed| {
+            let levels: Vec<(String, String, bool)> = Satisfaction::ALL
+                .iter()
+                .map(|s| {
+                    (
+                        s.score().to_string(),
+                        if english { s.label_en() } else { s.label_zh() }.to_string(),
+                        completed.rating() == Some(*s),
+                    )
+                })
+                .collect();
+            let window = PageWindow::of(LowReason::ALL.len(), completed.reason_page(), per_page);
+            let reasons: Vec<(String, String, bool)> = window
+                .items(&LowReason::ALL)
+                .map(|r| {
+                    (
+                        reason_value(*r),
+                        if english { r.label_en() } else { r.label_zh() }.to_string(),
+                        completed.reasons().contains(r),
+                    )
+                })
+                .collect();
+            let asks = completed.rating().is_some_and(|r| r.asks_reasons());
+            (levels, reasons, window, asks, completed.rated())
+        });
+        let Some((levels, reasons, window, asks, rated)) = view else {
+            return;
+        };
+        self.global(|j| {
+            j.set_levels(choices(levels));
+            j.set_reasons(choices(reasons));
+            j.set_reason_page(window.page as i32);
+            j.set_reason_pages(window.pages as i32);
+            j.set_rating(if asks { 1 } else { 0 });
+            j.set_rated(rated);
+        });
+    }
+
+    // --- progress, documents, feedback -------------------------------------------------
+
+    /// 查进度: with a card down, the resident's own applications at once.
+    pub(super) fn open_progress(&self, shell: &KioskController) {
+        let identified = !shell.state.borrow().resident_masked.is_empty();
+        self.global(|j| {
+            j.set_progress(ModelRc::default());
+            j.set_progress_message(SharedString::new());
+            j.set_progress_waiting(identified);
+        });
+        shell.navigate(Screen::Progress);
+        if identified {
+            shell.desk(DeskRequest::ProgressForResident);
+        }
+    }
+
+    /// A receipt's QR was scanned anywhere: show its progress (the desk is
+    /// already looking it up).
+    pub(super) fn progress_for_receipt(&self, shell: &KioskController) {
+        self.global(|j| {
+            j.set_progress(ModelRc::default());
+            j.set_progress_message(SharedString::new());
+            j.set_progress_waiting(true);
+        });
+        if shell.kiosk(|k| k.get_screen()) != Screen::Progress {
+            shell.navigate(Screen::Progress);
+        }
+    }
+
+    fn open_documents(&self, shell: &KioskController) {
+        let identified = !shell.state.borrow().resident_masked.is_empty();
+        if !identified {
+            self.forget_pending_apply();
+            shell.start_identify();
+            shell.show_notice(&shell.tr(
+                "自助打印前请先刷身份证",
+                "Please identify with your ID card before printing",
+            ));
+            return;
+        }
+        let message = shell.tr(
+            "正在向平台查询您的材料……",
+            "Asking the platform for your documents…",
+        );
+        self.global(|j| {
+            j.set_documents(ModelRc::default());
+            j.set_certificates(ModelRc::default());
+            j.set_documents_message(message.into());
+        });
+        shell.navigate(Screen::Documents);
+        shell.desk(DeskRequest::FetchDocuments);
+    }
+
+    fn feedback_topics(english: bool, chosen: &str) -> ModelRc<ChoiceRow> {
+        choices(FEEDBACK_TOPICS.iter().map(|(value, label)| {
+            (
+                value.to_string(),
+                label.pick(english).to_string(),
+                *value == chosen,
+            )
+        }))
+    }
+
+    fn open_feedback(&self, shell: &KioskController) {
+        let topics = Self::feedback_topics(shell.english(), "");
+        self.global(|j| {
+            j.set_feedback_topics(topics);
+            j.set_feedback_message(SharedString::new());
+        });
+        shell.navigate(Screen::Feedback);
+    }
+
+    fn send_feedback(&self, shell: &KioskController, topic: &str) {
+        let Some(label) = feedback_topic(topic) else {
+            return;
+        };
+        let topics = Self::feedback_topics(shell.english(), topic);
+        let service_code = shell.state.borrow().guide_code.clone();
+        let recording = shell.tr("正在记录……", "Recording…");
+        self.global(|j| {
+            j.set_feedback_topics(topics);
+            j.set_feedback_message(recording.into());
+        });
+        // The platform's staff read Chinese, whatever the screen showed.
+        shell.desk(DeskRequest::Feedback {
+            service_code,
+            text: label.zh().to_string(),
+        });
+    }
+
+    /// The session ended: the draft, the receipt and every view model that
+    /// could show them are emptied.
+    pub(super) fn wipe(&self) {
+        *self.state.borrow_mut() = JourneyState::default();
+        self.global(|j| {
+            j.set_title(SharedString::new());
+            j.set_step(SharedString::new());
+            j.set_question(QuestionRow::default());
+            j.set_questions_done(false);
+            j.set_answers(ModelRc::default());
+            j.set_items(ModelRc::default());
+            j.set_fields(ModelRc::default());
+            j.set_field_page(0);
+            j.set_field_pages(1);
+            j.set_form_message(SharedString::new());
+            clear_editor(j);
+            j.set_materials(ModelRc::default());
+            j.set_materials_message(SharedString::new());
+            j.set_deliveries(ModelRc::default());
+            j.set_mail_address(SharedString::new());
+            j.set_commitment_text(SharedString::new());
+            j.set_committed(false);
+            j.set_ink(SharedString::new());
+            j.set_signed(false);
+            j.set_submit_message(SharedString::new());
+            j.set_submitting(false);
+            j.set_receipt_no(SharedString::new());
+            j.set_receipt_qr(slint::Image::default());
+            j.set_printed(false);
+            j.set_receipt_message(SharedString::new());
+            j.set_owed(ModelRc::default());
+            j.set_time_limit(SharedString::new());
+            j.set_rating(0);
+            j.set_rated(false);
+            j.set_reasons(ModelRc::default());
+            j.set_progress(ModelRc::default());
+            j.set_progress_message(SharedString::new());
+            j.set_progress_waiting(false);
+            j.set_certificates(ModelRc::default());
+            j.set_documents(ModelRc::default());
+            j.set_documents_message(SharedString::new());
+            j.set_feedback_message(SharedString::new());
+        });
+    }
+}
+
+fn clear_editor(j: &JourneyGlobal<'_>) {
+    j.set_editing(false);
+    j.set_editing_field(FieldRow::default());
+    j.set_editing_value(SharedString::new());
+    j.set_editing_error(SharedString::new());
+    j.set_editor(Editor::None);
+    j.set_editing_choices(ModelRc::default());
+    j.set_composing(SharedString::new());
+    j.set_candidates(ModelRc::default());
+    j.set_candidates_previous(false);
+    j.set_candidates_next(false);
+}
+
+fn choices(rows: impl IntoIterator<Item = (String, String, bool)>) -> ModelRc<ChoiceRow> {
+    ModelRc::new(VecModel::from(
+        rows.into_iter()
+            .map(|(value, label, selected)| ChoiceRow {
+                value: value.into(),
+                label: label.into(),
+                selected,
+            })
+            .collect::<Vec<_>>(),
+    ))
+}
+
+fn field_row(field: FieldView) -> FieldRow {
+    FieldRow {
+        key: field.key.into(),
+        label: field.label.into(),
+        value: field.value.into(),
+        error: field.error.into(),
+        hint: field.hint.into(),
+        required: field.required,
+        prefilled: field.prefilled,
+    }
+}
+
+fn material_way(state: MaterialState) -> MaterialWay {
+    match state {
+        MaterialState::Provided => MaterialWay::Provided,
+        MaterialState::ECertFetched | MaterialState::PendingVerification => {
+            MaterialWay::ECertificate
+        }
+        MaterialState::Missing => MaterialWay::Missing,
+        MaterialState::Committed => MaterialWay::Committed,
+    }
+}
+
+fn delivery_way(delivery: Delivery) -> DeliveryWay {
+    match delivery {
+        Delivery::Station => DeliveryWay::Station,
+        Delivery::Mail => DeliveryWay::Mail,
+        Delivery::Electronic => DeliveryWay::Electronic,
+    }
+}
+
+fn reason_value(reason: LowReason) -> String {
+    serde_json::to_value(reason)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// The receipt's QR as an image for the screen: dark modules on white,
+/// each module several pixels so a phone can photograph it.
+fn qr_image(payload: &str) -> slint::Image {
+    let Ok(code) = qrcode::QrCode::new(payload.as_bytes()) else {
+        return slint::Image::default();
+    };
+    const SCALE: u32 = 8;
+    const QUIET: u32 = 4;
+    let modules = code.width() as u32;
+    let side = (modules + 2 * QUIET) * SCALE;
+    let colors = code.to_colors();
+    let mut buffer = slint::SharedPixelBuffer::<slint::Rgb8Pixel>::new(side, side);
+    let pixels = buffer.make_mut_slice();
+    for y in 0..side {
+        for x in 0..side {
+            let mx = (x / SCALE).checked_sub(QUIET);
+            let my = (y / SCALE).checked_sub(QUIET);
+            let dark = match (mx, my) {
+                (Some(mx), Some(my)) if mx < modules && my < modules => {
+                    colors[(my * modules + mx) as usize] == qrcode::Color::Dark
+                }
+                _ => false,
+            };
+            let v = if dark { 0 } else { 255 };
+            pixels[(y * side + x) as usize] = slint::Rgb8Pixel { r: v, g: v, b: v };
+        }
+    }
+    slint::Image::from_rgb8(buffer)
+}

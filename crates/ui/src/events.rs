@@ -1,0 +1,55 @@
+//! What background work (devices, sync, the service desk) tells the UI
+//! thread, and the [`Inbox`] it arrives in.
+
+use bianmin_core::catalogue::Catalogue;
+use bianmin_drivers::manager::DevicesStatus;
+use bianmin_sync::Link;
+use std::sync::Arc;
+
+/// Something that happened off the UI thread and must show on screen.
+#[derive(Debug, Clone)]
+pub enum UiEvent {
+    Link {
+        link: Link,
+        queue_depth: u64,
+    },
+    Catalogue(Box<Catalogue>),
+    /// Service codes this station applied for most, most first (本站常办).
+    Popular(Vec<String>),
+    /// An ID card was read; only the masked form ever reaches the screen.
+    CardPresent {
+        masked_name: String,
+        masked_id: String,
+    },
+    CardRemoved,
+    /// A card lies on the reader but could not be read: the resident's sentence.
+    CardFailed(bianmin_core::words::Words),
+    /// A receipt of this system was scanned. Its progress follows as
+    /// `Desk(DeskEvent::Progress)`: the scan is handed to the desk.
+    ReceiptScanned(String),
+    /// An e-ID or 一码通办 service code was scanned.
+    ServiceCodeScanned,
+    /// Something that is not a code this kiosk knows.
+    UnknownCode,
+    /// The physical call-staff button. The desk has already queued the
+    /// `call_staff` event for the platform; the UI only shows that help is
+    /// coming (and must not send `DeskRequest::CallStaff` again).
+    CallStaff,
+    Devices(Box<DevicesStatus>),
+    /// The presence sensor saw someone arrive (`true`) or leave: a dimmed
+    /// screen wakes for the arrival.
+    Presence(bool),
+    /// An answer of the service desk to a journey's request.
+    Desk(bianmin_desk::DeskEvent),
+}
+
+/// Events waiting for the UI thread.
+pub type Inbox = crate::mailbox::Mailbox<UiEvent>;
+
+impl Inbox {
+    /// The desk's answers, delivered into this inbox.
+    pub fn desk_answers(&self) -> bianmin_desk::DeskAnswers {
+        let inbox = self.clone();
+        Arc::new(move |event| inbox.post(UiEvent::Desk(event)))
+    }
+}
