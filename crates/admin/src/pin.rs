@@ -148,7 +148,6 @@ pub struct AdminSession {
     actor: String,
     started: SystemTime,
     last_activity: SystemTime,
-    must_change_pin: bool,
 }
 
 impl AdminSession {
@@ -160,12 +159,6 @@ impl AdminSession {
 
     pub fn started(&self) -> SystemTime {
         self.started
-    }
-
-    /// Always `false` now that there is no factory PIN (a provisioned PIN
-    /// is the technician's own); kept so existing callers compile.
-    pub fn must_change_pin(&self) -> bool {
-        self.must_change_pin
     }
 
     /// A touch in admin mode keeps the session alive.
@@ -327,7 +320,6 @@ impl AdminGate {
                 actor: "technician-pin".into(),
                 started: now,
                 last_activity: now,
-                must_change_pin: false,
             });
         }
         if state.locked_until.is_some() {
@@ -358,7 +350,6 @@ impl AdminGate {
         state.hash = hash;
         state.must_change = false;
         self.persist()?;
-        session.must_change_pin = false;
         session.touch(now);
         Ok(())
     }
@@ -372,12 +363,6 @@ impl AdminGate {
             .locked_until?
             .min(now_s.saturating_add(LOCKOUT.as_secs()));
         (now_s < until).then(|| (until - now_s).div_ceil(60))
-    }
-
-    /// Always `false` now that there is no factory PIN; kept so existing
-    /// callers compile.
-    pub fn must_change_pin(&self) -> bool {
-        false
     }
 
     /// Wrong PINs since the last success (for the operations screen).

@@ -106,6 +106,8 @@ impl KioskController {
         let policy = idle_policy(&config, large);
         let index = SearchIndex::build(&catalogue);
         let bundles = bundles_for(&catalogue);
+        // A clerk's failed PINs and the lock survive a restart.
+        let assist_attempts = bianmin_admin::staff::Attempts::open(&config.store.data_dir);
         let controller = KioskController {
             ui: ui.as_weak(),
             state: Rc::new(RefCell::new(State {
@@ -128,7 +130,7 @@ impl KioskController {
                 bundles,
                 assisted_by: None,
                 assist: assist::AssistEntry::default(),
-                assist_attempts: bianmin_admin::staff::Attempts::default(),
+                assist_attempts,
                 station_popular: Vec::new(),
             })),
             journey: journey::JourneyController::new(ui),
