@@ -35,8 +35,18 @@ const PERSISTENT_CONTROLS: [&str; 8] = [
     "中文",
 ];
 
-/// Buttons that turn pages are navigation, not choices.
-const PAGING_CONTROLS: [&str; 4] = ["上一页", "下一页", "向上翻", "向下翻"];
+/// Buttons that turn pages are navigation, not choices (a form, a summary
+/// and the materials page with words of their own, far from 下一步).
+const PAGING_CONTROLS: [&str; 8] = [
+    "上一页",
+    "下一页",
+    "向上翻",
+    "向下翻",
+    "看上面几项",
+    "看下面几项",
+    "看上一份",
+    "看下一份",
+];
 
 /// `accessible-description` of keyboard keys (ui/input.slint), which are
 /// not choices either.
