@@ -433,6 +433,8 @@ impl JourneyController {
         self.global(|j| match view {
             Some((editor, field)) => {
                 j.set_editing_field(field_row(field.clone()));
+                let shown = shown_end(&editor.value, &editor.composing, shell.large());
+                j.set_editing_shown(shown.into());
                 j.set_editing_value(editor.value.into());
                 j.set_editing_error(field.error.into());
                 j.set_editor(match editor.kind {
@@ -1154,8 +1156,38 @@ impl JourneyController {
     }
 }
 
+/// The value being edited as its field shows it: the end, with the pinyin
+/// being composed, cut at the start (marked …) when longer than a line of
+/// the editor holds in this theme.
+fn shown_end(value: &str, composing: &str, large: bool) -> String {
+    // Wide characters per line of the editor's title-size font.
+    let fits = if large { 19 } else { 30 };
+    let mut text = value.to_string();
+    if !composing.is_empty() {
+        text.push(' ');
+        text.push_str(composing);
+    }
+    // Latin letters and digits take about half a wide character.
+    let width = |c: &char| if c.is_ascii() { 1 } else { 2 };
+    let total: usize = text.chars().map(|c| width(&c)).sum();
+    if total <= fits * 2 {
+        return text;
+    }
+    let mut kept = Vec::new();
+    let mut used = 2; // the leading …
+    for c in text.chars().rev() {
+        used += width(&c);
+        if used > fits * 2 {
+            break;
+        }
+        kept.push(c);
+    }
+    std::iter::once('…').chain(kept.into_iter().rev()).collect()
+}
+
 fn clear_editor(j: &JourneyGlobal<'_>) {
     j.set_editing(false);
+    j.set_editing_shown(SharedString::new());
     j.set_editing_field(FieldRow::default());
     j.set_editing_value(SharedString::new());
     j.set_editing_error(SharedString::new());
@@ -1245,4 +1277,20 @@ fn qr_image(payload: &str) -> slint::Image {
         }
     }
     slint::Image::from_rgb8(buffer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown_end;
+
+    #[test]
+    fn a_long_value_shows_its_end_with_the_letters_composing() {
+        let address = "北京市东城区示例路88号院3号楼2单元101室";
+        assert_eq!(shown_end("张三", "", true), "张三");
+        let shown = shown_end(address, "zhang", true);
+        assert!(shown.starts_with('…'), "{shown}");
+        assert!(shown.ends_with("101室 zhang"), "{shown}");
+        // A wider editor in the standard theme shows it all.
+        assert_eq!(shown_end(address, "", false), address);
+    }
 }
