@@ -108,6 +108,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .map(|c| c.logging.filter.clone())
         .unwrap_or_else(|_| "info".into());
     bianmin_config::logging::init(&log_filter);
+    // One clock for people: the screen, receipts and progress all use the
+    // station's zone, whatever the system's is.
+    if let Ok(config) = &loaded {
+        bianmin_core::time::set_station_zone(config.station.time_zone.zone());
+    }
 
     match cli.command {
         Command::Run => {

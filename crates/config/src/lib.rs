@@ -98,6 +98,9 @@ pub struct StationConfig {
     pub terminal_id: TerminalId,
     /// Production (residents use it) or test (bench, training, CI).
     pub mode: KioskMode,
+    /// The station's time zone (IANA name): the screen clock, receipts,
+    /// receipt numbers and progress use it, whatever the system's zone.
+    pub time_zone: TimeZoneName,
 }
 
 /// What a kiosk is for; only a test kiosk may talk plain HTTP, to itself.
@@ -303,6 +306,7 @@ impl Default for StationConfig {
             code: Digits("110101001001".into()),
             terminal_id: TerminalId("T0001".into()),
             mode: KioskMode::Production,
+            time_zone: TimeZoneName("Asia/Shanghai".into()),
         }
     }
 }
@@ -569,6 +573,34 @@ impl<'de> Deserialize<'de> for TerminalId {
             Err(serde::de::Error::custom(format!(
                 "expected 1 to 16 upper-case letters or digits, found {raw:?}"
             )))
+        }
+    }
+}
+
+/// An IANA time-zone name (`Asia/Shanghai`), checked against the database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct TimeZoneName(pub String);
+
+impl TimeZoneName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The zone itself; the name was checked while parsing.
+    pub fn zone(&self) -> chrono_tz::Tz {
+        self.0.parse().unwrap_or(chrono_tz::Asia::Shanghai)
+    }
+}
+
+impl<'de> Deserialize<'de> for TimeZoneName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        match raw.trim().parse::<chrono_tz::Tz>() {
+            Ok(_) => Ok(TimeZoneName(raw.trim().to_string())),
+            Err(_) => Err(serde::de::Error::custom(format!(
+                "expected an IANA time-zone name such as \"Asia/Shanghai\", found {raw:?}"
+            ))),
         }
     }
 }

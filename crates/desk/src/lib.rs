@@ -1110,10 +1110,10 @@ fn local_row(record: &RecordSummary) -> ProgressRow {
     }
 }
 
-/// "2026-11-25 10:32", Beijing time.
+/// "2026-11-25 10:32", the station's time.
 pub fn shown_time_ms(ms: i64) -> String {
     use chrono::TimeZone;
-    store::beijing()
+    store::station_zone()
         .timestamp_millis_opt(ms)
         .single()
         .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
@@ -1123,7 +1123,7 @@ pub fn shown_time_ms(ms: i64) -> String {
 fn shown_time_rfc3339(text: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(text)
         .map(|t| {
-            t.with_timezone(&store::beijing())
+            t.with_timezone(&store::station_zone())
                 .format("%Y-%m-%d %H:%M")
                 .to_string()
         })

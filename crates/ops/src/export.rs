@@ -90,7 +90,9 @@ pub fn scrub(text: &str) -> String {
 
 /// File name for an export: `bianmin-<what>-<terminal>-<YYYYmmdd-HHMMSS>.<ext>`.
 pub fn export_name(what: &str, terminal_id: &str, ext: &str) -> String {
-    let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
+    let stamp = chrono::Utc::now()
+        .with_timezone(&bianmin_core::time::station_zone())
+        .format("%Y%m%d-%H%M%S");
     format!("bianmin-{what}-{terminal_id}-{stamp}.{ext}")
 }
 

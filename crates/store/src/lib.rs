@@ -25,7 +25,7 @@ use bianmin_platform::api::{
     Applicant, ApplicationWire, Delivery, ErrorReportWire, EvaluationWire, HeartbeatWire, Material,
     RecordKind, RecordResult, RecordStatus,
 };
-use chrono::{DateTime, FixedOffset, TimeZone};
+use chrono::TimeZone;
 use crypto::Sealer;
 use rusqlite::config::DbConfig;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
@@ -44,17 +44,18 @@ pub const CLOCK_FLOOR_MS: i64 = 1_767_196_800_000;
 pub const CLOCK_BACKWARDS_TOLERANCE_MS: i64 = 10 * 60 * 1000;
 
 pub use bianmin_core::receipt;
-pub use bianmin_core::time::{beijing, rfc3339};
+pub use bianmin_core::time::{rfc3339, station_zone};
 
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// The station's date of `ms`: receipt numbers count per local day.
 fn day(ms: i64) -> String {
-    beijing()
+    station_zone()
         .timestamp_millis_opt(ms)
         .single()
-        .map(|t: DateTime<FixedOffset>| t.format("%Y%m%d").to_string())
+        .map(|t| t.format("%Y%m%d").to_string())
         .unwrap_or_else(|| "19700101".into())
 }
 

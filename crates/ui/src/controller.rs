@@ -748,20 +748,8 @@ impl KioskController {
     }
 
     fn refresh_clock(&self) {
-        let now = chrono::Local::now();
         let english = self.state.borrow().language == Language::En;
-        let date = if english {
-            now.format("%A, %-d %B %Y").to_string()
-        } else {
-            const WEEKDAYS: [&str; 7] = ["一", "二", "三", "四", "五", "六", "日"];
-            use chrono::Datelike;
-            format!(
-                "{} 星期{}",
-                now.format("%Y年%-m月%-d日"),
-                WEEKDAYS[now.weekday().num_days_from_monday() as usize]
-            )
-        };
-        let clock = now.format("%H:%M").to_string();
+        let (clock, date) = clock_text(chrono::Utc::now(), english);
         self.kiosk(|k| {
             k.set_clock(clock.into());
             k.set_date(date.into());
@@ -860,6 +848,24 @@ impl KioskController {
     fn pick(&self, words: &Words) -> String {
         words.pick(self.english()).to_string()
     }
+}
+
+/// The screen clock and date of `now` in the station's zone: the same time
+/// the receipts print, whatever the system's zone.
+fn clock_text(now: chrono::DateTime<chrono::Utc>, english: bool) -> (String, String) {
+    use chrono::Datelike;
+    let now = now.with_timezone(&bianmin_core::time::station_zone());
+    let date = if english {
+        now.format("%A, %-d %B %Y").to_string()
+    } else {
+        const WEEKDAYS: [&str; 7] = ["一", "二", "三", "四", "五", "六", "日"];
+        format!(
+            "{} 星期{}",
+            now.format("%Y年%-m月%-d日"),
+            WEEKDAYS[now.weekday().num_days_from_monday() as usize]
+        )
+    };
+    (now.format("%H:%M").to_string(), date)
 }
 
 /// The demo bundles when they fit this catalogue; none when a platform
@@ -1145,5 +1151,26 @@ fn guide_data(service: &Service, english: bool) -> GuideData {
         ),
         commitment: service.commitment,
         tolerant: service.tolerant,
+    }
+}
+
+#[cfg(test)]
+mod clock_tests {
+    use super::clock_text;
+    use chrono::TimeZone;
+
+    /// The walkthrough's evening at 17:50 UTC is 01:50 the next morning at
+    /// the station, on the screen as on the receipt.
+    #[test]
+    fn the_screen_clock_shows_the_stations_time_not_the_systems() {
+        let evening = chrono::Utc
+            .with_ymd_and_hms(2026, 12, 4, 17, 50, 0)
+            .unwrap();
+        let (clock, date) = clock_text(evening, false);
+        assert_eq!(clock, "01:50");
+        assert_eq!(date, "2026年12月5日 星期六");
+        let printed = bianmin_core::time::rfc3339(evening.timestamp_millis());
+        assert!(printed.starts_with("2026-12-05T01:50"), "{printed}");
+        assert_eq!(clock_text(evening, true).1, "Saturday, 5 December 2026");
     }
 }
