@@ -9,6 +9,7 @@ pub mod catalogue;
 pub mod evaluation;
 pub mod form;
 pub mod id_number;
+pub mod phone;
 pub mod ime;
 pub mod receipt;
 pub mod search;
