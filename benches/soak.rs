@@ -98,6 +98,7 @@ impl SoakKiosk {
         self.step(press::provide_all_materials(&self.ui));
         self.tap("下一步");
         self.tap("下一步");
+        self.tap("信息无误，去签名");
         let journey = self.ui.global::<Journey>();
         if journey.get_commitment_needed() && !journey.get_committed() {
             self.tap("☐ 点此承诺：以上内容属实");

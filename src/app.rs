@@ -36,7 +36,25 @@ pub fn run_demo(config: Config, large: bool) -> ExitCode {
     if config.assist.staff.is_empty() {
         add_demo_clerk(&mut config);
     }
+    provision_demo_pin(&config.store.data_dir);
     open_kiosk(config, true, None)
+}
+
+/// There is no factory PIN (a kiosk without a provisioned one keeps admin
+/// mode shut), so the demo provisions a fresh random one at each start and
+/// prints it on the console for whoever runs it.
+fn provision_demo_pin(data_dir: &std::path::Path) {
+    match bianmin_admin::AdminGate::provision_random(data_dir) {
+        Ok((_, pin)) => println!(
+            "演示模式管理员 PIN（仅本次演示，长按站点名称 5 秒进入管理模式）：{} / demo admin PIN (this run only; hold the station name for 5 s): {}",
+            pin.as_str(),
+            pin.as_str()
+        ),
+        Err(err) => {
+            tracing::warn!(%err, "demo admin PIN not provisioned; admin mode stays shut");
+            eprintln!("bianmin: 演示管理员 PIN 未能设置，管理模式不可用 (demo admin PIN not provisioned): {err}");
+        }
+    }
 }
 
 /// The demo's clerk for 帮办: staff id and PIN in README, never on a real kiosk.

@@ -19,15 +19,61 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Config(command) = &cli.command {
         return Ok(match command {
             ConfigCommand::Check { file } => match Config::from_file(file) {
-                Ok(_) => {
-                    println!("{}: ok", file.display());
-                    ExitCode::SUCCESS
+                Ok(config) => {
+                    let problems = config.deployment_problems();
+                    if problems.is_empty() {
+                        println!("{}: ok", file.display());
+                        ExitCode::SUCCESS
+                    } else {
+                        let text = std::fs::read_to_string(file).unwrap_or_default();
+                        for problem in problems {
+                            eprintln!("{}", problem.located(&file.display().to_string(), &text));
+                        }
+                        ExitCode::FAILURE
+                    }
                 }
                 Err(err) => {
                     eprintln!("{err}");
                     ExitCode::FAILURE
                 }
             },
+            ConfigCommand::SetAdminPin => {
+                // The data directory comes from the configuration (and
+                // BIANMIN_DATA_DIR), as for the kiosk itself.
+                let config = match Config::load(cli.config.as_deref()) {
+                    Ok(config) => config,
+                    Err(err) => {
+                        eprintln!("{err}");
+                        return Ok(ExitCode::FAILURE);
+                    }
+                };
+                let mut pin = zeroize::Zeroizing::new(String::new());
+                let provisioned = std::io::stdin()
+                    .read_line(&mut pin)
+                    .map_err(|e| bianmin_admin::AdminError::Storage {
+                        detail: format!("cannot read the PIN from standard input: {e}"),
+                    })
+                    .and_then(|_| {
+                        bianmin_admin::AdminGate::provision(&config.store.data_dir, pin.trim())
+                    });
+                match provisioned {
+                    Ok(_) => {
+                        println!(
+                            "管理员 PIN 已设置 (admin PIN set): {}",
+                            config
+                                .store
+                                .data_dir
+                                .join(bianmin_admin::pin::PIN_FILE)
+                                .display()
+                        );
+                        ExitCode::SUCCESS
+                    }
+                    Err(err) => {
+                        eprintln!("bianmin: {err}");
+                        ExitCode::FAILURE
+                    }
+                }
+            }
             ConfigCommand::Defaults => {
                 print!("{REFERENCE_CONFIG}");
                 ExitCode::SUCCESS

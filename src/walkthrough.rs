@@ -167,6 +167,8 @@ fn walk_through(mut config: Config, out: &Path, large: bool) -> anyhow::Result<V
     press::press(&ui, "下一步")?;
     walk.shot("delivery")?;
     press::press(&ui, "下一步")?;
+    walk.shot("review")?;
+    press::press(&ui, "信息无误，去签名")?;
     if journey.get_commitment_needed() {
         press::press(&ui, "☐ 点此承诺：以上内容属实")?;
     }

@@ -77,13 +77,22 @@ pub struct AuditArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
-    /// Validate FILE; prints each problem with line and column, exits non-zero if any.
+    /// Validate FILE for a kiosk residents use: syntax and ranges, then the
+    /// platform link (https:// with `ca_file`; plain http:// only to this
+    /// machine on a `mode = "test"` kiosk). Prints each problem with line
+    /// and column, exits non-zero if any.
     Check { file: PathBuf },
     /// Print the commented reference configuration with every default.
     Defaults,
     /// Read a clerk's PIN from standard input and print the Argon2id hash to
     /// put in `[[assist.staff]] pin_hash` (the PIN itself is never stored).
     HashPin,
+    /// Provision the technician's admin PIN (there is no factory PIN; until
+    /// this is done admin mode stays shut). Reads the PIN (6–12 digits, not
+    /// trivial) or an Argon2id hash from `hash-pin` from standard input and
+    /// writes `admin-pin.json` in the data directory. Run it on the
+    /// terminal as root: the file is given to the data directory's owner.
+    SetAdminPin,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

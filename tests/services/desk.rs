@@ -4,8 +4,8 @@
 
 use bianmin_config::Config;
 use bianmin_core::application::{
-    Application, AppliedItem, DeliveryChoice, MaterialRecord, MaterialState, Point, Signature,
-    Subject,
+    Application, AppliedItem, Confirmation, DeliveryChoice, MaterialRecord, MaterialState, Point,
+    Signature, Subject,
 };
 use bianmin_core::catalogue::Delivery as ItemDelivery;
 use bianmin_core::evaluation::{Evaluation, LowReason, Satisfaction};
@@ -275,6 +275,10 @@ fn application(card: usize) -> Application {
             ],
         }),
         assisted_by: None,
+        confirmation: Confirmation {
+            summary: vec!["办理事项：高龄津贴申领".into(), "申请人：王*明".into()],
+            commitment: Some("本人承诺：所填信息真实。".into()),
+        },
     }
 }
 
@@ -343,6 +347,15 @@ async fn offline_submission_prints_then_reaches_the_platform_once_with_live_prog
     assert_eq!(wire.applicant.phone, "13912345678");
     assert_eq!(wire.form["bank.name"], "演示银行");
     assert_eq!(wire.form["_commitment"]["accepted"], true);
+    // What the resident read before signing travels with the record.
+    assert_eq!(
+        wire.form["_confirmation"]["commitment"],
+        "本人承诺：所填信息真实。"
+    );
+    assert_eq!(
+        wire.form["_confirmation"]["summary"][0],
+        "办理事项：高龄津贴申领"
+    );
     let states: Vec<String> = wire
         .materials
         .iter()

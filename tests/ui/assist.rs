@@ -118,6 +118,8 @@ fn a_clerk_takes_over_and_the_application_says_so() {
     pressed(press::provide_all_materials(&ui));
     tap(&ui, "下一步");
     tap(&ui, "下一步");
+    assert_eq!(kiosk.get_screen(), Screen::Review);
+    tap(&ui, "信息无误，去签名");
     assert_eq!(kiosk.get_screen(), Screen::Commitment);
     pressed(press::sign(&ui));
     tap(&ui, "提交申请");

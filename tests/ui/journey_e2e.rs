@@ -185,7 +185,42 @@ impl Terminal {
             self.journey().get_materials_message()
         );
         tap(&self.ui, "下一步");
+        // 核对信息: the summary names what is applied for, every material
+        // and the delivery, before anything is signed.
+        assert_eq!(self.screen(), Screen::Review);
+        let mut lines = Vec::new();
+        pressed(press::first_page(&self.ui));
+        loop {
+            lines.extend(
+                self.journey()
+                    .get_summary()
+                    .iter()
+                    .map(|r| format!("{}：{}", r.label, r.value)),
+            );
+            if !press::can_press(&self.ui, press::NEXT_PAGE) {
+                break;
+            }
+            tap(&self.ui, press::NEXT_PAGE);
+        }
+        assert!(lines[0].starts_with("办理事项："), "{lines:?}");
+        for name in states.keys() {
+            assert!(
+                lines.iter().any(|l| l.contains(name.as_str())),
+                "{name} missing from the summary {lines:?}"
+            );
+        }
+        assert!(
+            lines.iter().any(|l| l.starts_with("结果送达：")),
+            "{lines:?}"
+        );
+        assert!(
+            !lines.iter().any(|l| l.contains("11010")),
+            "the ID number is masked in the summary: {lines:?}"
+        );
+        tap(&self.ui, "信息无误，去签名");
         assert_eq!(self.screen(), Screen::Commitment);
+        // Nothing to submit before the signature.
+        assert!(!press::can_press(&self.ui, "提交申请"));
     }
 
     /// 告知承诺 when asked, then the finger on the pad.

@@ -9,7 +9,7 @@
 //! pseudo-terminal.
 
 use super::support::{buttons, seconds, tap, wait_until};
-use bianmin_admin::pin::{AdminGate, DEFAULT_PIN};
+use bianmin_admin::pin::{AdminGate, NOT_PROVISIONED};
 use bianmin_admin::{AuditLog, Change};
 use bianmin_config::{Config, REFERENCE_CONFIG};
 use bianmin_core::catalogue::Catalogue;
@@ -75,12 +75,13 @@ struct Kit {
 }
 
 /// A kiosk whose configuration file has the printer on /dev/ttyUSB0 and
-/// whose PIN was already changed from the factory one (unless `factory`).
-fn kit(factory: bool) -> Kit {
-    kit_with_printer(factory, "/dev/ttyUSB0")
+/// whose admin PIN the technician provisioned (unless `fresh`: a fresh
+/// install has none).
+fn kit(fresh: bool) -> Kit {
+    kit_with_printer(fresh, "/dev/ttyUSB0")
 }
 
-fn kit_with_printer(factory: bool, printer_port: &str) -> Kit {
+fn kit_with_printer(fresh: bool, printer_port: &str) -> Kit {
     i_slint_backend_testing::init_no_event_loop();
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
@@ -93,11 +94,8 @@ fn kit_with_printer(factory: bool, printer_port: &str) -> Kit {
     let mut config = Config::from_file(&config_path).unwrap();
     assert_eq!(config.devices.printer.port, printer_port);
     config.store.data_dir = data_dir.clone();
-    if !factory {
-        let mut gate = AdminGate::open(&data_dir).unwrap();
-        let mut session = gate.try_enter(DEFAULT_PIN, SystemTime::now()).unwrap();
-        gate.change_pin(&mut session, PIN, SystemTime::now())
-            .unwrap();
+    if !fresh {
+        AdminGate::provision(&data_dir, PIN).unwrap();
     }
 
     let ui = AppWindow::new().unwrap();
@@ -377,27 +375,23 @@ fn five_wrong_pins_lock_admin_entry_even_after_a_restart() {
 }
 
 #[test]
-fn the_factory_pin_must_be_changed_first() {
+fn a_fresh_install_keeps_admin_mode_shut_until_a_pin_is_provisioned() {
     let kit = kit(true);
     let ui = &kit.ui;
     hold_station_name(ui, Duration::from_millis(5100));
-    type_pin(ui, DEFAULT_PIN);
-    wait_until("change page", || {
-        admin(ui).get_pin_mode() == bianmin_ui::PinMode::NewPin
+    // The pad says why, and no PIN opens it — the old factory PIN least.
+    wait_until("not provisioned", || {
+        admin(ui).get_pin_message() == NOT_PROVISIONED.zh()
     });
-    type_pin(ui, "123456");
-    assert_eq!(
-        admin(ui).get_pin_message(),
-        "新 PIN 不可用：不能使用出厂 PIN"
-    );
-    type_pin(ui, PIN);
-    assert_eq!(admin(ui).get_pin_mode(), bianmin_ui::PinMode::Confirm);
-    type_pin(ui, PIN);
-    wait_until("settings", || admin(ui).get_page() == AdminPage::Settings);
-    // The new PIN works for the next technician.
-    let mut gate = AdminGate::open(&kit.data_dir).unwrap();
-    assert!(!gate.must_change_pin());
-    assert!(gate.try_enter(PIN, SystemTime::now()).is_ok());
+    assert!(admin(ui).get_locked());
+    for pin in ["123456", PIN] {
+        type_pin(ui, pin);
+        assert_ne!(admin(ui).get_page(), AdminPage::Settings);
+    }
+    assert!(AdminGate::open(&kit.data_dir)
+        .unwrap()
+        .try_enter(PIN, SystemTime::now())
+        .is_err());
 }
 
 #[test]

@@ -9,7 +9,7 @@ use bianmin_ui::{AppWindow, KioskController, Screen};
 use std::cell::RefCell;
 use std::rc::Rc;
 
-const SCREENS: [Screen; 18] = [
+const SCREENS: [Screen; 19] = [
     Screen::Attract,
     Screen::Catalogue,
     Screen::ServiceList,
@@ -22,6 +22,7 @@ const SCREENS: [Screen; 18] = [
     Screen::Form,
     Screen::Materials,
     Screen::Delivery,
+    Screen::Review,
     Screen::Commitment,
     Screen::Receipt,
     Screen::Rating,

@@ -10,8 +10,18 @@
 //! The file is bounded: past `max_bytes` it is rotated to `audit.jsonl.1`
 //! (older ones shift up to `.{keep}`, the oldest is dropped), so years of
 //! unattended running cannot fill the disk with it.
+//!
+//! The lines are hash-chained: each carries `"prev"`, the lower-case hex
+//! SHA-256 of the previous line's bytes (without its newline), across
+//! rotations; the very first line's is [`GENESIS`]. [`AuditLog::verify`]
+//! finds a line rewritten, inserted or deleted in the middle. Cutting lines
+//! off the end leaves a shorter valid chain: that shows only against a
+//! [`ChainReport::head`] kept elsewhere (e.g. sent to the platform).
+//! Whoever can write the file can also rebuild the whole chain; the chain
+//! makes tampering visible, the copy held elsewhere makes it provable.
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -24,6 +34,61 @@ pub const DEFAULT_MAX_BYTES: u64 = 1024 * 1024;
 pub const DEFAULT_KEEP: u32 = 3;
 /// Shown instead of the value of anything secret.
 pub const REDACTED: &str = "(已更改，内容不记录)";
+/// `prev` of the first line ever written.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// A line as written: the entry and the hash of the line before it.
+#[derive(Serialize)]
+struct ChainedLine<'a> {
+    #[serde(flatten)]
+    entry: &'a AuditEntry,
+    prev: &'a str,
+}
+
+/// What [`AuditLog::verify`] found.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ChainReport {
+    /// Lines read, over every file.
+    pub lines: usize,
+    pub problems: Vec<ChainProblem>,
+    /// SHA-256 of the last line: compare with a copy kept elsewhere to see
+    /// lines cut off the end.
+    pub head: Option<String>,
+}
+
+impl ChainReport {
+    pub fn is_intact(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// One place where the chain does not hold (`line` is 1-based in `file`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainProblem {
+    /// `prev` is not the hash of the line before: that line was rewritten,
+    /// or lines between were deleted or inserted.
+    Broken { file: PathBuf, line: usize },
+    /// A line without `prev` after chained ones: inserted by hand.
+    Unchained { file: PathBuf, line: usize },
+    /// Not JSON (a write torn by a power cut, or damage).
+    Unreadable { file: PathBuf, line: usize },
+}
+
+fn line_hash(line: &[u8]) -> String {
+    hex::encode(Sha256::digest(line))
+}
+
+/// The last line of `bytes` (without its newline), if any.
+fn last_line(bytes: &[u8]) -> Option<&[u8]> {
+    let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    if body.is_empty() {
+        return None;
+    }
+    Some(match body.iter().rposition(|&b| b == b'\n') {
+        Some(i) => &body[i + 1..],
+        None => body,
+    })
+}
 
 /// One admin action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,22 +183,88 @@ impl AuditLog {
         &self.path
     }
 
-    /// Append one entry and fsync it: admin actions are rare, and the record
-    /// of a change must not be lost when the change itself was saved.
+    /// Append one entry, chained to the line before it, and fsync it:
+    /// admin actions are rare, and the record of a change must not be lost
+    /// when the change itself was saved. One writer at a time (the admin
+    /// worker): two processes appending at once could chain to the same line.
     pub fn append(&self, entry: &AuditEntry) -> io::Result<()> {
-        let mut line = serde_json::to_vec(entry).map_err(io::Error::other)?;
-        line.push(b'\n');
-        let size = fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
-        if size > 0 && size + line.len() as u64 > self.max_bytes {
+        let mut current = read_or_empty(&self.path)?;
+        // The size is bounded by max_bytes; the chain entry is about 100 bytes.
+        let estimate = serde_json::to_vec(entry).map_err(io::Error::other)?.len() + 80;
+        if !current.is_empty() && (current.len() + estimate) as u64 > self.max_bytes {
             self.rotate()?;
+            current.clear();
         }
+        let mut out = Vec::new();
+        if !current.is_empty() && !current.ends_with(b"\n") {
+            // A torn last line becomes a line of its own (and is chained to
+            // as it is), so the new entry does not merge into it.
+            out.push(b'\n');
+        }
+        let prev = match last_line(&current) {
+            Some(line) => line_hash(line),
+            None => match fs::read(self.rotated(1)) {
+                Ok(older) => last_line(&older).map_or(GENESIS.to_string(), line_hash),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => GENESIS.to_string(),
+                Err(e) => return Err(e),
+            },
+        };
+        serde_json::to_writer(&mut out, &ChainedLine { entry, prev: &prev })
+            .map_err(io::Error::other)?;
+        out.push(b'\n');
         let mut file = OpenOptions::new()
             .create(true)
             .append(true)
             .mode(0o640)
             .open(&self.path)?;
-        file.write_all(&line)?;
+        file.write_all(&out)?;
         file.sync_data()
+    }
+
+    /// Check the chain over the rotated files and the current one, oldest
+    /// first. The oldest line still kept is trusted as the anchor (its
+    /// predecessors were rotated away); lines written before the chain
+    /// existed (no `prev`) are accepted only before the first chained line.
+    pub fn verify(&self) -> io::Result<ChainReport> {
+        let mut report = ChainReport::default();
+        let mut previous: Option<String> = None;
+        let mut chained = false;
+        for file in self.files().into_iter().rev() {
+            let bytes = read_or_empty(&file)?;
+            let body = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+            if body.is_empty() {
+                continue;
+            }
+            for (i, line) in body.split(|&b| b == b'\n').enumerate() {
+                report.lines += 1;
+                let at = || (file.clone(), i + 1);
+                match serde_json::from_slice::<serde_json::Value>(line) {
+                    Err(_) => {
+                        let (file, line) = at();
+                        report
+                            .problems
+                            .push(ChainProblem::Unreadable { file, line });
+                    }
+                    Ok(value) => match value.get("prev").and_then(|p| p.as_str()) {
+                        Some(prev) => {
+                            if previous.as_deref().is_some_and(|p| p != prev) {
+                                let (file, line) = at();
+                                report.problems.push(ChainProblem::Broken { file, line });
+                            }
+                            chained = true;
+                        }
+                        None if chained => {
+                            let (file, line) = at();
+                            report.problems.push(ChainProblem::Unchained { file, line });
+                        }
+                        None => {}
+                    },
+                }
+                previous = Some(line_hash(line));
+            }
+        }
+        report.head = previous;
+        Ok(report)
     }
 
     /// Entries of the current file, oldest first; damaged lines (a torn
@@ -173,6 +304,14 @@ impl AuditLog {
             }
         }
         fs::rename(&self.path, self.rotated(1))
+    }
+}
+
+fn read_or_empty(path: &Path) -> io::Result<Vec<u8>> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(bytes),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e),
     }
 }
 

@@ -9,6 +9,6 @@ pub mod config_store;
 pub mod pin;
 pub mod staff;
 
-pub use audit_log::{AuditEntry, AuditLog};
+pub use audit_log::{AuditEntry, AuditLog, ChainProblem, ChainReport};
 pub use config_store::{Change, ConfigStore, SaveError};
-pub use pin::{AdminError, AdminGate, AdminSession};
+pub use pin::{AdminError, AdminGate, AdminSession, PinGate};

@@ -1,5 +1,11 @@
-//! The technician's admin PIN: Argon2id hash, lock-out after repeated
-//! failures, and a default PIN that must be changed on first entry.
+//! The technician's admin PIN: Argon2id hash and lock-out after repeated
+//! failures. There is no factory PIN: a fresh install has none and admin
+//! entry stays shut ("未设置管理员密码") until a technician provisions one
+//! on the device (`bianmin config set-admin-pin`, [`AdminGate::provision`]).
+//! A deleted PIN file is the same as none (shut), a damaged one refuses
+//! entry; neither ever reopens a default. A file written by an older
+//! version that still holds its factory PIN (`must_change: true`) counts
+//! as not provisioned.
 //!
 //! Where it lives: `<data_dir>/admin-pin.json` (by default
 //! /var/lib/bianmin/admin-pin.json), mode 0600, owned by the service user.
@@ -24,8 +30,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// File name of the PIN state inside the data directory.
 pub const PIN_FILE: &str = "admin-pin.json";
-/// The PIN a fresh installation accepts once; entering it forces a change.
-pub const DEFAULT_PIN: &str = "123456";
 /// Wrong PINs in a row that lock admin entry.
 pub const MAX_FAILURES: u32 = 5;
 /// How long admin entry stays locked.
@@ -48,6 +52,9 @@ pub enum AdminError {
     /// The rule the new PIN breaks.
     WeakPin(Words),
     SessionExpired,
+    /// No admin PIN has been provisioned on this kiosk (fresh install, PIN
+    /// file deleted, or only an old factory PIN): entry is shut.
+    NotProvisioned,
     /// The PIN file is unreadable or damaged. Entry is refused rather than
     /// falling back to the default PIN: otherwise damaging the file would be
     /// a way in. `detail` is for the log; it never contains the PIN or hash.
@@ -75,6 +82,7 @@ impl AdminError {
                 "管理模式已超时，请重新输入 PIN",
                 "Admin mode timed out; enter the PIN again",
             ),
+            AdminError::NotProvisioned => NOT_PROVISIONED,
             AdminError::Storage { detail } => Words::new(
                 format!("管理设置无法读取，请联系运维人员（{detail}）"),
                 format!("The admin settings cannot be read; call maintenance ({detail})"),
@@ -91,12 +99,43 @@ impl std::fmt::Display for AdminError {
 
 impl std::error::Error for AdminError {}
 
+/// What the PIN pad says on a kiosk without an admin PIN.
+pub const NOT_PROVISIONED: Words = Words::fixed(
+    "未设置管理员密码，管理模式不可用。请运维人员在终端上以 root 运行 `bianmin config set-admin-pin` 设置",
+    "No admin PIN is set, so admin mode is shut. A technician sets one on the terminal with `bianmin config set-admin-pin` (as root)",
+);
+
+/// Whether admin entry can be tried now: what the PIN pad shows as it opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinGate {
+    /// No PIN provisioned: entry is shut, the pad shows [`NOT_PROVISIONED`].
+    NotProvisioned,
+    /// Too many wrong PINs: shut for this many more minutes.
+    Locked { minutes: u64 },
+    /// A PIN may be entered.
+    Open,
+}
+
+impl PinGate {
+    /// The message for the pad; `None` when entry is open.
+    pub fn words(self) -> Option<Words> {
+        match self {
+            PinGate::NotProvisioned => Some(NOT_PROVISIONED),
+            PinGate::Locked { minutes } => Some(AdminError::Locked { minutes }.words()),
+            PinGate::Open => None,
+        }
+    }
+}
+
 /// Persisted state. The hash is a PHC string (`$argon2id$v=19$m=…`), so its
 /// cost parameters travel with it and can be raised later without breaking
 /// old files.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct PinState {
     hash: String,
+    /// Written as `true` by older versions for their factory PIN; such a
+    /// file counts as not provisioned. Always `false` now.
+    #[serde(default)]
     must_change: bool,
     failures: u32,
     /// Unix seconds until which entry is locked.
@@ -109,7 +148,6 @@ pub struct AdminSession {
     actor: String,
     started: SystemTime,
     last_activity: SystemTime,
-    must_change_pin: bool,
 }
 
 impl AdminSession {
@@ -121,12 +159,6 @@ impl AdminSession {
 
     pub fn started(&self) -> SystemTime {
         self.started
-    }
-
-    /// The default PIN was used: the UI must show the change-PIN page before
-    /// anything else.
-    pub fn must_change_pin(&self) -> bool {
-        self.must_change_pin
     }
 
     /// A touch in admin mode keeps the session alive.
@@ -146,12 +178,15 @@ impl AdminSession {
 #[derive(Debug)]
 pub struct AdminGate {
     path: PathBuf,
-    state: PinState,
+    /// `None`: no PIN provisioned, entry shut.
+    state: Option<PinState>,
 }
 
 impl AdminGate {
-    /// Open the PIN file in `data_dir`, creating it with the default PIN (to
-    /// be changed on first entry) when there is none.
+    /// Open the PIN file in `data_dir`. A missing file (or one still holding
+    /// an old factory PIN) gives a gate that refuses entry with
+    /// [`AdminError::NotProvisioned`]; nothing is created. A damaged file is
+    /// an error: entry stays shut until a PIN is provisioned again.
     pub fn open(data_dir: &Path) -> Result<AdminGate, AdminError> {
         let path = data_dir.join(PIN_FILE);
         let state = match std::fs::read(&path) {
@@ -159,30 +194,100 @@ impl AdminGate {
                 serde_json::from_slice::<PinState>(&bytes).map_err(|e| storage(&path, e))?
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let state = PinState {
-                    hash: hash_pin(DEFAULT_PIN)?,
-                    must_change: true,
-                    failures: 0,
-                    locked_until: None,
-                };
-                std::fs::create_dir_all(data_dir).map_err(|e| storage(&path, e))?;
-                let gate = AdminGate { path, state };
-                gate.persist()?;
-                return Ok(gate);
+                return Ok(AdminGate { path, state: None })
             }
             Err(e) => return Err(storage(&path, e)),
         };
         if !state.hash.starts_with("$argon2id$") {
             return Err(storage(&path, "not an Argon2id hash"));
         }
-        Ok(AdminGate { path, state })
+        if state.must_change {
+            tracing::warn!("admin PIN file still holds the old factory PIN: admin entry is shut until a PIN is provisioned");
+            return Ok(AdminGate { path, state: None });
+        }
+        Ok(AdminGate {
+            path,
+            state: Some(state),
+        })
+    }
+
+    /// Provision the admin PIN of the kiosk whose data directory is
+    /// `data_dir` (the technician's `bianmin config set-admin-pin`, or the
+    /// demo at its start). `pin_or_hash` is the PIN itself (checked by
+    /// [`check_new_pin`]) or an Argon2id PHC string made elsewhere (fleet
+    /// provisioning). Replaces any PIN and clears a lock-out: whoever can
+    /// write the data directory already owns the kiosk.
+    ///
+    /// Run as root, the file is given to the owner of `data_dir` (the
+    /// service user), which must be able to read it.
+    pub fn provision(data_dir: &Path, pin_or_hash: &str) -> Result<AdminGate, AdminError> {
+        let hash = if pin_or_hash.starts_with("$argon2id$") {
+            argon2::PasswordHash::new(pin_or_hash).map_err(|_| {
+                AdminError::WeakPin(Words::fixed(
+                    "不是有效的 Argon2id 哈希",
+                    "not a valid Argon2id hash",
+                ))
+            })?;
+            pin_or_hash.to_string()
+        } else {
+            check_new_pin(pin_or_hash)?;
+            hash_pin(pin_or_hash)?
+        };
+        let path = data_dir.join(PIN_FILE);
+        std::fs::create_dir_all(data_dir).map_err(|e| storage(&path, e))?;
+        let gate = AdminGate {
+            path,
+            state: Some(PinState {
+                hash,
+                must_change: false,
+                failures: 0,
+                locked_until: None,
+            }),
+        };
+        gate.persist()?;
+        give_to_directory_owner(data_dir, &gate.path)?;
+        Ok(gate)
+    }
+
+    /// Provision a fresh random PIN and return it (for `bianmin demo`, which
+    /// prints it on the console at start).
+    pub fn provision_random(
+        data_dir: &Path,
+    ) -> Result<(AdminGate, zeroize::Zeroizing<String>), AdminError> {
+        loop {
+            let pin =
+                zeroize::Zeroizing::new(format!("{:06}", rand::random_range(0..1_000_000u32)));
+            if check_new_pin(&pin).is_ok() {
+                return Ok((AdminGate::provision(data_dir, &pin)?, pin));
+            }
+        }
+    }
+
+    /// Whether entry can be tried now, without counting an attempt: the PIN
+    /// pad shows this as soon as it opens.
+    pub fn status(&self, now: SystemTime) -> PinGate {
+        if self.state.is_none() {
+            return PinGate::NotProvisioned;
+        }
+        match self.locked_minutes(now) {
+            Some(minutes) => PinGate::Locked { minutes },
+            None => PinGate::Open,
+        }
+    }
+
+    /// True when an admin PIN is provisioned.
+    pub fn is_provisioned(&self) -> bool {
+        self.state.is_some()
     }
 
     /// Check a PIN. Argon2id takes a noticeable fraction of a second on a
     /// Raspberry Pi by design: call this off the UI thread.
     pub fn try_enter(&mut self, pin: &str, now: SystemTime) -> Result<AdminSession, AdminError> {
         let now_s = unix_secs(now);
-        if let Some(until) = self.state.locked_until {
+        let Some(state) = self.state.as_mut() else {
+            return Err(AdminError::NotProvisioned);
+        };
+        if let Some(until) = state.locked_until {
             // A Pi has no real-time clock: after a reboot without network the
             // clock may lag the one that set the lock. Never let that stretch
             // the lock beyond its nominal length.
@@ -192,40 +297,42 @@ impl AdminGate {
                     minutes: (until - now_s).div_ceil(60),
                 });
             }
-            self.state.locked_until = None;
-            self.state.failures = 0;
+            state.locked_until = None;
+            state.failures = 0;
         }
 
         // Count the attempt on disk before checking it: pulling the plug
         // during the check must not give a free guess.
-        self.state.failures += 1;
-        if self.state.failures >= MAX_FAILURES {
-            self.state.locked_until = Some(now_s + LOCKOUT.as_secs());
+        state.failures += 1;
+        if state.failures >= MAX_FAILURES {
+            state.locked_until = Some(now_s + LOCKOUT.as_secs());
         }
+        let hash = state.hash.clone();
         self.persist()?;
 
-        if verify_pin(pin, &self.state.hash) {
-            self.state.failures = 0;
-            self.state.locked_until = None;
+        let right = verify_pin(pin, &hash);
+        let state = self.state.as_mut().expect("provisioned above");
+        if right {
+            state.failures = 0;
+            state.locked_until = None;
             self.persist()?;
             return Ok(AdminSession {
                 actor: "technician-pin".into(),
                 started: now,
                 last_activity: now,
-                must_change_pin: self.state.must_change,
             });
         }
-        if self.state.locked_until.is_some() {
+        if state.locked_until.is_some() {
             return Err(AdminError::Locked {
                 minutes: LOCKOUT.as_secs().div_ceil(60),
             });
         }
         Err(AdminError::WrongPin {
-            remaining: MAX_FAILURES - self.state.failures,
+            remaining: MAX_FAILURES - state.failures,
         })
     }
 
-    /// Set a new PIN from inside an admin session; clears the must-change flag.
+    /// Set a new PIN from inside an admin session.
     pub fn change_pin(
         &mut self,
         session: &mut AdminSession,
@@ -236,57 +343,63 @@ impl AdminGate {
             return Err(AdminError::SessionExpired);
         }
         check_new_pin(new_pin)?;
-        self.state.hash = hash_pin(new_pin)?;
-        self.state.must_change = false;
+        let hash = hash_pin(new_pin)?;
+        let Some(state) = self.state.as_mut() else {
+            return Err(AdminError::NotProvisioned);
+        };
+        state.hash = hash;
+        state.must_change = false;
         self.persist()?;
-        session.must_change_pin = false;
         session.touch(now);
         Ok(())
     }
 
-    /// Minutes left of a lock-out, without counting an attempt: the PIN pad
-    /// shows this as soon as it opens.
+    /// Minutes left of a lock-out, without counting an attempt.
     pub fn locked_minutes(&self, now: SystemTime) -> Option<u64> {
         let now_s = unix_secs(now);
         let until = self
             .state
+            .as_ref()?
             .locked_until?
             .min(now_s.saturating_add(LOCKOUT.as_secs()));
         (now_s < until).then(|| (until - now_s).div_ceil(60))
     }
 
-    /// True while the default PIN is still in force.
-    pub fn must_change_pin(&self) -> bool {
-        self.state.must_change
-    }
-
     /// Wrong PINs since the last success (for the operations screen).
     pub fn failures(&self) -> u32 {
-        self.state.failures
-    }
-
-    /// Reset to the default PIN, for `root` on the device when the PIN is
-    /// forgotten: whoever can write the data directory already owns the kiosk.
-    pub fn reset(data_dir: &Path) -> Result<AdminGate, AdminError> {
-        let path = data_dir.join(PIN_FILE);
-        match std::fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(storage(&path, e)),
-        }
-        AdminGate::open(data_dir)
+        self.state.as_ref().map_or(0, |s| s.failures)
     }
 
     fn persist(&self) -> Result<(), AdminError> {
-        let bytes = serde_json::to_vec_pretty(&self.state).map_err(|e| storage(&self.path, e))?;
+        let Some(state) = &self.state else {
+            return Err(AdminError::NotProvisioned);
+        };
+        let bytes = serde_json::to_vec_pretty(state).map_err(|e| storage(&self.path, e))?;
         write_atomic(&self.path, &bytes, 0o600, None).map_err(|e| storage(&self.path, e))
     }
 }
 
-/// Why the factory PIN cannot be the new one.
-pub const FACTORY_PIN_REFUSED: Words = Words::fixed("不能使用出厂 PIN", "not the factory PIN");
+/// When the file's owner differs from the data directory's (provisioned by
+/// root for the `bianmin` service user), hand it over; a service that cannot
+/// read its PIN file would stay shut.
+fn give_to_directory_owner(data_dir: &Path, file: &Path) -> Result<(), AdminError> {
+    use std::os::unix::fs::MetadataExt as _;
+    let dir = std::fs::metadata(data_dir).map_err(|e| storage(data_dir, e))?;
+    let meta = std::fs::metadata(file).map_err(|e| storage(file, e))?;
+    if (meta.uid(), meta.gid()) == (dir.uid(), dir.gid()) {
+        return Ok(());
+    }
+    std::os::unix::fs::chown(file, Some(dir.uid()), Some(dir.gid())).map_err(|e| {
+        storage(
+            file,
+            format!(
+                "cannot give it to the data directory's owner (run as root or as that user): {e}"
+            ),
+        )
+    })
+}
 
-/// A new PIN must be 6–12 digits, not the default and not trivially guessable.
+/// A new PIN must be 6–12 digits and not trivially guessable.
 pub fn check_new_pin(pin: &str) -> Result<(), AdminError> {
     if !(PIN_MIN_LEN..=PIN_MAX_LEN).contains(&pin.len()) || !pin.bytes().all(|b| b.is_ascii_digit())
     {
@@ -294,9 +407,6 @@ pub fn check_new_pin(pin: &str) -> Result<(), AdminError> {
             "须为 6 至 12 位数字",
             "it must be 6 to 12 digits",
         )));
-    }
-    if pin == DEFAULT_PIN {
-        return Err(AdminError::WeakPin(FACTORY_PIN_REFUSED));
     }
     let bytes = pin.as_bytes();
     if bytes.iter().all(|&b| b == bytes[0]) {

@@ -100,6 +100,17 @@ pub struct StationConfig {
     /// serve them (暂停服务). Empty: the page sends them to the window and the
     /// 12345 hotline instead.
     pub phone: String,
+    /// Production (residents use it) or test (bench, training, CI).
+    pub mode: KioskMode,
+}
+
+/// What a kiosk is for; only a test kiosk may talk plain HTTP, to itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum KioskMode {
+    #[default]
+    Production,
+    Test,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -296,6 +307,7 @@ impl Default for StationConfig {
             code: Digits("110101001001".into()),
             terminal_id: TerminalId("T0001".into()),
             phone: String::new(),
+            mode: KioskMode::Production,
         }
     }
 }
@@ -657,11 +669,70 @@ impl Config {
             None => Config::default(),
         };
         config.apply_env(|key| std::env::var(key).ok());
+        remove_secret_env();
         Ok(config)
+    }
+
+    /// What keeps this configuration from being used on a kiosk residents
+    /// use (`bianmin config check`): each problem names its key and says, in
+    /// Chinese then English, what is wrong and what to do. Empty when fine.
+    pub fn deployment_problems(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let url = self.platform.url.as_str();
+        let test = self.station.mode == KioskMode::Test;
+        if let Some(rest) = url.strip_prefix("http://") {
+            let host = url_host(rest);
+            if !is_loopback_host(host) {
+                problems.push(Problem {
+                    section: "platform",
+                    key: "url",
+                    message: format!(
+                        "平台地址使用了不加密的 http://（主机 {host}）：居民的申请会以明文经过网络，终端不允许这样做。请改为省级平台提供的 https:// 地址，并设置 platform.ca_file。(plain http:// to another machine is refused; use the platform's https:// address)"
+                    ),
+                });
+            } else if !test {
+                problems.push(Problem {
+                    section: "platform",
+                    key: "url",
+                    message: "平台地址是本机的 http:// 地址，只允许在测试终端上使用：测试、培训或开发用机请在 [station] 中设置 mode = \"test\"；居民使用的终端请改为省级平台的 https:// 地址。(loopback http:// is allowed only with station.mode = \"test\")".to_string(),
+                });
+            }
+        }
+        if !test {
+            match &self.platform.ca_file {
+                None => problems.push(Problem {
+                    section: "platform",
+                    key: "ca_file",
+                    message: "未设置 platform.ca_file：生产终端必须指定签发平台证书的 CA 证书文件（PEM 格式，向省级平台运维索取，例如放在 /etc/bianmin/platform-ca.pem），否则任何公共 CA 签发的证书都会被信任。请在 [platform] 中加入 ca_file = \"/etc/bianmin/platform-ca.pem\"。(a production kiosk needs platform.ca_file)".to_string(),
+                }),
+                Some(path) => {
+                    let text = std::fs::read(path);
+                    let has_cert = text
+                        .as_ref()
+                        .is_ok_and(|t| t.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----"));
+                    if !has_cert {
+                        let why = match &text {
+                            Err(e) => format!("无法读取（{e}）"),
+                            Ok(_) => "其中没有 PEM 证书（-----BEGIN CERTIFICATE-----）".to_string(),
+                        };
+                        problems.push(Problem {
+                            section: "platform",
+                            key: "ca_file",
+                            message: format!(
+                                "platform.ca_file 指向的文件 {} {why}：请放入省级平台提供的 CA 证书（PEM 格式）。(the CA file is missing or holds no certificate)",
+                                path.display()
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+        problems
     }
 
     /// Secrets never live in the file; they come from the environment (or a
     /// systemd `EnvironmentFile=` readable by root only).
+    /// [`Config::load`] then removes them from the process environment.
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) {
         if let Some(secret) = get("BIANMIN_PLATFORM_SECRET").filter(|s| !s.is_empty()) {
             self.platform.secret = Some(Secret(secret));
@@ -678,6 +749,94 @@ impl Config {
         } else {
             self.session.idle_timeout_secs.get()
         }
+    }
+}
+
+/// Variables that carry secrets into [`Config::apply_env`].
+pub const SECRET_ENV_VARS: &[&str] = &["BIANMIN_PLATFORM_SECRET"];
+
+/// Take the secrets out of the process environment once the configuration
+/// holds them, so no program the kiosk starts (espeak-ng, aplay,
+/// journalctl, …) inherits them. Call it while the process has one thread
+/// (as `main` does, through [`Config::load`]): changing the environment
+/// races with other threads reading it.
+pub fn remove_secret_env() {
+    for name in SECRET_ENV_VARS {
+        std::env::remove_var(name);
+    }
+}
+
+/// One reason a configuration must not go on a production kiosk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Table and key it is about, to point at in the file.
+    pub section: &'static str,
+    pub key: &'static str,
+    /// What is wrong and what to do, Chinese first.
+    pub message: String,
+}
+
+impl Problem {
+    /// `path:line:column: message`, at the key in `text` when it is there
+    /// (else at its table, else at the top).
+    pub fn located(&self, path: &str, text: &str) -> String {
+        let (line, column) = key_position(text, self.section, self.key)
+            .or_else(|| key_position(text, self.section, ""))
+            .unwrap_or((1, 1));
+        format!("{path}:{line}:{column}: {}", self.message)
+    }
+}
+
+/// 1-based line and column of `key =` inside `[section]` (of the `[section]`
+/// header itself when `key` is empty); a plain scan, enough for the flat
+/// tables of kiosk.toml.
+fn key_position(text: &str, section: &str, key: &str) -> Option<(usize, usize)> {
+    let mut inside = false;
+    for (n, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('[') {
+            inside = trimmed.trim_end() == format!("[{section}]");
+            if inside && key.is_empty() {
+                return Some((n + 1, line.len() - trimmed.len() + 1));
+            }
+            continue;
+        }
+        if inside && !key.is_empty() {
+            if let Some(rest) = trimmed.strip_prefix(key) {
+                if rest.trim_start().starts_with('=') {
+                    return Some((n + 1, line.len() - trimmed.len() + 1));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The host of `rest` (a URL after its `scheme://`), without port or
+/// brackets: `127.0.0.1`, `::1`, `localhost`.
+fn url_host(rest: &str) -> &str {
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    if let Some(v6) = authority.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or("");
+    }
+    authority.split(':').next().unwrap_or("")
+}
+
+/// A host that can only be this machine.
+pub fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Whether plain `http://` to `url` stays on this machine (the client
+/// refuses it otherwise, whatever the mode).
+pub fn is_loopback_url(url: &str) -> bool {
+    match url.strip_prefix("http://") {
+        Some(rest) => is_loopback_host(url_host(rest)),
+        None => url.starts_with("https://"),
     }
 }
 
@@ -760,6 +919,101 @@ mod tests {
         config.apply_env(|k| (k == "BIANMIN_PLATFORM_SECRET").then(|| "s3cret".to_string()));
         assert_eq!(config.platform.secret, Some(Secret("s3cret".into())));
         assert!(!format!("{config:?}").contains("s3cret"));
+    }
+
+    fn production(url: &str, ca: Option<&str>) -> Config {
+        let mut c = Config::default();
+        c.platform.url = HttpUrl(url.into());
+        c.platform.ca_file = ca.map(PathBuf::from);
+        c
+    }
+
+    #[test]
+    fn plain_http_to_another_machine_is_refused_in_every_mode() {
+        for mode in [KioskMode::Production, KioskMode::Test] {
+            let mut c = production("http://zwfw.example.gov.cn/api/v1", None);
+            c.station.mode = mode;
+            let problems = c.deployment_problems();
+            assert!(
+                problems
+                    .iter()
+                    .any(|p| p.key == "url" && p.message.contains("不加密的 http://")),
+                "{mode:?}: {problems:?}"
+            );
+        }
+        for url in [
+            "http://10.0.0.1:8700/api",
+            "http://127.0.0.1.evil.example/",
+            "http://[fe80::1]/",
+        ] {
+            let c = production(url, None);
+            assert!(
+                c.deployment_problems()
+                    .iter()
+                    .any(|p| p.message.contains("不加密")),
+                "{url}"
+            );
+            assert!(!is_loopback_url(url), "{url}");
+        }
+    }
+
+    #[test]
+    fn loopback_http_only_on_a_test_kiosk() {
+        for url in [
+            "http://127.0.0.1:8700/api/v1",
+            "http://localhost/api",
+            "http://[::1]:9/x",
+        ] {
+            assert!(is_loopback_url(url), "{url}");
+            let c = production(url, None);
+            let problems = c.deployment_problems();
+            assert!(
+                problems
+                    .iter()
+                    .any(|p| p.message.contains("mode = \"test\"")),
+                "{url}: {problems:?}"
+            );
+            let mut c = c;
+            c.station.mode = KioskMode::Test;
+            assert_eq!(c.deployment_problems(), vec![], "{url}");
+        }
+    }
+
+    #[test]
+    fn production_needs_a_ca_file_that_holds_a_certificate() {
+        let c = production("https://zwfw.example.gov.cn/api/v1", None);
+        let problems = c.deployment_problems();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].message.starts_with("未设置 platform.ca_file"));
+
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        let c = production("https://p.example/api/v1", Some(ca.to_str().unwrap()));
+        assert!(c.deployment_problems()[0].message.contains("无法读取"));
+        std::fs::write(&ca, "not a certificate").unwrap();
+        assert!(c.deployment_problems()[0].message.contains("没有 PEM 证书"));
+        std::fs::write(
+            &ca,
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        assert_eq!(c.deployment_problems(), vec![]);
+    }
+
+    #[test]
+    fn problems_point_at_the_key() {
+        let text = "[station]\nname = \"x\"\n\n[platform]\n  url = \"http://10.1.1.1/api\"\n";
+        let c = Config::from_toml(text, "k.toml").unwrap();
+        let lines: Vec<String> = c
+            .deployment_problems()
+            .iter()
+            .map(|p| p.located("k.toml", text))
+            .collect();
+        assert!(
+            lines[0].starts_with("k.toml:5:3: 平台地址使用了不加密的 http://"),
+            "{lines:?}"
+        );
+        assert!(lines.iter().all(|l| !l.contains('\n')));
     }
 
     #[test]

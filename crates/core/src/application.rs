@@ -222,6 +222,29 @@ pub enum Subject {
     },
 }
 
+/// What the resident read on the 核对信息 and signature screens before
+/// signing, kept with the record so the clerk sees what the resident saw.
+/// In Chinese, whatever the screen's language (the record's language).
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+pub struct Confirmation {
+    /// The summary as "label：value" lines.
+    #[serde(default)]
+    pub summary: Vec<String>,
+    /// The 告知承诺 text signed under, when the application needed one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commitment: Option<String>,
+}
+
+impl fmt::Debug for Confirmation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The summary holds personal data: only its shape is shown.
+        f.debug_struct("Confirmation")
+            .field("summary_lines", &self.summary.len())
+            .field("commitment", &self.commitment.is_some())
+            .finish()
+    }
+}
+
 /// Everything gathered on the screens, before the rules are checked.
 pub struct Draft<'a> {
     pub subject: Subject,
@@ -235,6 +258,8 @@ pub struct Draft<'a> {
     pub signature: Option<Signature>,
     /// 帮办: the staff member who helped, if any.
     pub assisted_by: Option<String>,
+    /// What the resident confirmed before signing.
+    pub confirmation: Confirmation,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -266,6 +291,9 @@ pub struct Application {
     pub commitment_accepted: bool,
     pub signature: Option<Signature>,
     pub assisted_by: Option<String>,
+    /// What the resident read before signing (older records have none).
+    #[serde(default)]
+    pub confirmation: Confirmation,
 }
 
 impl fmt::Debug for Application {
@@ -509,7 +537,13 @@ pub fn build_application(
     let mut fields = draft.values.clone();
     fields.retain_keys(merged.fields.iter().map(|f| f.spec.key.as_str()));
 
+    let mut confirmation = draft.confirmation;
+    if !needs_commitment {
+        // No 告知承诺 was signed: none is recorded as if it had been.
+        confirmation.commitment = None;
+    }
     Ok(Application {
+        confirmation,
         subject: draft.subject,
         items,
         identity: draft.identity.clone(),
@@ -665,6 +699,7 @@ mod tests {
             commitment_accepted: false,
             signature: None,
             assisted_by: None,
+            confirmation: Confirmation::default(),
         }
     }
 
@@ -875,6 +910,7 @@ mod tests {
             commitment_accepted: true,
             signature: Some(signature()),
             assisted_by: None,
+            confirmation: Confirmation::default(),
         };
         let app = build_application(d, &catalogue, &library).unwrap();
         assert_eq!(app.items.len(), 4);
@@ -926,6 +962,7 @@ mod tests {
                 commitment_accepted: accepted,
                 signature: accepted.then(signature),
                 assisted_by: None,
+                confirmation: Confirmation::default(),
             };
             if let Ok(app) = build_application(d, &catalogue, &library) {
                 for record in &app.materials {

@@ -953,6 +953,17 @@ pub fn new_application(application: &Application, title: &str) -> NewApplication
             serde_json::json!({ "accepted": true, "signed": application.signature.is_some() }),
         );
     }
+    let confirmation = &application.confirmation;
+    if !confirmation.summary.is_empty() || confirmation.commitment.is_some() {
+        // What the resident read before signing, for the clerk who checks it.
+        form.insert(
+            "_confirmation".into(),
+            serde_json::json!({
+                "summary": confirmation.summary,
+                "commitment": confirmation.commitment,
+            }),
+        );
+    }
     let identity = &application.identity;
     let field = |key: &str| fields.get(key).map(str::trim).filter(|v| !v.is_empty());
     NewApplication {

@@ -7,8 +7,8 @@ use crate::paging::{pages, turn};
 use crate::signature::SignatureCapture;
 use crate::Content;
 use bianmin_core::application::{
-    build_application, certificate_matches, offered_material_states, Application, DeliveryChoice,
-    MaterialState, Subject,
+    build_application, certificate_matches, offered_material_states, Application, Confirmation,
+    DeliveryChoice, MaterialState, Subject,
 };
 use bianmin_core::bundle::{item_forms, merge, Answers, MergedField, MergedForm, Question};
 use bianmin_core::catalogue::{Delivery, Service};
@@ -40,6 +40,7 @@ pub struct Draft {
     editing: Option<Editing>,
     materials: BTreeMap<String, MaterialState>,
     material_page: usize,
+    summary_page: usize,
     /// E-certificate titles the platform holds for this resident; `None`
     /// until it answered (or when offline: then e-certificates are 待核验).
     certificates: Option<Vec<String>>,
@@ -49,15 +50,38 @@ pub struct Draft {
     submitting: bool,
 }
 
-/// The numbered steps of a journey. A 一件事 starts with its questions, so
-/// every later step is one further on.
+/// The named steps of a journey, in order. A 一件事 starts with its
+/// questions; every journey ends by reviewing what will be submitted and
+/// signing under it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
     Questions,
     Form,
     Materials,
     Delivery,
+    Review,
     Commitment,
+}
+
+impl Step {
+    /// The step's short name on the step bar.
+    pub fn name(self) -> Words {
+        match self {
+            Step::Questions => Words::fixed("回答问题", "Questions"),
+            Step::Form => Words::fixed("填写信息", "Details"),
+            Step::Materials => Words::fixed("申请材料", "Materials"),
+            Step::Delivery => Words::fixed("结果送达", "Delivery"),
+            Step::Review => Words::fixed("核对信息", "Check"),
+            Step::Commitment => Words::fixed("签名确认", "Sign"),
+        }
+    }
+}
+
+/// One line of the summary the resident checks before signing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummaryLine {
+    pub label: Words,
+    pub value: Words,
 }
 
 /// The questionnaire of a 一件事 as the screen shows it.
@@ -69,6 +93,8 @@ pub struct QuestionsView<'a> {
     pub answered: Vec<String>,
     /// The services the answers so far apply for.
     pub items: Vec<String>,
+    /// How many questions show now (answers may bring up follow-ups).
+    pub shown: usize,
 }
 
 /// One field of the form as the screen shows it.
@@ -136,6 +162,7 @@ impl Draft {
             editing: None,
             materials: BTreeMap::new(),
             material_page: 0,
+            summary_page: 0,
             certificates: None,
             delivery: None,
             committed: false,
@@ -204,88 +231,104 @@ impl Draft {
         }
     }
 
-    /// The step's title on the screen, numbered for this journey.
+    /// The steps of this journey, in order.
+    pub fn steps(&self) -> Vec<Step> {
+        let mut steps = Vec::with_capacity(6);
+        if self.is_bundle() {
+            steps.push(Step::Questions);
+        }
+        steps.extend([
+            Step::Form,
+            Step::Materials,
+            Step::Delivery,
+            Step::Review,
+            Step::Commitment,
+        ]);
+        steps
+    }
+
+    /// The number of `step` in this journey (1-based).
+    pub fn step_number(&self, step: Step) -> usize {
+        self.steps()
+            .iter()
+            .position(|s| *s == step)
+            .map_or(1, |i| i + 1)
+    }
+
+    /// The step's title on the screen: where it is among all the steps,
+    /// its name and what it holds ("第 2 步 / 共 5 步：申请材料（共 4 份）").
     pub fn step_words(&self, step: Step, content: Content<'_>) -> Words {
-        let number = self.step_number(step);
-        match step {
-            Step::Questions => {
-                let (answered, done) = self
-                    .questions(content, false)
-                    .map_or((0, false), |q| (q.answered.len(), q.next.is_none()));
-                if done {
-                    Words::fixed(
-                        "第 1 步：问卷完成，请确认要办的事项",
-                        "Step 1: questions done; check the services",
-                    )
-                } else {
-                    Words::new(
-                        format!("第 1 步：回答问题（已答 {answered} 题）"),
-                        format!("Step 1: questions ({answered} answered)"),
-                    )
-                }
-            }
+        let (number, total) = (self.step_number(step), self.steps().len());
+        let name = step.name();
+        let (detail_zh, detail_en) = match step {
+            Step::Questions => match self.questions(content, false) {
+                Some(q) if q.next.is_none() => (
+                    "问卷完成，请确认要办的事项".to_string(),
+                    "all answered; check the services".to_string(),
+                ),
+                // Answers may bring up follow-ups: the total is what shows now.
+                Some(q) => (
+                    format!("已答 {} 题，共 {} 题", q.answered.len(), q.shown),
+                    format!("{} of {} answered", q.answered.len(), q.shown),
+                ),
+                None => (String::new(), String::new()),
+            },
             Step::Form => {
                 let (items, fields) = (self.merged.items.len(), self.merged.fields.len());
                 if self.is_bundle() {
-                    Words::new(
-                        format!("第 {number} 步：填写信息（{items} 个事项合并为一张表，共 {fields} 项）"),
+                    (
+                        format!("{items} 个事项合并为一张表，共 {fields} 项"),
                         format!(
-                            "Step {number}: your details ({} in one form, {})",
+                            "{} in one form, {}",
                             count_en(items, "service", "services"),
                             count_en(fields, "entry", "entries")
                         ),
                     )
                 } else {
-                    Words::new(
-                        format!("第 {number} 步：填写信息（共 {fields} 项）"),
-                        format!(
-                            "Step {number}: your details ({})",
-                            count_en(fields, "entry", "entries")
-                        ),
+                    (
+                        format!("共 {fields} 项"),
+                        count_en(fields, "entry", "entries"),
                     )
                 }
             }
             Step::Materials => {
                 let count = self.merged.materials.len();
-                Words::new(
-                    format!("第 {number} 步：申请材料（共 {count} 份）"),
-                    format!("Step {number}: materials ({count} in all)"),
-                )
+                (format!("共 {count} 份"), format!("{count} in all"))
             }
-            Step::Delivery => Words::new(
-                format!("第 {number} 步：结果送达"),
-                format!("Step {number}: how you receive the result"),
+            Step::Delivery => (
+                "选择怎样拿到结果".to_string(),
+                "how you receive the result".to_string(),
+            ),
+            Step::Review => (
+                "请看一遍，有错点“返回”修改".to_string(),
+                "read it through; tap Back to change anything".to_string(),
             ),
             Step::Commitment => {
                 if self.commitment_needed(content) {
-                    Words::new(
-                        format!("第 {number} 步：告知承诺与签名"),
-                        format!("Step {number}: commitment and signature"),
+                    (
+                        "告知承诺与签名".to_string(),
+                        "commitment and signature".to_string(),
                     )
                 } else {
-                    Words::new(
-                        format!("第 {number} 步：签名确认"),
-                        format!("Step {number}: sign to confirm"),
-                    )
+                    ("在方框内签名".to_string(), "sign in the box".to_string())
                 }
             }
-        }
-    }
-
-    /// The number of `step` in this journey (1-based).
-    pub fn step_number(&self, step: Step) -> usize {
-        let own = match step {
-            Step::Questions => 0,
-            Step::Form => 1,
-            Step::Materials => 2,
-            Step::Delivery => 3,
-            Step::Commitment => 4,
         };
-        if self.is_bundle() {
-            own + 1
-        } else {
-            own.max(1)
-        }
+        Words::new(
+            if detail_zh.is_empty() {
+                format!("第 {number} 步 / 共 {total} 步：{}", name.zh())
+            } else {
+                format!(
+                    "第 {number} 步 / 共 {total} 步：{}（{detail_zh}）",
+                    name.zh()
+                )
+            },
+            if detail_en.is_empty() {
+                format!("Step {number} of {total}: {}", name.en())
+            } else {
+                format!("Step {number} of {total}: {} ({detail_en})", name.en())
+            },
+        )
     }
 
     // --- questionnaire ------------------------------------------------------------
@@ -310,6 +353,7 @@ impl Draft {
             .map(|s| s.display_name(english).to_string())
             .collect();
         Some(QuestionsView {
+            shown: evaluation.visible.len(),
             title: self.shown_title(english),
             next: evaluation.next,
             answered,
@@ -822,6 +866,121 @@ impl Draft {
         self.submitting = submitting;
     }
 
+    /// What the resident checks before signing (核对信息): the service,
+    /// every answer on the form (ID numbers masked, phones grouped), each
+    /// material and how it is provided, and the delivery.
+    pub fn summary(&self, content: Content<'_>) -> Vec<SummaryLine> {
+        let mut lines = Vec::new();
+        let items: Vec<String> = self
+            .services(content)
+            .iter()
+            .map(|s| s.name.clone())
+            .collect();
+        let what = if self.is_bundle() && !items.is_empty() {
+            let zh = format!("{}（含：{}）", self.title, items.join("、"));
+            let en = format!("{} ({})", self.shown_title(true), items.join(", "));
+            Words::new(zh, en)
+        } else {
+            Words::new(self.title.clone(), self.shown_title(true))
+        };
+        lines.push(SummaryLine {
+            label: Words::fixed("办理事项", "Service"),
+            value: what,
+        });
+        for field in &self.merged.fields {
+            let spec = &field.spec;
+            let Some(value) = self.values.get(&spec.key).filter(|v| !v.trim().is_empty()) else {
+                continue;
+            };
+            let shown = match spec.kind {
+                FieldKind::IdNumber => {
+                    let masked = bianmin_core::form::mask_id_number(value);
+                    Words::new(masked.clone(), masked)
+                }
+                FieldKind::Phone => {
+                    let grouped = group_phone(value);
+                    Words::new(grouped.clone(), grouped)
+                }
+                FieldKind::YesNo if value == YES => YES_WORDS,
+                FieldKind::YesNo if value == NO => NO_WORDS,
+                _ => Words::new(value.to_string(), value.to_string()),
+            };
+            lines.push(SummaryLine {
+                label: Words::new(spec.label.clone(), spec.label.clone()),
+                value: shown,
+            });
+        }
+        for material in &self.merged.materials {
+            let name = &material.material.name;
+            let value = match self.materials.get(name) {
+                Some(state) => Words::new(state.label_zh(), state.label_en()),
+                None => Words::fixed("未选择", "Not chosen"),
+            };
+            lines.push(SummaryLine {
+                label: Words::new(format!("材料：{name}"), format!("Material: {name}")),
+                value,
+            });
+        }
+        if let Some(delivery) = self.delivery {
+            let value = match delivery {
+                Delivery::Mail => {
+                    let address = self.mail_address();
+                    Words::new(
+                        format!("{}，寄到 {address}", delivery.label_zh()),
+                        format!("{}, to {address}", delivery.label_en()),
+                    )
+                }
+                _ => Words::new(delivery.label_zh(), delivery.label_en()),
+            };
+            lines.push(SummaryLine {
+                label: Words::fixed("结果送达", "Delivery"),
+                value,
+            });
+        }
+        lines
+    }
+
+    pub fn summary_page(&self) -> usize {
+        self.summary_page
+    }
+
+    /// Turn the summary's pages; `i32::MIN` goes back to the first.
+    pub fn turn_summary_page(&mut self, step: i32, per_page: usize) {
+        let count = pages(self.summary_lines_count(), per_page);
+        self.summary_page = turn(self.summary_page, step, count);
+    }
+
+    fn summary_lines_count(&self) -> usize {
+        // The service line, each answered field, each material, the delivery.
+        1 + self
+            .merged
+            .fields
+            .iter()
+            .filter(|f| {
+                self.values
+                    .get(&f.spec.key)
+                    .is_some_and(|v| !v.trim().is_empty())
+            })
+            .count()
+            + self.merged.materials.len()
+            + usize::from(self.delivery.is_some())
+    }
+
+    /// What the record keeps of what the resident read before signing, in
+    /// the record's language (Chinese).
+    pub fn confirmation(&self, content: Content<'_>) -> Confirmation {
+        Confirmation {
+            summary: self
+                .summary(content)
+                .iter()
+                .map(|line| format!("{}：{}", line.label.zh(), line.value.zh()))
+                .collect(),
+            commitment: self
+                .commitment_needed(content)
+                .then(|| self.commitment_text().zh().to_string()),
+        }
+    }
+
     /// 提交申请: the application as core builds it, or the resident's
     /// sentence saying what is missing.
     pub fn ready_to_submit(
@@ -854,6 +1013,7 @@ impl Draft {
                 commitment_accepted: self.committed,
                 signature: Some(signature),
                 assisted_by,
+                confirmation: self.confirmation(content),
             },
             content.catalogue,
             content.forms,
@@ -877,4 +1037,15 @@ impl Draft {
             })
             .collect()
     }
+}
+
+/// 13800138000 → 138 0013 8000: a phone number read back in the groups
+/// people say it in. Anything that is not 11 digits stays as typed.
+pub fn group_phone(phone: &str) -> String {
+    let digits: Vec<char> = phone.trim().chars().collect();
+    if digits.len() != 11 || !digits.iter().all(char::is_ascii_digit) {
+        return phone.trim().to_string();
+    }
+    let part = |r: std::ops::Range<usize>| digits[r].iter().collect::<String>();
+    format!("{} {} {}", part(0..3), part(3..7), part(7..11))
 }

@@ -15,7 +15,8 @@ pub mod typing;
 
 pub use completed::{feedback_topic, Completed, FeedbackTopic, RatingRequest, FEEDBACK_TOPICS};
 pub use draft::{
-    material_choice_words, Draft, FieldView, Owed, QuestionsView, ReadyToSubmit, Step,
+    group_phone, material_choice_words, Draft, FieldView, Owed, QuestionsView, ReadyToSubmit, Step,
+    SummaryLine,
 };
 pub use editor::{EditorKind, EditorView};
 

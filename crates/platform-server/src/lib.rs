@@ -2,11 +2,16 @@
 //! axum + SQLite, on loopback for tests and `bianmin demo`, or as a
 //! stand-in at a station (`bianmin-platform`).
 //!
-//! It verifies every signature, dedupes records on their id forever (a
-//! primary key, not a time window) and can inject faults at run time through
-//! [`FaultControl`] or `POST /admin/faults`: 500s, 503/429 with
+//! It verifies every signature from the headers before reading a body,
+//! refuses a replayed nonce, dedupes records on (kind, signing terminal, id)
+//! forever (a primary key, not a time window) and can inject faults at run
+//! time through [`FaultControl`] or `POST /admin/faults`: 500s, 503/429 with
 //! `Retry-After`, connection resets, slow answers and a response lost after
 //! the write was committed.
+//!
+//! `/admin/*` answers loopback peers only, or, when an admin token is set,
+//! only requests bearing it. Connections beyond [`ServerOptions::max_connections`]
+//! are closed at once.
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Request, State};
@@ -24,17 +29,23 @@ use hyper_util::service::TowerToHyperService;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{watch, Notify};
 
-/// Largest accepted request body.
+/// Largest accepted request body. Read only after the signature (made over
+/// the headers, which carry the body's hash) was checked.
 pub const MAX_BODY: usize = 32 * 1024 * 1024;
+/// Default largest number of open connections; more are closed at once.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+/// Nonces remembered at most; beyond it requests are answered 503 rather
+/// than forgetting nonces still inside the time window (fail closed).
+pub const MAX_NONCES: u64 = 2_000_000;
 /// Largest accepted batch.
 pub const MAX_BATCH: usize = 1000;
 
@@ -142,6 +153,11 @@ pub struct ServerOptions {
     /// Pretend the server's clock is this many seconds ahead (tests of a
     /// terminal whose clock is wrong).
     pub clock_offset_secs: i64,
+    /// When set, `/admin/*` requires `Authorization: Bearer <token>` from
+    /// every peer; when not, `/admin/*` answers loopback peers only.
+    pub admin_token: Option<String>,
+    /// Open connections at most; a connection beyond it is closed at once.
+    pub max_connections: usize,
 }
 
 impl Default for ServerOptions {
@@ -155,6 +171,8 @@ impl Default for ServerOptions {
             tls: None,
             max_skew_secs: sign::MAX_SKEW_SECS,
             clock_offset_secs: 0,
+            admin_token: None,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -170,6 +188,12 @@ pub struct ServerStats {
     pub duplicates: u64,
     pub rejected: u64,
     pub bad_signatures: u64,
+    /// Requests refused because their nonce had been used (replays).
+    #[serde(default)]
+    pub replays: u64,
+    /// Connections closed at once because `max_connections` were open.
+    #[serde(default)]
+    pub connections_refused: u64,
     pub faults_injected: u64,
 }
 
@@ -180,6 +204,12 @@ struct Catalogue {
 
 struct Shared {
     db: Mutex<Connection>,
+    /// Nonces seen inside the time window; a connection of its own (same file,
+    /// `synchronous=NORMAL`) so remembering one costs no fsync per request.
+    nonces: Mutex<Connection>,
+    nonce_count: AtomicU64,
+    nonces_purged_at: AtomicI64,
+    admin_token: Option<String>,
     catalogue: RwLock<Catalogue>,
     secrets: HashMap<String, String>,
     shared_secret: Option<String>,
@@ -190,6 +220,8 @@ struct Shared {
     duplicates: AtomicU64,
     rejected: AtomicU64,
     bad_signatures: AtomicU64,
+    replays: AtomicU64,
+    connections_refused: AtomicU64,
 }
 
 /// A running server; dropping it stops it.
@@ -230,18 +262,60 @@ fn api_error_at(
         .into_response()
 }
 
+/// Records are keyed by the terminal that signed them too: an id is one
+/// terminal's idempotency key, so another kiosk sending the same id first
+/// cannot make this terminal's real record look like a duplicate.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS records (
     kind TEXT NOT NULL, id TEXT NOT NULL, terminal_id TEXT NOT NULL,
     service_code TEXT, body TEXT NOT NULL, received_at INTEGER NOT NULL,
     deliveries INTEGER NOT NULL DEFAULT 1,
-    PRIMARY KEY (kind, id)
+    PRIMARY KEY (kind, terminal_id, id)
 );
 CREATE TABLE IF NOT EXISTS progress (
     receipt_no TEXT NOT NULL, at INTEGER NOT NULL, status TEXT NOT NULL, note TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS progress_receipt ON progress (receipt_no);
+CREATE INDEX IF NOT EXISTS records_id ON records (kind, id);
 ";
+
+const NONCE_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS nonces (
+    terminal_id TEXT NOT NULL, nonce TEXT NOT NULL, ts INTEGER NOT NULL,
+    PRIMARY KEY (terminal_id, nonce)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS nonces_ts ON nonces (ts);
+";
+
+/// Schema version in `PRAGMA user_version`: 1 keys records by terminal too.
+const SCHEMA_VERSION: i64 = 1;
+
+/// Bring a database of an older server up to [`SCHEMA`]: version 0 keyed
+/// records by (kind, id) alone.
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version >= SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
+    let old: bool = tx.query_row(
+        "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'records'",
+        [],
+        |r| r.get(0),
+    )?;
+    if old {
+        tx.execute_batch("ALTER TABLE records RENAME TO records_v0;")?;
+    }
+    tx.execute_batch(SCHEMA)?;
+    if old {
+        tx.execute_batch(
+            "INSERT INTO records SELECT kind, id, terminal_id, service_code, body, received_at, deliveries FROM records_v0;
+             DROP TABLE records_v0;",
+        )?;
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()
+}
 
 /// Start the server; it runs on the current tokio runtime until the handle
 /// is dropped or [`ServerHandle::shutdown`] is called.
@@ -257,7 +331,27 @@ pub async fn spawn(opts: ServerOptions) -> std::io::Result<ServerHandle> {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(io)?;
     }
+    let mut conn = conn;
+    migrate(&mut conn).map_err(io)?;
     conn.execute_batch(SCHEMA).map_err(io)?;
+    let nonces = match &opts.db_path {
+        Some(p) => {
+            let n = Connection::open(p).map_err(io)?;
+            n.busy_timeout(Duration::from_secs(5)).map_err(io)?;
+            // A power cut may forget the last nonces (not fsynced): a replay
+            // of a request captured just before it stays possible until its
+            // timestamp leaves the window. Worth not doubling every
+            // request's fsyncs.
+            n.pragma_update(None, "synchronous", "NORMAL").map_err(io)?;
+            n
+        }
+        None => Connection::open_in_memory().map_err(io)?,
+    };
+    conn.busy_timeout(Duration::from_secs(5)).map_err(io)?;
+    nonces.execute_batch(NONCE_SCHEMA).map_err(io)?;
+    let nonce_count: i64 = nonces
+        .query_row("SELECT COUNT(*) FROM nonces", [], |r| r.get(0))
+        .map_err(io)?;
 
     let tls = match &opts.tls {
         Some(t) => Some(tls_acceptor(t)?),
@@ -277,6 +371,10 @@ pub async fn spawn(opts: ServerOptions) -> std::io::Result<ServerHandle> {
 
     let shared = Arc::new(Shared {
         db: Mutex::new(conn),
+        nonces: Mutex::new(nonces),
+        nonce_count: AtomicU64::new(nonce_count.max(0) as u64),
+        nonces_purged_at: AtomicI64::new(0),
+        admin_token: opts.admin_token.filter(|t| !t.is_empty()),
         catalogue: RwLock::new(Catalogue {
             etag: etag_of(&opts.catalogue),
             body: Bytes::from(opts.catalogue),
@@ -290,31 +388,44 @@ pub async fn spawn(opts: ServerOptions) -> std::io::Result<ServerHandle> {
         duplicates: AtomicU64::new(0),
         rejected: AtomicU64::new(0),
         bad_signatures: AtomicU64::new(0),
+        replays: AtomicU64::new(0),
+        connections_refused: AtomicU64::new(0),
     });
+    let slots = Arc::new(tokio::sync::Semaphore::new(opts.max_connections.max(1)));
     let router = router(shared.clone());
     let (stop, mut stopped) = watch::channel(false);
     let faults = shared.faults.clone();
+    let counted = shared.clone();
     let task = tokio::spawn(async move {
         let mut conns = tokio::task::JoinSet::new();
         loop {
             tokio::select! {
                 accepted = listener.accept() => {
-                    let Ok((tcp, _)) = accepted else { continue };
+                    let Ok((tcp, peer)) = accepted else { continue };
+                    // A connection beyond the limit is closed at once rather
+                    // than queued: idle or slow connections cannot pile up
+                    // and take the memory of the ones being served.
+                    let Ok(slot) = slots.clone().try_acquire_owned() else {
+                        counted.connections_refused.fetch_add(1, Ordering::Relaxed);
+                        drop(tcp);
+                        continue;
+                    };
                     let _ = tcp.set_nodelay(true);
                     let fd = tcp.as_raw_fd();
                     let router = router.clone();
                     let faults = faults.clone();
                     let tls = tls.clone();
                     conns.spawn(async move {
+                        let _slot = slot;
                         match tls {
                             Some(acceptor) => {
                                 if let Ok(Ok(stream)) = tokio::time::timeout(
                                     Duration::from_secs(10), acceptor.accept(tcp)).await
                                 {
-                                    serve_conn(stream, fd, router, faults).await;
+                                    serve_conn(stream, fd, peer, router, faults).await;
                                 }
                             }
-                            None => serve_conn(tcp, fd, router, faults).await,
+                            None => serve_conn(tcp, fd, peer, router, faults).await,
                         }
                     });
                     while conns.try_join_next().is_some() {}
@@ -359,13 +470,23 @@ fn set_reset_on_close(fd: RawFd) {
     let _ = socket2::SockRef::from(&fd).set_linger(Some(Duration::ZERO));
 }
 
-async fn serve_conn<S>(io: S, fd: RawFd, router: Router, faults: Arc<FaultControl>)
-where
+/// The connection's peer, for the admin routes' loopback rule.
+#[derive(Debug, Clone, Copy)]
+struct Peer(SocketAddr);
+
+async fn serve_conn<S>(
+    io: S,
+    fd: RawFd,
+    peer: SocketAddr,
+    router: Router,
+    faults: Arc<FaultControl>,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let abort = Arc::new(Notify::new());
     let ab = abort.clone();
-    let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+    let svc = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(Peer(peer));
         let router = TowerToHyperService::new(router.clone());
         let faults = faults.clone();
         let abort = ab.clone();
@@ -472,12 +593,66 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/admin/stats", get(admin_stats))
         .route("/admin/progress", post(admin_progress))
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            guard_admin,
+        ))
         .route("/healthz", get(|| async { "ok" }));
     api.merge(admin)
         .fallback(|| async { api_error(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .with_state(shared)
 }
 
+/// Whether an `/admin/*` request may pass: with a token configured, only
+/// when it bears that token (compared in constant time), from any peer;
+/// without one, only from a loopback peer.
+fn admin_allowed(
+    peer: Option<IpAddr>,
+    token: Option<&str>,
+    authorization: Option<&str>,
+) -> Result<(), (StatusCode, &'static str)> {
+    match token {
+        Some(expected) => {
+            let presented = authorization
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or("");
+            // Compared as digests, so neither the content nor the length of
+            // the token shows in the time taken.
+            use sha2::Digest as _;
+            use subtle::ConstantTimeEq as _;
+            let digest = |t: &str| sha2::Sha256::digest(t.as_bytes());
+            if bool::from(digest(presented).ct_eq(&digest(expected))) {
+                Ok(())
+            } else {
+                Err((StatusCode::UNAUTHORIZED, "admin token required"))
+            }
+        }
+        None if peer.is_some_and(|ip| ip.to_canonical().is_loopback()) => Ok(()),
+        None => Err((
+            StatusCode::FORBIDDEN,
+            "admin routes answer loopback only (no admin token is set)",
+        )),
+    }
+}
+
+async fn guard_admin(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let peer = req.extensions().get::<Peer>().map(|p| p.0.ip());
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    match admin_allowed(peer, s.admin_token.as_deref(), authorization) {
+        Ok(()) => next.run(req).await,
+        Err((status, why)) => api_error(status, "unauthorized", why),
+    }
+}
+
+/// Check a request's signature before its body is read: the signature is
+/// made over the headers, which carry the body's SHA-256, so a caller
+/// without the terminal's secret never makes the server read (or buffer)
+/// a body. Then the nonce is remembered (a replay is refused), and only
+/// then is the body read, at most [`MAX_BODY`], and its hash compared with
+/// the signed one.
 async fn verify_signature(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
     let header = |name: &str| {
@@ -487,33 +662,27 @@ async fn verify_signature(State(s): State<Arc<Shared>>, req: Request, next: Next
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
     };
-    let (Some(terminal), Some(ts), Some(sig)) = (
+    let refuse = |code: &str, message: &str| {
+        s.bad_signatures.fetch_add(1, Ordering::Relaxed);
+        api_error(StatusCode::UNAUTHORIZED, code, message)
+    };
+    let (Some(terminal), Some(ts), Some(nonce), Some(body_sha256), Some(sig)) = (
         header(HDR_TERMINAL),
         header(HDR_TIMESTAMP),
+        header(sign::HDR_NONCE),
+        header(sign::HDR_CONTENT_SHA256),
         header(HDR_SIGNATURE),
     ) else {
-        s.bad_signatures.fetch_add(1, Ordering::Relaxed);
-        return api_error(
-            StatusCode::UNAUTHORIZED,
+        return refuse(
             "bad_signature",
-            "X-Terminal-Id, X-Timestamp and X-Signature are required",
+            "X-Terminal-Id, X-Timestamp, X-Nonce, X-Content-SHA256 and X-Signature are required",
         );
     };
     let Some(secret) = s.secrets.get(&terminal).or(s.shared_secret.as_ref()) else {
-        s.bad_signatures.fetch_add(1, Ordering::Relaxed);
-        return api_error(
-            StatusCode::UNAUTHORIZED,
-            "unknown_terminal",
-            "terminal is not registered",
-        );
+        return refuse("unknown_terminal", "terminal is not registered");
     };
     let Ok(ts) = ts.parse::<i64>() else {
-        s.bad_signatures.fetch_add(1, Ordering::Relaxed);
-        return api_error(
-            StatusCode::UNAUTHORIZED,
-            "bad_signature",
-            "X-Timestamp is not unix seconds",
-        );
+        return refuse("bad_signature", "X-Timestamp is not unix seconds");
     };
     let now = now_secs() + s.clock_offset;
     if (now - ts).abs() > s.max_skew {
@@ -525,6 +694,69 @@ async fn verify_signature(State(s): State<Arc<Shared>>, req: Request, next: Next
             Some(now),
         );
     }
+    if !sign::is_valid_nonce(&nonce) || !sign::is_valid_sha256_hex(&body_sha256) {
+        return refuse(
+            "bad_signature",
+            "X-Nonce must be 32 to 64 and X-Content-SHA256 64 lower-case hex digits",
+        );
+    }
+    let declared_len = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let signed = sign::Signed {
+        method: parts.method.as_str(),
+        path_and_query: path,
+        terminal_id: &terminal,
+        timestamp: ts,
+        nonce: &nonce,
+        body_sha256_hex: &body_sha256,
+    };
+    if !signed.verify(secret.as_bytes(), &sig) {
+        return refuse("bad_signature", "signature does not match");
+    }
+    if declared_len.is_some_and(|n| n > MAX_BODY as u64) {
+        return api_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "bad_request",
+            "body too large",
+        );
+    }
+    match remember_nonce(&s, &terminal, &nonce, ts, now) {
+        Ok(NonceCheck::New) => {}
+        Ok(NonceCheck::Replayed) => {
+            s.replays.fetch_add(1, Ordering::Relaxed);
+            return api_error(
+                StatusCode::UNAUTHORIZED,
+                "replayed",
+                "this request (its X-Nonce) was seen before",
+            );
+        }
+        Ok(NonceCheck::Full) => {
+            let mut r = api_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "too many requests inside the replay window",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(10u32));
+            return r;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "nonce store failed");
+            return api_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "nonce store failed",
+            );
+        }
+    }
     let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
         Err(_) => {
@@ -535,29 +767,56 @@ async fn verify_signature(State(s): State<Arc<Shared>>, req: Request, next: Next
             )
         }
     };
-    let path = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
-    if !sign::verify(
-        secret.as_bytes(),
-        parts.method.as_str(),
-        path,
-        ts,
-        &bytes,
-        &sig,
-    ) {
-        s.bad_signatures.fetch_add(1, Ordering::Relaxed);
-        return api_error(
-            StatusCode::UNAUTHORIZED,
+    if sign::body_hash(&bytes) != body_sha256 {
+        return refuse(
             "bad_signature",
-            "signature does not match",
+            "body does not match the signed X-Content-SHA256",
         );
     }
     parts.extensions.insert(Terminal(terminal));
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
+}
+
+enum NonceCheck {
+    New,
+    Replayed,
+    /// [`MAX_NONCES`] inside the window: refuse rather than forget one.
+    Full,
+}
+
+/// Remember a nonce for as long as its timestamp is inside the window.
+fn remember_nonce(
+    s: &Shared,
+    terminal: &str,
+    nonce: &str,
+    ts: i64,
+    now: i64,
+) -> rusqlite::Result<NonceCheck> {
+    let db = s.nonces.lock().unwrap();
+    // A nonce older than the window can go: its request would be refused
+    // for its timestamp anyway. Purged at most every 10 s.
+    let last = s.nonces_purged_at.load(Ordering::Relaxed);
+    if now - last >= 10 || s.nonce_count.load(Ordering::Relaxed) >= MAX_NONCES {
+        s.nonces_purged_at.store(now, Ordering::Relaxed);
+        db.execute("DELETE FROM nonces WHERE ts < ?1", [now - s.max_skew])?;
+        let left: i64 = db.query_row("SELECT COUNT(*) FROM nonces", [], |r| r.get(0))?;
+        s.nonce_count.store(left.max(0) as u64, Ordering::Relaxed);
+    }
+    if s.nonce_count.load(Ordering::Relaxed) >= MAX_NONCES {
+        return Ok(NonceCheck::Full);
+    }
+    let added = db.execute(
+        "INSERT INTO nonces (terminal_id, nonce, ts) VALUES (?1, ?2, ?3)
+         ON CONFLICT DO NOTHING",
+        params![terminal, nonce, ts],
+    )?;
+    if added == 1 {
+        s.nonce_count.fetch_add(1, Ordering::Relaxed);
+        Ok(NonceCheck::New)
+    } else {
+        Ok(NonceCheck::Replayed)
+    }
 }
 
 async fn get_catalogue(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
@@ -706,10 +965,11 @@ async fn batch(
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO records (kind, id, terminal_id, service_code, body, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (kind, id) DO NOTHING",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (kind, terminal_id, id) DO NOTHING",
             )?;
             let mut again = tx.prepare_cached(
-                "UPDATE records SET deliveries = deliveries + 1 WHERE kind = ?1 AND id = ?2",
+                "UPDATE records SET deliveries = deliveries + 1
+                 WHERE kind = ?1 AND terminal_id = ?2 AND id = ?3",
             )?;
             for item in items {
                 match validate(kind, item, &terminal, &reject) {
@@ -725,7 +985,7 @@ async fn batch(
                         let status = if n == 1 {
                             RecordStatus::Accepted
                         } else {
-                            again.execute(params![kind.as_str(), id])?;
+                            again.execute(params![kind.as_str(), terminal, id])?;
                             s.duplicates.fetch_add(1, Ordering::Relaxed);
                             RecordStatus::Duplicate
                         };
@@ -953,6 +1213,8 @@ fn stats_of(s: &Shared) -> ServerStats {
         duplicates: s.duplicates.load(Ordering::Relaxed),
         rejected: s.rejected.load(Ordering::Relaxed),
         bad_signatures: s.bad_signatures.load(Ordering::Relaxed),
+        replays: s.replays.load(Ordering::Relaxed),
+        connections_refused: s.connections_refused.load(Ordering::Relaxed),
         faults_injected: s.faults.injected(),
     }
 }
@@ -987,12 +1249,32 @@ impl ServerHandle {
             .collect()
     }
 
-    /// The stored wire JSON of one record.
+    /// The stored wire JSON of one record (of any terminal; see
+    /// [`ServerHandle::record_of`]).
     pub fn record(&self, kind: RecordKind, id: &str) -> Option<serde_json::Value> {
         let db = self.shared.db.lock().unwrap();
         db.query_row(
-            "SELECT body FROM records WHERE kind = ?1 AND id = ?2",
+            "SELECT body FROM records WHERE kind = ?1 AND id = ?2 ORDER BY rowid LIMIT 1",
             params![kind.as_str(), id],
+            |r| r.get::<_, String>(0),
+        )
+        .optional()
+        .ok()
+        .flatten()
+        .and_then(|b| serde_json::from_str(&b).ok())
+    }
+
+    /// The stored wire JSON of one terminal's record.
+    pub fn record_of(
+        &self,
+        kind: RecordKind,
+        terminal_id: &str,
+        id: &str,
+    ) -> Option<serde_json::Value> {
+        let db = self.shared.db.lock().unwrap();
+        db.query_row(
+            "SELECT body FROM records WHERE kind = ?1 AND terminal_id = ?2 AND id = ?3",
+            params![kind.as_str(), terminal_id, id],
             |r| r.get::<_, String>(0),
         )
         .optional()
@@ -1034,5 +1316,61 @@ impl ServerHandle {
 impl Drop for ServerHandle {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_routes_without_a_token_answer_loopback_only() {
+        let lan: IpAddr = "192.0.2.7".parse().unwrap();
+        let v6: IpAddr = "::1".parse().unwrap();
+        let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        assert!(admin_allowed(Some("127.0.0.1".parse().unwrap()), None, None).is_ok());
+        assert!(admin_allowed(Some(v6), None, None).is_ok());
+        assert!(admin_allowed(Some(mapped), None, None).is_ok());
+        assert_eq!(
+            admin_allowed(Some(lan), None, None).unwrap_err().0,
+            StatusCode::FORBIDDEN
+        );
+        assert!(admin_allowed(None, None, None).is_err(), "unknown peer");
+        // With a token, the token decides, wherever the request comes from.
+        assert!(admin_allowed(Some(lan), Some("t0k"), Some("Bearer t0k")).is_ok());
+        assert_eq!(
+            admin_allowed(Some(lan), Some("t0k"), Some("Bearer t0"))
+                .unwrap_err()
+                .0,
+            StatusCode::UNAUTHORIZED
+        );
+        assert!(admin_allowed(Some("127.0.0.1".parse().unwrap()), Some("t0k"), None).is_err());
+    }
+
+    #[test]
+    fn an_old_database_is_migrated_to_per_terminal_ids() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE records (
+                kind TEXT NOT NULL, id TEXT NOT NULL, terminal_id TEXT NOT NULL,
+                service_code TEXT, body TEXT NOT NULL, received_at INTEGER NOT NULL,
+                deliveries INTEGER NOT NULL DEFAULT 1,
+                PRIMARY KEY (kind, id));
+             INSERT INTO records (kind, id, terminal_id, body, received_at)
+                VALUES ('evaluation', 'EV-1', 'T0002', '{}', 1);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        migrate(&mut conn).unwrap();
+        conn.execute(
+            "INSERT INTO records (kind, id, terminal_id, body, received_at)
+             VALUES ('evaluation', 'EV-1', 'T0001', '{}', 2)",
+            [],
+        )
+        .expect("the same id from another terminal is its own record");
+        let n: i64 = conn
+            .query_row("SELECT COUNT(*) FROM records", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 2);
     }
 }

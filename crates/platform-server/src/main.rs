@@ -3,9 +3,17 @@
 //! developer's machine.
 //!
 //! ```text
-//! BIANMIN_PLATFORM_SECRET=… bianmin-platform --listen 127.0.0.1:8700 \
+//! bianmin-platform --listen 127.0.0.1:8700 --terminals-file /etc/bianmin-platform/terminals \
 //!     --catalogue config/catalogue/demo-catalogue.json --db platform.sqlite3
 //! ```
+//!
+//! Secrets never come from the command line (any local user can read a
+//! process's arguments in `/proc/PID/cmdline` and `ps`): terminal secrets
+//! come from `--terminals-file` (lines `ID=SECRET`, readable by its owner
+//! only) or, for one secret shared by every terminal (a demo), from
+//! `BIANMIN_PLATFORM_SECRET`; the admin token from `--admin-token-file` or
+//! `BIANMIN_PLATFORM_ADMIN_TOKEN`. Both variables are removed from the
+//! environment once read.
 
 use bianmin_platform_server::{self as server, ServerOptions, TlsOptions};
 use clap::Parser;
@@ -35,10 +43,65 @@ struct Args {
     tls_cert: Option<PathBuf>,
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
-    /// A terminal and its secret, `ID=SECRET`; repeatable. Terminals not
+    /// File of terminals and their secrets, one `ID=SECRET` a line (`#`
+    /// comments); must not be readable by group or others. Terminals not
     /// listed use BIANMIN_PLATFORM_SECRET when it is set.
-    #[arg(long = "terminal", value_name = "ID=SECRET")]
+    #[arg(long, value_name = "FILE")]
+    terminals_file: Option<PathBuf>,
+    /// Removed: secrets on the command line are readable by every local
+    /// user. Kept only to say so instead of a bare "unknown argument".
+    #[arg(long = "terminal", value_name = "ID=SECRET", hide = true)]
     terminals: Vec<String>,
+    /// File holding the token `/admin/*` requires (`Authorization: Bearer
+    /// TOKEN`) from any address; also BIANMIN_PLATFORM_ADMIN_TOKEN. Without
+    /// a token `/admin/*` answers loopback clients only.
+    #[arg(long, value_name = "FILE")]
+    admin_token_file: Option<PathBuf>,
+    /// Open connections at most; more are closed at once.
+    #[arg(long, default_value_t = server::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+}
+
+/// Read a secret-bearing file, refusing one that others may read.
+fn read_private(path: &std::path::Path) -> anyhow::Result<String> {
+    use anyhow::Context as _;
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = std::fs::metadata(path).with_context(|| path.display().to_string())?;
+    if meta.mode() & 0o077 != 0 {
+        anyhow::bail!(
+            "{} is readable by group or others (mode {:o}); chmod 600 it",
+            path.display(),
+            meta.mode() & 0o777
+        );
+    }
+    std::fs::read_to_string(path).with_context(|| path.display().to_string())
+}
+
+/// `ID=SECRET` lines; blank lines and `#` comments are skipped. Errors name
+/// the line, never the secret.
+fn parse_terminals(text: &str) -> anyhow::Result<HashMap<String, String>> {
+    let mut secrets = HashMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match line.split_once('=') {
+            Some((id, secret)) if !id.trim().is_empty() && !secret.trim().is_empty() => {
+                secrets.insert(id.trim().to_string(), secret.trim().to_string());
+            }
+            _ => anyhow::bail!("line {}: expected ID=SECRET", n + 1),
+        }
+    }
+    Ok(secrets)
+}
+
+/// Take a variable out of the environment (nothing started later inherits it).
+fn take_env(name: &str) -> Option<String> {
+    let value = std::env::var(name).ok().filter(|s| !s.is_empty());
+    // Single-threaded here: main has not started the runtime yet.
+    std::env::remove_var(name);
+    value
 }
 
 fn main() -> ExitCode {
@@ -54,25 +117,35 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> anyhow::Result<()> {
     use anyhow::Context as _;
+    if !args.terminals.is_empty() {
+        anyhow::bail!(
+            "--terminal ID=SECRET is no longer accepted (every local user can read a command line); put the lines in a file readable only by you and give --terminals-file FILE"
+        );
+    }
     bianmin_config::logging::init("info");
     let catalogue = std::fs::read(&args.catalogue)
         .with_context(|| format!("catalogue {}", args.catalogue.display()))?;
     serde_json::from_slice::<serde_json::Value>(&catalogue)
         .with_context(|| format!("catalogue {} is not JSON", args.catalogue.display()))?;
-    let mut secrets = HashMap::new();
-    for t in &args.terminals {
-        let (id, secret) = t
-            .split_once('=')
-            .with_context(|| format!("--terminal {t:?}: expected ID=SECRET"))?;
-        secrets.insert(id.to_string(), secret.to_string());
-    }
-    let shared_secret = std::env::var("BIANMIN_PLATFORM_SECRET")
-        .ok()
-        .filter(|s| !s.is_empty());
+    let secrets = match &args.terminals_file {
+        Some(path) => {
+            parse_terminals(&read_private(path)?).with_context(|| format!("{}", path.display()))?
+        }
+        None => HashMap::new(),
+    };
+    let shared_secret = take_env("BIANMIN_PLATFORM_SECRET");
     if secrets.is_empty() && shared_secret.is_none() {
         anyhow::bail!(
-            "no terminal secrets: give --terminal ID=SECRET or set BIANMIN_PLATFORM_SECRET"
+            "no terminal secrets: give --terminals-file FILE (ID=SECRET lines) or set BIANMIN_PLATFORM_SECRET"
         );
+    }
+    let admin_token = match &args.admin_token_file {
+        Some(path) => Some(read_private(path)?.trim().to_string()).filter(|t| !t.is_empty()),
+        None => None,
+    }
+    .or_else(|| take_env("BIANMIN_PLATFORM_ADMIN_TOKEN"));
+    if admin_token.is_none() && !args.listen.ip().is_loopback() {
+        eprintln!("bianmin-platform: no admin token: /admin/* answers loopback clients only");
     }
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(c), Some(k)) => Some(TlsOptions {
@@ -90,6 +163,8 @@ fn run(args: Args) -> anyhow::Result<()> {
             secrets,
             shared_secret,
             tls,
+            admin_token,
+            max_connections: args.max_connections,
             ..Default::default()
         })
         .await
@@ -103,4 +178,43 @@ fn run(args: Args) -> anyhow::Result<()> {
         handle.shutdown().await;
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminals_file_lines() {
+        let map = parse_terminals("# fleet\nT0001=abc\n\n T0002 = d=e \n").unwrap();
+        assert_eq!(map.get("T0001").map(String::as_str), Some("abc"));
+        assert_eq!(map.get("T0002").map(String::as_str), Some("d=e"));
+        let err = parse_terminals("T0001=abc\nT0002\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2"), "{err}");
+        assert!(!err.contains("abc"), "the error never shows a secret");
+    }
+
+    #[test]
+    fn a_secrets_file_others_can_read_is_refused() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("terminals");
+        std::fs::write(&path, "T0001=abc\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(read_private(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("chmod 600"));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(read_private(&path).unwrap(), "T0001=abc\n");
+    }
+
+    #[test]
+    fn secrets_on_the_command_line_are_refused() {
+        let args = Args::try_parse_from(["bianmin-platform", "--terminal", "T0001=abc"]).unwrap();
+        let err = run(args).unwrap_err().to_string();
+        assert!(err.contains("--terminals-file"), "{err}");
+    }
 }

@@ -14,6 +14,15 @@ use zeroize::Zeroizing;
 /// at least this often).
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
+/// Largest answer body read from the platform. The largest legitimate ones
+/// are the catalogue and a printable document (a few MiB of base64 PDF); a
+/// body beyond this is refused as a protocol error instead of filling the
+/// memory of a small board (a hostile or broken server can send without end).
+pub const MAX_RESPONSE_BODY: usize = 16 * 1024 * 1024;
+
+/// Largest error answer read: only its short JSON message is used.
+pub const MAX_ERROR_BODY: usize = 64 * 1024;
+
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum PlatformError {
     #[error("未配置平台密钥 (BIANMIN_PLATFORM_SECRET is not set)")]
@@ -111,6 +120,14 @@ impl PlatformClient {
         secret: &[u8],
     ) -> Result<PlatformClient, PlatformError> {
         install_crypto_provider();
+        // Whatever the configuration says: residents' data never goes over
+        // plain HTTP to another machine (loopback serves tests and demo).
+        if !bianmin_config::is_loopback_url(platform.url.as_str()) {
+            return Err(PlatformError::Setup(
+                "平台地址必须是 https://（明文 http:// 只允许本机测试） (plain http:// only to this machine)"
+                    .into(),
+            ));
+        }
         let timeout = Duration::from_secs(u64::from(platform.request_timeout_secs.get()));
         let mut builder = reqwest::Client::builder()
             .timeout(timeout)
@@ -118,6 +135,10 @@ impl PlatformClient {
             .pool_idle_timeout(Duration::from_secs(30))
             .tcp_nodelay(true)
             .no_proxy()
+            // Never follow a redirect: the signature covers the path it was
+            // made for, and a redirect (a captive portal, a hijacked proxy)
+            // would carry signed requests and residents' data elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("bianmin-kiosk/", env!("CARGO_PKG_VERSION")));
         if let Some(ca) = &platform.ca_file {
             let pem = std::fs::read(ca)
@@ -170,14 +191,22 @@ impl PlatformClient {
     ) -> Result<reqwest::Response, PlatformError> {
         let ts = chrono::Utc::now().timestamp() + self.clock_offset_secs();
         let signed_path = format!("{}{}", self.base_path, path);
-        let sig = sign::sign(&self.secret, method.as_str(), &signed_path, ts, &body);
         let mut req = self
             .http
-            .request(method, format!("{}{}", self.base, path))
-            .headers(extra)
-            .header(HDR_TERMINAL, &self.terminal_id)
-            .header(HDR_TIMESTAMP, ts.to_string())
-            .header(HDR_SIGNATURE, sig);
+            .request(method.clone(), format!("{}{}", self.base, path))
+            .headers(extra);
+        // A fresh nonce on every send, retries included: the platform refuses
+        // a nonce it has seen (replay protection).
+        for (name, value) in sign::headers(
+            &self.secret,
+            method.as_str(),
+            &signed_path,
+            &self.terminal_id,
+            ts,
+            &body,
+        ) {
+            req = req.header(name, value);
+        }
         if !body.is_empty() {
             req = req
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -188,12 +217,32 @@ impl PlatformClient {
         if status.is_success() || status == StatusCode::NOT_MODIFIED {
             return Ok(resp);
         }
+        if status.is_redirection() {
+            // Retryable on purpose: a redirect is a setup fault (a wrong
+            // `platform.url`, a portal in the way) that a technician fixes;
+            // the records must wait, not be parked as refused.
+            let to: String = resp
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .chars()
+                .take(200)
+                .collect();
+            return Err(PlatformError::Setup(format!(
+                "平台返回重定向 HTTP {} → {to:?}，终端不跟随重定向，请检查 platform.url (redirects are not followed)",
+                status.as_u16()
+            )));
+        }
         let retry_after = resp
             .headers()
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
-        let text = resp.text().await.unwrap_or_default();
+        let text = read_capped(resp, MAX_ERROR_BODY)
+            .await
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
         let api: Option<ApiError> = serde_json::from_str(&text).ok();
         let reason = api
             .as_ref()
@@ -248,7 +297,7 @@ impl PlatformClient {
         let resp = self
             .send(Method::POST, kind.batch_path(), body, HeaderMap::new())
             .await?;
-        let bytes = resp.bytes().await.map_err(classify)?;
+        let bytes = read_capped(resp, MAX_RESPONSE_BODY).await?;
         serde_json::from_slice(&bytes).map_err(|e| PlatformError::Protocol(e.to_string()))
     }
 
@@ -269,7 +318,9 @@ impl PlatformClient {
             .get(ETAG)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let body = resp.text().await.map_err(classify)?;
+        let body = read_capped(resp, MAX_RESPONSE_BODY).await?;
+        let body = String::from_utf8(body)
+            .map_err(|_| PlatformError::Protocol("catalogue is not UTF-8".into()))?;
         Ok(CatalogueFetch::New { etag, body })
     }
 
@@ -302,9 +353,8 @@ impl PlatformClient {
                 HeaderMap::new(),
             )
             .await?;
-        resp.json()
-            .await
-            .map_err(|e| PlatformError::Protocol(e.to_string()))
+        let bytes = read_capped(resp, MAX_RESPONSE_BODY).await?;
+        serde_json::from_slice(&bytes).map_err(|e| PlatformError::Protocol(e.to_string()))
     }
 
     /// A signed GET whose answer is JSON of type `T`.
@@ -315,9 +365,8 @@ impl PlatformClient {
         let resp = self
             .send(Method::GET, path, Vec::new(), HeaderMap::new())
             .await?;
-        resp.json()
-            .await
-            .map_err(|e| PlatformError::Protocol(e.to_string()))
+        let bytes = read_capped(resp, MAX_RESPONSE_BODY).await?;
+        serde_json::from_slice(&bytes).map_err(|e| PlatformError::Protocol(e.to_string()))
     }
 
     /// One printable document.
@@ -327,6 +376,29 @@ impl PlatformClient {
         }
         self.get_json(&format!("/documents/{id}")).await
     }
+}
+
+/// The answer's body, refused once it exceeds `limit` bytes (announced by
+/// `Content-Length` or counted while reading, for chunked or close-delimited
+/// bodies): never more than `limit` plus one network chunk is held.
+async fn read_capped(mut resp: reqwest::Response, limit: usize) -> Result<Vec<u8>, PlatformError> {
+    let too_large = || {
+        PlatformError::Protocol(format!(
+            "平台答复过大，超过 {} KiB (answer larger than the limit)",
+            limit / 1024
+        ))
+    };
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(classify)? {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// `Retry-After` as seconds or an HTTP date.

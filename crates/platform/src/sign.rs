@@ -1,12 +1,24 @@
 //! Request signing: HMAC-SHA256 with the terminal's secret over
 //!
 //! ```text
-//! METHOD \n PATH_AND_QUERY \n TIMESTAMP \n hex(SHA-256(body))
+//! METHOD \n PATH_AND_QUERY \n TERMINAL_ID \n TIMESTAMP \n NONCE \n hex(SHA-256(body))
 //! ```
 //!
-//! sent as `X-Terminal-Id`, `X-Timestamp` (unix seconds) and `X-Signature`
-//! (lower-case hex). The path is the full request path as on the request
-//! line (with the `/api/v1` prefix and any query).
+//! sent as `X-Terminal-Id`, `X-Timestamp` (unix seconds), `X-Nonce` (32
+//! lower-case hex digits, fresh for every request), `X-Content-SHA256` (the
+//! body's hash, lower-case hex) and `X-Signature` (lower-case hex). The path
+//! is the full request path as on the request line (with the `/api/v1`
+//! prefix and any query).
+//!
+//! Why each part is there:
+//! - the terminal id: a signature made for one terminal cannot be presented
+//!   under another's id, even where two terminals shared a secret;
+//! - the nonce: the server remembers the nonces it accepted for as long as
+//!   the timestamp is acceptable (±[`MAX_SKEW_SECS`]), so a captured request
+//!   cannot be replayed within that window;
+//! - the body hash as a header: the server checks the signature from the
+//!   headers alone, before it reads a byte of the body, and only then reads
+//!   the body (bounded) and compares its hash with the signed one.
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -16,104 +28,216 @@ type HmacSha256 = Hmac<Sha256>;
 /// Default largest accepted difference between terminal and server clocks.
 pub const MAX_SKEW_SECS: i64 = 300;
 
+/// Header carrying the request's nonce.
+pub const HDR_NONCE: &str = "x-nonce";
+/// Header carrying `hex(SHA-256(body))`.
+pub const HDR_CONTENT_SHA256: &str = "x-content-sha256";
+
 pub fn body_hash(body: &[u8]) -> String {
     hex::encode(Sha256::digest(body))
 }
 
-pub fn canonical(method: &str, path_and_query: &str, timestamp: i64, body: &[u8]) -> String {
+/// The string the signature is made over.
+pub fn canonical(
+    method: &str,
+    path_and_query: &str,
+    terminal_id: &str,
+    timestamp: i64,
+    nonce: &str,
+    body_sha256_hex: &str,
+) -> String {
     format!(
-        "{}\n{}\n{}\n{}",
+        "{}\n{}\n{}\n{}\n{}\n{}",
         method.to_ascii_uppercase(),
         path_and_query,
+        terminal_id,
         timestamp,
-        body_hash(body)
+        nonce,
+        body_sha256_hex
     )
 }
 
-pub fn sign(
-    secret: &[u8],
-    method: &str,
-    path_and_query: &str,
-    timestamp: i64,
-    body: &[u8],
-) -> String {
-    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes any key length");
-    mac.update(canonical(method, path_and_query, timestamp, body).as_bytes());
-    hex::encode(mac.finalize().into_bytes())
+/// What one request is signed over (the body as its hash).
+#[derive(Debug, Clone, Copy)]
+pub struct Signed<'a> {
+    pub method: &'a str,
+    pub path_and_query: &'a str,
+    pub terminal_id: &'a str,
+    pub timestamp: i64,
+    pub nonce: &'a str,
+    pub body_sha256_hex: &'a str,
 }
 
-/// Constant-time check of a hex signature.
-pub fn verify(
+impl Signed<'_> {
+    fn mac(&self, secret: &[u8]) -> HmacSha256 {
+        let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes any key length");
+        mac.update(
+            canonical(
+                self.method,
+                self.path_and_query,
+                self.terminal_id,
+                self.timestamp,
+                self.nonce,
+                self.body_sha256_hex,
+            )
+            .as_bytes(),
+        );
+        mac
+    }
+
+    /// Lower-case hex HMAC-SHA256.
+    pub fn sign(&self, secret: &[u8]) -> String {
+        hex::encode(self.mac(secret).finalize().into_bytes())
+    }
+
+    /// Constant-time check of a hex signature.
+    pub fn verify(&self, secret: &[u8], signature_hex: &str) -> bool {
+        let Ok(sig) = hex::decode(signature_hex) else {
+            return false;
+        };
+        self.mac(secret).verify_slice(&sig).is_ok()
+    }
+}
+
+/// A fresh nonce: 16 bytes from the operating system's generator, as hex.
+pub fn new_nonce() -> String {
+    use ring::rand::SecureRandom as _;
+    let mut bytes = [0u8; 16];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .expect("the operating system's random generator works");
+    hex::encode(bytes)
+}
+
+/// A nonce as the server accepts it: 32 to 64 lower-case hex digits.
+pub fn is_valid_nonce(nonce: &str) -> bool {
+    (32..=64).contains(&nonce.len())
+        && nonce
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// A SHA-256 as the server accepts it: 64 lower-case hex digits.
+pub fn is_valid_sha256_hex(hash: &str) -> bool {
+    hash.len() == 64
+        && hash
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Every signing header of one request with a fresh nonce, for clients
+/// other than [`crate::client::PlatformClient`] (benchmarks, tests, tools).
+pub fn headers(
     secret: &[u8],
     method: &str,
     path_and_query: &str,
+    terminal_id: &str,
     timestamp: i64,
     body: &[u8],
-    signature_hex: &str,
-) -> bool {
-    let Ok(sig) = hex::decode(signature_hex) else {
-        return false;
-    };
-    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes any key length");
-    mac.update(canonical(method, path_and_query, timestamp, body).as_bytes());
-    mac.verify_slice(&sig).is_ok()
+) -> [(&'static str, String); 5] {
+    let nonce = new_nonce();
+    let hash = body_hash(body);
+    let signature = Signed {
+        method,
+        path_and_query,
+        terminal_id,
+        timestamp,
+        nonce: &nonce,
+        body_sha256_hex: &hash,
+    }
+    .sign(secret);
+    [
+        (crate::api::HDR_TERMINAL, terminal_id.to_string()),
+        (crate::api::HDR_TIMESTAMP, timestamp.to_string()),
+        (HDR_NONCE, nonce),
+        (HDR_CONTENT_SHA256, hash),
+        (crate::api::HDR_SIGNATURE, signature),
+    ]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn signed<'a>(nonce: &'a str, hash: &'a str) -> Signed<'a> {
+        Signed {
+            method: "post",
+            path_and_query: "/api/v1/applications/batch",
+            terminal_id: "T0001",
+            timestamp: 1_700_000_000,
+            nonce,
+            body_sha256_hex: hash,
+        }
+    }
+
     #[test]
-    fn sign_verify() {
-        let s = sign(
-            b"k",
-            "post",
-            "/api/v1/applications/batch",
-            1_700_000_000,
-            b"{}",
-        );
+    fn every_part_is_signed() {
+        let nonce = "0123456789abcdef0123456789abcdef";
+        let hash = body_hash(b"{}");
+        let base = signed(nonce, &hash);
+        let s = base.sign(b"k");
         assert_eq!(s.len(), 64);
-        assert!(verify(
-            b"k",
-            "POST",
-            "/api/v1/applications/batch",
-            1_700_000_000,
-            b"{}",
-            &s
-        ));
-        assert!(!verify(
-            b"k",
-            "POST",
-            "/api/v1/applications/batch",
-            1_700_000_001,
-            b"{}",
-            &s
-        ));
-        assert!(!verify(
-            b"k",
-            "POST",
-            "/api/v1/applications/batch",
-            1_700_000_000,
-            b"{ }",
-            &s
-        ));
-        assert!(!verify(
-            b"j",
-            "POST",
-            "/api/v1/applications/batch",
-            1_700_000_000,
-            b"{}",
-            &s
-        ));
-        assert!(!verify(
-            b"k",
-            "POST",
-            "/api/v1/evaluations/batch",
-            1_700_000_000,
-            b"{}",
-            &s
-        ));
-        assert!(!verify(b"k", "POST", "/x", 1, b"", "zz"));
+        assert!(base.verify(b"k", &s));
+        assert!(
+            Signed {
+                method: "POST",
+                ..base
+            }
+            .verify(b"k", &s),
+            "method is upper-cased"
+        );
+        let other_hash = body_hash(b"{ }");
+        let other_nonce = "0123456789abcdef0123456789abcdee";
+        for changed in [
+            Signed {
+                timestamp: 1_700_000_001,
+                ..base
+            },
+            Signed {
+                body_sha256_hex: &other_hash,
+                ..base
+            },
+            Signed {
+                path_and_query: "/api/v1/evaluations/batch",
+                ..base
+            },
+            Signed {
+                terminal_id: "T0002",
+                ..base
+            },
+            Signed {
+                nonce: other_nonce,
+                ..base
+            },
+            Signed {
+                method: "GET",
+                ..base
+            },
+        ] {
+            assert!(!changed.verify(b"k", &s), "{changed:?}");
+        }
+        assert!(!base.verify(b"j", &s), "another secret");
+        assert!(!base.verify(b"k", "zz"));
+    }
+
+    #[test]
+    fn canonical_string_is_as_documented() {
+        assert_eq!(
+            canonical("get", "/api/v1/catalogue", "T0001", 17, "ab", "e3"),
+            "GET\n/api/v1/catalogue\nT0001\n17\nab\ne3"
+        );
+    }
+
+    #[test]
+    fn nonces_are_fresh_and_well_formed() {
+        let a = new_nonce();
+        let b = new_nonce();
+        assert_ne!(a, b);
+        assert!(is_valid_nonce(&a), "{a}");
+        assert!(!is_valid_nonce("short"));
+        assert!(!is_valid_nonce(&"A".repeat(32)), "lower-case only");
+        assert!(is_valid_sha256_hex(&body_hash(b"")));
+        assert!(!is_valid_sha256_hex("e3b0"));
     }
 
     #[test]

@@ -225,12 +225,11 @@ fn drain_report() {
                     let t = Instant::now();
                     for body in &bodies {
                         let ts = chrono::Utc::now().timestamp();
-                        let sig = sign::sign(SECRET.as_bytes(), "POST", path, ts, body);
-                        let resp = http
-                            .post(&url)
-                            .header("x-terminal-id", "T0001")
-                            .header("x-timestamp", ts.to_string())
-                            .header("x-signature", sig)
+                        let mut req = http.post(&url);
+                        for (name, value) in sign::headers(SECRET.as_bytes(), "POST", path, "T0001", ts, body) {
+                            req = req.header(name, value);
+                        }
+                        let resp = req
                             .header("content-type", "application/json")
                             .body(body.clone())
                             .send()

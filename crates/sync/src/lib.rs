@@ -683,7 +683,12 @@ async fn run(
                 Err(e) => result = Err(e),
             }
         }
-        if result.is_ok() {
+        // The outbox drains whether or not the catalogue could be pulled: a
+        // catalogue the platform serves broken (or a catalogue endpoint that
+        // is down) must never hold residents' applications back. A failed
+        // pull still counts as a failed round (back-off, offline status), so
+        // it is retried and shown.
+        {
             refresh(&mut status, &store);
             if status.queue.pending > 0 {
                 status.link = Link::Syncing;
@@ -691,7 +696,7 @@ async fn run(
             }
             let base = status.clone();
             let tx2 = &tx;
-            result = drain_once(&client, &store, opts.batch_size, |r| {
+            let drained = drain_once(&client, &store, opts.batch_size, |r| {
                 let mut s = base.clone();
                 s.queue.pending = base
                     .queue
@@ -701,6 +706,11 @@ async fn run(
             })
             .await
             .map(|_| ());
+            // The drain's failure is the one that matters more (records
+            // wait); otherwise the catalogue's stands.
+            if drained.is_err() || result.is_ok() {
+                result = drained;
+            }
         }
         // Whether or not the link is up: the WAL holds this round's
         // acknowledgements and the enqueues since the last round.

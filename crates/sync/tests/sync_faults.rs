@@ -309,7 +309,9 @@ async fn backoff_delays_stay_within_full_jitter_bounds() {
     let config = config(dir.path(), server.base_url());
     let store = Store::open(&config).unwrap();
     store.enqueue_application(app(1)).unwrap();
-    server.faults().inject(Fault::Error500, 8);
+    // Each failed round takes two: the catalogue pull, then the upload
+    // (which goes ahead although the pull failed).
+    server.faults().inject(Fault::Error500, 16);
     let opts = SyncOptions {
         retry_base: Duration::from_millis(10),
         retry_cap: Duration::from_millis(200),
@@ -449,5 +451,56 @@ async fn admin_endpoint_injects_faults_at_run_time() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 204);
+    handle.shutdown().await;
+}
+
+/// A catalogue pull that fails (here the platform answers it 500) must not
+/// hold back the applications: the same round still uploads them. The
+/// retry delay is long, so only the first round can have sent anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_catalogue_pull_does_not_skip_the_upload() {
+    let server = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), server.base_url());
+    let store = Store::open(&config).unwrap();
+    let receipt = store.enqueue_application(app(1)).unwrap().receipt_no;
+    // The first request of a round is the catalogue pull.
+    server.faults().inject(Fault::Error500, 1);
+    let opts = SyncOptions {
+        retry_base: Duration::from_secs(3600),
+        retry_cap: Duration::from_secs(3600),
+        ..SyncOptions::from_config(&config)
+    };
+    let client = Arc::new(PlatformClient::from_config(&config).unwrap());
+    let (handle, mut rx) = sync::spawn_with(client, store.clone(), opts);
+    let status = tokio::time::timeout(WITHIN, async {
+        loop {
+            {
+                let s = rx.borrow_and_update();
+                if s.link == Link::Offline && s.failures >= 1 {
+                    return s.clone();
+                }
+            }
+            rx.changed().await.unwrap();
+        }
+    })
+    .await
+    .expect("the first round ends");
+    assert_eq!(status.failures, 1, "{status:?}");
+    assert!(
+        status.last_error.as_deref().unwrap_or("").contains("500"),
+        "the catalogue's failure is reported: {status:?}"
+    );
+    assert_eq!(
+        server.faults().queued(),
+        0,
+        "the catalogue pull was refused"
+    );
+    assert_eq!(
+        server.applications(),
+        vec![(receipt, 1)],
+        "the application went in the same round"
+    );
+    assert_eq!(status.queue.pending, 0, "{status:?}");
     handle.shutdown().await;
 }

@@ -14,7 +14,9 @@ use crate::{
 };
 use bianmin_admin::audit_log::AuditEntry;
 use bianmin_admin::config_store::{record_changes, Change, ConfigStore};
-use bianmin_admin::pin::{check_new_pin, AdminError, AdminGate, AdminSession, SESSION_IDLE};
+use bianmin_admin::pin::{
+    check_new_pin, AdminError, AdminGate, AdminSession, PinGate, SESSION_IDLE,
+};
 use bianmin_admin::AuditLog;
 use bianmin_config::{Config, BAUD_RATES};
 use bianmin_core::words::{count_en, Words};
@@ -106,7 +108,7 @@ impl AdminHooks for NoHooks {}
 
 /// Answers from the worker thread and device tests.
 enum Event {
-    Gate(Result<Option<u64>, AdminError>),
+    Gate(Result<PinGate, AdminError>),
     Entered(Result<AdminSession, AdminError>),
     PinChanged(Result<AdminSession, AdminError>),
     Ports(Vec<PortDescription>),
@@ -602,7 +604,7 @@ impl AdminController {
         self.refresh_pin();
         let (gate, dir, mail) = self.gate_parts();
         self.worker.run(move || {
-            let result = with_gate(&gate, &dir, |g| Ok(g.locked_minutes(SystemTime::now())));
+            let result = with_gate(&gate, &dir, |g| Ok(g.status(SystemTime::now())));
             mail.post(Event::Gate(result));
         });
     }
@@ -700,26 +702,15 @@ impl AdminController {
                     session.actor(),
                     "enter",
                 ));
-                let must_change = session.must_change_pin();
                 self.state.borrow_mut().session = Some(session);
-                if must_change {
-                    let message = Words::fixed(
-                        "这是出厂 PIN，请先设置新的 PIN",
-                        "This is the factory PIN; set a new PIN first",
-                    )
-                    .pick(self.english())
-                    .to_string();
-                    self.with_admin(|a| {
-                        a.set_pin_mode(PinMode::NewPin);
-                        a.set_pin_message(message.into());
-                    });
-                } else {
-                    self.show(AdminPage::Settings);
-                }
+                self.show(AdminPage::Settings);
             }
             Err(err) => {
-                let locked = matches!(err, AdminError::Locked { .. });
-                let action = if locked { "pin-locked" } else { "pin-wrong" };
+                let (locked, action) = match err {
+                    AdminError::Locked { .. } => (true, "pin-locked"),
+                    AdminError::NotProvisioned => (true, "pin-not-provisioned"),
+                    _ => (false, "pin-wrong"),
+                };
                 self.audit(AuditEntry::action(SystemTime::now(), "unknown", action));
                 let message = err.words().pick(self.english()).to_string();
                 self.with_admin(|a| {
@@ -1354,15 +1345,16 @@ impl AdminController {
     pub fn drain(&self) {
         for event in self.mailbox.drain() {
             match event {
-                Event::Gate(Ok(Some(minutes))) => {
-                    let message = AdminError::Locked { minutes }.words();
-                    let message = message.pick(self.english()).to_string();
-                    self.with_admin(|a| {
-                        a.set_locked(true);
-                        a.set_pin_message(message.into());
-                    })
+                Event::Gate(Ok(gate)) => {
+                    // No PIN provisioned, or locked out: the pad stays shut.
+                    if let Some(words) = gate.words() {
+                        let message = words.pick(self.english()).to_string();
+                        self.with_admin(|a| {
+                            a.set_locked(true);
+                            a.set_pin_message(message.into());
+                        })
+                    }
                 }
-                Event::Gate(Ok(None)) => {}
                 Event::Gate(Err(err)) => {
                     let message = err.words().pick(self.english()).to_string();
                     self.with_admin(|a| {

@@ -243,7 +243,8 @@ pub fn audit_screen<C: ComponentHandle>(
     let root = crate::press::top_overlay(ui);
     let elements: Vec<ElementHandle> = match &root {
         Some(overlay) => overlay.query_descendants().find_all(),
-        None => ElementHandle::query_descendants_of_root(ui),
+        // Every element once: `from_root` already matches all descendants.
+        None => i_slint_backend_testing::ElementQuery::from_root(ui).find_all(),
     };
 
     let mut audit = ScreenAudit {
@@ -591,17 +592,6 @@ pub fn cut_texts<C: ComponentHandle>(ui: &C) -> Vec<String> {
     problems
 }
 
-trait RootQuery {
-    fn query_descendants_of_root<C: ComponentHandle>(ui: &C) -> Vec<ElementHandle>;
-}
-
-impl RootQuery for ElementHandle {
-    fn query_descendants_of_root<C: ComponentHandle>(ui: &C) -> Vec<ElementHandle> {
-        i_slint_backend_testing::ElementQuery::from_root(ui)
-            .match_descendants()
-            .find_all()
-    }
-}
 
 /// WCAG relative luminance of an sRGB pixel.
 pub fn luminance(pixel: Rgba8Pixel) -> f64 {

@@ -110,6 +110,8 @@ impl KioskController {
         let policy = idle_policy(&config, large);
         let index = SearchIndex::build(&catalogue);
         let bundles = bundles_for(&catalogue);
+        // A clerk's failed PINs and the lock survive a restart.
+        let assist_attempts = bianmin_admin::staff::Attempts::open(&config.store.data_dir);
         let controller = KioskController {
             ui: ui.as_weak(),
             state: Rc::new(RefCell::new(State {
@@ -133,7 +135,7 @@ impl KioskController {
                 bundles,
                 assisted_by: None,
                 assist: assist::AssistEntry::default(),
-                assist_attempts: bianmin_admin::staff::Attempts::default(),
+                assist_attempts,
                 station_popular: Vec::new(),
             })),
             journey: journey::JourneyController::new(ui),
@@ -185,7 +187,13 @@ impl KioskController {
         if countdown {
             self.say(&prompts::countdown_prompt(seconds, english));
         } else {
-            self.say(prompts::screen_prompt(screen, english));
+            let prompt = prompts::screen_prompt(screen, english);
+            // Before signing, 朗读 reads what is signed: the summary, or
+            // the commitment text itself.
+            match self.journey.spoken(self, screen) {
+                Some(more) => self.say(&format!("{prompt}{more}")),
+                None => self.say(prompt),
+            }
         }
     }
 

@@ -162,7 +162,7 @@ pub fn all_screens() -> Vec<ScreenShot> {
             },
         },
         ScreenShot {
-            name: "commitment",
+            name: "review",
             reach: |ui, _| {
                 apply(ui)?;
                 press::fill_required(ui)?;
@@ -170,6 +170,18 @@ pub fn all_screens() -> Vec<ScreenShot> {
                 press::provide_all_materials(ui)?;
                 press::press(ui, "下一步")?;
                 press::press(ui, "下一步")
+            },
+        },
+        ScreenShot {
+            name: "commitment",
+            reach: |ui, _| {
+                apply(ui)?;
+                press::fill_required(ui)?;
+                press::press(ui, "下一步")?;
+                press::provide_all_materials(ui)?;
+                press::press(ui, "下一步")?;
+                press::press(ui, "下一步")?;
+                press::press(ui, "信息无误，去签名")
             },
         },
         ScreenShot {

@@ -68,25 +68,73 @@ fn overlay_name(e: &ElementHandle) -> Option<&'static str> {
     e.bases()?.find_map(|base| is(&base))
 }
 
-/// Every button a finger can reach now, in tree order: the topmost
-/// overlay's while one is up, else the screen's (hidden ones are skipped).
-/// One walk of the tree, and of the overlay: every press asks.
+/// Every button a finger can reach now, in tree order: while an overlay is
+/// up, the overlay's and those it leaves uncovered (the header above the
+/// keyboard), else the screen's (hidden ones are skipped). One walk of the
+/// tree: every press asks.
 pub fn reachable_buttons<C: ComponentHandle>(ui: &C) -> Vec<ElementHandle> {
-    let is_button = |e: &ElementHandle| e.accessible_role() == Some(AccessibleRole::Button);
+    // The role is asked first: it is cheap, the type names are not, and
+    // most elements are buttons or not overlays anyway.
     let elements = i_slint_backend_testing::ElementQuery::from_root(ui)
-        .match_predicate(move |e| is_button(e) || overlay_name(e).is_some())
+        .match_predicate(|e| is_button(e) || overlay_name(e).is_some())
         .find_all();
     match topmost(&elements) {
-        Some(overlay) => overlay
-            .query_descendants()
-            .match_accessible_role(AccessibleRole::Button)
-            .find_all(),
+        Some(overlay) => {
+            let covered = spot(&overlay);
+            let mut reachable: Vec<ElementHandle> = overlay
+                .query_descendants()
+                .match_accessible_role(AccessibleRole::Button)
+                .find_all();
+            reachable.extend(
+                elements
+                    .into_iter()
+                    .filter(|e| is_button(e) && !overlaps(spot(e), covered)),
+            );
+            reachable
+        }
         None => elements.into_iter().filter(is_button).collect(),
     }
 }
 
+fn is_button(e: &ElementHandle) -> bool {
+    e.accessible_role() == Some(AccessibleRole::Button)
+}
+
+/// Whether two drawn rectangles share any area.
+fn overlaps(a: Spot, b: Spot) -> bool {
+    let (ax, ay, aw, ah) = a;
+    let (bx, by, bw, bh) = b;
+    ax < bx + bw && bx < ax + aw && ay < by + bh && by < ay + ah
+}
+
+/// The buttons that turn the pages of the lists in reach, forward (`next`)
+/// or back, whatever their words (下一页, 看下面几项, 看下一份 …): the last
+/// and the first button of each page bar.
+fn pager_buttons<C: ComponentHandle>(ui: &C, next: bool) -> Vec<ElementHandle> {
+    let reachable: Vec<Spot> = reachable_buttons(ui).iter().map(spot).collect();
+    ElementHandle::find_by_element_type_name(ui, "PageBar")
+        .filter_map(|bar| {
+            let buttons = bar
+                .query_descendants()
+                .match_accessible_role(AccessibleRole::Button)
+                .find_all();
+            if next {
+                buttons.last().cloned()
+            } else {
+                buttons.first().cloned()
+            }
+        })
+        .filter(|b| reachable.contains(&spot(b)))
+        .collect()
+}
+
 /// The reachable buttons labelled `label`, or its English translation.
+/// [`NEXT_PAGE`] and [`PREVIOUS_PAGE`] find a page bar's buttons, whatever
+/// words that bar uses.
 pub fn find<C: ComponentHandle>(ui: &C, label: &str) -> Vec<ElementHandle> {
+    if label == NEXT_PAGE || label == PREVIOUS_PAGE {
+        return pager_buttons(ui, label == NEXT_PAGE);
+    }
     let mut found = labelled(reachable_buttons(ui), label);
     // The root of a component shows up once per level of the tree.
     let mut seen = Vec::new();
@@ -109,10 +157,9 @@ pub fn find<C: ComponentHandle>(ui: &C, label: &str) -> Vec<ElementHandle> {
         .flat_map(|bar| bar.query_descendants().find_all())
         .map(|e| spot(&e))
         .collect();
-    let paging = label == NEXT_PAGE || label == PREVIOUS_PAGE;
     found
         .into_iter()
-        .filter(|b| bars.contains(&spot(b)) == paging)
+        .filter(|b| !bars.contains(&spot(b)))
         .collect()
 }
 

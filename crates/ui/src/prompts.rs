@@ -30,6 +30,8 @@ pub fn screen_prompt(screen: Screen, english: bool) -> &'static str {
         (Screen::Materials, true) => "For each document, say how you provide it, then tap next.",
         (Screen::Delivery, false) => "办好后结果怎么给您：窗口领取、邮寄到家，或电子送达。请选一项，然后点下一步。",
         (Screen::Delivery, true) => "How should the result reach you: collect here, by post, or electronically? Choose one, then tap next.",
+        (Screen::Review, false) => "请核对要提交的信息。都对了，就点信息无误，去签名；有错点返回修改。",
+        (Screen::Review, true) => "Check what will be submitted. If it is right, tap the button to go on and sign; tap back to change anything.",
         (Screen::Commitment, false) => "请阅读承诺内容，点本人承诺，再用手指在方框里签名，最后点提交申请。",
         (Screen::Commitment, true) => "Read the commitment, tap to commit, sign in the box with your finger, then tap submit.",
         (Screen::Receipt, false) => "申请已受理。请取走打印的回执，凭回执二维码可以查询进度。",

@@ -2,7 +2,7 @@
 //! by rotation.
 
 use bianmin_admin::audit_log::{is_secret_key, REDACTED};
-use bianmin_admin::{AuditEntry, AuditLog};
+use bianmin_admin::{AuditEntry, AuditLog, ChainProblem};
 use std::time::{Duration, UNIX_EPOCH};
 
 #[test]
@@ -88,4 +88,138 @@ fn size_is_bounded_by_rotation() {
     // The newest entry is in the current file.
     let last = log.read_current().unwrap().pop().unwrap();
     assert_eq!(last.action, "test-print 499");
+}
+
+fn chained_log(dir: &std::path::Path, n: usize) -> AuditLog {
+    let log = AuditLog::open(dir);
+    for i in 0..n {
+        log.append(&AuditEntry::action(UNIX_EPOCH, "t", &format!("action {i}")))
+            .unwrap();
+    }
+    log
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+#[test]
+fn each_line_carries_the_hash_of_the_line_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = chained_log(dir.path(), 3);
+    let text = std::fs::read_to_string(log.path()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let prev = |l: &str| {
+        serde_json::from_str::<serde_json::Value>(l).unwrap()["prev"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(prev(lines[0]), bianmin_admin::audit_log::GENESIS);
+    assert_eq!(prev(lines[1]), sha256_hex(lines[0].as_bytes()));
+    assert_eq!(prev(lines[2]), sha256_hex(lines[1].as_bytes()));
+    let report = log.verify().unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.lines, 3);
+    assert_eq!(report.head.unwrap(), sha256_hex(lines[2].as_bytes()));
+    // Entries still read as before.
+    assert_eq!(log.read_current().unwrap()[2].action, "action 2");
+}
+
+#[test]
+fn a_rewritten_line_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = chained_log(dir.path(), 4);
+    let text = std::fs::read_to_string(log.path()).unwrap();
+    std::fs::write(log.path(), text.replace("action 1", "action X")).unwrap();
+    let report = log.verify().unwrap();
+    assert_eq!(
+        report.problems,
+        vec![ChainProblem::Broken {
+            file: log.path().to_path_buf(),
+            line: 3
+        }],
+        "the line after the rewritten one no longer matches"
+    );
+}
+
+#[test]
+fn a_deleted_line_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = chained_log(dir.path(), 4);
+    let text = std::fs::read_to_string(log.path()).unwrap();
+    let kept: Vec<&str> = text
+        .lines()
+        .enumerate()
+        .filter(|(i, _)| *i != 1)
+        .map(|(_, l)| l)
+        .collect();
+    std::fs::write(log.path(), kept.join("\n") + "\n").unwrap();
+    let report = log.verify().unwrap();
+    assert_eq!(
+        report.problems,
+        vec![ChainProblem::Broken {
+            file: log.path().to_path_buf(),
+            line: 2
+        }]
+    );
+}
+
+#[test]
+fn cutting_the_end_shows_in_the_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = chained_log(dir.path(), 3);
+    let head = log.verify().unwrap().head;
+    let text = std::fs::read_to_string(log.path()).unwrap();
+    let kept: Vec<&str> = text.lines().take(2).collect();
+    std::fs::write(log.path(), kept.join("\n") + "\n").unwrap();
+    let report = log.verify().unwrap();
+    assert!(report.is_intact(), "a shorter chain is still a chain");
+    assert_ne!(
+        report.head, head,
+        "but its head differs from the one kept elsewhere"
+    );
+}
+
+#[test]
+fn the_chain_runs_across_rotation_and_survives_a_torn_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let log = AuditLog::with_limits(path.clone(), 2_000, 2);
+    for i in 0..60 {
+        log.append(&AuditEntry::action(UNIX_EPOCH, "t", &format!("p {i}")))
+            .unwrap();
+    }
+    assert!(log.files().len() >= 2);
+    assert!(log.verify().unwrap().is_intact());
+    // A torn write, then more entries: only the torn line is reported.
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend_from_slice(b"{\"at\":\"2026-");
+    std::fs::write(&path, bytes).unwrap();
+    log.append(&AuditEntry::action(UNIX_EPOCH, "t", "after"))
+        .unwrap();
+    let report = log.verify().unwrap();
+    assert!(
+        matches!(
+            report.problems.as_slice(),
+            [ChainProblem::Unreadable { .. }]
+        ),
+        "{report:?}"
+    );
+    // Tampering in a rotated file is found too.
+    let rotated = dir.path().join("audit.jsonl.1");
+    let text = std::fs::read_to_string(&rotated).unwrap();
+    let first = text.lines().next().unwrap().to_string();
+    std::fs::write(
+        &rotated,
+        text.replacen(&first, &first.replace("\"t\"", "\"x\""), 1),
+    )
+    .unwrap();
+    assert!(log
+        .verify()
+        .unwrap()
+        .problems
+        .iter()
+        .any(|p| matches!(p, ChainProblem::Broken { file, .. } if *file == rotated)));
 }

@@ -2,5 +2,6 @@
 //! the audit log, atomic configuration saves.
 
 mod audit;
+mod clerk;
 mod config_store;
 mod pin;

@@ -15,7 +15,7 @@ use super::KioskController;
 use crate::{
     AppWindow, ChoiceRow, DeliveryRow, DeliveryWay, DocumentItem, Editor, FieldRow,
     Journey as JourneyGlobal, MaterialOption, MaterialRow, MaterialWay, ProgressItem, QuestionRow,
-    Screen,
+    Screen, SummaryRow,
 };
 use bianmin_core::application::MaterialState;
 use bianmin_core::catalogue::Delivery;
@@ -74,6 +74,14 @@ impl PerPage {
             1
         } else {
             3
+        }
+    }
+
+    fn summary(large: bool) -> usize {
+        if large {
+            4
+        } else {
+            7
         }
     }
 
@@ -176,6 +184,15 @@ impl JourneyController {
         on!(on_choose_delivery, |this, shell, way| this
             .choose_delivery(&shell, way));
         on!(on_delivery_next, |this, shell| this.delivery_next(&shell));
+        on!(on_page_summary, |this, shell, step| {
+            let per_page = PerPage::summary(shell.large());
+            this.with_draft(&shell, |_, d| d.turn_summary_page(step, per_page));
+            this.refresh_review(&shell);
+        });
+        on!(on_review_next, |this, shell| {
+            this.refresh_commitment(&shell);
+            shell.navigate(Screen::Commitment);
+        });
         on!(on_toggle_commitment, |this, shell| {
             this.with_draft(&shell, |_, d| d.toggle_commitment());
             this.refresh_commitment(&shell);
@@ -341,9 +358,9 @@ impl JourneyController {
         let Some(Some((title, question, answered, items, done, step))) = view else {
             return;
         };
+        self.show_step(shell, Step::Questions, &step);
         self.global(|j| {
             j.set_title(title.into());
-            j.set_step(step.pick(english).into());
             j.set_question(question.unwrap_or_default());
             j.set_questions_done(done);
             j.set_answers(super::strings(answered));
@@ -379,9 +396,9 @@ impl JourneyController {
         let Some((title, rows, window, message, step)) = view else {
             return;
         };
+        self.show_step(shell, Step::Form, &step);
         self.global(|j| {
             j.set_title(title.into());
-            j.set_step(step.pick(english).into());
             j.set_fields(ModelRc::new(VecModel::from(rows)));
             j.set_field_page(window.page as i32);
             j.set_field_pages(window.pages as i32);
@@ -520,8 +537,8 @@ impl JourneyController {
         let Some((rows, window, message, step)) = view else {
             return;
         };
+        self.show_step(shell, Step::Materials, &step);
         self.global(|j| {
-            j.set_step(step.pick(english).into());
             j.set_materials(ModelRc::new(VecModel::from(rows)));
             j.set_material_page(window.page as i32);
             j.set_material_pages(window.pages as i32);
@@ -582,8 +599,8 @@ impl JourneyController {
         let Some((rows, address, step)) = view else {
             return;
         };
+        self.show_step(shell, Step::Delivery, &step);
         self.global(|j| {
-            j.set_step(step.pick(english).into());
             j.set_deliveries(ModelRc::new(VecModel::from(rows)));
             j.set_mail_address(address.into());
         });
@@ -591,9 +608,77 @@ impl JourneyController {
 
     fn delivery_next(&self, shell: &KioskController) {
         if self.with_draft(shell, |_, d| d.delivery().is_some()) == Some(true) {
-            self.refresh_commitment(shell);
-            shell.navigate(Screen::Commitment);
+            self.with_draft(shell, |_, d| d.turn_summary_page(i32::MIN, 1));
+            self.refresh_review(shell);
+            shell.navigate(Screen::Review);
         }
+    }
+
+    /// 核对信息: the summary, a page at a time.
+    fn refresh_review(&self, shell: &KioskController) {
+        let per_page = PerPage::summary(shell.large());
+        let english = shell.english();
+        let view = self.with_draft(shell, |content, d| {
+            let lines = d.summary(content);
+            let window = PageWindow::of(lines.len(), d.summary_page(), per_page);
+            let rows: Vec<SummaryRow> = window
+                .items(&lines)
+                .map(|line| SummaryRow {
+                    label: line.label.pick(english).into(),
+                    value: line.value.pick(english).into(),
+                })
+                .collect();
+            (rows, window, d.step_words(Step::Review, content))
+        });
+        let Some((rows, window, step)) = view else {
+            return;
+        };
+        self.show_step(shell, Step::Review, &step);
+        self.global(|j| {
+            j.set_summary(ModelRc::new(VecModel::from(rows)));
+            j.set_summary_page(window.page as i32);
+            j.set_summary_pages(window.pages as i32);
+        });
+    }
+
+    /// What 朗读 says on the review and signature screens beyond their
+    /// prompt: the whole summary, or the commitment the resident signs under.
+    pub(super) fn spoken(&self, shell: &KioskController, screen: Screen) -> Option<String> {
+        let english = shell.english();
+        self.with_draft(shell, |content, d| match screen {
+            Screen::Review => Some(
+                d.summary(content)
+                    .iter()
+                    .map(|line| {
+                        format!("{}：{}", line.label.pick(english), line.value.pick(english))
+                    })
+                    .collect::<Vec<_>>()
+                    .join("。"),
+            ),
+            Screen::Commitment if d.commitment_needed(content) => {
+                Some(d.commitment_text().pick(english).to_string())
+            }
+            _ => None,
+        })
+        .flatten()
+    }
+
+    /// The step bar: this journey's steps by name, `step` marked, and the
+    /// step's title.
+    fn show_step(&self, shell: &KioskController, step: Step, title: &Words) {
+        let english = shell.english();
+        let steps = self.with_draft(shell, |_, d| d.steps()).unwrap_or_default();
+        let index = steps.iter().position(|s| *s == step).unwrap_or(0);
+        let names: Vec<String> = steps
+            .iter()
+            .map(|s| s.name().pick(english).to_string())
+            .collect();
+        let title = title.pick(english).to_string();
+        self.global(|j| {
+            j.set_step(title.into());
+            j.set_step_names(super::strings(names));
+            j.set_step_index(index as i32);
+        });
     }
 
     // --- commitment, signature, submit -------------------------------------------
@@ -625,8 +710,8 @@ impl JourneyController {
         let Some((needed, text, committed, step)) = view else {
             return;
         };
+        self.show_step(shell, Step::Commitment, &step);
         self.global(|j| {
-            j.set_step(step.pick(english).into());
             j.set_commitment_needed(needed);
             j.set_commitment_text(text.pick(english).into());
             j.set_committed(committed);
@@ -1061,6 +1146,11 @@ impl JourneyController {
             j.set_documents(ModelRc::default());
             j.set_documents_message(SharedString::new());
             j.set_feedback_message(SharedString::new());
+            j.set_step_names(ModelRc::default());
+            j.set_step_index(0);
+            j.set_summary(ModelRc::default());
+            j.set_summary_page(0);
+            j.set_summary_pages(1);
         });
     }
 }
