@@ -1027,9 +1027,13 @@ mod next_step_tests {
             station.zh(),
             "办理时限：5个工作日；办好后，请带身份证和本回执到本服务站领取结果。"
         );
-        assert!(station.en().starts_with("Time limit: 5个工作日. Once it is done"));
+        assert!(station
+            .en()
+            .starts_with("Time limit: 5个工作日. Once it is done"));
         let mail = next_step(Delivery::Mail, "", true);
-        assert!(mail.zh().starts_with("先把上面列出的材料交到服务窗口；办好后"));
+        assert!(mail
+            .zh()
+            .starts_with("先把上面列出的材料交到服务窗口；办好后"));
         assert!(mail.zh().contains("邮寄"));
         assert!(next_step(Delivery::Electronic, "1个工作日", false)
             .zh()

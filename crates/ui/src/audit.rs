@@ -36,7 +36,16 @@ const PERSISTENT_CONTROLS: [&str; 8] = [
 ];
 
 /// Buttons that turn pages are navigation, not choices.
-const PAGING_CONTROLS: [&str; 4] = ["上一页", "下一页", "向上翻", "向下翻"];
+const PAGING_CONTROLS: [&str; 8] = [
+    "上一页",
+    "下一页",
+    "向上翻",
+    "向下翻",
+    "看上面几项",
+    "看下面几项",
+    "看上一份",
+    "看下一份",
+];
 
 /// `accessible-description` of keyboard keys (ui/input.slint), which are
 /// not choices either.
@@ -326,7 +335,12 @@ pub fn audit_screen<C: ComponentHandle>(
                 || element.accessible_item_selectable() == Some(true);
             buttons.push(ButtonLook {
                 label: label.clone(),
-                rect: [position.x * scale, position.y * scale, size.width * scale, size.height * scale],
+                rect: [
+                    position.x * scale,
+                    position.y * scale,
+                    size.width * scale,
+                    size.height * scale,
+                ],
                 option,
                 checked,
             });
@@ -464,7 +478,11 @@ fn selection_problems(
             problems.push(format!(
                 "selected option {:?} differs only in colour: {}{}",
                 button.label,
-                if ticked { "" } else { "no ✓/已选 drawn inside it; " },
+                if ticked {
+                    ""
+                } else {
+                    "no ✓/已选 drawn inside it; "
+                },
                 if thick {
                     String::new()
                 } else {
@@ -480,10 +498,7 @@ fn selection_problems(
 }
 
 fn colour_distance(a: [u8; 3], b: [u8; 3]) -> u32 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| u32::from(x.abs_diff(y)))
-        .sum()
+    a.iter().zip(b).map(|(x, y)| u32::from(x.abs_diff(y))).sum()
 }
 
 /// The most common colour inside `rect`, a few pixels in from its edges.
@@ -591,7 +606,6 @@ pub fn cut_texts<C: ComponentHandle>(ui: &C) -> Vec<String> {
     }
     problems
 }
-
 
 /// WCAG relative luminance of an sRGB pixel.
 pub fn luminance(pixel: Rgba8Pixel) -> f64 {

@@ -631,8 +631,7 @@ impl KioskController {
             })
             .unwrap_or(Delivery::Station);
         let owes = journey.get_owed().row_count() > 0;
-        let words =
-            bianmin_core::application::next_step(way, &journey.get_time_limit(), owes);
+        let words = bianmin_core::application::next_step(way, &journey.get_time_limit(), owes);
         let text = self.pick(&words);
         self.kiosk(|k| k.set_receipt_next(text.into()));
     }
@@ -727,11 +726,13 @@ impl KioskController {
         }
     }
 
+    /// Rows of results above the letter keyboard: each keeps its summary,
+    /// the count and the pager say how many more there are.
     fn search_results_shown(&self) -> usize {
         if self.large() {
-            2
+            1
         } else {
-            4
+            3
         }
     }
 
@@ -895,7 +896,13 @@ impl KioskController {
             let count = all.len();
             let window = PageWindow::of(count, state.search_page, per_page);
             let items: Vec<ServiceItem> = window.items(all).collect();
-            (state.search_text.clone(), items, count, window.page, window.pages)
+            (
+                state.search_text.clone(),
+                items,
+                count,
+                window.page,
+                window.pages,
+            )
         };
         self.kiosk(|k| {
             k.set_search_text(text.into());
