@@ -47,6 +47,7 @@ mod planted {
         }
 
         // A service's full name in a narrow title: cut with "…", or wrapped.
+        // (Latin words: this window does not bundle the kiosk's CJK font.)
         export component PlantedTitle inherits Window {
             in property <bool> wrapped;
             width: 420px;
@@ -56,13 +57,13 @@ mod planted {
                 padding: 20px;
                 alignment: start;
                 if !root.wrapped: Text {
-                    text: "社会保障卡申领（首次申领、补领、换领）";
+                    text: "Social security card: first issue, replacement, renewal";
                     font-size: 30px;
                     color: #1b2430;
                     overflow: elide;
                 }
                 if root.wrapped: Text {
-                    text: "社会保障卡申领（首次申领、补领、换领）";
+                    text: "Social security card: first issue, replacement, renewal";
                     font-size: 30px;
                     color: #1b2430;
                     wrap: word-wrap;
@@ -110,7 +111,7 @@ fn a_title_cut_with_an_ellipsis_fails_the_audit() {
     assert!(
         found
             .iter()
-            .any(|p| p.contains("社会保障卡申领") && p.contains("cut with …")),
+            .any(|p| p.contains("Social security card") && p.contains("cut with …")),
         "{found:#?}"
     );
 
