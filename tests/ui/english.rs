@@ -1,6 +1,7 @@
 //! In English mode the kiosk's own words are English on every screen: only
 //! what the catalogue gives (service, category, form and material names,
-//! guides) and names (the resident's, the station's) may stay Chinese.
+//! guides), names (the resident's, the station's) and what the resident
+//! typed may stay Chinese.
 
 use bianmin_config::{Config, Language};
 use bianmin_core::bundle::DEMO_BUNDLES_JSON;
@@ -41,6 +42,9 @@ fn allowed() -> Vec<String> {
         allowed.push(bianmin_core::id_number::mask_name(&card.name));
     }
     allowed.push(Config::default().station.name.clone());
+    // What the sample resident types with the pinyin keyboard (zg → 中国):
+    // the resident's own words, read back on 核对信息.
+    allowed.push("中国".into());
     allowed.retain(|s| s.chars().any(is_han));
     allowed.sort_by_key(|s| std::cmp::Reverse(s.chars().count()));
     allowed.dedup();

@@ -214,8 +214,11 @@ impl Terminal {
             "{lines:?}"
         );
         assert!(
-            !lines.iter().any(|l| l.contains("11010")),
-            "the ID number is masked in the summary: {lines:?}"
+            lines
+                .iter()
+                .filter(|l| l.contains("身份号码"))
+                .all(|l| l.contains("********")),
+            "ID numbers are masked in the summary: {lines:?}"
         );
         tap(&self.ui, "信息无误，去签名");
         assert_eq!(self.screen(), Screen::Commitment);

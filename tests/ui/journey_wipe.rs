@@ -52,10 +52,13 @@ fn mid_journey(ui: &AppWindow, controller: &KioskController) {
     pressed(press::provide_all_materials(ui));
     tap(ui, "下一步");
     tap(ui, "下一步");
+    tap(ui, "信息无误，去签名");
     let journey = ui.global::<Journey>();
     pressed(press::sign(ui));
     assert!(!journey.get_ink().is_empty());
-    // Back to the form with the keyboard open and letters composing.
+    // Back to the form (through the summary, the delivery and the
+    // materials) with the keyboard open and letters composing.
+    tap(ui, "返回");
     tap(ui, "返回");
     tap(ui, "返回");
     tap(ui, "返回");

@@ -1,7 +1,7 @@
 //! The kiosk shell through Slint's testing backend: navigation by accessible
 //! labels, the large-font switch, the idle time-out and the wipe.
 
-use super::support::{buttons, kiosk, screen, seconds, tap};
+use super::support::{buttons, kiosk, pressed, screen, seconds, tap, type_keys};
 use bianmin_ui::{Kiosk, Screen, Theme};
 use slint::{ComponentHandle, Model};
 
@@ -135,4 +135,35 @@ fn call_staff_is_acknowledged_in_words() {
     assert!(ui.global::<Kiosk>().get_notice().contains("工作人员"));
     tap(&ui, "知道了");
     assert_eq!(ui.global::<Kiosk>().get_notice(), "");
+}
+
+/// The large pinyin keyboard lies below the header: with letters being
+/// composed, 呼叫工作人员 (and 返回, 朗读) can still be found and pressed.
+#[test]
+fn call_staff_stays_in_reach_over_the_large_pinyin_keyboard() {
+    let (ui, controller) = kiosk();
+    controller.set_hooks(std::rc::Rc::new(bianmin_ui::headless::SampleResident));
+    controller.set_resident("王*明 110101********1233");
+    tap(&ui, "大字模式");
+    pressed(bianmin_ui::press::apply_for(
+        &ui,
+        "social-security",
+        "DEMO-SB-001",
+    ));
+    pressed(bianmin_ui::press::edit_field(&ui, "applicant.address"));
+    type_keys(&ui, "zhang");
+    let journey = ui.global::<bianmin_ui::Journey>();
+    assert!(journey.get_editing() && journey.get_editor() == bianmin_ui::Editor::Pinyin);
+    assert!(!journey.get_composing().is_empty());
+    for header in ["返回", "朗读", "呼叫工作人员"] {
+        assert!(
+            bianmin_ui::press::can_press(&ui, header),
+            "{header} is out of reach over the keyboard"
+        );
+    }
+    tap(&ui, "呼叫工作人员");
+    assert!(ui.global::<Kiosk>().get_notice().contains("工作人员"));
+    // The keyboard and what was typed wait under the notice.
+    assert!(journey.get_editing());
+    assert!(!journey.get_composing().is_empty());
 }

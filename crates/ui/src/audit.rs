@@ -35,7 +35,8 @@ const PERSISTENT_CONTROLS: [&str; 8] = [
     "中文",
 ];
 
-/// Buttons that turn pages are navigation, not choices.
+/// Buttons that turn pages are navigation, not choices (a form, a summary
+/// and the materials page with words of their own, far from 下一步).
 const PAGING_CONTROLS: [&str; 8] = [
     "上一页",
     "下一页",
