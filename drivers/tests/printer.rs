@@ -19,6 +19,7 @@ fn receipt() -> Receipt {
         receipt_number: "BM1-T0001-20261125-000042-K".into(),
         service_name: "城乡居民基本养老保险参保登记".into(),
         materials: vec!["居民身份证原件".into(), "户口簿首页及本人页复印件".into()],
+        next_step: String::new(),
         note: "容缺受理：户口簿复印件可在5个工作日内补交。".into(),
         qr: "BM1-T0001-20261125-000042-K".into(),
     }

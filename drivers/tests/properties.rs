@@ -170,7 +170,7 @@ proptest! {
         let receipt = Receipt {
             title: "受理回执".into(), station: "演示站".into(), time: "2026-11-25 10:00".into(),
             receipt_number: number.clone(), service_name: service.clone(),
-            materials: vec!["身份证".into()], note: String::new(), qr: number.clone(),
+            materials: vec!["身份证".into()], next_step: String::new(), note: String::new(), qr: number.clone(),
         };
         let layout = Layout { paper: if narrow { Paper::Mm58 } else { Paper::Mm80 }, native_qr: native, ..Layout::default() };
         let bytes = build(&receipt, &layout).unwrap();

@@ -194,7 +194,7 @@ fn screens_writes_every_screen_and_the_chinese_reads_back() {
         "attract-large.png",
         "guide-large.png",
         "form-large.png",
-        "receipt-unprinted-normal.png",
+        "printer-out-of-paper-normal.png",
         "rating-large.png",
         "idle-timeout-normal.png",
     ] {

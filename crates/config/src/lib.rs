@@ -96,6 +96,10 @@ pub struct StationConfig {
     pub code: Digits<12>,
     /// Unique id of this terminal in the province's fleet; part of every receipt number.
     pub terminal_id: TerminalId,
+    /// The station's own phone, shown to residents when the terminal cannot
+    /// serve them (暂停服务). Empty: the page sends them to the window and the
+    /// 12345 hotline instead.
+    pub phone: String,
     /// Production (residents use it) or test (bench, training, CI).
     pub mode: KioskMode,
     /// The station's time zone (IANA name): the screen clock, receipts,
@@ -305,6 +309,7 @@ impl Default for StationConfig {
             name: "演示村便民服务站".into(),
             code: Digits("110101001001".into()),
             terminal_id: TerminalId("T0001".into()),
+            phone: String::new(),
             mode: KioskMode::Production,
             time_zone: TimeZoneName("Asia/Shanghai".into()),
         }

@@ -975,3 +975,68 @@ mod tests {
         }
     }
 }
+
+/// What happens after the receipt, in one sentence without the "下一步："
+/// heading: where the result comes from (the chosen delivery), by when (the
+/// service's time limit, as the guide states it), and first any material
+/// still owed. Printed on the receipt and shown on screen, so a resident
+/// leaves knowing what to do. (Derived here until the content carries its
+/// own wording per service.)
+pub fn next_step(delivery: Delivery, time_limit: &str, owes_materials: bool) -> Words {
+    let time_limit = time_limit.trim();
+    let (zh_when, en_when) = if time_limit.is_empty() {
+        ("办好后".to_string(), "Once it is done".to_string())
+    } else {
+        (
+            format!("办理时限：{time_limit}；办好后"),
+            format!("Time limit: {time_limit}. Once it is done"),
+        )
+    };
+    let (zh, en) = match delivery {
+        Delivery::Station => (
+            format!("{zh_when}，请带身份证和本回执到本服务站领取结果。"),
+            format!("{en_when}, collect the result at this station; bring your ID card and this receipt."),
+        ),
+        Delivery::Mail => (
+            format!("{zh_when}，结果免费邮寄到您填写的地址，不用再跑。"),
+            format!("{en_when}, the result is mailed free to the address you gave; no need to come back."),
+        ),
+        Delivery::Electronic => (
+            format!("{zh_when}，刷身份证在本终端查看或打印结果。"),
+            format!("{en_when}, read your ID card at this terminal to see or print the result."),
+        ),
+    };
+    if owes_materials {
+        Words::new(
+            format!("先把上面列出的材料交到服务窗口；{zh}"),
+            format!("First hand the materials listed above in at the service window. {en}"),
+        )
+    } else {
+        Words::new(zh, en)
+    }
+}
+
+#[cfg(test)]
+mod next_step_tests {
+    use super::*;
+
+    #[test]
+    fn next_step_names_the_way_the_time_and_what_is_owed() {
+        let station = next_step(Delivery::Station, "5个工作日", false);
+        assert_eq!(
+            station.zh(),
+            "办理时限：5个工作日；办好后，请带身份证和本回执到本服务站领取结果。"
+        );
+        assert!(station
+            .en()
+            .starts_with("Time limit: 5个工作日. Once it is done"));
+        let mail = next_step(Delivery::Mail, "", true);
+        assert!(mail
+            .zh()
+            .starts_with("先把上面列出的材料交到服务窗口；办好后"));
+        assert!(mail.zh().contains("邮寄"));
+        assert!(next_step(Delivery::Electronic, "1个工作日", false)
+            .zh()
+            .contains("刷身份证在本终端"));
+    }
+}

@@ -310,6 +310,13 @@ impl Desk {
             .map(|m| outstanding_line(&m.name, m.state.label_zh()))
             .collect();
         let service_name = receipt_service_name(&application, &title);
+        let next_step = bianmin_core::application::next_step(
+            application.delivery.delivery(),
+            &time_limit,
+            !outstanding.is_empty(),
+        )
+        .zh()
+        .to_string();
         // Rendering the signature and sealing the record are CPU work; both
         // happen with the blocking store call.
         let stored = self
@@ -335,6 +342,7 @@ impl Desk {
             receipt_number: receipt.receipt_no.clone(),
             service_name,
             materials: outstanding,
+            next_step,
             note: receipt_note(&time_limit),
             qr: receipt.receipt_no.clone(),
         };
@@ -439,19 +447,33 @@ impl Desk {
             .service(&record.service_code)
             .map(|s| s.time_limit.clone())
             .unwrap_or_default();
+        let materials: Vec<String> = record
+            .materials
+            .iter()
+            .filter_map(|m| wire_outstanding_words(m.state).map(|w| outstanding_line(&m.name, w)))
+            .collect();
+        let next_step = record
+            .delivery
+            .map(|delivery| {
+                use bianmin_core::catalogue::Delivery as Way;
+                let way = match delivery {
+                    Delivery::Pickup => Way::Station,
+                    Delivery::Post { .. } => Way::Mail,
+                    Delivery::Electronic => Way::Electronic,
+                };
+                bianmin_core::application::next_step(way, &time_limit, !materials.is_empty())
+                    .zh()
+                    .to_string()
+            })
+            .unwrap_or_default();
         Ok(paper::Receipt {
             title: RECEIPT_TITLE.into(),
             station: self.deps.station.clone(),
             time: shown_time_rfc3339(&record.created_at),
             receipt_number: receipt_no.to_string(),
             service_name: record.service_name,
-            materials: record
-                .materials
-                .iter()
-                .filter_map(|m| {
-                    wire_outstanding_words(m.state).map(|w| outstanding_line(&m.name, w))
-                })
-                .collect(),
+            materials,
+            next_step,
             note: receipt_note(&time_limit),
             qr: receipt_no.to_string(),
         })
@@ -828,6 +850,10 @@ struct StoredApplication {
     created_at: String,
     #[serde(default)]
     materials: Vec<Material>,
+    /// How the result reaches the resident; absent in records written
+    /// before it was read back here (then the reprint has no next step).
+    #[serde(default)]
+    delivery: Option<Delivery>,
 }
 
 fn no_printer() -> Words {

@@ -489,6 +489,8 @@ impl Draft {
         let shown = match (spec.kind, value) {
             (FieldKind::YesNo, YES) => YES_WORDS.pick(english).to_string(),
             (FieldKind::YesNo, NO) => NO_WORDS.pick(english).to_string(),
+            // Read back in the groups people say it in: 138 0013 8000.
+            (FieldKind::Phone, _) => bianmin_core::phone::group(value),
             _ => value.to_string(),
         };
         FieldView {
@@ -898,7 +900,7 @@ impl Draft {
                     Words::new(masked.clone(), masked)
                 }
                 FieldKind::Phone => {
-                    let grouped = group_phone(value);
+                    let grouped = bianmin_core::phone::group(value);
                     Words::new(grouped.clone(), grouped)
                 }
                 FieldKind::YesNo if value == YES => YES_WORDS,
@@ -1037,15 +1039,4 @@ impl Draft {
             })
             .collect()
     }
-}
-
-/// 13800138000 → 138 0013 8000: a phone number read back in the groups
-/// people say it in. Anything that is not 11 digits stays as typed.
-pub fn group_phone(phone: &str) -> String {
-    let digits: Vec<char> = phone.trim().chars().collect();
-    if digits.len() != 11 || !digits.iter().all(char::is_ascii_digit) {
-        return phone.trim().to_string();
-    }
-    let part = |r: std::ops::Range<usize>| digits[r].iter().collect::<String>();
-    format!("{} {} {}", part(0..3), part(3..7), part(7..11))
 }

@@ -15,8 +15,7 @@ pub mod typing;
 
 pub use completed::{feedback_topic, Completed, FeedbackTopic, RatingRequest, FEEDBACK_TOPICS};
 pub use draft::{
-    group_phone, material_choice_words, Draft, FieldView, Owed, QuestionsView, ReadyToSubmit, Step,
-    SummaryLine,
+    material_choice_words, Draft, FieldView, Owed, QuestionsView, ReadyToSubmit, Step, SummaryLine,
 };
 pub use editor::{EditorKind, EditorView};
 

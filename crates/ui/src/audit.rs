@@ -271,6 +271,7 @@ pub fn audit_screen<C: ComponentHandle>(
     // (drawn by a text inside it) from the screen's words.
     let mut candidate_keys: Vec<[f32; 4]> = Vec::new();
     let mut text_boxes: Vec<[f32; 4]> = Vec::new();
+    let mut buttons: Vec<ButtonLook> = Vec::new();
     for element in elements {
         if !element.is_valid() || element.computed_opacity() <= 0.01 {
             continue;
@@ -328,6 +329,22 @@ pub fn audit_screen<C: ComponentHandle>(
             if candidate {
                 candidate_keys.push([position.x, position.y, size.width, size.height]);
             }
+            let checked = element.accessible_checked() == Some(true)
+                || element.accessible_item_selected() == Some(true);
+            let option = checked
+                || element.accessible_checkable() == Some(true)
+                || element.accessible_item_selectable() == Some(true);
+            buttons.push(ButtonLook {
+                label: label.clone(),
+                rect: [
+                    position.x * scale,
+                    position.y * scale,
+                    size.width * scale,
+                    size.height * scale,
+                ],
+                option,
+                checked,
+            });
             audit.targets.push(TargetMeasure {
                 label: label.clone(),
                 width: size.width,
@@ -389,6 +406,21 @@ pub fn audit_screen<C: ComponentHandle>(
             }
         }
     }
+    let texts: Vec<(&str, [f32; 4])> = audit
+        .texts
+        .iter()
+        .zip(&text_boxes)
+        .map(|(t, b)| (t.label.as_str(), b.map(|v| v * scale)))
+        .collect();
+    audit
+        .problems
+        .extend(selection_problems(snapshot, &buttons, &texts));
+    if ElementHandle::find_by_element_type_name(ui, "AdminOverlay")
+        .next()
+        .is_none()
+    {
+        audit.problems.extend(cut_texts(ui));
+    }
     if let Some(max) = minimums.max_choices {
         let choices = audit.choices();
         if choices > max {
@@ -398,6 +430,182 @@ pub fn audit_screen<C: ComponentHandle>(
         }
     }
     audit
+}
+
+/// A button as drawn, for telling a selected option from the others.
+struct ButtonLook {
+    label: String,
+    /// x, y, width, height in physical pixels of the snapshot.
+    rect: [f32; 4],
+    /// One option among others (`accessible-checkable`/`-item-selectable`).
+    option: bool,
+    /// The chosen option (`accessible-checked`/`-item-selected`).
+    checked: bool,
+}
+
+/// Words that say "this one is chosen" without colour: a tick, 已选.
+const SELECTED_MARKS: [&str; 4] = ["✓", "✔", "已选", "Selected"];
+
+/// A chosen option must differ from the others in more than colour (WCAG
+/// 1.4.1; an elder with weak colour vision must still see it): a tick or
+/// 已选 drawn inside it, and a border at least 2 px thicker than the
+/// unchosen options' (at least 3 px). Options say what they are through
+/// `accessible-checkable`/`-checked` (KioskButton's `option`/`selected`), as
+/// a screen reader needs anyway.
+fn selection_problems(
+    snapshot: &SharedPixelBuffer<Rgba8Pixel>,
+    buttons: &[ButtonLook],
+    texts: &[(&str, [f32; 4])],
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let inside = |inner: &[f32; 4], outer: &[f32; 4]| {
+        inner[0] >= outer[0] - 1.0
+            && inner[1] >= outer[1] - 1.0
+            && inner[0] + inner[2] <= outer[0] + outer[2] + 1.0
+            && inner[1] + inner[3] <= outer[1] + outer[3] + 1.0
+    };
+    let plain_border = buttons
+        .iter()
+        .filter(|b| b.option && !b.checked)
+        .map(|b| border_thickness(snapshot, &b.rect))
+        .max();
+    for button in buttons.iter().filter(|b| b.checked) {
+        let ticked = texts.iter().any(|(label, bounds)| {
+            inside(bounds, &button.rect) && SELECTED_MARKS.iter().any(|m| label.contains(m))
+        });
+        let border = border_thickness(snapshot, &button.rect);
+        let thick = border >= 3 && plain_border.is_none_or(|plain| border >= plain + 2);
+        if !ticked || !thick {
+            problems.push(format!(
+                "selected option {:?} differs only in colour: {}{}",
+                button.label,
+                if ticked {
+                    ""
+                } else {
+                    "no ✓/已选 drawn inside it; "
+                },
+                if thick {
+                    String::new()
+                } else {
+                    format!(
+                        "its border is {border} px against {} px of the others",
+                        plain_border.unwrap_or(0)
+                    )
+                }
+            ));
+        }
+    }
+    problems
+}
+
+fn colour_distance(a: [u8; 3], b: [u8; 3]) -> u32 {
+    a.iter().zip(b).map(|(x, y)| u32::from(x.abs_diff(y))).sum()
+}
+
+/// The most common colour inside `rect`, a few pixels in from its edges.
+fn fill(snapshot: &SharedPixelBuffer<Rgba8Pixel>, rect: &[f32; 4]) -> Option<[u8; 3]> {
+    let (width, height) = (snapshot.width() as i64, snapshot.height() as i64);
+    let x0 = (rect[0].ceil() as i64 + 8).clamp(0, width);
+    let y0 = (rect[1].ceil() as i64 + 8).clamp(0, height);
+    let x1 = ((rect[0] + rect[2]).floor() as i64 - 8).clamp(0, width);
+    let y1 = ((rect[1] + rect[3]).floor() as i64 - 8).clamp(0, height);
+    let pixels = snapshot.as_slice();
+    let mut histogram: HashMap<[u8; 3], usize> = HashMap::new();
+    for y in y0..y1 {
+        for x in x0..x1 {
+            let p = pixels[(y * width + x) as usize];
+            *histogram.entry([p.r, p.g, p.b]).or_default() += 1;
+        }
+    }
+    histogram
+        .into_iter()
+        .max_by_key(|(_, count)| *count)
+        .map(|(colour, _)| colour)
+}
+
+/// How many pixels the border of `rect` is thick, measured on its left
+/// edge half-way down: pixels unlike the fill before the fill begins.
+fn border_thickness(snapshot: &SharedPixelBuffer<Rgba8Pixel>, rect: &[f32; 4]) -> u32 {
+    let Some(inner) = fill(snapshot, rect) else {
+        return 0;
+    };
+    let (width, height) = (snapshot.width() as i64, snapshot.height() as i64);
+    let y = ((rect[1] + rect[3] / 2.0) as i64).clamp(0, height - 1);
+    let x0 = rect[0].round() as i64;
+    let pixels = snapshot.as_slice();
+    let mut thickness = 0;
+    for x in x0..(x0 + 24).min(width) {
+        if x < 0 {
+            continue;
+        }
+        let p = pixels[(y * width + x) as usize];
+        if colour_distance([p.r, p.g, p.b], inner) <= 24 {
+            break;
+        }
+        thickness += 1;
+    }
+    thickness
+}
+
+/// Texts on screen that do not get the room their words need: cut with
+/// "…" (elided) or clipped. A resident never sees half a title.
+pub fn cut_texts<C: ComponentHandle>(ui: &C) -> Vec<String> {
+    use i_slint_core::item_tree::ItemRc;
+    use i_slint_core::items::{ComplexText, Item, TextOverflow, TextWrap};
+    use i_slint_core::layout::Orientation;
+    let inner = i_slint_core::window::WindowInner::from_pub(ui.window());
+    let Some(tree) = inner.try_component() else {
+        return Vec::new();
+    };
+    let adapter = inner.window_adapter();
+    let mut problems = Vec::new();
+    let mut stack = vec![ItemRc::new_root(tree)];
+    while let Some(item) = stack.pop() {
+        if let Some(child) = item.first_child() {
+            stack.push(child);
+        }
+        if let Some(sibling) = item.next_sibling() {
+            stack.push(sibling);
+        }
+        let Some(text) = item.downcast::<ComplexText>() else {
+            continue;
+        };
+        let text = text.as_pin_ref();
+        let words = text.text();
+        if words.trim().is_empty() || !item.is_visible() {
+            continue;
+        }
+        let geometry = item.geometry();
+        let (width, height) = (geometry.width(), geometry.height());
+        if width <= 0.0 || height <= 0.0 {
+            continue;
+        }
+        let cut = match text.wrap() {
+            TextWrap::NoWrap => {
+                let needed = text
+                    .layout_info(Orientation::Horizontal, -1.0, &adapter, &item)
+                    .preferred;
+                needed > width + 1.0
+            }
+            _ => {
+                let needed = text
+                    .layout_info(Orientation::Vertical, width, &adapter, &item)
+                    .preferred;
+                needed > height + 1.0
+            }
+        };
+        if cut {
+            let how = match text.overflow() {
+                TextOverflow::Elide => "cut with …",
+                _ => "clipped",
+            };
+            problems.push(format!(
+                "text {:?} is {how}: {width:.0}×{height:.0} px is too small for it",
+                words.as_str()
+            ));
+        }
+    }
+    problems
 }
 
 /// WCAG relative luminance of an sRGB pixel.

@@ -25,6 +25,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
+/// Most search matches counted and paged; beyond this the resident should
+/// type more letters.
+const MAX_SEARCH_RESULTS: usize = 40;
 /// Longest search text the on-screen keyboard accepts; longer input is noise.
 const MAX_SEARCH_LEN: usize = 24;
 
@@ -70,6 +73,7 @@ struct State {
     category_page: usize,
     service_page: usize,
     search_text: String,
+    search_page: usize,
     guide_code: Option<String>,
     /// Masked identity of the resident in session; the full identity lives
     /// in the journey layer and is wiped with the session.
@@ -123,6 +127,7 @@ impl KioskController {
                 category_page: 0,
                 service_page: 0,
                 search_text: String::new(),
+                search_page: 0,
                 guide_code: None,
                 resident_masked: String::new(),
                 pending_catalogue: None,
@@ -307,7 +312,25 @@ impl KioskController {
                 ));
             }
             UiEvent::CallStaff => self.call_staff(),
-            UiEvent::Desk(event) => self.journey.on_desk(self, event),
+            UiEvent::Desk(event) => {
+                let submitted = match &event {
+                    bianmin_desk::DeskEvent::Submitted { printed, .. } => Some(*printed),
+                    _ => None,
+                };
+                self.journey.on_desk(self, event);
+                if let Some(printed) = submitted {
+                    self.refresh_next_step();
+                    if !printed {
+                        // Stored but not printed: a clerk must reprint. Call
+                        // one now rather than leave an elder to find the
+                        // button; the receipt screen says so.
+                        tracing::info!("receipt not printed; staff called");
+                        self.desk(DeskRequest::CallStaff);
+                        let hooks = self.state.borrow().hooks.clone();
+                        hooks.call_staff();
+                    }
+                }
+            }
             UiEvent::Presence(present) => {
                 let hooks = self.state.borrow().hooks.clone();
                 hooks.presence(present);
@@ -395,6 +418,8 @@ impl KioskController {
         let this = self.clone();
         kiosk.on_search_key(move |key| this.search_key(&key));
         let this = self.clone();
+        kiosk.on_page_search(move |step| this.page_search(step));
+        let this = self.clone();
         kiosk.on_search_backspace(move || this.search_backspace());
         let this = self.clone();
         kiosk.on_search_clear(move || this.set_search(String::new()));
@@ -471,6 +496,7 @@ impl KioskController {
             state.category_page = 0;
             state.service_page = 0;
             state.search_text.clear();
+            state.search_page = 0;
             state.guide_code = None;
             state.resident_masked.clear();
         }
@@ -487,6 +513,7 @@ impl KioskController {
             k.set_services(ModelRc::default());
             k.set_list_title(SharedString::new());
             k.set_guide(GuideData::default());
+            k.set_receipt_next(SharedString::new());
             k.set_screen(Screen::Attract);
         });
         let pending = self.state.borrow_mut().pending_catalogue.take();
@@ -584,6 +611,31 @@ impl KioskController {
         hooks.desk(request);
     }
 
+    /// "下一步：…" on the receipt screen: from the chosen delivery, the
+    /// service's time limit and whether materials are still owed (the
+    /// printed receipt says the same, worded by the desk).
+    fn refresh_next_step(&self) {
+        use crate::{DeliveryWay, Journey};
+        use bianmin_core::catalogue::Delivery;
+        use slint::Model;
+        let ui = self.ui();
+        let journey = ui.global::<Journey>();
+        let way = journey
+            .get_deliveries()
+            .iter()
+            .find(|row| row.selected)
+            .map(|row| match row.way {
+                DeliveryWay::Station => Delivery::Station,
+                DeliveryWay::Mail => Delivery::Mail,
+                DeliveryWay::Electronic => Delivery::Electronic,
+            })
+            .unwrap_or(Delivery::Station);
+        let owes = journey.get_owed().row_count() > 0;
+        let words = bianmin_core::application::next_step(way, &journey.get_time_limit(), owes);
+        let text = self.pick(&words);
+        self.kiosk(|k| k.set_receipt_next(text.into()));
+    }
+
     fn call_staff(&self) {
         tracing::info!("call staff pressed");
         let hooks = self.state.borrow().hooks.clone();
@@ -611,6 +663,7 @@ impl KioskController {
             state.session.set_policy(policy);
             state.category_page = 0;
             state.service_page = 0;
+            state.search_page = 0;
         }
         self.refresh_categories();
         self.refresh_services();
@@ -637,10 +690,15 @@ impl KioskController {
         });
     }
 
-    /// Show the out-of-service page with the technician's detail.
+    /// Show the out-of-service page. The technician's `detail` (a file
+    /// path, a parser message) goes to the log under a short code; the public
+    /// page shows only the code, the station's phone and a call-staff button.
     pub fn out_of_service(&self, detail: &str) {
+        let code = fault_code(detail);
+        tracing::error!(code = %code, %detail, "out of service");
         self.kiosk(|k| {
             k.set_fault_detail(detail.into());
+            k.set_fault_code(code.into());
             k.set_screen(Screen::OutOfService);
         });
     }
@@ -660,18 +718,21 @@ impl KioskController {
     }
 
     fn services_per_page(&self) -> usize {
+        // Large rows keep their summary and wrap their names: fewer fit.
         if self.large() {
-            4
+            3
         } else {
             6
         }
     }
 
+    /// Rows of results above the letter keyboard: each keeps its summary,
+    /// the count and the pager say how many more there are.
     fn search_results_shown(&self) -> usize {
         if self.large() {
-            2
+            1
         } else {
-            4
+            3
         }
     }
 
@@ -723,20 +784,29 @@ impl KioskController {
 
     /// Replace the search text (from the keyboard, or typed hanzi).
     pub fn set_search(&self, text: String) {
-        self.state.borrow_mut().search_text = text;
+        {
+            let mut state = self.state.borrow_mut();
+            state.search_text = text;
+            state.search_page = 0;
+        }
         self.refresh_search();
     }
 
     // --- view models -----------------------------------------------------------
 
     fn refresh_all(&self) {
-        let (station, demo) = {
+        let (station, phone, demo) = {
             let state = self.state.borrow();
-            (state.config.station.name.clone(), state.catalogue.demo_data)
+            (
+                state.config.station.name.clone(),
+                bianmin_core::phone::group(&state.config.station.phone),
+                state.catalogue.demo_data,
+            )
         };
         let english = self.state.borrow().language == Language::En;
         self.kiosk(|k| {
             k.set_station_name(station.into());
+            k.set_station_phone(phone.into());
             k.set_demo_data(demo);
             k.set_english(english);
         });
@@ -774,17 +844,19 @@ impl KioskController {
 
     fn refresh_services(&self) {
         let per_page = self.services_per_page();
-        let (title, items, page, page_count) = {
+        let (title, items, page, page_count, count) = {
             let state = self.state.borrow();
             let Some(code) = state.category.as_deref() else {
                 return;
             };
             let (title, list) = service_list(&state, code);
-            let window = PageWindow::of(list.len(), state.service_page, per_page);
+            let count = list.len();
+            let window = PageWindow::of(count, state.service_page, per_page);
             let items: Vec<ServiceItem> = window.items(list).collect();
-            (title, items, window.page, window.pages)
+            (title, items, window.page, window.pages, count)
         };
         self.kiosk(|k| {
+            k.set_service_count(count as i32);
             k.set_list_title(title.into());
             k.set_services(ModelRc::new(VecModel::from(items)));
             k.set_service_page(page as i32);
@@ -792,24 +864,51 @@ impl KioskController {
         });
     }
 
+    /// Every match (up to [`MAX_SEARCH_RESULTS`]) counted, one page shown.
+    fn search_matches(state: &State) -> Vec<ServiceItem> {
+        let english = state.language == Language::En;
+        state
+            .index
+            .search(&state.search_text, MAX_SEARCH_RESULTS)
+            .iter()
+            .filter_map(|hit| state.catalogue.service(&hit.code))
+            .map(|s| service_item(&state.catalogue, s, english))
+            .collect()
+    }
+
     fn refresh_search(&self) {
-        let shown = self.search_results_shown();
-        let (text, items) = {
+        let per_page = self.search_results_shown();
+        let (text, items, count, page, page_count) = {
             let state = self.state.borrow();
-            let english = state.language == Language::En;
-            let items: Vec<ServiceItem> = state
-                .index
-                .search(&state.search_text, shown)
-                .iter()
-                .filter_map(|hit| state.catalogue.service(&hit.code))
-                .map(|s| service_item(&state.catalogue, s, english))
-                .collect();
-            (state.search_text.clone(), items)
+            let all = Self::search_matches(&state);
+            let count = all.len();
+            let window = PageWindow::of(count, state.search_page, per_page);
+            let items: Vec<ServiceItem> = window.items(all).collect();
+            (
+                state.search_text.clone(),
+                items,
+                count,
+                window.page,
+                window.pages,
+            )
         };
         self.kiosk(|k| {
             k.set_search_text(text.into());
             k.set_search_results(ModelRc::new(VecModel::from(items)));
+            k.set_search_count(count as i32);
+            k.set_search_page(page as i32);
+            k.set_search_pages(page_count as i32);
         });
+    }
+
+    fn page_search(&self, step: i32) {
+        let count = Self::search_matches(&self.state.borrow()).len();
+        let pages = pages(count, self.search_results_shown());
+        {
+            let mut state = self.state.borrow_mut();
+            state.search_page = turn(state.search_page, step, pages);
+        }
+        self.refresh_search();
     }
 
     fn refresh_guide(&self) {
@@ -866,6 +965,16 @@ fn clock_text(now: chrono::DateTime<chrono::Utc>, english: bool) -> (String, Str
         )
     };
     (now.format("%H:%M").to_string(), date)
+}
+
+/// A short code for a fault, the same for the same detail: the resident or
+/// clerk reads it off the public page, the technician finds it in the log
+/// next to the full detail ("E" and four hex digits of an FNV-1a hash).
+pub fn fault_code(detail: &str) -> String {
+    let hash = detail.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    });
+    format!("E{:04X}", (hash >> 16) ^ (hash & 0xffff))
 }
 
 /// The demo bundles when they fit this catalogue; none when a platform

@@ -185,7 +185,7 @@ pub fn all_screens() -> Vec<ScreenShot> {
             },
         },
         ScreenShot {
-            name: "receipt-unprinted",
+            name: "printer-out-of-paper",
             reach: |ui, c| {
                 apply(ui)?;
                 c.handle(submitted(
@@ -244,9 +244,11 @@ pub fn all_screens() -> Vec<ScreenShot> {
             },
         },
         ScreenShot {
-            name: "assist-sign-in",
+            name: "assist-without-clerks",
             // 请工作人员帮我输入 is on the pinyin keyboard: the clerk's sign-in
-            // opens over the keyboard and the "staff called" notice.
+            // opens over the keyboard and the "staff called" notice. The
+            // default configuration registers no clerk: the overlay offers
+            // only 呼叫工作人员.
             reach: |ui, _| {
                 apply(ui)?;
                 press::edit_field(ui, "applicant.address")?;

@@ -104,6 +104,9 @@ pub struct Receipt {
     pub receipt_number: String,
     pub service_name: String,
     pub materials: Vec<String>,
+    /// What the resident does next ("到本服务站领取结果…"), printed under its
+    /// own heading so it is not lost in the small print; empty = none.
+    pub next_step: String,
     pub note: String,
     /// Payload of the QR code (usually the receipt number); empty = no QR.
     pub qr: String,
@@ -225,6 +228,11 @@ pub fn build(receipt: &Receipt, layout: &Layout) -> Result<Vec<u8>, ReceiptError
             let label = format!(" {}. ", i + 1);
             field(&mut p, &label, m)?;
         }
+    }
+    if !receipt.next_step.is_empty() {
+        p.bold(true).map_err(e)?;
+        field(&mut p, "下一步：", &receipt.next_step)?;
+        p.bold(false).map_err(e)?;
     }
     if !receipt.note.is_empty() {
         field(&mut p, "备注：", &receipt.note)?;
@@ -424,6 +432,7 @@ pub fn test_receipt(paper: Paper) -> Receipt {
             "中文、English、数字 0123456789".into(),
             "二维码应能被扫码枪读出".into(),
         ],
+        next_step: String::new(),
         note: "看到本页说明打印机、纸张和编码设置正常。".into(),
         qr: "BM1-TEST-00000000-000000-0".into(),
     }
@@ -441,6 +450,7 @@ mod tests {
             receipt_number: "BM1-T0001-20261125-000042-K".into(),
             service_name: "城乡居民基本养老保险参保登记".into(),
             materials: vec!["居民身份证原件".into(), "户口簿".into()],
+            next_step: "到本服务站领取结果，请带身份证和本回执。".into(),
             note: "请保留本回执。".into(),
             qr: "BM1-T0001-20261125-000042-K".into(),
         }

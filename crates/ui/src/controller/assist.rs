@@ -49,9 +49,11 @@ impl KioskController {
         let no_staff = self.state.borrow().config.assist.staff.is_empty();
         let message = match (locked, no_staff) {
             (Some(minutes), _) => self.locked_message(minutes),
+            // Said to the resident standing there, not to the technician:
+            // what they can do now, not what the configuration lacks.
             (None, true) => self.tr(
-                "本终端还没有登记帮办工作人员，请技术人员在配置中添加",
-                "No assisting staff are registered on this terminal; a technician must add them in the configuration",
+                "本终端暂不能由工作人员登录帮办，请直接呼叫工作人员。",
+                "Staff cannot sign in on this terminal; please call a member of staff.",
             ),
             (None, false) => String::new(),
         };
@@ -60,6 +62,8 @@ impl KioskController {
             k.set_assist_id(SharedString::new());
             k.set_assist_pin_dots(SharedString::new());
             k.set_assist_message(message.into());
+            // Without registered clerks nobody could sign in: no keypad.
+            k.set_assist_available(!no_staff);
             k.set_assist_visible(true);
         });
     }
@@ -69,7 +73,7 @@ impl KioskController {
     }
 
     fn assist_key(&self, key: &str) {
-        if !key.chars().all(|c| c.is_ascii_digit()) {
+        if !key.chars().all(|c| c.is_ascii_digit()) || !self.kiosk(|k| k.get_assist_available()) {
             return;
         }
         let step = self.assist_step();

@@ -784,12 +784,12 @@ impl JourneyController {
                 shell.say(&message);
             }
             DeskEvent::Reprinted(result) | DeskEvent::DocumentPrinted(result) => {
+                let printed = result.is_ok();
                 let message = match result {
                     Ok(()) => shell.tr("已打印，请取走", "Printed; please take it"),
                     Err(message) => shell.pick(&message),
                 };
                 if shell.kiosk(|k| k.get_screen()) == Screen::Receipt {
-                    let printed = !message.is_empty();
                     self.global(|j| {
                         j.set_printed(printed);
                         j.set_receipt_message(message.as_str().into());
@@ -905,9 +905,10 @@ impl JourneyController {
                 "Your receipt is printed; please take it.",
             )
         } else {
+            // Staff are called by the shell as this lands (controller.rs).
             shell.pick(&printer_message.clone().then(&Words::fixed(
-                "请用手机拍下本页的回执编号和二维码，或请工作人员稍后补打。",
-                "Take a photo of the receipt number and QR code on this page, or ask staff to reprint it later.",
+                "已为您呼叫工作人员补打回执，请在终端前稍候。也可以用手机拍下回执编号和二维码。",
+                "Staff have been called to reprint your receipt; please wait here. You can also photograph the receipt number and QR code.",
             )))
         };
         let qr_image = qr_image(qr);
