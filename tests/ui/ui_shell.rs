@@ -192,3 +192,38 @@ fn a_guide_explains_its_policy_terms_in_plain_words() {
     tap(&ui, "这些词是什么意思？");
     assert!(kiosk.get_notice().starts_with("Apply now, hand in later:"));
 }
+
+/// A material without a chosen way is named, and a button turns to its
+/// page when it is not on the one showing.
+#[test]
+fn the_undecided_material_is_named_and_one_tap_away() {
+    let (ui, controller) = kiosk();
+    controller.set_hooks(std::rc::Rc::new(bianmin_ui::headless::SampleResident));
+    controller.set_resident("王*明 110101********1233");
+    pressed(bianmin_ui::press::apply_for(
+        &ui,
+        "household",
+        "DEMO-HJ-003",
+    ));
+    pressed(bianmin_ui::press::fill_required(&ui));
+    tap(&ui, "下一步");
+    let journey = ui.global::<bianmin_ui::Journey>();
+    assert_eq!(journey.get_material_page(), 0);
+    assert!(journey.get_materials_message().contains("「居住证明」"));
+    assert!(!bianmin_ui::press::can_press(&ui, "翻到没选的材料"));
+    pressed(bianmin_ui::press::press_in(
+        &ui,
+        "居住证明",
+        "已带来，交给工作人员",
+    ));
+    // The next one undecided is on the second page.
+    assert!(journey
+        .get_materials_message()
+        .contains("「就业或就读证明」"));
+    tap(&ui, "翻到没选的材料");
+    assert_eq!(journey.get_material_page(), 1);
+    assert!(journey
+        .get_materials()
+        .iter()
+        .any(|m| m.name == "就业或就读证明"));
+}

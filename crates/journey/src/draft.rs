@@ -711,17 +711,43 @@ impl Draft {
 
     /// The sentence under the materials while one is undecided.
     pub fn materials_message(&self) -> Words {
-        let undecided = self.undecided_materials().len();
-        if undecided == 0 {
-            Words::fixed("", "")
+        let undecided = self.undecided_materials();
+        let Some(first) = undecided.first() else {
+            return Words::fixed("", "");
+        };
+        // Which one, by name: a count alone leaves the resident searching.
+        if undecided.len() == 1 {
+            Words::new(
+                format!("「{first}」还没选提供方式"),
+                format!("Say how you provide “{first}”"),
+            )
         } else {
             Words::new(
-                format!("还有 {undecided} 份材料没选提供方式"),
                 format!(
-                    "Say how you provide {} more",
-                    count_en(undecided, "material", "materials")
+                    "还有 {} 份材料没选提供方式，先选「{first}」",
+                    undecided.len()
+                ),
+                format!(
+                    "Say how you provide {} more, first “{first}”",
+                    count_en(undecided.len(), "material", "materials")
                 ),
             )
+        }
+    }
+
+    /// The page the first undecided material is on, if one is undecided.
+    pub fn undecided_page(&self, per_page: usize) -> Option<usize> {
+        self.merged
+            .materials
+            .iter()
+            .position(|m| !self.materials.contains_key(&m.material.name))
+            .map(|index| index / per_page.max(1))
+    }
+
+    /// 翻到没选的材料: show the page of the first undecided material.
+    pub fn show_undecided(&mut self, per_page: usize) {
+        if let Some(page) = self.undecided_page(per_page) {
+            self.material_page = page;
         }
     }
 

@@ -128,6 +128,14 @@ fn a_single_service_from_the_form_to_a_submittable_application() {
         "the page of the undecided photo"
     );
     assert_eq!(draft.undecided_materials(), vec![PHOTO]);
+    // The message names the material, and the page it is on can be shown.
+    assert_eq!(
+        draft.materials_message().zh(),
+        format!("「{PHOTO}」还没选提供方式")
+    );
+    draft.turn_material_page(-9, 1);
+    draft.show_undecided(1);
+    assert_eq!(draft.material_page(), photo_at);
     assert!(draft.set_material(content, PHOTO, MaterialState::Missing));
     assert!(draft.check_materials(1));
 

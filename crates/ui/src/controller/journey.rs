@@ -179,6 +179,11 @@ impl JourneyController {
         });
         on!(on_page_materials, |this, shell, step| this
             .page_materials(&shell, step));
+        on!(on_show_undecided, |this, shell| {
+            let per_page = PerPage::materials(shell.large());
+            this.with_draft(&shell, |_, d| d.show_undecided(per_page));
+            this.refresh_materials(&shell);
+        });
         on!(on_set_material, |this, shell, name, way| this
             .set_material(&shell, &name, way));
         on!(on_materials_next, |this, shell| this.materials_next(&shell));
@@ -534,18 +539,23 @@ impl JourneyController {
                     }
                 })
                 .collect();
+            let elsewhere = d
+                .undecided_page(per_page)
+                .is_some_and(|page| page != window.page);
             (
                 rows,
                 window,
                 d.materials_message(),
                 d.step_words(Step::Materials, content),
+                elsewhere,
             )
         });
-        let Some((rows, window, message, step)) = view else {
+        let Some((rows, window, message, step, elsewhere)) = view else {
             return;
         };
         self.show_step(shell, Step::Materials, &step);
         self.global(|j| {
+            j.set_undecided_elsewhere(elsewhere);
             j.set_materials(ModelRc::new(VecModel::from(rows)));
             j.set_material_page(window.page as i32);
             j.set_material_pages(window.pages as i32);
