@@ -81,7 +81,33 @@ pub fn check_material_state(
     // A material nobody applying asks for allows nothing beyond handing it in.
     let all_askers =
         |rule: fn(&Service) -> bool| !askers.is_empty() && askers.iter().all(|s| rule(s));
+    // The content package may narrow what the flags allow for a material
+    // (never widen it); handing it in is always possible. Listing either
+    // e-certificate state allows both: whether it is fetched now or checked
+    // later depends on the link, not on the content.
+    let listed = |s: MaterialState| {
+        material.states.is_empty()
+            || material.states.contains(&s)
+            || (matches!(
+                s,
+                MaterialState::ECertFetched | MaterialState::PendingVerification
+            ) && material.states.iter().any(|m| {
+                matches!(
+                    m,
+                    MaterialState::ECertFetched | MaterialState::PendingVerification
+                )
+            }))
+    };
     match state {
+        MaterialState::ECertFetched | MaterialState::PendingVerification if !listed(state) => {
+            Err(ApplicationError::ECertNotAccepted(material.name.clone()))
+        }
+        MaterialState::Missing if !listed(state) => Err(ApplicationError::ToleranceNotAllowed {
+            material: material.name.clone(),
+        }),
+        MaterialState::Committed if !listed(state) => Err(ApplicationError::CommitmentNotAllowed {
+            material: material.name.clone(),
+        }),
         MaterialState::Provided => Ok(()),
         MaterialState::ECertFetched | MaterialState::PendingVerification if !material.e_cert => {
             Err(ApplicationError::ECertNotAccepted(material.name.clone()))
@@ -614,6 +640,7 @@ mod tests {
             key: false,
             e_cert: true,
             note: String::new(),
+            states: Vec::new(),
         };
         let held = vec!["居民户口簿".to_string()];
         let offered = offered_material_states(&material, &[], Some(&held));

@@ -10,6 +10,7 @@ pub mod evaluation;
 pub mod form;
 pub mod id_number;
 pub mod ime;
+pub mod package;
 pub mod phone;
 pub mod receipt;
 pub mod search;
