@@ -101,7 +101,7 @@ impl SoakKiosk {
         self.tap("信息无误，去签名");
         let journey = self.ui.global::<Journey>();
         if journey.get_commitment_needed() && !journey.get_committed() {
-            self.tap("☐ 点此承诺：以上内容属实");
+            self.tap("本人已阅读，承诺以上内容属实");
         }
         self.step(press::sign(&self.ui));
         self.tap("提交申请");

@@ -52,6 +52,27 @@ impl Walk<'_> {
         Ok(())
     }
 
+    /// One clock: the screen's clock and the time printed on the receipt
+    /// (as the desk prints it, from the stored record) side by side in
+    /// `times.txt`, whatever the system's zone.
+    fn note_times(&mut self, config: &Config, receipt: &str) -> anyhow::Result<()> {
+        self.controller.tick();
+        let clock = self.ui.global::<Kiosk>().get_clock().to_string();
+        let store = bianmin_store::Store::open(config).context("the walkthrough's store")?;
+        let record = store
+            .find(receipt)
+            .context("the receipt's record")?
+            .context("the receipt is not in the outbox")?;
+        let printed = bianmin_desk::shown_time_ms(record.created_at_ms);
+        let path = self.out.join("times.txt");
+        std::fs::write(
+            &path,
+            format!("screen-clock {clock}\nreceipt-time {printed}\n"),
+        )
+        .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(())
+    }
+
     /// Hand the services' reports to the UI until `done`, as the inbox timer would.
     fn pump_until(&self, what: &str, done: impl Fn(&Walk<'_>) -> bool) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -145,13 +166,16 @@ fn walk_through(mut config: Config, out: &Path, large: bool) -> anyhow::Result<V
         !w.ui.global::<Kiosk>().get_resident().is_empty()
     })?;
     press::press(&ui, "知道了")?;
-    press::search(&ui, "sbk")?;
-    walk.shot("search-sbk")?;
+    // 居住证申领 by its initials: a 告知承诺 service, so the walkthrough
+    // shows the commitment text the resident signs under.
+    press::search(&ui, "jzz")?;
+    walk.shot("search-jzz")?;
     let first = ui
         .global::<Kiosk>()
         .get_search_results()
-        .row_data(0)
-        .context("`sbk` found nothing")?;
+        .iter()
+        .find(|s| s.name == "居住证申领")
+        .context("`jzz` did not find 居住证申领")?;
     press::press(&ui, &first.name)?;
     walk.shot("guide")?;
     press::press(&ui, "我要办理")?;
@@ -170,7 +194,7 @@ fn walk_through(mut config: Config, out: &Path, large: bool) -> anyhow::Result<V
     walk.shot("review")?;
     press::press(&ui, "信息无误，去签名")?;
     if journey.get_commitment_needed() {
-        press::press(&ui, "☐ 点此承诺：以上内容属实")?;
+        press::press(&ui, "本人已阅读，承诺以上内容属实")?;
     }
     press::sign(&ui)?;
     walk.shot("signed")?;
@@ -179,6 +203,7 @@ fn walk_through(mut config: Config, out: &Path, large: bool) -> anyhow::Result<V
     walk.shot("receipt")?;
     let receipt = journey.get_receipt_no().to_string();
     walk.keep_printed_receipt(&config.store.data_dir.join("receipts"))?;
+    walk.note_times(&config, &receipt)?;
     press::press(&ui, "评价本次服务")?;
     walk.shot("rating")?;
     let very_satisfied = bianmin_core::evaluation::Satisfaction::VerySatisfied;

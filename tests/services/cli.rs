@@ -250,8 +250,35 @@ fn screens_writes_every_screen_and_the_chinese_reads_back() {
 fn walkthrough_renders_a_whole_journey_with_its_printed_receipt() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("walk");
-    let output = bianmin(&["walkthrough", "--out", out.to_str().unwrap()]);
+    // On a machine whose system zone is UTC (a fresh Raspberry Pi image) the
+    // screen and the receipt still tell one time: the station's.
+    let output = Command::new(env!("CARGO_BIN_EXE_bianmin"))
+        .args(["walkthrough", "--out", out.to_str().unwrap()])
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env("TZ", "UTC")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("bianmin runs");
     assert!(output.status.success(), "{}", stderr(&output));
+    let times = std::fs::read_to_string(out.join("times.txt")).unwrap();
+    let field = |name: &str| {
+        times
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let (clock, printed) = (field("screen-clock"), field("receipt-time"));
+    // "01:50" on screen, "2026-12-05 01:50" on paper (a minute may turn between).
+    let minutes = |hhmm: &str| {
+        let (h, m) = hhmm.split_once(':').unwrap();
+        h.parse::<i32>().unwrap() * 60 + m.parse::<i32>().unwrap()
+    };
+    let printed_clock = printed.rsplit(' ').next().unwrap();
+    let apart = (minutes(&clock) - minutes(printed_clock)).rem_euclid(24 * 60);
+    assert!(apart <= 1 || apart == 24 * 60 - 1, "{times}");
     let mut names: Vec<String> = std::fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -259,6 +286,7 @@ fn walkthrough_renders_a_whole_journey_with_its_printed_receipt() {
     names.sort();
     for step in [
         "form-prefilled",
+        "review",
         "signed",
         "receipt",
         "printed-receipt",

@@ -230,7 +230,7 @@ impl Terminal {
     fn commit_and_sign(&self) {
         let journey = self.journey();
         if journey.get_commitment_needed() && !journey.get_committed() {
-            tap(&self.ui, "☐ 点此承诺：以上内容属实");
+            tap(&self.ui, "本人已阅读，承诺以上内容属实");
             assert!(journey.get_committed());
         }
         pressed(press::sign(&self.ui));

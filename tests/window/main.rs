@@ -72,7 +72,9 @@ const JOURNEY: [Step; 5] = [
         tap: "社会保障卡申领",
         screen: "guide",
         overlay: None,
-        shows: &["办事指南", "我要办理"],
+        // The guide's own headings: with a resident identified the header
+        // title steps down a size to make room for the masked name.
+        shows: &["办理条件", "我要办理"],
         not_shows: &[],
     },
     // A single service (not a 一件事 bundle) with the card read goes
@@ -81,8 +83,8 @@ const JOURNEY: [Step; 5] = [
         tap: "我要办理",
         screen: "form",
         overlay: None,
-        shows: &["社会保障卡申领", "填写信息", "下一步"],
-        not_shows: &["我要办理", "办事指南"],
+        shows: &["填写信息", "下一步"],
+        not_shows: &["我要办理", "办理条件"],
     },
 ];
 

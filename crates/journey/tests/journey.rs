@@ -75,7 +75,8 @@ fn a_single_service_from_the_form_to_a_submittable_application() {
     let mut draft = Draft::for_service(content, PERMIT).unwrap();
     assert!(!draft.is_bundle());
     assert_eq!(draft.step_number(Step::Form), 1);
-    assert_eq!(draft.step_number(Step::Commitment), 4);
+    assert_eq!(draft.step_number(Step::Review), 4);
+    assert_eq!(draft.step_number(Step::Commitment), 5);
 
     // The card fills what it knows; the phone is the resident's to type.
     draft.prepare_form(content, &resident());
@@ -141,10 +142,10 @@ fn a_single_service_from_the_form_to_a_submittable_application() {
 
     // 告知承诺 and signature, in that order of complaint.
     assert!(draft.commitment_needed(content));
-    assert!(draft
-        .step_words(Step::Commitment, content)
-        .zh()
-        .contains("告知承诺与签名"));
+    assert_eq!(
+        draft.step_words(Step::Commitment, content).zh(),
+        "第 5 步 / 共 5 步：签名确认（告知承诺与签名）"
+    );
     assert!(draft.commitment_text().zh().contains("居住证申领"));
     let unsigned = draft.ready_to_submit(content, &resident(), None);
     assert_eq!(unsigned.err().unwrap().zh(), "请先在方框内签名");
@@ -156,6 +157,23 @@ fn a_single_service_from_the_form_to_a_submittable_application() {
         .ready_to_submit(content, &resident(), Some("clerk-7".into()))
         .unwrap();
     assert_eq!(ready.title, "居住证申领");
+    // What the resident read before signing goes into the record: the
+    // summary (ID number masked) and the commitment text.
+    let confirmation = &ready.application.confirmation;
+    assert_eq!(confirmation.summary[0], "办理事项：居住证申领");
+    assert!(confirmation
+        .summary
+        .iter()
+        .any(|l| l == "联系电话：138 0013 8000"));
+    assert!(confirmation
+        .summary
+        .iter()
+        .any(|l| l == &format!("材料：{JOB_PROOF}：告知承诺")));
+    assert!(!confirmation.summary.iter().any(|l| l.contains("19491231")));
+    assert_eq!(
+        confirmation.commitment.as_deref(),
+        Some(draft.commitment_text().zh())
+    );
     assert_eq!(ready.time_limit, "15个工作日");
     let states: Vec<MaterialState> = ready
         .application
@@ -177,7 +195,7 @@ fn a_bundle_asks_its_questions_before_one_merged_form() {
     assert!(draft.is_bundle());
     assert_eq!(draft.step_number(Step::Questions), 1);
     assert_eq!(draft.step_number(Step::Form), 2);
-    assert_eq!(draft.step_number(Step::Commitment), 5);
+    assert_eq!(draft.step_number(Step::Commitment), 6);
     assert!(!draft.answer(content, "not-an-option"));
     assert!(!draft.finish_questions(content), "questions are open");
     let mut answered = 0;
