@@ -195,7 +195,11 @@ fn main() {
         .unwrap_or(10_000);
     bianmin_ui::audit::install_backend();
     let ui = AppWindow::new().expect("kiosk window");
-    let controller = KioskController::new(&ui, Config::default(), Catalogue::demo());
+    let controller = KioskController::new(
+        &ui,
+        Config::default(),
+        bianmin_core::package::Package::demo(),
+    );
     let desk = Rc::new(InstantDesk {
         answers: Inbox::default(),
         receipts: Cell::new(0),

@@ -639,6 +639,38 @@ impl Package {
             .expect("the shipped demo package verifies with the demo key")
     }
 
+    /// No content at all: what a kiosk holds while it has no valid package
+    /// (it shows the out-of-service page, never demo items).
+    pub fn empty() -> Package {
+        let forms = FormsSource {
+            schema: crate::form::FORMS_SCHEMA_VERSION,
+            demo_data: false,
+            fields: BTreeMap::new(),
+            default: Vec::new(),
+            services: BTreeMap::new(),
+        };
+        Package {
+            version: String::new(),
+            demo_data: false,
+            catalogue: Catalogue {
+                schema: crate::catalogue::SCHEMA_VERSION,
+                version: String::new(),
+                demo_data: false,
+                notice: String::new(),
+                categories: Vec::new(),
+                services: Vec::new(),
+            },
+            forms: FormLibrary::from_source(&forms).expect("an empty library is valid"),
+            bundles: BundleCatalogue {
+                schema: crate::bundle::BUNDLES_SCHEMA_VERSION,
+                demo_data: false,
+                bundles: Vec::new(),
+            },
+            commitments: BTreeMap::new(),
+            feedback_topics: Vec::new(),
+        }
+    }
+
     /// The 告知承诺 text of a service: its own, else the package's default.
     pub fn commitment(&self, service_code: &str) -> Option<&Text> {
         self.commitments
