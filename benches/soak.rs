@@ -15,7 +15,6 @@
 //! 2000` for a shorter run. Figures go to BENCHMARKS.md.
 
 use bianmin_config::Config;
-use bianmin_core::catalogue::Catalogue;
 use bianmin_core::form::Identity;
 use bianmin_desk::{DeskEvent, DeskRequest};
 use bianmin_ui::controller::KioskHooks;

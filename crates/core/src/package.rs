@@ -771,7 +771,8 @@ mod tests {
 
     #[test]
     fn inconsistent_packages_are_refused_with_the_reason() {
-        let cases: Vec<(&str, Box<dyn FnOnce(&mut serde_json::Value)>)> = vec![
+        type Change = Box<dyn FnOnce(&mut serde_json::Value)>;
+        let cases: Vec<(&str, Change)> = vec![
             (
                 "not in the catalogue",
                 Box::new(|d| d["bundles"]["bundles"][0]["items"][0] = "NOWHERE-1".into()),
