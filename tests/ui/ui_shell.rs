@@ -167,3 +167,28 @@ fn call_staff_stays_in_reach_over_the_large_pinyin_keyboard() {
     assert!(journey.get_editing());
     assert!(!journey.get_composing().is_empty());
 }
+
+/// Policy terms come with plain words beside them and an explanation one
+/// tap away (容缺受理 on a guide that allows it).
+#[test]
+fn a_guide_explains_its_policy_terms_in_plain_words() {
+    let (ui, controller) = kiosk();
+    pressed(bianmin_ui::press::find_service(
+        &ui,
+        "social-security",
+        "DEMO-SB-001",
+    ));
+    let kiosk = ui.global::<Kiosk>();
+    assert!(kiosk.get_guide().tolerant);
+    assert!(kiosk.get_term_tolerant().plain.contains("先办"));
+    tap(&ui, "这些词是什么意思？");
+    let notice = kiosk.get_notice();
+    assert!(notice.starts_with("容缺受理："), "{notice}");
+    assert!(notice.contains("免证办："), "{notice}");
+    tap(&ui, "知道了");
+    // In English the same explanation, in English (the switch itself is
+    // on the attract screen).
+    controller.set_language(bianmin_config::Language::En);
+    tap(&ui, "这些词是什么意思？");
+    assert!(kiosk.get_notice().starts_with("Apply now, hand in later:"));
+}

@@ -24,21 +24,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-/// Where a material stands at submission.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MaterialState {
-    /// Scanned or handed over at the station.
-    Provided,
-    /// Fetched from the platform as an e-certificate (免证办).
-    ECertFetched,
-    /// An e-certificate to fetch once online: 待核验.
-    PendingVerification,
-    /// Missing under 容缺受理: owed later, printed on the receipt.
-    Missing,
-    /// Replaced by the resident's commitment (告知承诺).
-    Committed,
-}
+// Defined beside the catalogue's materials (a package lists the states a
+// material allows), so the catalogue need not import this module back.
+pub use crate::catalogue::MaterialState;
 
 impl MaterialState {
     pub fn label_zh(self) -> &'static str {

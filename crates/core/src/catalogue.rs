@@ -135,7 +135,23 @@ pub struct Material {
     /// The states the resident may choose for it; empty means the rule of
     /// the flags (key, e_cert) and of the service (commitment, tolerant).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub states: Vec<crate::application::MaterialState>,
+    pub states: Vec<MaterialState>,
+}
+
+/// Where a material stands at submission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaterialState {
+    /// Scanned or handed over at the station.
+    Provided,
+    /// Fetched from the platform as an e-certificate (免证办).
+    ECertFetched,
+    /// An e-certificate to fetch once online: 待核验.
+    PendingVerification,
+    /// Missing under 容缺受理: owed later, printed on the receipt.
+    Missing,
+    /// Replaced by the resident's commitment (告知承诺).
+    Committed,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -8,6 +8,7 @@ pub mod bundle;
 pub mod catalogue;
 pub mod evaluation;
 pub mod form;
+pub mod glossary;
 pub mod id_number;
 pub mod ime;
 pub mod package;

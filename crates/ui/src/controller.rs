@@ -9,12 +9,13 @@ use crate::prompts;
 use crate::voice::{Silent, Speaker};
 use crate::{
     AppWindow, CategoryItem, GuideData, Kiosk, MaterialItem, NetworkState, Screen, ServiceItem,
-    Theme,
+    TermRow, Theme,
 };
 use bianmin_config::{Config, Language};
 use bianmin_core::bundle::BundleCatalogue;
 use bianmin_core::catalogue::{Catalogue, Service};
 use bianmin_core::form::{FormLibrary, Identity};
+use bianmin_core::glossary::Term;
 use bianmin_core::package::Package;
 use bianmin_core::search::SearchIndex;
 use bianmin_core::session::{EndReason, IdlePolicy, Session, SessionEvent};
@@ -443,6 +444,8 @@ impl KioskController {
             this.call_staff();
         });
         let this = self.clone();
+        kiosk.on_explain(move |ids| this.explain(&ids));
+        let this = self.clone();
         kiosk.on_speak_again(move || this.announce());
         let this = self.clone();
         kiosk.on_start_identify(move || this.start_identify());
@@ -726,6 +729,39 @@ impl KioskController {
     fn select_language(&self, language: Language) {
         if let Err(err) = slint::select_bundled_translation(language.slint_code()) {
             tracing::warn!(%err, "translation not available; staying with Chinese");
+        }
+        let english = language == Language::En;
+        let row = |term: Term| TermRow {
+            id: term.id().into(),
+            name: term.name().pick(english).into(),
+            plain: term.plain().pick(english).into(),
+        };
+        self.kiosk(|k| {
+            k.set_term_tolerant(row(Term::Tolerant));
+            k.set_term_e_certificate(row(Term::ECertificate));
+            k.set_term_pending_verification(row(Term::PendingVerification));
+            k.set_term_commitment(row(Term::Commitment));
+            k.set_term_key_material(row(Term::KeyMaterial));
+            k.set_term_rating(row(Term::Rating));
+            k.set_term_cannot_be_done(row(Term::CannotBeDone));
+        });
+    }
+
+    /// 这些词是什么意思？: the explanations of the terms named (ids,
+    /// comma-separated), in a notice; unknown ids are skipped.
+    fn explain(&self, ids: &str) {
+        let english = self.english();
+        let text: Vec<String> = ids
+            .split(',')
+            .filter_map(|id| Term::from_id(id.trim()))
+            .map(|term| term.explain().pick(english).to_string())
+            .collect();
+        if !text.is_empty() {
+            self.activity();
+            self.show_notice(&text.join("\n\n"));
+            if self.speaks_automatically() {
+                self.say(&text.join(" "));
+            }
         }
     }
 
@@ -1241,6 +1277,9 @@ fn bundle_guide(state: &State, bundle: &bianmin_core::bundle::Bundle, english: b
         delivery: strings(delivery),
         commitment: services.iter().any(|s| s.commitment),
         tolerant: services.iter().all(|s| s.tolerant),
+        e_cert: services
+            .iter()
+            .any(|s| s.materials.iter().any(|m| m.e_cert)),
     }
 }
 
@@ -1305,6 +1344,7 @@ fn guide_data(service: &Service, english: bool) -> GuideData {
         ),
         commitment: service.commitment,
         tolerant: service.tolerant,
+        e_cert: service.materials.iter().any(|m| m.e_cert),
     }
 }
 

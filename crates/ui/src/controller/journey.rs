@@ -69,11 +69,12 @@ impl PerPage {
         }
     }
 
+    // Each option carries its plain words: two cards fit a page.
     fn materials(large: bool) -> usize {
         if large {
             1
         } else {
-            3
+            2
         }
     }
 
@@ -512,6 +513,10 @@ impl JourneyController {
                         .map(|state| MaterialOption {
                             way: material_way(state),
                             label: material_choice_words(state).pick(english).into(),
+                            plain: material_plain_words(state)
+                                .map(|w| w.pick(english).to_string())
+                                .unwrap_or_default()
+                                .into(),
                             selected: Some(state) == chosen,
                         })
                         .collect();
@@ -1221,6 +1226,18 @@ fn field_row(field: FieldView) -> FieldRow {
         hint: field.hint.into(),
         required: field.required,
         prefilled: field.prefilled,
+    }
+}
+
+/// The policy term behind a way of providing a material, in plain words.
+fn material_plain_words(state: MaterialState) -> Option<Words> {
+    use bianmin_core::glossary::Term;
+    match state {
+        MaterialState::Provided => None,
+        MaterialState::ECertFetched => Some(Term::ECertificate.plain()),
+        MaterialState::PendingVerification => Some(Term::PendingVerification.plain()),
+        MaterialState::Missing => Some(Term::Tolerant.plain()),
+        MaterialState::Committed => Some(Term::Commitment.plain()),
     }
 }
 
