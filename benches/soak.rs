@@ -15,7 +15,6 @@
 //! 2000` for a shorter run. Figures go to BENCHMARKS.md.
 
 use bianmin_config::Config;
-use bianmin_core::catalogue::Catalogue;
 use bianmin_core::form::Identity;
 use bianmin_desk::{DeskEvent, DeskRequest};
 use bianmin_ui::controller::KioskHooks;
@@ -195,7 +194,11 @@ fn main() {
         .unwrap_or(10_000);
     bianmin_ui::audit::install_backend();
     let ui = AppWindow::new().expect("kiosk window");
-    let controller = KioskController::new(&ui, Config::default(), Catalogue::demo());
+    let controller = KioskController::new(
+        &ui,
+        Config::default(),
+        bianmin_core::package::Package::demo(),
+    );
     let desk = Rc::new(InstantDesk {
         answers: Inbox::default(),
         receipts: Cell::new(0),

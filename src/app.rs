@@ -2,7 +2,6 @@
 //! land) devices, store and sync on tokio worker threads.
 
 use bianmin_config::{Config, ConfigError};
-use bianmin_core::catalogue::Catalogue;
 use bianmin_ui::controller::KioskHooks;
 use bianmin_ui::{headless, AppWindow, KioskController};
 use slint::ComponentHandle;
@@ -92,7 +91,14 @@ fn open_kiosk(mut config: Config, demo: bool, fault: Option<String>) -> ExitCode
     let fault = fault.or_else(|| services.fault.clone());
     let speaker = bianmin_ui::voice::EspeakSpeaker::new(&config.voice, &std::env::temp_dir());
     let config_data_dir = config.store.data_dir.clone();
-    let controller = KioskController::new(&ui, config.clone(), services.catalogue.clone());
+    let controller = KioskController::new(
+        &ui,
+        config.clone(),
+        services
+            .content
+            .clone()
+            .unwrap_or_else(bianmin_core::package::Package::empty),
+    );
     controller.start_inbox(services.inbox.clone());
     match speaker {
         Ok(speaker) => controller.set_speaker(std::rc::Rc::new(speaker)),
@@ -100,6 +106,8 @@ fn open_kiosk(mut config: Config, demo: bool, fault: Option<String>) -> ExitCode
     }
     if let Some(detail) = fault {
         controller.out_of_service(&detail);
+    } else if let Some(detail) = &services.content_problem {
+        controller.await_content(detail);
     }
     controller.start_ticking();
     // Technician admin mode over the window; the operations monitor keeps
@@ -300,7 +308,7 @@ pub fn startup_probe(config: Config) -> anyhow::Result<ExitCode> {
     let window = headless::HeadlessWindow::install()?;
     window.set_size(config.ui.width.get(), config.ui.height.get());
     let ui = AppWindow::new()?;
-    let _controller = KioskController::new(&ui, config, Catalogue::demo());
+    let _controller = KioskController::new(&ui, config, bianmin_core::package::Package::demo());
     ui.show()?;
     let frame = window.render();
     let first_frame = started.elapsed();

@@ -3,7 +3,8 @@
 //! the UI thread only through the `Inbox`, which the UI drains on its own timer.
 
 use bianmin_config::{Config, Secret};
-use bianmin_core::catalogue::{Catalogue, DEMO_CATALOGUE_JSON};
+use bianmin_core::catalogue::DEMO_CATALOGUE_JSON;
+use bianmin_core::package::{self, Package, TrustedKey};
 use bianmin_desk::{DeskDeps, DeskHandle, DeskRequest};
 use bianmin_drivers::demo::{DemoDevices, DemoTiming};
 use bianmin_drivers::gpio::GpioEvent;
@@ -38,10 +39,14 @@ pub struct Services {
     /// and when the session ends.
     pub identity: Arc<Mutex<Option<Box<Identity>>>>,
     pub inbox: Inbox,
-    /// The catalogue to show first: the cached platform copy, else the demo.
-    pub catalogue: Catalogue,
+    /// The verified content package to show first: the stored one (else
+    /// its predecessor); in demo mode the demo package. `None` in
+    /// production until a valid package arrives: out of service.
+    pub content: Option<Package>,
     /// Why the kiosk cannot take applications, for the out-of-service page.
     pub fault: Option<String>,
+    /// Why no content package is shown (`content` is `None`).
+    pub content_problem: Option<String>,
 }
 
 /// Where demo mode keeps its data when `BIANMIN_DATA_DIR` does not say, so a
@@ -63,9 +68,14 @@ pub fn start(config: &mut Config, demo: bool) -> Services {
     let mut platform = None;
 
     if demo {
+        // Demo mode trusts the demo publisher, whose key is public: never
+        // in `run`, where the configuration names the county's key.
+        config.content.public_key = package::DEMO_PUBLIC_KEY.into();
+        config.content.key_id = package::DEMO_KEY_ID.into();
         let options = ServerOptions {
             db_path: Some(config.store.data_dir.join("demo-platform.sqlite3")),
             catalogue: DEMO_CATALOGUE_JSON.as_bytes().to_vec(),
+            content_package: Some(package::DEMO_PACKAGE_JSON.as_bytes().to_vec()),
             shared_secret: Some(DEMO_SECRET.into()),
             ..ServerOptions::default()
         };
@@ -98,11 +108,25 @@ pub fn start(config: &mut Config, demo: bool) -> Services {
         }
     };
 
-    let catalogue = store
+    let keys = bianmin_sync::content_keys(config);
+    let loaded = match (&store, &keys) {
+        (_, Err(why)) => Err(why.clone()),
+        (None, _) => Err("the store cannot be opened".to_string()),
+        (Some(store), Ok(keys)) => load_content(store, keys),
+    };
+    let (content, content_problem) = match loaded {
+        Ok(content) => (Some(content), None),
+        // Demo content exists for `demo` only.
+        Err(_) if demo => (Some(Package::demo()), None),
+        Err(why) => {
+            tracing::error!(reason = %why, "no valid content package; out of service until one arrives");
+            (None, Some(why))
+        }
+    };
+    let content_version = content
         .as_ref()
-        .and_then(|s| s.catalogue().ok().flatten())
-        .and_then(|cached| Catalogue::from_json(&cached.body).ok())
-        .unwrap_or_else(Catalogue::demo);
+        .map(|c| c.version.clone())
+        .unwrap_or_default();
 
     if let Some(store) = store.clone() {
         let inbox = inbox.clone();
@@ -120,7 +144,8 @@ pub fn start(config: &mut Config, demo: bool) -> Services {
                     status,
                     store.clone(),
                     inbox.clone(),
-                    catalogue.version.clone(),
+                    content_version.clone(),
+                    keys.clone().unwrap_or_default(),
                 ));
                 Some(handle)
             }
@@ -169,9 +194,43 @@ pub fn start(config: &mut Config, demo: bool) -> Services {
         desk,
         identity,
         inbox,
-        catalogue,
+        content,
         fault,
+        content_problem,
     }
+}
+
+/// The stored package, verified again (the disk is trusted no more than the
+/// wire); its predecessor if it no longer verifies. The reason otherwise.
+pub fn load_content(store: &Store, keys: &[TrustedKey]) -> Result<Package, String> {
+    use bianmin_store::PackageSlot;
+    let mut reasons = Vec::new();
+    if keys.is_empty() {
+        reasons.push("未设置 content.public_key，不信任任何内容包 (no publisher key configured: [content] public_key)".to_string());
+    }
+    for slot in [PackageSlot::Current, PackageSlot::Previous] {
+        match store.content_package(slot) {
+            Ok(Some(cached)) => match package::open(&cached.body, keys) {
+                Ok(content) => {
+                    if slot == PackageSlot::Previous {
+                        tracing::warn!(version = %content.version, "the current content package no longer verifies; the previous one serves");
+                    }
+                    return Ok(content);
+                }
+                Err(err) => reasons.push(err.to_string()),
+            },
+            Ok(None) => {}
+            Err(err) => reasons.push(err.to_string()),
+        }
+    }
+    if let Ok(Some(refusal)) = store.content_refusal() {
+        reasons.push(refusal.reason);
+    }
+    if reasons.is_empty() {
+        reasons
+            .push("尚未从平台取得内容包 (no content package pulled from the platform yet)".into());
+    }
+    Err(reasons.join("; "))
 }
 
 /// The device manager on the configured ports, or on the demo simulators.
@@ -280,12 +339,14 @@ impl Services {
     }
 }
 
-/// Pass the sync engine's status to the UI; a newly pulled catalogue too.
+/// Pass the sync engine's status to the UI; a newly installed content
+/// package too (the controller applies it when the session ends).
 async fn forward_status(
     mut status: tokio::sync::watch::Receiver<SyncStatus>,
     store: Store,
     inbox: Inbox,
     mut shown_version: String,
+    keys: Vec<TrustedKey>,
 ) {
     loop {
         let current = status.borrow_and_update().clone();
@@ -293,16 +354,14 @@ async fn forward_status(
             link: current.link,
             queue_depth: current.queue.pending,
         });
-        if let Some(version) = current.catalogue_version.as_ref() {
+        if let Some(version) = current.content_version.as_ref() {
             if *version != shown_version {
-                if let Some(catalogue) = store
-                    .catalogue()
-                    .ok()
-                    .flatten()
-                    .and_then(|c| Catalogue::from_json(&c.body).ok())
-                {
+                let s = store.clone();
+                let k = keys.clone();
+                let loaded = tokio::task::spawn_blocking(move || load_content(&s, &k)).await;
+                if let Ok(Ok(content)) = loaded {
                     shown_version = version.clone();
-                    inbox.post(UiEvent::Catalogue(Box::new(catalogue)));
+                    inbox.post(UiEvent::Content(Box::new(content)));
                 }
             }
         }

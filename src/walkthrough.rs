@@ -124,7 +124,14 @@ fn walk_through(mut config: Config, out: &Path, large: bool) -> anyhow::Result<V
     let window = HeadlessWindow::install()?;
     window.set_size(config.ui.width.get(), config.ui.height.get());
     let ui = AppWindow::new().context("cannot create the kiosk window")?;
-    let controller = KioskController::new(&ui, config.clone(), services.catalogue.clone());
+    let controller = KioskController::new(
+        &ui,
+        config.clone(),
+        services
+            .content
+            .clone()
+            .unwrap_or_else(bianmin_core::package::Package::demo),
+    );
     controller.set_hooks(crate::app::kiosk_hooks(&services));
     controller.set_large(large);
     ui.show().context("cannot show the kiosk window")?;

@@ -27,7 +27,8 @@ fn stderr(output: &Output) -> String {
 const REFERENCE: &str = include_str!("../../config/kiosk.toml");
 
 /// The shipped template is refused for production only because it names no
-/// platform CA (issue 16); with one it passes.
+/// platform CA (issue 16) and no content publisher key (issue 14); with both
+/// it passes.
 #[test]
 fn config_check_accepts_the_reference_file_once_it_names_the_platform_ca() {
     let output = bianmin(&[
@@ -37,8 +38,9 @@ fn config_check_accepts_the_reference_file_once_it_names_the_platform_ca() {
     ]);
     assert_eq!(output.status.code(), Some(1));
     let message = stderr(&output);
-    assert_eq!(message.trim().lines().count(), 1, "{message}");
+    assert_eq!(message.trim().lines().count(), 2, "{message}");
     assert!(message.contains("未设置 platform.ca_file"), "{message}");
+    assert!(message.contains("未设置 content.public_key"), "{message}");
 
     let dir = tempfile::tempdir().unwrap();
     let ca = write(
@@ -46,10 +48,18 @@ fn config_check_accepts_the_reference_file_once_it_names_the_platform_ca() {
         "platform-ca.pem",
         "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
     );
-    let text = REFERENCE.replace(
-        "# ca_file = \"/etc/bianmin/platform-ca.pem\"",
-        &format!("ca_file = \"{ca}\""),
-    );
+    let text = REFERENCE
+        .replace(
+            "# ca_file = \"/etc/bianmin/platform-ca.pem\"",
+            &format!("ca_file = \"{ca}\""),
+        )
+        .replace(
+            "public_key = \"\"",
+            &format!(
+                "public_key = \"{}\"",
+                bianmin_core::package::DEMO_PUBLIC_KEY
+            ),
+        );
     let file = write(dir.path(), "kiosk.toml", &text);
     let output = bianmin(&["config", "check", &file]);
     assert!(output.status.success(), "{}", stderr(&output));

@@ -48,7 +48,14 @@ fn terminal() -> Terminal {
     let services = services::start(&mut config, true);
     assert!(services.fault.is_none(), "{:?}", services.fault);
     let ui = AppWindow::new().unwrap();
-    let controller = KioskController::new(&ui, config.clone(), services.catalogue.clone());
+    let controller = KioskController::new(
+        &ui,
+        config.clone(),
+        services
+            .content
+            .clone()
+            .unwrap_or_else(bianmin_core::package::Package::demo),
+    );
     controller.set_hooks(bianmin::app::kiosk_hooks(&services));
     ui.show().unwrap();
     Terminal {

@@ -7,6 +7,7 @@ mod support;
 
 mod assist;
 mod audit_planted;
+mod content;
 mod english;
 mod journey_e2e;
 mod journey_wipe;

@@ -2,7 +2,6 @@
 //! pressing buttons by their accessible label, and mock time.
 
 use bianmin_config::Config;
-use bianmin_core::catalogue::Catalogue;
 pub use bianmin_ui::press;
 use bianmin_ui::{AppWindow, Kiosk, KioskController, Screen};
 use i_slint_backend_testing::{AccessibleRole, ElementHandle};
@@ -13,7 +12,7 @@ use std::time::{Duration, Instant};
 pub fn kiosk_with(config: Config) -> (AppWindow, KioskController) {
     i_slint_backend_testing::init_no_event_loop();
     let ui = AppWindow::new().unwrap();
-    let controller = KioskController::new(&ui, config, Catalogue::demo());
+    let controller = KioskController::new(&ui, config, bianmin_core::package::Package::demo());
     ui.show().unwrap();
     (ui, controller)
 }

@@ -12,7 +12,6 @@ use super::support::{buttons, seconds, tap, wait_until};
 use bianmin_admin::pin::{AdminGate, NOT_PROVISIONED};
 use bianmin_admin::{AuditLog, Change};
 use bianmin_config::{Config, REFERENCE_CONFIG};
-use bianmin_core::catalogue::Catalogue;
 use bianmin_core::words::Words;
 use bianmin_drivers::manager::{Backoff, DeviceManager, ManagerConfig};
 use bianmin_drivers::printer::sim::VirtualPrinter;
@@ -99,7 +98,7 @@ fn kit_with_printer(fresh: bool, printer_port: &str) -> Kit {
     }
 
     let ui = AppWindow::new().unwrap();
-    let kiosk = KioskController::new(&ui, config.clone(), Catalogue::demo());
+    let kiosk = KioskController::new(&ui, config.clone(), bianmin_core::package::Package::demo());
     let admin = AdminController::new(&ui, config, config_path.clone());
     let recorder = Rc::new(Recorder::default());
     admin.set_hooks(Rc::new(Hooks(recorder.clone())));
@@ -359,7 +358,8 @@ fn five_wrong_pins_lock_admin_entry_even_after_a_restart() {
     let mut config = Config::from_file(&config_path).unwrap();
     config.store.data_dir = data_dir.clone();
     let ui2 = AppWindow::new().unwrap();
-    let _kiosk2 = KioskController::new(&ui2, config.clone(), Catalogue::demo());
+    let _kiosk2 =
+        KioskController::new(&ui2, config.clone(), bianmin_core::package::Package::demo());
     let admin2 = AdminController::new(&ui2, config, config_path);
     ui2.show().unwrap();
     admin2.open_pad();

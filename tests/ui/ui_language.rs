@@ -3,7 +3,6 @@
 
 use super::support::buttons;
 use bianmin_config::{Config, Language};
-use bianmin_core::catalogue::Catalogue;
 use bianmin_ui::{AppWindow, KioskController};
 use slint::ComponentHandle;
 
@@ -11,7 +10,11 @@ use slint::ComponentHandle;
 fn english_is_selectable_at_run_time_and_chinese_returns() {
     i_slint_backend_testing::init_no_event_loop();
     let ui = AppWindow::new().unwrap();
-    let controller = KioskController::new(&ui, Config::default(), Catalogue::demo());
+    let controller = KioskController::new(
+        &ui,
+        Config::default(),
+        bianmin_core::package::Package::demo(),
+    );
     ui.show().unwrap();
     assert!(!buttons(&ui, "找服务").is_empty());
     // The resident's way: the language button on the attract screen.

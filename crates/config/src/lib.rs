@@ -25,6 +25,7 @@ pub struct Config {
     pub session: SessionConfig,
     pub platform: PlatformConfig,
     pub store: StoreConfig,
+    pub content: ContentConfig,
     pub devices: DevicesConfig,
     pub voice: VoiceConfig,
     pub logging: LoggingConfig,
@@ -188,6 +189,16 @@ pub struct PlatformConfig {
     /// environment variable `BIANMIN_PLATFORM_SECRET`.
     #[serde(skip)]
     pub secret: Option<Secret>,
+}
+
+/// Whom the kiosk trusts to publish its content package.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ContentConfig {
+    /// `ed25519:BASE64`; empty trusts nothing (no package is ever shown).
+    pub public_key: String,
+    /// The key id a package's signature must name; empty accepts any.
+    pub key_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -730,6 +741,13 @@ impl Config {
                 });
             }
         }
+        if !test && self.content.public_key.trim().is_empty() {
+            problems.push(Problem {
+                section: "content",
+                key: "public_key",
+                message: "未设置 content.public_key：终端只显示经发布方签名的内容包，没有公钥就不会显示任何事项（页面显示“本终端正在准备服务内容”）。请向省级平台索取内容包发布公钥（形如 ed25519:…），写入 [content] public_key。(a production kiosk needs the content publisher's key)".to_string(),
+            });
+        }
         if !test {
             match &self.platform.ca_file {
                 None => problems.push(Problem {
@@ -957,7 +975,18 @@ mod tests {
         let mut c = Config::default();
         c.platform.url = HttpUrl(url.into());
         c.platform.ca_file = ca.map(PathBuf::from);
+        c.content.public_key = "ed25519:rGwo8RdtAeCNO9QFs9zwKGwYCEtv0lCxZ4DTOH/Hng0=".into();
         c
+    }
+
+    #[test]
+    fn production_needs_the_content_publishers_key() {
+        let mut c = production("https://p.example/api/v1", None);
+        c.content.public_key.clear();
+        assert!(c
+            .deployment_problems()
+            .iter()
+            .any(|p| p.section == "content" && p.message.contains("content.public_key")));
     }
 
     #[test]

@@ -24,21 +24,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-/// Where a material stands at submission.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MaterialState {
-    /// Scanned or handed over at the station.
-    Provided,
-    /// Fetched from the platform as an e-certificate (免证办).
-    ECertFetched,
-    /// An e-certificate to fetch once online: 待核验.
-    PendingVerification,
-    /// Missing under 容缺受理: owed later, printed on the receipt.
-    Missing,
-    /// Replaced by the resident's commitment (告知承诺).
-    Committed,
-}
+// Defined beside the catalogue's materials (a package lists the states a
+// material allows), so the catalogue need not import this module back.
+pub use crate::catalogue::MaterialState;
 
 impl MaterialState {
     pub fn label_zh(self) -> &'static str {
@@ -81,7 +69,33 @@ pub fn check_material_state(
     // A material nobody applying asks for allows nothing beyond handing it in.
     let all_askers =
         |rule: fn(&Service) -> bool| !askers.is_empty() && askers.iter().all(|s| rule(s));
+    // The content package may narrow what the flags allow for a material
+    // (never widen it); handing it in is always possible. Listing either
+    // e-certificate state allows both: whether it is fetched now or checked
+    // later depends on the link, not on the content.
+    let listed = |s: MaterialState| {
+        material.states.is_empty()
+            || material.states.contains(&s)
+            || (matches!(
+                s,
+                MaterialState::ECertFetched | MaterialState::PendingVerification
+            ) && material.states.iter().any(|m| {
+                matches!(
+                    m,
+                    MaterialState::ECertFetched | MaterialState::PendingVerification
+                )
+            }))
+    };
     match state {
+        MaterialState::ECertFetched | MaterialState::PendingVerification if !listed(state) => {
+            Err(ApplicationError::ECertNotAccepted(material.name.clone()))
+        }
+        MaterialState::Missing if !listed(state) => Err(ApplicationError::ToleranceNotAllowed {
+            material: material.name.clone(),
+        }),
+        MaterialState::Committed if !listed(state) => Err(ApplicationError::CommitmentNotAllowed {
+            material: material.name.clone(),
+        }),
         MaterialState::Provided => Ok(()),
         MaterialState::ECertFetched | MaterialState::PendingVerification if !material.e_cert => {
             Err(ApplicationError::ECertNotAccepted(material.name.clone()))
@@ -614,6 +628,7 @@ mod tests {
             key: false,
             e_cert: true,
             note: String::new(),
+            states: Vec::new(),
         };
         let held = vec!["居民户口簿".to_string()];
         let offered = offered_material_states(&material, &[], Some(&held));

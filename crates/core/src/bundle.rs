@@ -64,8 +64,12 @@ pub struct Bundle {
 pub struct Question {
     pub id: String,
     pub text: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub text_en: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub help: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub help_en: String,
     pub options: Vec<AnswerOption>,
 }
 
@@ -74,12 +78,14 @@ pub struct Question {
 pub struct AnswerOption {
     pub value: String,
     pub label: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub label_en: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub adds: Vec<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub removes: Vec<String>,
     /// Follow-up questions this answer brings up; they come later in the list.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reveals: Vec<String>,
 }
 
@@ -100,6 +106,13 @@ impl BundleCatalogue {
     pub fn from_json(text: &str, catalogue: &Catalogue) -> Result<BundleCatalogue, BundleError> {
         let doc: BundleCatalogue =
             serde_json::from_str(text).map_err(|e| BundleError::Malformed(e.to_string()))?;
+        doc.check(catalogue)?;
+        Ok(doc)
+    }
+
+    /// Every consistency rule, against the catalogue the bundles point into.
+    pub fn check(&self, catalogue: &Catalogue) -> Result<(), BundleError> {
+        let doc = self;
         if doc.schema > BUNDLES_SCHEMA_VERSION {
             return Err(BundleError::UnsupportedSchema { found: doc.schema });
         }
@@ -113,7 +126,7 @@ impl BundleCatalogue {
             }
             bundle.check(catalogue)?;
         }
-        Ok(doc)
+        Ok(())
     }
 
     pub fn demo(catalogue: &Catalogue) -> BundleCatalogue {
@@ -457,6 +470,23 @@ fn merge_specs(specs: &[&FieldSpec]) -> FieldSpec {
     let mut spec = (*first).clone();
     spec.required = specs.iter().any(|s| s.required);
     spec.digits = specs.iter().any(|s| s.digits);
+    // Asked unconditionally if one item asks it so; otherwise when any
+    // item's condition holds.
+    spec.when = if specs.iter().any(|s| s.when.is_none()) {
+        None
+    } else {
+        let mut distinct: Vec<crate::form::Condition> = Vec::new();
+        for c in specs.iter().filter_map(|s| s.when.clone()) {
+            if !distinct.contains(&c) {
+                distinct.push(c);
+            }
+        }
+        if distinct.len() == 1 {
+            distinct.pop()
+        } else {
+            Some(crate::form::Condition::AnyOf(distinct))
+        }
+    };
     spec.min_len = specs.iter().filter_map(|s| s.min_len).max();
     spec.max_len = specs.iter().filter_map(|s| s.max_len).min();
     if let (Some(min), Some(max)) = (spec.min_len, spec.max_len) {
@@ -495,6 +525,24 @@ fn merge_materials(name: String, variants: &[&Material]) -> Material {
         key: variants.iter().any(|m| m.key),
         e_cert: variants.iter().all(|m| m.e_cert),
         note: joined(|m| &m.note),
+        // A state is offered only if every item that lists states allows it
+        // (the strictest wins, as for e_cert); items that list none follow
+        // the rule of the flags and do not narrow it.
+        states: {
+            let mut lists = variants.iter().filter(|m| !m.states.is_empty());
+            match lists.next() {
+                None => Vec::new(),
+                Some(first) => {
+                    let rest: Vec<&&Material> = lists.collect();
+                    first
+                        .states
+                        .iter()
+                        .copied()
+                        .filter(|s| rest.iter().all(|m| m.states.contains(s)))
+                        .collect()
+                }
+            }
+        },
     }
 }
 
@@ -659,6 +707,7 @@ mod tests {
             key,
             e_cert,
             note: String::new(),
+            states: Vec::new(),
         };
         let schema = FormSchema { fields: vec![] };
         let a = [m(true, false)];

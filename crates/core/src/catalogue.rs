@@ -64,6 +64,57 @@ pub struct Service {
     /// 1–100: how often residents use it, for "popular" lists and ranking.
     #[serde(default)]
     pub popularity: u8,
+    /// What the terminal must have to complete this service here; a package
+    /// promising what the terminal lacks is refused (`content check`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub needs: Vec<Capability>,
+}
+
+/// Something a terminal may or may not have. The content says what a service
+/// needs, the terminal's configuration what it has: the guide then promises
+/// only what this terminal can keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Capability {
+    IdCardReader,
+    Scanner,
+    Printer,
+    Camera,
+    Payment,
+    FaceCheck,
+}
+
+impl Capability {
+    pub const ALL: [Capability; 6] = [
+        Capability::IdCardReader,
+        Capability::Scanner,
+        Capability::Printer,
+        Capability::Camera,
+        Capability::Payment,
+        Capability::FaceCheck,
+    ];
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Capability::IdCardReader => "身份证读卡器",
+            Capability::Scanner => "扫码器",
+            Capability::Printer => "打印机",
+            Capability::Camera => "摄像头",
+            Capability::Payment => "缴费",
+            Capability::FaceCheck => "人脸核验",
+        }
+    }
+
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Capability::IdCardReader => "ID card reader",
+            Capability::Scanner => "code scanner",
+            Capability::Printer => "printer",
+            Capability::Camera => "camera",
+            Capability::Payment => "payment",
+            Capability::FaceCheck => "face check",
+        }
+    }
 }
 
 fn yes() -> bool {
@@ -81,6 +132,26 @@ pub struct Material {
     pub e_cert: bool,
     #[serde(default)]
     pub note: String,
+    /// The states the resident may choose for it; empty means the rule of
+    /// the flags (key, e_cert) and of the service (commitment, tolerant).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub states: Vec<MaterialState>,
+}
+
+/// Where a material stands at submission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaterialState {
+    /// Scanned or handed over at the station.
+    Provided,
+    /// Fetched from the platform as an e-certificate (免证办).
+    ECertFetched,
+    /// An e-certificate to fetch once online: 待核验.
+    PendingVerification,
+    /// Missing under 容缺受理: owed later, printed on the receipt.
+    Missing,
+    /// Replaced by the resident's commitment (告知承诺).
+    Committed,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -141,7 +212,8 @@ impl Catalogue {
         Catalogue::from_json(DEMO_CATALOGUE_JSON).expect("the shipped demo catalogue is valid")
     }
 
-    fn check(&self) -> Result<(), CatalogueError> {
+    /// Every consistency rule of a catalogue (also run on a content package).
+    pub fn check(&self) -> Result<(), CatalogueError> {
         let mut category_codes = HashSet::new();
         for category in &self.categories {
             if !category_codes.insert(category.code.as_str()) {

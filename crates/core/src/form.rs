@@ -67,11 +67,86 @@ pub struct FieldSpec {
     pub digits: bool,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub hint: String,
+    /// English wording where the package gives it; the Chinese otherwise.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub label_en: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub hint_en: String,
+    /// What the ID card fills in (one of `PREFILL_KEYS`); by default the
+    /// field's own key when the card knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefill: Option<String>,
+    /// Asked only when this holds (guardian fields for a minor …); always
+    /// asked when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<Condition>,
 }
 
 impl FieldSpec {
     pub fn numeric_keypad(&self) -> bool {
         self.digits || self.kind.numeric_keypad()
+    }
+
+    /// Whether the field is asked of this resident.
+    pub fn applies(&self, context: &ConditionContext<'_>) -> bool {
+        self.when.as_ref().is_none_or(|c| c.holds(context))
+    }
+}
+
+/// The identity attributes the ID card can fill in (表单预填).
+pub const PREFILL_KEYS: &[&str] = &[
+    "applicant.name",
+    "applicant.id_number",
+    "applicant.gender",
+    "applicant.birth_date",
+    "applicant.address",
+    "delivery.address",
+];
+
+/// When a conditional field is asked. JSON: `{"applicant_under": 16}`,
+/// `{"answer": {"question": "agent", "is": ["yes"]}}`, `{"any_of": [...]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Condition {
+    /// The applicant is younger than this many whole years.
+    ApplicantUnder(u32),
+    /// A questionnaire answer of the 一件事 bundle is one of these values.
+    Answer {
+        question: String,
+        is: Vec<String>,
+    },
+    AnyOf(Vec<Condition>),
+}
+
+/// What a condition may look at: nothing else about the resident.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ConditionContext<'a> {
+    /// Whole years, from the card or the birth date typed; `None` if unknown.
+    pub applicant_age: Option<u32>,
+    pub answers: Option<&'a BTreeMap<String, String>>,
+}
+
+impl Condition {
+    /// Whether it holds. An age not known yet counts as holding: asking one
+    /// field too many is mended by the resident, one too few by a refusal.
+    pub fn holds(&self, context: &ConditionContext<'_>) -> bool {
+        match self {
+            Condition::ApplicantUnder(years) => context.applicant_age.is_none_or(|a| a < *years),
+            Condition::Answer { question, is } => context
+                .answers
+                .and_then(|a| a.get(question))
+                .is_some_and(|given| is.contains(given)),
+            Condition::AnyOf(list) => list.iter().any(|c| c.holds(context)),
+        }
+    }
+
+    /// The question ids it refers to (checked against the bundles).
+    pub fn questions(&self) -> Vec<&str> {
+        match self {
+            Condition::ApplicantUnder(_) => Vec::new(),
+            Condition::Answer { question, .. } => vec![question.as_str()],
+            Condition::AnyOf(list) => list.iter().flat_map(Condition::questions).collect(),
+        }
     }
 }
 
@@ -94,6 +169,24 @@ impl FormSchema {
             .collect()
     }
 
+    /// The fields asked of this resident, in order.
+    pub fn applying<'s>(&'s self, context: &ConditionContext<'_>) -> Vec<&'s FieldSpec> {
+        self.fields.iter().filter(|f| f.applies(context)).collect()
+    }
+
+    /// Like `validate`, for the fields that apply only: a field not asked
+    /// cannot be missing.
+    pub fn validate_in(
+        &self,
+        values: &FormValues,
+        context: &ConditionContext<'_>,
+    ) -> Vec<FieldError> {
+        self.applying(context)
+            .into_iter()
+            .filter_map(|spec| validate_field(spec, values.get(&spec.key)).err())
+            .collect()
+    }
+
     /// Fill the fields the ID card knows, leaving anything the resident
     /// already typed untouched.
     pub fn prefill(&self, values: &mut FormValues, identity: &Identity) {
@@ -101,7 +194,8 @@ impl FormSchema {
             if values.get(&spec.key).is_some_and(|v| !v.trim().is_empty()) {
                 continue;
             }
-            if let Some(value) = identity.value_for(&spec.key) {
+            let source = spec.prefill.as_deref().unwrap_or(&spec.key);
+            if let Some(value) = identity.value_for(source) {
                 values.set(&spec.key, value);
             }
         }
@@ -113,56 +207,70 @@ impl FormSchema {
 
 /// A field as listed for a service: its key alone, or its key with the
 /// stricter or looser settings this service needs.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
-enum FieldRef {
+pub enum FieldRef {
     Key(String),
     Override(FieldOverride),
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FieldOverride {
-    key: String,
-    #[serde(default)]
-    required: Option<bool>,
-    #[serde(default)]
-    min_len: Option<u32>,
-    #[serde(default)]
-    max_len: Option<u32>,
-    #[serde(default)]
-    label: Option<String>,
+pub struct FieldOverride {
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_len: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_len: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_en: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<Condition>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// A field of the shared dictionary, as written in the source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FieldDef {
-    label: String,
-    kind: FieldKind,
-    #[serde(default)]
-    required: bool,
-    #[serde(default)]
-    min_len: Option<u32>,
-    #[serde(default)]
-    max_len: Option<u32>,
-    #[serde(default)]
-    choices: Vec<String>,
-    #[serde(default)]
-    digits: bool,
-    #[serde(default)]
-    hint: String,
+pub struct FieldDef {
+    pub label: String,
+    pub kind: FieldKind,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub required: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_len: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_len: Option<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub digits: bool,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub hint: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub label_en: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub hint_en: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefill: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<Condition>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// The form library as written (config/forms/*.json and the `forms` part of
+/// a content package): a shared field dictionary and each service's list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FormsDocument {
-    schema: u32,
-    #[serde(default)]
-    #[allow(dead_code)]
-    demo_data: bool,
-    fields: BTreeMap<String, FieldDef>,
-    default: Vec<FieldRef>,
-    services: BTreeMap<String, Vec<FieldRef>>,
+pub struct FormsSource {
+    pub schema: u32,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub demo_data: bool,
+    pub fields: BTreeMap<String, FieldDef>,
+    pub default: Vec<FieldRef>,
+    pub services: BTreeMap<String, Vec<FieldRef>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -187,8 +295,13 @@ pub struct FormLibrary {
 impl FormLibrary {
     /// Parse and check a form library; a document that fails is never used.
     pub fn from_json(text: &str) -> Result<FormLibrary, FormsError> {
-        let doc: FormsDocument =
+        let doc: FormsSource =
             serde_json::from_str(text).map_err(|e| FormsError::Malformed(e.to_string()))?;
+        FormLibrary::from_source(&doc)
+    }
+
+    /// Resolve and check a parsed form library.
+    pub fn from_source(doc: &FormsSource) -> Result<FormLibrary, FormsError> {
         if doc.schema > FORMS_SCHEMA_VERSION {
             return Err(FormsError::UnsupportedSchema { found: doc.schema });
         }
@@ -229,6 +342,11 @@ fn check_def(key: &str, def: &FieldDef) -> Result<(), FormsError> {
     let bad = |why: &str| Err(FormsError::Inconsistent(format!("field {key}: {why}")));
     if !is_semantic_key(key) {
         return bad("a key is lowercase words joined by dots, like applicant.name");
+    }
+    if let Some(prefill) = &def.prefill {
+        if !PREFILL_KEYS.contains(&prefill.as_str()) {
+            return bad("its prefill key is not one the ID card fills in");
+        }
     }
     if def.label.trim().is_empty() {
         return bad("no label");
@@ -294,6 +412,10 @@ fn resolve(
             choices: def.choices.clone(),
             digits: def.digits,
             hint: def.hint.clone(),
+            label_en: def.label_en.clone(),
+            hint_en: def.hint_en.clone(),
+            prefill: def.prefill.clone(),
+            when: def.when.clone(),
         };
         if let Some(o) = over {
             if let Some(required) = o.required {
@@ -307,6 +429,14 @@ fn resolve(
             }
             if let Some(label) = &o.label {
                 spec.label = label.clone();
+                // An English label of the dictionary says the other words.
+                spec.label_en.clear();
+            }
+            if let Some(label_en) = &o.label_en {
+                spec.label_en = label_en.clone();
+            }
+            if o.when.is_some() {
+                spec.when = o.when.clone();
             }
             if let (Some(min), Some(max)) = (spec.min_len, spec.max_len) {
                 if min > max {
@@ -920,6 +1050,10 @@ pub(crate) mod tests {
             choices: vec!["男".into(), "女".into()],
             digits: false,
             hint: String::new(),
+            label_en: String::new(),
+            hint_en: String::new(),
+            prefill: None,
+            when: None,
         };
         let err = validate_field(&spec(FieldKind::Phone, true), None).unwrap_err();
         assert_eq!(err.message.zh(), "请填写联系电话");
@@ -1022,5 +1156,42 @@ pub(crate) mod tests {
             prop_assert!(is_phone(&phone));
             prop_assert!(mask_phone(&phone).contains("****"));
         }
+    }
+}
+
+#[cfg(test)]
+mod condition_tests {
+    use super::*;
+
+    #[test]
+    fn guardian_fields_follow_age_or_an_answer() {
+        let minor = Condition::ApplicantUnder(16);
+        let agent = Condition::Answer {
+            question: "agent".into(),
+            is: vec!["yes".into()],
+        };
+        let either = Condition::AnyOf(vec![minor.clone(), agent.clone()]);
+        let mut answers = BTreeMap::new();
+        let adult = ConditionContext {
+            applicant_age: Some(40),
+            answers: Some(&answers),
+        };
+        assert!(!minor.holds(&adult) && !either.holds(&adult));
+        let child = ConditionContext {
+            applicant_age: Some(9),
+            answers: None,
+        };
+        assert!(minor.holds(&child) && either.holds(&child) && !agent.holds(&child));
+        // Not known yet: asked rather than silently skipped.
+        assert!(minor.holds(&ConditionContext::default()));
+        answers.insert("agent".to_string(), "yes".to_string());
+        let helped = ConditionContext {
+            applicant_age: Some(40),
+            answers: Some(&answers),
+        };
+        assert!(either.holds(&helped));
+        let json =
+            r#"{"any_of":[{"applicant_under":16},{"answer":{"question":"agent","is":["yes"]}}]}"#;
+        assert_eq!(serde_json::from_str::<Condition>(json).unwrap(), either);
     }
 }

@@ -11,6 +11,7 @@ pub mod form;
 pub mod glossary;
 pub mod id_number;
 pub mod ime;
+pub mod package;
 pub mod phone;
 pub mod receipt;
 pub mod search;

@@ -143,6 +143,10 @@ pub struct ServerOptions {
     pub db_path: Option<PathBuf>,
     /// The catalogue document served by `GET /catalogue` (opaque JSON).
     pub catalogue: Vec<u8>,
+    /// The signed content package served by `GET /content-package`, as
+    /// published (the server does not sign: the publisher does, offline);
+    /// `None` answers 404 until one is published.
+    pub content_package: Option<Vec<u8>>,
     /// Terminal id → signing secret.
     pub secrets: HashMap<String, String>,
     /// Secret accepted for any terminal id not in `secrets` (demo, tests).
@@ -166,6 +170,7 @@ impl Default for ServerOptions {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             db_path: None,
             catalogue: br#"{"schema":1,"version":"empty","categories":[],"services":[]}"#.to_vec(),
+            content_package: None,
             secrets: HashMap::new(),
             shared_secret: None,
             tls: None,
@@ -211,6 +216,7 @@ struct Shared {
     nonces_purged_at: AtomicI64,
     admin_token: Option<String>,
     catalogue: RwLock<Catalogue>,
+    content_package: RwLock<Option<Catalogue>>,
     secrets: HashMap<String, String>,
     shared_secret: Option<String>,
     max_skew: i64,
@@ -379,6 +385,10 @@ pub async fn spawn(opts: ServerOptions) -> std::io::Result<ServerHandle> {
             etag: etag_of(&opts.catalogue),
             body: Bytes::from(opts.catalogue),
         }),
+        content_package: RwLock::new(opts.content_package.map(|body| Catalogue {
+            etag: etag_of(&body),
+            body: Bytes::from(body),
+        })),
         secrets: opts.secrets,
         shared_secret: opts.shared_secret,
         max_skew: opts.max_skew_secs,
@@ -558,6 +568,10 @@ fn router(shared: Arc<Shared>) -> Router {
     let api = Router::new()
         .route(&format!("{API_PREFIX}/catalogue"), get(get_catalogue))
         .route(
+            &format!("{API_PREFIX}/content-package"),
+            get(get_content_package),
+        )
+        .route(
             &format!("{API_PREFIX}/applications/batch"),
             post(|s, t, b| batch(RecordKind::Application, s, t, b)),
         )
@@ -593,6 +607,10 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/admin/stats", get(admin_stats))
         .route("/admin/progress", post(admin_progress))
+        .route(
+            "/admin/content-package",
+            axum::routing::put(admin_publish_content),
+        )
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             guard_admin,
@@ -821,6 +839,32 @@ fn remember_nonce(
 
 async fn get_catalogue(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     let cat = s.catalogue.read().unwrap();
+    conditional(&cat, &headers)
+}
+
+async fn get_content_package(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    match s.content_package.read().unwrap().as_ref() {
+        Some(published) => conditional(published, &headers),
+        None => api_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no content package is published",
+        ),
+    }
+}
+
+/// Publish a signed content package as given (the reference server does not
+/// verify it: a kiosk must refuse a bad one whatever the platform serves).
+async fn admin_publish_content(State(s): State<Arc<Shared>>, body: Bytes) -> StatusCode {
+    *s.content_package.write().unwrap() = Some(Catalogue {
+        etag: etag_of(&body),
+        body,
+    });
+    StatusCode::NO_CONTENT
+}
+
+/// A document answered with its ETag, or 304 when the client has it.
+fn conditional(cat: &Catalogue, headers: &HeaderMap) -> Response {
     let etag = HeaderValue::from_str(&cat.etag).expect("hex etag");
     let matches = headers
         .get(header::IF_NONE_MATCH)
@@ -1281,6 +1325,14 @@ impl ServerHandle {
         .ok()
         .flatten()
         .and_then(|b| serde_json::from_str(&b).ok())
+    }
+
+    /// Publish a signed content package (its ETag changes with its bytes).
+    pub fn set_content_package(&self, body: Vec<u8>) {
+        *self.shared.content_package.write().unwrap() = Some(Catalogue {
+            etag: etag_of(&body),
+            body: Bytes::from(body),
+        });
     }
 
     /// Publish a new catalogue (its ETag changes with its bytes).

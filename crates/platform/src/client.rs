@@ -303,13 +303,28 @@ impl PlatformClient {
 
     /// Conditional catalogue pull.
     pub async fn catalogue(&self, etag: Option<&str>) -> Result<CatalogueFetch, PlatformError> {
+        self.conditional_get("/catalogue", etag).await
+    }
+
+    /// Conditional pull of the signed content package (the caller verifies
+    /// it; this only fetches bytes).
+    pub async fn content_package(
+        &self,
+        etag: Option<&str>,
+    ) -> Result<CatalogueFetch, PlatformError> {
+        self.conditional_get("/content-package", etag).await
+    }
+
+    async fn conditional_get(
+        &self,
+        path: &str,
+        etag: Option<&str>,
+    ) -> Result<CatalogueFetch, PlatformError> {
         let mut headers = HeaderMap::new();
         if let Some(tag) = etag.and_then(|t| HeaderValue::from_str(t).ok()) {
             headers.insert(IF_NONE_MATCH, tag);
         }
-        let resp = self
-            .send(Method::GET, "/catalogue", Vec::new(), headers)
-            .await?;
+        let resp = self.send(Method::GET, path, Vec::new(), headers).await?;
         if resp.status() == StatusCode::NOT_MODIFIED {
             return Ok(CatalogueFetch::NotModified);
         }
@@ -320,7 +335,7 @@ impl PlatformClient {
             .map(str::to_string);
         let body = read_capped(resp, MAX_RESPONSE_BODY).await?;
         let body = String::from_utf8(body)
-            .map_err(|_| PlatformError::Protocol("catalogue is not UTF-8".into()))?;
+            .map_err(|_| PlatformError::Protocol(format!("{path} is not UTF-8")))?;
         Ok(CatalogueFetch::New { etag, body })
     }
 

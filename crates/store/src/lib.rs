@@ -255,6 +255,40 @@ pub struct CachedCatalogue {
     pub fetched_at_ms: i64,
 }
 
+/// A signed content package as pulled (verified before it was stored, and
+/// again by whoever reads it: the disk is not trusted more than the wire).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedPackage {
+    pub etag: Option<String>,
+    pub version: String,
+    pub body: Vec<u8>,
+    pub installed_at_ms: i64,
+}
+
+/// Which stored package: the one in use, or the one it replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PackageSlot {
+    Current,
+    Previous,
+}
+
+impl PackageSlot {
+    fn name(self) -> &'static str {
+        match self {
+            PackageSlot::Current => "current",
+            PackageSlot::Previous => "previous",
+        }
+    }
+}
+
+/// Why the last package pulled was refused (for doctor and heartbeats).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageRefusal {
+    pub etag: Option<String>,
+    pub reason: String,
+    pub at_ms: i64,
+}
+
 /// What the store thinks of the system clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -352,6 +386,16 @@ const MIGRATIONS: &[&str] = &[
                 (SELECT COALESCE(MAX(id), 0) + 1 FROM outbox)) AS TEXT)
        FROM (SELECT 'application' AS kind UNION ALL SELECT 'evaluation'
              UNION ALL SELECT 'heartbeat' UNION ALL SELECT 'error_report') AS k;",
+    // 4: the signed content package, the one in use and the one before it
+    // (for rollback), and why the last one pulled was refused.
+    "CREATE TABLE content_package (
+        slot TEXT PRIMARY KEY CHECK (slot IN ('current','previous')),
+        etag TEXT, version TEXT NOT NULL, body BLOB NOT NULL, installed_at INTEGER NOT NULL
+     ) WITHOUT ROWID;
+     CREATE TABLE content_refusal (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        etag TEXT, reason TEXT NOT NULL, at INTEGER NOT NULL
+     );",
 ];
 
 /// `meta` key of `kind`'s pending mark: no record of that kind with a lower
@@ -1241,6 +1285,96 @@ impl Store {
             params![etag, version, body, now_ms()],
         )?;
         Ok(())
+    }
+
+    /// A stored content package.
+    pub fn content_package(&self, slot: PackageSlot) -> Result<Option<CachedPackage>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT etag, version, body, installed_at FROM content_package WHERE slot = ?1",
+                [slot.name()],
+                |r| {
+                    Ok(CachedPackage {
+                        etag: r.get(0)?,
+                        version: r.get(1)?,
+                        body: r.get(2)?,
+                        installed_at_ms: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Make a verified package current; the current one becomes the
+    /// previous (the one before is dropped), and any refusal is cleared. One
+    /// transaction: a crash leaves the old pair or the new pair.
+    pub fn install_content_package(
+        &self,
+        etag: Option<&str>,
+        version: &str,
+        body: &[u8],
+    ) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let same: bool = tx
+            .query_row(
+                "SELECT body = ?1 FROM content_package WHERE slot = 'current'",
+                [body],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(false);
+        if same {
+            // The platform went back to what we show: keep the rollback copy.
+            tx.execute(
+                "UPDATE content_package SET etag = ?1 WHERE slot = 'current'",
+                [etag],
+            )?;
+        } else {
+            tx.execute("DELETE FROM content_package WHERE slot = 'previous'", [])?;
+            tx.execute(
+                "UPDATE content_package SET slot = 'previous' WHERE slot = 'current'",
+                [],
+            )?;
+            tx.execute(
+                "INSERT INTO content_package (slot, etag, version, body, installed_at)
+                 VALUES ('current', ?1, ?2, ?3, ?4)",
+                params![etag, version, body, now_ms()],
+            )?;
+        }
+        tx.execute("DELETE FROM content_refusal", [])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Remember why a pulled package was refused; what is stored stays.
+    pub fn refuse_content_package(&self, etag: Option<&str>, reason: &str) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO content_refusal (id, etag, reason, at) VALUES (1, ?1, ?2, ?3)
+             ON CONFLICT (id) DO UPDATE SET etag = excluded.etag, reason = excluded.reason,
+               at = excluded.at",
+            params![etag, reason, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// Why the last package pulled was refused, if it was.
+    pub fn content_refusal(&self) -> Result<Option<PackageRefusal>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT etag, reason, at FROM content_refusal WHERE id = 1",
+                [],
+                |r| {
+                    Ok(PackageRefusal {
+                        etag: r.get(0)?,
+                        reason: r.get(1)?,
+                        at_ms: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
     }
 
     /// Full `PRAGMA integrity_check` (for `doctor`).

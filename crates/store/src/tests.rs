@@ -103,6 +103,48 @@ fn evaluation_level_checked() {
 }
 
 #[test]
+fn a_new_content_package_keeps_the_previous_for_rollback() {
+    use crate::PackageSlot::{Current, Previous};
+    let (_d, store) = open();
+    assert!(store.content_package(Current).unwrap().is_none());
+    store
+        .install_content_package(Some("\"a\""), "v1", b"one")
+        .unwrap();
+    store
+        .refuse_content_package(Some("\"x\""), "bad signature")
+        .unwrap();
+    assert_eq!(
+        store.content_refusal().unwrap().unwrap().reason,
+        "bad signature"
+    );
+    store
+        .install_content_package(Some("\"b\""), "v2", b"two")
+        .unwrap();
+    assert!(store.content_refusal().unwrap().is_none());
+    assert_eq!(
+        store.content_package(Current).unwrap().unwrap().version,
+        "v2"
+    );
+    assert_eq!(
+        store.content_package(Previous).unwrap().unwrap().body,
+        b"one"
+    );
+    // The same package again (the platform rolled back to it): no shuffle.
+    store
+        .install_content_package(Some("\"c\""), "v2", b"two")
+        .unwrap();
+    assert_eq!(
+        store.content_package(Previous).unwrap().unwrap().version,
+        "v1"
+    );
+    store.install_content_package(None, "v3", b"three").unwrap();
+    assert_eq!(
+        store.content_package(Previous).unwrap().unwrap().version,
+        "v2"
+    );
+}
+
+#[test]
 fn catalogue_replaced_atomically() {
     let (_d, store) = open();
     assert!(store.catalogue().unwrap().is_none());

@@ -8,11 +8,12 @@
 pub mod backoff;
 
 use bianmin_config::Config;
+use bianmin_core::package::TrustedKey;
 use bianmin_platform::api::{
     BatchResponse, Progress, RecordKind, RecordResult, RecordStatus, ResidentDocuments,
 };
 use bianmin_platform::client::{CatalogueFetch, PlatformClient, PlatformError};
-use bianmin_store::{NewHeartbeat, OutgoingRecord, QueueStats, Store, StoreError};
+use bianmin_store::{NewHeartbeat, OutgoingRecord, PackageSlot, QueueStats, Store, StoreError};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -48,6 +49,10 @@ pub struct SyncStatus {
     /// The system clock looks wrong (store check or platform `clock_skew`).
     pub clock_suspect: bool,
     pub catalogue_version: Option<String>,
+    /// Version of the content package in use (verified and stored).
+    pub content_version: Option<String>,
+    /// Why the last package pulled was refused (the previous keeps serving).
+    pub content_refused: Option<String>,
 }
 
 impl Default for SyncStatus {
@@ -61,6 +66,8 @@ impl Default for SyncStatus {
             failures: 0,
             clock_suspect: false,
             catalogue_version: None,
+            content_version: None,
+            content_refused: None,
         }
     }
 }
@@ -75,6 +82,21 @@ pub struct SyncOptions {
     pub housekeeping_every: Duration,
     pub retention_days: u32,
     pub send_heartbeats: bool,
+    /// Publisher keys a content package must be signed with.
+    pub content_keys: Vec<TrustedKey>,
+}
+
+/// The publisher keys of the configuration; none when `[content]
+/// public_key` is empty or not a key (then every package is refused, and
+/// the reason says why).
+pub fn content_keys(config: &Config) -> Result<Vec<TrustedKey>, String> {
+    let text = config.content.public_key.trim();
+    if text.is_empty() {
+        return Ok(Vec::new());
+    }
+    TrustedKey::parse(text, config.content.key_id.trim())
+        .map(|k| vec![k])
+        .map_err(|why| format!("content.public_key 无效 (invalid): {why}"))
 }
 
 impl SyncOptions {
@@ -88,6 +110,7 @@ impl SyncOptions {
             )),
             retention_days: config.store.retention_days.get(),
             send_heartbeats: true,
+            content_keys: content_keys(config).unwrap_or_default(),
         }
     }
 }
@@ -486,6 +509,74 @@ pub async fn pull_catalogue(
     }
 }
 
+/// Where the content package stands after a pull.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContentPull {
+    /// Version of the package in use.
+    pub version: Option<String>,
+    /// Why the newest package pulled was refused.
+    pub refused: Option<String>,
+}
+
+/// Conditional pull of the signed content package. A new one is verified
+/// (signature, then consistency) before it is stored; a refused one is
+/// remembered with its reason and the package in use stays. A platform with
+/// no package published (404) is not a failure of the link.
+pub async fn pull_content(
+    client: &PlatformClient,
+    store: &Store,
+    keys: &[TrustedKey],
+) -> Result<ContentPull, SyncError> {
+    let s = store.clone();
+    let (current, refusal) = blocking(move || {
+        Ok((
+            s.content_package(PackageSlot::Current)?,
+            s.content_refusal()?,
+        ))
+    })
+    .await?;
+    // Asking with the refused package's tag: the same bad package is not
+    // downloaded and checked again every round.
+    let etag = refusal
+        .as_ref()
+        .and_then(|r| r.etag.clone())
+        .or_else(|| current.as_ref().and_then(|c| c.etag.clone()));
+    let unchanged = ContentPull {
+        version: current.as_ref().map(|c| c.version.clone()),
+        refused: refusal.map(|r| r.reason),
+    };
+    let (etag, body) = match client.content_package(etag.as_deref()).await {
+        Ok(CatalogueFetch::New { etag, body }) => (etag, body),
+        Ok(CatalogueFetch::NotModified) | Err(PlatformError::NotFound) => return Ok(unchanged),
+        Err(err) => return Err(err.into()),
+    };
+    let keys = keys.to_vec();
+    let s = store.clone();
+    blocking(move || {
+        match bianmin_core::package::open(body.as_bytes(), &keys) {
+            Ok(package) => {
+                s.install_content_package(etag.as_deref(), &package.version, body.as_bytes())?;
+                tracing::info!(version = %package.version, "content package installed; shown from the next session");
+                Ok(ContentPull {
+                    version: Some(package.version),
+                    refused: None,
+                })
+            }
+            Err(err) => {
+                let reason = err.to_string();
+                tracing::warn!(%reason, "content package refused; the one in use keeps serving");
+                s.refuse_content_package(etag.as_deref(), &reason)?;
+                Ok(ContentPull {
+                    version: unchanged.version,
+                    refused: Some(reason),
+                })
+            }
+        }
+    })
+    .await
+    .map_err(Into::into)
+}
+
 /// Heartbeats kept while offline; older ones still go out, newer ones are
 /// skipped until the platform is reached again.
 pub const MAX_PENDING_HEARTBEATS: u64 = 288;
@@ -681,6 +772,16 @@ async fn run(
                     catalogue_stale = false;
                 }
                 Err(e) => result = Err(e),
+            }
+            match pull_content(&client, &store, &opts.content_keys).await {
+                Ok(pull) => {
+                    status.content_version = pull.version;
+                    status.content_refused = pull.refused;
+                }
+                Err(e) => {
+                    catalogue_stale = true;
+                    result = Err(e);
+                }
             }
         }
         // The outbox drains whether or not the catalogue could be pulled: a

@@ -7,7 +7,6 @@
 use crate::headless::all_screens;
 use crate::{AppWindow, KioskController};
 use bianmin_config::{Config, Language};
-use bianmin_core::catalogue::Catalogue;
 use bianmin_core::session::EndReason;
 use i_slint_backend_testing::{ElementHandle, TestingBackend, TestingBackendOptions};
 use slint::{ComponentHandle, Rgba8Pixel, SharedPixelBuffer};
@@ -210,7 +209,7 @@ fn visit_screens(
         .set_size(slint::PhysicalSize::new(size.0, size.1));
     let mut config = Config::default();
     config.ui.language = language;
-    let controller = KioskController::new(&ui, config, Catalogue::demo());
+    let controller = KioskController::new(&ui, config, bianmin_core::package::Package::demo());
     controller.set_hooks(std::rc::Rc::new(crate::headless::SampleResident));
     ui.show()?;
     for &large in themes {

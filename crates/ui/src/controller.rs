@@ -12,10 +12,11 @@ use crate::{
     TermRow, Theme,
 };
 use bianmin_config::{Config, Language};
-use bianmin_core::bundle::{BundleCatalogue, DEMO_BUNDLES_JSON};
+use bianmin_core::bundle::BundleCatalogue;
 use bianmin_core::catalogue::{Catalogue, Service};
 use bianmin_core::form::{FormLibrary, Identity};
 use bianmin_core::glossary::Term;
+use bianmin_core::package::Package;
 use bianmin_core::search::SearchIndex;
 use bianmin_core::session::{EndReason, IdlePolicy, Session, SessionEvent};
 use bianmin_core::words::Words;
@@ -79,8 +80,14 @@ struct State {
     /// Masked identity of the resident in session; the full identity lives
     /// in the journey layer and is wiped with the session.
     resident_masked: String,
-    /// A catalogue that arrived mid-session, applied when the session ends.
-    pending_catalogue: Option<Catalogue>,
+    /// A content package that arrived mid-session, applied when the
+    /// session ends: catalogue, forms and bundles change together.
+    pending_content: Option<Package>,
+    /// Version of the package shown (receipts and records carry it).
+    content_version: String,
+    /// Out of service only because no valid package is there yet: the
+    /// first one that arrives opens the kiosk.
+    awaiting_content: bool,
     forms: FormLibrary,
     bundles: BundleCatalogue,
     /// 帮办: the clerk helping this resident.
@@ -105,12 +112,20 @@ pub struct KioskController {
 }
 
 impl KioskController {
-    pub fn new(ui: &AppWindow, config: Config, catalogue: Catalogue) -> KioskController {
+    /// `content` is the verified package to show (`Package::empty()` while
+    /// there is none: the caller then shows the out-of-service page).
+    pub fn new(ui: &AppWindow, config: Config, content: Package) -> KioskController {
         let large = config.ui.theme == bianmin_config::Theme::Large;
         let language = config.ui.language;
         let policy = idle_policy(&config, large);
+        let Package {
+            version: content_version,
+            catalogue,
+            forms,
+            bundles,
+            ..
+        } = content;
         let index = SearchIndex::build(&catalogue);
-        let bundles = bundles_for(&catalogue);
         // A clerk's failed PINs and the lock survive a restart.
         let assist_attempts = bianmin_admin::staff::Attempts::open(&config.store.data_dir);
         let controller = KioskController {
@@ -131,8 +146,10 @@ impl KioskController {
                 search_page: 0,
                 guide_code: None,
                 resident_masked: String::new(),
-                pending_catalogue: None,
-                forms: FormLibrary::demo(),
+                pending_content: None,
+                content_version,
+                awaiting_content: false,
+                forms,
                 bundles,
                 assisted_by: None,
                 assist: assist::AssistEntry::default(),
@@ -255,7 +272,7 @@ impl KioskController {
                 };
                 self.set_network(state, queue_depth as usize);
             }
-            UiEvent::Catalogue(catalogue) => self.set_catalogue(*catalogue),
+            UiEvent::Content(content) => self.set_content(*content),
             UiEvent::Popular(codes) => {
                 self.state.borrow_mut().station_popular = codes;
                 self.refresh_categories();
@@ -347,19 +364,49 @@ impl KioskController {
         }
     }
 
-    /// A new catalogue from the platform. Applied between sessions only, so a
-    /// resident reading a guide never sees it change under their finger.
-    pub fn set_catalogue(&self, catalogue: Catalogue) {
+    /// A new content package from the platform (already verified). Applied
+    /// between sessions only, so a resident reading a guide or filling a
+    /// form never sees it change under their finger.
+    pub fn set_content(&self, content: Package) {
         let mut state = self.state.borrow_mut();
         if state.session.is_active() {
-            state.pending_catalogue = Some(catalogue);
+            state.pending_content = Some(content);
             return;
         }
-        state.index = SearchIndex::build(&catalogue);
-        state.bundles = bundles_for(&catalogue);
-        state.catalogue = catalogue;
+        state.index = SearchIndex::build(&content.catalogue);
+        state.bundles = content.bundles;
+        state.forms = content.forms;
+        state.catalogue = content.catalogue;
+        state.content_version = content.version;
+        let opens = std::mem::take(&mut state.awaiting_content);
         drop(state);
         self.refresh_all();
+        if opens {
+            tracing::info!("a valid content package arrived; in service");
+            self.kiosk(|k| {
+                k.set_fault_title(SharedString::new());
+                k.set_fault_code(SharedString::new());
+                k.set_fault_detail(SharedString::new());
+                k.set_screen(Screen::Attract);
+            });
+        }
+    }
+
+    /// Out of service until a valid content package arrives: the page says
+    /// "本终端正在准备服务内容"; `detail` (why none is valid) goes to the log
+    /// and the technician's views, never demo items to residents.
+    pub fn await_content(&self, detail: &str) {
+        const PREPARING: bianmin_core::words::Words = bianmin_core::words::Words::fixed(
+            "本终端正在准备服务内容",
+            "This terminal is preparing its services",
+        );
+        self.state.borrow_mut().awaiting_content = true;
+        self.out_of_service_saying(Some(&PREPARING), detail);
+    }
+
+    /// Version of the content package on screen now.
+    pub fn content_version(&self) -> String {
+        self.state.borrow().content_version.clone()
     }
 
     /// One second passed.
@@ -519,9 +566,9 @@ impl KioskController {
             k.set_receipt_next(SharedString::new());
             k.set_screen(Screen::Attract);
         });
-        let pending = self.state.borrow_mut().pending_catalogue.take();
+        let pending = self.state.borrow_mut().pending_content.take();
         match pending {
-            Some(catalogue) => self.set_catalogue(catalogue),
+            Some(content) => self.set_content(content),
             None => self.refresh_categories(),
         }
     }
@@ -730,6 +777,17 @@ impl KioskController {
     /// path, a parser message) goes to the log under a short code; the public
     /// page shows only the code, the station's phone and a call-staff button.
     pub fn out_of_service(&self, detail: &str) {
+        self.out_of_service_saying(None, detail);
+    }
+
+    /// The out-of-service page with the kiosk's own words on why, like
+    /// "本终端正在准备服务内容" while no valid content package is there.
+    pub fn out_of_service_saying(&self, title: Option<&bianmin_core::words::Words>, detail: &str) {
+        let english = self.state.borrow().language == Language::En;
+        let title = title
+            .map(|t| t.pick(english).to_string())
+            .unwrap_or_default();
+        self.kiosk(|k| k.set_fault_title(title.into()));
         let code = fault_code(detail);
         tracing::error!(code = %code, %detail, "out of service");
         self.kiosk(|k| {
@@ -1011,19 +1069,6 @@ pub fn fault_code(detail: &str) -> String {
         (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
     });
     format!("E{:04X}", (hash >> 16) ^ (hash & 0xffff))
-}
-
-/// The demo bundles when they fit this catalogue; none when a platform
-/// catalogue lacks their items (a bundle half-applicable is worse than none).
-fn bundles_for(catalogue: &Catalogue) -> BundleCatalogue {
-    BundleCatalogue::from_json(DEMO_BUNDLES_JSON, catalogue).unwrap_or_else(|err| {
-        tracing::warn!(%err, "demo bundles do not fit the catalogue; none offered");
-        BundleCatalogue {
-            schema: bianmin_core::bundle::BUNDLES_SCHEMA_VERSION,
-            demo_data: true,
-            bundles: Vec::new(),
-        }
-    })
 }
 
 /// The tiles of the catalogue screen: 一件事 and 本站常办 first, then the

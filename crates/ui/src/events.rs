@@ -1,7 +1,7 @@
 //! What background work (devices, sync, the service desk) tells the UI
 //! thread, and the [`Inbox`] it arrives in.
 
-use bianmin_core::catalogue::Catalogue;
+use bianmin_core::package::Package;
 use bianmin_drivers::manager::DevicesStatus;
 use bianmin_sync::Link;
 use std::sync::Arc;
@@ -13,7 +13,8 @@ pub enum UiEvent {
         link: Link,
         queue_depth: u64,
     },
-    Catalogue(Box<Catalogue>),
+    /// A verified content package; applied between sessions.
+    Content(Box<Package>),
     /// Service codes this station applied for most, most first (本站常办).
     Popular(Vec<String>),
     /// An ID card was read; only the masked form ever reaches the screen.

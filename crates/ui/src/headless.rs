@@ -5,7 +5,6 @@
 use crate::{press, AppWindow, KioskController};
 use anyhow::Context;
 use bianmin_config::{Config, Language};
-use bianmin_core::catalogue::Catalogue;
 use slint::platform::software_renderer::{MinimalSoftwareWindow, RepaintBufferType};
 use slint::platform::{Platform, WindowAdapter};
 use slint::{ComponentHandle, PhysicalSize, Rgb8Pixel, SharedPixelBuffer};
@@ -344,7 +343,7 @@ pub fn render_all(
     let ui = AppWindow::new().context("cannot create the kiosk window")?;
     let mut config = config.clone();
     config.ui.language = language;
-    let controller = KioskController::new(&ui, config, Catalogue::demo());
+    let controller = KioskController::new(&ui, config, bianmin_core::package::Package::demo());
     controller.set_hooks(Rc::new(SampleResident));
     ui.show().context("cannot show the kiosk window")?;
     let mut written = Vec::new();
