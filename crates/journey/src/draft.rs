@@ -846,22 +846,38 @@ impl Draft {
                 .any(|s| *s == MaterialState::Committed)
     }
 
-    pub fn commitment_text(&self) -> Words {
-        Words::new(
-            format!(
-                "本人申请办理「{}」，承诺：所填信息和所交材料真实、准确、完整；\
+    /// The 告知承诺 the resident signs under: the package's text for this
+    /// service (or its `default`), after the line naming what is applied
+    /// for; the kiosk's own wording only when a package gives none.
+    pub fn commitment_text(&self, content: Content<'_>) -> Words {
+        let published = content
+            .commitments
+            .get(self.subject_code())
+            .or_else(|| content.commitments.get("default"));
+        let (zh, en) = match published {
+            Some(text) => (
+                text.zh.clone(),
+                if text.en.trim().is_empty() {
+                    text.zh.clone()
+                } else {
+                    text.en.clone()
+                },
+            ),
+            None => (
+                "本人承诺：所填信息和所交材料真实、准确、完整；\
                  选择告知承诺或容缺后补的材料，将在办理时限内补交；\
-                 如有虚假，愿意承担相应法律责任，并同意撤销办理结果。",
-                self.title
+                 如有虚假，愿意承担相应法律责任，并同意撤销办理结果。"
+                    .to_string(),
+                "I promise that the information and materials I give are true, accurate and \
+                 complete; that materials I chose to replace by commitment or to hand in later \
+                 will be handed in within the time limit; and that if anything is false I \
+                 accept the legal consequences and agree that the result is revoked."
+                    .to_string(),
             ),
-            format!(
-                "I apply for “{}” and promise that the information and materials I give \
-                 are true, accurate and complete; that materials I chose to replace by \
-                 commitment or to hand in later will be handed in within the time limit; \
-                 and that if anything is false I accept the legal consequences and agree \
-                 that the result is revoked.",
-                self.shown_title(true)
-            ),
+        };
+        Words::new(
+            format!("本人申请办理「{}」。{zh}", self.title),
+            format!("I apply for “{}”. {en}", self.shown_title(true)),
         )
     }
 
@@ -1005,7 +1021,7 @@ impl Draft {
                 .collect(),
             commitment: self
                 .commitment_needed(content)
-                .then(|| self.commitment_text().zh().to_string()),
+                .then(|| self.commitment_text(content).zh().to_string()),
         }
     }
 

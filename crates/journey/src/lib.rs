@@ -22,6 +22,8 @@ pub use editor::{EditorKind, EditorView};
 use bianmin_core::bundle::BundleCatalogue;
 use bianmin_core::catalogue::Catalogue;
 use bianmin_core::form::FormLibrary;
+use bianmin_core::package::Text;
+use std::collections::BTreeMap;
 
 /// What the journey reads and never changes: the catalogue with its guides,
 /// the forms and the 一件事 bundles in force for this session.
@@ -30,4 +32,6 @@ pub struct Content<'a> {
     pub catalogue: &'a Catalogue,
     pub forms: &'a FormLibrary,
     pub bundles: &'a BundleCatalogue,
+    /// 告知承诺 texts by service code, with a `default` (the package's).
+    pub commitments: &'a BTreeMap<String, Text>,
 }

@@ -2,10 +2,10 @@
 //! model with the demo content, as the screens drive it.
 
 use bianmin_core::application::MaterialState;
-use bianmin_core::bundle::BundleCatalogue;
-use bianmin_core::catalogue::{Catalogue, Delivery};
+use bianmin_core::catalogue::Delivery;
 use bianmin_core::evaluation::{LowReason, Satisfaction};
-use bianmin_core::form::{FormLibrary, Identity};
+use bianmin_core::form::Identity;
+use bianmin_core::package::Package;
 use bianmin_journey::{Completed, Content, Draft, EditorKind, Step};
 
 /// 居住证申领: 告知承诺 and 容缺, two key materials, station or mail.
@@ -15,28 +15,24 @@ const RESIDENCE_PROOF: &str = "居住证明";
 const JOB_PROOF: &str = "就业或就读证明";
 const PHOTO: &str = "近期白底免冠照片";
 
+/// The demo content package, as `bianmin demo` serves it.
 struct Demo {
-    catalogue: Catalogue,
-    forms: FormLibrary,
-    bundles: BundleCatalogue,
+    package: Package,
 }
 
 impl Demo {
     fn new() -> Demo {
-        let catalogue = Catalogue::demo();
-        let bundles = BundleCatalogue::demo(&catalogue);
         Demo {
-            catalogue,
-            forms: FormLibrary::demo(),
-            bundles,
+            package: Package::demo(),
         }
     }
 
     fn content(&self) -> Content<'_> {
         Content {
-            catalogue: &self.catalogue,
-            forms: &self.forms,
-            bundles: &self.bundles,
+            catalogue: &self.package.catalogue,
+            forms: &self.package.forms,
+            bundles: &self.package.bundles,
+            commitments: &self.package.commitments,
         }
     }
 }
@@ -154,7 +150,7 @@ fn a_single_service_from_the_form_to_a_submittable_application() {
         draft.step_words(Step::Commitment, content).zh(),
         "第 5 步 / 共 5 步：签名确认（告知承诺与签名）"
     );
-    assert!(draft.commitment_text().zh().contains("居住证申领"));
+    assert!(draft.commitment_text(content).zh().contains("居住证申领"));
     let unsigned = draft.ready_to_submit(content, &resident(), None);
     assert_eq!(unsigned.err().unwrap().zh(), "请先在方框内签名");
     sign(&mut draft);
@@ -180,7 +176,7 @@ fn a_single_service_from_the_form_to_a_submittable_application() {
     assert!(!confirmation.summary.iter().any(|l| l.contains("19491231")));
     assert_eq!(
         confirmation.commitment.as_deref(),
-        Some(draft.commitment_text().zh())
+        Some(draft.commitment_text(content).zh())
     );
     assert_eq!(ready.time_limit, "15个工作日");
     let states: Vec<MaterialState> = ready

@@ -90,6 +90,9 @@ struct State {
     awaiting_content: bool,
     forms: FormLibrary,
     bundles: BundleCatalogue,
+    /// The package's 告知承诺 texts and 办不成事反映 topics.
+    commitments: std::collections::BTreeMap<String, bianmin_core::package::Text>,
+    feedback_topics: Vec<bianmin_core::package::Topic>,
     /// 帮办: the clerk helping this resident.
     assisted_by: Option<String>,
     assist: assist::AssistEntry,
@@ -123,6 +126,8 @@ impl KioskController {
             catalogue,
             forms,
             bundles,
+            commitments,
+            feedback_topics,
             ..
         } = content;
         let index = SearchIndex::build(&catalogue);
@@ -151,6 +156,8 @@ impl KioskController {
                 awaiting_content: false,
                 forms,
                 bundles,
+                commitments,
+                feedback_topics,
                 assisted_by: None,
                 assist: assist::AssistEntry::default(),
                 assist_attempts,
@@ -376,6 +383,8 @@ impl KioskController {
         state.index = SearchIndex::build(&content.catalogue);
         state.bundles = content.bundles;
         state.forms = content.forms;
+        state.commitments = content.commitments;
+        state.feedback_topics = content.feedback_topics;
         state.catalogue = content.catalogue;
         state.content_version = content.version;
         let opens = std::mem::take(&mut state.awaiting_content);

@@ -26,8 +26,7 @@ use bianmin_desk::{DeskEvent, DeskRequest, Submission};
 use bianmin_journey::paging::PageWindow;
 use bianmin_journey::signature::SignatureCapture;
 use bianmin_journey::{
-    feedback_topic, material_choice_words, Completed, Content, Draft, EditorKind, FieldView, Step,
-    FEEDBACK_TOPICS,
+    material_choice_words, Completed, Content, Draft, EditorKind, FieldView, Step, FEEDBACK_TOPICS,
 };
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 use std::cell::RefCell;
@@ -123,6 +122,7 @@ impl JourneyController {
             catalogue: &shell_state.catalogue,
             forms: &shell_state.forms,
             bundles: &shell_state.bundles,
+            commitments: &shell_state.commitments,
         };
         let mut state = self.state.borrow_mut();
         state.draft.as_mut().map(|draft| f(content, draft))
@@ -264,6 +264,7 @@ impl JourneyController {
                 catalogue: &shell_state.catalogue,
                 forms: &shell_state.forms,
                 bundles: &shell_state.bundles,
+                commitments: &shell_state.commitments,
             };
             match code.strip_prefix(super::BUNDLE_PREFIX) {
                 Some(id) => Draft::for_bundle(content, id),
@@ -673,7 +674,7 @@ impl JourneyController {
                     .join("。"),
             ),
             Screen::Commitment if d.commitment_needed(content) => {
-                Some(d.commitment_text().pick(english).to_string())
+                Some(d.commitment_text(content).pick(english).to_string())
             }
             _ => None,
         })
@@ -719,7 +720,7 @@ impl JourneyController {
         let view = self.with_draft(shell, |content, d| {
             (
                 d.commitment_needed(content),
-                d.commitment_text(),
+                d.commitment_text(content),
                 d.committed(),
                 d.step_words(Step::Commitment, content),
             )
@@ -1084,18 +1085,33 @@ impl JourneyController {
         shell.desk(DeskRequest::FetchDocuments);
     }
 
-    fn feedback_topics(english: bool, chosen: &str) -> ModelRc<ChoiceRow> {
-        choices(FEEDBACK_TOPICS.iter().map(|(value, label)| {
-            (
-                value.to_string(),
-                label.pick(english).to_string(),
-                *value == chosen,
-            )
+    /// The topics of 办不成事反映: the package's, else the kiosk's own.
+    fn topics(shell: &KioskController) -> Vec<(String, Words)> {
+        let state = shell.state.borrow();
+        if state.feedback_topics.is_empty() {
+            FEEDBACK_TOPICS
+                .iter()
+                .map(|(value, words)| (value.to_string(), words.clone()))
+                .collect()
+        } else {
+            state
+                .feedback_topics
+                .iter()
+                .map(|t| (t.value.clone(), t.text.words()))
+                .collect()
+        }
+    }
+
+    fn feedback_topics(shell: &KioskController, chosen: &str) -> ModelRc<ChoiceRow> {
+        let english = shell.english();
+        choices(Self::topics(shell).into_iter().map(|(value, label)| {
+            let selected = value == chosen;
+            (value, label.pick(english).to_string(), selected)
         }))
     }
 
     fn open_feedback(&self, shell: &KioskController) {
-        let topics = Self::feedback_topics(shell.english(), "");
+        let topics = Self::feedback_topics(shell, "");
         self.global(|j| {
             j.set_feedback_topics(topics);
             j.set_feedback_message(SharedString::new());
@@ -1104,10 +1120,10 @@ impl JourneyController {
     }
 
     fn send_feedback(&self, shell: &KioskController, topic: &str) {
-        let Some(label) = feedback_topic(topic) else {
+        let Some((_, label)) = Self::topics(shell).into_iter().find(|(v, _)| v == topic) else {
             return;
         };
-        let topics = Self::feedback_topics(shell.english(), topic);
+        let topics = Self::feedback_topics(shell, topic);
         let service_code = shell.state.borrow().guide_code.clone();
         let recording = shell.tr("正在记录……", "Recording…");
         self.global(|j| {
