@@ -15,6 +15,10 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // Content tools work on files alone, never on a kiosk's configuration.
+    if let Command::Content(command) = &cli.command {
+        return cli::content::run(command);
+    }
     // `config check` must judge the file it is given, never fall back.
     if let Command::Config(command) = &cli.command {
         return Ok(match command {
@@ -155,5 +159,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Queue(command) => cli::queue::run(command, &loaded?),
         Command::Sync(args) => cli::queue::sync(args, &loaded?),
         Command::Doctor => Ok(cli::doctor::run(&loaded?)),
+        Command::Content(_) => unreachable!("handled above"),
     }
 }

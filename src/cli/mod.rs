@@ -2,6 +2,7 @@
 //! so that the device, queue and UI work can grow without touching each other.
 
 pub mod check;
+pub mod content;
 pub mod device;
 pub mod doctor;
 pub mod queue;
@@ -50,6 +51,9 @@ pub enum Command {
     Sync(queue::SyncArgs),
     /// Check every configured device, the store and the platform link.
     Doctor,
+    /// Build, check and sign the county's content package.
+    #[command(subcommand)]
+    Content(content::ContentCommand),
 }
 
 #[derive(Debug, clap::Args)]

@@ -327,3 +327,49 @@ fn walkthrough_renders_a_whole_journey_with_its_printed_receipt() {
         "{codes:?}"
     );
 }
+
+/// The shipped demo package is what `content build` makes of the sources in
+/// config/, signed with the demo key, byte for byte; `content check` takes
+/// it with the demo publisher's key and refuses it changed by one byte.
+#[test]
+fn content_build_reproduces_the_demo_package_and_check_refuses_a_changed_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = dir.path().join("package.json");
+    let output = bianmin(&[
+        "content",
+        "build",
+        &format!("{root}/config"),
+        "--key",
+        &format!("{root}/config/content/demo-signing.key"),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let built = std::fs::read(&out).unwrap();
+    let shipped = std::fs::read(format!("{root}/config/content/demo-package.json")).unwrap();
+    assert!(built == shipped, "the demo package is not reproduced");
+
+    let key = bianmin_core::package::DEMO_PUBLIC_KEY;
+    let check = |path: &Path| {
+        bianmin(&[
+            "content",
+            "check",
+            path.to_str().unwrap(),
+            "--public-key",
+            key,
+        ])
+    };
+    let output = check(&out);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("内容包可用"));
+
+    let mut changed = built.clone();
+    let at = String::from_utf8_lossy(&built).find("居住证").unwrap();
+    changed[at + 1] ^= 0x01;
+    let tampered = dir.path().join("tampered.json");
+    std::fs::write(&tampered, &changed).unwrap();
+    let output = check(&tampered);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("内容包不能使用"), "{}", stderr(&output));
+}
