@@ -175,8 +175,46 @@ pub fn wrap(text: &str, columns: usize, indent: usize) -> Vec<String> {
     lines
 }
 
+/// `text` without control characters: what reaches the printer as text
+/// must never act as a command (ESC, GS, FS, DLE, CAN, LF and the C1 range
+/// all do on an ESC/POS printer). A tab becomes a space; with `keep_lines`
+/// a line feed stays (a document's body breaks its own lines), otherwise it
+/// becomes a space. Everything printed passes through here: the receipt's
+/// fields come from the catalogue and the platform, not from this kiosk.
+pub fn printable(text: &str, keep_lines: bool) -> String {
+    text.chars()
+        .filter_map(|c| match c {
+            '\n' if keep_lines => Some('\n'),
+            '\t' | '\n' => Some(' '),
+            c if c.is_control() => None,
+            c => Some(c),
+        })
+        .collect()
+}
+
+impl Receipt {
+    /// Every field through [`printable`] (the QR payload too: it is data in
+    /// a length-prefixed command, but the raster fallback and a scanner's
+    /// reader should see no control bytes either).
+    fn printable(&self) -> Receipt {
+        let one = |text: &str| printable(text, false);
+        Receipt {
+            title: one(&self.title),
+            station: one(&self.station),
+            time: one(&self.time),
+            receipt_number: one(&self.receipt_number),
+            service_name: one(&self.service_name),
+            materials: self.materials.iter().map(|m| one(m)).collect(),
+            next_step: one(&self.next_step),
+            note: one(&self.note),
+            qr: one(&self.qr),
+        }
+    }
+}
+
 /// Build the complete byte stream of one receipt.
 pub fn build(receipt: &Receipt, layout: &Layout) -> Result<Vec<u8>, ReceiptError> {
+    let receipt = &receipt.printable();
     let capture = Capture::default();
     let protocol = Protocol::new(Encoder::new(layout.encoding.encoding()).allow_unencodable(true));
     let mut p = Printer::new(capture.clone(), protocol, None);
@@ -348,12 +386,7 @@ pub fn build_document(doc: &Document, layout: &Layout) -> Result<Vec<u8>, Receip
     let e = |err: escpos::errors::PrinterError| ReceiptError::Escpos(err.to_string());
     let cols = layout.paper.columns();
     const LF: &[u8] = &[0x0A];
-    let clean = |text: &str| -> String {
-        text.chars()
-            .map(|c| if c == '\t' { ' ' } else { c })
-            .filter(|c| *c == '\n' || !c.is_control())
-            .collect()
-    };
+    let clean = |text: &str| printable(text, true);
 
     p.init().map_err(e)?;
     if layout.fs_and {
@@ -394,7 +427,7 @@ pub fn build_document(doc: &Document, layout: &Layout) -> Result<Vec<u8>, Receip
             continue;
         }
         for line in wrap(
-            &format!("{label}{}", clean(value)),
+            &format!("{label}{}", printable(value, false)),
             cols,
             display_width(label),
         ) {
@@ -541,6 +574,42 @@ mod tests {
         let (gb, _, _) = encoding_rs::GB18030.encode("内容过长");
         assert!(contains(&bytes, &gb));
         assert!(!format!("{endless:?}").contains("一行"));
+    }
+
+    #[test]
+    fn catalogue_text_with_control_characters_prints_as_text() {
+        let receipt = Receipt {
+            // ESC @ (reset), GS V 0 (cut), ESC p (open a cash drawer), a
+            // C1 CSI and a line feed, smuggled into catalogue and platform text.
+            service_name: "社会保障卡\x1b@申领\x1dV\x00\x1bp\x00\x19\u{9b}2J".into(),
+            station: "演示村\n便民服务站\x10\x04".into(),
+            materials: vec!["户口簿\x1b!\x30".into()],
+            note: "请保留\x18本回执。".into(),
+            ..sample()
+        };
+        let bytes = build(&receipt, &Layout::default()).unwrap();
+        // Only the builder's own commands: one reset, one cut, no drawer kick.
+        let count = |needle: &[u8]| bytes.windows(needle.len()).filter(|w| *w == needle).count();
+        assert_eq!(count(&[0x1B, 0x40]), 1, "one ESC @, the builder's");
+        assert_eq!(count(&[0x1D, 0x56]), 1, "one cut, the builder's");
+        assert_eq!(count(&[0x1B, 0x70]), 0, "no cash-drawer pulse");
+        assert_eq!(count(&[0x10]), 0, "no DLE real-time command");
+        assert_eq!(count(&[0x18]), 0, "no CAN");
+        let mut interpreter = super::super::sim::Interpreter::new(TextEncoding::Gb18030);
+        let receipts: Vec<_> = interpreter
+            .feed(&bytes)
+            .into_iter()
+            .filter_map(|event| match event {
+                super::super::sim::Event::Cut(r) => Some(r),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(receipts.len(), 1, "one receipt, one cut");
+        let text = receipts[0].text();
+        assert!(text.contains("社会保障卡@申领Vp2J"), "{text}");
+        assert!(text.contains("演示村 便民服务站"), "{text}");
+        assert!(text.contains("户口簿!0"), "{text}");
+        assert_eq!(printable("a\tb\nc\u{7f}", true), "a b\nc");
     }
 
     #[test]
