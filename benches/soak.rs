@@ -16,7 +16,7 @@
 
 use bianmin_config::Config;
 use bianmin_core::form::Identity;
-use bianmin_desk::{DeskEvent, DeskRequest};
+use bianmin_desk::{DeskAnswer, DeskEvent, DeskRequest, SessionId};
 use bianmin_ui::controller::KioskHooks;
 use bianmin_ui::events::{Inbox, UiEvent};
 use bianmin_ui::{press, AppWindow, Journey, Kiosk, KioskController, Screen};
@@ -38,7 +38,7 @@ impl KioskHooks for InstantDesk {
             .map(bianmin_ops::devices::core_identity)
     }
 
-    fn desk(&self, request: DeskRequest) {
+    fn desk(&self, session: SessionId, request: DeskRequest) {
         let answer = match request {
             DeskRequest::Submit(_) => {
                 let seq = self.receipts.get() + 1;
@@ -54,7 +54,10 @@ impl KioskHooks for InstantDesk {
             DeskRequest::Evaluate { .. } => DeskEvent::Evaluated(Ok(())),
             _ => return,
         };
-        self.answers.post(UiEvent::Desk(answer));
+        self.answers.post(UiEvent::Desk(DeskAnswer {
+            session,
+            event: answer,
+        }));
     }
 }
 

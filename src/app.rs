@@ -281,8 +281,8 @@ impl KioskHooks for KioskServices {
         slot.as_deref().map(bianmin_ops::devices::core_identity)
     }
 
-    fn desk(&self, request: bianmin_desk::DeskRequest) {
-        self.desk.send(request);
+    fn desk(&self, session: bianmin_desk::SessionId, request: bianmin_desk::DeskRequest) {
+        self.desk.send_for(session, request);
     }
 }
 

@@ -309,9 +309,10 @@ async fn forward_devices(
                         {
                             inbox.post(UiEvent::UnknownCode);
                         }
+                        // The UI asks the desk for its progress, tagged with
+                        // the session that sees the answer.
                         CodeKind::Receipt(receipt) => {
-                            inbox.post(UiEvent::ReceiptScanned(receipt.number.clone()));
-                            desk.send(DeskRequest::ProgressByReceipt(receipt.number));
+                            inbox.post(UiEvent::ReceiptScanned(receipt.number));
                         }
                         CodeKind::Service { .. } => inbox.post(UiEvent::ServiceCodeScanned),
                         CodeKind::Url(_) | CodeKind::Unknown(_) => inbox.post(UiEvent::UnknownCode),

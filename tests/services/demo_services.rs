@@ -4,7 +4,7 @@
 
 use bianmin::services::{self, Services};
 use bianmin_config::Config;
-use bianmin_desk::DeskEvent;
+use bianmin_desk::{DeskAnswer, DeskEvent, DeskRequest, SessionId};
 use bianmin_store::receipt;
 use bianmin_ui::events::UiEvent;
 use std::time::{Duration, Instant};
@@ -81,7 +81,8 @@ fn demo_card_scan_and_platform_reach_the_ui_as_events() {
         "identity wiped on removal"
     );
 
-    // A receipt of this system: recognised, then its progress asked of the desk.
+    // A receipt of this system: recognised; the UI then asks the desk for
+    // its progress, tagged with its session.
     let number = receipt::format("T0001", "20261125", 42);
     devices.scan(&number);
     wait_for(
@@ -90,18 +91,36 @@ fn demo_card_scan_and_platform_reach_the_ui_as_events() {
         "receipt",
         |e| matches!(e, UiEvent::ReceiptScanned(n) if *n == number),
     );
+    services
+        .desk
+        .send_for(SessionId(7), DeskRequest::ProgressByReceipt(number.clone()));
     // The desk answers: the platform is up but has never seen this number.
     let progress = wait_for(&services, &mut seen, "progress", |e| {
-        matches!(e, UiEvent::Desk(DeskEvent::Progress { .. }))
+        matches!(
+            e,
+            UiEvent::Desk(DeskAnswer {
+                event: DeskEvent::Progress { .. },
+                ..
+            })
+        )
     });
-    let UiEvent::Desk(DeskEvent::Progress {
-        live,
-        rows,
-        message,
+    let UiEvent::Desk(DeskAnswer {
+        session,
+        event:
+            DeskEvent::Progress {
+                live,
+                rows,
+                message,
+            },
     }) = progress
     else {
         unreachable!()
     };
+    assert_eq!(
+        session,
+        SessionId(7),
+        "the answer carries the asking session"
+    );
     assert!(live, "{message:?}");
     assert!(rows.is_empty());
     assert!(message.zh().contains("暂未查到"), "{message:?}");

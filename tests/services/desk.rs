@@ -166,7 +166,7 @@ impl Kiosk {
         loop {
             for event in self.inbox.drain() {
                 if let UiEvent::Desk(answer) = event {
-                    self.seen.push(answer);
+                    self.seen.push(answer.event);
                 }
             }
             if let Some(at) = self.seen.iter().position(&found) {
@@ -862,7 +862,7 @@ async fn a_resident_sees_their_own_applications_only() {
     assert!(!mine.contains(&rows[0].receipt_no));
 
     // After the retention period the records lose their applicant: say so.
-    kiosk.store.purge_acknowledged(0).unwrap();
+    kiosk.store.purge_expired(0).unwrap();
     kiosk.place(0);
     let (_, rows, message) = kiosk.progress(DeskRequest::ProgressForResident).await;
     assert!(rows.is_empty());
@@ -947,7 +947,7 @@ async fn without_store_printer_or_platform_every_request_is_still_answered() {
     let deadline = Instant::now() + WITHIN;
     while answers.len() < 8 {
         answers.extend(inbox.drain().into_iter().filter_map(|e| match e {
-            UiEvent::Desk(answer) => Some(answer),
+            UiEvent::Desk(answer) => Some(answer.event),
             _ => None,
         }));
         assert!(Instant::now() < deadline, "answers so far: {answers:?}");

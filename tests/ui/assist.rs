@@ -26,7 +26,7 @@ impl KioskHooks for Recorder {
             .first()
             .map(bianmin_ops::devices::core_identity)
     }
-    fn desk(&self, request: DeskRequest) {
+    fn desk(&self, _session: bianmin_desk::SessionId, request: DeskRequest) {
         self.0.borrow_mut().push(request);
     }
 }

@@ -11,6 +11,7 @@ mod content;
 mod english;
 mod journey_e2e;
 mod journey_wipe;
+mod out_of_service;
 mod ui_admin;
 mod ui_input;
 mod ui_language;

@@ -1,8 +1,10 @@
 //! The service desk behind the resident's screens: what the UI asks of the
 //! store, the printer and the platform during a journey, done on the tokio
 //! runtime so the UI thread never waits on I/O. Requests go in through
-//! [`DeskHandle::send`]; answers come back as [`DeskEvent`]s through the
-//! [`DeskAnswers`] sink the caller hands in (the services pass them to the UI).
+//! [`DeskHandle::send_for`], tagged with the [`SessionId`] that asked;
+//! answers come back as [`DeskAnswer`]s carrying the same tag through the
+//! [`DeskAnswers`] sink the caller hands in (the services pass them to the
+//! UI, which drops an answer whose session has ended).
 //!
 //! The order on submit is the product's promise: the application is committed
 //! to the outbox first, and only a committed receipt number is ever printed.
@@ -123,22 +125,72 @@ pub enum DeskEvent {
     },
     DocumentPrinted(Result<(), Words>),
     FeedbackSaved(Result<(), Words>),
+    /// The store failed in a way only a technician can repair (corrupt
+    /// database, unusable key): the kiosk must go out of service and stay
+    /// there. Sent besides the answer of the request that found it, under
+    /// [`SessionId::NONE`]: it concerns every session. `detail` is the
+    /// technician's (no personal data: the store's own error text).
+    StoreBroken {
+        detail: String,
+    },
+}
+
+impl DeskEvent {
+    /// The kind of answer, for the log (never its content).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DeskEvent::Submitted { .. } => "submitted",
+            DeskEvent::SubmitFailed(_) => "submit_failed",
+            DeskEvent::Reprinted(_) => "reprinted",
+            DeskEvent::Evaluated(_) => "evaluated",
+            DeskEvent::Progress { .. } => "progress",
+            DeskEvent::Documents { .. } => "documents",
+            DeskEvent::DocumentPrinted(_) => "document_printed",
+            DeskEvent::FeedbackSaved(_) => "feedback_saved",
+            DeskEvent::StoreBroken { .. } => "store_broken",
+        }
+    }
+}
+
+/// Which resident's session asked. The desk hands it back with the answer:
+/// a look-up or a print can finish after the resident walked away, and the
+/// UI must not draw it on the next resident's screen. `SessionId::NONE`
+/// tags requests no session made (the physical call-staff button, tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub struct SessionId(pub u64);
+
+impl SessionId {
+    pub const NONE: SessionId = SessionId(0);
+}
+
+/// One answer of the desk and the session whose request it answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeskAnswer {
+    pub session: SessionId,
+    pub event: DeskEvent,
 }
 
 /// Cheap to clone; sending never blocks the UI thread.
 #[derive(Clone)]
 pub struct DeskHandle {
-    tx: tokio::sync::mpsc::UnboundedSender<DeskRequest>,
+    tx: tokio::sync::mpsc::UnboundedSender<(SessionId, DeskRequest)>,
 }
 
 impl DeskHandle {
-    pub fn new(tx: tokio::sync::mpsc::UnboundedSender<DeskRequest>) -> DeskHandle {
+    pub fn new(tx: tokio::sync::mpsc::UnboundedSender<(SessionId, DeskRequest)>) -> DeskHandle {
         DeskHandle { tx }
     }
 
-    /// Queue a request; dropped (with a log line) only if the desk has stopped.
+    /// Queue a request no resident's session made (its answer carries
+    /// [`SessionId::NONE`]).
     pub fn send(&self, request: DeskRequest) {
-        if self.tx.send(request).is_err() {
+        self.send_for(SessionId::NONE, request);
+    }
+
+    /// Queue a request of `session`; dropped (with a log line) only if the
+    /// desk has stopped.
+    pub fn send_for(&self, session: SessionId, request: DeskRequest) {
+        if self.tx.send((session, request)).is_err() {
             tracing::warn!("the desk has stopped; request dropped");
         }
     }
@@ -184,7 +236,7 @@ const STALE_RECORDS: Words = Words::fixed(
 );
 
 /// Receives each answer of the desk, on whichever thread produced it.
-pub type DeskAnswers = Arc<dyn Fn(DeskEvent) + Send + Sync>;
+pub type DeskAnswers = Arc<dyn Fn(DeskAnswer) + Send + Sync>;
 
 /// What the desk works with; every part may be missing (no disk, no
 /// printer, no platform secret) and the desk then answers with the
@@ -211,8 +263,8 @@ pub fn spawn(runtime: &tokio::runtime::Handle, deps: DeskDeps) -> DeskHandle {
         documents: Mutex::new(None),
     });
     runtime.spawn(async move {
-        while let Some(request) = rx.recv().await {
-            desk.clone().handle(request).await;
+        while let Some((session, request)) = rx.recv().await {
+            desk.clone().handle(session, request).await;
         }
     });
     DeskHandle::new(tx)
@@ -228,17 +280,17 @@ struct Desk {
 }
 
 impl Desk {
-    async fn handle(self: Arc<Self>, request: DeskRequest) {
+    async fn handle(self: Arc<Self>, session: SessionId, request: DeskRequest) {
         match request {
             // Writes and receipts go one at a time, in the order asked: an
             // evaluation or reprint always finds its application stored.
             DeskRequest::Submit(submission) => {
                 let answer = self.submit(*submission).await;
-                self.answer(answer);
+                self.answer(session, answer);
             }
             DeskRequest::Reprint { receipt_no } => {
                 let answer = self.reprint(&receipt_no).await;
-                self.answer(DeskEvent::Reprinted(answer));
+                self.answer(session, DeskEvent::Reprinted(answer));
             }
             DeskRequest::Evaluate {
                 receipt_no,
@@ -246,11 +298,11 @@ impl Desk {
                 evaluation,
             } => {
                 let answer = self.evaluate(receipt_no, service_code, &evaluation).await;
-                self.answer(DeskEvent::Evaluated(answer));
+                self.answer(session, DeskEvent::Evaluated(answer));
             }
             DeskRequest::Feedback { service_code, text } => {
                 let answer = self.feedback(service_code, &text).await;
-                self.answer(DeskEvent::FeedbackSaved(answer));
+                self.answer(session, DeskEvent::FeedbackSaved(answer));
             }
             DeskRequest::CallStaff => self.call_staff().await,
             // Look-ups wait on the network: they run beside the queue so a
@@ -258,32 +310,32 @@ impl Desk {
             DeskRequest::ProgressByReceipt(receipt_no) => {
                 tokio::spawn(async move {
                     let answer = self.progress_by_receipt(&receipt_no).await;
-                    self.answer(answer);
+                    self.answer(session, answer);
                 });
             }
             DeskRequest::ProgressForResident => {
                 tokio::spawn(async move {
                     let answer = self.progress_for_resident().await;
-                    self.answer(answer);
+                    self.answer(session, answer);
                 });
             }
             DeskRequest::FetchDocuments => {
                 tokio::spawn(async move {
                     let answer = self.fetch_documents().await;
-                    self.answer(answer);
+                    self.answer(session, answer);
                 });
             }
             DeskRequest::PrintDocument { id } => {
                 tokio::spawn(async move {
                     let answer = self.print_document(&id).await;
-                    self.answer(DeskEvent::DocumentPrinted(answer));
+                    self.answer(session, DeskEvent::DocumentPrinted(answer));
                 });
             }
         }
     }
 
-    fn answer(&self, event: DeskEvent) {
-        (self.deps.answers)(event);
+    fn answer(&self, session: SessionId, event: DeskEvent) {
+        (self.deps.answers)(DeskAnswer { session, event });
     }
 
     /// Run a blocking store call off the async workers; `None` without a store.
@@ -292,11 +344,24 @@ impl Desk {
         f: impl FnOnce(&Store) -> store::Result<T> + Send + 'static,
     ) -> Option<store::Result<T>> {
         let store = self.deps.store.clone()?;
-        Some(
-            tokio::task::spawn_blocking(move || f(&store))
-                .await
-                .unwrap_or_else(|err| Err(StoreError::Io(format!("store task failed: {err}")))),
-        )
+        let result = tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .unwrap_or_else(|err| Err(StoreError::Io(format!("store task failed: {err}"))));
+        // Every desk operation goes through here: a store that broke
+        // under any of them takes the kiosk out of service, not only a
+        // submission.
+        if let Err(err) = &result {
+            if err.is_fatal() {
+                tracing::error!(%err, "the store is broken; the kiosk goes out of service");
+                self.answer(
+                    SessionId::NONE,
+                    DeskEvent::StoreBroken {
+                        detail: err.to_string(),
+                    },
+                );
+            }
+        }
+        Some(result)
     }
 
     async fn submit(&self, submission: Submission) -> DeskEvent {

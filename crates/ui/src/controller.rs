@@ -20,7 +20,7 @@ use bianmin_core::package::Package;
 use bianmin_core::search::SearchIndex;
 use bianmin_core::session::{EndReason, IdlePolicy, Session, SessionEvent};
 use bianmin_core::words::Words;
-use bianmin_desk::DeskRequest;
+use bianmin_desk::{DeskAnswer, DeskEvent, DeskRequest, SessionId};
 use bianmin_journey::paging::{pages, turn, PageWindow};
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 use std::cell::RefCell;
@@ -52,8 +52,9 @@ pub trait KioskHooks {
     fn identity(&self) -> Option<Identity> {
         None
     }
-    /// A journey needs the store, printer or platform.
-    fn desk(&self, _request: DeskRequest) {}
+    /// A journey needs the store, printer or platform; `session` comes
+    /// back with the answer (see [`DeskAnswer`]).
+    fn desk(&self, _session: SessionId, _request: DeskRequest) {}
     /// The presence sensor saw someone arrive (`true`) or leave; admin mode
     /// wakes a dimmed screen.
     fn presence(&self, _present: bool) {}
@@ -88,6 +89,13 @@ struct State {
     /// Out of service only because no valid package is there yet: the
     /// first one that arrives opens the kiosk.
     awaiting_content: bool,
+    /// Out of service for a fault only a technician can clear (a broken
+    /// configuration or store). Sticky: no card, scan, touch or session
+    /// end leaves the out-of-service page; a restart after repair does.
+    broken: bool,
+    /// The session desk requests are tagged with; a new one after every
+    /// wipe, so an answer to an ended session is recognised and dropped.
+    session_id: SessionId,
     forms: FormLibrary,
     bundles: BundleCatalogue,
     /// The package's 告知承诺 texts and 办不成事反映 topics.
@@ -154,6 +162,8 @@ impl KioskController {
                 pending_content: None,
                 content_version,
                 awaiting_content: false,
+                broken: false,
+                session_id: SessionId(1),
                 forms,
                 bundles,
                 commitments,
@@ -223,6 +233,10 @@ impl KioskController {
     }
 
     fn show(&self, screen: Screen) {
+        if screen != Screen::OutOfService && !self.serving() {
+            tracing::debug!(?screen, "out of service: navigation refused");
+            return;
+        }
         self.kiosk(|k| k.set_screen(screen));
         if self.speaks_automatically() {
             self.announce();
@@ -270,6 +284,20 @@ impl KioskController {
     pub fn handle(&self, event: crate::events::UiEvent) {
         use crate::events::UiEvent;
         use bianmin_sync::Link;
+        // Out of service, a card or a scan starts nothing: the page stays
+        // until the kiosk is repaired (or its first content package comes).
+        let starts_something = matches!(
+            event,
+            UiEvent::CardPresent { .. }
+                | UiEvent::CardFailed(_)
+                | UiEvent::ReceiptScanned(_)
+                | UiEvent::ServiceCodeScanned
+                | UiEvent::UnknownCode
+        );
+        if starts_something && !self.serving() {
+            tracing::debug!("out of service: card or scan ignored");
+            return;
+        }
         match event {
             UiEvent::Link { link, queue_depth } => {
                 let state = match link {
@@ -318,9 +346,9 @@ impl KioskController {
                 self.activity();
                 self.show_notice(&self.pick(&message));
             }
-            UiEvent::ReceiptScanned(_) => {
+            UiEvent::ReceiptScanned(receipt_no) => {
                 self.activity();
-                self.journey.progress_for_receipt(self);
+                self.journey.progress_for_receipt(self, receipt_no);
             }
             UiEvent::ServiceCodeScanned => {
                 self.activity();
@@ -337,7 +365,22 @@ impl KioskController {
                 ));
             }
             UiEvent::CallStaff => self.call_staff(),
-            UiEvent::Desk(event) => {
+            UiEvent::Desk(DeskAnswer {
+                event: DeskEvent::StoreBroken { detail },
+                ..
+            }) => self.store_broken(&detail),
+            UiEvent::Desk(DeskAnswer { session, event }) => {
+                if session != self.state.borrow().session_id {
+                    // The resident who asked has gone: what came back (a
+                    // progress list, documents, a receipt number) is not
+                    // for the next one. A stored application is safe in
+                    // the outbox whatever happens here.
+                    tracing::info!(
+                        answer = event.kind(),
+                        "desk answer for an ended session dropped"
+                    );
+                    return;
+                }
                 let submitted = match &event {
                     bianmin_desk::DeskEvent::Submitted { printed, .. } => Some(*printed),
                     _ => None,
@@ -387,7 +430,9 @@ impl KioskController {
         state.feedback_topics = content.feedback_topics;
         state.catalogue = content.catalogue;
         state.content_version = content.version;
-        let opens = std::mem::take(&mut state.awaiting_content);
+        // A package opens a kiosk that was only waiting for one, never one
+        // whose store or configuration is broken.
+        let opens = std::mem::take(&mut state.awaiting_content) && !state.broken;
         drop(state);
         self.refresh_all();
         if opens {
@@ -410,7 +455,29 @@ impl KioskController {
             "This terminal is preparing its services",
         );
         self.state.borrow_mut().awaiting_content = true;
-        self.out_of_service_saying(Some(&PREPARING), detail);
+        self.show_fault(Some(&PREPARING), detail);
+    }
+
+    /// In service: neither broken nor waiting for content.
+    pub fn serving(&self) -> bool {
+        let state = self.state.borrow();
+        !state.broken && !state.awaiting_content
+    }
+
+    /// The session the desk's answers must carry to be shown.
+    pub fn session_id(&self) -> SessionId {
+        self.state.borrow().session_id
+    }
+
+    /// The desk found the store broken (corrupt database, unusable key):
+    /// out of service now, for good. The resident in session is wiped —
+    /// nothing more can be stored for them — and answers still on their
+    /// way are dropped with their session.
+    fn store_broken(&self, detail: &str) {
+        self.out_of_service(detail);
+        if self.state.borrow().session.is_active() {
+            self.end_session(EndReason::Finished);
+        }
     }
 
     /// Version of the content package on screen now.
@@ -449,7 +516,7 @@ impl KioskController {
         kiosk.on_call_staff(move || {
             // The on-screen button; the physical one is reported by the
             // services before the UI hears of it.
-            this.state.borrow().hooks.desk(DeskRequest::CallStaff);
+            this.desk(DeskRequest::CallStaff);
             this.call_staff();
         });
         let this = self.clone();
@@ -558,6 +625,9 @@ impl KioskController {
             state.search_page = 0;
             state.guide_code = None;
             state.resident_masked.clear();
+            // Whatever this session asked of the desk and is still on
+            // its way will be dropped on arrival.
+            state.session_id = SessionId(state.session_id.0 + 1);
         }
         self.journey.wipe();
         self.state.borrow_mut().assisted_by = None;
@@ -573,8 +643,14 @@ impl KioskController {
             k.set_list_title(SharedString::new());
             k.set_guide(GuideData::default());
             k.set_receipt_next(SharedString::new());
-            k.set_screen(Screen::Attract);
         });
+        // Out of service stays out of service across session ends.
+        let screen = if self.serving() {
+            Screen::Attract
+        } else {
+            Screen::OutOfService
+        };
+        self.kiosk(|k| k.set_screen(screen));
         let pending = self.state.borrow_mut().pending_content.take();
         match pending {
             Some(content) => self.set_content(content),
@@ -666,8 +742,11 @@ impl KioskController {
 
     /// A journey needs the store, printer or platform.
     fn desk(&self, request: DeskRequest) {
-        let hooks = self.state.borrow().hooks.clone();
-        hooks.desk(request);
+        let (hooks, session) = {
+            let state = self.state.borrow();
+            (state.hooks.clone(), state.session_id)
+        };
+        hooks.desk(session, request);
     }
 
     /// "下一步：…" on the receipt screen: from the chosen delivery, the
@@ -785,13 +864,22 @@ impl KioskController {
     /// Show the out-of-service page. The technician's `detail` (a file
     /// path, a parser message) goes to the log under a short code; the public
     /// page shows only the code, the station's phone and a call-staff button.
+    /// It stays up until the process restarts.
     pub fn out_of_service(&self, detail: &str) {
-        self.out_of_service_saying(None, detail);
+        self.state.borrow_mut().broken = true;
+        self.show_fault(None, detail);
+    }
+
+    /// The out-of-service page as a broken kiosk shows it, without making
+    /// it sticky: for `screens` and the UI audit, which go on to the next
+    /// screen with the same window.
+    pub fn preview_out_of_service(&self, detail: &str) {
+        self.show_fault(None, detail);
     }
 
     /// The out-of-service page with the kiosk's own words on why, like
     /// "本终端正在准备服务内容" while no valid content package is there.
-    pub fn out_of_service_saying(&self, title: Option<&bianmin_core::words::Words>, detail: &str) {
+    fn show_fault(&self, title: Option<&bianmin_core::words::Words>, detail: &str) {
         let english = self.state.borrow().language == Language::En;
         let title = title
             .map(|t| t.pick(english).to_string())

@@ -25,8 +25,8 @@ pub enum UiEvent {
     CardRemoved,
     /// A card lies on the reader but could not be read: the resident's sentence.
     CardFailed(bianmin_core::words::Words),
-    /// A receipt of this system was scanned. Its progress follows as
-    /// `Desk(DeskEvent::Progress)`: the scan is handed to the desk.
+    /// A receipt of this system was scanned; the UI asks the desk for its
+    /// progress (answered as `Desk(DeskEvent::Progress)`).
     ReceiptScanned(String),
     /// An e-ID or 一码通办 service code was scanned.
     ServiceCodeScanned,
@@ -40,8 +40,9 @@ pub enum UiEvent {
     /// The presence sensor saw someone arrive (`true`) or leave: a dimmed
     /// screen wakes for the arrival.
     Presence(bool),
-    /// An answer of the service desk to a journey's request.
-    Desk(bianmin_desk::DeskEvent),
+    /// An answer of the service desk, tagged with the session that asked:
+    /// the controller drops it if that session has ended.
+    Desk(bianmin_desk::DeskAnswer),
 }
 
 /// Events waiting for the UI thread.
@@ -51,6 +52,6 @@ impl Inbox {
     /// The desk's answers, delivered into this inbox.
     pub fn desk_answers(&self) -> bianmin_desk::DeskAnswers {
         let inbox = self.clone();
-        Arc::new(move |event| inbox.post(UiEvent::Desk(event)))
+        Arc::new(move |answer| inbox.post(UiEvent::Desk(answer)))
     }
 }

@@ -188,6 +188,7 @@ pub fn all_screens() -> Vec<ScreenShot> {
             reach: |ui, c| {
                 apply(ui)?;
                 c.handle(submitted(
+                    c,
                     false,
                     bianmin_core::words::Words::fixed(
                         "打印机缺纸。",
@@ -201,7 +202,7 @@ pub fn all_screens() -> Vec<ScreenShot> {
             name: "rating",
             reach: |ui, c| {
                 apply(ui)?;
-                c.handle(submitted(true, Default::default()));
+                c.handle(submitted(c, true, Default::default()));
                 press::press(ui, "评价本次服务")
             },
         },
@@ -209,7 +210,7 @@ pub fn all_screens() -> Vec<ScreenShot> {
             name: "rating-reasons",
             reach: |ui, c| {
                 apply(ui)?;
-                c.handle(submitted(true, Default::default()));
+                c.handle(submitted(c, true, Default::default()));
                 press::press(ui, "评价本次服务")?;
                 let dissatisfied = bianmin_core::evaluation::Satisfaction::Dissatisfied;
                 let levels = ui.global::<crate::Journey>().get_levels();
@@ -220,7 +221,8 @@ pub fn all_screens() -> Vec<ScreenShot> {
             name: "progress-list",
             reach: |ui, c| {
                 press::press(ui, "查进度")?;
-                c.handle(crate::events::UiEvent::Desk(
+                c.handle(desk_answer(
+                    c,
                     bianmin_desk::DeskEvent::Progress {
                         live: false,
                         rows: vec![bianmin_desk::ProgressRow {
@@ -276,7 +278,7 @@ pub fn all_screens() -> Vec<ScreenShot> {
         ScreenShot {
             name: "out-of-service",
             reach: |_, c| {
-                c.out_of_service(
+                c.preview_out_of_service(
                     "/etc/bianmin/kiosk.toml:12:15: expected a whole number from 30 to 3600, found 5",
                 );
                 Ok(())
@@ -307,14 +309,29 @@ fn apply(ui: &AppWindow) -> anyhow::Result<()> {
     press::apply_for(ui, SAMPLE_CATEGORY, SAMPLE_SERVICE)
 }
 
-/// What the service desk reports once the application is stored.
-fn submitted(printed: bool, printer_message: bianmin_core::words::Words) -> crate::events::UiEvent {
-    crate::events::UiEvent::Desk(bianmin_desk::DeskEvent::Submitted {
-        receipt_no: sample_receipt(),
-        qr: sample_receipt(),
-        printed,
-        printer_message,
+/// An answer of the desk to the session on screen.
+fn desk_answer(c: &KioskController, event: bianmin_desk::DeskEvent) -> crate::events::UiEvent {
+    crate::events::UiEvent::Desk(bianmin_desk::DeskAnswer {
+        session: c.session_id(),
+        event,
     })
+}
+
+/// What the service desk reports once the application is stored.
+fn submitted(
+    c: &KioskController,
+    printed: bool,
+    printer_message: bianmin_core::words::Words,
+) -> crate::events::UiEvent {
+    desk_answer(
+        c,
+        bianmin_desk::DeskEvent::Submitted {
+            receipt_no: sample_receipt(),
+            qr: sample_receipt(),
+            printed,
+            printer_message,
+        },
+    )
 }
 
 use crate::admin::PreviewDetail;

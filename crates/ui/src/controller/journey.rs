@@ -888,6 +888,9 @@ impl JourneyController {
                 self.global(|j| j.set_feedback_message(message.as_str().into()));
                 shell.say(&message);
             }
+            // The shell takes the kiosk out of service before a journey
+            // hears of it.
+            DeskEvent::StoreBroken { .. } => {}
         }
     }
 
@@ -1048,9 +1051,10 @@ impl JourneyController {
         }
     }
 
-    /// A receipt's QR was scanned anywhere: show its progress (the desk is
-    /// already looking it up).
-    pub(super) fn progress_for_receipt(&self, shell: &KioskController) {
+    /// A receipt's QR was scanned anywhere: show its progress. The UI asks
+    /// the desk (not the scanner's forwarder) so the answer carries this
+    /// session's tag and is dropped if the resident has gone by then.
+    pub(super) fn progress_for_receipt(&self, shell: &KioskController, receipt_no: String) {
         self.global(|j| {
             j.set_progress(ModelRc::default());
             j.set_progress_message(SharedString::new());
@@ -1059,6 +1063,7 @@ impl JourneyController {
         if shell.kiosk(|k| k.get_screen()) != Screen::Progress {
             shell.navigate(Screen::Progress);
         }
+        shell.desk(DeskRequest::ProgressByReceipt(receipt_no));
     }
 
     fn open_documents(&self, shell: &KioskController) {
