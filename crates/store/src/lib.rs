@@ -12,7 +12,10 @@
 //!   ChaCha20-Poly1305 ([`crypto`]); the key lives in a 0600 file beside the
 //!   database, never inside it. Only the idempotency key (receipt number),
 //!   service, time and state are stored in clear.
-//! * Acknowledged records lose their body after `store.retention_days`.
+//! * Acknowledged records lose their body `store.retention_days` after the
+//!   acknowledgement, parked ones (refused by the platform) the same time
+//!   after they were parked: a technician has that long to export or retry
+//!   them, then the personal data goes (see [`Store::purge_expired`]).
 //!
 //! The store is blocking (rusqlite); async callers use `spawn_blocking`.
 
@@ -396,6 +399,12 @@ const MIGRATIONS: &[&str] = &[
         id INTEGER PRIMARY KEY CHECK (id = 1),
         etag TEXT, reason TEXT NOT NULL, at INTEGER NOT NULL
      );",
+    // 5: when a record was parked, so its personal data can be purged after
+    // the retention period like an acknowledged one's. Records parked
+    // before this migration count from the migration.
+    "ALTER TABLE outbox ADD COLUMN parked_at INTEGER;
+     UPDATE outbox SET parked_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000
+       WHERE state = 'parked';",
 ];
 
 /// `meta` key of `kind`'s pending mark: no record of that kind with a lower
@@ -895,12 +904,13 @@ impl Store {
         if !broken.is_empty() {
             let conn = self.conn();
             let mut stmt = conn.prepare_cached(
-                "UPDATE outbox SET state = 'parked', last_error = ?2 WHERE id = ?1",
+                "UPDATE outbox SET state = 'parked', last_error = ?2, parked_at = ?3 WHERE id = ?1",
             )?;
             for id in &broken {
                 stmt.execute(params![
                     id,
-                    "本机无法解密该记录 (body cannot be decrypted with this terminal's key)"
+                    "本机无法解密该记录 (body cannot be decrypted with this terminal's key)",
+                    now_ms()
                 ])?;
             }
             tracing::error!(
@@ -951,12 +961,13 @@ impl Store {
                 }
                 let mut park = tx.prepare_cached(
                     "UPDATE outbox SET state = 'parked', attempts = attempts + 1, last_error = ?2,
-                     platform_status = 'rejected' WHERE key = ?1 AND state = 'pending'",
+                     platform_status = 'rejected', parked_at = ?3 WHERE key = ?1 AND state = 'pending'",
                 )?;
                 for r in rejected {
                     park.execute(params![
                         r.id,
-                        r.reason.as_deref().unwrap_or("rejected by the platform")
+                        r.reason.as_deref().unwrap_or("rejected by the platform"),
+                        now
                     ])?;
                 }
             }
@@ -989,9 +1000,9 @@ impl Store {
     /// Park one record with a reason (the platform refused it as a whole).
     pub fn park(&self, id: i64, reason: &str) -> Result<()> {
         self.conn().execute(
-            "UPDATE outbox SET state = 'parked', attempts = attempts + 1, last_error = ?2
-             WHERE id = ?1 AND state = 'pending'",
-            params![id, reason],
+            "UPDATE outbox SET state = 'parked', attempts = attempts + 1, last_error = ?2,
+             parked_at = ?3 WHERE id = ?1 AND state = 'pending'",
+            params![id, reason, now_ms()],
         )?;
         Ok(())
     }
@@ -1004,7 +1015,7 @@ impl Store {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let reopened: Vec<(i64, String)> = tx
                 .prepare(
-                    "UPDATE outbox SET state = 'pending', last_error = NULL
+                    "UPDATE outbox SET state = 'pending', last_error = NULL, parked_at = NULL
                      WHERE (key = ?1 OR CAST(id AS TEXT) = ?1) AND state = 'parked' AND body IS NOT NULL
                      RETURNING id, kind",
                 )?
@@ -1138,13 +1149,20 @@ impl Store {
     }
 
     /// Drop the personal fields (the whole sealed body) of records
-    /// acknowledged more than `retention_days` ago. Returns how many.
-    pub fn purge_acknowledged(&self, retention_days: u32) -> Result<usize> {
+    /// acknowledged, or parked, more than `retention_days` ago. Returns how
+    /// many. A parked record keeps its receipt number, service, times,
+    /// state and the platform's reason, so the clerk can still trace it;
+    /// it can no longer be retried or exported. (Keeping a copy only the
+    /// platform can open needs sealing to the platform's public key, which
+    /// the kiosk does not do yet: see docs/security.md.)
+    pub fn purge_expired(&self, retention_days: u32) -> Result<usize> {
         let now = now_ms();
         let cutoff = now - i64::from(retention_days) * 86_400_000;
         let n = self.conn().execute(
             "UPDATE outbox SET body = NULL, purged_at = ?1
-             WHERE state = 'acked' AND body IS NOT NULL AND acked_at <= ?2",
+             WHERE body IS NOT NULL
+               AND ((state = 'acked' AND acked_at <= ?2)
+                 OR (state = 'parked' AND parked_at <= ?2))",
             params![now, cutoff],
         )?;
         if n > 0 {

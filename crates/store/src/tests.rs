@@ -80,12 +80,38 @@ fn purge_keeps_receipt_service_time_state() {
             reason: None,
         }])
         .unwrap();
-    assert_eq!(store.purge_acknowledged(7).unwrap(), 0, "within retention");
-    assert_eq!(store.purge_acknowledged(0).unwrap(), 1);
+    assert_eq!(store.purge_expired(7).unwrap(), 0, "within retention");
+    assert_eq!(store.purge_expired(0).unwrap(), 1);
     assert!(store.record_json(&a).unwrap().is_none());
     let row = store.find(&a).unwrap().unwrap();
     assert!(row.purged && row.state == RecordState::Acked);
     assert_eq!(row.service_code.as_deref(), Some("DEMO-SB-001"));
+}
+
+#[test]
+fn parked_records_lose_their_personal_data_after_the_retention_period() {
+    let (_d, store) = open();
+    let parked = store.enqueue_application(app()).unwrap().receipt_no;
+    let pending = store.enqueue_application(app()).unwrap().receipt_no;
+    store
+        .apply_results(&[RecordResult {
+            id: parked.clone(),
+            status: RecordStatus::Rejected,
+            reason: Some("bad form".into()),
+        }])
+        .unwrap();
+    assert_eq!(store.purge_expired(7).unwrap(), 0, "within retention");
+    assert!(store.record_json(&parked).unwrap().is_some());
+    // Retention over: the body with the applicant goes, the trace stays.
+    assert_eq!(store.purge_expired(0).unwrap(), 1, "only the parked one");
+    assert!(store.record_json(&parked).unwrap().is_none());
+    let row = store.find(&parked).unwrap().unwrap();
+    assert!(row.purged && row.state == RecordState::Parked);
+    assert_eq!(row.last_error.as_deref(), Some("bad form"));
+    assert_eq!(row.service_code.as_deref(), Some("DEMO-SB-001"));
+    assert!(store.retry(&parked).is_err(), "nothing left to send");
+    // A pending record is never purged, however old.
+    assert!(store.record_json(&pending).unwrap().is_some());
 }
 
 #[test]

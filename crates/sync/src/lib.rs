@@ -756,11 +756,11 @@ async fn run(
             }
             let s = store.clone();
             let days = opts.retention_days;
-            if let Ok(n) = blocking(move || s.purge_acknowledged(days)).await {
+            if let Ok(n) = blocking(move || s.purge_expired(days)).await {
                 if n > 0 {
                     tracing::info!(
                         records = n,
-                        "purged personal fields of acknowledged records"
+                        "purged personal fields of acknowledged and parked records"
                     );
                 }
             }
