@@ -38,6 +38,12 @@ fn unit_is_notify_with_watchdog_and_keeps_devices_reachable() {
         ("DeviceAllow", "char-drm rw"),
         ("DeviceAllow", "char-input rw"),
         ("StartLimitIntervalSec", "0"),
+        // Back-off (systemd ≥ 254; 252 ignores them with a warning).
+        ("RestartSteps", "10"),
+        ("RestartMaxDelaySec", "5min"),
+        // No capability, ever; other users' processes invisible.
+        ("CapabilityBoundingSet", ""),
+        ("ProtectProc", "invisible"),
     ] {
         assert!(has(k, v), "{k}={v} missing");
     }
@@ -57,10 +63,29 @@ fn udev_rules_give_the_three_stable_names() {
         ("bianmin-printer", "1a86", "7523"),
         ("bianmin-scanner", "067b", "2303"),
     ] {
-        let line = active
+        let lines: Vec<&&str> = active
             .iter()
-            .find(|l| l.contains(&format!("SYMLINK+=\"{name}\"")))
-            .unwrap_or_else(|| panic!("{name} missing"));
+            .filter(|l| l.contains(&format!("SYMLINK+=\"{name}\"")))
+            .collect();
+        let variable = format!(
+            "BIANMIN_{}_SERIAL",
+            name.trim_start_matches("bianmin-").to_uppercase()
+        );
+        // A configured serial number names the device by it alone…
+        let by_serial = lines
+            .iter()
+            .find(|l| l.contains(&format!("ENV{{{variable}}}==\"?*\"")))
+            .unwrap_or_else(|| panic!("{name} by serial number missing"));
+        assert!(
+            by_serial.contains(&format!("test x$$ID_SERIAL_SHORT = x$${variable}")),
+            "{by_serial}"
+        );
+        assert!(!by_serial.contains("idVendor"), "{by_serial}");
+        // …and only without one does the bridge chip's id.
+        let line = lines
+            .iter()
+            .find(|l| l.contains(&format!("ENV{{{variable}}}!=\"?*\"")))
+            .unwrap_or_else(|| panic!("{name} by chip id missing"));
         assert!(
             line.contains(&format!("ATTRS{{idVendor}}==\"{vendor}\"")),
             "{line}"
@@ -74,6 +99,7 @@ fn udev_rules_give_the_three_stable_names() {
             "{line}"
         );
     }
+    assert!(rules.contains("IMPORT{file}=\"/etc/bianmin/usb-serials\""));
     // The configuration's default ports are the names the rules create.
     let config = bianmin_config::Config::default();
     assert_eq!(config.devices.id_card.port, "/dev/bianmin-idcard");
