@@ -80,8 +80,8 @@ pub fn run(command: &ContentCommand) -> anyhow::Result<ExitCode> {
             package: path,
             public_key,
         } => {
-            let bytes = std::fs::read(path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
+            let bytes =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
             let result = match public_key {
                 Some(key) => {
                     let trusted = TrustedKey::parse(key, "")
@@ -97,7 +97,11 @@ pub fn run(command: &ContentCommand) -> anyhow::Result<ExitCode> {
                         p.version,
                         p.catalogue.services.len(),
                         p.bundles.bundles.len(),
-                        if p.demo_data { "（演示数据）" } else { "" }
+                        if p.demo_data {
+                            "（演示数据）"
+                        } else {
+                            ""
+                        }
                     );
                     Ok(ExitCode::SUCCESS)
                 }
