@@ -90,6 +90,17 @@ pub fn run(command: &ContentCommand) -> anyhow::Result<ExitCode> {
                 }
                 None => package::check(&String::from_utf8_lossy(&bytes)),
             };
+            // A package may not promise what this kiosk cannot do.
+            let result = result.and_then(|p| {
+                let promises = package::missing_capabilities(
+                    &p.catalogue,
+                    &bianmin_ops::devices::KIOSK_CAPABILITIES,
+                );
+                match promises.into_iter().next() {
+                    Some(first) => Err(first),
+                    None => Ok(p),
+                }
+            });
             match result {
                 Ok(p) => {
                     println!(
