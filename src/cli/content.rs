@@ -80,8 +80,8 @@ pub fn run(command: &ContentCommand) -> anyhow::Result<ExitCode> {
             package: path,
             public_key,
         } => {
-            let bytes = std::fs::read(path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
+            let bytes =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
             let result = match public_key {
                 Some(key) => {
                     let trusted = TrustedKey::parse(key, "")
@@ -90,6 +90,17 @@ pub fn run(command: &ContentCommand) -> anyhow::Result<ExitCode> {
                 }
                 None => package::check(&String::from_utf8_lossy(&bytes)),
             };
+            // A package may not promise what this kiosk cannot do.
+            let result = result.and_then(|p| {
+                let promises = package::missing_capabilities(
+                    &p.catalogue,
+                    &bianmin_ops::devices::KIOSK_CAPABILITIES,
+                );
+                match promises.into_iter().next() {
+                    Some(first) => Err(first),
+                    None => Ok(p),
+                }
+            });
             match result {
                 Ok(p) => {
                     println!(
@@ -97,7 +108,11 @@ pub fn run(command: &ContentCommand) -> anyhow::Result<ExitCode> {
                         p.version,
                         p.catalogue.services.len(),
                         p.bundles.bundles.len(),
-                        if p.demo_data { "（演示数据）" } else { "" }
+                        if p.demo_data {
+                            "（演示数据）"
+                        } else {
+                            ""
+                        }
                     );
                     Ok(ExitCode::SUCCESS)
                 }

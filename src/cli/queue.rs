@@ -208,6 +208,7 @@ pub fn doctor_checks(config: &Config) -> Vec<super::check::Check> {
         )),
         Err(e) => out.push(check("database", false, true, e.to_string())),
     }
+    out.extend(content_checks(&store));
     match store.stats() {
         Ok(s) => {
             let stale = s
@@ -264,5 +265,54 @@ pub fn doctor_checks(config: &Config) -> Vec<super::check::Check> {
         }
     };
     out.push(platform);
+    out
+}
+
+/// The content package: without one the kiosk serves nobody (its screen
+/// says 本终端正在准备服务内容); a refused pull is a warning, the previous
+/// package keeps serving.
+fn content_checks(store: &Store) -> Vec<super::check::Check> {
+    use super::check::Check;
+    let mut out = Vec::new();
+    match store.content_package(bianmin_store::PackageSlot::Current) {
+        Ok(Some(package)) => out.push(Check {
+            name: "content".into(),
+            ok: true,
+            critical: true,
+            detail: format!(
+                "package {} installed {}",
+                package.version,
+                bianmin_store::rfc3339(package.installed_at_ms)
+            ),
+        }),
+        // A warning, not a failure: the devices and the store are sound and
+        // the package arrives with the next pull; the line says what it means.
+        Ok(None) => out.push(Check {
+            name: "content".into(),
+            ok: false,
+            critical: false,
+            detail: "no content package yet: the kiosk is out of service until a valid \
+                     signed package arrives from the platform"
+                .into(),
+        }),
+        Err(e) => out.push(Check {
+            name: "content".into(),
+            ok: false,
+            critical: true,
+            detail: e.to_string(),
+        }),
+    }
+    if let Ok(Some(refusal)) = store.content_refusal() {
+        out.push(Check {
+            name: "content pull".into(),
+            ok: false,
+            critical: false,
+            detail: format!(
+                "the last package pulled was refused at {}: {}",
+                bianmin_store::rfc3339(refusal.at_ms),
+                refusal.reason
+            ),
+        });
+    }
     out
 }

@@ -371,5 +371,9 @@ fn content_build_reproduces_the_demo_package_and_check_refuses_a_changed_one() {
     std::fs::write(&tampered, &changed).unwrap();
     let output = check(&tampered);
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("内容包不能使用"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("内容包不能使用"),
+        "{}",
+        stderr(&output)
+    );
 }

@@ -130,6 +130,13 @@ async fn queue_commands_and_sync_once() {
             .any(|l| l.starts_with("ok") && l.contains("platform")),
         "{out}"
     );
+    // No content package was published to this platform: doctor says what
+    // that means for the residents.
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("warn") && l.contains("no content package yet")),
+        "{out}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -448,6 +448,15 @@ fn a_resident_applies_offline_and_the_platform_gets_it_once() {
         Some("pending"),
         "the platform knows the photo is owed"
     );
+    // …with the content package the resident saw, and what was signed under.
+    let received = t.platform_json(&receipt);
+    assert_eq!(
+        received["form"]["_content_version"],
+        bianmin_core::package::Package::demo().version.as_str()
+    );
+    assert!(received["form"]["_confirmation"]["summary"][0]
+        .as_str()
+        .is_some_and(|l| l.starts_with("办理事项：")));
 
     // 好差评, bound to the receipt, through the outbox.
     tap(ui, "评价本次服务");

@@ -227,3 +227,38 @@ fn the_undecided_material_is_named_and_one_tap_away() {
         .iter()
         .any(|m| m.name == "就业或就读证明"));
 }
+
+/// A service that needs what this terminal lacks (a camera) is explained,
+/// not offered: its guide says where to go, and 我要办理 does nothing.
+#[test]
+fn a_service_the_terminal_cannot_finish_is_explained_not_offered() {
+    i_slint_backend_testing::init_no_event_loop();
+    let mut package = bianmin_core::package::Package::demo();
+    let service = package
+        .catalogue
+        .services
+        .iter_mut()
+        .find(|s| s.code == "DEMO-SB-001")
+        .unwrap();
+    service.needs = vec![bianmin_core::catalogue::Capability::Camera];
+    let ui = bianmin_ui::AppWindow::new().unwrap();
+    let controller =
+        bianmin_ui::KioskController::new(&ui, bianmin_config::Config::default(), package);
+    ui.show().unwrap();
+    controller.set_hooks(std::rc::Rc::new(bianmin_ui::headless::SampleResident));
+    controller.set_resident("王*明 110101********1233");
+    pressed(bianmin_ui::press::find_service(
+        &ui,
+        "social-security",
+        "DEMO-SB-001",
+    ));
+    let kiosk = ui.global::<Kiosk>();
+    let reason = kiosk.get_guide().unavailable;
+    assert!(
+        reason.contains("需要摄像头") && reason.contains("服务窗口"),
+        "{reason}"
+    );
+    assert!(!bianmin_ui::press::can_press(&ui, "我要办理"));
+    tap(&ui, "我要办理");
+    assert_eq!(screen(&ui), Screen::Guide, "nothing started");
+}

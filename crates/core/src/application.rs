@@ -308,6 +308,9 @@ pub struct Application {
     /// What the resident read before signing (older records have none).
     #[serde(default)]
     pub confirmation: Confirmation,
+    /// Version of the content package the application was made with.
+    #[serde(default)]
+    pub content_version: String,
 }
 
 impl fmt::Debug for Application {
@@ -558,6 +561,8 @@ pub fn build_application(
     }
     Ok(Application {
         confirmation,
+        // Set by the kiosk, which knows the package on screen.
+        content_version: String::new(),
         subject: draft.subject,
         items,
         identity: draft.identity.clone(),

@@ -717,6 +717,27 @@ mod tests {
         assert!(!package.feedback_topics.is_empty());
     }
 
+    /// The demo content promises only what the terminal does: it has no
+    /// camera, no face check and takes no payment (issue 14).
+    #[test]
+    fn the_demo_content_promises_only_what_the_terminal_does() {
+        let package = Package::demo();
+        let text = serde_json::to_string(&package.catalogue).unwrap();
+        for promise in [
+            "终端现场拍照",
+            "终端或窗口现场拍照",
+            "刷脸",
+            "人脸识别",
+            "扫码或刷社保卡付款",
+            "输入家人身份证号",
+        ] {
+            assert!(
+                !text.contains(promise),
+                "the demo content promises {promise}"
+            );
+        }
+    }
+
     #[test]
     fn one_changed_byte_is_refused() {
         let mut bytes = DEMO_PACKAGE_JSON.as_bytes().to_vec();

@@ -382,6 +382,7 @@ impl Desk {
         )
         .zh()
         .to_string();
+        let content_version = application.content_version.clone();
         // Rendering the signature and sealing the record are CPU work; both
         // happen with the blocking store call.
         let stored = self
@@ -408,7 +409,7 @@ impl Desk {
             service_name,
             materials: outstanding,
             next_step,
-            note: receipt_note(&time_limit),
+            note: with_content_version(receipt_note(&time_limit), &content_version),
             qr: receipt.receipt_no.clone(),
         };
         self.remember(&slip);
@@ -1018,6 +1019,14 @@ pub fn new_application(application: &Application, title: &str) -> NewApplication
             serde_json::json!({ "accepted": true, "signed": application.signature.is_some() }),
         );
     }
+    if !application.content_version.is_empty() {
+        // Which 办事指南 and forms the resident saw: the clerk judges the
+        // application by those, not by a newer package.
+        form.insert(
+            "_content_version".into(),
+            serde_json::Value::String(application.content_version.clone()),
+        );
+    }
     let confirmation = &application.confirmation;
     if !confirmation.summary.is_empty() || confirmation.commitment.is_some() {
         // What the resident read before signing, for the clerk who checks it.
@@ -1089,6 +1098,16 @@ fn wire_outstanding_words(state: wire::MaterialState) -> Option<&'static str> {
 
 fn outstanding_line(name: &str, words: &str) -> String {
     format!("{name}（{words}）")
+}
+
+/// The receipt's small print names the content package the application was
+/// made with, so a dispute about what the guide said can be settled.
+fn with_content_version(note: String, version: &str) -> String {
+    if version.trim().is_empty() {
+        note
+    } else {
+        format!("{note}办事指南版本：{}。", version.trim())
+    }
 }
 
 fn receipt_note(time_limit: &str) -> String {

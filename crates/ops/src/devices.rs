@@ -10,6 +10,16 @@ use bianmin_drivers::printer::{Layout, Paper, TextEncoding};
 use bianmin_drivers::scanner::Suffix;
 use std::time::Duration;
 
+/// What a Bianmin kiosk can do for a service: it has an ID-card reader, a
+/// code scanner and a receipt printer, and no camera, payment or face check
+/// (no drivers for them). A content package promising more is refused by
+/// `content check`, and such a service is explained, not offered.
+pub const KIOSK_CAPABILITIES: [bianmin_core::catalogue::Capability; 3] = [
+    bianmin_core::catalogue::Capability::IdCardReader,
+    bianmin_core::catalogue::Capability::Scanner,
+    bianmin_core::catalogue::Capability::Printer,
+];
+
 pub fn suffix(s: ScanSuffix) -> Suffix {
     match s {
         ScanSuffix::Cr => Suffix::Cr,

@@ -737,6 +737,20 @@ impl KioskController {
 
     /// 我要办理 on a guide.
     pub fn apply(&self, code: &str) {
+        // Never start what this terminal cannot finish (the guide says so
+        // and greys 我要办理 out; this holds whoever asks).
+        let reason = {
+            let state = self.state.borrow();
+            state
+                .catalogue
+                .service(code)
+                .map(|s| unavailable_here(s, state.language == Language::En))
+                .unwrap_or_default()
+        };
+        if !reason.is_empty() {
+            self.show_notice(&reason);
+            return;
+        }
         self.journey.begin(self, code);
     }
 
@@ -1158,6 +1172,40 @@ fn clock_text(now: chrono::DateTime<chrono::Utc>, english: bool) -> (String, Str
     (now.format("%H:%M").to_string(), date)
 }
 
+/// Why this terminal cannot complete `service` (it needs what the kiosk
+/// lacks), and where to go instead; empty when it can.
+fn unavailable_here(service: &Service, english: bool) -> String {
+    let lacking: Vec<_> = service
+        .needs
+        .iter()
+        .filter(|c| !bianmin_ops::devices::KIOSK_CAPABILITIES.contains(c))
+        .collect();
+    if lacking.is_empty() {
+        return String::new();
+    }
+    let names = |en: bool| {
+        lacking
+            .iter()
+            .map(|c| if en { c.label_en() } else { c.label_zh() })
+            .collect::<Vec<_>>()
+            .join(if en { ", " } else { "、" })
+    };
+    Words::new(
+        format!(
+            "本终端暂不能办理（需要{}），可到{}的服务窗口办理。",
+            names(false),
+            service.department
+        ),
+        format!(
+            "This terminal cannot do this ({} needed); please go to a service window of {}.",
+            names(true),
+            service.department
+        ),
+    )
+    .pick(english)
+    .to_string()
+}
+
 /// A short code for a fault, the same for the same detail: the resident or
 /// clerk reads it off the public page, the technician finds it in the log
 /// next to the full detail ("E" and four hex digits of an FNV-1a hash).
@@ -1377,6 +1425,13 @@ fn bundle_guide(state: &State, bundle: &bianmin_core::bundle::Bundle, english: b
         e_cert: services
             .iter()
             .any(|s| s.materials.iter().any(|m| m.e_cert)),
+        // A bundle is as doable here as its least doable item.
+        unavailable: services
+            .iter()
+            .map(|s| unavailable_here(s, english))
+            .find(|reason| !reason.is_empty())
+            .unwrap_or_default()
+            .into(),
     }
 }
 
@@ -1442,6 +1497,7 @@ fn guide_data(service: &Service, english: bool) -> GuideData {
         commitment: service.commitment,
         tolerant: service.tolerant,
         e_cert: service.materials.iter().any(|m| m.e_cert),
+        unavailable: unavailable_here(service, english).into(),
     }
 }
 

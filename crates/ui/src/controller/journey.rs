@@ -764,8 +764,10 @@ impl JourneyController {
                     j.set_submitting(true);
                     j.set_submit_message(SharedString::new());
                 });
+                let mut application = ready.application;
+                application.content_version = shell.content_version();
                 shell.desk(DeskRequest::Submit(Box::new(Submission {
-                    application: ready.application,
+                    application,
                     title: ready.title,
                     time_limit: ready.time_limit,
                 })));
