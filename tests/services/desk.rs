@@ -975,3 +975,46 @@ async fn without_store_printer_or_platform_every_request_is_still_answered() {
         }
     }
 }
+
+/// A store that breaks under any desk operation — here a look-up, not a
+/// submission — says so with `StoreBroken` beside the answer, which the UI
+/// turns into a sticky out-of-service page (tests/ui/out_of_service.rs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_broken_under_a_look_up_is_reported_as_fatal() {
+    let mut kiosk = Kiosk::new(&format!("http://{}/api/v1", free_port()), None);
+    kiosk.submit(application(0)).await;
+    kiosk.place(0);
+    // Another connection rewrites the outbox's schema into garbage and
+    // bumps the schema version: the store's next statement re-reads the
+    // schema and finds the database malformed (SQLITE_CORRUPT).
+    let path = kiosk.config.store.data_dir.join(bianmin_store::DB_FILE);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA schema_version", [], |r| r.get(0))
+        .unwrap();
+    conn.execute_batch(
+        "PRAGMA writable_schema = ON;
+         UPDATE sqlite_master SET sql = 'CREATE TABLE outbox (' WHERE name = 'outbox';",
+    )
+    .unwrap();
+    conn.pragma_update(None, "schema_version", version + 1)
+        .unwrap();
+    drop(conn);
+    let broken = kiosk
+        .ask(DeskRequest::ProgressForResident, "store broken", |e| {
+            matches!(e, DeskEvent::StoreBroken { .. })
+        })
+        .await;
+    let DeskEvent::StoreBroken { detail } = broken else {
+        unreachable!()
+    };
+    assert!(detail.contains("损坏"), "{detail}");
+    // The look-up itself is still answered, in the resident's words.
+    let answer = kiosk
+        .wait("progress", |e| matches!(e, DeskEvent::Progress { .. }))
+        .await;
+    let DeskEvent::Progress { rows, .. } = answer else {
+        unreachable!()
+    };
+    assert!(rows.is_empty());
+}
