@@ -1041,6 +1041,12 @@ impl Store {
         let summary = self
             .find(id_or_key)?
             .ok_or_else(|| StoreError::NotFound(id_or_key.to_string()))?;
+        if n == 0 && summary.state == RecordState::Parked && summary.purged {
+            return Err(StoreError::Invalid(format!(
+                "record {} was parked longer than the retention period and its personal fields were purged: nothing is left to send",
+                summary.key
+            )));
+        }
         if n == 0 && summary.state != RecordState::Pending {
             return Err(StoreError::Invalid(format!(
                 "record {} is {}, only parked records can be retried",
