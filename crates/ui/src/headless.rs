@@ -162,24 +162,12 @@ pub fn all_screens() -> Vec<ScreenShot> {
         },
         ScreenShot {
             name: "review",
-            reach: |ui, _| {
-                apply(ui)?;
-                press::fill_required(ui)?;
-                press::press(ui, "下一步")?;
-                press::provide_all_materials(ui)?;
-                press::press(ui, "下一步")?;
-                press::press(ui, "下一步")
-            },
+            reach: |ui, _| to_review(ui),
         },
         ScreenShot {
             name: "commitment",
             reach: |ui, _| {
-                apply(ui)?;
-                press::fill_required(ui)?;
-                press::press(ui, "下一步")?;
-                press::provide_all_materials(ui)?;
-                press::press(ui, "下一步")?;
-                press::press(ui, "下一步")?;
+                to_review(ui)?;
                 press::press(ui, "信息无误，去签名")
             },
         },
@@ -305,6 +293,17 @@ pub fn all_screens() -> Vec<ScreenShot> {
 }
 
 /// 找服务 → 社会保障 → 社会保障卡申领 → 我要办理: the form.
+/// From a fresh application to 核对信息: the form filled, every material
+/// brought, the delivery offered first.
+fn to_review(ui: &AppWindow) -> anyhow::Result<()> {
+    apply(ui)?;
+    press::fill_required(ui)?;
+    press::press(ui, "下一步")?;
+    press::provide_all_materials(ui)?;
+    press::press(ui, "下一步")?;
+    press::press(ui, "下一步")
+}
+
 fn apply(ui: &AppWindow) -> anyhow::Result<()> {
     press::apply_for(ui, SAMPLE_CATEGORY, SAMPLE_SERVICE)
 }

@@ -48,48 +48,23 @@ struct JourneyState {
     pending_apply: Option<String>,
 }
 
-/// Rows per page of each paged part of the journey, by theme.
-struct PerPage;
+/// Rows per page of each paged part of the journey, (large, standard) theme.
+#[derive(Clone, Copy)]
+struct PerPage(usize, usize);
 
 impl PerPage {
-    fn fields(large: bool) -> usize {
-        if large {
-            4
-        } else {
-            6
-        }
-    }
-
-    fn candidates(large: bool) -> usize {
-        if large {
-            3
-        } else {
-            5
-        }
-    }
-
+    const FIELDS: PerPage = PerPage(4, 6);
+    const CANDIDATES: PerPage = PerPage(3, 5);
     // Each option carries its plain words: two cards fit a page.
-    fn materials(large: bool) -> usize {
-        if large {
-            1
-        } else {
-            2
-        }
-    }
+    const MATERIALS: PerPage = PerPage(1, 2);
+    const SUMMARY: PerPage = PerPage(4, 7);
+    const REASONS: PerPage = PerPage(4, 8);
 
-    fn summary(large: bool) -> usize {
+    fn of(self, large: bool) -> usize {
         if large {
-            4
+            self.0
         } else {
-            7
-        }
-    }
-
-    fn reasons(large: bool) -> usize {
-        if large {
-            4
-        } else {
-            8
+            self.1
         }
     }
 }
@@ -180,7 +155,7 @@ impl JourneyController {
         on!(on_page_materials, |this, shell, step| this
             .page_materials(&shell, step));
         on!(on_show_undecided, |this, shell| {
-            let per_page = PerPage::materials(shell.large());
+            let per_page = PerPage::MATERIALS.of(shell.large());
             this.with_draft(&shell, |_, d| d.show_undecided(per_page));
             this.refresh_materials(&shell);
         });
@@ -191,7 +166,7 @@ impl JourneyController {
             .choose_delivery(&shell, way));
         on!(on_delivery_next, |this, shell| this.delivery_next(&shell));
         on!(on_page_summary, |this, shell, step| {
-            let per_page = PerPage::summary(shell.large());
+            let per_page = PerPage::SUMMARY.of(shell.large());
             this.with_draft(&shell, |_, d| d.turn_summary_page(step, per_page));
             this.refresh_review(&shell);
         });
@@ -226,7 +201,7 @@ impl JourneyController {
         on!(on_toggle_reason, |this, shell, reason| this
             .toggle_reason(&shell, &reason));
         on!(on_page_reasons, |this, shell, step| {
-            let per_page = PerPage::reasons(shell.large());
+            let per_page = PerPage::REASONS.of(shell.large());
             this.with_completed(|c| c.turn_reason_page(step, per_page));
             this.refresh_rating(&shell);
         });
@@ -378,13 +353,13 @@ impl JourneyController {
     // --- the form ----------------------------------------------------------------
 
     fn page_fields(&self, shell: &KioskController, step: i32) {
-        let per_page = PerPage::fields(shell.large());
+        let per_page = PerPage::FIELDS.of(shell.large());
         self.with_draft(shell, |_, d| d.turn_field_page(step, per_page));
         self.refresh_form(shell);
     }
 
     fn refresh_form(&self, shell: &KioskController) {
-        let per_page = PerPage::fields(shell.large());
+        let per_page = PerPage::FIELDS.of(shell.large());
         let english = shell.english();
         let view = self.with_draft(shell, |content, d| {
             let window = PageWindow::of(d.fields().len(), d.field_page(), per_page);
@@ -415,7 +390,7 @@ impl JourneyController {
     }
 
     fn edit_field(&self, shell: &KioskController, key: &str) {
-        let per_page = PerPage::candidates(shell.large());
+        let per_page = PerPage::CANDIDATES.of(shell.large());
         self.with_draft(shell, |_, d| d.edit_field(key, per_page));
         self.refresh_editor(shell);
     }
@@ -468,7 +443,7 @@ impl JourneyController {
 
     /// 下一步 on the form: every field must pass; say which do not.
     fn form_next(&self, shell: &KioskController) {
-        let per_page = PerPage::fields(shell.large());
+        let per_page = PerPage::FIELDS.of(shell.large());
         let Some(ok) = self.with_draft(shell, |_, d| d.check_form(per_page)) else {
             return;
         };
@@ -485,7 +460,7 @@ impl JourneyController {
     // --- materials and delivery ----------------------------------------------------
 
     fn page_materials(&self, shell: &KioskController, step: i32) {
-        let per_page = PerPage::materials(shell.large());
+        let per_page = PerPage::MATERIALS.of(shell.large());
         self.with_draft(shell, |_, d| d.turn_material_page(step, per_page));
         self.refresh_materials(shell);
     }
@@ -504,7 +479,7 @@ impl JourneyController {
     }
 
     fn refresh_materials(&self, shell: &KioskController) {
-        let per_page = PerPage::materials(shell.large());
+        let per_page = PerPage::MATERIALS.of(shell.large());
         let english = shell.english();
         let view = self.with_draft(shell, |content, d| {
             let window = PageWindow::of(d.materials().len(), d.material_page(), per_page);
@@ -565,7 +540,7 @@ impl JourneyController {
     }
 
     fn materials_next(&self, shell: &KioskController) {
-        let per_page = PerPage::materials(shell.large());
+        let per_page = PerPage::MATERIALS.of(shell.large());
         let Some(ok) = self.with_draft(shell, |_, d| d.check_materials(per_page)) else {
             return;
         };
@@ -634,7 +609,7 @@ impl JourneyController {
 
     /// 核对信息: the summary, a page at a time.
     fn refresh_review(&self, shell: &KioskController) {
-        let per_page = PerPage::summary(shell.large());
+        let per_page = PerPage::SUMMARY.of(shell.large());
         let english = shell.english();
         let view = self.with_draft(shell, |content, d| {
             let lines = d.summary(content);
@@ -997,7 +972,7 @@ impl JourneyController {
     }
 
     fn refresh_rating(&self, shell: &KioskController) {
-        let per_page = PerPage::reasons(shell.large());
+        let per_page = PerPage::REASONS.of(shell.large());
         let english = shell.english();
         let view = self.with_completed(|completed| {
             let levels: Vec<(String, String, bool)> = Satisfaction::ALL
