@@ -26,26 +26,31 @@ use bianmin_platform::api::*;
 use bianmin_platform::sign;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
-use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{watch, Notify};
+
+pub mod backend;
+pub mod sqlite;
+
+pub use backend::{
+    etag_of, Backend, BackendError, BackendResult, Checked, Counts, Doc, Inspect, NonceCheck,
+    Published, StoredApplication,
+};
+pub use sqlite::{SqliteBackend, MAX_NONCES};
 
 /// Largest accepted request body. Read only after the signature (made over
 /// the headers, which carry the body's hash) was checked.
 pub const MAX_BODY: usize = 32 * 1024 * 1024;
 /// Default largest number of open connections; more are closed at once.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
-/// Nonces remembered at most; beyond it requests are answered 503 rather
-/// than forgetting nonces still inside the time window (fail closed).
-pub const MAX_NONCES: u64 = 2_000_000;
 /// Largest accepted batch.
 pub const MAX_BATCH: usize = 1000;
 
@@ -202,27 +207,9 @@ pub struct ServerStats {
     pub faults_injected: u64,
 }
 
-struct Catalogue {
-    body: Bytes,
-    etag: String,
-}
-
-struct Shared {
-    db: Mutex<Connection>,
-    /// Nonces seen inside the time window; a connection of its own (same file,
-    /// `synchronous=NORMAL`) so remembering one costs no fsync per request.
-    nonces: Mutex<Connection>,
-    nonce_count: AtomicU64,
-    nonces_purged_at: AtomicI64,
-    admin_token: Option<String>,
-    catalogue: RwLock<Catalogue>,
-    content_package: RwLock<Option<Catalogue>>,
-    secrets: HashMap<String, String>,
-    shared_secret: Option<String>,
-    max_skew: i64,
-    clock_offset: i64,
-    faults: Arc<FaultControl>,
-    reject_services: Mutex<HashSet<String>>,
+/// Counters of what the HTTP layer refused or saw twice (per instance).
+#[derive(Default)]
+struct Counters {
     duplicates: AtomicU64,
     rejected: AtomicU64,
     bad_signatures: AtomicU64,
@@ -230,17 +217,28 @@ struct Shared {
     connections_refused: AtomicU64,
 }
 
+struct Shared<B> {
+    backend: Arc<B>,
+    admin_token: Option<String>,
+    secrets: HashMap<String, String>,
+    shared_secret: Option<String>,
+    max_skew: i64,
+    clock_offset: i64,
+    faults: Arc<FaultControl>,
+    reject_services: Arc<Mutex<HashSet<String>>>,
+    counters: Arc<Counters>,
+}
+
 /// A running server; dropping it stops it.
 pub struct ServerHandle {
     addr: SocketAddr,
     base_url: String,
-    shared: Arc<Shared>,
+    inspect: Arc<dyn Inspect>,
+    counters: Arc<Counters>,
+    faults: Arc<FaultControl>,
+    reject_services: Arc<Mutex<HashSet<String>>>,
     stop: watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<()>>,
-}
-
-fn etag_of(body: &[u8]) -> String {
-    format!("\"{}\"", &sign::body_hash(body)[..32])
 }
 
 fn now_secs() -> i64 {
@@ -268,97 +266,25 @@ fn api_error_at(
         .into_response()
 }
 
-/// Records are keyed by the terminal that signed them too: an id is one
-/// terminal's idempotency key, so another kiosk sending the same id first
-/// cannot make this terminal's real record look like a duplicate.
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS records (
-    kind TEXT NOT NULL, id TEXT NOT NULL, terminal_id TEXT NOT NULL,
-    service_code TEXT, body TEXT NOT NULL, received_at INTEGER NOT NULL,
-    deliveries INTEGER NOT NULL DEFAULT 1,
-    PRIMARY KEY (kind, terminal_id, id)
-);
-CREATE TABLE IF NOT EXISTS progress (
-    receipt_no TEXT NOT NULL, at INTEGER NOT NULL, status TEXT NOT NULL, note TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS progress_receipt ON progress (receipt_no);
-CREATE INDEX IF NOT EXISTS records_id ON records (kind, id);
-";
-
-const NONCE_SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS nonces (
-    terminal_id TEXT NOT NULL, nonce TEXT NOT NULL, ts INTEGER NOT NULL,
-    PRIMARY KEY (terminal_id, nonce)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS nonces_ts ON nonces (ts);
-";
-
-/// Schema version in `PRAGMA user_version`: 1 keys records by terminal too.
-const SCHEMA_VERSION: i64 = 1;
-
-/// Bring a database of an older server up to [`SCHEMA`]: version 0 keyed
-/// records by (kind, id) alone.
-fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if version >= SCHEMA_VERSION {
-        return Ok(());
+pub async fn spawn(opts: ServerOptions) -> std::io::Result<ServerHandle> {
+    let backend = Arc::new(SqliteBackend::open(opts.db_path.as_deref())?);
+    backend.publish_now(Doc::Catalogue, Bytes::from(opts.catalogue.clone()));
+    if let Some(package) = &opts.content_package {
+        backend.publish_now(Doc::ContentPackage, Bytes::from(package.clone()));
     }
-    let tx = conn.transaction()?;
-    let old: bool = tx.query_row(
-        "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'records'",
-        [],
-        |r| r.get(0),
-    )?;
-    if old {
-        tx.execute_batch("ALTER TABLE records RENAME TO records_v0;")?;
-    }
-    tx.execute_batch(SCHEMA)?;
-    if old {
-        tx.execute_batch(
-            "INSERT INTO records SELECT kind, id, terminal_id, service_code, body, received_at, deliveries FROM records_v0;
-             DROP TABLE records_v0;",
-        )?;
-    }
-    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-    tx.commit()
+    spawn_with(backend.clone(), backend, opts, Router::new()).await
 }
 
-/// Start the server; it runs on the current tokio runtime until the handle
-/// is dropped or [`ServerHandle::shutdown`] is called.
-pub async fn spawn(opts: ServerOptions) -> std::io::Result<ServerHandle> {
-    let io = |e: rusqlite::Error| std::io::Error::other(e.to_string());
-    let conn = match &opts.db_path {
-        Some(p) => Connection::open(p).map_err(io)?,
-        None => Connection::open_in_memory().map_err(io)?,
-    };
-    if opts.db_path.is_some() {
-        conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))
-            .map_err(io)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(io)?;
-    }
-    let mut conn = conn;
-    migrate(&mut conn).map_err(io)?;
-    conn.execute_batch(SCHEMA).map_err(io)?;
-    let nonces = match &opts.db_path {
-        Some(p) => {
-            let n = Connection::open(p).map_err(io)?;
-            n.busy_timeout(Duration::from_secs(5)).map_err(io)?;
-            // A power cut may forget the last nonces (not fsynced): a replay
-            // of a request captured just before it stays possible until its
-            // timestamp leaves the window. Worth not doubling every
-            // request's fsyncs.
-            n.pragma_update(None, "synchronous", "NORMAL").map_err(io)?;
-            n
-        }
-        None => Connection::open_in_memory().map_err(io)?,
-    };
-    conn.busy_timeout(Duration::from_secs(5)).map_err(io)?;
-    nonces.execute_batch(NONCE_SCHEMA).map_err(io)?;
-    let nonce_count: i64 = nonces
-        .query_row("SELECT COUNT(*) FROM nonces", [], |r| r.get(0))
-        .map_err(io)?;
-
+/// Serve the kiosk API over `backend` (its `db_path`, `catalogue` and
+/// `content_package` options are the backend's business, not read here),
+/// with `extra` routes (a console) merged in beside it. `inspect` answers
+/// the handle's look-ups.
+pub async fn spawn_with<B: Backend>(
+    backend: Arc<B>,
+    inspect: Arc<dyn Inspect>,
+    opts: ServerOptions,
+    extra: Router,
+) -> std::io::Result<ServerHandle> {
     let tls = match &opts.tls {
         Some(t) => Some(tls_acceptor(t)?),
         None => None,
@@ -375,37 +301,27 @@ pub async fn spawn(opts: ServerOptions) -> std::io::Result<ServerHandle> {
     };
     let base_url = format!("{scheme}://{host}:{}{API_PREFIX}", addr.port());
 
+    let counters = Arc::new(Counters::default());
+    let faults = Arc::new(FaultControl::default());
+    let reject_services = Arc::new(Mutex::new(HashSet::new()));
     let shared = Arc::new(Shared {
-        db: Mutex::new(conn),
-        nonces: Mutex::new(nonces),
-        nonce_count: AtomicU64::new(nonce_count.max(0) as u64),
-        nonces_purged_at: AtomicI64::new(0),
+        backend,
         admin_token: opts.admin_token.filter(|t| !t.is_empty()),
-        catalogue: RwLock::new(Catalogue {
-            etag: etag_of(&opts.catalogue),
-            body: Bytes::from(opts.catalogue),
-        }),
-        content_package: RwLock::new(opts.content_package.map(|body| Catalogue {
-            etag: etag_of(&body),
-            body: Bytes::from(body),
-        })),
         secrets: opts.secrets,
         shared_secret: opts.shared_secret,
         max_skew: opts.max_skew_secs,
         clock_offset: opts.clock_offset_secs,
-        faults: Arc::new(FaultControl::default()),
-        reject_services: Mutex::new(HashSet::new()),
-        duplicates: AtomicU64::new(0),
-        rejected: AtomicU64::new(0),
-        bad_signatures: AtomicU64::new(0),
-        replays: AtomicU64::new(0),
-        connections_refused: AtomicU64::new(0),
+        faults: faults.clone(),
+        reject_services: reject_services.clone(),
+        counters: counters.clone(),
     });
     let slots = Arc::new(tokio::sync::Semaphore::new(opts.max_connections.max(1)));
-    let router = router(shared.clone());
+    let router = router(shared)
+        .merge(extra)
+        .fallback(|| async { api_error(StatusCode::NOT_FOUND, "not_found", "no such route") });
     let (stop, mut stopped) = watch::channel(false);
-    let faults = shared.faults.clone();
-    let counted = shared.clone();
+    let counted = counters.clone();
+    let accept_faults = faults.clone();
     let task = tokio::spawn(async move {
         let mut conns = tokio::task::JoinSet::new();
         loop {
@@ -423,7 +339,7 @@ pub async fn spawn(opts: ServerOptions) -> std::io::Result<ServerHandle> {
                     let _ = tcp.set_nodelay(true);
                     let fd = tcp.as_raw_fd();
                     let router = router.clone();
-                    let faults = faults.clone();
+                    let faults = accept_faults.clone();
                     let tls = tls.clone();
                     conns.spawn(async move {
                         let _slot = slot;
@@ -448,7 +364,10 @@ pub async fn spawn(opts: ServerOptions) -> std::io::Result<ServerHandle> {
     Ok(ServerHandle {
         addr,
         base_url,
-        shared,
+        inspect,
+        counters,
+        faults,
+        reject_services,
         stop,
         task: Some(task),
     })
@@ -564,12 +483,15 @@ async fn serve_conn<S>(
 #[derive(Clone)]
 struct Terminal(String);
 
-fn router(shared: Arc<Shared>) -> Router {
+fn router<B: Backend>(shared: Arc<Shared<B>>) -> Router {
     let api = Router::new()
-        .route(&format!("{API_PREFIX}/catalogue"), get(get_catalogue))
+        .route(
+            &format!("{API_PREFIX}/catalogue"),
+            get(|s, h| get_document_of(Doc::Catalogue, s, h)),
+        )
         .route(
             &format!("{API_PREFIX}/content-package"),
-            get(get_content_package),
+            get(|s, h| get_document_of(Doc::ContentPackage, s, h)),
         )
         .route(
             &format!("{API_PREFIX}/applications/batch"),
@@ -589,7 +511,7 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .route(
             &format!("{API_PREFIX}/applications/{{receipt_no}}/progress"),
-            get(get_progress),
+            get(get_progress::<B>),
         )
         .route(
             &format!("{API_PREFIX}/residents/documents"),
@@ -598,27 +520,25 @@ fn router(shared: Arc<Shared>) -> Router {
         .route(&format!("{API_PREFIX}/documents/{{id}}"), get(get_document))
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
-            verify_signature,
+            verify_signature::<B>,
         ));
     let admin = Router::new()
         .route(
             "/admin/faults",
-            post(admin_faults).delete(admin_clear_faults),
+            post(admin_faults::<B>).delete(admin_clear_faults::<B>),
         )
-        .route("/admin/stats", get(admin_stats))
-        .route("/admin/progress", post(admin_progress))
+        .route("/admin/stats", get(admin_stats::<B>))
+        .route("/admin/progress", post(admin_progress::<B>))
         .route(
             "/admin/content-package",
-            axum::routing::put(admin_publish_content),
+            axum::routing::put(admin_publish_content::<B>),
         )
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
-            guard_admin,
+            guard_admin::<B>,
         ))
         .route("/healthz", get(|| async { "ok" }));
-    api.merge(admin)
-        .fallback(|| async { api_error(StatusCode::NOT_FOUND, "not_found", "no such route") })
-        .with_state(shared)
+    api.merge(admin).with_state(shared)
 }
 
 /// Whether an `/admin/*` request may pass: with a token configured, only
@@ -653,7 +573,11 @@ fn admin_allowed(
     }
 }
 
-async fn guard_admin(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+async fn guard_admin<B: Backend>(
+    State(s): State<Arc<Shared<B>>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let peer = req.extensions().get::<Peer>().map(|p| p.0.ip());
     let authorization = req
         .headers()
@@ -671,7 +595,11 @@ async fn guard_admin(State(s): State<Arc<Shared>>, req: Request, next: Next) -> 
 /// a body. Then the nonce is remembered (a replay is refused), and only
 /// then is the body read, at most [`MAX_BODY`], and its hash compared with
 /// the signed one.
-async fn verify_signature(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+async fn verify_signature<B: Backend>(
+    State(s): State<Arc<Shared<B>>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let (mut parts, body) = req.into_parts();
     let header = |name: &str| {
         parts
@@ -681,7 +609,7 @@ async fn verify_signature(State(s): State<Arc<Shared>>, req: Request, next: Next
             .map(str::to_string)
     };
     let refuse = |code: &str, message: &str| {
-        s.bad_signatures.fetch_add(1, Ordering::Relaxed);
+        s.counters.bad_signatures.fetch_add(1, Ordering::Relaxed);
         api_error(StatusCode::UNAUTHORIZED, code, message)
     };
     let (Some(terminal), Some(ts), Some(nonce), Some(body_sha256), Some(sig)) = (
@@ -704,7 +632,7 @@ async fn verify_signature(State(s): State<Arc<Shared>>, req: Request, next: Next
     };
     let now = now_secs() + s.clock_offset;
     if (now - ts).abs() > s.max_skew {
-        s.bad_signatures.fetch_add(1, Ordering::Relaxed);
+        s.counters.bad_signatures.fetch_add(1, Ordering::Relaxed);
         return api_error_at(
             StatusCode::UNAUTHORIZED,
             "clock_skew",
@@ -746,10 +674,14 @@ async fn verify_signature(State(s): State<Arc<Shared>>, req: Request, next: Next
             "body too large",
         );
     }
-    match remember_nonce(&s, &terminal, &nonce, ts, now) {
+    match s
+        .backend
+        .remember_nonce(&terminal, &nonce, ts, now - s.max_skew)
+        .await
+    {
         Ok(NonceCheck::New) => {}
         Ok(NonceCheck::Replayed) => {
-            s.replays.fetch_add(1, Ordering::Relaxed);
+            s.counters.replays.fetch_add(1, Ordering::Relaxed);
             return api_error(
                 StatusCode::UNAUTHORIZED,
                 "replayed",
@@ -766,14 +698,7 @@ async fn verify_signature(State(s): State<Arc<Shared>>, req: Request, next: Next
                 .insert(header::RETRY_AFTER, HeaderValue::from(10u32));
             return r;
         }
-        Err(e) => {
-            tracing::error!(error = %e, "nonce store failed");
-            return api_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "nonce store failed",
-            );
-        }
+        Err(e) => return backend_failed("nonce store", e),
     }
     let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
@@ -796,75 +721,60 @@ async fn verify_signature(State(s): State<Arc<Shared>>, req: Request, next: Next
         .await
 }
 
-enum NonceCheck {
-    New,
-    Replayed,
-    /// [`MAX_NONCES`] inside the window: refuse rather than forget one.
-    Full,
-}
-
-/// Remember a nonce for as long as its timestamp is inside the window.
-fn remember_nonce(
-    s: &Shared,
-    terminal: &str,
-    nonce: &str,
-    ts: i64,
-    now: i64,
-) -> rusqlite::Result<NonceCheck> {
-    let db = s.nonces.lock().unwrap();
-    // A nonce older than the window can go: its request would be refused
-    // for its timestamp anyway. Purged at most every 10 s.
-    let last = s.nonces_purged_at.load(Ordering::Relaxed);
-    if now - last >= 10 || s.nonce_count.load(Ordering::Relaxed) >= MAX_NONCES {
-        s.nonces_purged_at.store(now, Ordering::Relaxed);
-        db.execute("DELETE FROM nonces WHERE ts < ?1", [now - s.max_skew])?;
-        let left: i64 = db.query_row("SELECT COUNT(*) FROM nonces", [], |r| r.get(0))?;
-        s.nonce_count.store(left.max(0) as u64, Ordering::Relaxed);
-    }
-    if s.nonce_count.load(Ordering::Relaxed) >= MAX_NONCES {
-        return Ok(NonceCheck::Full);
-    }
-    let added = db.execute(
-        "INSERT INTO nonces (terminal_id, nonce, ts) VALUES (?1, ?2, ?3)
-         ON CONFLICT DO NOTHING",
-        params![terminal, nonce, ts],
-    )?;
-    if added == 1 {
-        s.nonce_count.fetch_add(1, Ordering::Relaxed);
-        Ok(NonceCheck::New)
-    } else {
-        Ok(NonceCheck::Replayed)
+/// A storage failure answered: 503 with `Retry-After` when the database
+/// is away (the kiosk keeps the record and retries), 500 otherwise. The
+/// detail goes to the log, not to the terminal.
+fn backend_failed(what: &str, e: BackendError) -> Response {
+    tracing::error!(error = %e, "{what} failed");
+    match e {
+        BackendError::Unavailable(_) => {
+            let mut r = api_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "storage is unavailable; try again later",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(5u32));
+            r
+        }
+        BackendError::Internal(_) => api_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("{what} failed"),
+        ),
     }
 }
 
-async fn get_catalogue(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    let cat = s.catalogue.read().unwrap();
-    conditional(&cat, &headers)
-}
-
-async fn get_content_package(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    match s.content_package.read().unwrap().as_ref() {
-        Some(published) => conditional(published, &headers),
-        None => api_error(
+async fn get_document_of<B: Backend>(
+    doc: Doc,
+    State(s): State<Arc<Shared<B>>>,
+    headers: HeaderMap,
+) -> Response {
+    match s.backend.published(doc).await {
+        Ok(Some(published)) => conditional(&published, &headers),
+        Ok(None) => api_error(
             StatusCode::NOT_FOUND,
             "not_found",
-            "no content package is published",
+            format!("no {} is published", doc.as_str().replace('_', " ")),
         ),
+        Err(e) => backend_failed("document look-up", e),
     }
 }
 
 /// Publish a signed content package as given (the reference server does not
 /// verify it: a kiosk must refuse a bad one whatever the platform serves).
-async fn admin_publish_content(State(s): State<Arc<Shared>>, body: Bytes) -> StatusCode {
-    *s.content_package.write().unwrap() = Some(Catalogue {
-        etag: etag_of(&body),
-        body,
-    });
-    StatusCode::NO_CONTENT
+async fn admin_publish_content<B: Backend>(
+    State(s): State<Arc<Shared<B>>>,
+    body: Bytes,
+) -> Response {
+    match s.backend.publish(Doc::ContentPackage, body).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => backend_failed("publishing", e),
+    }
 }
 
 /// A document answered with its ETag, or 304 when the client has it.
-fn conditional(cat: &Catalogue, headers: &HeaderMap) -> Response {
+fn conditional(cat: &Published, headers: &HeaderMap) -> Response {
     let etag = HeaderValue::from_str(&cat.etag).expect("hex etag");
     let matches = headers
         .get(header::IF_NONE_MATCH)
@@ -970,9 +880,9 @@ fn validate(
     })
 }
 
-async fn batch(
+async fn batch<B: Backend>(
     kind: RecordKind,
-    State(s): State<Arc<Shared>>,
+    State(s): State<Arc<Shared<B>>>,
     Extension(Terminal(terminal)): Extension<Terminal>,
     body: Bytes,
 ) -> Response {
@@ -1001,90 +911,78 @@ async fn batch(
         );
     }
     let reject = s.reject_services.lock().unwrap().clone();
-    let now = now_secs();
-    let mut results = Vec::with_capacity(items.len());
-    let mut db = s.db.lock().unwrap();
-    let outcome = (|| -> rusqlite::Result<()> {
-        let tx = db.transaction()?;
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO records (kind, id, terminal_id, service_code, body, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (kind, terminal_id, id) DO NOTHING",
-            )?;
-            let mut again = tx.prepare_cached(
-                "UPDATE records SET deliveries = deliveries + 1
-                 WHERE kind = ?1 AND terminal_id = ?2 AND id = ?3",
-            )?;
-            for item in items {
-                match validate(kind, item, &terminal, &reject) {
-                    Ok((id, code)) => {
-                        let n = insert.execute(params![
-                            kind.as_str(),
-                            id,
-                            terminal,
-                            code,
-                            item.to_string(),
-                            now
-                        ])?;
-                        let status = if n == 1 {
-                            RecordStatus::Accepted
-                        } else {
-                            again.execute(params![kind.as_str(), terminal, id])?;
-                            s.duplicates.fetch_add(1, Ordering::Relaxed);
-                            RecordStatus::Duplicate
-                        };
-                        results.push(RecordResult {
-                            id,
-                            status,
-                            reason: None,
-                        });
-                    }
-                    Err((id, reason)) => {
-                        s.rejected.fetch_add(1, Ordering::Relaxed);
-                        results.push(RecordResult {
-                            id,
-                            status: RecordStatus::Rejected,
-                            reason: Some(reason),
-                        });
-                    }
-                }
+    // Validated first (pure), stored in one transaction: a rejected record
+    // is answered with its reason and never stored.
+    let mut results: Vec<RecordResult> = Vec::with_capacity(items.len());
+    let mut to_store = Vec::with_capacity(items.len());
+    for item in items {
+        match validate(kind, item, &terminal, &reject) {
+            Ok((id, service_code)) => {
+                results.push(RecordResult {
+                    id: id.clone(),
+                    status: RecordStatus::Accepted,
+                    reason: None,
+                });
+                to_store.push(Checked {
+                    id,
+                    service_code,
+                    body: item.clone(),
+                });
+            }
+            Err((id, reason)) => {
+                s.counters.rejected.fetch_add(1, Ordering::Relaxed);
+                results.push(RecordResult {
+                    id,
+                    status: RecordStatus::Rejected,
+                    reason: Some(reason),
+                });
             }
         }
-        tx.commit()
-    })();
-    drop(db);
-    match outcome {
-        Ok(()) => Json(BatchResponse { results }).into_response(),
-        Err(e) => api_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
     }
+    let stored = match s
+        .backend
+        .store_batch(kind, &terminal, to_store, now_secs())
+        .await
+    {
+        Ok(stored) => stored,
+        Err(e) => return backend_failed("storing the batch", e),
+    };
+    let mut stored = stored.into_iter();
+    for result in results
+        .iter_mut()
+        .filter(|r| r.status == RecordStatus::Accepted)
+    {
+        let status = stored.next().unwrap_or(RecordStatus::Accepted);
+        if status == RecordStatus::Duplicate {
+            s.counters.duplicates.fetch_add(1, Ordering::Relaxed);
+        }
+        result.status = status;
+    }
+    Json(BatchResponse { results }).into_response()
 }
 
 fn rfc3339_secs(secs: i64) -> String {
     bianmin_core::time::rfc3339(secs * 1000)
 }
 
-async fn get_progress(
-    State(s): State<Arc<Shared>>,
+async fn get_progress<B: Backend>(
+    State(s): State<Arc<Shared<B>>>,
     Extension(Terminal(_)): Extension<Terminal>,
     Path(receipt_no): Path<String>,
 ) -> Response {
-    let db = s.db.lock().unwrap();
-    let row: Option<(String, i64)> = db
-        .query_row(
-            "SELECT body, received_at FROM records WHERE kind = 'application' AND id = ?1",
-            [&receipt_no],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()
-        .unwrap_or(None);
-    let Some((body, received_at)) = row else {
-        return api_error(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no application with this receipt number",
-        );
+    let stored = match s.backend.application(&receipt_no).await {
+        Ok(Some(stored)) => stored,
+        Ok(None) => {
+            return api_error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no application with this receipt number",
+            )
+        }
+        Err(e) => return backend_failed("progress look-up", e),
     };
-    let app: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    let app = stored.body;
+    let received_at = stored.received_at;
     let text = |k: &str| {
         app.get(k)
             .and_then(|v| v.as_str())
@@ -1103,19 +1001,16 @@ async fn get_progress(
             note: "平台已接收".into(),
         },
     ];
-    if let Ok(mut stmt) =
-        db.prepare("SELECT at, status, note FROM progress WHERE receipt_no = ?1 ORDER BY rowid")
-    {
-        if let Ok(rows) = stmt.query_map([&receipt_no], |r| {
-            Ok(ProgressStep {
-                at: rfc3339_secs(r.get(0)?),
-                status: r.get(1)?,
-                note: r.get(2)?,
-            })
-        }) {
-            steps.extend(rows.flatten());
-        }
-    }
+    steps.extend(
+        stored
+            .steps
+            .into_iter()
+            .map(|(at, status, note)| ProgressStep {
+                at: rfc3339_secs(at),
+                status,
+                note,
+            }),
+    );
     let last = steps.last().cloned().expect("two steps at least");
     Json(Progress {
         receipt_no,
@@ -1203,7 +1098,10 @@ pub struct FaultRequest {
     pub probability: Option<f64>,
 }
 
-async fn admin_faults(State(s): State<Arc<Shared>>, Json(req): Json<FaultRequest>) -> StatusCode {
+async fn admin_faults<B: Backend>(
+    State(s): State<Arc<Shared<B>>>,
+    Json(req): Json<FaultRequest>,
+) -> StatusCode {
     match req.probability {
         Some(p) => s.faults.set_random(req.fault, p),
         None => s.faults.inject(req.fault, req.times.unwrap_or(1)),
@@ -1211,13 +1109,16 @@ async fn admin_faults(State(s): State<Arc<Shared>>, Json(req): Json<FaultRequest
     StatusCode::NO_CONTENT
 }
 
-async fn admin_clear_faults(State(s): State<Arc<Shared>>) -> StatusCode {
+async fn admin_clear_faults<B: Backend>(State(s): State<Arc<Shared<B>>>) -> StatusCode {
     s.faults.clear();
     StatusCode::NO_CONTENT
 }
 
-async fn admin_stats(State(s): State<Arc<Shared>>) -> Json<ServerStats> {
-    Json(stats_of(&s))
+async fn admin_stats<B: Backend>(State(s): State<Arc<Shared<B>>>) -> Response {
+    match s.backend.counts().await {
+        Ok(counts) => Json(stats_of(counts, &s.counters, &s.faults)).into_response(),
+        Err(e) => backend_failed("counting", e),
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -1228,38 +1129,32 @@ pub struct ProgressUpdate {
     pub note: String,
 }
 
-async fn admin_progress(State(s): State<Arc<Shared>>, Json(u): Json<ProgressUpdate>) -> StatusCode {
-    let db = s.db.lock().unwrap();
-    match db.execute(
-        "INSERT INTO progress (receipt_no, at, status, note) VALUES (?1, ?2, ?3, ?4)",
-        params![u.receipt_no, now_secs(), u.status, u.note],
-    ) {
-        Ok(_) => StatusCode::NO_CONTENT,
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
+async fn admin_progress<B: Backend>(
+    State(s): State<Arc<Shared<B>>>,
+    Json(u): Json<ProgressUpdate>,
+) -> Response {
+    match s
+        .backend
+        .add_progress(&u.receipt_no, &u.status, &u.note, now_secs())
+        .await
+    {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => backend_failed("progress update", e),
     }
 }
 
-fn stats_of(s: &Shared) -> ServerStats {
-    let db = s.db.lock().unwrap();
-    let count = |kind: &str| -> u64 {
-        db.query_row(
-            "SELECT COUNT(*) FROM records WHERE kind = ?1",
-            [kind],
-            |r| r.get::<_, i64>(0),
-        )
-        .unwrap_or(0) as u64
-    };
+fn stats_of(counts: Counts, c: &Counters, faults: &FaultControl) -> ServerStats {
     ServerStats {
-        applications: count("application"),
-        evaluations: count("evaluation"),
-        heartbeats: count("heartbeat"),
-        error_reports: count("error_report"),
-        duplicates: s.duplicates.load(Ordering::Relaxed),
-        rejected: s.rejected.load(Ordering::Relaxed),
-        bad_signatures: s.bad_signatures.load(Ordering::Relaxed),
-        replays: s.replays.load(Ordering::Relaxed),
-        connections_refused: s.connections_refused.load(Ordering::Relaxed),
-        faults_injected: s.faults.injected(),
+        applications: counts.applications,
+        evaluations: counts.evaluations,
+        heartbeats: counts.heartbeats,
+        error_reports: counts.error_reports,
+        duplicates: c.duplicates.load(Ordering::Relaxed),
+        rejected: c.rejected.load(Ordering::Relaxed),
+        bad_signatures: c.bad_signatures.load(Ordering::Relaxed),
+        replays: c.replays.load(Ordering::Relaxed),
+        connections_refused: c.connections_refused.load(Ordering::Relaxed),
+        faults_injected: faults.injected(),
     }
 }
 
@@ -1274,38 +1169,22 @@ impl ServerHandle {
     }
 
     pub fn faults(&self) -> &FaultControl {
-        &self.shared.faults
+        &self.faults
     }
 
     pub fn stats(&self) -> ServerStats {
-        stats_of(&self.shared)
+        stats_of(self.inspect.counts_now(), &self.counters, &self.faults)
     }
 
     /// Every stored application: (receipt number, times it was delivered).
     pub fn applications(&self) -> Vec<(String, u32)> {
-        let db = self.shared.db.lock().unwrap();
-        let mut stmt = db
-            .prepare("SELECT id, deliveries FROM records WHERE kind = 'application' ORDER BY id")
-            .expect("static SQL");
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u32)))
-            .expect("static SQL")
-            .flatten()
-            .collect()
+        self.inspect.applications()
     }
 
     /// The stored wire JSON of one record (of any terminal; see
     /// [`ServerHandle::record_of`]).
     pub fn record(&self, kind: RecordKind, id: &str) -> Option<serde_json::Value> {
-        let db = self.shared.db.lock().unwrap();
-        db.query_row(
-            "SELECT body FROM records WHERE kind = ?1 AND id = ?2 ORDER BY rowid LIMIT 1",
-            params![kind.as_str(), id],
-            |r| r.get::<_, String>(0),
-        )
-        .optional()
-        .ok()
-        .flatten()
-        .and_then(|b| serde_json::from_str(&b).ok())
+        self.inspect.record(kind, None, id)
     }
 
     /// The stored wire JSON of one terminal's record.
@@ -1315,45 +1194,30 @@ impl ServerHandle {
         terminal_id: &str,
         id: &str,
     ) -> Option<serde_json::Value> {
-        let db = self.shared.db.lock().unwrap();
-        db.query_row(
-            "SELECT body FROM records WHERE kind = ?1 AND terminal_id = ?2 AND id = ?3",
-            params![kind.as_str(), terminal_id, id],
-            |r| r.get::<_, String>(0),
-        )
-        .optional()
-        .ok()
-        .flatten()
-        .and_then(|b| serde_json::from_str(&b).ok())
+        self.inspect.record(kind, Some(terminal_id), id)
     }
 
     /// Publish a signed content package (its ETag changes with its bytes).
     pub fn set_content_package(&self, body: Vec<u8>) {
-        *self.shared.content_package.write().unwrap() = Some(Catalogue {
-            etag: etag_of(&body),
-            body: Bytes::from(body),
-        });
+        self.inspect
+            .publish_now(Doc::ContentPackage, Bytes::from(body));
     }
 
     /// Publish a new catalogue (its ETag changes with its bytes).
     pub fn set_catalogue(&self, body: Vec<u8>) {
-        *self.shared.catalogue.write().unwrap() = Catalogue {
-            etag: etag_of(&body),
-            body: Bytes::from(body),
-        };
+        self.inspect.publish_now(Doc::Catalogue, Bytes::from(body));
     }
 
     /// Reject applications for this service code from now on (`rejected` with a reason).
     pub fn reject_service(&self, code: &str) {
-        self.shared
-            .reject_services
+        self.reject_services
             .lock()
             .unwrap()
             .insert(code.to_string());
     }
 
     pub fn accept_service(&self, code: &str) {
-        self.shared.reject_services.lock().unwrap().remove(code);
+        self.reject_services.lock().unwrap().remove(code);
     }
 
     /// Stop accepting and close every connection.
@@ -1397,32 +1261,5 @@ mod tests {
             StatusCode::UNAUTHORIZED
         );
         assert!(admin_allowed(Some("127.0.0.1".parse().unwrap()), Some("t0k"), None).is_err());
-    }
-
-    #[test]
-    fn an_old_database_is_migrated_to_per_terminal_ids() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(
-            "CREATE TABLE records (
-                kind TEXT NOT NULL, id TEXT NOT NULL, terminal_id TEXT NOT NULL,
-                service_code TEXT, body TEXT NOT NULL, received_at INTEGER NOT NULL,
-                deliveries INTEGER NOT NULL DEFAULT 1,
-                PRIMARY KEY (kind, id));
-             INSERT INTO records (kind, id, terminal_id, body, received_at)
-                VALUES ('evaluation', 'EV-1', 'T0002', '{}', 1);",
-        )
-        .unwrap();
-        migrate(&mut conn).unwrap();
-        migrate(&mut conn).unwrap();
-        conn.execute(
-            "INSERT INTO records (kind, id, terminal_id, body, received_at)
-             VALUES ('evaluation', 'EV-1', 'T0001', '{}', 2)",
-            [],
-        )
-        .expect("the same id from another terminal is its own record");
-        let n: i64 = conn
-            .query_row("SELECT COUNT(*) FROM records", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(n, 2);
     }
 }

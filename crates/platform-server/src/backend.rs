@@ -1,0 +1,159 @@
+//! Where the platform keeps what kiosks send: the HTTP layer (signatures,
+//! replay refusal, validation, faults) is one, the storage behind it is a
+//! [`Backend`] — the SQLite file of the reference server ([`crate::sqlite`])
+//! or PostgreSQL (`bianmin-platform-service`).
+
+use axum::body::Bytes;
+use bianmin_platform::api::{RecordKind, RecordStatus};
+use std::future::Future;
+
+/// Why storage could not answer. `Unavailable` is answered 503 with
+/// `Retry-After` (the kiosk keeps the record and retries); `Internal` 500.
+#[derive(Debug)]
+pub enum BackendError {
+    /// The database cannot be reached now (restarting, network, pool empty).
+    Unavailable(String),
+    Internal(String),
+}
+
+impl std::fmt::Display for BackendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BackendError::Unavailable(e) => write!(f, "database unavailable: {e}"),
+            BackendError::Internal(e) => write!(f, "database error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for BackendError {}
+
+pub type BackendResult<T> = Result<T, BackendError>;
+
+/// What remembering a request's nonce found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NonceCheck {
+    New,
+    Replayed,
+    /// Too many nonces inside the window: refuse rather than forget one.
+    Full,
+}
+
+/// One record of a batch that passed validation, ready to store.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub id: String,
+    pub service_code: Option<String>,
+    /// The record as the kiosk sent it.
+    pub body: serde_json::Value,
+}
+
+/// A stored application and the steps clerks added to it.
+#[derive(Debug, Clone)]
+pub struct StoredApplication {
+    pub body: serde_json::Value,
+    /// Unix seconds the platform first stored it.
+    pub received_at: i64,
+    /// (unix seconds, status, note), oldest first.
+    pub steps: Vec<(i64, String, String)>,
+}
+
+/// The documents the platform publishes to every kiosk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Doc {
+    /// `GET /catalogue` (the older, catalogue-only document).
+    Catalogue,
+    /// `GET /content-package`: the signed content package.
+    ContentPackage,
+}
+
+impl Doc {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Doc::Catalogue => "catalogue",
+            Doc::ContentPackage => "content_package",
+        }
+    }
+}
+
+/// A published document and its ETag.
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub body: Bytes,
+    pub etag: String,
+}
+
+/// How many records of each kind are stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub applications: u64,
+    pub evaluations: u64,
+    pub heartbeats: u64,
+    pub error_reports: u64,
+}
+
+/// Storage behind the kiosk API. Every method is one transaction: a batch
+/// is stored whole or not at all, so an error never half-stores it.
+pub trait Backend: Send + Sync + 'static {
+    /// Remember a nonce; nonces with a timestamp before `oldest` may be
+    /// forgotten (their requests are refused for their time anyway).
+    fn remember_nonce(
+        &self,
+        terminal: &str,
+        nonce: &str,
+        ts: i64,
+        oldest: i64,
+    ) -> impl Future<Output = BackendResult<NonceCheck>> + Send;
+
+    /// Store one terminal's validated records, deduplicated forever on
+    /// (kind, terminal, id): `Accepted` when new, `Duplicate` when stored
+    /// before (its delivery count goes up). One status per record, in order.
+    fn store_batch(
+        &self,
+        kind: RecordKind,
+        terminal: &str,
+        records: Vec<Checked>,
+        now: i64,
+    ) -> impl Future<Output = BackendResult<Vec<RecordStatus>>> + Send;
+
+    /// The application with this receipt number, whatever terminal sent it.
+    fn application(
+        &self,
+        receipt_no: &str,
+    ) -> impl Future<Output = BackendResult<Option<StoredApplication>>> + Send;
+
+    /// Add a processing step to an application's progress.
+    fn add_progress(
+        &self,
+        receipt_no: &str,
+        status: &str,
+        note: &str,
+        at: i64,
+    ) -> impl Future<Output = BackendResult<()>> + Send;
+
+    fn published(&self, doc: Doc) -> impl Future<Output = BackendResult<Option<Published>>> + Send;
+
+    fn publish(&self, doc: Doc, body: Bytes) -> impl Future<Output = BackendResult<()>> + Send;
+
+    fn counts(&self) -> impl Future<Output = BackendResult<Counts>> + Send;
+}
+
+/// Blocking look-ups for tests and tools, callable from any thread (also
+/// inside a runtime): what the platform stored, without going through HTTP.
+pub trait Inspect: Send + Sync {
+    fn counts_now(&self) -> Counts;
+    /// Every stored application: (receipt number, times it was delivered).
+    fn applications(&self) -> Vec<(String, u32)>;
+    /// A stored record's wire JSON; of one terminal when `terminal` is given.
+    fn record(
+        &self,
+        kind: RecordKind,
+        terminal: Option<&str>,
+        id: &str,
+    ) -> Option<serde_json::Value>;
+    fn publish_now(&self, doc: Doc, body: Bytes);
+}
+
+/// The ETag of a published document: the first half of its SHA-256.
+pub fn etag_of(body: &[u8]) -> String {
+    format!("\"{}\"", &bianmin_platform::sign::body_hash(body)[..32])
+}
