@@ -38,6 +38,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{watch, Notify};
 
 pub mod backend;
+pub mod secrets;
 pub mod sqlite;
 
 pub use backend::{

@@ -1,9 +1,9 @@
-//! `bianmin-platform`: the reference platform server (docs/platform-api.yaml)
+//! `bianmin-reference-platform`: the reference platform server (docs/platform-api.yaml)
 //! as a stand-alone program, for a station without the real platform or a
 //! developer's machine.
 //!
 //! ```text
-//! bianmin-platform --listen 127.0.0.1:8700 --terminals-file /etc/bianmin-platform/terminals \
+//! bianmin-reference-platform --listen 127.0.0.1:8700 --terminals-file /etc/bianmin-platform/terminals \
 //!     --catalogue config/catalogue/demo-catalogue.json --db platform.sqlite3
 //! ```
 //!
@@ -15,6 +15,7 @@
 //! `BIANMIN_PLATFORM_ADMIN_TOKEN`. Both variables are removed from the
 //! environment once read.
 
+use bianmin_platform_server::secrets::{parse_terminals, read_private, take_env};
 use bianmin_platform_server::{self as server, ServerOptions, TlsOptions};
 use clap::Parser;
 use std::collections::HashMap;
@@ -24,7 +25,7 @@ use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
 #[command(
-    name = "bianmin-platform",
+    name = "bianmin-reference-platform",
     version,
     about = "Reference implementation of the platform API the kiosk talks to"
 )]
@@ -62,54 +63,12 @@ struct Args {
     max_connections: usize,
 }
 
-/// Read a secret-bearing file, refusing one that others may read.
-fn read_private(path: &std::path::Path) -> anyhow::Result<String> {
-    use anyhow::Context as _;
-    use std::os::unix::fs::MetadataExt as _;
-    let meta = std::fs::metadata(path).with_context(|| path.display().to_string())?;
-    if meta.mode() & 0o077 != 0 {
-        anyhow::bail!(
-            "{} is readable by group or others (mode {:o}); chmod 600 it",
-            path.display(),
-            meta.mode() & 0o777
-        );
-    }
-    std::fs::read_to_string(path).with_context(|| path.display().to_string())
-}
-
-/// `ID=SECRET` lines; blank lines and `#` comments are skipped. Errors name
-/// the line, never the secret.
-fn parse_terminals(text: &str) -> anyhow::Result<HashMap<String, String>> {
-    let mut secrets = HashMap::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        match line.split_once('=') {
-            Some((id, secret)) if !id.trim().is_empty() && !secret.trim().is_empty() => {
-                secrets.insert(id.trim().to_string(), secret.trim().to_string());
-            }
-            _ => anyhow::bail!("line {}: expected ID=SECRET", n + 1),
-        }
-    }
-    Ok(secrets)
-}
-
-/// Take a variable out of the environment (nothing started later inherits it).
-fn take_env(name: &str) -> Option<String> {
-    let value = std::env::var(name).ok().filter(|s| !s.is_empty());
-    // Single-threaded here: main has not started the runtime yet.
-    std::env::remove_var(name);
-    value
-}
-
 fn main() -> ExitCode {
     let args = Args::parse();
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("bianmin-platform: {e:#}");
+            eprintln!("bianmin-reference-platform: {e:#}");
             ExitCode::FAILURE
         }
     }
@@ -145,7 +104,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     }
     .or_else(|| take_env("BIANMIN_PLATFORM_ADMIN_TOKEN"));
     if admin_token.is_none() && !args.listen.ip().is_loopback() {
-        eprintln!("bianmin-platform: no admin token: /admin/* answers loopback clients only");
+        eprintln!("bianmin-reference-platform: no admin token: /admin/* answers loopback clients only");
     }
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(c), Some(k)) => Some(TlsOptions {
@@ -185,35 +144,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn terminals_file_lines() {
-        let map = parse_terminals("# fleet\nT0001=abc\n\n T0002 = d=e \n").unwrap();
-        assert_eq!(map.get("T0001").map(String::as_str), Some("abc"));
-        assert_eq!(map.get("T0002").map(String::as_str), Some("d=e"));
-        let err = parse_terminals("T0001=abc\nT0002\n")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("line 2"), "{err}");
-        assert!(!err.contains("abc"), "the error never shows a secret");
-    }
-
-    #[test]
-    fn a_secrets_file_others_can_read_is_refused() {
-        use std::os::unix::fs::PermissionsExt as _;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("terminals");
-        std::fs::write(&path, "T0001=abc\n").unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(read_private(&path)
-            .unwrap_err()
-            .to_string()
-            .contains("chmod 600"));
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        assert_eq!(read_private(&path).unwrap(), "T0001=abc\n");
-    }
-
-    #[test]
     fn secrets_on_the_command_line_are_refused() {
-        let args = Args::try_parse_from(["bianmin-platform", "--terminal", "T0001=abc"]).unwrap();
+        let args = Args::try_parse_from(["bianmin-reference-platform", "--terminal", "T0001=abc"]).unwrap();
         let err = run(args).unwrap_err().to_string();
         assert!(err.contains("--terminals-file"), "{err}");
     }

@@ -1,0 +1,498 @@
+//! PostgreSQL: the pool, versioned migrations applied at start, and the
+//! kiosk API's storage ([`PgBackend`]). Nothing is kept in the process, so
+//! any number of instances can serve the same kiosks from one database.
+
+use crate::seal::{row_of, DataKey};
+use axum::body::Bytes;
+use bianmin_platform::api::{RecordKind, RecordStatus};
+use bianmin_platform_server::{
+    etag_of, Backend, BackendError, BackendResult, Checked, Counts, Doc, Inspect, NonceCheck,
+    Published, StoredApplication,
+};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::NoTls;
+
+/// The migrations, in order; each runs once, in its own transaction.
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "kiosk API",
+        include_str!("../migrations/0001_kiosk_api.sql"),
+    ),
+];
+
+/// A pool over `conninfo` (libpq key=value or a `postgresql://` URL).
+/// Waiting for a connection is bounded, so a database that is away is
+/// answered 503 within seconds instead of holding the kiosk's request.
+pub fn pool(conninfo: &str, size: usize) -> anyhow::Result<Pool> {
+    let mut config: tokio_postgres::Config = conninfo.parse()?;
+    config.connect_timeout(Duration::from_secs(5));
+    config.application_name("bianmin-platform");
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Ok(Pool::builder(manager)
+        .max_size(size.max(1))
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .wait_timeout(Some(Duration::from_secs(5)))
+        .create_timeout(Some(Duration::from_secs(5)))
+        .recycle_timeout(Some(Duration::from_secs(5)))
+        .build()?)
+}
+
+/// Apply the migrations not applied yet. Two instances starting at once
+/// take turns (an advisory lock), so each migration runs exactly once.
+pub async fn migrate(pool: &Pool) -> anyhow::Result<Vec<i32>> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    // Any constant: the lock is only between instances of this service.
+    tx.execute("SELECT pg_advisory_xact_lock(87000001)", &[])
+        .await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version integer PRIMARY KEY, name text NOT NULL,
+             applied_at timestamptz NOT NULL DEFAULT now())",
+    )
+    .await?;
+    let done: Vec<i32> = tx
+        .query("SELECT version FROM schema_migrations", &[])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut applied = Vec::new();
+    for (version, name, sql) in MIGRATIONS {
+        if done.contains(version) {
+            continue;
+        }
+        tx.batch_execute(sql)
+            .await
+            .map_err(|e| anyhow::anyhow!("migration {version} ({name}): {e}"))?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+            &[version, name],
+        )
+        .await?;
+        applied.push(*version);
+    }
+    tx.commit().await?;
+    Ok(applied)
+}
+
+/// Whether an error means "the database is away now" (retry later) rather
+/// than a fault of ours.
+pub fn is_unavailable(e: &tokio_postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    if let Some(code) = e.code() {
+        return code.code().starts_with("08")
+            || [
+                SqlState::ADMIN_SHUTDOWN,
+                SqlState::CRASH_SHUTDOWN,
+                SqlState::CANNOT_CONNECT_NOW,
+                SqlState::TOO_MANY_CONNECTIONS,
+                SqlState::T_R_SERIALIZATION_FAILURE,
+                SqlState::T_R_DEADLOCK_DETECTED,
+            ]
+            .contains(code);
+    }
+    // No SQLSTATE: the connection itself failed (an I/O error underneath).
+    std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
+}
+
+pub fn pg_error(e: tokio_postgres::Error) -> BackendError {
+    if is_unavailable(&e) {
+        BackendError::Unavailable(e.to_string())
+    } else {
+        BackendError::Internal(e.to_string())
+    }
+}
+
+pub fn pool_error(e: PoolError) -> BackendError {
+    match e {
+        PoolError::Backend(e) => pg_error(e),
+        other => BackendError::Unavailable(other.to_string()),
+    }
+}
+
+/// What queues and statistics may read without the key: everything but
+/// personal data (applicant, form, signature, addresses, free text of
+/// reports).
+pub fn facts_of(kind: RecordKind, body: &serde_json::Value) -> serde_json::Value {
+    use serde_json::json;
+    let get = |k: &str| body.get(k).cloned().unwrap_or(serde_json::Value::Null);
+    match kind {
+        RecordKind::Application => json!({
+            "service_code": get("service_code"),
+            "service_name": get("service_name"),
+            "created_at": get("created_at"),
+            "assisted_by": get("assisted_by"),
+            "materials": get("materials"),
+            "delivery": body.pointer("/delivery/method").cloned().unwrap_or(serde_json::Value::Null),
+        }),
+        RecordKind::Evaluation => json!({
+            "service_code": get("service_code"),
+            "receipt_no": get("receipt_no"),
+            "level": get("level"),
+            "comment": get("comment"),
+            "created_at": get("created_at"),
+        }),
+        RecordKind::Heartbeat => body.clone(),
+        RecordKind::ErrorReport => json!({
+            "kind": get("kind"),
+            "service_code": get("service_code"),
+            "at": get("at"),
+        }),
+    }
+}
+
+pub struct PgBackend {
+    pool: Pool,
+    key: Arc<DataKey>,
+    conninfo: String,
+    nonces_purged_at: AtomicI64,
+}
+
+impl PgBackend {
+    pub fn new(pool: Pool, key: Arc<DataKey>, conninfo: &str) -> PgBackend {
+        PgBackend {
+            pool,
+            key,
+            conninfo: conninfo.to_string(),
+            nonces_purged_at: AtomicI64::new(0),
+        }
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    pub fn key(&self) -> &Arc<DataKey> {
+        &self.key
+    }
+
+    /// A record's wire JSON, opened with the data key.
+    pub fn open_record(
+        &self,
+        kind: &str,
+        terminal: &str,
+        id: &str,
+        sealed: &[u8],
+    ) -> Option<serde_json::Value> {
+        let plain = self.key.open(&row_of(kind, terminal, id), sealed).ok()?;
+        serde_json::from_slice(&plain).ok()
+    }
+
+    /// Run `f` on a client of a connection of its own, on a thread of its
+    /// own: the blocking look-ups of [`Inspect`] work from any thread, also
+    /// one inside a runtime.
+    fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(tokio_postgres::Client) -> BoxedFuture<T> + Send + 'static,
+    ) -> Option<T> {
+        let conninfo = self.conninfo.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async move {
+                let (client, conn) = tokio_postgres::connect(&conninfo, NoTls).await.ok()?;
+                tokio::spawn(conn);
+                Some(f(client).await)
+            })
+        })
+        .join()
+        .ok()
+        .flatten()
+    }
+}
+
+/// A boxed future (the blocking look-ups' queries).
+pub type BoxedFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
+impl Backend for PgBackend {
+    async fn remember_nonce(
+        &self,
+        terminal: &str,
+        nonce: &str,
+        ts: i64,
+        oldest: i64,
+    ) -> BackendResult<NonceCheck> {
+        let client = self.pool.get().await.map_err(pool_error)?;
+        // Old nonces are purged by one instance at a time, at most every
+        // 10 s each (`oldest` moves with the clock).
+        let last = self.nonces_purged_at.load(Ordering::Relaxed);
+        if oldest - last >= 10 {
+            self.nonces_purged_at.store(oldest, Ordering::Relaxed);
+            client
+                .execute("DELETE FROM nonces WHERE ts < $1", &[&oldest])
+                .await
+                .map_err(pg_error)?;
+        }
+        let added = client
+            .execute(
+                "INSERT INTO nonces (terminal_id, nonce, ts) VALUES ($1, $2, $3)
+                 ON CONFLICT DO NOTHING",
+                &[&terminal, &nonce, &ts],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(if added == 1 {
+            NonceCheck::New
+        } else {
+            NonceCheck::Replayed
+        })
+    }
+
+    async fn store_batch(
+        &self,
+        kind: RecordKind,
+        terminal: &str,
+        records: Vec<Checked>,
+        now: i64,
+    ) -> BackendResult<Vec<RecordStatus>> {
+        let mut client = self.pool.get().await.map_err(pool_error)?;
+        let tx = client.transaction().await.map_err(pg_error)?;
+        let insert = tx
+            .prepare(
+                "INSERT INTO records (kind, terminal_id, id, service_code, received_at, sealed, key_id, facts)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (kind, terminal_id, id) DO NOTHING",
+            )
+            .await
+            .map_err(pg_error)?;
+        let again = tx
+            .prepare(
+                "UPDATE records SET deliveries = deliveries + 1
+                 WHERE kind = $1 AND terminal_id = $2 AND id = $3",
+            )
+            .await
+            .map_err(pg_error)?;
+        let mut out = Vec::with_capacity(records.len());
+        for r in records {
+            let sealed = self.key.seal(
+                &row_of(kind.as_str(), terminal, &r.id),
+                r.body.to_string().as_bytes(),
+            );
+            let facts = facts_of(kind, &r.body);
+            let n = tx
+                .execute(
+                    &insert,
+                    &[
+                        &kind.as_str(),
+                        &terminal,
+                        &r.id,
+                        &r.service_code,
+                        &now,
+                        &sealed,
+                        &self.key.id(),
+                        &facts,
+                    ],
+                )
+                .await
+                .map_err(pg_error)?;
+            out.push(if n == 1 {
+                RecordStatus::Accepted
+            } else {
+                tx.execute(&again, &[&kind.as_str(), &terminal, &r.id])
+                    .await
+                    .map_err(pg_error)?;
+                RecordStatus::Duplicate
+            });
+        }
+        tx.commit().await.map_err(pg_error)?;
+        Ok(out)
+    }
+
+    async fn application(&self, receipt_no: &str) -> BackendResult<Option<StoredApplication>> {
+        let client = self.pool.get().await.map_err(pool_error)?;
+        let row = client
+            .query_opt(
+                "SELECT terminal_id, sealed, received_at FROM records
+                 WHERE kind = 'application' AND id = $1 ORDER BY received_at LIMIT 1",
+                &[&receipt_no],
+            )
+            .await
+            .map_err(pg_error)?;
+        let Some(row) = row else { return Ok(None) };
+        let terminal: String = row.get(0);
+        let sealed: Vec<u8> = row.get(1);
+        let body = self
+            .open_record("application", &terminal, receipt_no, &sealed)
+            .ok_or_else(|| {
+                BackendError::Internal(format!("application {receipt_no} does not open"))
+            })?;
+        let steps = client
+            .query(
+                "SELECT at, status, note FROM progress WHERE receipt_no = $1 ORDER BY seq",
+                &[&receipt_no],
+            )
+            .await
+            .map_err(pg_error)?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        Ok(Some(StoredApplication {
+            body,
+            received_at: row.get(2),
+            steps,
+        }))
+    }
+
+    async fn add_progress(
+        &self,
+        receipt_no: &str,
+        status: &str,
+        note: &str,
+        at: i64,
+    ) -> BackendResult<()> {
+        let client = self.pool.get().await.map_err(pool_error)?;
+        client
+            .execute(
+                "INSERT INTO progress (receipt_no, at, status, note) VALUES ($1, $2, $3, $4)",
+                &[&receipt_no, &at, &status, &note],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(())
+    }
+
+    async fn published(&self, doc: Doc) -> BackendResult<Option<Published>> {
+        let client = self.pool.get().await.map_err(pool_error)?;
+        let row = client
+            .query_opt(
+                "SELECT body, etag FROM documents WHERE name = $1",
+                &[&doc.as_str()],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(row.map(|r| Published {
+            body: Bytes::from(r.get::<_, Vec<u8>>(0)),
+            etag: r.get(1),
+        }))
+    }
+
+    async fn publish(&self, doc: Doc, body: Bytes) -> BackendResult<()> {
+        let client = self.pool.get().await.map_err(pool_error)?;
+        publish_on(&client, doc, &body).await.map_err(pg_error)
+    }
+
+    async fn counts(&self) -> BackendResult<Counts> {
+        let client = self.pool.get().await.map_err(pool_error)?;
+        count_on(&client).await.map_err(pg_error)
+    }
+}
+
+/// Replace a published document (its ETag follows its bytes).
+pub async fn publish_on(
+    client: &tokio_postgres::Client,
+    doc: Doc,
+    body: &[u8],
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            "INSERT INTO documents (name, body, etag, updated_at)
+             VALUES ($1, $2, $3, extract(epoch from now())::bigint)
+             ON CONFLICT (name) DO UPDATE
+             SET body = excluded.body, etag = excluded.etag, updated_at = excluded.updated_at",
+            &[&doc.as_str(), &body, &etag_of(body)],
+        )
+        .await
+        .map(|_| ())
+}
+
+async fn count_on(client: &tokio_postgres::Client) -> Result<Counts, tokio_postgres::Error> {
+    let mut counts = Counts::default();
+    for row in client
+        .query("SELECT kind, count(*) FROM records GROUP BY kind", &[])
+        .await?
+    {
+        let n = row.get::<_, i64>(1).max(0) as u64;
+        match row.get::<_, &str>(0) {
+            "application" => counts.applications = n,
+            "evaluation" => counts.evaluations = n,
+            "heartbeat" => counts.heartbeats = n,
+            "error_report" => counts.error_reports = n,
+            _ => {}
+        }
+    }
+    Ok(counts)
+}
+
+impl Inspect for PgBackend {
+    fn counts_now(&self) -> Counts {
+        self.blocking(|c| Box::pin(async move { count_on(&c).await.unwrap_or_default() }))
+            .unwrap_or_default()
+    }
+
+    fn applications(&self) -> Vec<(String, u32)> {
+        self.blocking(|c| {
+            Box::pin(async move {
+                c.query(
+                    "SELECT id, deliveries FROM records WHERE kind = 'application' ORDER BY id",
+                    &[],
+                )
+                .await
+                .map(|rows| {
+                    rows.iter()
+                        .map(|r| (r.get::<_, String>(0), r.get::<_, i32>(1).max(0) as u32))
+                        .collect()
+                })
+                .unwrap_or_default()
+            })
+        })
+        .unwrap_or_default()
+    }
+
+    fn record(
+        &self,
+        kind: RecordKind,
+        terminal: Option<&str>,
+        id: &str,
+    ) -> Option<serde_json::Value> {
+        let (kind_s, terminal_s, id_s) = (
+            kind.as_str().to_string(),
+            terminal.map(str::to_string),
+            id.to_string(),
+        );
+        let row: Option<(String, Vec<u8>)> = self
+            .blocking(move |c| {
+                Box::pin(async move {
+                    c.query_opt(
+                        "SELECT terminal_id, sealed FROM records
+                         WHERE kind = $1 AND id = $2 AND ($3::text IS NULL OR terminal_id = $3)
+                         ORDER BY received_at LIMIT 1",
+                        &[&kind_s, &id_s, &terminal_s],
+                    )
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|r| (r.get(0), r.get(1)))
+                })
+            })
+            .flatten();
+        let (terminal, sealed) = row?;
+        self.open_record(kind.as_str(), &terminal, id, &sealed)
+    }
+
+    fn publish_now(&self, doc: Doc, body: Bytes) {
+        self.blocking(move |c| {
+            Box::pin(async move {
+                publish_on(&c, doc, &body)
+                    .await
+                    .expect("publishing to the database");
+            })
+        })
+        .expect("publishing to the database");
+    }
+}

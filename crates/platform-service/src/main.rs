@@ -1,0 +1,228 @@
+//! `bianmin-platform`: the convenience-centre platform over PostgreSQL.
+//!
+//! ```text
+//! bianmin-platform demo                      # throwaway cluster, demo data, loopback
+//! bianmin-platform serve --database 'host=/run/postgresql dbname=bianmin' \
+//!     --data-key-file /etc/bianmin-platform/data.key --terminals-file /etc/bianmin-platform/terminals
+//! bianmin-platform migrate --database …
+//! ```
+//!
+//! Secrets never come from the command line: the database URL may carry a
+//! password, so it is also read from `BIANMIN_PLATFORM_DATABASE`; the data
+//! key from `--data-key-file` (mode 600) or `BIANMIN_PLATFORM_DATA_KEY`;
+//! terminal secrets as for the reference server.
+
+use anyhow::Context as _;
+use bianmin_platform_server::secrets::{parse_terminals, read_private, take_env};
+use bianmin_platform_server::{Doc, ServerOptions, TlsOptions};
+use bianmin_platform_service::{cluster, db, publish_if_missing, DataKey, ServiceOptions};
+use clap::{Parser, Subcommand};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// The demo's shared terminal secret: public, like the demo kiosk's, and
+/// refused by `serve`.
+pub const DEMO_SECRET: &str = "bianmin-demo-secret";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "bianmin-platform",
+    version,
+    about = "The convenience-centre platform: the kiosk API over PostgreSQL"
+)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start a throwaway PostgreSQL cluster, seed demo data and serve on loopback.
+    Demo {
+        #[arg(long, default_value = "127.0.0.1:8700")]
+        listen: SocketAddr,
+    },
+    /// Serve the kiosk API from a PostgreSQL database.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8700")]
+        listen: SocketAddr,
+        /// Connection string (libpq key=value or postgresql:// URL); also
+        /// BIANMIN_PLATFORM_DATABASE, which keeps a password off the command line.
+        #[arg(long)]
+        database: Option<String>,
+        /// 64 hex digits, readable by the owner only; also BIANMIN_PLATFORM_DATA_KEY.
+        #[arg(long, value_name = "FILE")]
+        data_key_file: Option<PathBuf>,
+        /// `ID=SECRET` lines, readable by the owner only.
+        #[arg(long, value_name = "FILE")]
+        terminals_file: Option<PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        admin_token_file: Option<PathBuf>,
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Database connections of this instance.
+        #[arg(long, default_value_t = 16)]
+        pool_size: usize,
+        /// Published as the catalogue when the database has none yet.
+        #[arg(long)]
+        catalogue: Option<PathBuf>,
+    },
+    /// Apply the database migrations and exit.
+    Migrate {
+        #[arg(long)]
+        database: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bianmin-platform: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn database(flag: Option<String>) -> anyhow::Result<String> {
+    flag.or_else(|| take_env("BIANMIN_PLATFORM_DATABASE")).context(
+        "no database: give --database or set BIANMIN_PLATFORM_DATABASE (e.g. 'host=/run/postgresql dbname=bianmin')",
+    )
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
+    bianmin_config::logging::init("info");
+    match args.command {
+        Command::Demo { listen } => demo(listen),
+        Command::Migrate { database: flag } => {
+            let conninfo = database(flag)?;
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(async {
+                let pool = db::pool(&conninfo, 1)?;
+                let applied = db::migrate(&pool).await?;
+                println!("migrations applied: {applied:?}");
+                Ok(())
+            })
+        }
+        Command::Serve {
+            listen,
+            database: flag,
+            data_key_file,
+            terminals_file,
+            admin_token_file,
+            tls_cert,
+            tls_key,
+            pool_size,
+            catalogue,
+        } => {
+            let conninfo = database(flag)?;
+            let key_hex = match &data_key_file {
+                Some(path) => read_private(path)?,
+                None => take_env("BIANMIN_PLATFORM_DATA_KEY").context(
+                    "no data key: give --data-key-file FILE (64 hex digits, mode 600) or set BIANMIN_PLATFORM_DATA_KEY",
+                )?,
+            };
+            let data_key = Arc::new(DataKey::from_hex(&key_hex)?);
+            let secrets = match &terminals_file {
+                Some(path) => parse_terminals(&read_private(path)?)
+                    .with_context(|| path.display().to_string())?,
+                None => HashMap::new(),
+            };
+            let shared_secret = take_env("BIANMIN_PLATFORM_SECRET");
+            if shared_secret.as_deref() == Some(DEMO_SECRET) {
+                anyhow::bail!("the demo's public secret is refused outside `demo`");
+            }
+            if secrets.is_empty() && shared_secret.is_none() {
+                anyhow::bail!(
+                    "no terminal secrets: give --terminals-file FILE (ID=SECRET lines) or set BIANMIN_PLATFORM_SECRET"
+                );
+            }
+            let admin_token = match &admin_token_file {
+                Some(path) => Some(read_private(path)?.trim().to_string()).filter(|t| !t.is_empty()),
+                None => None,
+            }
+            .or_else(|| take_env("BIANMIN_PLATFORM_ADMIN_TOKEN"));
+            let tls = match (&tls_cert, &tls_key) {
+                (Some(c), Some(k)) => Some(TlsOptions {
+                    cert_chain_pem: std::fs::read(c).with_context(|| c.display().to_string())?,
+                    key_pem: std::fs::read(k).with_context(|| k.display().to_string())?,
+                }),
+                _ => None,
+            };
+            let seed = match &catalogue {
+                Some(p) => Some(std::fs::read(p).with_context(|| p.display().to_string())?),
+                None => None,
+            };
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(async move {
+                let service = bianmin_platform_service::spawn(ServiceOptions {
+                    conninfo,
+                    data_key,
+                    pool_size,
+                    server: ServerOptions {
+                        bind: listen,
+                        secrets,
+                        shared_secret,
+                        tls,
+                        admin_token,
+                        ..ServerOptions::default()
+                    },
+                })
+                .await?;
+                if let Some(body) = seed {
+                    publish_if_missing(&service.backend, Doc::Catalogue, body).await?;
+                }
+                println!("platform API at {}", service.handle.base_url());
+                tokio::signal::ctrl_c().await?;
+                service.handle.shutdown().await;
+                Ok(())
+            })
+        }
+    }
+}
+
+fn demo(listen: SocketAddr) -> anyhow::Result<()> {
+    println!("starting a throwaway PostgreSQL cluster…");
+    let cluster = cluster::TempCluster::start()?;
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async move {
+        let conninfo = cluster.fresh_database().await?;
+        let service = bianmin_platform_service::spawn(ServiceOptions {
+            conninfo,
+            data_key: Arc::new(DataKey::generate()),
+            pool_size: 8,
+            server: ServerOptions {
+                bind: listen,
+                shared_secret: Some(DEMO_SECRET.into()),
+                ..ServerOptions::default()
+            },
+        })
+        .await?;
+        publish_if_missing(
+            &service.backend,
+            Doc::Catalogue,
+            bianmin_core::catalogue::DEMO_CATALOGUE_JSON.as_bytes().to_vec(),
+        )
+        .await?;
+        publish_if_missing(
+            &service.backend,
+            Doc::ContentPackage,
+            bianmin_core::package::DEMO_PACKAGE_JSON.as_bytes().to_vec(),
+        )
+        .await?;
+        let handle = service.handle;
+        println!("platform API at {}", handle.base_url());
+        println!("database: {} (removed on exit)", cluster.socket_dir().display());
+        println!("terminal secret (demo, public): {DEMO_SECRET}");
+        tokio::signal::ctrl_c().await?;
+        handle.shutdown().await;
+        drop(cluster);
+        Ok(())
+    })
+}
