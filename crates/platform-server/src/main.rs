@@ -104,7 +104,9 @@ fn run(args: Args) -> anyhow::Result<()> {
     }
     .or_else(|| take_env("BIANMIN_PLATFORM_ADMIN_TOKEN"));
     if admin_token.is_none() && !args.listen.ip().is_loopback() {
-        eprintln!("bianmin-reference-platform: no admin token: /admin/* answers loopback clients only");
+        eprintln!(
+            "bianmin-reference-platform: no admin token: /admin/* answers loopback clients only"
+        );
     }
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(c), Some(k)) => Some(TlsOptions {
@@ -145,7 +147,8 @@ mod tests {
 
     #[test]
     fn secrets_on_the_command_line_are_refused() {
-        let args = Args::try_parse_from(["bianmin-reference-platform", "--terminal", "T0001=abc"]).unwrap();
+        let args = Args::try_parse_from(["bianmin-reference-platform", "--terminal", "T0001=abc"])
+            .unwrap();
         let err = run(args).unwrap_err().to_string();
         assert!(err.contains("--terminals-file"), "{err}");
     }

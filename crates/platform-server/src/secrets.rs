@@ -76,5 +76,4 @@ mod tests {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert_eq!(read_private(&path).unwrap(), "T0001=abc\n");
     }
-
 }

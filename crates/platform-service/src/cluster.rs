@@ -221,10 +221,15 @@ impl TempCluster {
     pub async fn fresh_database(&self) -> anyhow::Result<String> {
         use std::sync::atomic::{AtomicU32, Ordering};
         static NEXT: AtomicU32 = AtomicU32::new(0);
-        let name = format!("t{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-        let (client, conn) = tokio_postgres::connect(&self.conninfo("postgres"), tokio_postgres::NoTls)
-            .await
-            .context("connecting to the throwaway cluster")?;
+        let name = format!(
+            "t{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let (client, conn) =
+            tokio_postgres::connect(&self.conninfo("postgres"), tokio_postgres::NoTls)
+                .await
+                .context("connecting to the throwaway cluster")?;
         let conn = tokio::spawn(conn);
         client
             .batch_execute(&format!("CREATE DATABASE {name}"))

@@ -17,13 +17,11 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
 /// The migrations, in order; each runs once, in its own transaction.
-pub const MIGRATIONS: &[(i32, &str, &str)] = &[
-    (
-        1,
-        "kiosk API",
-        include_str!("../migrations/0001_kiosk_api.sql"),
-    ),
-];
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[(
+    1,
+    "kiosk API",
+    include_str!("../migrations/0001_kiosk_api.sql"),
+)];
 
 /// A pool over `conninfo` (libpq key=value or a `postgresql://` URL).
 /// Waiting for a connection is bounded, so a database that is away is

@@ -144,7 +144,9 @@ fn run(args: Args) -> anyhow::Result<()> {
                 );
             }
             let admin_token = match &admin_token_file {
-                Some(path) => Some(read_private(path)?.trim().to_string()).filter(|t| !t.is_empty()),
+                Some(path) => {
+                    Some(read_private(path)?.trim().to_string()).filter(|t| !t.is_empty())
+                }
                 None => None,
             }
             .or_else(|| take_env("BIANMIN_PLATFORM_ADMIN_TOKEN"));
@@ -207,7 +209,9 @@ fn demo(listen: SocketAddr) -> anyhow::Result<()> {
         publish_if_missing(
             &service.backend,
             Doc::Catalogue,
-            bianmin_core::catalogue::DEMO_CATALOGUE_JSON.as_bytes().to_vec(),
+            bianmin_core::catalogue::DEMO_CATALOGUE_JSON
+                .as_bytes()
+                .to_vec(),
         )
         .await?;
         publish_if_missing(
@@ -218,7 +222,10 @@ fn demo(listen: SocketAddr) -> anyhow::Result<()> {
         .await?;
         let handle = service.handle;
         println!("platform API at {}", handle.base_url());
-        println!("database: {} (removed on exit)", cluster.socket_dir().display());
+        println!(
+            "database: {} (removed on exit)",
+            cluster.socket_dir().display()
+        );
         println!("terminal secret (demo, public): {DEMO_SECRET}");
         tokio::signal::ctrl_c().await?;
         handle.shutdown().await;

@@ -68,7 +68,9 @@ impl DataKey {
     /// nonce ‖ ciphertext ‖ tag.
     pub fn seal(&self, row: &str, plain: &[u8]) -> Vec<u8> {
         let mut nonce = [0u8; NONCE_LEN];
-        self.rng.fill(&mut nonce).expect("the system's random source");
+        self.rng
+            .fill(&mut nonce)
+            .expect("the system's random source");
         let mut out = plain.to_vec();
         self.key
             .seal_in_place_append_tag(
@@ -121,8 +123,14 @@ mod tests {
             "张三 11010519491231002X".as_bytes()
         );
         let other_row = row_of("application", "T0002", "T0001-20261205-0001");
-        assert!(key.open(&other_row, &sealed).is_err(), "moved to another row");
-        assert!(DataKey::generate().open(&row, &sealed).is_err(), "another key");
+        assert!(
+            key.open(&other_row, &sealed).is_err(),
+            "moved to another row"
+        );
+        assert!(
+            DataKey::generate().open(&row, &sealed).is_err(),
+            "another key"
+        );
         let mut altered = sealed.clone();
         *altered.last_mut().unwrap() ^= 1;
         assert!(key.open(&row, &altered).is_err(), "altered");

@@ -4,6 +4,7 @@
 use bianmin_config::{Config, HttpUrl, Ranged, Secret};
 use bianmin_platform::api::{Applicant, Delivery, Material, MaterialState};
 use bianmin_platform_server::{self as server, ServerHandle, ServerOptions};
+use bianmin_platform_service as service;
 use bianmin_store::NewApplication;
 use bianmin_sync::{Link, SyncStatus};
 use std::path::Path;
@@ -23,13 +24,67 @@ pub async fn server() -> ServerHandle {
     server_with(ServerOptions::default()).await
 }
 
+/// The loopback platform of a test: the reference server (SQLite), or with
+/// `BIANMIN_TEST_PLATFORM=postgres` the platform service over a database of
+/// its own in a throwaway PostgreSQL cluster — the same tests, either
+/// platform (`.ci/test` runs the sync tests against both).
 pub async fn server_with(mut opts: ServerOptions) -> ServerHandle {
     opts.shared_secret = Some(SECRET.into());
     if opts.catalogue == ServerOptions::default().catalogue {
         opts.catalogue = demo_catalogue();
     }
+    if std::env::var("BIANMIN_TEST_PLATFORM").as_deref() == Ok("postgres") {
+        return postgres_server(opts).await;
+    }
     server::spawn(opts).await.expect("server on loopback")
 }
+
+/// The platform service over a fresh database of the process's throwaway
+/// PostgreSQL cluster, with `opts`' catalogue and content package published.
+pub async fn postgres_server(opts: ServerOptions) -> ServerHandle {
+    postgres_service(opts).await.handle
+}
+
+/// As [`postgres_server`], keeping the storage side (for tests that look
+/// into the database).
+pub async fn postgres_service(opts: ServerOptions) -> service::Service {
+    let cluster = service::cluster::shared();
+    let conninfo = cluster.fresh_database().await.expect("a test database");
+    postgres_service_on(&conninfo, opts).await
+}
+
+/// The platform service over the database `conninfo` (two instances over
+/// one database: call it twice).
+pub async fn postgres_service_on(conninfo: &str, mut opts: ServerOptions) -> service::Service {
+    opts.shared_secret = Some(SECRET.into());
+    let catalogue = std::mem::take(&mut opts.catalogue);
+    let package = opts.content_package.take();
+    let svc = service::spawn(service::ServiceOptions {
+        conninfo: conninfo.to_string(),
+        data_key: std::sync::Arc::new(service::DataKey::from_hex(TEST_DATA_KEY).unwrap()),
+        pool_size: 8,
+        server: opts,
+    })
+    .await
+    .expect("the platform service on loopback");
+    let catalogue = if catalogue == ServerOptions::default().catalogue {
+        demo_catalogue()
+    } else {
+        catalogue
+    };
+    service::publish_if_missing(&svc.backend, server::Doc::Catalogue, catalogue)
+        .await
+        .expect("catalogue published");
+    if let Some(package) = package {
+        service::publish_if_missing(&svc.backend, server::Doc::ContentPackage, package)
+            .await
+            .expect("content package published");
+    }
+    svc
+}
+
+/// The platform's data key in tests (every instance of a test shares it).
+pub const TEST_DATA_KEY: &str = "5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed";
 
 /// Configuration for a kiosk in `dir` talking to `url` with short timers.
 pub fn config(dir: &Path, url: &str) -> Config {

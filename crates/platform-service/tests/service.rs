@@ -1,0 +1,269 @@
+//! The platform service over a real PostgreSQL (a throwaway cluster) with
+//! the kiosk's real sync engine on loopback: sealed storage, two instances
+//! over one database, a database restarted in the middle of a drain, bad
+//! input.
+
+use bianmin_platform::api::{RecordKind, API_PREFIX};
+use bianmin_platform::sign;
+use bianmin_platform_server::{Fault, ServerHandle, ServerOptions};
+use bianmin_platform_service::cluster::{self, TempCluster};
+use bianmin_store::{RecordState, Store};
+use bianmin_sync as sync;
+use bianmin_testkit::*;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+async fn raw_client(conninfo: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(conninfo, tokio_postgres::NoTls)
+        .await
+        .expect("connect to the test database");
+    tokio::spawn(conn);
+    client
+}
+
+/// Enqueue `n` applications in a kiosk store and drain them through `url`
+/// with the real sync engine; returns the store and the receipts.
+async fn drain(
+    dir: &std::path::Path,
+    url: &str,
+    n: usize,
+    within: Duration,
+    mut during: impl FnMut(u64),
+) -> (Store, Vec<String>) {
+    let config = config(dir, url);
+    let store = Store::open(&config).unwrap();
+    let receipts: Vec<String> = (0..n)
+        .map(|i| store.enqueue_application(app(i)).unwrap().receipt_no)
+        .collect();
+    let (handle, _rx) = sync::spawn(&config, store.clone()).unwrap();
+    let deadline = Instant::now() + within;
+    loop {
+        let stats = store.stats().unwrap();
+        let pending = stats.pending;
+        if pending == 0 {
+            break;
+        }
+        during((n as u64).saturating_sub(stats.pending_applications));
+        assert!(Instant::now() < deadline, "not drained: {pending} pending");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    handle.shutdown().await;
+    assert!(store
+        .application_keys()
+        .unwrap()
+        .iter()
+        .all(|(_, s)| *s == RecordState::Acked));
+    (store, receipts)
+}
+
+fn assert_exactly_once(server: &ServerHandle, receipts: &[String]) {
+    let stored: BTreeMap<String, u32> = server.applications().into_iter().collect();
+    assert_eq!(
+        stored.len(),
+        receipts.len(),
+        "one stored row per application"
+    );
+    for r in receipts {
+        assert!(stored.contains_key(r), "{r} missing at the platform");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applications_are_stored_sealed_and_read_back_whole() {
+    let conninfo = cluster::shared().fresh_database().await.unwrap();
+    let svc = postgres_service_on(&conninfo, ServerOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, receipts) = drain(
+        dir.path(),
+        svc.handle.base_url(),
+        30,
+        Duration::from_secs(30),
+        |_| {},
+    )
+    .await;
+    assert_exactly_once(&svc.handle, &receipts);
+
+    // In the database: no name, ID number, phone or address in clear, in
+    // the sealed column or in the facts beside it.
+    let db = raw_client(&conninfo).await;
+    let rows = db
+        .query(
+            "SELECT sealed, facts::text, key_id FROM records WHERE kind = 'application'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 30);
+    for row in &rows {
+        let sealed: Vec<u8> = row.get(0);
+        let facts: String = row.get(1);
+        let key_id: String = row.get(2);
+        let clear = String::from_utf8_lossy(&sealed);
+        for personal in [ID_NUMBER, "测试居民", "13912345678", "演示路88号"] {
+            assert!(!clear.contains(personal), "{personal} in clear");
+            assert!(!facts.contains(personal), "{personal} in facts: {facts}");
+        }
+        assert!(facts.contains("社会保障卡申领"), "{facts}");
+        assert!(key_id.starts_with("aes256gcm:"), "{key_id}");
+    }
+    // …and the platform reads them back whole with its key.
+    let app = svc
+        .handle
+        .record(RecordKind::Application, &receipts[7])
+        .expect("stored");
+    assert_eq!(app["applicant"]["id_number"], ID_NUMBER);
+    assert_eq!(app["applicant"]["name"], "测试居民7");
+}
+
+/// Connections from the kiosk go to the two instances in turn.
+async fn round_robin_proxy(targets: [SocketAddr; 2]) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut next = 0usize;
+        loop {
+            let Ok((mut inbound, _)) = listener.accept().await else {
+                continue;
+            };
+            let target = targets[next % 2];
+            next += 1;
+            tokio::spawn(async move {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_over_one_database_take_1000_applications_exactly_once() {
+    let conninfo = cluster::shared().fresh_database().await.unwrap();
+    // Started at once: the migrations run once, under the advisory lock.
+    let (a, b) = tokio::join!(
+        postgres_service_on(&conninfo, ServerOptions::default()),
+        postgres_service_on(&conninfo, ServerOptions::default())
+    );
+    // Answers lost after the commit on both: the kiosk sends again, on a
+    // new connection, to the other instance.
+    a.handle.faults().set_random(Fault::DropAfterCommit, 0.15);
+    b.handle.faults().set_random(Fault::DropAfterCommit, 0.15);
+    let proxy = round_robin_proxy([a.handle.addr(), b.handle.addr()]).await;
+    let url = format!("http://{proxy}{API_PREFIX}");
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, receipts) = drain(dir.path(), &url, 1000, Duration::from_secs(240), |_| {}).await;
+    assert_exactly_once(&a.handle, &receipts);
+    let (sa, sb) = (a.handle.stats(), b.handle.stats());
+    assert_eq!(sa.applications, 1000, "both instances see one database");
+    assert_eq!(sb.applications, 1000);
+    assert!(
+        sa.faults_injected > 0 && sb.faults_injected > 0,
+        "{sa:?} {sb:?}"
+    );
+    assert!(
+        sa.duplicates + sb.duplicates > 0,
+        "resent records were answered duplicate: {sa:?} {sb:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_restarted_mid_drain_loses_and_doubles_nothing() {
+    // A cluster of its own: this test stops it.
+    let own = TempCluster::start().unwrap();
+    let conninfo = own.fresh_database().await.unwrap();
+    let svc = postgres_service_on(&conninfo, ServerOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut restarted = false;
+    let url = svc.handle.base_url().to_string();
+    let (_store, receipts) = drain(dir.path(), &url, 400, Duration::from_secs(120), |sent| {
+        if !restarted && sent >= 60 {
+            restarted = true;
+            own.stop().unwrap();
+            std::thread::sleep(Duration::from_secs(2));
+            own.start_server().unwrap();
+        }
+    })
+    .await;
+    assert!(restarted, "the drain outlasted the restart point");
+    assert_exactly_once(&svc.handle, &receipts);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_away_is_answered_503_with_retry_after() {
+    let own = TempCluster::start().unwrap();
+    let conninfo = own.fresh_database().await.unwrap();
+    let svc = postgres_service_on(&conninfo, ServerOptions::default()).await;
+    own.stop().unwrap();
+    bianmin_platform::client::install_crypto_provider();
+    let path = format!("{API_PREFIX}/applications/batch");
+    let body = br#"{"applications":[]}"#;
+    let now = chrono::Utc::now().timestamp();
+    let nonce = "0123456789abcdef0123456789abcdef";
+    let hash = sign::body_hash(body);
+    let signed = sign::Signed {
+        method: "POST",
+        path_and_query: &path,
+        terminal_id: "T0001",
+        timestamp: now,
+        nonce,
+        body_sha256_hex: &hash,
+    };
+    let url = format!(
+        "{}{}",
+        svc.handle.base_url().trim_end_matches(API_PREFIX),
+        path
+    );
+    let started = Instant::now();
+    let resp = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .post(url)
+        .header("x-terminal-id", "T0001")
+        .header("x-timestamp", now.to_string())
+        .header(sign::HDR_NONCE, nonce)
+        .header(sign::HDR_CONTENT_SHA256, &hash)
+        .header("x-signature", signed.sign(SECRET.as_bytes()))
+        .body(body.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+    assert!(resp.headers().contains_key("retry-after"));
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "answered while the database is away, not held"
+    );
+    let text = resp.text().await.unwrap();
+    assert!(
+        !text.contains("host="),
+        "no database detail to the kiosk: {text}"
+    );
+    own.start_server().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_looking_text_is_stored_as_text() {
+    let svc = postgres_service(ServerOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), svc.handle.base_url());
+    let store = Store::open(&config).unwrap();
+    let mut a = app(1);
+    a.applicant.name = "Robert'); DROP TABLE records;--".into();
+    a.service_name = "x' OR '1'='1".into();
+    let receipt = store.enqueue_application(a).unwrap().receipt_no;
+    let (handle, mut rx) = sync::spawn(&config, store.clone()).unwrap();
+    wait_drained(&mut rx, Duration::from_secs(30)).await;
+    handle.shutdown().await;
+    let stored = svc
+        .handle
+        .record(RecordKind::Application, &receipt)
+        .unwrap();
+    assert_eq!(
+        stored["applicant"]["name"],
+        "Robert'); DROP TABLE records;--"
+    );
+    assert_eq!(svc.handle.stats().applications, 1);
+}
