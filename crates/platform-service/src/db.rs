@@ -16,12 +16,16 @@ use std::time::Duration;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
-/// The migrations, in order; each runs once, in its own transaction.
-pub const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "kiosk API",
-    include_str!("../migrations/0001_kiosk_api.sql"),
-)];
+/// The migrations, in order; each runs once (the pending ones in one
+/// transaction, so a failure leaves the database as it was).
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "kiosk API",
+        include_str!("../migrations/0001_kiosk_api.sql"),
+    ),
+    (2, "console", include_str!("../migrations/0002_console.sql")),
+];
 
 /// A pool over `conninfo` (libpq key=value or a `postgresql://` URL).
 /// Waiting for a connection is bounded, so a database that is away is

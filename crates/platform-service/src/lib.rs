@@ -9,6 +9,7 @@
 //! and the tests.
 
 pub mod cluster;
+pub mod console;
 pub mod db;
 pub mod seal;
 
@@ -25,6 +26,9 @@ pub struct ServiceOptions {
     pub data_key: Arc<DataKey>,
     /// Connections per instance.
     pub pool_size: usize,
+    /// Keys a content package must be signed with before the console
+    /// publishes it (the county publisher's; the demo's in `demo`).
+    pub publishers: Vec<bianmin_core::package::TrustedKey>,
     /// Listening address, terminals' secrets, TLS, admin token, connection
     /// limit (the storage options of the reference server are not used).
     pub server: ServerOptions,
@@ -41,13 +45,14 @@ pub async fn spawn(opts: ServiceOptions) -> anyhow::Result<Service> {
     let pool = db::pool(&opts.conninfo, opts.pool_size)?;
     db::migrate(&pool).await?;
     let backend = Arc::new(PgBackend::new(pool, opts.data_key, &opts.conninfo));
-    let handle = bianmin_platform_server::spawn_with(
-        backend.clone(),
-        backend.clone(),
-        opts.server,
-        axum::Router::new(),
-    )
-    .await?;
+    let console = console::router(console::Console {
+        backend: backend.clone(),
+        publishers: opts.publishers,
+        secure_cookies: opts.server.tls.is_some(),
+    });
+    let handle =
+        bianmin_platform_server::spawn_with(backend.clone(), backend.clone(), opts.server, console)
+            .await?;
     Ok(Service { handle, backend })
 }
 
@@ -61,6 +66,37 @@ pub async fn publish_if_missing(
     use bianmin_platform_server::Backend as _;
     if backend.published(doc).await?.is_none() {
         backend.publish(doc, body.into()).await?;
+    }
+    Ok(())
+}
+
+/// The demo's staff: (username, name, role, password). Public, like the
+/// demo secret; `serve` never creates them.
+pub const DEMO_STAFF: &[(&str, &str, console::auth::Role, &str)] = &[
+    (
+        "clerk",
+        "受理员小王",
+        console::auth::Role::Clerk,
+        "demo-clerk-2026",
+    ),
+    (
+        "author",
+        "内容编辑小李",
+        console::auth::Role::Author,
+        "demo-author-2026",
+    ),
+    (
+        "supervisor",
+        "监督员老张",
+        console::auth::Role::Supervisor,
+        "demo-supervisor-2026",
+    ),
+];
+
+/// Give a demo or test database its staff.
+pub async fn seed_demo_staff(backend: &PgBackend) -> anyhow::Result<()> {
+    for (username, name, role, password) in DEMO_STAFF {
+        console::auth::upsert_staff(backend.pool(), username, name, *role, password).await?;
     }
     Ok(())
 }

@@ -13,9 +13,13 @@
 //! terminal secrets as for the reference server.
 
 use anyhow::Context as _;
+use bianmin_core::package::TrustedKey;
 use bianmin_platform_server::secrets::{parse_terminals, read_private, take_env};
 use bianmin_platform_server::{Doc, ServerOptions, TlsOptions};
-use bianmin_platform_service::{cluster, db, publish_if_missing, DataKey, ServiceOptions};
+use bianmin_platform_service::console::auth::{upsert_staff, Role};
+use bianmin_platform_service::{
+    cluster, db, publish_if_missing, seed_demo_staff, DataKey, ServiceOptions,
+};
 use clap::{Parser, Subcommand};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -71,6 +75,28 @@ enum Command {
         /// Published as the catalogue when the database has none yet.
         #[arg(long)]
         catalogue: Option<PathBuf>,
+        /// The content publisher's public key (`ed25519:BASE64`, as in the
+        /// kiosks' `[content] public_key`): the console publishes only
+        /// packages signed with it.
+        #[arg(long)]
+        publisher_key: String,
+        /// The publisher key's id (`[content] key_id`).
+        #[arg(long, default_value = "")]
+        publisher_key_id: String,
+    },
+    /// Add a member of staff (or reset one's password and role); the
+    /// password is read from BIANMIN_PLATFORM_STAFF_PASSWORD or standard input.
+    AddStaff {
+        #[arg(long)]
+        database: Option<String>,
+        #[arg(long)]
+        username: String,
+        /// The name shown in the console and the audit trail.
+        #[arg(long)]
+        name: String,
+        /// clerk (受理), author (content) or supervisor (好差评).
+        #[arg(long)]
+        role: String,
     },
     /// Apply the database migrations and exit.
     Migrate {
@@ -100,6 +126,31 @@ fn run(args: Args) -> anyhow::Result<()> {
     bianmin_config::logging::init("info");
     match args.command {
         Command::Demo { listen } => demo(listen),
+        Command::AddStaff {
+            database: flag,
+            username,
+            name,
+            role,
+        } => {
+            let conninfo = database(flag)?;
+            let role = Role::parse(&role).context("--role is clerk, author or supervisor")?;
+            let password = match take_env("BIANMIN_PLATFORM_STAFF_PASSWORD") {
+                Some(p) => p,
+                None => {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    line.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(async {
+                let pool = db::pool(&conninfo, 1)?;
+                db::migrate(&pool).await?;
+                upsert_staff(&pool, &username, &name, role, &password).await?;
+                println!("{username} ({}) can sign in", role.title());
+                Ok(())
+            })
+        }
         Command::Migrate { database: flag } => {
             let conninfo = database(flag)?;
             let rt = tokio::runtime::Runtime::new()?;
@@ -120,7 +171,11 @@ fn run(args: Args) -> anyhow::Result<()> {
             tls_key,
             pool_size,
             catalogue,
+            publisher_key,
+            publisher_key_id,
         } => {
+            let publisher = TrustedKey::parse(&publisher_key, &publisher_key_id)
+                .map_err(|e| anyhow::anyhow!("--publisher-key: {e}"))?;
             let conninfo = database(flag)?;
             let key_hex = match &data_key_file {
                 Some(path) => read_private(path)?,
@@ -167,6 +222,7 @@ fn run(args: Args) -> anyhow::Result<()> {
                     conninfo,
                     data_key,
                     pool_size,
+                    publishers: vec![publisher],
                     server: ServerOptions {
                         bind: listen,
                         secrets,
@@ -199,6 +255,7 @@ fn demo(listen: SocketAddr) -> anyhow::Result<()> {
             conninfo,
             data_key: Arc::new(DataKey::generate()),
             pool_size: 8,
+            publishers: vec![TrustedKey::demo()],
             server: ServerOptions {
                 bind: listen,
                 shared_secret: Some(DEMO_SECRET.into()),
@@ -220,8 +277,13 @@ fn demo(listen: SocketAddr) -> anyhow::Result<()> {
             bianmin_core::package::DEMO_PACKAGE_JSON.as_bytes().to_vec(),
         )
         .await?;
+        seed_demo_staff(&service.backend).await?;
         let handle = service.handle;
         println!("platform API at {}", handle.base_url());
+        println!("console: http://{}/console/login", handle.addr());
+        for (username, _, role, password) in bianmin_platform_service::DEMO_STAFF {
+            println!("  {}: {username} / {password}", role.title());
+        }
         println!(
             "database: {} (removed on exit)",
             cluster.socket_dir().display()

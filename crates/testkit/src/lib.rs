@@ -63,6 +63,7 @@ pub async fn postgres_service_on(conninfo: &str, mut opts: ServerOptions) -> ser
         conninfo: conninfo.to_string(),
         data_key: std::sync::Arc::new(service::DataKey::from_hex(TEST_DATA_KEY).unwrap()),
         pool_size: 8,
+        publishers: vec![bianmin_core::package::TrustedKey::demo()],
         server: opts,
     })
     .await

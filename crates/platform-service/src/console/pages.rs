@@ -1,0 +1,1054 @@
+//! The console's pages and the handlers behind them.
+
+use super::auth::{self, Role, Staff};
+use super::{db_failure, failure, now_secs, staff, staff_posting, Params, Receipt, Shared};
+use crate::db::publish_on;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use bianmin_core::id_number::{mask_address, mask_id, mask_name};
+use bianmin_platform_server::{Backend as _, Doc};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+use std::collections::{BTreeMap, HashMap};
+
+const STYLE: &str = "
+body{font-family:'WenQuanYi Micro Hei','Noto Sans CJK SC',sans-serif;margin:0;background:#f4f6f8;color:#1b1f24;font-size:15px}
+header{background:#0b4f8a;color:#fff;padding:10px 24px;display:flex;align-items:center;gap:24px}
+header h1{font-size:18px;margin:0}header nav a{color:#fff;margin-right:16px;text-decoration:none}
+header nav a.on{border-bottom:3px solid #ffd24d;font-weight:bold}
+header .who{margin-left:auto}header form{display:inline}
+main{padding:16px 24px;max-width:1300px}
+table{border-collapse:collapse;background:#fff;width:100%}th,td{border:1px solid #d0d7de;padding:6px 8px;text-align:left;vertical-align:top}
+th{background:#eef2f6}
+.card{background:#fff;border:1px solid #d0d7de;padding:12px 16px;margin-bottom:14px}
+.card h2{font-size:16px;margin:0 0 8px}
+.status{display:inline-block;padding:1px 8px;border-radius:10px;background:#e6eef7}
+.owed{color:#a4000f;font-weight:bold}.error{background:#fde8e8;border:1px solid #a4000f;padding:8px 12px;margin-bottom:12px}
+.ok{background:#e7f6ea;border:1px solid #1a7f37;padding:8px 12px;margin-bottom:12px}
+button,input[type=submit]{background:#0b4f8a;color:#fff;border:0;padding:6px 16px;font-size:15px;cursor:pointer}
+textarea{width:100%;font-family:monospace}label{margin-right:12px}
+.kv td:first-child{width:160px;color:#57606a}
+";
+
+fn page(title: &str, who: Option<&Staff>, current: &str, body: Markup) -> Html<String> {
+    Html(html! {
+        (DOCTYPE)
+        html lang="zh-CN" {
+            head {
+                meta charset="utf-8";
+                title { (title) " · 便民服务平台" }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                header {
+                    h1 { "便民服务平台 · 管理后台" }
+                    @if let Some(s) = who {
+                        nav {
+                            @for (role, href, label) in [
+                                (Role::Clerk, "/console/applications", "申请受理"),
+                                (Role::Author, "/console/content", "办事指南发布"),
+                                (Role::Supervisor, "/console/evaluations", "好差评"),
+                                (Role::Supervisor, "/console/audit", "操作记录"),
+                            ] {
+                                @if s.role == role {
+                                    a href=(href) class=[(current == href).then_some("on")] { (label) }
+                                }
+                            }
+                        }
+                        span.who {
+                            (s.display_name) "（" (s.role.title()) "） "
+                            form method="post" action="/console/logout" {
+                                input type="hidden" name="csrf" value=(s.csrf);
+                                button type="submit" id="logout" { "退出" }
+                            }
+                        }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    }
+    .into_string())
+}
+
+pub fn message_page(title: &str, sentence: &str) -> Html<String> {
+    page(
+        title,
+        None,
+        "",
+        html! { div.error { (sentence) } p { a href="/console/login" { "返回登录" } } },
+    )
+}
+
+pub fn login_page(csrf: &str, error: Option<&str>) -> Html<String> {
+    page(
+        "登录",
+        None,
+        "",
+        html! {
+            div.card style="max-width:420px;margin:60px auto" {
+                h2 { "工作人员登录" }
+                @if let Some(e) = error { div.error id="login-error" { (e) } }
+                form method="post" action="/console/login" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    p { label for="username" { "用户名" } input id="username" name="username" autocomplete="username" required; }
+                    p { label for="password" { "密码" } input id="password" name="password" type="password" autocomplete="current-password" required; }
+                    p { button type="submit" id="sign-in" { "登录" } }
+                }
+            }
+        },
+    )
+}
+
+/// A status code in the words of the console (the kiosk has its own).
+pub fn status_title(status: &str) -> &'static str {
+    match status {
+        "submitted" => "已提交",
+        "received" => "待受理",
+        "accepted" => "已受理",
+        "need_materials" => "待补正",
+        "in_review" => "审核中",
+        "completed" => "已办结",
+        "rejected" => "不予受理",
+        _ => "处理中",
+    }
+}
+
+/// The clerk's steps: (action, label, new status, needs a note, from which
+/// statuses it may be taken).
+pub const STEPS: &[(&str, &str, &str, bool, &[&str])] = &[
+    (
+        "accept",
+        "受理",
+        "accepted",
+        false,
+        &["submitted", "received", "need_materials"],
+    ),
+    (
+        "correct",
+        "补正（告知申请人缺什么）",
+        "need_materials",
+        true,
+        &["received", "accepted", "in_review"],
+    ),
+    ("review", "送审核", "in_review", false, &["accepted"]),
+    ("complete", "办结", "completed", false, &["in_review"]),
+    (
+        "refuse",
+        "不予受理",
+        "rejected",
+        true,
+        &["received", "accepted", "in_review", "need_materials"],
+    ),
+];
+
+fn material_state(state: &str) -> (&'static str, bool) {
+    match state {
+        "provided" => ("已提交原件", false),
+        "e_cert" => ("电子证照（已调取）", false),
+        "e_cert_pending" => ("电子证照（待核验）", false),
+        "pending" => ("容缺后补（5个工作日内补交）", true),
+        "committed" => ("告知承诺", false),
+        _ => ("未知", false),
+    }
+}
+
+fn shown_time(secs: i64) -> String {
+    bianmin_core::time::rfc3339(secs * 1000)
+        .replace('T', " ")
+        .chars()
+        .take(16)
+        .collect()
+}
+
+/// The applications' queue with each one's current status.
+struct QueueRow {
+    receipt: String,
+    terminal: String,
+    service: String,
+    received_at: i64,
+    status: String,
+    owed: usize,
+}
+
+async fn queue_rows(c: &super::Console) -> anyhow::Result<Vec<QueueRow>> {
+    let client = c.backend.pool().get().await?;
+    let rows = client
+        .query(
+            "SELECT r.id, r.terminal_id, r.facts, r.received_at,
+                    COALESCE((SELECT p.status FROM progress p WHERE p.receipt_no = r.id
+                              ORDER BY p.seq DESC LIMIT 1), 'received')
+             FROM records r WHERE r.kind = 'application'
+             ORDER BY r.received_at DESC, r.id LIMIT 500",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let facts: serde_json::Value = r.get(2);
+            QueueRow {
+                receipt: r.get(0),
+                terminal: r.get(1),
+                service: facts["service_name"].as_str().unwrap_or("").to_string(),
+                received_at: r.get(3),
+                status: r.get(4),
+                owed: facts["materials"]
+                    .as_array()
+                    .map(|m| m.iter().filter(|m| m["state"] == "pending").count())
+                    .unwrap_or(0),
+            }
+        })
+        .collect())
+}
+
+pub async fn queue(State(c): State<Shared>, headers: HeaderMap, Query(q): Params) -> Response {
+    let s = match staff(&c, &headers, &[Role::Clerk]).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let rows = match queue_rows(&c).await {
+        Ok(rows) => rows,
+        Err(e) => return db_failure(e),
+    };
+    let wanted = q.get("status").map(String::as_str).unwrap_or("open");
+    let open = |st: &str| !matches!(st, "completed" | "rejected");
+    let shown: Vec<&QueueRow> = rows
+        .iter()
+        .filter(|r| match wanted {
+            "all" => true,
+            "open" => open(&r.status),
+            other => r.status == other,
+        })
+        .collect();
+    page(
+        "申请受理",
+        Some(&s),
+        "/console/applications",
+        html! {
+            div.card {
+                h2 { "待处理的申请（" (shown.len()) "件）" }
+                form method="get" {
+                    label { "状态 " select name="status" {
+                        @for (v, t) in [("open", "未办结"), ("received", "待受理"), ("accepted", "已受理"), ("need_materials", "待补正"), ("in_review", "审核中"), ("completed", "已办结"), ("rejected", "不予受理"), ("all", "全部")] {
+                            option value=(v) selected[wanted == v] { (t) }
+                        }
+                    } }
+                    button type="submit" { "筛选" }
+                }
+            }
+            table id="queue" {
+                tr { th { "受理编号" } th { "事项" } th { "终端" } th { "平台接收时间" } th { "状态" } th { "容缺待补" } }
+                @for r in &shown {
+                    tr {
+                        td { a href={ "/console/applications/" (r.receipt) } { (r.receipt) } }
+                        td { (r.service) }
+                        td { (r.terminal) }
+                        td { (shown_time(r.received_at)) }
+                        td { span.status { (status_title(&r.status)) } }
+                        td { @if r.owed > 0 { span.owed { (r.owed) "份" } } @else { "—" } }
+                    }
+                }
+            }
+        },
+    )
+    .into_response()
+}
+
+struct Opened {
+    terminal: String,
+    received_at: i64,
+    body: serde_json::Value,
+    steps: Vec<(i64, String, String, Option<String>)>,
+}
+
+async fn open_application(c: &super::Console, receipt: &str) -> anyhow::Result<Option<Opened>> {
+    let client = c.backend.pool().get().await?;
+    let Some(row) = client
+        .query_opt(
+            "SELECT terminal_id, sealed, received_at FROM records
+             WHERE kind = 'application' AND id = $1 ORDER BY received_at LIMIT 1",
+            &[&receipt],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let terminal: String = row.get(0);
+    let sealed: Vec<u8> = row.get(1);
+    let body = c
+        .backend
+        .open_record("application", &terminal, receipt, &sealed)
+        .ok_or_else(|| anyhow::anyhow!("application {receipt} does not open with the data key"))?;
+    let steps = client
+        .query(
+            "SELECT at, status, note, actor FROM progress WHERE receipt_no = $1 ORDER BY seq",
+            &[&receipt],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    Ok(Some(Opened {
+        terminal,
+        received_at: row.get(2),
+        body,
+        steps,
+    }))
+}
+
+pub async fn application(
+    State(c): State<Shared>,
+    headers: HeaderMap,
+    Path(receipt): Receipt,
+) -> Response {
+    let s = match staff(&c, &headers, &[Role::Clerk]).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let opened = match open_application(&c, &receipt).await {
+        Ok(Some(o)) => o,
+        Ok(None) => return failure(StatusCode::NOT_FOUND, "没有这个受理编号的申请。"),
+        Err(e) => return db_failure(e),
+    };
+    let _ = auth::audit(
+        c.backend.pool(),
+        &s.username,
+        "open_application",
+        &receipt,
+        now_secs(),
+    )
+    .await;
+    let app = &opened.body;
+    let text = |p: &str| {
+        app.pointer(p)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    let status = opened
+        .steps
+        .last()
+        .map(|s| s.1.clone())
+        .unwrap_or_else(|| "received".into());
+    let confirmation = &app["form"]["_confirmation"];
+    let form_fields: Vec<(String, String)> = app["form"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter(|(k, _)| !k.starts_with('_'))
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| v.to_string()),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let allowed: Vec<_> = STEPS
+        .iter()
+        .filter(|st| st.4.contains(&status.as_str()))
+        .collect();
+    let delivery = match app.pointer("/delivery/method").and_then(|v| v.as_str()) {
+        Some("post") => format!("邮寄到 {}", mask_address(&text("/delivery/address"))),
+        Some("electronic") => "电子送达".into(),
+        _ => "窗口领取".into(),
+    };
+    page(
+        &receipt,
+        Some(&s),
+        "/console/applications",
+        html! {
+            p { a href="/console/applications" { "← 返回列表" } }
+            div.card {
+                h2 { "申请 " (receipt) " " span.status id="current-status" { (status_title(&status)) } }
+                table.kv {
+                    tr { td { "事项" } td { (text("/service_name")) "（" (text("/service_code")) "）" } }
+                    tr { td { "终端" } td { (opened.terminal) } }
+                    tr { td { "提交时间" } td { (text("/created_at")) } }
+                    tr { td { "平台接收" } td { (shown_time(opened.received_at)) } }
+                    tr { td { "帮办人员" } td { (text("/assisted_by")) } }
+                    tr { td { "送达方式" } td { (delivery) } }
+                }
+            }
+            div.card {
+                h2 { "申请人" }
+                table.kv {
+                    tr { td { "姓名" } td { (mask_name(&text("/applicant/name"))) } }
+                    tr { td { "身份证号" } td { (mask_id(&text("/applicant/id_number"))) } }
+                    tr { td { "联系电话" } td { (bianmin_core::form::mask_phone(&text("/applicant/phone"))) } }
+                }
+            }
+            div.card {
+                h2 { "表单" }
+                table.kv { @for (k, v) in &form_fields { tr { td { (k) } td { (v) } } } }
+            }
+            div.card {
+                h2 { "材料" }
+                table id="materials" {
+                    tr { th { "材料" } th { "提供方式" } }
+                    @for m in app["materials"].as_array().into_iter().flatten() {
+                        @let (state, owed) = material_state(m["state"].as_str().unwrap_or(""));
+                        tr { td { (m["name"].as_str().unwrap_or("")) } td { @if owed { span.owed { (state) } } @else { (state) } } }
+                    }
+                }
+            }
+            div.card {
+                h2 { "申请人核对并签名确认的内容" }
+                @for line in confirmation["summary"].as_array().into_iter().flatten() {
+                    div { (line.as_str().unwrap_or("")) }
+                }
+                @if let Some(commitment) = confirmation["commitment"].as_str() {
+                    h2 style="margin-top:10px" { "告知承诺书" }
+                    div id="commitment" style="white-space:pre-wrap" { (commitment) }
+                }
+                @if let Some(png) = app["signature_png"].as_str() {
+                    h2 style="margin-top:10px" { "签名" }
+                    img alt="申请人签名" style="border:1px solid #d0d7de;max-height:140px" src={ "data:image/png;base64," (png) };
+                }
+            }
+            div.card {
+                h2 { "办理进度" }
+                table id="steps" {
+                    tr { th { "时间" } th { "状态" } th { "说明" } th { "经办" } }
+                    tr { td { (shown_time(opened.received_at)) } td { "平台已接收" } td { "" } td { "" } }
+                    @for (at, st, note, actor) in &opened.steps {
+                        tr { td { (shown_time(*at)) } td { (status_title(st)) } td { (note) } td { (actor.clone().unwrap_or_default()) } }
+                    }
+                }
+            }
+            @if !allowed.is_empty() {
+                div.card {
+                    h2 { "办理" }
+                    form method="post" action={ "/console/applications/" (receipt) "/step" } {
+                        input type="hidden" name="csrf" value=(s.csrf);
+                        p { @for (action, label, _, _, _) in &allowed {
+                            label { input type="radio" name="action" value=(action) required; " " (label) }
+                        } }
+                        p { "说明（补正、不予受理时必填，会显示给申请人）" br; textarea name="note" id="note" rows="3" {} }
+                        button type="submit" id="do-step" { "提交" }
+                    }
+                }
+            }
+        },
+    )
+    .into_response()
+}
+
+pub async fn step(
+    State(c): State<Shared>,
+    headers: HeaderMap,
+    Path(receipt): Receipt,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let s = match staff_posting(&c, &headers, &[Role::Clerk], &form).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let opened = match open_application(&c, &receipt).await {
+        Ok(Some(o)) => o,
+        Ok(None) => return failure(StatusCode::NOT_FOUND, "没有这个受理编号的申请。"),
+        Err(e) => return db_failure(e),
+    };
+    let status = opened
+        .steps
+        .last()
+        .map(|s| s.1.clone())
+        .unwrap_or_else(|| "received".into());
+    let action = form.get("action").map(String::as_str).unwrap_or("");
+    let note = form.get("note").map(|n| n.trim()).unwrap_or("");
+    let Some(&(_, label, next, needs_note, from)) = STEPS.iter().find(|st| st.0 == action) else {
+        return failure(StatusCode::BAD_REQUEST, "请选择一个办理步骤。");
+    };
+    if !from.contains(&status.as_str()) {
+        return failure(
+            StatusCode::CONFLICT,
+            &format!("这件申请现在是“{}”，不能“{label}”。", status_title(&status)),
+        );
+    }
+    if needs_note && note.is_empty() {
+        return failure(
+            StatusCode::BAD_REQUEST,
+            &format!("“{label}”需要写明原因或缺少的材料。"),
+        );
+    }
+    let note: String = note.chars().take(500).collect();
+    let result = async {
+        let client = c.backend.pool().get().await?;
+        client
+            .execute(
+                "INSERT INTO progress (receipt_no, at, status, note, actor) VALUES ($1, $2, $3, $4, $5)",
+                &[&receipt, &now_secs(), &next, &note, &s.display_name],
+            )
+            .await?;
+        auth::audit(c.backend.pool(), &s.username, "application_step", &format!("{receipt} {next}"), now_secs()).await
+    }
+    .await;
+    match result {
+        Ok(()) => Redirect::to(&format!("/console/applications/{receipt}")).into_response(),
+        Err(e) => db_failure(e),
+    }
+}
+
+/// 好差评 of one month: per service, counts per level.
+struct Evaluation {
+    terminal: String,
+    id: String,
+    service: String,
+    level: i64,
+    comment: String,
+    created_at: String,
+    received_at: i64,
+    answer: Option<(String, String, i64)>,
+}
+
+async fn evaluations_of(c: &super::Console, month: &str) -> anyhow::Result<Vec<Evaluation>> {
+    let client = c.backend.pool().get().await?;
+    let rows = client
+        .query(
+            "SELECT r.terminal_id, r.id, r.facts, r.received_at, a.note, a.answered_by, a.answered_at
+             FROM records r LEFT JOIN evaluation_answers a
+                 ON a.terminal_id = r.terminal_id AND a.id = r.id
+             WHERE r.kind = 'evaluation' AND r.facts->>'created_at' LIKE $1
+             ORDER BY r.received_at DESC",
+            &[&format!("{month}%")],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let facts: serde_json::Value = r.get(2);
+            let note: Option<String> = r.get(4);
+            Evaluation {
+                terminal: r.get(0),
+                id: r.get(1),
+                service: facts["service_code"].as_str().unwrap_or("").into(),
+                level: facts["level"].as_i64().unwrap_or(0),
+                comment: facts["comment"].as_str().unwrap_or("").into(),
+                created_at: facts["created_at"].as_str().unwrap_or("").into(),
+                received_at: r.get(3),
+                answer: note.map(|n| (n, r.get(5), r.get(6))),
+            }
+        })
+        .collect())
+}
+
+const LEVELS: [(i64, &str); 5] = [
+    (5, "非常满意"),
+    (4, "满意"),
+    (3, "基本满意"),
+    (2, "不满意"),
+    (1, "非常不满意"),
+];
+
+fn month_of(q: &HashMap<String, String>) -> String {
+    q.get("month")
+        .filter(|m| {
+            m.len() == 7
+                && m.as_bytes()[4] == b'-'
+                && m.chars().filter(|c| c.is_ascii_digit()).count() == 6
+        })
+        .cloned()
+        .unwrap_or_else(|| bianmin_core::time::rfc3339(now_secs() * 1000)[..7].to_string())
+}
+
+/// A bar chart of counts per level, drawn on the server as SVG.
+fn level_chart(counts: &[(i64, &str, usize)]) -> Markup {
+    let max = counts.iter().map(|c| c.2).max().unwrap_or(0).max(1);
+    let (w, h, bar) = (520, 220, 70);
+    html! {
+        svg id="level-chart" width=(w) height=(h) viewBox={ "0 0 " (w) " " (h) } role="img" aria-label="各评价等级的数量" {
+            @for (i, (level, label, n)) in counts.iter().enumerate() {
+                @let x = 30 + i * 98;
+                @let bh = n * 150 / max;
+                @let colour = if *level <= 2 { "#c62828" } else { "#0b4f8a" };
+                rect x=(x) y=(180 - bh) width=(bar) height=(bh) fill=(colour) {}
+                text x=(x + bar / 2) y=(172 - bh) text-anchor="middle" font-size="14" { (n) }
+                text x=(x + bar / 2) y="202" text-anchor="middle" font-size="13" { (label) }
+            }
+            line x1="20" y1="180" x2=(w - 10) y2="180" stroke="#57606a" {}
+        }
+    }
+}
+
+pub async fn evaluations(
+    State(c): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Params,
+) -> Response {
+    let s = match staff(&c, &headers, &[Role::Supervisor]).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let month = month_of(&q);
+    let evaluations = match evaluations_of(&c, &month).await {
+        Ok(e) => e,
+        Err(e) => return db_failure(e),
+    };
+    let reports = match cannot_get_done(&c).await {
+        Ok(r) => r,
+        Err(e) => return db_failure(e),
+    };
+    let counts: Vec<(i64, &str, usize)> = LEVELS
+        .iter()
+        .map(|(l, t)| (*l, *t, evaluations.iter().filter(|e| e.level == *l).count()))
+        .collect();
+    let mut by_service: BTreeMap<&str, [usize; 6]> = BTreeMap::new();
+    for e in &evaluations {
+        by_service.entry(&e.service).or_default()[e.level.clamp(0, 5) as usize] += 1;
+    }
+    let bad: Vec<&Evaluation> = evaluations.iter().filter(|e| e.level <= 2).collect();
+    let deadline = super::ANSWER_DEADLINE_DAYS * 86_400;
+    let in_time = bad
+        .iter()
+        .filter(|e| {
+            e.answer
+                .as_ref()
+                .is_some_and(|a| a.2 - e.received_at <= deadline)
+        })
+        .count();
+    page(
+        "好差评",
+        Some(&s),
+        "/console/evaluations",
+        html! {
+            div.card {
+                h2 { "好差评统计 " (month) }
+                form method="get" {
+                    label { "月份 " input name="month" type="month" value=(month); }
+                    button type="submit" { "查看" }
+                    " " a id="csv" href={ "/console/evaluations.csv?month=" (month) } { "导出CSV" }
+                }
+                p id="totals" { "评价共" (evaluations.len()) "条，差评" (bad.len()) "条，差评按期整改"
+                    (in_time) "条（" (if bad.is_empty() { "—".to_string() } else { format!("{}%", in_time * 100 / bad.len()) }) "，期限"
+                    (super::ANSWER_DEADLINE_DAYS) "天）" }
+                (level_chart(&counts))
+            }
+            div.card {
+                h2 { "按事项" }
+                table id="by-service" {
+                    tr { th { "事项编码" } @for (_, t) in LEVELS { th { (t) } } th { "合计" } }
+                    @for (service, n) in &by_service {
+                        tr { td { (service) } @for (l, _) in LEVELS { td { (n[l as usize]) } } td { (n.iter().sum::<usize>()) } }
+                    }
+                }
+            }
+            div.card {
+                h2 { "差评核实整改" }
+                table id="bad" {
+                    tr { th { "时间" } th { "事项" } th { "等级" } th { "意见" } th { "整改情况" } }
+                    @for e in &bad {
+                        tr {
+                            td { (e.created_at.replace('T', " ").chars().take(16).collect::<String>()) }
+                            td { (e.service) }
+                            td { (LEVELS.iter().find(|l| l.0 == e.level).map(|l| l.1).unwrap_or("")) }
+                            td { (e.comment) }
+                            td {
+                                @if let Some((note, by, at)) = &e.answer {
+                                    (note) "（" (by) "，" (shown_time(*at)) "）"
+                                } @else {
+                                    form method="post" action={ "/console/evaluations/" (e.terminal) "/" (e.id) "/answer" } {
+                                        input type="hidden" name="csrf" value=(s.csrf);
+                                        input type="hidden" name="month" value=(month);
+                                        input name="note" placeholder="核实与整改情况" required;
+                                        " " button type="submit" { "提交整改" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            div.card {
+                h2 { "办不成事反映（最近200条）" }
+                table id="reports" {
+                    tr { th { "时间" } th { "终端" } th { "事项" } th { "内容" } }
+                    @for r in &reports { tr { td { (r.0) } td { (r.1) } td { (r.2) } td { (r.3) } } }
+                }
+            }
+        },
+    )
+    .into_response()
+}
+
+/// 办不成事 reports: (time, terminal, service, what the resident said —
+/// masked by the kiosk before sending, opened with the data key).
+async fn cannot_get_done(
+    c: &super::Console,
+) -> anyhow::Result<Vec<(String, String, String, String)>> {
+    let client = c.backend.pool().get().await?;
+    let rows = client
+        .query(
+            "SELECT terminal_id, id, sealed, facts FROM records
+             WHERE kind = 'error_report' AND facts->>'kind' = 'cannot_get_done'
+             ORDER BY received_at DESC LIMIT 200",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let (terminal, id): (String, String) = (r.get(0), r.get(1));
+            let sealed: Vec<u8> = r.get(2);
+            let facts: serde_json::Value = r.get(3);
+            let message = c
+                .backend
+                .open_record("error_report", &terminal, &id, &sealed)
+                .and_then(|b| b["message"].as_str().map(str::to_string))
+                .unwrap_or_default();
+            (
+                facts["at"]
+                    .as_str()
+                    .unwrap_or("")
+                    .replace('T', " ")
+                    .chars()
+                    .take(16)
+                    .collect(),
+                terminal,
+                facts["service_code"].as_str().unwrap_or("").to_string(),
+                message,
+            )
+        })
+        .collect())
+}
+
+pub async fn evaluations_csv(
+    State(c): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Params,
+) -> Response {
+    if let Err(r) = staff(&c, &headers, &[Role::Supervisor]).await {
+        return r;
+    }
+    let month = month_of(&q);
+    let evaluations = match evaluations_of(&c, &month).await {
+        Ok(e) => e,
+        Err(e) => return db_failure(e),
+    };
+    let mut csv = String::from("月份,事项编码,非常满意,满意,基本满意,不满意,非常不满意,合计\n");
+    let mut by_service: BTreeMap<&str, [usize; 6]> = BTreeMap::new();
+    for e in &evaluations {
+        by_service.entry(&e.service).or_default()[e.level.clamp(0, 5) as usize] += 1;
+    }
+    for (service, n) in by_service {
+        // A code is the county's text: quote it so a comma cannot shift columns.
+        csv.push_str(&format!(
+            "{month},\"{}\",{},{},{},{},{},{}\n",
+            service.replace('"', "\"\""),
+            n[5],
+            n[4],
+            n[3],
+            n[2],
+            n[1],
+            n.iter().sum::<usize>()
+        ));
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"evaluations-{month}.csv\""),
+            ),
+        ],
+        // A BOM, so a spreadsheet opens the Chinese headers as UTF-8.
+        format!("\u{feff}{csv}"),
+    )
+        .into_response()
+}
+
+pub async fn answer(
+    State(c): State<Shared>,
+    headers: HeaderMap,
+    Path((terminal, id)): Path<(String, String)>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let s = match staff_posting(&c, &headers, &[Role::Supervisor], &form).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let note: String = form
+        .get("note")
+        .map(|n| n.trim())
+        .unwrap_or("")
+        .chars()
+        .take(500)
+        .collect();
+    if note.is_empty() {
+        return failure(StatusCode::BAD_REQUEST, "请写明核实与整改情况。");
+    }
+    let result = async {
+        let client = c.backend.pool().get().await?;
+        client
+            .execute(
+                "INSERT INTO evaluation_answers (terminal_id, id, note, answered_by, answered_at)
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                &[&terminal, &id, &note, &s.display_name, &now_secs()],
+            )
+            .await?;
+        auth::audit(
+            c.backend.pool(),
+            &s.username,
+            "evaluation_answer",
+            &format!("{terminal} {id}"),
+            now_secs(),
+        )
+        .await
+    }
+    .await;
+    let month = form.get("month").cloned().unwrap_or_default();
+    match result {
+        Ok(()) => Redirect::to(&format!("/console/evaluations?month={month}")).into_response(),
+        Err(e) => db_failure(e),
+    }
+}
+
+async fn content_versions(c: &super::Console) -> anyhow::Result<Vec<(i64, String, i64, String)>> {
+    let client = c.backend.pool().get().await?;
+    Ok(client
+        .query(
+            "SELECT seq, version, published_at, published_by FROM content_versions ORDER BY seq DESC LIMIT 20",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect())
+}
+
+/// The package being served, opened (the platform checks what it serves
+/// with the same keys the kiosks trust).
+async fn current_package(c: &super::Console) -> Option<bianmin_core::package::Package> {
+    let published = c.backend.published(Doc::ContentPackage).await.ok()??;
+    bianmin_core::package::open(&published.body, &c.publishers).ok()
+}
+
+fn content_page(
+    s: &Staff,
+    versions: &[(i64, String, i64, String)],
+    current: Option<&bianmin_core::package::Package>,
+    outcome: Option<Result<String, String>>,
+) -> Html<String> {
+    page(
+        "办事指南发布",
+        Some(s),
+        "/console/content",
+        html! {
+            @match &outcome {
+                Some(Ok(m)) => div.ok id="outcome" { (m) },
+                Some(Err(e)) => div.error id="outcome" { (e) },
+                None => {},
+            }
+            div.card {
+                h2 { "正在发布的内容包" }
+                @if let Some(p) = current {
+                    p id="current-version" { "版本 " (p.version) "，事项" (p.catalogue.services.len()) "个，一件事" (p.bundles.bundles.len()) "个" }
+                    table id="services" {
+                        tr { th { "事项编码" } th { "名称" } th { "部门" } th { "预览" } }
+                        @for svc in p.catalogue.services.iter().take(100) {
+                            tr { td { (svc.code) } td { (svc.name) } td { (svc.department) }
+                                 td { a href={ "/console/content/preview/" (svc.code) } { "预览" } } }
+                        }
+                    }
+                } @else { p { "尚未发布内容包。" } }
+            }
+            div.card {
+                h2 { "发布新的内容包" }
+                p { "粘贴发布人已签名的内容包（bianmin content build 生成的 .signed.json）。平台先核验签名并检查一致性，通过后才发布给各终端；终端在下一位居民开始时换用。" }
+                form method="post" action="/console/content" {
+                    input type="hidden" name="csrf" value=(s.csrf);
+                    textarea name="package" id="package" rows="8" required {}
+                    p { button type="submit" id="publish" { "核验并发布" } }
+                }
+            }
+            div.card {
+                h2 { "发布记录" }
+                table id="versions" {
+                    tr { th { "序号" } th { "版本" } th { "发布时间" } th { "发布人" } }
+                    @for (seq, v, at, by) in versions { tr { td { (seq) } td { (v) } td { (shown_time(*at)) } td { (by) } } }
+                }
+                @if versions.len() >= 2 {
+                    form method="post" action="/console/content/rollback" {
+                        input type="hidden" name="csrf" value=(s.csrf);
+                        p { button type="submit" id="rollback" { "回退到上一版本（" (versions[1].1) "）" } }
+                    }
+                }
+            }
+        },
+    )
+}
+
+pub async fn content(State(c): State<Shared>, headers: HeaderMap) -> Response {
+    let s = match staff(&c, &headers, &[Role::Author]).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let versions = match content_versions(&c).await {
+        Ok(v) => v,
+        Err(e) => return db_failure(e),
+    };
+    let current = current_package(&c).await;
+    content_page(&s, &versions, current.as_ref(), None).into_response()
+}
+
+/// Verify, check and publish a package; record who published which version.
+async fn publish_body(
+    c: &super::Console,
+    s: &Staff,
+    body: &[u8],
+    action: &str,
+) -> Result<String, String> {
+    let package =
+        bianmin_core::package::open(body, &c.publishers).map_err(|e| format!("未发布：{e}"))?;
+    let result = async {
+        let client = c.backend.pool().get().await?;
+        client
+            .execute(
+                "INSERT INTO content_versions (version, body, published_at, published_by) VALUES ($1, $2, $3, $4)",
+                &[&package.version, &body, &now_secs(), &s.display_name],
+            )
+            .await?;
+        publish_on(&client, Doc::ContentPackage, body).await?;
+        auth::audit(c.backend.pool(), &s.username, action, &package.version, now_secs()).await
+    }
+    .await;
+    result
+        .map(|()| {
+            format!(
+                "已发布版本 {}，各终端下次同步后在下一位居民开始时换用。",
+                package.version
+            )
+        })
+        .map_err(|e: anyhow::Error| {
+            tracing::error!(error = %e, "console: publishing");
+            "数据库暂时无法访问，未发布，请稍后再试。".to_string()
+        })
+}
+
+pub async fn publish(
+    State(c): State<Shared>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let s = match staff_posting(&c, &headers, &[Role::Author], &form).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let body = form.get("package").map(|p| p.trim()).unwrap_or("");
+    let outcome = publish_body(&c, &s, body.as_bytes(), "content_publish").await;
+    let versions = content_versions(&c).await.unwrap_or_default();
+    let current = current_package(&c).await;
+    content_page(&s, &versions, current.as_ref(), Some(outcome)).into_response()
+}
+
+pub async fn rollback(
+    State(c): State<Shared>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let s = match staff_posting(&c, &headers, &[Role::Author], &form).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let previous = async {
+        let client = c.backend.pool().get().await?;
+        let rows = client
+            .query(
+                "SELECT body FROM content_versions ORDER BY seq DESC LIMIT 2",
+                &[],
+            )
+            .await?;
+        anyhow::Ok(rows.get(1).map(|r| r.get::<_, Vec<u8>>(0)))
+    }
+    .await;
+    let outcome = match previous {
+        Ok(Some(body)) => publish_body(&c, &s, &body, "content_rollback").await,
+        Ok(None) => Err("没有可回退的上一版本。".to_string()),
+        Err(e) => return db_failure(e),
+    };
+    let versions = content_versions(&c).await.unwrap_or_default();
+    let current = current_package(&c).await;
+    content_page(&s, &versions, current.as_ref(), Some(outcome)).into_response()
+}
+
+pub async fn preview(
+    State(c): State<Shared>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+) -> Response {
+    let s = match staff(&c, &headers, &[Role::Author]).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let Some(package) = current_package(&c).await else {
+        return failure(StatusCode::NOT_FOUND, "尚未发布内容包。");
+    };
+    let Some(svc) = package.catalogue.services.iter().find(|x| x.code == code) else {
+        return failure(StatusCode::NOT_FOUND, "内容包里没有这个事项。");
+    };
+    page(
+        &svc.name,
+        Some(&s),
+        "/console/content",
+        html! {
+            p { a href="/console/content" { "← 返回" } }
+            div.card style="max-width:800px" {
+                h2 { (svc.name) }
+                p { (svc.summary) }
+                table.kv {
+                    tr { td { "办理部门" } td { (svc.department) } }
+                    tr { td { "办理时限" } td { (svc.time_limit) } }
+                    tr { td { "收费" } td { (svc.fee) } }
+                    tr { td { "告知承诺" } td { (if svc.commitment { "可以" } else { "不适用" }) } }
+                    tr { td { "容缺受理" } td { (if svc.tolerant { "可以" } else { "不适用" }) } }
+                }
+                h2 style="margin-top:10px" { "申请条件" }
+                ul { @for c in &svc.conditions { li { (c) } } }
+                h2 { "所需材料" }
+                table { tr { th { "材料" } th { "份数" } th { "说明" } }
+                    @for m in &svc.materials { tr { td { (m.name) @if m.key { "（关键材料）" } } td { (m.copies) } td { (m.note) } } } }
+                h2 style="margin-top:10px" { "设定依据" }
+                ul { @for b in &svc.basis { li { (b) } } }
+            }
+        },
+    )
+    .into_response()
+}
+
+pub async fn audit_page(State(c): State<Shared>, headers: HeaderMap) -> Response {
+    let s = match staff(&c, &headers, &[Role::Supervisor]).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let rows = async {
+        let client = c.backend.pool().get().await?;
+        anyhow::Ok(
+            client
+                .query("SELECT at, actor, action, detail FROM console_audit ORDER BY seq DESC LIMIT 200", &[])
+                .await?
+                .iter()
+                .map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1), r.get::<_, String>(2), r.get::<_, String>(3)))
+                .collect::<Vec<_>>(),
+        )
+    }
+    .await;
+    let rows = match rows {
+        Ok(r) => r,
+        Err(e) => return db_failure(e),
+    };
+    page(
+        "操作记录",
+        Some(&s),
+        "/console/audit",
+        html! {
+            table id="audit" {
+                tr { th { "时间" } th { "人员" } th { "操作" } th { "对象" } }
+                @for (at, actor, action, detail) in &rows { tr { td { (shown_time(*at)) } td { (actor) } td { (action) } td { (detail) } } }
+            }
+        },
+    )
+    .into_response()
+}
