@@ -432,7 +432,7 @@ async fn offline_submission_prints_then_reaches_the_platform_once_with_live_prog
         .progress(DeskRequest::ProgressByReceipt(receipt_no.clone()))
         .await;
     assert!(live, "{message}");
-    assert_eq!(rows[0].state.zh(), "已受理");
+    assert_eq!(rows[0].state.zh(), "平台已接收");
     assert_eq!(rows[0].receipt_no, receipt_no);
 
     // The platform moves it on; the desk shows the platform's own state.
@@ -856,7 +856,10 @@ async fn a_resident_sees_their_own_applications_only() {
     let (live, rows, message) = kiosk.progress(DeskRequest::ProgressForResident).await;
     assert!(live, "{message}");
     assert_eq!(rows.len(), 2);
-    assert!(rows.iter().all(|r| r.state.zh() == "已受理"), "{rows:?}");
+    assert!(
+        rows.iter().all(|r| r.state.zh() == "平台已接收"),
+        "{rows:?}"
+    );
     assert!(!message.contains("更早"), "{message}");
 
     kiosk.place(1);

@@ -1180,7 +1180,8 @@ pub fn bounded_feedback(text: &str) -> String {
 pub fn status_words(status: &str) -> Words {
     match status {
         "submitted" => Words::fixed("已提交", "Submitted"),
-        "received" => Words::fixed("已受理", "Accepted"),
+        "received" => Words::fixed("平台已接收", "Received"),
+        "accepted" => Words::fixed("已受理", "Accepted"),
         "in_review" => Words::fixed("审核中", "Under review"),
         "need_materials" => Words::fixed("需要补充材料", "More materials needed"),
         "approved" => Words::fixed("已通过", "Approved"),

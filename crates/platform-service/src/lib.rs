@@ -8,6 +8,7 @@
 //! the same kiosks. [`cluster`] starts a throwaway PostgreSQL for `demo`
 //! and the tests.
 
+pub mod browser;
 pub mod cluster;
 pub mod console;
 pub mod db;

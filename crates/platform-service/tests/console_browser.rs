@@ -1,0 +1,280 @@
+//! The console in a real Chromium (WebDriver), over the platform service on
+//! a real PostgreSQL, with the kiosk's real store, sync engine and client:
+//! a clerk moves a kiosk's application to 补正 and then 办结 and the
+//! kiosk's progress query shows each step; an author publishes a content
+//! package and the kiosk installs it; a supervisor reads the chart after a
+//! kiosk's 差评 and answers it. Plus the refusals: a form without its CSRF
+//! token, a wrong password five times.
+
+use bianmin_core::package::{self, TrustedKey, DEMO_KEY_ID, DEMO_PACKAGE_JSON};
+use bianmin_platform::client::PlatformClient;
+use bianmin_platform_server::ServerOptions;
+use bianmin_platform_service::browser::{self, click_and_wait, Driver};
+use bianmin_platform_service::{seed_demo_staff, DEMO_STAFF};
+use bianmin_store::{NewEvaluation, PackageSlot, Store};
+use bianmin_sync as sync;
+use bianmin_testkit::*;
+use fantoccini::{Client, Locator};
+use std::time::Duration;
+
+const DEMO_KEY_FILE: &str = include_str!("../../../config/content/demo-signing.key");
+
+fn password_of(username: &str) -> &'static str {
+    DEMO_STAFF.iter().find(|s| s.0 == username).unwrap().3
+}
+
+async fn sign_in_as(b: &Client, origin: &str, username: &str) {
+    browser::sign_in(b, origin, username, password_of(username))
+        .await
+        .unwrap();
+}
+
+async fn sign_out(b: &Client) {
+    click_and_wait(b, Locator::Id("logout")).await.unwrap();
+}
+
+async fn click(b: &Client, target: Locator<'_>) {
+    click_and_wait(b, target).await.unwrap();
+}
+
+/// Take one step on the application page the browser shows.
+async fn take_step(b: &Client, action: &str, note: &str) {
+    b.find(Locator::Css(&format!("input[name=action][value={action}]")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    if !note.is_empty() {
+        b.find(Locator::Id("note"))
+            .await
+            .unwrap()
+            .send_keys(note)
+            .await
+            .unwrap();
+    }
+    click(b, Locator::Id("do-step")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clerk_author_and_supervisor_work_in_chromium_and_the_kiosk_sees_it() {
+    let svc = postgres_service(ServerOptions::default()).await;
+    seed_demo_staff(&svc.backend).await.unwrap();
+    let origin = format!("http://{}", svc.handle.addr());
+
+    // A kiosk sends one application (a photo owed under 容缺) and one 差评.
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), svc.handle.base_url());
+    let store = Store::open(&config).unwrap();
+    let receipt = store.enqueue_application(app(1)).unwrap().receipt_no;
+    store
+        .enqueue_evaluation(NewEvaluation {
+            receipt_no: Some(receipt.clone()),
+            service_code: "DEMO-SB-001".into(),
+            level: 1,
+            comment: "排队时间太长".into(),
+        })
+        .unwrap();
+    let (engine, mut rx) = sync::spawn(&config, store.clone()).unwrap();
+    wait_drained(&mut rx, Duration::from_secs(30)).await;
+    engine.shutdown().await;
+    let kiosk = PlatformClient::from_config(&config).unwrap();
+
+    let driver = Driver::start().unwrap();
+    let b = driver.browser().await.unwrap();
+
+    // 受理 clerk: the queue lists it with the owed photo; 补正, then 受理,
+    // 审核, 办结 — and the kiosk's progress query follows each step.
+    sign_in_as(&b, &origin, "clerk").await;
+    let queue = browser::text_of(&b, "queue").await.unwrap();
+    assert!(queue.contains(&receipt), "{queue}");
+    assert!(
+        queue.contains("1份"),
+        "the owed 容缺 material shows: {queue}"
+    );
+    click(&b, Locator::LinkText(&receipt)).await;
+    let materials = browser::text_of(&b, "materials").await.unwrap();
+    assert!(materials.contains("容缺后补"), "{materials}");
+    let page = b.source().await.unwrap();
+    assert!(
+        !page.contains(ID_NUMBER),
+        "the ID number is shown masked to the clerk"
+    );
+    take_step(&b, "correct", "请补交近期免冠照片").await;
+    assert_eq!(
+        browser::text_of(&b, "current-status").await.unwrap(),
+        "待补正"
+    );
+    let progress = kiosk.progress(&receipt).await.unwrap();
+    assert_eq!(progress.status, "need_materials");
+    assert!(progress
+        .steps
+        .iter()
+        .any(|s| s.note == "请补交近期免冠照片"));
+    for (action, shown, kiosk_status) in [
+        ("accept", "已受理", "accepted"),
+        ("review", "审核中", "in_review"),
+        ("complete", "已办结", "completed"),
+    ] {
+        take_step(&b, action, "").await;
+        assert_eq!(browser::text_of(&b, "current-status").await.unwrap(), shown);
+        assert_eq!(kiosk.progress(&receipt).await.unwrap().status, kiosk_status);
+    }
+    let steps: Vec<String> = kiosk
+        .progress(&receipt)
+        .await
+        .unwrap()
+        .steps
+        .into_iter()
+        .map(|s| s.status)
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "submitted",
+            "received",
+            "need_materials",
+            "accepted",
+            "in_review",
+            "completed"
+        ]
+    );
+    sign_out(&b).await;
+
+    // Content author: publish a new signed package in the browser; the
+    // kiosk pulls it, verifies it and installs it.
+    let envelope: package::SignedEnvelope = serde_json::from_str(DEMO_PACKAGE_JSON).unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(&envelope.package).unwrap();
+    doc["version"] = "county-2026.12.1".into();
+    let signed = package::sign(
+        &serde_json::to_string_pretty(&doc).unwrap(),
+        DEMO_KEY_ID,
+        DEMO_KEY_FILE,
+    )
+    .unwrap();
+    sign_in_as(&b, &origin, "author").await;
+    // Typing 100 kB key by key would take minutes: the value is set as a
+    // paste would set it.
+    b.execute(
+        "document.getElementById('package').value = arguments[0];",
+        vec![serde_json::Value::String(signed.clone())],
+    )
+    .await
+    .unwrap();
+    click(&b, Locator::Id("publish")).await;
+    let outcome = browser::text_of(&b, "outcome").await.unwrap();
+    assert!(outcome.contains("county-2026.12.1"), "{outcome}");
+    let pull = sync::pull_content(&kiosk, &store, &[TrustedKey::demo()])
+        .await
+        .unwrap();
+    assert_eq!(pull.version.as_deref(), Some("county-2026.12.1"));
+    assert_eq!(
+        store
+            .content_package(PackageSlot::Current)
+            .unwrap()
+            .unwrap()
+            .version,
+        "county-2026.12.1"
+    );
+    // A tampered package is refused at the console, whole.
+    let tampered = signed.replace("county-2026.12.1", "county-2026.12.9");
+    b.execute(
+        "document.getElementById('package').value = arguments[0];",
+        vec![serde_json::Value::String(tampered)],
+    )
+    .await
+    .unwrap();
+    click(&b, Locator::Id("publish")).await;
+    let outcome = browser::text_of(&b, "outcome").await.unwrap();
+    assert!(outcome.starts_with("未发布"), "{outcome}");
+    assert!(browser::text_of(&b, "current-version")
+        .await
+        .unwrap()
+        .contains("county-2026.12.1"));
+    sign_out(&b).await;
+
+    // Supervisor: the chart counts the kiosk's 差评; it is answered.
+    sign_in_as(&b, &origin, "supervisor").await;
+    let totals = browser::text_of(&b, "totals").await.unwrap();
+    assert!(totals.contains("差评1条"), "{totals}");
+    assert!(totals.contains("按期整改0条"), "{totals}");
+    let chart = b.find(Locator::Id("level-chart")).await.unwrap();
+    assert!(chart.text().await.unwrap().contains("非常不满意"));
+    let bad = browser::text_of(&b, "bad").await.unwrap();
+    assert!(bad.contains("排队时间太长"), "{bad}");
+    b.find(Locator::Css("#bad input[name=note]"))
+        .await
+        .unwrap()
+        .send_keys("已增加午间窗口")
+        .await
+        .unwrap();
+    click(&b, Locator::Css("#bad button")).await;
+    let totals = browser::text_of(&b, "totals").await.unwrap();
+    assert!(totals.contains("按期整改1条（100%"), "{totals}");
+    b.goto(&format!("{origin}/console/audit")).await.unwrap();
+    let audit = browser::text_of(&b, "audit").await.unwrap();
+    for action in [
+        "application_step",
+        "content_publish",
+        "evaluation_answer",
+        "sign_in",
+    ] {
+        assert!(
+            audit.contains(action),
+            "{action} in the audit trail: {audit}"
+        );
+    }
+    b.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_without_its_csrf_token_and_repeated_wrong_passwords_are_refused() {
+    let svc = postgres_service(ServerOptions::default()).await;
+    seed_demo_staff(&svc.backend).await.unwrap();
+    let origin = format!("http://{}", svc.handle.addr());
+    let driver = Driver::start().unwrap();
+    let b = driver.browser().await.unwrap();
+
+    // Five wrong passwords lock the account, even for the right one next.
+    for _ in 0..5 {
+        browser::sign_in(&b, &origin, "clerk", "wrong-password")
+            .await
+            .unwrap();
+    }
+    let error = browser::text_of(&b, "login-error").await.unwrap();
+    assert!(error.contains("锁定"), "{error}");
+    sign_in_as(&b, &origin, "clerk").await;
+    let error = browser::text_of(&b, "login-error").await.unwrap();
+    assert!(error.contains("锁定"), "{error}");
+
+    // The supervisor signs in; a form posted from elsewhere (no token) is
+    // refused and changes nothing.
+    sign_in_as(&b, &origin, "supervisor").await;
+    b.execute(
+        "const f = document.createElement('form'); f.method = 'post';
+         f.action = '/console/evaluations/T0001/EV-1/answer';
+         const n = document.createElement('input'); n.name = 'note'; n.value = 'forged';
+         f.appendChild(n); document.body.appendChild(f);
+         setTimeout(() => f.submit(), 0);",
+        vec![],
+    )
+    .await
+    .unwrap();
+    // Wait for the answer page to replace the evaluations page.
+    for _ in 0..100 {
+        if b.find(Locator::Id("totals")).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let page = b.source().await.unwrap();
+    assert!(page.contains("安全令牌"), "{page}");
+    let client = svc.backend.pool().get().await.unwrap();
+    let answers: i64 = client
+        .query_one("SELECT count(*) FROM evaluation_answers", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(answers, 0);
+    b.close().await.unwrap();
+}
