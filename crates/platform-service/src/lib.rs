@@ -12,6 +12,7 @@ pub mod browser;
 pub mod cluster;
 pub mod console;
 pub mod db;
+pub mod screenshots;
 pub mod seal;
 
 use bianmin_platform_server::{ServerHandle, ServerOptions};

@@ -98,6 +98,12 @@ enum Command {
         #[arg(long)]
         role: String,
     },
+    /// Write PNGs of the console's main pages (a throwaway cluster with
+    /// demo data, headless Chromium at 1366×768).
+    Screenshots {
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Apply the database migrations and exit.
     Migrate {
         #[arg(long)]
@@ -126,6 +132,18 @@ fn run(args: Args) -> anyhow::Result<()> {
     bianmin_config::logging::init("info");
     match args.command {
         Command::Demo { listen } => demo(listen),
+        Command::Screenshots { out } => {
+            std::fs::create_dir_all(&out).with_context(|| out.display().to_string())?;
+            let cluster = cluster::TempCluster::start()?;
+            let rt = tokio::runtime::Runtime::new()?;
+            let written = rt.block_on(bianmin_platform_service::screenshots::write_all(
+                &cluster, &out,
+            ))?;
+            for path in written {
+                println!("{}", path.display());
+            }
+            Ok(())
+        }
         Command::AddStaff {
             database: flag,
             username,

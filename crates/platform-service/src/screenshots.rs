@@ -1,0 +1,158 @@
+//! `bianmin-platform screenshots --out DIR`: the console's main pages as
+//! PNGs, over a throwaway database filled with demo records sent through
+//! the same storage path as the kiosk API.
+
+use crate::browser::{self, Driver};
+use crate::cluster::TempCluster;
+use crate::{publish_if_missing, seed_demo_staff, DataKey, ServiceOptions, DEMO_STAFF};
+use bianmin_platform::api::RecordKind;
+use bianmin_platform_server::{Backend as _, Checked, Doc, ServerOptions};
+use fantoccini::Locator;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+fn record(id: &str, body: serde_json::Value) -> Checked {
+    Checked {
+        id: id.to_string(),
+        service_code: body["service_code"].as_str().map(str::to_string),
+        body,
+    }
+}
+
+/// Demo applications from two terminals, 好差评 and a 办不成事 report.
+async fn seed(backend: &crate::PgBackend) -> anyhow::Result<String> {
+    let now = chrono::Utc::now().timestamp();
+    let services = [
+        ("DEMO-SB-001", "社会保障卡申领"),
+        ("DEMO-HJ-002", "居住证申领"),
+        ("DEMO-YL-003", "城乡居民养老保险参保登记"),
+    ];
+    let mut first = String::new();
+    for (t, terminal) in ["T0001", "T0002"].iter().enumerate() {
+        let mut apps = Vec::new();
+        for i in 0..4 {
+            let (code, name) = services[(i + t) % services.len()];
+            let receipt = format!("{terminal}-20261205-{:04}", i + 1);
+            if first.is_empty() {
+                first = receipt.clone();
+            }
+            apps.push(record(
+                &receipt,
+                json!({
+                    "receipt_no": receipt, "terminal_id": terminal, "service_code": code,
+                    "service_name": name, "created_at": format!("2026-12-05T09:1{i}:00+08:00"),
+                    "applicant": {"name": "王秀英", "id_number": "11010519491231002X",
+                                  "phone": "13912345678", "address": "城关镇幸福路8号"},
+                    "form": {"申领原因": "首次申领", "_confirmation": {
+                        "summary": ["事项：社会保障卡申领", "申请人：王*英", "材料：近期免冠照片（容缺后补）"],
+                        "commitment": "本人承诺所填信息真实有效，如有虚假，愿承担相应法律责任。"}},
+                    "materials": [{"name": "居民身份证", "state": "e_cert"},
+                                  {"name": "近期免冠照片", "state": if i % 2 == 0 { "pending" } else { "provided" }}],
+                    "delivery": {"method": "pickup"}
+                }),
+            ));
+        }
+        backend
+            .store_batch(RecordKind::Application, terminal, apps, now - 3600)
+            .await?;
+        let evaluations = (0..6)
+            .map(|i| {
+                let id = format!("EV-{terminal}-{i}");
+                let level = [5, 5, 4, 3, 2, 1][i];
+                let comment = if i >= 4 { "等候时间长" } else { "" };
+                record(
+                    &id,
+                    json!({"id": id, "terminal_id": terminal, "service_code": services[i % 3].0,
+                           "level": level, "comment": comment,
+                           "created_at": bianmin_core::time::rfc3339(now * 1000)}),
+                )
+            })
+            .collect();
+        backend
+            .store_batch(RecordKind::Evaluation, terminal, evaluations, now)
+            .await?;
+    }
+    let report_id = "ER-T0001-1";
+    backend
+        .store_batch(
+            RecordKind::ErrorReport,
+            "T0001",
+            vec![record(
+                report_id,
+                json!({"id": report_id, "terminal_id": "T0001", "at": bianmin_core::time::rfc3339(now * 1000),
+                       "kind": "cannot_get_done", "service_code": "DEMO-HJ-002",
+                       "message": "需要的证明在别的县开具，终端上办不了"}),
+            )],
+            now,
+        )
+        .await?;
+    backend
+        .add_progress(&first, "need_materials", "请补交近期免冠照片", now - 600)
+        .await?;
+    Ok(first)
+}
+
+fn password_of(username: &str) -> &'static str {
+    DEMO_STAFF
+        .iter()
+        .find(|s| s.0 == username)
+        .map(|s| s.3)
+        .unwrap_or("")
+}
+
+/// Serve the console over a fresh database of `cluster`, fill it and write
+/// one PNG per main page into `out`.
+pub async fn write_all(cluster: &TempCluster, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let conninfo = cluster.fresh_database().await?;
+    let svc = crate::spawn(ServiceOptions {
+        conninfo,
+        data_key: Arc::new(DataKey::generate()),
+        pool_size: 4,
+        publishers: vec![bianmin_core::package::TrustedKey::demo()],
+        server: ServerOptions::default(),
+    })
+    .await?;
+    seed_demo_staff(&svc.backend).await?;
+    publish_if_missing(
+        &svc.backend,
+        Doc::ContentPackage,
+        bianmin_core::package::DEMO_PACKAGE_JSON.as_bytes().to_vec(),
+    )
+    .await?;
+    let first = seed(&svc.backend).await?;
+    let origin = format!("http://{}", svc.handle.addr());
+    let driver = Driver::start()?;
+    let b = driver.browser().await?;
+    let mut written = Vec::new();
+    let mut shot = |name: &str| {
+        let path = out.join(name);
+        written.push(path.clone());
+        path
+    };
+    b.goto(&format!("{origin}/console/login")).await?;
+    browser::screenshot(&b, &shot("login.png")).await?;
+    browser::sign_in(&b, &origin, "clerk", password_of("clerk")).await?;
+    browser::screenshot(&b, &shot("clerk-queue.png")).await?;
+    b.goto(&format!("{origin}/console/applications/{first}"))
+        .await?;
+    browser::screenshot(&b, &shot("clerk-application.png")).await?;
+    browser::click_and_wait(&b, Locator::Id("logout")).await?;
+    browser::sign_in(&b, &origin, "author", password_of("author")).await?;
+    browser::screenshot(&b, &shot("author-content.png")).await?;
+    let first_service = b
+        .find(Locator::Css("#services a"))
+        .await?
+        .attr("href")
+        .await?
+        .unwrap_or_default();
+    b.goto(&format!("{origin}{first_service}")).await?;
+    browser::screenshot(&b, &shot("author-preview.png")).await?;
+    browser::click_and_wait(&b, Locator::Id("logout")).await?;
+    browser::sign_in(&b, &origin, "supervisor", password_of("supervisor")).await?;
+    browser::screenshot(&b, &shot("supervisor-evaluations.png")).await?;
+    b.goto(&format!("{origin}/console/audit")).await?;
+    browser::screenshot(&b, &shot("supervisor-audit.png")).await?;
+    b.close().await?;
+    Ok(written)
+}
