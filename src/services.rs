@@ -14,6 +14,7 @@ use bianmin_drivers::manager::{DeviceEvent, DeviceManager, DevicesStatus, Printe
 use bianmin_drivers::printer::Paper;
 use bianmin_drivers::scanner::{CodeKind, ScanEvent};
 use bianmin_platform_server::{ServerHandle, ServerOptions};
+use bianmin_platform_service::cluster::TempCluster;
 use bianmin_store::Store;
 use bianmin_sync::{SyncHandle, SyncStatus};
 use bianmin_ui::events::{Inbox, UiEvent};
@@ -29,6 +30,9 @@ pub struct Services {
     pub store: Option<Store>,
     pub sync: Option<SyncHandle>,
     pub platform: Option<ServerHandle>,
+    /// Demo mode's throwaway PostgreSQL cluster under the platform service
+    /// (removed when dropped).
+    pub demo_cluster: Option<TempCluster>,
     pub devices: Option<Arc<DeviceManager>>,
     /// Demo mode's simulated reader, printer and scanner on pseudo-terminals.
     pub demo_devices: Option<Arc<DemoDevices>>,
@@ -55,6 +59,74 @@ pub fn demo_data_dir() -> PathBuf {
     std::env::temp_dir().join("bianmin-demo")
 }
 
+/// Demo mode's platform: the platform service over a throwaway PostgreSQL
+/// cluster where PostgreSQL is installed (what a county runs), else the
+/// embedded reference server on SQLite — said in one line either way.
+/// `BIANMIN_DEMO_PLATFORM=reference` picks the reference server.
+fn start_demo_platform(
+    runtime: &tokio::runtime::Runtime,
+    config: &Config,
+) -> anyhow::Result<(ServerHandle, Option<TempCluster>)> {
+    let wanted_reference = std::env::var("BIANMIN_DEMO_PLATFORM").as_deref() == Ok("reference");
+    if !wanted_reference && bianmin_platform_service::cluster::server_bin_dir().is_some() {
+        match start_postgres_platform(runtime) {
+            Ok((server, cluster)) => {
+                println!(
+                    "demo platform: the platform service on PostgreSQL at {} (console: http://{}/console/login)",
+                    server.base_url(),
+                    server.addr()
+                );
+                return Ok((server, Some(cluster)));
+            }
+            Err(err) => {
+                tracing::warn!(error = %format!("{err:#}"), "the PostgreSQL platform did not start")
+            }
+        }
+    }
+    let options = ServerOptions {
+        db_path: Some(config.store.data_dir.join("demo-platform.sqlite3")),
+        catalogue: DEMO_CATALOGUE_JSON.as_bytes().to_vec(),
+        content_package: Some(package::DEMO_PACKAGE_JSON.as_bytes().to_vec()),
+        shared_secret: Some(DEMO_SECRET.into()),
+        ..ServerOptions::default()
+    };
+    let server = runtime.block_on(bianmin_platform_server::spawn(options))?;
+    println!(
+        "demo platform: the embedded reference server on SQLite at {} (PostgreSQL is not installed or did not start)",
+        server.base_url()
+    );
+    Ok((server, None))
+}
+
+fn start_postgres_platform(
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<(ServerHandle, TempCluster)> {
+    use bianmin_platform_server::Doc;
+    use bianmin_platform_service as service;
+    let cluster = TempCluster::start()?;
+    let svc = runtime.block_on(async {
+        let conninfo = cluster.fresh_database().await?;
+        let svc = service::spawn(service::ServiceOptions {
+            conninfo,
+            data_key: Arc::new(service::DataKey::generate()),
+            pool_size: 4,
+            publishers: vec![package::TrustedKey::demo()],
+            server: ServerOptions {
+                shared_secret: Some(DEMO_SECRET.into()),
+                ..ServerOptions::default()
+            },
+        })
+        .await?;
+        let catalogue = DEMO_CATALOGUE_JSON.as_bytes().to_vec();
+        service::publish_if_missing(&svc.backend, Doc::Catalogue, catalogue).await?;
+        let package = package::DEMO_PACKAGE_JSON.as_bytes().to_vec();
+        service::publish_if_missing(&svc.backend, Doc::ContentPackage, package).await?;
+        service::seed_demo_staff(&svc.backend).await?;
+        anyhow::Ok(svc)
+    })?;
+    Ok((svc.handle, cluster))
+}
+
 /// Start the store, the sync engine and (demo) the embedded platform.
 /// Never fails: what does not start is reported in `fault` or the log.
 pub fn start(config: &mut Config, demo: bool) -> Services {
@@ -66,33 +138,24 @@ pub fn start(config: &mut Config, demo: bool) -> Services {
         .expect("a tokio runtime can be built");
     let inbox = Inbox::default();
     let mut platform = None;
+    let mut demo_cluster = None;
 
     if demo {
         // Demo mode trusts the demo publisher, whose key is public: never
         // in `run`, where the configuration names the county's key.
         config.content.public_key = package::DEMO_PUBLIC_KEY.into();
         config.content.key_id = package::DEMO_KEY_ID.into();
-        let options = ServerOptions {
-            db_path: Some(config.store.data_dir.join("demo-platform.sqlite3")),
-            catalogue: DEMO_CATALOGUE_JSON.as_bytes().to_vec(),
-            content_package: Some(package::DEMO_PACKAGE_JSON.as_bytes().to_vec()),
-            shared_secret: Some(DEMO_SECRET.into()),
-            ..ServerOptions::default()
-        };
         if let Err(err) = std::fs::create_dir_all(&config.store.data_dir) {
             tracing::warn!(%err, "cannot create the demo data directory");
         }
-        match runtime.block_on(bianmin_platform_server::spawn(options)) {
-            Ok(server) => {
+        match start_demo_platform(&runtime, config) {
+            Ok((server, cluster)) => {
                 config.platform.url = bianmin_config::HttpUrl(server.base_url().to_string());
                 config.platform.secret = Some(Secret(DEMO_SECRET.into()));
-                tracing::info!(
-                    url = server.base_url(),
-                    "embedded reference platform started"
-                );
                 platform = Some(server);
+                demo_cluster = cluster;
             }
-            Err(err) => tracing::warn!(%err, "embedded reference platform did not start"),
+            Err(err) => tracing::warn!(%err, "the demo platform did not start"),
         }
     }
 
@@ -188,6 +251,7 @@ pub fn start(config: &mut Config, demo: bool) -> Services {
         store,
         sync,
         platform,
+        demo_cluster,
         devices,
         demo_devices,
         printer,
