@@ -168,6 +168,9 @@ pub struct ServerOptions {
     pub admin_token: Option<String>,
     /// Open connections at most; a connection beyond it is closed at once.
     pub max_connections: usize,
+    /// Serve `/admin/faults` (tests, the reference server). A production
+    /// platform service leaves it off: no request can then inject a fault.
+    pub fault_injection: bool,
 }
 
 impl Default for ServerOptions {
@@ -184,6 +187,7 @@ impl Default for ServerOptions {
             clock_offset_secs: 0,
             admin_token: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            fault_injection: true,
         }
     }
 }
@@ -317,7 +321,7 @@ pub async fn spawn_with<B: Backend>(
         counters: counters.clone(),
     });
     let slots = Arc::new(tokio::sync::Semaphore::new(opts.max_connections.max(1)));
-    let router = router(shared)
+    let router = router(shared, opts.fault_injection)
         .merge(extra)
         .fallback(|| async { api_error(StatusCode::NOT_FOUND, "not_found", "no such route") });
     let (stop, mut stopped) = watch::channel(false);
@@ -484,7 +488,7 @@ async fn serve_conn<S>(
 #[derive(Clone)]
 struct Terminal(String);
 
-fn router<B: Backend>(shared: Arc<Shared<B>>) -> Router {
+fn router<B: Backend>(shared: Arc<Shared<B>>, fault_injection: bool) -> Router {
     let api = Router::new()
         .route(
             &format!("{API_PREFIX}/catalogue"),
@@ -523,11 +527,16 @@ fn router<B: Backend>(shared: Arc<Shared<B>>) -> Router {
             shared.clone(),
             verify_signature::<B>,
         ));
-    let admin = Router::new()
-        .route(
+    let admin = Router::new();
+    let admin = if fault_injection {
+        admin.route(
             "/admin/faults",
             post(admin_faults::<B>).delete(admin_clear_faults::<B>),
         )
+    } else {
+        admin
+    };
+    let admin = admin
         .route("/admin/stats", get(admin_stats::<B>))
         .route("/admin/progress", post(admin_progress::<B>))
         .route(

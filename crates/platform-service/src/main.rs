@@ -83,6 +83,10 @@ enum Command {
         /// The publisher key's id (`[content] key_id`).
         #[arg(long, default_value = "")]
         publisher_key_id: String,
+        /// Serve POST /admin/faults (test rigs only): refused unless the
+        /// service listens on loopback.
+        #[arg(long)]
+        allow_fault_injection: bool,
     },
     /// Add a member of staff (or reset one's password and role); the
     /// password is read from BIANMIN_PLATFORM_STAFF_PASSWORD or standard input.
@@ -191,7 +195,13 @@ fn run(args: Args) -> anyhow::Result<()> {
             catalogue,
             publisher_key,
             publisher_key_id,
+            allow_fault_injection,
         } => {
+            if allow_fault_injection && !listen.ip().is_loopback() {
+                anyhow::bail!(
+                    "--allow-fault-injection is for test rigs: it is refused on {listen} (not loopback)"
+                );
+            }
             let publisher = TrustedKey::parse(&publisher_key, &publisher_key_id)
                 .map_err(|e| anyhow::anyhow!("--publisher-key: {e}"))?;
             let conninfo = database(flag)?;
@@ -247,6 +257,7 @@ fn run(args: Args) -> anyhow::Result<()> {
                         shared_secret,
                         tls,
                         admin_token,
+                        fault_injection: allow_fault_injection,
                         ..ServerOptions::default()
                     },
                 })

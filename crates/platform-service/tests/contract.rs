@@ -1,13 +1,14 @@
-//! The contract and the reference platform agree: every path and method in
-//! docs/platform-api.yaml is routed by the server (an unsigned call is
-//! answered — refused, even — but never "no such route"), so a change to the
-//! contract that the server does not follow fails here.
+//! The contract and both platforms agree — the SQLite reference server and
+//! the platform service on PostgreSQL: every path and method in
+//! docs/platform-api.yaml is routed (a call is answered — refused, even —
+//! but never "no such route"), so a change to the contract that a server
+//! does not follow fails here.
 
 use bianmin_platform::api::API_PREFIX;
 use bianmin_platform::sign;
 use bianmin_platform_server::{self as server, ServerOptions};
 
-const SECRET: &str = "contract-test-secret";
+const SECRET: &str = bianmin_testkit::SECRET;
 
 const CONTRACT: &str = include_str!("../../../docs/platform-api.yaml");
 
@@ -38,16 +39,30 @@ fn operations() -> Vec<(String, String)> {
     out
 }
 
-#[tokio::test]
-async fn every_operation_of_the_contract_is_served() {
-    let operations = operations();
-    assert!(operations.len() >= 12, "{operations:?}");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_of_the_contract_is_served_by_the_reference_server() {
     let server = server::spawn(ServerOptions {
         shared_secret: Some(SECRET.into()),
         ..ServerOptions::default()
     })
     .await
     .unwrap();
+    every_operation_is_served(&server, "the reference server").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_of_the_contract_is_served_by_the_platform_service() {
+    let svc = bianmin_testkit::postgres_service(ServerOptions {
+        shared_secret: Some(SECRET.into()),
+        ..ServerOptions::default()
+    })
+    .await;
+    every_operation_is_served(&svc.handle, "the platform service").await;
+}
+
+async fn every_operation_is_served(server: &server::ServerHandle, which: &str) {
+    let operations = operations();
+    assert!(operations.len() >= 12, "{operations:?}");
     let origin = server.base_url().trim_end_matches(API_PREFIX).to_string();
     bianmin_platform::client::install_crypto_provider();
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
@@ -87,7 +102,7 @@ async fn every_operation_of_the_contract_is_served() {
         assert_ne!(status, 405, "{method} {path}: method not routed");
         assert!(
             status != 404 || !(body.is_empty() || body.contains("no such route")),
-            "{method} {path}: not routed by the reference server"
+            "{method} {path}: not routed by {which}"
         );
     }
 }
