@@ -45,11 +45,11 @@ impl Driver {
             }),
         );
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        Ok(ClientBuilder::new(connector)
+        ClientBuilder::new(connector)
             .capabilities(caps)
             .connect(&format!("http://127.0.0.1:{}", self.port))
             .await
-            .context("a Chromium session through chromedriver")?)
+            .context("a Chromium session through chromedriver")
     }
 }
 
