@@ -113,6 +113,9 @@ pub struct TargetMeasure {
     pub is_choice: bool,
     /// A pinyin candidate key: the resident's input.
     pub candidate: bool,
+    /// The chosen one of several options (`accessible-checked`): the
+    /// audit checks it is told by more than colour.
+    pub selected: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -352,6 +355,7 @@ pub fn audit_screen<C: ComponentHandle>(
                     && !PAGING_CONTROLS.contains(&label.as_str())
                     && !key,
                 candidate,
+                selected: checked,
             });
         } else if role == Some(i_slint_backend_testing::AccessibleRole::Text)
             && !label.trim().is_empty()
