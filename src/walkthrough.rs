@@ -23,6 +23,9 @@ struct Walk<'a> {
     written: Vec<PathBuf>,
     /// The services reported the card lifted.
     card_removed: Cell<bool>,
+    /// Words broken across two lines, by shot: the run fails on any
+    /// (after writing every PNG, so they can be looked at).
+    broken: Vec<String>,
 }
 
 impl Walk<'_> {
@@ -32,6 +35,11 @@ impl Walk<'_> {
             .join(format!("{:02}-{name}.png", self.written.len() + 1));
         save_png(&self.window.render(), &path)?;
         self.written.push(path);
+        self.broken.extend(
+            bianmin_ui::audit::broken_words(&self.ui)
+                .into_iter()
+                .map(|problem| format!("{name}: {problem}")),
+        );
         Ok(())
     }
 
@@ -143,6 +151,7 @@ fn walk_through(mut config: Config, out: &Path, large: bool) -> anyhow::Result<V
         out,
         written: Vec::new(),
         card_removed: Cell::new(false),
+        broken: Vec::new(),
     };
 
     let ui = walk.ui.clone_strong();
@@ -229,6 +238,14 @@ fn walk_through(mut config: Config, out: &Path, large: bool) -> anyhow::Result<V
     walk.pump_until("the end of the session", |w| w.screen() == Screen::Attract)?;
     walk.shot("session-ended")?;
     let written = std::mem::take(&mut walk.written);
+    let broken = std::mem::take(&mut walk.broken);
     drop(walk);
+    if !broken.is_empty() {
+        anyhow::bail!(
+            "words broken across two lines (the PNGs are in {}):\n{}",
+            out.display(),
+            broken.join("\n")
+        );
+    }
     Ok(written)
 }

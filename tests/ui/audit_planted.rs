@@ -1,6 +1,7 @@
 //! The UI audit catches what a resident would stumble on even where the
-//! numbers pass: planted screens with a selection told by colour alone and
-//! with a title cut with "…" fail it; the same screens done right pass.
+//! numbers pass: planted screens with a selection told by colour alone,
+//! with a title cut with "…" and with a word broken across two lines fail
+//! it; the same screens done right pass.
 
 use bianmin_ui::audit::{audit_screen, install_backend};
 use slint::ComponentHandle;
@@ -42,6 +43,30 @@ mod planted {
                             horizontal-alignment: center;
                         }
                     }
+                }
+            }
+        }
+
+        // A hint in the kiosk's font, as wide as nine and a half of its
+        // characters: as given ("提交申/请"), or with its words joined
+        // (bianmin_ui::wrap::keep_words, what `Prose` shows).
+        import "assets/fonts/wqy-microhei.ttc";
+        export component PlantedBreak inherits Window {
+            in property <string> words;
+            default-font-family: "WenQuanYi Micro Hei";
+            width: 400px;
+            height: 300px;
+            background: #ffffff;
+            VerticalLayout {
+                padding: 20px;
+                alignment: start;
+                Text {
+                    width: 304px;
+                    text: root.words;
+                    font-size: 32px;
+                    line-height-factor: 1.1;
+                    color: #1b2430;
+                    wrap: word-wrap;
                 }
             }
         }
@@ -118,4 +143,26 @@ fn a_title_cut_with_an_ellipsis_fails_the_audit() {
     ui.set_wrapped(true);
     let found = problems(&ui);
     assert!(!found.iter().any(|p| p.contains("cut")), "{found:#?}");
+}
+
+#[test]
+fn a_word_broken_across_two_lines_fails_the_audit() {
+    install_backend();
+    let ui = planted::PlantedBreak::new().unwrap();
+    let hint = "签好了，点“提交申请”";
+    ui.set_words(hint.into());
+    let found = problems(&ui);
+    assert!(
+        found
+            .iter()
+            .any(|p| p.contains("breaks the word \"申请\"") && p.contains("提交申/请")),
+        "{found:#?}"
+    );
+
+    ui.set_words(bianmin_ui::wrap::keep_words(hint).into());
+    let found = problems(&ui);
+    assert!(
+        !found.iter().any(|p| p.contains("breaks the word")),
+        "{found:#?}"
+    );
 }

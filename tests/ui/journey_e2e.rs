@@ -568,3 +568,94 @@ fn a_bundle_asks_each_shared_field_once() {
         Some("committed")
     );
 }
+
+/// Calls for staff queued in the outbox for the platform.
+fn staff_calls(t: &Terminal) -> usize {
+    let store = t.services.store.as_ref().unwrap();
+    store
+        .list(None, 1000)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.kind == RecordKind::ErrorReport)
+        .filter(|r| {
+            let json = store.record_json(&r.key).unwrap().unwrap();
+            String::from_utf8_lossy(&json).contains("\"call_staff\"")
+        })
+        .count()
+}
+
+/// The printer is out of paper when a resident submits: the application is
+/// stored, the receipt number and QR stay on screen, and the kiosk calls
+/// staff by itself, exactly once (one call in the outbox for the platform,
+/// one buzz of the buzzer), with 呼叫工作人员补打 as the main action. Then
+/// 好差评: once a low level is chosen, the reasons step shows which one, in
+/// both themes.
+#[test]
+fn a_print_failure_calls_staff_by_itself_exactly_once() {
+    let t = terminal();
+    let ui = &t.ui;
+    let gpio = t
+        .services
+        .devices
+        .as_ref()
+        .and_then(|devices| devices.sim_gpio())
+        .expect("the demo's simulated GPIO");
+    t.devices().printer.device().faults.paper_end = true;
+
+    t.put_card_down();
+    pressed(press::apply_for(ui, "social-security", "DEMO-SB-001"));
+    t.fill_in_the_rest();
+    t.decide_materials(&[]);
+    t.commit_and_sign();
+    assert_eq!(staff_calls(&t), 0);
+    assert!(!gpio.buzzer());
+    let receipt = t.submit();
+
+    // Stored, not printed: the number and QR on screen, staff on the way.
+    assert!(t.store_state(&receipt).is_some(), "the outbox holds it");
+    assert!(!t.journey().get_printed());
+    assert!(t.devices().printer.device().receipts.is_empty());
+    assert!(
+        t.journey()
+            .get_receipt_message()
+            .contains("已为您呼叫工作人员"),
+        "{}",
+        t.journey().get_receipt_message()
+    );
+    assert!(press::can_press(ui, "呼叫工作人员补打"));
+    assert!(gpio.buzzer(), "the buzzer sounds for staff at once");
+    t.pump_until("the call for staff in the outbox", |t| staff_calls(t) == 1);
+
+    // The buzz is short; then nothing calls again by itself, whatever
+    // else the services report meanwhile.
+    i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(900));
+    assert!(!gpio.buzzer(), "the buzz stops");
+    for _ in 0..20 {
+        for event in t.services.inbox.drain() {
+            t.controller.handle(event);
+        }
+        i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(100));
+        assert!(!gpio.buzzer(), "staff were called a second time");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(staff_calls(&t), 1, "exactly one call for staff");
+
+    // The resident's own press is a call of its own.
+    tap(ui, "呼叫工作人员补打");
+    assert!(gpio.buzzer());
+    t.pump_until("the resident's call in the outbox", |t| staff_calls(t) == 2);
+    tap(ui, "知道了");
+
+    // 好差评: 不满意 asks for reasons and keeps the choice in sight.
+    tap(ui, "评价本次服务");
+    assert_eq!(t.screen(), Screen::Rating);
+    pressed(press::choose(ui, &t.journey().get_levels(), "2"));
+    assert!(!t.journey().get_rated(), "reasons are asked first");
+    let chosen = |ui: &AppWindow| {
+        i_slint_backend_testing::ElementHandle::find_by_accessible_label(ui, "您选择了：不满意 ✓")
+            .any(|e| e.size().width > 0.0)
+    };
+    assert!(chosen(ui), "the chosen level is shown with the reasons");
+    tap(ui, "大字模式");
+    assert!(chosen(ui), "…and in large mode");
+}

@@ -28,6 +28,28 @@ fn every_screen_meets_the_minimums_in_both_themes() {
         .collect();
     assert!(failures.is_empty(), "{failures:#?}");
 
+    // Admin mode's tabs and values are options too: the audit sees which
+    // is chosen there, so a choice told by colour alone fails it.
+    let settings = ["设备设置", "打印机", "打印机串口", "/dev/bianmin-printer"];
+    // In large print the keyboard takes the list's place.
+    let keyboard = ["设备设置", "站点与平台", "站点名称"];
+    for (screen, large, chosen) in [
+        ("admin-settings", false, &settings[..]),
+        ("admin-settings", true, &settings[..]),
+        ("admin-keyboard", false, &keyboard[..]),
+        ("admin-keyboard", true, &keyboard[..2]),
+        ("admin-operations", false, &["运行状态"][..]),
+        ("admin-operations", true, &["运行状态"][..]),
+    ] {
+        let selected: Vec<&str> = find(&audits, screen, large)
+            .targets
+            .iter()
+            .filter(|t| t.selected)
+            .map(|t| t.label.as_str())
+            .collect();
+        assert_eq!(selected, chosen, "{screen} (large: {large})");
+    }
+
     for normal in audits.iter().filter(|a| !a.large) {
         let large = find(&audits, normal.screen, true);
         // Text in large mode at least 1.5× normal: the finest print, and

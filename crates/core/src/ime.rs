@@ -140,6 +140,23 @@ impl ImeIndex {
         }
     }
 
+    /// Where `text`'s words end, as byte offsets (the last is `text.len()`),
+    /// by jieba's dictionary alone: what the UI audit needs to tell a line
+    /// broken between two words from one broken inside a word ("提交申/请").
+    /// Without the HMM, runs the dictionary does not know fall apart into
+    /// single characters, so an unknown name never counts as one long word.
+    pub fn word_ends(&self, text: &str) -> Vec<usize> {
+        let mut end = 0;
+        self.jieba
+            .cut(text, false)
+            .into_iter()
+            .map(|word| {
+                end += word.word.len();
+                end
+            })
+            .collect()
+    }
+
     /// Candidates for what was typed, best first: whole-input words, then
     /// words for the start of the input, then characters for the first
     /// syllable. Apostrophes separate syllables (`xi'an`); anything other
@@ -357,6 +374,17 @@ mod tests {
                 .any(|c| c.text == "西安" && c.consumed == 5),
             "{with_quote:?}"
         );
+    }
+
+    #[test]
+    fn words_end_between_words_not_inside_them() {
+        let text = "签好了，点“提交申请”";
+        let ends = ImeIndex::global().word_ends(text);
+        assert_eq!(ends.last(), Some(&text.len()));
+        let inside = text.find("申请").unwrap() + "申".len();
+        assert!(!ends.contains(&inside), "{ends:?}");
+        // Punctuation is a word of its own: a break after "，" is fine.
+        assert!(ends.contains(&text.find('点').unwrap()), "{ends:?}");
     }
 
     proptest! {

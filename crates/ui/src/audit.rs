@@ -113,6 +113,9 @@ pub struct TargetMeasure {
     pub is_choice: bool,
     /// A pinyin candidate key: the resident's input.
     pub candidate: bool,
+    /// The chosen one of several options (`accessible-checked`): the
+    /// audit checks it is told by more than colour.
+    pub selected: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -352,8 +355,13 @@ pub fn audit_screen<C: ComponentHandle>(
                     && !PAGING_CONTROLS.contains(&label.as_str())
                     && !key,
                 candidate,
+                selected: checked,
             });
-        } else if type_name == "Text" && !label.trim().is_empty() {
+        } else if role == Some(i_slint_backend_testing::AccessibleRole::Text)
+            && !label.trim().is_empty()
+        {
+            // By role, not type name: a component built on Text (`Prose`, a
+            // screen's own line style) is text a resident reads all the same.
             let contrast = measure_contrast(
                 snapshot,
                 (position.x * scale, position.y * scale),
@@ -419,6 +427,7 @@ pub fn audit_screen<C: ComponentHandle>(
         .is_none()
     {
         audit.problems.extend(cut_texts(ui));
+        audit.problems.extend(broken_words(ui));
     }
     if let Some(max) = minimums.max_choices {
         let choices = audit.choices();
@@ -605,6 +614,183 @@ pub fn cut_texts<C: ComponentHandle>(ui: &C) -> Vec<String> {
         }
     }
     problems
+}
+
+/// Chinese words broken across two lines ("提交申/请"): a wrapped text may
+/// break between words or after punctuation, never inside a word. Where
+/// each line breaks is measured with the kiosk's own text layout (the
+/// renderer's parley layout of the same item, font and width); what is a
+/// word is jieba's dictionary ([`bianmin_core::ime::ImeIndex::word_ends`]).
+pub fn broken_words<C: ComponentHandle>(ui: &C) -> Vec<String> {
+    use i_slint_core::item_tree::ItemRc;
+    use i_slint_core::items::{ComplexText, TextWrap};
+    let inner = i_slint_core::window::WindowInner::from_pub(ui.window());
+    let Some(tree) = inner.try_component() else {
+        return Vec::new();
+    };
+    let adapter = inner.window_adapter();
+    let mut problems = Vec::new();
+    let mut stack = vec![ItemRc::new_root(tree)];
+    while let Some(item) = stack.pop() {
+        if let Some(child) = item.first_child() {
+            stack.push(child);
+        }
+        if let Some(sibling) = item.next_sibling() {
+            stack.push(sibling);
+        }
+        let Some(text) = item.downcast::<ComplexText>() else {
+            continue;
+        };
+        let text = text.as_pin_ref();
+        let words = text.text();
+        if text.wrap() == TextWrap::NoWrap
+            || !item.is_visible()
+            || !words.chars().any(crate::wrap::is_han)
+        {
+            continue;
+        }
+        let width = item.geometry().width();
+        if width <= 0.0 {
+            continue;
+        }
+        let measure = |part: &str| {
+            let probe = Probe {
+                item: text,
+                text: part.into(),
+            };
+            let probe: std::pin::Pin<&Probe> = std::pin::Pin::new(&probe);
+            i_slint_core::textlayout::sharedparley::text_size(
+                adapter.renderer(),
+                probe,
+                &item,
+                Some(i_slint_core::lengths::LogicalLength::new(width)),
+                TextWrap::WordWrap,
+                None,
+            )
+            .map(|size| size.height)
+            .unwrap_or(0.0)
+        };
+        for paragraph in words.split('\n') {
+            for at in line_breaks(paragraph, &measure) {
+                if let Some(word) = word_across(paragraph, at) {
+                    let shown = |part: &str| part.replace(crate::wrap::WORD_JOINER, "");
+                    problems.push(format!(
+                        "text {:?} breaks the word {word:?} across two lines ({}/{})",
+                        shown(&words),
+                        shown(&paragraph[..at]),
+                        shown(&paragraph[at..])
+                    ));
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// Where a wrapped paragraph's lines start (byte offsets, the first line's
+/// 0 left out), given `height`, the height the item's layout gives a part of
+/// it. Lines are filled greedily: each takes the longest run of characters
+/// that still lays out on one line, then gives back what follows the last
+/// place a line may end (UAX #14, as the layout's own breaker).
+fn line_breaks(paragraph: &str, height: &dyn Fn(&str) -> f32) -> Vec<usize> {
+    let Some(first) = paragraph.chars().next() else {
+        return Vec::new();
+    };
+    let one_line = height(first.encode_utf8(&mut [0; 4]));
+    if one_line <= 0.0 || height(paragraph) < one_line * 1.5 {
+        return Vec::new();
+    }
+    let allowed: Vec<usize> = unicode_linebreak::linebreaks(paragraph)
+        .map(|(at, _)| at)
+        .collect();
+    let ends: Vec<usize> = paragraph
+        .char_indices()
+        .map(|(i, c)| i + c.len_utf8())
+        .collect();
+    let mut breaks = Vec::new();
+    let mut start = 0;
+    while start < paragraph.len() {
+        // The longest run from `start` on one line: heights only grow as
+        // characters are added, so search for the last end that fits.
+        let first_end = ends.partition_point(|&end| end <= start);
+        let (mut low, mut high) = (first_end, ends.len() - 1);
+        while low < high {
+            let mid = (low + high).div_ceil(2);
+            if height(&paragraph[start..ends[mid]]) < one_line * 1.5 {
+                low = mid;
+            } else {
+                high = mid - 1;
+            }
+        }
+        let fits = ends[low];
+        if fits >= paragraph.len() {
+            break;
+        }
+        // The line ends at the last allowed break within what fits; with
+        // none, the layout breaks the overlong run where it must.
+        let at = allowed
+            .iter()
+            .copied()
+            .filter(|&at| at > start && at <= fits)
+            .max()
+            .unwrap_or(fits);
+        breaks.push(at);
+        start = at;
+    }
+    breaks
+}
+
+/// The word a line break at byte `at` of `paragraph` falls inside, if any:
+/// a break between two Han characters that is not where a word ends. Word
+/// joiners ([`crate::wrap::keep_words`]) are not part of any word.
+fn word_across(paragraph: &str, at: usize) -> Option<String> {
+    use crate::wrap::{is_han, WORD_JOINER};
+    let before = paragraph[..at].chars().next_back()?;
+    let after = paragraph[at..].chars().next()?;
+    if !is_han(before) || !is_han(after) {
+        return None;
+    }
+    let shown = paragraph.replace(WORD_JOINER, "");
+    let at = paragraph[..at].replace(WORD_JOINER, "").len();
+    let ends = bianmin_core::ime::ImeIndex::global().word_ends(&shown);
+    if ends.contains(&at) {
+        return None;
+    }
+    let start = ends.iter().copied().filter(|&e| e < at).max().unwrap_or(0);
+    let end = ends.iter().copied().find(|&e| e > at)?;
+    Some(shown[start..end].to_string())
+}
+
+/// An item's text replaced by part of it, laid out with everything else of
+/// the item (font, size, weight, spacing): how the audit asks the layout
+/// where that item's lines break.
+struct Probe<'a> {
+    item: std::pin::Pin<&'a i_slint_core::items::ComplexText>,
+    text: slint::SharedString,
+}
+
+impl i_slint_core::item_rendering::HasFont for Probe<'_> {
+    fn font_request(
+        self: std::pin::Pin<&Self>,
+        item: &i_slint_core::items::ItemRc,
+    ) -> i_slint_core::graphics::FontRequest {
+        i_slint_core::item_rendering::HasFont::font_request(self.item, item)
+    }
+}
+
+impl i_slint_core::item_rendering::RenderString for Probe<'_> {
+    fn text(self: std::pin::Pin<&Self>) -> i_slint_core::item_rendering::PlainOrStyledText {
+        i_slint_core::item_rendering::PlainOrStyledText::Plain(self.text.clone())
+    }
+    fn stroke(
+        self: std::pin::Pin<&Self>,
+    ) -> (
+        i_slint_core::Brush,
+        i_slint_core::lengths::LogicalLength,
+        i_slint_core::items::TextStrokeStyle,
+    ) {
+        i_slint_core::item_rendering::RenderString::stroke(self.item)
+    }
 }
 
 /// WCAG relative luminance of an sRGB pixel.

@@ -181,6 +181,7 @@ impl KioskController {
         ui.global::<Theme>().set_large(large);
         controller.select_language(language);
         controller.wire_callbacks(ui);
+        crate::wrap::warm_up();
         controller.journey.wire(&controller, ui);
         controller.wire_assist(ui);
         controller.refresh_all();
@@ -496,6 +497,7 @@ impl KioskController {
 
     fn wire_callbacks(&self, ui: &AppWindow) {
         let kiosk = ui.global::<Kiosk>();
+        kiosk.on_keep_words(|text| crate::wrap::keep_words(&text).into());
         let this = self.clone();
         kiosk.on_user_activity(move || this.activity());
         let this = self.clone();

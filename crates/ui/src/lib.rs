@@ -15,5 +15,6 @@ pub mod mailbox;
 pub mod press;
 pub mod prompts;
 pub mod voice;
+pub mod wrap;
 
 pub use controller::KioskController;

@@ -997,12 +997,17 @@ impl JourneyController {
                 })
                 .collect();
             let asks = completed.rating().is_some_and(|r| r.asks_reasons());
-            (levels, reasons, window, asks, completed.rated())
+            let chosen = completed
+                .rating()
+                .map(|s| if english { s.label_en() } else { s.label_zh() })
+                .unwrap_or_default();
+            (levels, reasons, window, asks, completed.rated(), chosen)
         });
-        let Some((levels, reasons, window, asks, rated)) = view else {
+        let Some((levels, reasons, window, asks, rated, chosen)) = view else {
             return;
         };
         self.global(|j| {
+            j.set_rating_label(chosen.into());
             j.set_levels(choices(levels));
             j.set_reasons(choices(reasons));
             j.set_reason_page(window.page as i32);
@@ -1152,6 +1157,7 @@ impl JourneyController {
             j.set_owed(ModelRc::default());
             j.set_time_limit(SharedString::new());
             j.set_rating(0);
+            j.set_rating_label(SharedString::new());
             j.set_rated(false);
             j.set_reasons(ModelRc::default());
             j.set_progress(ModelRc::default());
