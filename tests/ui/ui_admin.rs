@@ -8,7 +8,7 @@
 //! device hooks: the test page comes out of the simulated printer on the new
 //! pseudo-terminal.
 
-use super::support::{buttons, seconds, tap, wait_until};
+use super::support::{buttons, seconds, tap, type_keys, wait_until};
 use bianmin_admin::pin::{AdminGate, NOT_PROVISIONED};
 use bianmin_admin::{AuditLog, Change};
 use bianmin_config::{Config, REFERENCE_CONFIG};
@@ -655,4 +655,70 @@ fn operations_screen_shows_the_queue_exports_it_and_the_logs_and_restarts() {
             "restart"
         ]
     );
+}
+
+/// Pick `wanted` among the pinyin candidates, turning 下一组 until it shows.
+fn pick_candidate(ui: &AppWindow, wanted: &str) {
+    for _ in 0..20 {
+        if admin(ui).get_candidates().iter().any(|c| c == wanted) {
+            tap(ui, wanted);
+            return;
+        }
+        assert!(
+            admin(ui).get_candidates_next(),
+            "{wanted} not among the candidates for {}",
+            admin(ui).get_composing()
+        );
+        tap(ui, "下一组");
+    }
+    panic!("{wanted} not found within 20 groups");
+}
+
+#[test]
+fn the_station_name_is_typed_in_chinese_through_pinyin_and_saved() {
+    let kit = kit(false);
+    let ui = &kit.ui;
+    enter(&kit);
+    tap(ui, "站点与平台");
+    tap(ui, "站点名称");
+    assert!(admin(ui).get_takes_chinese());
+    assert!(admin(ui).get_pinyin(), "a name starts in pinyin");
+    while !admin(ui).get_selected_value().is_empty() {
+        tap(ui, "删除");
+    }
+
+    // 删除 takes back a letter being composed before it takes a character.
+    type_keys(ui, "x");
+    assert_eq!(admin(ui).get_composing(), "x");
+    tap(ui, "删除");
+    assert_eq!(admin(ui).get_composing(), "");
+    assert_eq!(admin(ui).get_selected_value(), "");
+
+    type_keys(ui, "cheng");
+    assert_eq!(admin(ui).get_composing(), "cheng");
+    pick_candidate(ui, "城");
+    assert_eq!(admin(ui).get_selected_value(), "城");
+    type_keys(ui, "guan");
+    pick_candidate(ui, "关");
+    // Letters that spell nothing say so and type nothing.
+    type_keys(ui, "vv");
+    assert_eq!(admin(ui).get_candidates().row_count(), 0);
+    tap(ui, "删除");
+    tap(ui, "删除");
+    type_keys(ui, "zhen");
+    pick_candidate(ui, "镇");
+    // Latin letters for the rest: 字母 switches the keys.
+    tap(ui, "字母");
+    assert!(!admin(ui).get_pinyin());
+    type_keys(ui, "A");
+    assert_eq!(admin(ui).get_selected_value(), "城关镇A");
+    tap(ui, "保存");
+    wait_until("saved", || !admin(ui).get_dirty());
+    assert!(
+        !admin(ui).get_message_error(),
+        "{}",
+        admin(ui).get_message()
+    );
+    let saved = Config::from_file(&kit.config_path).unwrap();
+    assert_eq!(saved.station.name, "城关镇A");
 }

@@ -22,6 +22,7 @@ use bianmin_config::{Config, BAUD_RATES};
 use bianmin_core::words::{count_en, Words};
 use bianmin_drivers::gpio::WakeGuard;
 use bianmin_drivers::serial::PortDescription;
+use bianmin_journey::typing::{Backspace, PinyinComposer};
 use bianmin_ops::OpsMonitor;
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 use std::cell::RefCell;
@@ -169,16 +170,20 @@ enum FieldKind {
     Text(Keys),
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Keys {
     Digits,
     UpperAlnum,
     Url,
+    /// Names (the station's): Latin letters, or Chinese typed in pinyin
+    /// with the resident keyboard's composer.
     Any,
 }
 
 impl Keys {
-    fn keys(self) -> Vec<String> {
+    /// The keys on screen; `pinyin`: the letters spell pinyin (lower case
+    /// only, the composer folds case anyway).
+    fn keys(self, pinyin: bool) -> Vec<String> {
         let digits = ('0'..='9').map(String::from);
         match self {
             Keys::Digits => digits.collect(),
@@ -187,6 +192,10 @@ impl Keys {
                 .chain(('a'..='z').map(String::from))
                 .chain([".", ":", "/", "-", "_"].map(String::from))
                 .collect(),
+            Keys::Any if pinyin => digits
+                .chain(('a'..='z').map(String::from))
+                .chain(["-", SPACE_KEY].map(String::from))
+                .collect(),
             Keys::Any => digits
                 .chain(('A'..='Z').map(String::from))
                 .chain(('a'..='z').map(String::from))
@@ -194,7 +203,15 @@ impl Keys {
                 .collect(),
         }
     }
+
+    /// Chinese can be typed into the field (in pinyin).
+    fn takes_chinese(self) -> bool {
+        self == Keys::Any
+    }
 }
+
+/// Pinyin candidates shown at once on the admin keyboard.
+const CANDIDATES_PER_PAGE: usize = 6;
 
 /// The space bar's label; a blank key would have no accessible name.
 const SPACE_KEY: &str = "␣";
@@ -378,6 +395,10 @@ struct State {
     restart_pending: Vec<String>,
     /// The resident-facing theme while admin mode shows in standard sizes.
     resident_large: Option<bool>,
+    /// Pinyin typed for the selected text field and not yet picked.
+    composer: PinyinComposer,
+    /// Letter keys spell pinyin (in a field that takes Chinese).
+    pinyin: bool,
 }
 
 /// The admin mode of one kiosk window.
@@ -421,6 +442,8 @@ impl AdminController {
             wake: WakeGuard::default(),
             restart_pending: Vec::new(),
             resident_large: None,
+            composer: PinyinComposer::new(CANDIDATES_PER_PAGE),
+            pinyin: true,
         };
         let this = AdminController {
             ui: ui.as_weak(),
@@ -518,12 +541,17 @@ impl AdminController {
                 let mut s = this.state.borrow_mut();
                 s.group = (g.max(0) as usize).min(GROUPS.len() - 1);
                 s.selected = None;
+                s.composer.clear();
             }
             this.refresh_settings();
         });
         let this = self.clone();
         admin.on_select(move |i| {
-            this.state.borrow_mut().selected = usize::try_from(i).ok();
+            {
+                let mut s = this.state.borrow_mut();
+                s.selected = usize::try_from(i).ok();
+                s.composer.clear();
+            }
             this.refresh_settings();
         });
         let this = self.clone();
@@ -533,10 +561,37 @@ impl AdminController {
         let this = self.clone();
         admin.on_backspace(move || this.type_key(None));
         let this = self.clone();
+        admin.on_set_pinyin(move |on| {
+            {
+                let mut s = this.state.borrow_mut();
+                s.pinyin = on;
+                s.composer.clear();
+            }
+            this.refresh_settings();
+        });
+        let this = self.clone();
+        admin.on_pick(move |i| this.pick(i));
+        let this = self.clone();
+        admin.on_turn_candidates(move |step| {
+            {
+                let mut s = this.state.borrow_mut();
+                if step < 0 {
+                    s.composer.previous_page();
+                } else {
+                    s.composer.next_page();
+                }
+            }
+            this.refresh_settings();
+        });
+        let this = self.clone();
         admin.on_save(move || this.save());
         let this = self.clone();
         admin.on_revert(move || {
-            this.state.borrow_mut().pending.clear();
+            {
+                let mut s = this.state.borrow_mut();
+                s.pending.clear();
+                s.composer.clear();
+            }
             this.message(Ok(Words::fixed(
                 "已撤销未保存的修改",
                 "Unsaved changes discarded",
@@ -767,6 +822,7 @@ impl AdminController {
             s.pin = Zeroizing::new(String::new());
             s.new_pin = None;
             s.selected = None;
+            s.composer.clear();
             s.session.take()
         };
         if let Some(session) = session {
@@ -834,18 +890,31 @@ impl AdminController {
                 restart: !applies_live(f.key) && self.state.borrow().pending.contains_key(f.key),
             })
             .collect();
-        let (label, value, choices, text_entry, keys) = match selected.map(|i| fields[i]) {
+        let pinyin_on = self.state.borrow().pinyin;
+        let (label, value, choices, text_entry, keys, chinese) = match selected.map(|i| fields[i]) {
             Some(f) => {
                 let value = self.current_value(f.key);
                 let raw = value.as_ref().map(raw_value).unwrap_or_default();
-                let (choices, keys) = match f.kind {
-                    FieldKind::Text(keys) => (Vec::new(), keys.keys()),
-                    _ => (self.choices(f, english), Vec::new()),
+                let (choices, keys, chinese) = match f.kind {
+                    FieldKind::Text(keys) => {
+                        let chinese = keys.takes_chinese();
+                        (Vec::new(), keys.keys(chinese && pinyin_on), chinese)
+                    }
+                    _ => (self.choices(f, english), Vec::new(), false),
                 };
                 let is_text = matches!(f.kind, FieldKind::Text(_));
-                (f.label.pick(english), raw, choices, is_text, keys)
+                (f.label.pick(english), raw, choices, is_text, keys, chinese)
             }
-            None => ("", String::new(), Vec::new(), false, Vec::new()),
+            None => ("", String::new(), Vec::new(), false, Vec::new(), false),
+        };
+        let (composing, candidates, previous, next) = {
+            let s = self.state.borrow();
+            (
+                s.composer.composing().to_string(),
+                s.composer.page(),
+                s.composer.has_previous(),
+                s.composer.has_next(),
+            )
         };
         self.with_admin(|a| {
             a.set_groups(model(
@@ -862,6 +931,14 @@ impl AdminController {
             a.set_choices(model(choices));
             a.set_text_entry(text_entry);
             a.set_keys(model(keys.into_iter().map(SharedString::from).collect()));
+            a.set_takes_chinese(chinese);
+            a.set_pinyin(chinese && pinyin_on);
+            a.set_composing(composing.into());
+            a.set_candidates(model(
+                candidates.into_iter().map(SharedString::from).collect(),
+            ));
+            a.set_candidates_previous(previous);
+            a.set_candidates_next(next);
             a.set_dirty(dirty);
         });
     }
@@ -942,11 +1019,31 @@ impl AdminController {
         self.set_pending(field.key, value);
     }
 
-    /// Type a key (`Some`) or delete the last character (`None`).
+    /// Type a key (`Some`) or delete the last character (`None`). In a
+    /// field that takes Chinese with pinyin on, letters go to the composer
+    /// and 删除 takes a letter back before it takes a character.
     fn type_key(&self, key: Option<&str>) {
         let Some(field) = self.selected_field() else {
             return;
         };
+        let pinyin = matches!(field.kind, FieldKind::Text(keys) if keys.takes_chinese())
+            && self.state.borrow().pinyin;
+        if pinyin {
+            let mut s = self.state.borrow_mut();
+            let composed = match key {
+                Some(k) if k.len() == 1 && k.bytes().all(|b| b.is_ascii_lowercase()) => {
+                    s.composer.key(k);
+                    true
+                }
+                None => s.composer.backspace() == Backspace::RemovedLetter,
+                Some(_) => false,
+            };
+            drop(s);
+            if composed {
+                self.refresh_settings();
+                return;
+            }
+        }
         let mut text = self
             .current_value(field.key)
             .map(|v| raw_value(&v))
@@ -958,6 +1055,28 @@ impl AdminController {
             None => {
                 text.pop();
             }
+        }
+        self.set_pending(field.key, toml::Value::String(text));
+    }
+
+    /// Pick the `index`-th pinyin candidate shown: its characters join the
+    /// field's text; letters it did not spell stay composing.
+    fn pick(&self, index: i32) {
+        let Some(field) = self.selected_field() else {
+            return;
+        };
+        let Ok(index) = usize::try_from(index) else {
+            return;
+        };
+        let Some(chosen) = self.state.borrow_mut().composer.pick(index) else {
+            return;
+        };
+        let mut text = self
+            .current_value(field.key)
+            .map(|v| raw_value(&v))
+            .unwrap_or_default();
+        if text.chars().count() + chosen.chars().count() <= 200 {
+            text.push_str(&chosen);
         }
         self.set_pending(field.key, toml::Value::String(text));
     }
@@ -1040,6 +1159,8 @@ impl AdminController {
             let mut s = self.state.borrow_mut();
             s.live = config.clone();
             s.pending.clear();
+            // Letters not picked before saving are not part of what was saved.
+            s.composer.clear();
             for c in &changes {
                 if !applies_live(&c.key) && !s.restart_pending.contains(&c.key) {
                     s.restart_pending.push(c.key.clone());
@@ -1137,6 +1258,15 @@ impl AdminController {
                     let mut s = self.state.borrow_mut();
                     s.group = group;
                     s.selected = Some(field);
+                    s.pinyin = true;
+                    s.composer.clear();
+                    // The station name half typed in pinyin: the
+                    // candidates a technician picks from.
+                    if detail == PreviewDetail::Keyboard {
+                        for letter in "chengguan".chars() {
+                            s.composer.letter(letter);
+                        }
+                    }
                 }
                 self.refresh_settings();
                 if detail == PreviewDetail::Choices {
@@ -1158,6 +1288,7 @@ impl AdminController {
         s.selected = None;
         s.group = 0;
         s.pin = Zeroizing::new(String::new());
+        s.composer.clear();
     }
 
     // --- operations ---------------------------------------------------------------
