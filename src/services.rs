@@ -107,6 +107,7 @@ fn start_postgres_platform(
     let svc = runtime.block_on(async {
         let conninfo = cluster.fresh_database().await?;
         let svc = service::spawn(service::ServiceOptions {
+            fleet: Default::default(),
             conninfo,
             data_key: Arc::new(service::DataKey::generate()),
             pool_size: 4,

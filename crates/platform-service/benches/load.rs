@@ -96,6 +96,7 @@ fn main() {
         bianmin_platform::client::install_crypto_provider();
         let conninfo = cluster.fresh_database().await.unwrap();
         let svc = bianmin_platform_service::spawn(ServiceOptions {
+            fleet: Default::default(),
             conninfo,
             data_key: Arc::new(DataKey::generate()),
             pool_size: 16,

@@ -25,6 +25,7 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         include_str!("../migrations/0001_kiosk_api.sql"),
     ),
     (2, "console", include_str!("../migrations/0002_console.sql")),
+    (3, "fleet", include_str!("../migrations/0003_fleet.sql")),
 ];
 
 /// A pool over `conninfo` (libpq key=value or a `postgresql://` URL).
@@ -303,6 +304,11 @@ impl Backend for PgBackend {
                 )
                 .await
                 .map_err(pg_error)?;
+            if n == 1 && kind == RecordKind::Heartbeat {
+                crate::fleet::observe_heartbeat(&tx, terminal, &r.body, now)
+                    .await
+                    .map_err(pg_error)?;
+            }
             out.push(if n == 1 {
                 RecordStatus::Accepted
             } else {

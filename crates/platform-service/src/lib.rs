@@ -12,6 +12,7 @@ pub mod browser;
 pub mod cluster;
 pub mod console;
 pub mod db;
+pub mod fleet;
 pub mod screenshots;
 pub mod seal;
 
@@ -34,12 +35,16 @@ pub struct ServiceOptions {
     /// Listening address, terminals' secrets, TLS, admin token, connection
     /// limit (the storage options of the reference server are not used).
     pub server: ServerOptions,
+    /// The fleet watch (offline kiosks, alert webhooks).
+    pub fleet: fleet::FleetOptions,
 }
 
 /// A running instance: the HTTP side's handle and its storage.
 pub struct Service {
     pub handle: ServerHandle,
     pub backend: Arc<PgBackend>,
+    /// The fleet watch of this instance (stops when this is dropped).
+    pub watch: fleet::WatchGuard,
 }
 
 /// Connect, apply the migrations and serve on the current runtime.
@@ -47,6 +52,7 @@ pub async fn spawn(opts: ServiceOptions) -> anyhow::Result<Service> {
     let pool = db::pool(&opts.conninfo, opts.pool_size)?;
     db::migrate(&pool).await?;
     let backend = Arc::new(PgBackend::new(pool, opts.data_key, &opts.conninfo));
+    let watch = fleet::watch(backend.pool().clone(), opts.fleet);
     let console = console::router(console::Console {
         backend: backend.clone(),
         publishers: opts.publishers,
@@ -55,7 +61,11 @@ pub async fn spawn(opts: ServiceOptions) -> anyhow::Result<Service> {
     let handle =
         bianmin_platform_server::spawn_with(backend.clone(), backend.clone(), opts.server, console)
             .await?;
-    Ok(Service { handle, backend })
+    Ok(Service {
+        handle,
+        backend,
+        watch,
+    })
 }
 
 /// Publish `body` as `doc` unless the database already has one (a second
@@ -92,6 +102,12 @@ pub const DEMO_STAFF: &[(&str, &str, console::auth::Role, &str)] = &[
         "监督员老张",
         console::auth::Role::Supervisor,
         "demo-supervisor-2026",
+    ),
+    (
+        "technician",
+        "运维员小赵",
+        console::auth::Role::Technician,
+        "demo-technician-2026",
     ),
 ];
 

@@ -155,7 +155,8 @@ fn run(args: Args) -> anyhow::Result<()> {
             role,
         } => {
             let conninfo = database(flag)?;
-            let role = Role::parse(&role).context("--role is clerk, author or supervisor")?;
+            let role =
+                Role::parse(&role).context("--role is clerk, author, supervisor or technician")?;
             let password = match take_env("BIANMIN_PLATFORM_STAFF_PASSWORD") {
                 Some(p) => p,
                 None => {
@@ -247,6 +248,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(async move {
                 let service = bianmin_platform_service::spawn(ServiceOptions {
+                    fleet: Default::default(),
                     conninfo,
                     data_key,
                     pool_size,
@@ -281,6 +283,7 @@ fn demo(listen: SocketAddr) -> anyhow::Result<()> {
     rt.block_on(async move {
         let conninfo = cluster.fresh_database().await?;
         let service = bianmin_platform_service::spawn(ServiceOptions {
+            fleet: Default::default(),
             conninfo,
             data_key: Arc::new(DataKey::generate()),
             pool_size: 8,

@@ -106,6 +106,7 @@ fn password_of(username: &str) -> &'static str {
 pub async fn write_all(cluster: &TempCluster, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let conninfo = cluster.fresh_database().await?;
     let svc = crate::spawn(ServiceOptions {
+        fleet: Default::default(),
         conninfo,
         data_key: Arc::new(DataKey::generate()),
         pool_size: 4,

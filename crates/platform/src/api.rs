@@ -121,6 +121,22 @@ pub struct HeartbeatWire {
     pub free_disk_bytes: u64,
     pub version: String,
     pub uptime_secs: u64,
+    /// The station (区划代码) the kiosk is configured for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub station_code: Option<String>,
+    /// Age of the oldest record still waiting in the outbox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oldest_pending_secs: Option<u64>,
+    /// Size of the data directory's file system (free space as a share).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_disk_bytes: Option<u64>,
+    /// Version of the content package serving residents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_version: Option<String>,
+    /// Why the last content package pulled was refused (the previous one
+    /// keeps serving), until a good one is installed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_refused: Option<String>,
 }
 
 /// A problem report: 办不成事 from a resident, or a terminal fault
