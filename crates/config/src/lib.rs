@@ -185,6 +185,9 @@ pub struct PlatformConfig {
     pub retry_base_ms: Ranged<u32, 10, 60000>,
     /// Largest retry delay in seconds.
     pub retry_cap_secs: Ranged<u32, 1, 86400>,
+    /// The terminal's own Ed25519 key (PKCS#8), written with mode 0600 when
+    /// the kiosk enrolled; requests are signed with it instead of a secret.
+    pub key_file: Option<PathBuf>,
     /// The terminal's signing secret. Never read from a file: only from the
     /// environment variable `BIANMIN_PLATFORM_SECRET`.
     #[serde(skip)]
@@ -355,6 +358,7 @@ impl Default for PlatformConfig {
         PlatformConfig {
             url: HttpUrl("https://zwfw.example.gov.cn/api/v1".into()),
             ca_file: None,
+            key_file: None,
             request_timeout_secs: Ranged(15),
             batch_size: Ranged(50),
             heartbeat_secs: Ranged(300),
@@ -712,8 +716,39 @@ impl Config {
             None => Config::default(),
         };
         config.apply_env(|key| std::env::var(key).ok());
+        let enrolled = config.store.data_dir.join(ENROLLED_FILE);
+        if enrolled.exists() {
+            config = config.overlay_file(&enrolled)?;
+        }
         remove_secret_env();
         Ok(config)
+    }
+
+    /// This configuration with the file at `path` laid over it (the
+    /// enrollment's identity, station and county settings): a key the file
+    /// sets wins. The file is checked alone first, so its own mistakes are
+    /// reported with its own lines; secrets stay as they were.
+    pub fn overlay_file(&self, path: &Path) -> Result<Config, ConfigError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Unreadable {
+            path: origin.clone(),
+            reason: e.to_string(),
+        })?;
+        Config::from_toml(&text, &origin)?;
+        let invalid = |message: String| ConfigError::Invalid {
+            path: origin.clone(),
+            line: 1,
+            column: 1,
+            message,
+        };
+        let overlay: toml::Table = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        let mut base = toml::Table::try_from(self).map_err(|e| invalid(e.to_string()))?;
+        merge_tables(&mut base, overlay);
+        let mut merged: Config = toml::Value::Table(base)
+            .try_into()
+            .map_err(|e: toml::de::Error| invalid(e.to_string()))?;
+        merged.platform.secret = self.platform.secret.clone();
+        Ok(merged)
     }
 
     /// What keeps this configuration from being used on a kiosk residents
@@ -798,6 +833,24 @@ impl Config {
             self.session.idle_timeout_large_secs.get()
         } else {
             self.session.idle_timeout_secs.get()
+        }
+    }
+}
+
+/// The enrollment's file in the data directory, laid over the
+/// configuration file by [`Config::load`].
+pub const ENROLLED_FILE: &str = "enrolled.toml";
+
+/// `overlay`'s keys into `base`, tables merged key by key.
+fn merge_tables(base: &mut toml::Table, overlay: toml::Table) {
+    for (key, value) in overlay {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(inner)), toml::Value::Table(more)) => {
+                merge_tables(inner, more)
+            }
+            (_, value) => {
+                base.insert(key, value);
+            }
         }
     }
 }

@@ -135,6 +135,16 @@ pub trait Backend: Send + Sync + 'static {
     fn publish(&self, doc: Doc, body: Bytes) -> impl Future<Output = BackendResult<()>> + Send;
 
     fn counts(&self) -> impl Future<Output = BackendResult<Counts>> + Send;
+
+    /// The raw Ed25519 public key of an enrolled terminal (requests signed
+    /// with `X-Signature-Alg: ed25519`); `None` for a terminal that never
+    /// enrolled or was replaced. Storage without enrollment has none.
+    fn terminal_key(
+        &self,
+        _terminal: &str,
+    ) -> impl Future<Output = BackendResult<Option<Vec<u8>>>> + Send {
+        async { Ok(None) }
+    }
 }
 
 /// Blocking look-ups for tests and tools, callable from any thread (also

@@ -634,8 +634,28 @@ async fn verify_signature<B: Backend>(
             "X-Terminal-Id, X-Timestamp, X-Nonce, X-Content-SHA256 and X-Signature are required",
         );
     };
-    let Some(secret) = s.secrets.get(&terminal).or(s.shared_secret.as_ref()) else {
-        return refuse("unknown_terminal", "terminal is not registered");
+    // An enrolled kiosk signs with its own key; the others with a secret.
+    let enrolled_key = match header(sign::HDR_SIGNATURE_ALG).as_deref() {
+        None => None,
+        Some(sign::ALG_ED25519) => match s.backend.terminal_key(&terminal).await {
+            Ok(Some(key)) => Some(key),
+            Ok(None) => return refuse("unknown_terminal", "terminal is not enrolled"),
+            Err(e) => return backend_failed("terminal keys", e),
+        },
+        Some(_) => {
+            return refuse(
+                "bad_signature",
+                "X-Signature-Alg is not one the platform knows",
+            )
+        }
+    };
+    let secret = match (
+        &enrolled_key,
+        s.secrets.get(&terminal).or(s.shared_secret.as_ref()),
+    ) {
+        (Some(_), _) => None,
+        (None, Some(secret)) => Some(secret),
+        (None, None) => return refuse("unknown_terminal", "terminal is not registered"),
     };
     let Ok(ts) = ts.parse::<i64>() else {
         return refuse("bad_signature", "X-Timestamp is not unix seconds");
@@ -674,7 +694,12 @@ async fn verify_signature<B: Backend>(
         nonce: &nonce,
         body_sha256_hex: &body_sha256,
     };
-    if !signed.verify(secret.as_bytes(), &sig) {
+    let valid = match (&enrolled_key, secret) {
+        (Some(key), _) => signed.verify_ed25519(key, &sig),
+        (None, Some(secret)) => signed.verify(secret.as_bytes(), &sig),
+        (None, None) => false,
+    };
+    if !valid {
         return refuse("bad_signature", "signature does not match");
     }
     if declared_len.is_some_and(|n| n > MAX_BODY as u64) {

@@ -13,7 +13,32 @@ CREATE TABLE stations (
     -- The offline alert counts only inside them.
     opening_hours text,
     created_at    bigint NOT NULL,
-    created_by    text NOT NULL
+    created_by    text NOT NULL,
+    -- The number of the station's next terminal (T + code + two digits).
+    next_terminal integer NOT NULL DEFAULT 1
+);
+
+-- One-time enrollment codes, kept as their SHA-256 (the code itself is
+-- shown once, on the technician's sheet).
+CREATE TABLE enrollment_codes (
+    code_hash    text PRIMARY KEY,
+    station_code text   NOT NULL REFERENCES stations (code),
+    created_at   bigint NOT NULL,
+    created_by   text   NOT NULL,
+    expires_at   bigint NOT NULL,
+    used_at      bigint,
+    terminal_id  text
+);
+
+-- Enrolled terminals and the public half of the key each generated; a
+-- replaced terminal's key stops working.
+CREATE TABLE terminals (
+    terminal_id  text PRIMARY KEY,
+    station_code text   NOT NULL REFERENCES stations (code),
+    algorithm    text   NOT NULL,
+    public_key   bytea  NOT NULL,
+    enrolled_at  bigint NOT NULL,
+    replaced_by  text
 );
 
 -- One row per kiosk, replaced by each newer heartbeat (an older one

@@ -224,6 +224,18 @@ impl PgBackend {
 pub type BoxedFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
 
 impl Backend for PgBackend {
+    async fn terminal_key(&self, terminal: &str) -> BackendResult<Option<Vec<u8>>> {
+        let client = self.pool.get().await.map_err(pool_error)?;
+        Ok(client
+            .query_opt(
+                "SELECT public_key FROM terminals WHERE terminal_id = $1 AND replaced_by IS NULL",
+                &[&terminal],
+            )
+            .await
+            .map_err(pg_error)?
+            .map(|r| r.get(0)))
+    }
+
     async fn remember_nonce(
         &self,
         terminal: &str,

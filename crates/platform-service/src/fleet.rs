@@ -65,12 +65,14 @@ pub fn device_title(device: &str) -> &str {
     }
 }
 
-/// How often the watch runs (the offline check and webhook deliveries).
-#[derive(Debug, Clone, Copy)]
+/// How often the watch runs (the offline check and webhook deliveries),
+/// and what enrolling kiosks are told.
+#[derive(Debug, Clone)]
 pub struct FleetOptions {
     pub watch_every: Duration,
     /// Longest wait for the county's webhook to answer.
     pub webhook_timeout: Duration,
+    pub enroll: EnrollOptions,
 }
 
 impl Default for FleetOptions {
@@ -78,8 +80,21 @@ impl Default for FleetOptions {
         FleetOptions {
             watch_every: Duration::from_secs(30),
             webhook_timeout: Duration::from_secs(5),
+            enroll: Default::default(),
         }
     }
+}
+
+/// What an enrolling kiosk is told besides its identity.
+#[derive(Debug, Clone, Default)]
+pub struct EnrollOptions {
+    /// The kiosk API's URL as kiosks reach it; by default the one the
+    /// enrolling kiosk used (its `Host`).
+    pub public_url: Option<String>,
+    /// PEM of the CA the kiosks pin.
+    pub ca_pem: Option<String>,
+    /// `ed25519:BASE64` of the content publisher.
+    pub content_public_key: String,
 }
 
 /// A heartbeat's fields the fleet keeps (the wire's `HeartbeatWire`; fields

@@ -12,6 +12,7 @@ pub mod browser;
 pub mod cluster;
 pub mod console;
 pub mod db;
+pub mod enroll;
 pub mod fleet;
 pub mod screenshots;
 pub mod seal;
@@ -52,14 +53,16 @@ pub async fn spawn(opts: ServiceOptions) -> anyhow::Result<Service> {
     let pool = db::pool(&opts.conninfo, opts.pool_size)?;
     db::migrate(&pool).await?;
     let backend = Arc::new(PgBackend::new(pool, opts.data_key, &opts.conninfo));
-    let watch = fleet::watch(backend.pool().clone(), opts.fleet);
+    let watch = fleet::watch(backend.pool().clone(), opts.fleet.clone());
     let console = console::router(console::Console {
         backend: backend.clone(),
         publishers: opts.publishers,
         secure_cookies: opts.server.tls.is_some(),
+        public_url: opts.fleet.enroll.public_url.clone(),
     });
+    let extra = console.merge(enroll::router(backend.clone(), opts.fleet.enroll));
     let handle =
-        bianmin_platform_server::spawn_with(backend.clone(), backend.clone(), opts.server, console)
+        bianmin_platform_server::spawn_with(backend.clone(), backend.clone(), opts.server, extra)
             .await?;
     Ok(Service {
         handle,

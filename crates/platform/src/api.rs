@@ -106,6 +106,52 @@ pub struct EvaluationWire {
     pub created_at: String,
 }
 
+/// Where a kiosk enrolls (below the API prefix; unsigned: the one-time
+/// code is the credential).
+pub const ENROLLMENTS_PATH: &str = "/enrollments";
+
+/// What a kiosk sends to enroll: the code a technician printed, and the
+/// public half of the key pair it generated (the private half never
+/// leaves it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollmentRequest {
+    /// 12 characters, with or without the dashes of the printed sheet.
+    pub code: String,
+    /// `ed25519`.
+    pub algorithm: String,
+    /// The raw public key, base64.
+    pub public_key: String,
+    /// The terminal this one replaces (a swapped machine keeps the
+    /// station's place; the old key stops working).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<String>,
+}
+
+/// What the platform answers an accepted enrollment with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enrollment {
+    pub terminal_id: String,
+    pub station_code: String,
+    pub station_name: String,
+    #[serde(default)]
+    pub station_address: String,
+    /// The kiosk API's base URL the kiosk uses from now on.
+    pub platform_url: String,
+    /// PEM of the CA the platform's certificate must chain to (pinned);
+    /// absent where the platform is reached on loopback (demo, tests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_pem: Option<String>,
+    /// `ed25519:BASE64` of the county's content-package publisher.
+    pub content_public_key: String,
+    /// Configuration for this kiosk (a `kiosk.toml` fragment): what the
+    /// county set for the station, without identity or URLs.
+    #[serde(default)]
+    pub config_toml: String,
+    /// Argon2id PHC string of the technicians' admin PIN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_pin_hash: Option<String>,
+}
+
 /// Terminal health (`POST /heartbeats/batch`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeartbeatWire {

@@ -5,6 +5,7 @@
 use super::auth::{self, Role, Staff};
 use super::pages::{page, shown_time};
 use super::{db_failure, now_secs, staff, staff_posting, Params, Shared};
+use crate::enroll::{grouped, make_codes, ADMIN_PIN_SETTING, CODE_DAYS, QR_PREFIX};
 use crate::fleet::{
     check_webhook_url, device_state_title, device_title, parse_hours, rule_title, setting, RULES,
     WEBHOOK_SETTING,
@@ -12,7 +13,7 @@ use crate::fleet::{
 use axum::extract::{Form, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use maud::{html, Markup};
+use maud::{html, Markup, PreEscaped};
 use std::collections::{BTreeMap, HashMap};
 
 const TECHNICIAN: &[Role] = &[Role::Technician];
@@ -425,6 +426,7 @@ async fn station_rows(
 fn stations_page(
     s: &Staff,
     rows: &[StationRow],
+    pin_set: bool,
     message: Option<Result<String, String>>,
 ) -> Response {
     page(
@@ -438,7 +440,7 @@ fn stations_page(
                 None => {}
             }
             table id="stations" {
-                tr { th { "区划代码" } th { "站点" } th { "地址" } th { "营业时间" } th { "终端" } }
+                tr { th { "区划代码" } th { "站点" } th { "地址" } th { "营业时间" } th { "终端" } th { "注册终端" } }
                 @for st in rows {
                     tr data-station=(st.code) {
                         td { (st.code) }
@@ -446,7 +448,27 @@ fn stations_page(
                         td { (st.address) }
                         td { (st.hours.as_deref().unwrap_or("24 小时")) }
                         td { (st.online) " / " (st.kiosks) " 台在线" }
+                        td {
+                            form method="post" action={"/console/fleet/stations/" (st.code) "/codes"} {
+                                input type="hidden" name="csrf" value=(s.csrf);
+                                input name="count" value="1" size="3" id={"count-" (st.code)};
+                                " 个 "
+                                button type="submit" id={"codes-" (st.code)} { "生成注册码" }
+                            }
+                        }
                     }
+                }
+            }
+            div.card style="margin-top:14px" {
+                h2 { "终端管理员密码" }
+                p { "新注册的终端使用这个密码进入管理模式（只保存其 Argon2id 哈希）。"
+                    @if pin_set { "目前已设置。" } @else { span.owed { "目前未设置：新终端注册后管理模式不可用。" } } }
+                form method="post" action="/console/fleet/admin-pin" id="admin-pin" {
+                    input type="hidden" name="csrf" value=(s.csrf);
+                    label for="pin" { "6 到 12 位数字" }
+                    input id="pin" name="pin" type="password" inputmode="numeric" autocomplete="new-password" size="14";
+                    " "
+                    button type="submit" id="set-pin" { "设置" }
                 }
             }
             div.card style="margin-top:14px" {
@@ -470,13 +492,23 @@ pub async fn stations(State(c): State<Shared>, headers: HeaderMap) -> Response {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let rows = async {
+    stations_reply(&c, &s, None).await
+}
+
+async fn stations_reply(
+    c: &Shared,
+    s: &Staff,
+    message: Option<Result<String, String>>,
+) -> Response {
+    let loaded = async {
         let client = c.backend.pool().get().await?;
-        station_rows(&client, now_secs()).await
+        let rows = station_rows(&client, now_secs()).await?;
+        let pin_set = setting(&client, ADMIN_PIN_SETTING).await?.is_some();
+        anyhow::Ok((rows, pin_set))
     }
     .await;
-    match rows {
-        Ok(rows) => stations_page(&s, &rows, None),
+    match loaded {
+        Ok((rows, pin_set)) => stations_page(s, &rows, pin_set, message),
         Err(e) => db_failure(e),
     }
 }
@@ -518,7 +550,7 @@ pub async fn create_station(
     let now = now_secs();
     let outcome = async {
         let client = c.backend.pool().get().await?;
-        let message = match check_station(&name, &code, &hours) {
+        anyhow::Ok(match check_station(&name, &code, &hours) {
             Err(why) => Err(why),
             Ok(()) => {
                 let hours = (!hours.is_empty()).then_some(hours.as_str());
@@ -536,15 +568,171 @@ pub async fn create_station(
                     Err(format!("区划代码 {code} 已有站点。"))
                 }
             }
-        };
-        let rows = station_rows(&client, now).await?;
-        anyhow::Ok((rows, message))
+        })
     }
     .await;
     match outcome {
-        Ok((rows, message)) => stations_page(&s, &rows, Some(message)),
+        Ok(message) => stations_reply(&c, &s, Some(message)).await,
         Err(e) => db_failure(e),
     }
+}
+
+/// Whether a PIN is one a technician may set (the kiosk's own rules:
+/// digits only, not one repeated digit, not a run).
+fn check_pin(pin: &str) -> Result<(), &'static str> {
+    let digits: Vec<u8> = pin.bytes().collect();
+    if !(6..=12).contains(&digits.len()) || !digits.iter().all(u8::is_ascii_digit) {
+        return Err("管理员密码应为 6 到 12 位数字。");
+    }
+    let steps: Vec<i16> = digits
+        .windows(2)
+        .map(|w| i16::from(w[1]) - i16::from(w[0]))
+        .collect();
+    if steps.iter().all(|d| *d == 0)
+        || steps.iter().all(|d| *d == 1)
+        || steps.iter().all(|d| *d == -1)
+    {
+        return Err("管理员密码太容易猜（同一数字或连号），请换一个。");
+    }
+    Ok(())
+}
+
+pub async fn set_admin_pin(
+    State(c): State<Shared>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let s = match staff_posting(&c, &headers, TECHNICIAN, &form).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let pin = form.get("pin").map(String::as_str).unwrap_or("");
+    if let Err(why) = check_pin(pin) {
+        return stations_reply(&c, &s, Some(Err(why.to_string()))).await;
+    }
+    let saved = async {
+        let hash = auth::hash_password(pin)?;
+        let client = c.backend.pool().get().await?;
+        client
+            .execute(
+                "INSERT INTO fleet_settings (key, value) VALUES ($1, $2)
+                 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                &[&ADMIN_PIN_SETTING, &hash],
+            )
+            .await?;
+        auth::audit(
+            c.backend.pool(),
+            &s.username,
+            "admin_pin_set",
+            "terminal admin PIN",
+            now_secs(),
+        )
+        .await
+    }
+    .await;
+    match saved {
+        Ok(()) => {
+            let m = "已设置终端管理员密码：此后注册的终端使用它。已注册的终端不变。";
+            stations_reply(&c, &s, Some(Ok(m.into()))).await
+        }
+        Err(e) => db_failure(e),
+    }
+}
+
+/// The kiosk API's URL as kiosks are to reach it: configured, or the
+/// console's own origin.
+fn api_url(c: &Shared, headers: &HeaderMap) -> String {
+    c.public_url.clone().unwrap_or_else(|| {
+        let host = headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("127.0.0.1");
+        let scheme = if c.secure_cookies { "https" } else { "http" };
+        format!("{scheme}://{host}{}", bianmin_platform::api::API_PREFIX)
+    })
+}
+
+fn qr_svg(text: &str) -> String {
+    match qrcode::QrCode::new(text.as_bytes()) {
+        Ok(code) => code
+            .render::<qrcode::render::svg::Color>()
+            .min_dimensions(180, 180)
+            .quiet_zone(true)
+            .build(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Make codes for a station and show them once, as a sheet to print: each
+/// code as a QR code for the kiosk's scanner and as 12 letters to type.
+pub async fn enrollment_codes(
+    State(c): State<Shared>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let s = match staff_posting(&c, &headers, TECHNICIAN, &form).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let count = match form.get("count").map(|v| v.trim().parse::<usize>()) {
+        Some(Ok(n)) if (1..=50).contains(&n) => n,
+        _ => return stations_reply(&c, &s, Some(Err("注册码个数应为 1 到 50。".into()))).await,
+    };
+    let now = now_secs();
+    let made = async {
+        let client = c.backend.pool().get().await?;
+        let Some(row) = client
+            .query_opt(
+                "SELECT name, address FROM stations WHERE code = $1",
+                &[&code],
+            )
+            .await?
+        else {
+            return anyhow::Ok(None);
+        };
+        let codes = make_codes(&c.backend, &code, count, &s.username, now).await?;
+        Ok(Some((
+            row.get::<_, String>(0),
+            row.get::<_, String>(1),
+            codes,
+        )))
+    }
+    .await;
+    let (name, address, codes) = match made {
+        Ok(Some(v)) => v,
+        Ok(None) => {
+            return stations_reply(&c, &s, Some(Err(format!("没有区划代码为 {code} 的站点。"))))
+                .await
+        }
+        Err(e) => return db_failure(e),
+    };
+    let url = api_url(&c, &headers);
+    let until = shown_time(now + CODE_DAYS * 86_400);
+    page(
+        "注册码",
+        Some(&s),
+        "/console/fleet/stations",
+        html! {
+            style { "@media print{header,.noprint{display:none}} .code{display:inline-block;width:300px;margin:8px;padding:10px;border:1px dashed #57606a;text-align:center;background:#fff} .code b{font-family:monospace;font-size:22px;letter-spacing:2px}" }
+            div.ok.noprint id="message" {
+                "已为 " (name) " 生成 " (codes.len()) " 个注册码，只显示这一次，请现在打印。每个码只能注册一台终端，" (until) " 前有效。"
+            }
+            p.noprint { button onclick="window.print()" { "打印" } " " a href="/console/fleet/stations" { "返回站点" } }
+            div id="codes" {
+                @for one in &codes {
+                    div.code data-code=(grouped(one)) {
+                        div { (name) }
+                        div style="font-size:12px;color:#57606a" { (address) }
+                        (PreEscaped(qr_svg(&format!("{QR_PREFIX}{one}:{url}"))))
+                        div { b { (grouped(one)) } }
+                        div style="font-size:12px" { "在终端注册页扫描上方二维码，或输入这 12 位注册码。" (until) " 前有效。" }
+                    }
+                }
+            }
+        },
+    )
+    .into_response()
 }
 
 async fn alerts_page(c: &Shared, s: &Staff, message: Option<Result<String, String>>) -> Response {

@@ -40,6 +40,9 @@ pub struct Console {
     pub publishers: Vec<TrustedKey>,
     /// Mark cookies Secure (the console is served over HTTPS).
     pub secure_cookies: bool,
+    /// The kiosk API's URL printed in enrollment QR codes; by default the
+    /// console's own origin.
+    pub public_url: Option<String>,
 }
 
 type Shared = Arc<Console>;
@@ -69,6 +72,11 @@ pub fn router(console: Console) -> Router {
             "/console/fleet/stations",
             get(fleet::stations).post(fleet::create_station),
         )
+        .route(
+            "/console/fleet/stations/{code}/codes",
+            post(fleet::enrollment_codes),
+        )
+        .route("/console/fleet/admin-pin", post(fleet::set_admin_pin))
         .route("/console/alerts", get(fleet::alerts))
         .route("/console/alerts/rules", post(fleet::save_rules))
         .with_state(shared)
