@@ -181,6 +181,8 @@ pub struct PlatformConfig {
     pub batch_size: Ranged<u32, 1, 1000>,
     /// Seconds between heartbeats.
     pub heartbeat_secs: Ranged<u32, 10, 86400>,
+    /// Seconds between asking the platform for a technician's commands.
+    pub command_poll_secs: Ranged<u32, 1, 3600>,
     /// First retry delay ceiling in milliseconds (doubles per failure, full jitter).
     pub retry_base_ms: Ranged<u32, 10, 60000>,
     /// Largest retry delay in seconds.
@@ -188,6 +190,9 @@ pub struct PlatformConfig {
     /// The terminal's own Ed25519 key (PKCS#8), written with mode 0600 when
     /// the kiosk enrolled; requests are signed with it instead of a secret.
     pub key_file: Option<PathBuf>,
+    /// `ed25519:BASE64` of the key the platform signs remote configurations
+    /// with (told at enrollment); empty: remote configuration is refused.
+    pub config_key: String,
     /// The terminal's signing secret. Never read from a file: only from the
     /// environment variable `BIANMIN_PLATFORM_SECRET`.
     #[serde(skip)]
@@ -359,9 +364,11 @@ impl Default for PlatformConfig {
             url: HttpUrl("https://zwfw.example.gov.cn/api/v1".into()),
             ca_file: None,
             key_file: None,
+            config_key: String::new(),
             request_timeout_secs: Ranged(15),
             batch_size: Ranged(50),
             heartbeat_secs: Ranged(300),
+            command_poll_secs: Ranged(60),
             retry_base_ms: Ranged(1000),
             retry_cap_secs: Ranged(300),
             secret: None,
@@ -716,9 +723,13 @@ impl Config {
             None => Config::default(),
         };
         config.apply_env(|key| std::env::var(key).ok());
-        let enrolled = config.store.data_dir.join(ENROLLED_FILE);
-        if enrolled.exists() {
-            config = config.overlay_file(&enrolled)?;
+        // Enrollment, then the county's remote configuration (verified
+        // before it was written), each over what came before.
+        for file in [ENROLLED_FILE, REMOTE_FILE] {
+            let path = config.store.data_dir.join(file);
+            if path.exists() {
+                config = config.overlay_file(&path)?;
+            }
         }
         remove_secret_env();
         Ok(config)
@@ -840,6 +851,23 @@ impl Config {
 /// The enrollment's file in the data directory, laid over the
 /// configuration file by [`Config::load`].
 pub const ENROLLED_FILE: &str = "enrolled.toml";
+
+/// The remote configuration the kiosk last accepted from the platform (a
+/// signed `kiosk.toml` fragment), laid over `enrolled.toml`.
+pub const REMOTE_FILE: &str = "remote.toml";
+
+/// The first line of `remote.toml`, naming the version it holds.
+pub const REMOTE_HEADER: &str = "# bianmin remote configuration ";
+
+/// The version of the remote configuration in `data_dir`, if any.
+pub fn remote_version(data_dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(data_dir.join(REMOTE_FILE)).ok()?;
+    let first = text.lines().next()?;
+    first
+        .strip_prefix(REMOTE_HEADER)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
 
 /// `overlay`'s keys into `base`, tables merged key by key.
 fn merge_tables(base: &mut toml::Table, overlay: toml::Table) {

@@ -157,6 +157,9 @@ pub fn write_identity(
         toml_string(&enrollment.platform_url),
         toml_string(&key_path.display().to_string())
     );
+    if let Some(key) = &enrollment.config_public_key {
+        platform.push_str(&format!("config_key = {}\n", toml_string(key)));
+    }
     if let Some(pem) = &enrollment.ca_pem {
         let ca_path = data_dir.join(CA_FILE);
         bianmin_fs::write_atomic(&ca_path, pem.as_bytes(), 0o644, None)?;
@@ -221,6 +224,7 @@ mod tests {
             content_public_key: bianmin_core::package::DEMO_PUBLIC_KEY.into(),
             config_toml: String::new(),
             admin_pin_hash: None,
+            config_public_key: None,
         };
         write_identity(dir.path(), &enrollment, &private).unwrap();
         let mut base = Config::default();

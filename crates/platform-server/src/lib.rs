@@ -523,6 +523,16 @@ fn router<B: Backend>(shared: Arc<Shared<B>>, fault_injection: bool) -> Router {
             post(resident_documents),
         )
         .route(&format!("{API_PREFIX}/documents/{{id}}"), get(get_document))
+        .route(&format!("{API_PREFIX}/commands"), get(get_commands::<B>))
+        .route(&format!("{API_PREFIX}/config"), get(get_config::<B>))
+        .route(
+            &format!("{API_PREFIX}/config/result"),
+            post(post_config_result::<B>),
+        )
+        .route(
+            &format!("{API_PREFIX}/commands/{{id}}/result"),
+            post(post_command_result::<B>),
+        )
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             verify_signature::<B>,
@@ -998,6 +1008,100 @@ async fn batch<B: Backend>(
 
 fn rfc3339_secs(secs: i64) -> String {
     bianmin_core::time::rfc3339(secs * 1000)
+}
+
+/// The configuration the county set for the signing terminal; 304 when
+/// the kiosk already has this version (`If-None-Match`).
+async fn get_config<B: Backend>(
+    State(s): State<Arc<Shared<B>>>,
+    Extension(Terminal(terminal)): Extension<Terminal>,
+    headers: HeaderMap,
+) -> Response {
+    match s.backend.remote_config(&terminal).await {
+        Ok(Some(doc)) => {
+            let etag = format!("\"{}\"", doc.version);
+            let held = headers
+                .get(header::IF_NONE_MATCH)
+                .and_then(|v| v.to_str().ok());
+            if held == Some(etag.as_str()) {
+                return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+            }
+            ([(header::ETAG, etag)], Json(doc)).into_response()
+        }
+        Ok(None) => api_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no configuration was set for this terminal",
+        ),
+        Err(e) => backend_failed("configuration", e),
+    }
+}
+
+async fn post_config_result<B: Backend>(
+    State(s): State<Arc<Shared<B>>>,
+    Extension(Terminal(terminal)): Extension<Terminal>,
+    body: Bytes,
+) -> Response {
+    let Ok(mut result) = serde_json::from_slice::<bianmin_platform::api::ConfigResult>(&body)
+    else {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "body is not a configuration result",
+        );
+    };
+    result.message = result.message.chars().take(4000).collect();
+    match s.backend.config_result(&terminal, result, now_secs()).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => backend_failed("configuration result", e),
+    }
+}
+
+/// The signing terminal's commands, each handed out once.
+async fn get_commands<B: Backend>(
+    State(s): State<Arc<Shared<B>>>,
+    Extension(Terminal(terminal)): Extension<Terminal>,
+) -> Response {
+    match s.backend.take_commands(&terminal, now_secs()).await {
+        Ok(commands) => Json(bianmin_platform::api::CommandList { commands }).into_response(),
+        Err(e) => backend_failed("commands", e),
+    }
+}
+
+async fn post_command_result<B: Backend>(
+    State(s): State<Arc<Shared<B>>>,
+    Extension(Terminal(terminal)): Extension<Terminal>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let Ok(mut result) = serde_json::from_slice::<bianmin_platform::api::CommandResult>(&body)
+    else {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "body is not a command result",
+        );
+    };
+    if result.message.len() > bianmin_platform::api::MAX_COMMAND_RESULT {
+        let mut end = bianmin_platform::api::MAX_COMMAND_RESULT;
+        while !result.message.is_char_boundary(end) {
+            end -= 1;
+        }
+        result.message.truncate(end);
+    }
+    match s
+        .backend
+        .finish_command(&terminal, &id, result, now_secs())
+        .await
+    {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => api_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "this terminal has no such command",
+        ),
+        Err(e) => backend_failed("command result", e),
+    }
 }
 
 async fn get_progress<B: Backend>(

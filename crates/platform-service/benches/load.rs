@@ -9,7 +9,9 @@
 //! ```
 //!
 //! Prints p50/p99/max latency per kind, errors, and CPU: this process (the
-//! service *and* the load generator) and the PostgreSQL processes.
+//! service *and* the load generator) and the PostgreSQL processes. Every
+//! heartbeat also updates its kiosk's fleet row and alerts. Then the
+//! technician's county view of all those kiosks is loaded five times.
 
 use bianmin_platform::api::API_PREFIX;
 use bianmin_platform::sign;
@@ -199,6 +201,47 @@ fn main() {
         println!(
             "  stored: {} heartbeats, {} applications",
             stats.heartbeats, stats.applications
+        );
+
+        // The county view a technician opens: every kiosk the heartbeats
+        // made known, rendered whole (the load has stopped).
+        use bianmin_platform_service::console::auth;
+        let pool = svc.backend.pool();
+        auth::upsert_staff(pool, "bench-tech", "运维", auth::Role::Technician, "bench-technician-2026")
+            .await
+            .unwrap();
+        let token = auth::sign_in(pool, "bench-tech", "bench-technician-2026", chrono::Utc::now().timestamp())
+            .await
+            .unwrap()
+            .unwrap();
+        let kiosks: i64 = pool
+            .get()
+            .await
+            .unwrap()
+            .query_one("SELECT count(*) FROM kiosks", &[])
+            .await
+            .unwrap()
+            .get(0);
+        let mut views = Vec::new();
+        let mut size = 0;
+        for _ in 0..5 {
+            let t = Instant::now();
+            let page = http
+                .get(format!("{origin}/console/fleet"))
+                .header("cookie", format!("{}={token}", auth::SESSION_COOKIE))
+                .send()
+                .await
+                .unwrap();
+            assert!(page.status().is_success(), "{}", page.status());
+            size = page.bytes().await.unwrap().len();
+            views.push(t.elapsed().as_micros() as u64);
+        }
+        views.sort_unstable();
+        println!(
+            "  county view: {kiosks} kiosks, {:.1} MB of HTML, median {:.0} ms, max {:.0} ms (5 loads)",
+            size as f64 / 1e6,
+            percentile(&views, 0.5),
+            percentile(&views, 1.0)
         );
         svc.handle.shutdown().await;
     });

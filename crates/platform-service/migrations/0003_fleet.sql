@@ -118,3 +118,41 @@ CREATE TABLE fleet_settings (
     key   text PRIMARY KEY,
     value text NOT NULL
 );
+
+-- Commands a technician sends a kiosk; handed out once on its next poll,
+-- answered with a result (a self-test's findings, the masked logs).
+CREATE TABLE kiosk_commands (
+    id           bigserial PRIMARY KEY,
+    terminal_id  text   NOT NULL,
+    kind         text   NOT NULL,
+    issued_at    bigint NOT NULL,
+    issued_by    text   NOT NULL,
+    expires_at   bigint NOT NULL,
+    delivered_at bigint,
+    done_at      bigint,
+    ok           boolean,
+    result       text
+);
+CREATE INDEX kiosk_commands_waiting ON kiosk_commands (terminal_id) WHERE delivered_at IS NULL;
+
+-- Configuration documents a technician wrote for one kiosk (kiosk.toml
+-- fragments, checked as `bianmin config check` checks); the newest is in
+-- force, a rollback is a new version with an older text.
+CREATE TABLE config_documents (
+    seq         bigserial PRIMARY KEY,
+    terminal_id text   NOT NULL,
+    body        text   NOT NULL,
+    created_at  bigint NOT NULL,
+    created_by  text   NOT NULL,
+    note        text   NOT NULL DEFAULT ''
+);
+CREATE INDEX config_documents_terminal ON config_documents (terminal_id, seq DESC);
+
+-- What each kiosk last said it did with a configuration version.
+CREATE TABLE kiosk_config_state (
+    terminal_id text PRIMARY KEY,
+    version     text    NOT NULL,
+    ok          boolean NOT NULL,
+    message     text    NOT NULL,
+    at          bigint  NOT NULL
+);

@@ -281,6 +281,7 @@ async fn enroll_in(
         content_public_key: e.options.content_public_key.clone(),
         config_toml: String::new(),
         admin_pin_hash,
+        config_public_key: e.options.config_public_key.clone(),
     }))
 }
 

@@ -17,6 +17,7 @@ use deadpool_postgres::GenericClient;
 use deadpool_postgres::Pool;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The alert rules: (name, title in the console, what the threshold is).
@@ -73,6 +74,9 @@ pub struct FleetOptions {
     /// Longest wait for the county's webhook to answer.
     pub webhook_timeout: Duration,
     pub enroll: EnrollOptions,
+    /// The key remote configurations are signed with (every instance the
+    /// same: `serve --config-key-file`); a fresh one for demo and tests.
+    pub config_key: Arc<ConfigKey>,
 }
 
 impl Default for FleetOptions {
@@ -81,8 +85,79 @@ impl Default for FleetOptions {
             watch_every: Duration::from_secs(30),
             webhook_timeout: Duration::from_secs(5),
             enroll: Default::default(),
+            config_key: Arc::new(ConfigKey::generate()),
         }
     }
+}
+
+/// The platform's Ed25519 key for remote configurations.
+pub struct ConfigKey(ring::signature::Ed25519KeyPair);
+
+impl std::fmt::Debug for ConfigKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ConfigKey({})", self.public())
+    }
+}
+
+impl ConfigKey {
+    pub fn generate() -> ConfigKey {
+        let rng = ring::rand::SystemRandom::new();
+        let doc = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng)
+            .expect("the operating system's random generator works");
+        ConfigKey::from_pkcs8(doc.as_ref()).expect("a key ring generated parses")
+    }
+
+    pub fn from_pkcs8(der: &[u8]) -> anyhow::Result<ConfigKey> {
+        ring::signature::Ed25519KeyPair::from_pkcs8(der)
+            .map(ConfigKey)
+            .map_err(|e| anyhow::anyhow!("not an Ed25519 PKCS#8 key: {e}"))
+    }
+
+    /// `ed25519:BASE64`, as kiosks hold it in `platform.config_key`.
+    pub fn public(&self) -> String {
+        use base64::Engine as _;
+        use ring::signature::KeyPair as _;
+        format!(
+            "ed25519:{}",
+            base64::engine::general_purpose::STANDARD.encode(self.0.public_key().as_ref())
+        )
+    }
+
+    pub fn sign(&self, version: &str, toml: &str) -> bianmin_platform::api::RemoteConfig {
+        let bytes = bianmin_platform::api::RemoteConfig::signed_bytes(version, toml);
+        bianmin_platform::api::RemoteConfig {
+            version: version.to_string(),
+            toml: toml.to_string(),
+            signature: hex_of(self.0.sign(&bytes).as_ref()),
+        }
+    }
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What is wrong with a configuration a technician wrote for a kiosk, in
+/// the console's words with the line: its syntax and ranges as
+/// `bianmin config check` checks them, and no key only enrollment sets.
+pub fn check_remote_config(text: &str) -> Result<(), String> {
+    if let Err(e) = bianmin_config::Config::from_toml(text, "配置") {
+        return Err(e.to_string());
+    }
+    let table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+    for key in bianmin_platform::api::REMOTE_CONFIG_FORBIDDEN {
+        let (section, name) = key.split_once('.').unwrap_or((key, ""));
+        let set = table
+            .get(section)
+            .and_then(|v| v.as_table())
+            .is_some_and(|t| t.contains_key(name));
+        if set {
+            return Err(format!(
+                "{key} 不能远程设置：终端身份和数据目录只来自注册和安装时的配置文件"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// What an enrolling kiosk is told besides its identity.
@@ -95,6 +170,8 @@ pub struct EnrollOptions {
     pub ca_pem: Option<String>,
     /// `ed25519:BASE64` of the content publisher.
     pub content_public_key: String,
+    /// `ed25519:BASE64` of the remote-configuration key (set by `spawn`).
+    pub config_public_key: Option<String>,
 }
 
 /// A heartbeat's fields the fleet keeps (the wire's `HeartbeatWire`; fields

@@ -52,7 +52,10 @@ pub struct Service {
 pub async fn spawn(opts: ServiceOptions) -> anyhow::Result<Service> {
     let pool = db::pool(&opts.conninfo, opts.pool_size)?;
     db::migrate(&pool).await?;
-    let backend = Arc::new(PgBackend::new(pool, opts.data_key, &opts.conninfo));
+    let backend = Arc::new(
+        PgBackend::new(pool, opts.data_key, &opts.conninfo)
+            .with_config_key(opts.fleet.config_key.clone()),
+    );
     let watch = fleet::watch(backend.pool().clone(), opts.fleet.clone());
     let console = console::router(console::Console {
         backend: backend.clone(),
@@ -60,7 +63,9 @@ pub async fn spawn(opts: ServiceOptions) -> anyhow::Result<Service> {
         secure_cookies: opts.server.tls.is_some(),
         public_url: opts.fleet.enroll.public_url.clone(),
     });
-    let extra = console.merge(enroll::router(backend.clone(), opts.fleet.enroll));
+    let mut enroll_options = opts.fleet.enroll;
+    enroll_options.config_public_key = Some(opts.fleet.config_key.public());
+    let extra = console.merge(enroll::router(backend.clone(), enroll_options));
     let handle =
         bianmin_platform_server::spawn_with(backend.clone(), backend.clone(), opts.server, extra)
             .await?;
@@ -119,5 +124,20 @@ pub async fn seed_demo_staff(backend: &PgBackend) -> anyhow::Result<()> {
     for (username, name, role, password) in DEMO_STAFF {
         console::auth::upsert_staff(backend.pool(), username, name, *role, password).await?;
     }
+    Ok(())
+}
+
+/// The demo's station, with the demo kiosk's division code, so its
+/// heartbeats show under a name in the fleet view.
+pub async fn seed_demo_station(backend: &PgBackend) -> anyhow::Result<()> {
+    let client = backend.pool().get().await?;
+    client
+        .execute(
+            "INSERT INTO stations (code, name, address, created_at, created_by)
+             VALUES ('110101001001', '演示村便民服务站', '演示县演示镇演示村村委会一楼', 0, 'demo')
+             ON CONFLICT DO NOTHING",
+            &[],
+        )
+        .await?;
     Ok(())
 }

@@ -150,7 +150,93 @@ pub struct Enrollment {
     /// Argon2id PHC string of the technicians' admin PIN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin_pin_hash: Option<String>,
+    /// `ed25519:BASE64` of the key the platform signs configurations with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_public_key: Option<String>,
 }
+
+/// Where a kiosk picks up the commands a technician sent it (signed).
+pub const COMMANDS_PATH: &str = "/commands";
+
+/// The commands a technician may send a kiosk from the console: (kind,
+/// title in the console).
+pub const COMMAND_KINDS: &[(&str, &str)] = &[
+    ("sync_now", "立即同步"),
+    ("self_test", "设备自检"),
+    ("print_test_page", "打印测试页"),
+    ("collect_logs", "收集日志"),
+    ("restart", "重新启动（在居民办完之后）"),
+];
+
+/// One command for the kiosk that polls (`GET /commands`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteCommand {
+    pub id: String,
+    /// One of [`COMMAND_KINDS`]; a kiosk answers an unknown one with a
+    /// failure, never silence.
+    pub kind: String,
+    pub issued_at: String,
+    pub expires_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct CommandList {
+    pub commands: Vec<RemoteCommand>,
+}
+
+/// What became of a command (`POST /commands/{id}/result`): the message
+/// in words for the technician (a self-test's findings, the masked logs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandResult {
+    pub ok: bool,
+    pub message: String,
+}
+
+/// Where a kiosk fetches the configuration the county set for it (signed
+/// request, conditional GET on the version).
+pub const CONFIG_PATH: &str = "/config";
+
+/// A configuration document for one kiosk (a `kiosk.toml` fragment),
+/// signed by the platform's configuration key: the kiosk verifies it
+/// against `platform.config_key` before anything of it is used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteConfig {
+    pub version: String,
+    pub toml: String,
+    /// Lower-case hex Ed25519 over [`RemoteConfig::signed_bytes`].
+    pub signature: String,
+}
+
+impl RemoteConfig {
+    /// What the signature covers: the version and the text, so neither can
+    /// be swapped for another's.
+    pub fn signed_bytes(version: &str, toml: &str) -> Vec<u8> {
+        format!("bianmin-config\n{version}\n{toml}").into_bytes()
+    }
+}
+
+/// What the kiosk did with a configuration version (`POST /config/result`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigResult {
+    pub version: String,
+    pub ok: bool,
+    /// Applied (when), or exactly why it was refused.
+    pub message: String,
+}
+
+/// Keys a remote configuration may not set: the kiosk's identity and where
+/// it keeps its data come from enrollment and the installed file only.
+pub const REMOTE_CONFIG_FORBIDDEN: &[&str] = &[
+    "station.terminal_id",
+    "station.code",
+    "station.mode",
+    "platform.key_file",
+    "platform.config_key",
+    "store.data_dir",
+];
+
+/// Longest command result the platform keeps (collected logs included).
+pub const MAX_COMMAND_RESULT: usize = 256 * 1024;
 
 /// Terminal health (`POST /heartbeats/batch`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,6 +262,9 @@ pub struct HeartbeatWire {
     /// Size of the data directory's file system (free space as a share).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_disk_bytes: Option<u64>,
+    /// Version of the remote configuration in force (`remote.toml`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_version: Option<String>,
     /// Version of the content package serving residents.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_version: Option<String>,

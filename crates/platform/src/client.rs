@@ -368,6 +368,65 @@ impl PlatformClient {
         serde_json::from_slice(&bytes).map_err(|e| PlatformError::Protocol(e.to_string()))
     }
 
+    /// The commands a technician sent this terminal, each handed out once.
+    pub async fn commands(&self) -> Result<Vec<RemoteCommand>, PlatformError> {
+        let resp = self
+            .send(Method::GET, COMMANDS_PATH, Vec::new(), HeaderMap::new())
+            .await?;
+        let bytes = read_capped(resp, MAX_RESPONSE_BODY).await?;
+        serde_json::from_slice::<CommandList>(&bytes)
+            .map(|l| l.commands)
+            .map_err(|e| PlatformError::Protocol(e.to_string()))
+    }
+
+    /// The configuration the county set for this terminal: `None` when it
+    /// is the version held (`If-None-Match`) or there is none.
+    pub async fn remote_config(
+        &self,
+        held: Option<&str>,
+    ) -> Result<Option<RemoteConfig>, PlatformError> {
+        let mut extra = HeaderMap::new();
+        if let Some(v) = held.and_then(|v| HeaderValue::from_str(&format!("\"{v}\"")).ok()) {
+            extra.insert(IF_NONE_MATCH, v);
+        }
+        let resp = match self.send(Method::GET, CONFIG_PATH, Vec::new(), extra).await {
+            Ok(r) => r,
+            Err(PlatformError::NotFound) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if resp.status() == StatusCode::NOT_MODIFIED {
+            return Ok(None);
+        }
+        let bytes = read_capped(resp, MAX_RESPONSE_BODY).await?;
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| PlatformError::Protocol(e.to_string()))
+    }
+
+    /// Say what became of a configuration version.
+    pub async fn config_result(&self, result: &ConfigResult) -> Result<(), PlatformError> {
+        let body =
+            serde_json::to_vec(result).map_err(|e| PlatformError::Protocol(e.to_string()))?;
+        let path = format!("{CONFIG_PATH}/result");
+        self.send(Method::POST, &path, body, HeaderMap::new())
+            .await?;
+        Ok(())
+    }
+
+    /// Report what became of command `id`.
+    pub async fn command_result(
+        &self,
+        id: &str,
+        result: &CommandResult,
+    ) -> Result<(), PlatformError> {
+        let body =
+            serde_json::to_vec(result).map_err(|e| PlatformError::Protocol(e.to_string()))?;
+        let path = format!("{COMMANDS_PATH}/{id}/result");
+        self.send(Method::POST, &path, body, HeaderMap::new())
+            .await?;
+        Ok(())
+    }
+
     /// Conditional catalogue pull.
     pub async fn catalogue(&self, etag: Option<&str>) -> Result<CatalogueFetch, PlatformError> {
         self.conditional_get("/catalogue", etag).await

@@ -846,6 +846,7 @@ impl Store {
                     total_disk_bytes: disk.map(|d| d.total_bytes),
                     content_version,
                     content_refused,
+                    config_version: bianmin_config::remote_version(&self.inner.data_dir),
                 };
                 let json = wire_json(&wire)?;
                 Ok((id, None, None, json))

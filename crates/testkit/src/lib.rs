@@ -68,6 +68,7 @@ pub async fn postgres_service_on(conninfo: &str, mut opts: ServerOptions) -> ser
                 content_public_key: bianmin_core::package::DEMO_PUBLIC_KEY.into(),
                 ..Default::default()
             },
+            ..Default::default()
         },
         conninfo: conninfo.to_string(),
         data_key: std::sync::Arc::new(service::DataKey::from_hex(TEST_DATA_KEY).unwrap()),

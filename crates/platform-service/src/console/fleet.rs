@@ -7,12 +7,13 @@ use super::pages::{page, shown_time};
 use super::{db_failure, now_secs, staff, staff_posting, Params, Shared};
 use crate::enroll::{grouped, make_codes, ADMIN_PIN_SETTING, CODE_DAYS, QR_PREFIX};
 use crate::fleet::{
-    check_webhook_url, device_state_title, device_title, parse_hours, rule_title, setting, RULES,
-    WEBHOOK_SETTING,
+    check_remote_config, check_webhook_url, device_state_title, device_title, parse_hours,
+    rule_title, setting, RULES, WEBHOOK_SETTING,
 };
 use axum::extract::{Form, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use bianmin_platform::api::COMMAND_KINDS;
 use maud::{html, Markup, PreEscaped};
 use std::collections::{BTreeMap, HashMap};
 
@@ -330,11 +331,348 @@ fn alerts_table(id: &str, rows: &[&AlertRow]) -> Markup {
     }
 }
 
-/// One kiosk: its state and its alerts' history.
+/// A command as the kiosk page lists it.
+struct CommandRow {
+    id: i64,
+    kind: String,
+    issued_at: i64,
+    issued_by: String,
+    expires_at: i64,
+    delivered_at: Option<i64>,
+    done_at: Option<i64>,
+    ok: Option<bool>,
+    result: Option<String>,
+}
+
+fn command_title(kind: &str) -> &str {
+    COMMAND_KINDS
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map(|(_, t)| *t)
+        .unwrap_or(kind)
+}
+
+async fn command_rows(
+    client: &deadpool_postgres::Client,
+    terminal: &str,
+) -> anyhow::Result<Vec<CommandRow>> {
+    Ok(client
+        .query(
+            "SELECT id, kind, issued_at, issued_by, expires_at, delivered_at, done_at, ok, result
+             FROM kiosk_commands WHERE terminal_id = $1 ORDER BY id DESC LIMIT 50",
+            &[&terminal],
+        )
+        .await?
+        .iter()
+        .map(|r| CommandRow {
+            id: r.get(0),
+            kind: r.get(1),
+            issued_at: r.get(2),
+            issued_by: r.get(3),
+            expires_at: r.get(4),
+            delivered_at: r.get(5),
+            done_at: r.get(6),
+            ok: r.get(7),
+            result: r.get(8),
+        })
+        .collect())
+}
+
+/// A result as the list shows it: short ones whole, long ones (logs) as a
+/// link.
+fn result_cell(c: &CommandRow, now: i64) -> Markup {
+    html! {
+        @match (c.done_at, c.ok, &c.result) {
+            (Some(_), Some(ok), Some(text)) => {
+                @if ok { "完成：" } @else { span.owed { "未成功：" } }
+                @if text.chars().count() > 200 {
+                    a href={"/console/fleet/commands/" (c.id)} { "查看全文（" (text.len() / 1024 + 1) " KB）" }
+                } @else { (text) }
+            }
+            _ if c.delivered_at.is_some() => { "已送达终端，等待结果" }
+            _ if c.expires_at <= now => { span.owed { "已过期：终端在有效期内没有联网" } }
+            _ => { "等待终端联网领取" }
+        }
+    }
+}
+
+pub async fn send_command(
+    State(c): State<Shared>,
+    headers: HeaderMap,
+    Path(terminal): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let s = match staff_posting(&c, &headers, TECHNICIAN, &form).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let kind = form.get("kind").map(String::as_str).unwrap_or("");
+    if !COMMAND_KINDS.iter().any(|(k, _)| *k == kind) {
+        return super::failure(axum::http::StatusCode::BAD_REQUEST, "没有这种指令。");
+    }
+    let now = now_secs();
+    let sent =
+        async {
+            let client = c.backend.pool().get().await?;
+            client
+            .execute(
+                "INSERT INTO kiosk_commands (terminal_id, kind, issued_at, issued_by, expires_at)
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[&terminal, &kind, &now, &s.username, &(now + COMMAND_HOURS * 3600)],
+            )
+            .await?;
+            auth::audit(
+                c.backend.pool(),
+                &s.username,
+                "kiosk_command",
+                &format!("{terminal} {kind}"),
+                now,
+            )
+            .await
+        }
+        .await;
+    match sent {
+        Ok(()) => {
+            axum::response::Redirect::to(&format!("/console/fleet/kiosks/{terminal}?sent={kind}"))
+                .into_response()
+        }
+        Err(e) => db_failure(e),
+    }
+}
+
+/// A command's whole result (collected logs), as plain text.
+pub async fn command_result(
+    State(c): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Response {
+    if let Err(r) = staff(&c, &headers, TECHNICIAN).await {
+        return r;
+    }
+    let row = async {
+        let client = c.backend.pool().get().await?;
+        anyhow::Ok(
+            client
+                .query_opt("SELECT result FROM kiosk_commands WHERE id = $1", &[&id])
+                .await?
+                .and_then(|r| r.get::<_, Option<String>>(0)),
+        )
+    }
+    .await;
+    match row {
+        Ok(Some(text)) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Ok(None) => super::failure(axum::http::StatusCode::NOT_FOUND, "这条指令还没有结果。"),
+        Err(e) => db_failure(e),
+    }
+}
+
+/// A kiosk's configuration: the versions written for it, newest first,
+/// and what the kiosk last said about one.
+struct ConfigView {
+    versions: Vec<(i64, String, i64, String, String)>,
+    state: Option<(String, bool, String, i64)>,
+}
+
+async fn config_view(
+    client: &deadpool_postgres::Client,
+    terminal: &str,
+) -> anyhow::Result<ConfigView> {
+    let versions = client
+        .query(
+            "SELECT seq, body, created_at, created_by, note FROM config_documents
+             WHERE terminal_id = $1 ORDER BY seq DESC LIMIT 10",
+            &[&terminal],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+        .collect();
+    let state = client
+        .query_opt(
+            "SELECT version, ok, message, at FROM kiosk_config_state WHERE terminal_id = $1",
+            &[&terminal],
+        )
+        .await?
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)));
+    Ok(ConfigView { versions, state })
+}
+
+fn config_card(
+    s: &Staff,
+    terminal: &str,
+    view: &ConfigView,
+    draft: Option<(&str, &str)>,
+) -> Markup {
+    let current = view.versions.first();
+    let text = draft
+        .map(|(t, _)| t.to_string())
+        .or_else(|| current.map(|v| v.1.clone()))
+        .unwrap_or_default();
+    html! {
+        div.card id="config" {
+            h2 { "远程配置" }
+            @match current {
+                Some((seq, _, at, by, _)) => { p { "当前版本 c" (seq) "（" (by) "，" (shown_time(*at)) "）。" } }
+                None => { p { "还没有为这台终端写过配置：它使用安装时的配置文件。" } }
+            }
+            @match &view.state {
+                Some((version, true, message, at)) => { p id="config-state" { "终端已采用 " (version) "（" (shown_time(*at)) "）：" (message) } }
+                Some((version, false, message, at)) => { p id="config-state" { span.owed { "终端拒绝了 " (version) "（" (shown_time(*at)) "）：" (message) } } }
+                None => { p id="config-state" { "终端还没有回报配置。" } }
+            }
+            @if let Some((_, why)) = draft { div.error id="config-error" { "配置没有保存：" (why) } }
+            form method="post" action={"/console/fleet/kiosks/" (terminal) "/config"} {
+                input type="hidden" name="csrf" value=(s.csrf);
+                p { label for="config-text" { "只写要改的项（kiosk.toml 的格式，如 [session] idle_timeout_secs = 90）；检查同 bianmin config check。" } }
+                textarea id="config-text" name="text" rows="8" { (text) }
+                p { button type="submit" id="save-config" { "保存并下发" } }
+            }
+            @if view.versions.len() > 1 {
+                table id="config-versions" {
+                    tr { th { "版本" } th { "时间" } th { "人员" } th { "说明" } th { "" } }
+                    @for (i, (seq, _, at, by, note)) in view.versions.iter().enumerate() {
+                        tr {
+                            td { "c" (seq) }
+                            td { (shown_time(*at)) }
+                            td { (by) }
+                            td { (note) }
+                            td {
+                                @if i > 0 {
+                                    form method="post" action={"/console/fleet/kiosks/" (terminal) "/config/rollback"} {
+                                        input type="hidden" name="csrf" value=(s.csrf);
+                                        input type="hidden" name="seq" value=(seq);
+                                        button type="submit" id={"rollback-" (seq)} { "回滚到此版本" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn store_config(
+    c: &Shared,
+    s: &Staff,
+    terminal: &str,
+    text: &str,
+    note: &str,
+) -> anyhow::Result<()> {
+    let now = now_secs();
+    let client = c.backend.pool().get().await?;
+    let seq: i64 = client
+        .query_one(
+            "INSERT INTO config_documents (terminal_id, body, created_at, created_by, note)
+             VALUES ($1, $2, $3, $4, $5) RETURNING seq",
+            &[&terminal, &text, &now, &s.username, &note],
+        )
+        .await?
+        .get(0);
+    let detail = format!("{terminal} c{seq} {note}: {}", text.replace('\n', " "));
+    auth::audit(c.backend.pool(), &s.username, "kiosk_config", &detail, now).await
+}
+
+pub async fn save_config(
+    State(c): State<Shared>,
+    headers: HeaderMap,
+    Path(terminal): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let s = match staff_posting(&c, &headers, TECHNICIAN, &form).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let text = form
+        .get("text")
+        .map(|t| t.replace("\r\n", "\n"))
+        .unwrap_or_default();
+    if let Err(why) = check_remote_config(&text) {
+        let view = async {
+            let client = c.backend.pool().get().await?;
+            config_view(&client, &terminal).await
+        }
+        .await;
+        return match view {
+            Ok(view) => page(
+                "远程配置",
+                Some(&s),
+                "/console/fleet",
+                html! {
+                    p { a href={"/console/fleet/kiosks/" (terminal)} { "返回终端 " (terminal) } }
+                    (config_card(&s, &terminal, &view, Some((&text, &why))))
+                },
+            )
+            .into_response(),
+            Err(e) => db_failure(e),
+        };
+    }
+    match store_config(&c, &s, &terminal, &text, "").await {
+        Ok(()) => {
+            axum::response::Redirect::to(&format!("/console/fleet/kiosks/{terminal}?config=saved"))
+                .into_response()
+        }
+        Err(e) => db_failure(e),
+    }
+}
+
+/// One click back: the chosen older text becomes the newest version.
+pub async fn rollback_config(
+    State(c): State<Shared>,
+    headers: HeaderMap,
+    Path(terminal): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let s = match staff_posting(&c, &headers, TECHNICIAN, &form).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let Some(seq) = form.get("seq").and_then(|v| v.parse::<i64>().ok()) else {
+        return super::failure(axum::http::StatusCode::BAD_REQUEST, "没有选择版本。");
+    };
+    let done = async {
+        let client = c.backend.pool().get().await?;
+        let Some(row) = client
+            .query_opt(
+                "SELECT body FROM config_documents WHERE seq = $1 AND terminal_id = $2",
+                &[&seq, &terminal],
+            )
+            .await?
+        else {
+            return anyhow::Ok(false);
+        };
+        let body: String = row.get(0);
+        store_config(&c, &s, &terminal, &body, &format!("回滚到 c{seq}")).await?;
+        Ok(true)
+    }
+    .await;
+    match done {
+        Ok(true) => {
+            axum::response::Redirect::to(&format!("/console/fleet/kiosks/{terminal}?config=saved"))
+                .into_response()
+        }
+        Ok(false) => super::failure(axum::http::StatusCode::NOT_FOUND, "没有这个配置版本。"),
+        Err(e) => db_failure(e),
+    }
+}
+
+/// Hours a command waits for an offline kiosk before it expires.
+const COMMAND_HOURS: i64 = 24;
+
+/// One kiosk: its state, its commands and its alerts' history.
 pub async fn kiosk(
     State(c): State<Shared>,
     headers: HeaderMap,
     Path(terminal): Path<String>,
+    Query(q): Params,
 ) -> Response {
     let s = match staff(&c, &headers, TECHNICIAN).await {
         Ok(s) => s,
@@ -349,10 +687,12 @@ pub async fn kiosk(
             .into_iter()
             .find(|k| k.terminal == terminal);
         let alerts = alert_rows(&client, Some(&terminal)).await?;
-        anyhow::Ok((after, row, alerts))
+        let commands = command_rows(&client, &terminal).await?;
+        let config = config_view(&client, &terminal).await?;
+        anyhow::Ok((after, row, alerts, commands, config))
     }
     .await;
-    let (after, row, alerts) = match loaded {
+    let (after, row, alerts, commands, config) = match loaded {
         Ok(v) => v,
         Err(e) => return db_failure(e),
     };
@@ -382,6 +722,35 @@ pub async fn kiosk(
                     tr { td { "已运行" } td { (duration_words(k.uptime_secs)) "，24 小时内重启 " (k.restarts_24h) " 次" } }
                 }
             }
+            div.card {
+                h2 { "远程指令" }
+                @if let Some(kind) = q.get("sent") {
+                    div.ok id="message" { "已发出指令：" (command_title(kind)) "。终端下次联网时领取并执行，" (COMMAND_HOURS) " 小时内有效。" }
+                }
+                form method="post" action={"/console/fleet/kiosks/" (k.terminal) "/commands"} id="command" {
+                    input type="hidden" name="csrf" value=(s.csrf);
+                    @for (kind, title) in COMMAND_KINDS {
+                        label { input type="radio" name="kind" value=(kind) id={"kind-" (kind)}; " " (title) }
+                    }
+                    " "
+                    button type="submit" id="send-command" { "发送" }
+                }
+                table id="commands" {
+                    tr { th { "指令" } th { "发出" } th { "人员" } th { "结果" } }
+                    @for cmd in &commands {
+                        tr data-command=(cmd.id) data-kind=(cmd.kind) {
+                            td { (command_title(&cmd.kind)) }
+                            td { (shown_time(cmd.issued_at)) }
+                            td { (cmd.issued_by) }
+                            td class="result" { (result_cell(cmd, now)) }
+                        }
+                    }
+                }
+            }
+            @if q.contains_key("config") {
+                div.ok id="config-saved" { "配置已保存，终端下次联网时领取（约 1 分钟），在居民办完后生效。" }
+            }
+            (config_card(&s, &k.terminal, &config, None))
             div.card { h2 { "告警记录" } (alerts_table("kiosk-alerts", &all)) }
         },
     )

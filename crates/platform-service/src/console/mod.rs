@@ -69,6 +69,19 @@ pub fn router(console: Console) -> Router {
         .route("/console/fleet", get(fleet::county))
         .route("/console/fleet/kiosks/{terminal}", get(fleet::kiosk))
         .route(
+            "/console/fleet/kiosks/{terminal}/commands",
+            post(fleet::send_command),
+        )
+        .route("/console/fleet/commands/{id}", get(fleet::command_result))
+        .route(
+            "/console/fleet/kiosks/{terminal}/config",
+            post(fleet::save_config),
+        )
+        .route(
+            "/console/fleet/kiosks/{terminal}/config/rollback",
+            post(fleet::rollback_config),
+        )
+        .route(
             "/console/fleet/stations",
             get(fleet::stations).post(fleet::create_station),
         )
