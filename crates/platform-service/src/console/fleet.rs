@@ -1087,7 +1087,9 @@ pub async fn enrollment_codes(
             div.ok.noprint id="message" {
                 "已为 " (name) " 生成 " (codes.len()) " 个注册码，只显示这一次，请现在打印。每个码只能注册一台终端，" (until) " 前有效。"
             }
-            p.noprint { button onclick="window.print()" { "打印" } " " a href="/console/fleet/stations" { "返回站点" } }
+            // No script in the console: the browser's own print (Ctrl+P)
+            // prints the sheet; the print style leaves out everything else.
+            p.noprint { "请用浏览器的打印（Ctrl+P）打印本页，只会印出注册码。 " a href="/console/fleet/stations" { "返回站点" } }
             div id="codes" {
                 @for one in &codes {
                     div.code data-code=(grouped(one)) {

@@ -28,6 +28,7 @@ th{background:#eef2f6}
 button,input[type=submit]{background:#0b4f8a;color:#fff;border:0;padding:6px 16px;font-size:15px;cursor:pointer}
 textarea{width:100%;font-family:monospace}label{margin-right:12px}
 .kv td:first-child{width:160px;color:#57606a}
+main a.on{font-weight:bold;text-decoration:none;border-bottom:3px solid #0b4f8a}
 ";
 
 pub(crate) fn page(title: &str, who: Option<&Staff>, current: &str, body: Markup) -> Html<String> {
