@@ -1,7 +1,8 @@
 //! Simulated kiosks on loopback against the platform service on a
 //! throwaway PostgreSQL on the same machine: 10,000 terminals each sending
-//! a heartbeat a minute (spread evenly) and, together, 50 applications a
-//! second, every request signed as a kiosk signs it.
+//! a heartbeat and polling for commands and configuration once a minute
+//! (spread evenly) and, together, 50 applications a second, every request
+//! signed as a kiosk signs it.
 //!
 //! ```text
 //! cargo bench -p bianmin-platform-service --bench load            # 300 s
@@ -83,6 +84,27 @@ async fn send(
     }
 }
 
+/// A kiosk's poll: its commands, then its configuration (404 when none
+/// was set, as for most kiosks), both signed GETs.
+async fn poll(http: &reqwest::Client, origin: &str, terminal: &str) -> bool {
+    let mut ok = true;
+    for path in [
+        format!("{API_PREFIX}/commands"),
+        format!("{API_PREFIX}/config"),
+    ] {
+        let mut request = http.get(format!("{origin}{path}"));
+        let now = chrono::Utc::now().timestamp();
+        for (name, value) in sign::headers(SECRET.as_bytes(), "GET", &path, terminal, now, b"") {
+            request = request.header(name, value);
+        }
+        ok &= match request.send().await {
+            Ok(r) => r.status().is_success() || r.status().as_u16() == 404,
+            Err(_) => false,
+        };
+    }
+    ok
+}
+
 fn main() {
     let secs: u64 = std::env::var("BIANMIN_LOAD_SECS")
         .ok()
@@ -117,7 +139,7 @@ fn main() {
             .pool_max_idle_per_host(256)
             .build()
             .unwrap();
-        let latencies: Arc<Mutex<[Vec<u64>; 2]>> = Arc::default();
+        let latencies: Arc<Mutex<[Vec<u64>; 3]>> = Arc::default();
         let errors = Arc::new(AtomicU64::new(0));
         let cpu_before = (cpu_secs("self"), postgres_cpu_secs());
         let started = Instant::now();
@@ -148,6 +170,13 @@ fn main() {
                         errors.fetch_add(1, Ordering::Relaxed);
                     }
                     lat.lock().unwrap()[0].push(t.elapsed().as_micros() as u64);
+                    // Each kiosk also polls for commands and configuration
+                    // once a minute.
+                    let t = Instant::now();
+                    if !poll(&http, &origin, &terminal).await {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                    lat.lock().unwrap()[2].push(t.elapsed().as_micros() as u64);
                 });
             }
             while next_application <= now {
@@ -181,7 +210,10 @@ fn main() {
         let cpu_postgres = postgres_cpu_secs() - cpu_before.1;
         let mut lat = latencies.lock().unwrap().clone();
         println!("load: {secs} s, {TERMINALS} terminals, {APPLICATIONS_PER_SEC} applications/s, database on this machine");
-        for (i, kind) in ["heartbeats", "applications"].iter().enumerate() {
+        for (i, kind) in ["heartbeats", "applications", "polls (commands + config)"]
+            .iter()
+            .enumerate()
+        {
             lat[i].sort_unstable();
             println!(
                 "  {kind}: {} requests, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
