@@ -135,18 +135,20 @@ CREATE TABLE kiosk_commands (
 );
 CREATE INDEX kiosk_commands_waiting ON kiosk_commands (terminal_id) WHERE delivered_at IS NULL;
 
--- Configuration documents a technician wrote for one kiosk (kiosk.toml
--- fragments, checked as `bianmin config check` checks); the newest is in
--- force, a rollback is a new version with an older text.
+-- Configuration documents a technician wrote for a station (every kiosk
+-- there) or one kiosk (laid over its station's): kiosk.toml fragments,
+-- checked as `bianmin config check` checks. The newest of each is in
+-- force; a rollback is a new version with an older text.
 CREATE TABLE config_documents (
-    seq         bigserial PRIMARY KEY,
-    terminal_id text   NOT NULL,
-    body        text   NOT NULL,
-    created_at  bigint NOT NULL,
-    created_by  text   NOT NULL,
-    note        text   NOT NULL DEFAULT ''
+    seq        bigserial PRIMARY KEY,
+    scope      text   NOT NULL CHECK (scope IN ('station', 'kiosk')),
+    target     text   NOT NULL,             -- station code or terminal id
+    body       text   NOT NULL,
+    created_at bigint NOT NULL,
+    created_by text   NOT NULL,
+    note       text   NOT NULL DEFAULT ''
 );
-CREATE INDEX config_documents_terminal ON config_documents (terminal_id, seq DESC);
+CREATE INDEX config_documents_target ON config_documents (scope, target, seq DESC);
 
 -- What each kiosk last said it did with a configuration version.
 CREATE TABLE kiosk_config_state (

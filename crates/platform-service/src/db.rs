@@ -238,18 +238,40 @@ impl Backend for PgBackend {
         terminal: &str,
     ) -> BackendResult<Option<bianmin_platform::api::RemoteConfig>> {
         let client = self.pool.get().await.map_err(pool_error)?;
-        let row = client
-            .query_opt(
-                "SELECT seq, body FROM config_documents WHERE terminal_id = $1
-                 ORDER BY seq DESC LIMIT 1",
-                &[&terminal],
-            )
-            .await
-            .map_err(pg_error)?;
-        Ok(row.map(|r| {
-            let version = format!("c{}", r.get::<_, i64>(0));
-            self.config_key.sign(&version, r.get::<_, &str>(1))
-        }))
+        // The newest document of the kiosk's station, then its own.
+        let newest = |scope: &'static str| {
+            let client = &client;
+            async move {
+                let target: &str = terminal;
+                let sql = if scope == "kiosk" {
+                    "SELECT seq, body FROM config_documents WHERE scope = 'kiosk' AND target = $1
+                     ORDER BY seq DESC LIMIT 1"
+                } else {
+                    "SELECT seq, body FROM config_documents WHERE scope = 'station' AND target =
+                         COALESCE((SELECT station_code FROM terminals WHERE terminal_id = $1),
+                                  (SELECT station_code FROM kiosks WHERE terminal_id = $1))
+                     ORDER BY seq DESC LIMIT 1"
+                };
+                client
+                    .query_opt(sql, &[&target])
+                    .await
+                    .map(|row| row.map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1))))
+            }
+        };
+        let station = newest("station").await.map_err(pg_error)?;
+        let kiosk = newest("kiosk").await.map_err(pg_error)?;
+        let version = match (&station, &kiosk) {
+            (None, None) => return Ok(None),
+            (Some((s, _)), None) => format!("s{s}"),
+            (None, Some((k, _))) => format!("c{k}"),
+            (Some((s, _)), Some((k, _))) => format!("s{s}-c{k}"),
+        };
+        let text = crate::fleet::layered_config(
+            station.as_ref().map(|(_, b)| b.as_str()),
+            kiosk.as_ref().map(|(_, b)| b.as_str()),
+        )
+        .map_err(BackendError::Internal)?;
+        Ok(Some(self.config_key.sign(&version, &text)))
     }
 
     async fn config_result(

@@ -137,6 +137,32 @@ fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A station's document with a kiosk's own laid over it (tables merged
+/// key by key), as one TOML text; one of them alone as it is.
+pub fn layered_config(station: Option<&str>, kiosk: Option<&str>) -> Result<String, String> {
+    match (station, kiosk) {
+        (Some(s), Some(k)) => {
+            let mut base: toml::Table = toml::from_str(s).map_err(|e| e.to_string())?;
+            let over: toml::Table = toml::from_str(k).map_err(|e| e.to_string())?;
+            merge(&mut base, over);
+            toml::to_string(&base).map_err(|e| e.to_string())
+        }
+        (Some(one), None) | (None, Some(one)) => Ok(one.to_string()),
+        (None, None) => Ok(String::new()),
+    }
+}
+
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(inner)), toml::Value::Table(more)) => merge(inner, more),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
 /// What is wrong with a configuration a technician wrote for a kiosk, in
 /// the console's words with the line: its syntax and ranges as
 /// `bianmin config check` checks them, and no key only enrollment sets.
@@ -752,6 +778,22 @@ mod tests {
             0,
         );
         assert!(calm.conditions(&rules, 3).is_empty());
+    }
+
+    #[test]
+    fn a_kiosks_own_configuration_is_laid_over_its_stations() {
+        let station =
+            "[session]\nidle_timeout_secs = 90\ncountdown_secs = 30\n[ui]\ntheme = \"large\"\n";
+        let kiosk = "[session]\nidle_timeout_secs = 120\n";
+        let layered: toml::Table =
+            toml::from_str(&layered_config(Some(station), Some(kiosk)).unwrap()).unwrap();
+        assert_eq!(
+            layered["session"]["idle_timeout_secs"].as_integer(),
+            Some(120)
+        );
+        assert_eq!(layered["session"]["countdown_secs"].as_integer(), Some(30));
+        assert_eq!(layered["ui"]["theme"].as_str(), Some("large"));
+        assert_eq!(layered_config(None, Some(kiosk)).unwrap(), kiosk);
     }
 
     #[test]

@@ -102,6 +102,46 @@ async fn a_blank_kiosk_enrolls_with_a_code_and_then_signs_with_its_own_key() {
         .record_of(RecordKind::Application, "T11010100100101", &receipt)
         .is_some());
 
+    // The county's configuration for it: the station's with the kiosk's
+    // own laid over it, signed with the key it was told at enrollment,
+    // and not sent again once held.
+    db.execute(
+        "INSERT INTO config_documents (scope, target, body, created_at, created_by) VALUES
+         ('station', '110101001001', E'[session]\\nidle_timeout_secs = 90\\ncountdown_secs = 30\\n', 0, 't'),
+         ('kiosk', 'T11010100100101', E'[session]\\nidle_timeout_secs = 120\\n', 0, 't')",
+        &[],
+    )
+    .await
+    .unwrap();
+    let client = PlatformClient::from_config(&config).unwrap();
+    let doc = client
+        .remote_config(None)
+        .await
+        .unwrap()
+        .expect("a configuration");
+    assert_eq!(doc.version, "s1-c2");
+    let layered: toml::Table = toml::from_str(&doc.toml).unwrap();
+    assert_eq!(
+        layered["session"]["idle_timeout_secs"].as_integer(),
+        Some(120)
+    );
+    assert_eq!(layered["session"]["countdown_secs"].as_integer(), Some(30));
+    use base64::Engine as _;
+    let public = base64::engine::general_purpose::STANDARD
+        .decode(config.platform.config_key.strip_prefix("ed25519:").unwrap())
+        .unwrap();
+    let signature: Vec<u8> = (0..doc.signature.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&doc.signature[i..i + 2], 16).unwrap())
+        .collect();
+    ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, public)
+        .verify(
+            &bianmin_platform::api::RemoteConfig::signed_bytes(&doc.version, &doc.toml),
+            &signature,
+        )
+        .expect("signed with the key told at enrollment");
+    assert!(client.remote_config(Some("s1-c2")).await.unwrap().is_none());
+
     // Another key under its id is refused.
     let (stranger, _) = Credential::generate();
     let forged = PlatformClient::with_credential(

@@ -473,8 +473,54 @@ pub async fn command_result(
     }
 }
 
-/// A kiosk's configuration: the versions written for it, newest first,
-/// and what the kiosk last said about one.
+/// Whose configuration: one kiosk's, or a station's (every kiosk of the
+/// station; a kiosk's own document is laid over it).
+#[derive(Clone, Copy)]
+pub(crate) enum ConfigTarget<'a> {
+    Kiosk(&'a str),
+    Station(&'a str),
+}
+
+impl ConfigTarget<'_> {
+    fn scope(self) -> &'static str {
+        match self {
+            ConfigTarget::Kiosk(_) => "kiosk",
+            ConfigTarget::Station(_) => "station",
+        }
+    }
+
+    fn id(&self) -> &str {
+        match self {
+            ConfigTarget::Kiosk(id) | ConfigTarget::Station(id) => id,
+        }
+    }
+
+    /// The version letter: c for a kiosk's document, s for a station's.
+    fn letter(self) -> &'static str {
+        match self {
+            ConfigTarget::Kiosk(_) => "c",
+            ConfigTarget::Station(_) => "s",
+        }
+    }
+
+    /// The page the documents are edited on.
+    fn page(&self) -> String {
+        match self {
+            ConfigTarget::Kiosk(id) => format!("/console/fleet/kiosks/{id}"),
+            ConfigTarget::Station(code) => format!("/console/fleet/stations/{code}/config"),
+        }
+    }
+
+    fn form(&self) -> String {
+        match self {
+            ConfigTarget::Kiosk(id) => format!("/console/fleet/kiosks/{id}/config"),
+            ConfigTarget::Station(code) => format!("/console/fleet/stations/{code}/config"),
+        }
+    }
+}
+
+/// A configuration's versions, newest first, and (for a kiosk) what the
+/// kiosk last said about one.
 struct ConfigView {
     versions: Vec<(i64, String, i64, String, String)>,
     state: Option<(String, bool, String, i64)>,
@@ -482,31 +528,34 @@ struct ConfigView {
 
 async fn config_view(
     client: &deadpool_postgres::Client,
-    terminal: &str,
+    target: ConfigTarget<'_>,
 ) -> anyhow::Result<ConfigView> {
     let versions = client
         .query(
             "SELECT seq, body, created_at, created_by, note FROM config_documents
-             WHERE terminal_id = $1 ORDER BY seq DESC LIMIT 10",
-            &[&terminal],
+             WHERE scope = $1 AND target = $2 ORDER BY seq DESC LIMIT 10",
+            &[&target.scope(), &target.id()],
         )
         .await?
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
         .collect();
-    let state = client
-        .query_opt(
-            "SELECT version, ok, message, at FROM kiosk_config_state WHERE terminal_id = $1",
-            &[&terminal],
-        )
-        .await?
-        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)));
+    let state = match target {
+        ConfigTarget::Kiosk(terminal) => client
+            .query_opt(
+                "SELECT version, ok, message, at FROM kiosk_config_state WHERE terminal_id = $1",
+                &[&terminal],
+            )
+            .await?
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))),
+        ConfigTarget::Station(_) => None,
+    };
     Ok(ConfigView { versions, state })
 }
 
 fn config_card(
     s: &Staff,
-    terminal: &str,
+    target: ConfigTarget<'_>,
     view: &ConfigView,
     draft: Option<(&str, &str)>,
 ) -> Markup {
@@ -515,20 +564,24 @@ fn config_card(
         .map(|(t, _)| t.to_string())
         .or_else(|| current.map(|v| v.1.clone()))
         .unwrap_or_default();
+    let letter = target.letter();
     html! {
         div.card id="config" {
-            h2 { "远程配置" }
+            h2 { @match target { ConfigTarget::Kiosk(_) => { "远程配置（本终端）" } ConfigTarget::Station(_) => { "远程配置（本站点所有终端）" } } }
             @match current {
-                Some((seq, _, at, by, _)) => { p { "当前版本 c" (seq) "（" (by) "，" (shown_time(*at)) "）。" } }
-                None => { p { "还没有为这台终端写过配置：它使用安装时的配置文件。" } }
+                Some((seq, _, at, by, _)) => { p { "当前版本 " (letter) (seq) "（" (by) "，" (shown_time(*at)) "）。" } }
+                None => { p { "还没有写过配置：终端使用安装时的配置文件" @if let ConfigTarget::Kiosk(_) = target { "和站点的配置" } "。" } }
             }
-            @match &view.state {
-                Some((version, true, message, at)) => { p id="config-state" { "终端已采用 " (version) "（" (shown_time(*at)) "）：" (message) } }
-                Some((version, false, message, at)) => { p id="config-state" { span.owed { "终端拒绝了 " (version) "（" (shown_time(*at)) "）：" (message) } } }
-                None => { p id="config-state" { "终端还没有回报配置。" } }
+            @if let ConfigTarget::Kiosk(_) = target {
+                p { "站点的配置对本站所有终端生效，这里写的项覆盖它。" }
+                @match &view.state {
+                    Some((version, true, message, at)) => { p id="config-state" { "终端已采用 " (version) "（" (shown_time(*at)) "）：" (message) } }
+                    Some((version, false, message, at)) => { p id="config-state" { span.owed { "终端拒绝了 " (version) "（" (shown_time(*at)) "）：" (message) } } }
+                    None => { p id="config-state" { "终端还没有回报配置。" } }
+                }
             }
             @if let Some((_, why)) = draft { div.error id="config-error" { "配置没有保存：" (why) } }
-            form method="post" action={"/console/fleet/kiosks/" (terminal) "/config"} {
+            form method="post" action=(target.form()) {
                 input type="hidden" name="csrf" value=(s.csrf);
                 p { label for="config-text" { "只写要改的项（kiosk.toml 的格式，如 [session] idle_timeout_secs = 90）；检查同 bianmin config check。" } }
                 textarea id="config-text" name="text" rows="8" { (text) }
@@ -539,13 +592,13 @@ fn config_card(
                     tr { th { "版本" } th { "时间" } th { "人员" } th { "说明" } th { "" } }
                     @for (i, (seq, _, at, by, note)) in view.versions.iter().enumerate() {
                         tr {
-                            td { "c" (seq) }
+                            td { (letter) (seq) }
                             td { (shown_time(*at)) }
                             td { (by) }
                             td { (note) }
                             td {
                                 @if i > 0 {
-                                    form method="post" action={"/console/fleet/kiosks/" (terminal) "/config/rollback"} {
+                                    form method="post" action={(target.form()) "/rollback"} {
                                         input type="hidden" name="csrf" value=(s.csrf);
                                         input type="hidden" name="seq" value=(seq);
                                         button type="submit" id={"rollback-" (seq)} { "回滚到此版本" }
@@ -563,7 +616,7 @@ fn config_card(
 async fn store_config(
     c: &Shared,
     s: &Staff,
-    terminal: &str,
+    target: ConfigTarget<'_>,
     text: &str,
     note: &str,
 ) -> anyhow::Result<()> {
@@ -571,14 +624,119 @@ async fn store_config(
     let client = c.backend.pool().get().await?;
     let seq: i64 = client
         .query_one(
-            "INSERT INTO config_documents (terminal_id, body, created_at, created_by, note)
-             VALUES ($1, $2, $3, $4, $5) RETURNING seq",
-            &[&terminal, &text, &now, &s.username, &note],
+            "INSERT INTO config_documents (scope, target, body, created_at, created_by, note)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq",
+            &[
+                &target.scope(),
+                &target.id(),
+                &text,
+                &now,
+                &s.username,
+                &note,
+            ],
         )
         .await?
         .get(0);
-    let detail = format!("{terminal} c{seq} {note}: {}", text.replace('\n', " "));
-    auth::audit(c.backend.pool(), &s.username, "kiosk_config", &detail, now).await
+    let detail = format!(
+        "{} {} {}{seq} {note}: {}",
+        target.scope(),
+        target.id(),
+        target.letter(),
+        text.replace('\n', " ")
+    );
+    auth::audit(c.backend.pool(), &s.username, "remote_config", &detail, now).await
+}
+
+/// The page of a configuration with `draft` refused, or the kiosk's or
+/// station's page after a change.
+async fn config_answer(
+    c: &Shared,
+    s: &Staff,
+    target: ConfigTarget<'_>,
+    draft: Option<(&str, &str)>,
+    saved: bool,
+) -> Response {
+    let view = async {
+        let client = c.backend.pool().get().await?;
+        config_view(&client, target).await
+    }
+    .await;
+    match view {
+        Ok(view) => page(
+            "远程配置",
+            Some(s),
+            "/console/fleet",
+            html! {
+                @match target {
+                    ConfigTarget::Kiosk(id) => { p { a href=(target.page()) { "返回终端 " (id) } } }
+                    ConfigTarget::Station(code) => { p { a href="/console/fleet/stations" { "返回站点" } " · " a href={"/console/fleet?station=" (code)} { "本站终端" } } }
+                }
+                @if saved {
+                    div.ok id="config-saved" { "配置已保存，本站终端下次联网时领取（约 1 分钟），在居民办完后生效。" }
+                }
+                (config_card(s, target, &view, draft))
+            },
+        )
+        .into_response(),
+        Err(e) => db_failure(e),
+    }
+}
+
+async fn save_config_for(
+    c: &Shared,
+    s: &Staff,
+    target: ConfigTarget<'_>,
+    form: &HashMap<String, String>,
+) -> Response {
+    let text = form
+        .get("text")
+        .map(|t| t.replace("\r\n", "\n"))
+        .unwrap_or_default();
+    if let Err(why) = check_remote_config(&text) {
+        return config_answer(c, s, target, Some((&text, &why)), false).await;
+    }
+    match store_config(c, s, target, &text, "").await {
+        Ok(()) => {
+            axum::response::Redirect::to(&format!("{}?config=saved", target.page())).into_response()
+        }
+        Err(e) => db_failure(e),
+    }
+}
+
+/// One click back: the chosen older text becomes the newest version.
+async fn rollback_config_for(
+    c: &Shared,
+    s: &Staff,
+    target: ConfigTarget<'_>,
+    form: &HashMap<String, String>,
+) -> Response {
+    let Some(seq) = form.get("seq").and_then(|v| v.parse::<i64>().ok()) else {
+        return super::failure(axum::http::StatusCode::BAD_REQUEST, "没有选择版本。");
+    };
+    let done = async {
+        let client = c.backend.pool().get().await?;
+        let Some(row) = client
+            .query_opt(
+                "SELECT body FROM config_documents WHERE seq = $1 AND scope = $2 AND target = $3",
+                &[&seq, &target.scope(), &target.id()],
+            )
+            .await?
+        else {
+            return anyhow::Ok(false);
+        };
+        let body: String = row.get(0);
+        let note = format!("回滚到 {}{seq}", target.letter());
+        store_config(c, s, target, &body, &note).await?;
+        Ok(true)
+    }
+    .await;
+    match done {
+        Ok(true) => {
+            axum::response::Redirect::to(&format!("{}?config=saved", target.page())).into_response()
+        }
+        Ok(false) => super::failure(axum::http::StatusCode::NOT_FOUND, "没有这个配置版本。"),
+        Err(e) => db_failure(e),
+    }
 }
 
 pub async fn save_config(
@@ -587,80 +745,60 @@ pub async fn save_config(
     Path(terminal): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let s = match staff_posting(&c, &headers, TECHNICIAN, &form).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let text = form
-        .get("text")
-        .map(|t| t.replace("\r\n", "\n"))
-        .unwrap_or_default();
-    if let Err(why) = check_remote_config(&text) {
-        let view = async {
-            let client = c.backend.pool().get().await?;
-            config_view(&client, &terminal).await
-        }
-        .await;
-        return match view {
-            Ok(view) => page(
-                "远程配置",
-                Some(&s),
-                "/console/fleet",
-                html! {
-                    p { a href={"/console/fleet/kiosks/" (terminal)} { "返回终端 " (terminal) } }
-                    (config_card(&s, &terminal, &view, Some((&text, &why))))
-                },
-            )
-            .into_response(),
-            Err(e) => db_failure(e),
-        };
-    }
-    match store_config(&c, &s, &terminal, &text, "").await {
-        Ok(()) => {
-            axum::response::Redirect::to(&format!("/console/fleet/kiosks/{terminal}?config=saved"))
-                .into_response()
-        }
-        Err(e) => db_failure(e),
+    match staff_posting(&c, &headers, TECHNICIAN, &form).await {
+        Ok(s) => save_config_for(&c, &s, ConfigTarget::Kiosk(&terminal), &form).await,
+        Err(r) => r,
     }
 }
 
-/// One click back: the chosen older text becomes the newest version.
 pub async fn rollback_config(
     State(c): State<Shared>,
     headers: HeaderMap,
     Path(terminal): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let s = match staff_posting(&c, &headers, TECHNICIAN, &form).await {
+    match staff_posting(&c, &headers, TECHNICIAN, &form).await {
+        Ok(s) => rollback_config_for(&c, &s, ConfigTarget::Kiosk(&terminal), &form).await,
+        Err(r) => r,
+    }
+}
+
+/// A station's configuration page (every kiosk of the station).
+pub async fn station_config(
+    State(c): State<Shared>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+    Query(q): Params,
+) -> Response {
+    let s = match staff(&c, &headers, TECHNICIAN).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let Some(seq) = form.get("seq").and_then(|v| v.parse::<i64>().ok()) else {
-        return super::failure(axum::http::StatusCode::BAD_REQUEST, "没有选择版本。");
-    };
-    let done = async {
-        let client = c.backend.pool().get().await?;
-        let Some(row) = client
-            .query_opt(
-                "SELECT body FROM config_documents WHERE seq = $1 AND terminal_id = $2",
-                &[&seq, &terminal],
-            )
-            .await?
-        else {
-            return anyhow::Ok(false);
-        };
-        let body: String = row.get(0);
-        store_config(&c, &s, &terminal, &body, &format!("回滚到 c{seq}")).await?;
-        Ok(true)
+    let saved = q.contains_key("config");
+    config_answer(&c, &s, ConfigTarget::Station(&code), None, saved).await
+}
+
+pub async fn save_station_config(
+    State(c): State<Shared>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    match staff_posting(&c, &headers, TECHNICIAN, &form).await {
+        Ok(s) => save_config_for(&c, &s, ConfigTarget::Station(&code), &form).await,
+        Err(r) => r,
     }
-    .await;
-    match done {
-        Ok(true) => {
-            axum::response::Redirect::to(&format!("/console/fleet/kiosks/{terminal}?config=saved"))
-                .into_response()
-        }
-        Ok(false) => super::failure(axum::http::StatusCode::NOT_FOUND, "没有这个配置版本。"),
-        Err(e) => db_failure(e),
+}
+
+pub async fn rollback_station_config(
+    State(c): State<Shared>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    match staff_posting(&c, &headers, TECHNICIAN, &form).await {
+        Ok(s) => rollback_config_for(&c, &s, ConfigTarget::Station(&code), &form).await,
+        Err(r) => r,
     }
 }
 
@@ -688,7 +826,7 @@ pub async fn kiosk(
             .find(|k| k.terminal == terminal);
         let alerts = alert_rows(&client, Some(&terminal)).await?;
         let commands = command_rows(&client, &terminal).await?;
-        let config = config_view(&client, &terminal).await?;
+        let config = config_view(&client, ConfigTarget::Kiosk(&terminal)).await?;
         anyhow::Ok((after, row, alerts, commands, config))
     }
     .await;
@@ -750,7 +888,7 @@ pub async fn kiosk(
             @if q.contains_key("config") {
                 div.ok id="config-saved" { "配置已保存，终端下次联网时领取（约 1 分钟），在居民办完后生效。" }
             }
-            (config_card(&s, &k.terminal, &config, None))
+            (config_card(&s, ConfigTarget::Kiosk(&k.terminal), &config, None))
             div.card { h2 { "告警记录" } (alerts_table("kiosk-alerts", &all)) }
         },
     )
@@ -816,7 +954,7 @@ fn stations_page(
                         td { a href={"/console/fleet?station=" (st.code)} { (st.name) } }
                         td { (st.address) }
                         td { (st.hours.as_deref().unwrap_or("24 小时")) }
-                        td { (st.online) " / " (st.kiosks) " 台在线" }
+                        td { (st.online) " / " (st.kiosks) " 台在线" br; a href={"/console/fleet/stations/" (st.code) "/config"} id={"config-" (st.code)} { "站点配置" } }
                         td {
                             form method="post" action={"/console/fleet/stations/" (st.code) "/codes"} {
                                 input type="hidden" name="csrf" value=(s.csrf);

@@ -90,6 +90,14 @@ pub fn router(console: Console) -> Router {
             post(fleet::enrollment_codes),
         )
         .route("/console/fleet/admin-pin", post(fleet::set_admin_pin))
+        .route(
+            "/console/fleet/stations/{code}/config",
+            get(fleet::station_config).post(fleet::save_station_config),
+        )
+        .route(
+            "/console/fleet/stations/{code}/config/rollback",
+            post(fleet::rollback_station_config),
+        )
         .route("/console/alerts", get(fleet::alerts))
         .route("/console/alerts/rules", post(fleet::save_rules))
         .with_state(shared)
