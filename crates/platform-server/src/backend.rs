@@ -177,6 +177,26 @@ pub trait Backend: Send + Sync + 'static {
         async { Ok(()) }
     }
 
+    /// What `terminal`'s station should run; `None` for storage without
+    /// software distribution (the reference server), answered 404.
+    fn update_offer(
+        &self,
+        _terminal: &str,
+    ) -> impl Future<Output = BackendResult<Option<bianmin_platform::api::UpdateOffer>>> + Send
+    {
+        async { Ok(None) }
+    }
+
+    /// Keep how `terminal`'s installation went.
+    fn update_report(
+        &self,
+        _terminal: &str,
+        _report: bianmin_platform::api::UpdateReport,
+        _now: i64,
+    ) -> impl Future<Output = BackendResult<()>> + Send {
+        async { Ok(()) }
+    }
+
     /// Keep the result of `terminal`'s command `id`; false when it has no
     /// such command.
     fn finish_command(

@@ -525,6 +525,11 @@ fn router<B: Backend>(shared: Arc<Shared<B>>, fault_injection: bool) -> Router {
         .route(&format!("{API_PREFIX}/documents/{{id}}"), get(get_document))
         .route(&format!("{API_PREFIX}/commands"), get(get_commands::<B>))
         .route(&format!("{API_PREFIX}/config"), get(get_config::<B>))
+        .route(&format!("{API_PREFIX}/update"), get(get_update::<B>))
+        .route(
+            &format!("{API_PREFIX}/update/result"),
+            post(post_update_result::<B>),
+        )
         .route(
             &format!("{API_PREFIX}/config/result"),
             post(post_config_result::<B>),
@@ -1054,6 +1059,44 @@ async fn post_config_result<B: Backend>(
     match s.backend.config_result(&terminal, result, now_secs()).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => backend_failed("configuration result", e),
+    }
+}
+
+/// Which version the signing terminal's station should run.
+async fn get_update<B: Backend>(
+    State(s): State<Arc<Shared<B>>>,
+    Extension(Terminal(terminal)): Extension<Terminal>,
+) -> Response {
+    match s.backend.update_offer(&terminal).await {
+        Ok(Some(offer)) => Json(offer).into_response(),
+        Ok(None) => api_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "this platform distributes no software",
+        ),
+        Err(e) => backend_failed("update offer", e),
+    }
+}
+
+async fn post_update_result<B: Backend>(
+    State(s): State<Arc<Shared<B>>>,
+    Extension(Terminal(terminal)): Extension<Terminal>,
+    body: Bytes,
+) -> Response {
+    let Ok(mut report) = serde_json::from_slice::<bianmin_platform::api::UpdateReport>(&body)
+    else {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "body is not an update report",
+        );
+    };
+    report.detail = report.detail.chars().take(4000).collect();
+    report.from = report.from.chars().take(64).collect();
+    report.to = report.to.chars().take(64).collect();
+    match s.backend.update_report(&terminal, report, now_secs()).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => backend_failed("update report", e),
     }
 }
 

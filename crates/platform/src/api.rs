@@ -235,6 +235,86 @@ pub const REMOTE_CONFIG_FORBIDDEN: &[&str] = &[
     "store.data_dir",
 ];
 
+/// Where a kiosk asks which software its station should run (`GET /update`)
+/// and says how an installation went (`POST /update/result`).
+pub const UPDATE_PATH: &str = "/update";
+
+/// What the platform offers a kiosk (`GET /update`): the channel of its
+/// station, the newest version published there, and the station's
+/// maintenance window. The package itself comes from the platform's signed
+/// APT repository (`{platform url}/apt`, suite = channel), verified by apt
+/// against the archive key the kiosk pins — never by this answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateOffer {
+    /// `canary` or `stable`.
+    pub channel: String,
+    /// The Debian version the channel holds; `None` when nothing was
+    /// published to it yet.
+    pub version: Option<String>,
+    /// Installations only inside this daily window (station time,
+    /// `HH:MM`); `None`: any time between residents.
+    pub window: Option<MaintenanceWindow>,
+}
+
+/// A daily window in the station's time zone; `start > end` crosses
+/// midnight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaintenanceWindow {
+    pub start: String,
+    pub end: String,
+}
+
+impl MaintenanceWindow {
+    /// Minutes after midnight of `HH:MM`.
+    fn minutes(text: &str) -> Option<u32> {
+        let (h, m) = text.split_once(':')?;
+        let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+        (h < 24 && m < 60).then_some(h * 60 + m)
+    }
+
+    /// Whether both ends are valid `HH:MM` and differ.
+    pub fn is_valid(&self) -> bool {
+        matches!((Self::minutes(&self.start), Self::minutes(&self.end)), (Some(a), Some(b)) if a != b)
+    }
+
+    /// Whether `minute_of_day` (station time) falls inside the window; an
+    /// invalid window never opens.
+    pub fn contains(&self, minute_of_day: u32) -> bool {
+        match (Self::minutes(&self.start), Self::minutes(&self.end)) {
+            (Some(a), Some(b)) if a < b => (a..b).contains(&minute_of_day),
+            (Some(a), Some(b)) if a > b => minute_of_day >= a || minute_of_day < b,
+            _ => false,
+        }
+    }
+}
+
+/// How an installation went (`POST /update/result`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpdateOutcome {
+    /// Downloaded, waiting for the window or a moment between residents.
+    Downloaded,
+    /// Installed and healthy (READY and the self-check within the limit).
+    Healthy,
+    /// Installed, unhealthy, and the previous version reinstalled.
+    RolledBack,
+    /// Not installed: download, signature, disk or apt failed; the kiosk
+    /// runs what it ran.
+    Failed,
+}
+
+/// One report of the updater.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateReport {
+    /// The version that ran before.
+    pub from: String,
+    /// The version tried.
+    pub to: String,
+    pub outcome: UpdateOutcome,
+    /// In words: what happened, or exactly why it failed.
+    pub detail: String,
+}
+
 /// Longest command result the platform keeps (collected logs included).
 pub const MAX_COMMAND_RESULT: usize = 256 * 1024;
 

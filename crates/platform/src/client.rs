@@ -403,6 +403,25 @@ impl PlatformClient {
             .map_err(|e| PlatformError::Protocol(e.to_string()))
     }
 
+    /// Which version the station's channel offers (`GET /update`).
+    pub async fn update_offer(&self) -> Result<UpdateOffer, PlatformError> {
+        let resp = self
+            .send(Method::GET, UPDATE_PATH, Vec::new(), HeaderMap::new())
+            .await?;
+        let bytes = read_capped(resp, MAX_RESPONSE_BODY).await?;
+        serde_json::from_slice(&bytes).map_err(|e| PlatformError::Protocol(e.to_string()))
+    }
+
+    /// Say how an installation went (`POST /update/result`).
+    pub async fn report_update(&self, report: &UpdateReport) -> Result<(), PlatformError> {
+        let body =
+            serde_json::to_vec(report).map_err(|e| PlatformError::Protocol(e.to_string()))?;
+        let path = format!("{UPDATE_PATH}/result");
+        self.send(Method::POST, &path, body, HeaderMap::new())
+            .await?;
+        Ok(())
+    }
+
     /// Say what became of a configuration version.
     pub async fn config_result(&self, result: &ConfigResult) -> Result<(), PlatformError> {
         let body =
