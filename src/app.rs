@@ -230,6 +230,7 @@ fn kiosk_hooks_with_admin(
         identity: services.identity.clone(),
         devices: services.devices.clone(),
         desk: services.desk.clone(),
+        data_dir: services.data_dir.clone(),
     })
 }
 
@@ -240,6 +241,8 @@ struct KioskServices {
     identity: std::sync::Arc<std::sync::Mutex<Option<Box<bianmin_drivers::idcard::Identity>>>>,
     devices: Option<std::sync::Arc<bianmin_drivers::manager::DeviceManager>>,
     desk: bianmin_desk::DeskHandle,
+    /// The kiosk's data directory: where the updater's hold is granted.
+    data_dir: std::path::PathBuf,
 }
 
 impl KioskHooks for KioskServices {
@@ -291,6 +294,14 @@ impl KioskHooks for KioskServices {
     /// few seconds (the technician reads the terminal id), then the
     /// process ends and systemd (`Restart=always`) starts it again — with
     /// `enrolled.toml` laid over the configuration after an enrollment.
+    fn grant_update_hold(&self) {
+        let granted = self.data_dir.join(bianmin_ops::update::HOLD_GRANTED);
+        match std::fs::write(&granted, format!("{}\n", std::process::id())) {
+            Ok(()) => tracing::info!("the updater may replace the software now"),
+            Err(err) => tracing::error!(%err, "could not tell the updater it may go ahead"),
+        }
+    }
+
     fn restart(&self) {
         slint::Timer::single_shot(std::time::Duration::from_secs(5), || {
             tracing::info!("restarting");

@@ -165,6 +165,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             replaces,
         } => Ok(enroll(&loaded?, &code, url, replaces)),
         Command::Content(_) => unreachable!("handled above"),
+        Command::Update(command) => Ok(cli::update::run(command, loaded)),
     }
 }
 

@@ -54,6 +54,11 @@ pub struct Services {
     /// Never enrolled and no secret: the page asks for an enrollment code,
     /// and scans go to enrollment.
     pub needs_enrollment: bool,
+    /// The data directory (the updater's hold is granted there).
+    pub data_dir: PathBuf,
+    /// Held for the process's life: the updater sees a kiosk is running and
+    /// asks it for a moment between residents before replacing it.
+    _kiosk_lock: Option<std::fs::File>,
 }
 
 /// Where demo mode keeps its data when `BIANMIN_DATA_DIR` does not say, so a
@@ -280,6 +285,24 @@ pub fn start(config: &mut Config, demo: bool) -> Services {
             inbox: inbox.clone(),
         });
     }
+    let kiosk_lock = match bianmin_ops::update::lock_exclusive(
+        &config.store.data_dir.join(bianmin_ops::update::KIOSK_LOCK),
+        false,
+    ) {
+        Ok(Some(lock)) => Some(lock),
+        Ok(None) => {
+            tracing::warn!("another kiosk process holds this data directory's lock");
+            None
+        }
+        Err(err) => {
+            tracing::warn!(%err, "the kiosk lock could not be taken; updates will not wait for residents");
+            None
+        }
+    };
+    {
+        let _guard = runtime.enter();
+        watch_update_hold(config.store.data_dir.clone(), inbox.clone());
+    }
     Services {
         runtime,
         store,
@@ -296,7 +319,27 @@ pub fn start(config: &mut Config, demo: bool) -> Services {
         fault,
         content_problem,
         needs_enrollment,
+        data_dir: config.store.data_dir.clone(),
+        _kiosk_lock: kiosk_lock,
     }
+}
+
+/// Tell the UI when the updater asks for (or gives up) a moment between
+/// residents: it leaves a request file in the data directory.
+fn watch_update_hold(data_dir: PathBuf, inbox: Inbox) {
+    let request = data_dir.join(bianmin_ops::update::HOLD_REQUEST);
+    tokio::spawn(async move {
+        let mut asked = false;
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+        loop {
+            tick.tick().await;
+            let now = request.exists();
+            if now != asked {
+                asked = now;
+                inbox.post(UiEvent::UpdateHold(now));
+            }
+        }
+    });
 }
 
 /// The stored package, verified again (the disk is trusted no more than the

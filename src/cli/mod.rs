@@ -7,6 +7,7 @@ pub mod device;
 pub mod doctor;
 pub mod queue;
 pub mod screens;
+pub mod update;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -70,6 +71,10 @@ pub enum Command {
     /// Build, check and sign the county's content package.
     #[command(subcommand)]
     Content(content::ContentCommand),
+    /// Software updates from the county's APT repository, with automatic
+    /// rollback (run as root by `bianmin-update.timer`).
+    #[command(subcommand)]
+    Update(update::UpdateCommand),
 }
 
 #[derive(Debug, clap::Args)]

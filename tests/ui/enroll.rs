@@ -170,3 +170,38 @@ fn a_technicians_restart_waits_until_the_resident_in_session_is_done() {
     controller.handle(bianmin_ui::events::UiEvent::RestartRequested);
     assert_eq!(restarts.get(), 2);
 }
+
+/// Counts the updater's holds the kiosk granted.
+struct HoldRecorder(std::rc::Rc<std::cell::Cell<u32>>);
+
+impl bianmin_ui::controller::KioskHooks for HoldRecorder {
+    fn grant_update_hold(&self) {
+        self.0.set(self.0.get() + 1);
+    }
+}
+
+#[test]
+fn the_updater_gets_its_moment_only_between_residents() {
+    use bianmin_ui::events::UiEvent;
+    let (ui, controller) = kiosk();
+    let granted = std::rc::Rc::new(std::cell::Cell::new(0));
+    controller.set_hooks(std::rc::Rc::new(HoldRecorder(granted.clone())));
+    controller.set_resident("张*");
+    controller.open_catalogue();
+    controller.handle(UiEvent::UpdateHold(true));
+    assert_eq!(granted.get(), 0, "not while a resident is served");
+    assert_eq!(screen(&ui), Screen::Catalogue);
+    controller.end_session(bianmin_core::session::EndReason::Finished);
+    assert_eq!(granted.get(), 1, "as soon as the session ended");
+    assert_eq!(screen(&ui), Screen::OutOfService);
+    assert_eq!(fault_title(&ui), "本终端正在更新软件，请稍候几分钟");
+    assert!(
+        !controller.serving(),
+        "no session starts while the software is replaced"
+    );
+    // The updater called it off (or the new version did not start): the
+    // kiosk serves again.
+    controller.handle(UiEvent::UpdateHold(false));
+    assert!(controller.serving());
+    assert_eq!(screen(&ui), Screen::Attract);
+}

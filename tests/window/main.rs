@@ -16,6 +16,7 @@
 //! target/tmp/window-* when it fails.
 
 mod desktop;
+// mod update; (enabled once the platform side is merged)
 mod x11;
 
 use desktop::Xvfb;

@@ -10,6 +10,7 @@ pub mod export;
 pub mod heartbeat;
 pub mod monitor;
 pub mod notify;
+pub mod update;
 pub mod uptime;
 
 pub use disk::{bound_dir, disk_space, DiskLevel, DiskSpace, DiskThresholds};

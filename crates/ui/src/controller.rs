@@ -61,6 +61,9 @@ pub trait KioskHooks {
     /// Start the kiosk's process again (it enrolled, or a technician sent
     /// "restart"); called between residents only.
     fn restart(&self) {}
+    /// The kiosk shows its updating page and starts no session: tell the
+    /// updater it may replace the software now.
+    fn grant_update_hold(&self) {}
 }
 
 struct NoHooks;
@@ -92,6 +95,10 @@ struct State {
     /// Out of service only because no valid package is there yet: the
     /// first one that arrives opens the kiosk.
     awaiting_content: bool,
+    /// The updater holds the kiosk (its "updating" page) or waits for the
+    /// resident in session to finish.
+    updating: bool,
+    update_hold_pending: bool,
     /// A technician asked for a restart while a resident was served: it
     /// happens when their session ends.
     restart_pending: bool,
@@ -168,6 +175,8 @@ impl KioskController {
                 pending_content: None,
                 content_version,
                 awaiting_content: false,
+                updating: false,
+                update_hold_pending: false,
                 restart_pending: false,
                 broken: false,
                 session_id: SessionId(1),
@@ -327,6 +336,7 @@ impl KioskController {
                     hooks.restart();
                 }
             }
+            UiEvent::UpdateHold(wanted) => self.update_hold(wanted),
             UiEvent::Popular(codes) => {
                 self.state.borrow_mut().station_popular = codes;
                 self.refresh_categories();
@@ -465,6 +475,48 @@ impl KioskController {
         }
     }
 
+    /// The updater wants to replace the software: between residents the
+    /// kiosk shows "本终端正在更新软件" and grants it; with a resident in
+    /// session it waits for the session's end. Released (`false`) without a
+    /// restart — the update was called off — the kiosk serves again.
+    fn update_hold(&self, wanted: bool) {
+        const UPDATING: bianmin_core::words::Words = bianmin_core::words::Words::fixed(
+            "本终端正在更新软件，请稍候几分钟",
+            "This terminal is updating its software; please wait a few minutes",
+        );
+        if !wanted {
+            let mut state = self.state.borrow_mut();
+            state.update_hold_pending = false;
+            let was = std::mem::take(&mut state.updating);
+            drop(state);
+            if was && self.serving() {
+                tracing::info!("the updater released the kiosk; in service");
+                self.kiosk(|k| {
+                    k.set_fault_title(SharedString::new());
+                    k.set_fault_code(SharedString::new());
+                    k.set_fault_detail(SharedString::new());
+                    k.set_screen(Screen::Attract);
+                });
+            }
+            return;
+        }
+        if self.state.borrow().session.is_active() {
+            tracing::info!("update waiting for the resident's session to end");
+            self.state.borrow_mut().update_hold_pending = true;
+            return;
+        }
+        if self.state.borrow().broken {
+            // Already out of service for good: the update may go ahead.
+            let hooks = self.state.borrow().hooks.clone();
+            hooks.grant_update_hold();
+            return;
+        }
+        self.state.borrow_mut().updating = true;
+        self.show_fault(Some(&UPDATING), "software update in progress");
+        let hooks = self.state.borrow().hooks.clone();
+        hooks.grant_update_hold();
+    }
+
     /// Out of service until a valid content package arrives: the page says
     /// "本终端正在准备服务内容"; `detail` (why none is valid) goes to the log
     /// and the technician's views, never demo items to residents.
@@ -532,7 +584,7 @@ impl KioskController {
     /// In service: neither broken nor waiting for content.
     pub fn serving(&self) -> bool {
         let state = self.state.borrow();
-        !state.broken && !state.awaiting_content
+        !state.broken && !state.awaiting_content && !state.updating
     }
 
     /// The session the desk's answers must carry to be shown.
@@ -727,6 +779,9 @@ impl KioskController {
         match pending {
             Some(content) => self.set_content(content),
             None => self.refresh_categories(),
+        }
+        if std::mem::take(&mut self.state.borrow_mut().update_hold_pending) {
+            self.update_hold(true);
         }
         if std::mem::take(&mut self.state.borrow_mut().restart_pending) {
             tracing::info!("the resident's session ended; restarting as requested");

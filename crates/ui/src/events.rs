@@ -49,6 +49,9 @@ pub enum UiEvent {
     /// A technician sent "restart": now if nobody is served, else when the
     /// resident's session ends.
     RestartRequested,
+    /// The updater asks for a moment between residents to replace the
+    /// software (`true`), or no longer needs it (`false`).
+    UpdateHold(bool),
 }
 
 /// The steps of enrolling a kiosk, as its screen tells the technician.
