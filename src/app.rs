@@ -231,6 +231,7 @@ fn kiosk_hooks_with_admin(
         devices: services.devices.clone(),
         desk: services.desk.clone(),
         data_dir: services.data_dir.clone(),
+        enroller: services.enroller.clone(),
     })
 }
 
@@ -243,6 +244,7 @@ struct KioskServices {
     desk: bianmin_desk::DeskHandle,
     /// The kiosk's data directory: where the updater's hold is granted.
     data_dir: std::path::PathBuf,
+    enroller: Option<std::sync::Arc<crate::services::Enroller>>,
 }
 
 impl KioskHooks for KioskServices {
@@ -294,6 +296,12 @@ impl KioskHooks for KioskServices {
     /// few seconds (the technician reads the terminal id), then the
     /// process ends and systemd (`Restart=always`) starts it again — with
     /// `enrolled.toml` laid over the configuration after an enrollment.
+    fn enroll_typed(&self, code: &str) {
+        if let Some(enroller) = &self.enroller {
+            enroller.enroll_text(code);
+        }
+    }
+
     fn grant_update_hold(&self) {
         let granted = self.data_dir.join(bianmin_ops::update::HOLD_GRANTED);
         match std::fs::write(&granted, format!("{}\n", std::process::id())) {

@@ -54,6 +54,8 @@ pub struct Services {
     /// Never enrolled and no secret: the page asks for an enrollment code,
     /// and scans go to enrollment.
     pub needs_enrollment: bool,
+    /// Set when `needs_enrollment`: scanned and typed codes go there.
+    pub enroller: Option<Arc<Enroller>>,
     /// The data directory (the updater's hold is granted there).
     pub data_dir: PathBuf,
     /// Held for the process's life: the updater sees a kiosk is running and
@@ -243,7 +245,14 @@ pub fn start(config: &mut Config, demo: bool) -> Services {
 
     // Never enrolled and no secret by hand: scanned codes go to enrollment
     // (demo mode has the demo secret).
-    let enrollment = (!demo && !bianmin_ops::enroll::has_identity(config)).then(|| config.clone());
+    let enrollment = (!demo && !bianmin_ops::enroll::has_identity(config)).then(|| {
+        Arc::new(Enroller {
+            config: config.clone(),
+            inbox: inbox.clone(),
+            enrolling: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            runtime: runtime.handle().clone(),
+        })
+    });
     let needs_enrollment = enrollment.is_some();
     let identity = Arc::new(Mutex::new(None));
     let (devices, demo_devices) = start_devices(&runtime, config, demo);
@@ -268,7 +277,7 @@ pub fn start(config: &mut Config, demo: bool) -> Services {
             inbox.clone(),
             identity.clone(),
             desk.clone(),
-            enrollment,
+            enrollment.clone(),
         ));
     }
 
@@ -319,6 +328,7 @@ pub fn start(config: &mut Config, demo: bool) -> Services {
         fault,
         content_problem,
         needs_enrollment,
+        enroller: enrollment,
         data_dir: config.store.data_dir.clone(),
         _kiosk_lock: kiosk_lock,
     }
@@ -413,9 +423,8 @@ async fn forward_devices(
     inbox: Inbox,
     identity: Arc<Mutex<Option<Box<Identity>>>>,
     desk: DeskHandle,
-    enrollment: Option<Config>,
+    enrollment: Option<Arc<Enroller>>,
 ) {
-    let enrolling = Arc::new(std::sync::atomic::AtomicBool::new(false));
     loop {
         tokio::select! {
             changed = status.changed() => {
@@ -446,8 +455,8 @@ async fn forward_devices(
                         inbox.post(UiEvent::CardFailed(err.resident_message()));
                     }
                     DeviceEvent::Scan(ScanEvent::Code(code)) if enrollment.is_some() => {
-                        if let Some(config) = &enrollment {
-                            enroll_with(config, &code.kind, &inbox, &enrolling);
+                        if let Some(enroller) = &enrollment {
+                            enroller.enroll_scanned(&code.kind);
                         }
                     }
                     DeviceEvent::Scan(ScanEvent::Code(code)) => match code.kind {
@@ -480,49 +489,64 @@ async fn forward_devices(
     }
 }
 
-/// A code scanned on a kiosk with no identity: enroll with it (one at a
-/// time; once enrolled, the kiosk restarts and scans mean codes again).
-fn enroll_with(
-    config: &Config,
-    kind: &CodeKind,
-    inbox: &Inbox,
-    enrolling: &Arc<std::sync::atomic::AtomicBool>,
-) {
-    use bianmin_ops::enroll;
-    use bianmin_ui::events::EnrollmentNews;
-    use std::sync::atomic::Ordering;
-    let text = match kind {
-        CodeKind::Unknown(t) | CodeKind::Url(t) => t.as_str(),
-        CodeKind::Receipt(r) => r.number.as_str(),
-        CodeKind::Service { token, .. } => token.as_str(),
-    };
-    let Some(code) = enroll::parse_code(text) else {
-        inbox.post(UiEvent::Enrollment(EnrollmentNews::Failed(
-            bianmin_core::words::Words::fixed(
-                "这不是注册码。请扫描县运维人员打印的注册码（二维码下方有 12 位字母和数字）",
-                "This is not an enrollment code. Scan the code the county's technicians printed",
-            ),
-        )));
-        return;
-    };
-    if enrolling.swap(true, Ordering::SeqCst) {
-        return;
+/// A kiosk with no identity enrolls with a code scanned or typed on its
+/// page (one at a time; once enrolled, the kiosk restarts and scans mean
+/// codes again).
+pub struct Enroller {
+    config: Config,
+    inbox: Inbox,
+    enrolling: Arc<std::sync::atomic::AtomicBool>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Enroller {
+    pub fn enroll_scanned(&self, kind: &CodeKind) {
+        let text = match kind {
+            CodeKind::Unknown(t) | CodeKind::Url(t) => t.as_str(),
+            CodeKind::Receipt(r) => r.number.as_str(),
+            CodeKind::Service { token, .. } => token.as_str(),
+        };
+        self.enroll_text(text);
     }
-    inbox.post(UiEvent::Enrollment(EnrollmentNews::Checking));
-    let (config, inbox, enrolling) = (config.clone(), inbox.clone(), enrolling.clone());
-    tokio::spawn(async move {
-        match enroll::enroll(&config, &code, None).await {
-            Ok(done) => inbox.post(UiEvent::Enrollment(EnrollmentNews::Done {
-                terminal_id: done.terminal_id,
-                station_name: done.station_name,
-            })),
-            Err(err) => {
-                tracing::warn!(error = ?err, "enrollment did not happen");
-                enrolling.store(false, Ordering::SeqCst);
-                inbox.post(UiEvent::Enrollment(EnrollmentNews::Failed(err.words())));
-            }
+
+    /// The QR code's text or the 12 characters typed on the keypad.
+    pub fn enroll_text(&self, text: &str) {
+        use bianmin_ops::enroll;
+        use bianmin_ui::events::EnrollmentNews;
+        use std::sync::atomic::Ordering;
+        let Some(code) = enroll::parse_code(text) else {
+            self.inbox.post(UiEvent::Enrollment(EnrollmentNews::Failed(
+                bianmin_core::words::Words::fixed(
+                    "这不是注册码。请扫描县运维人员打印的注册码（二维码下方有 12 位字母和数字）",
+                    "This is not an enrollment code. Scan the code the county's technicians printed",
+                ),
+            )));
+            return;
+        };
+        if self.enrolling.swap(true, Ordering::SeqCst) {
+            return;
         }
-    });
+        self.inbox
+            .post(UiEvent::Enrollment(EnrollmentNews::Checking));
+        let (config, inbox, enrolling) = (
+            self.config.clone(),
+            self.inbox.clone(),
+            self.enrolling.clone(),
+        );
+        self.runtime.spawn(async move {
+            match enroll::enroll(&config, &code, None).await {
+                Ok(done) => inbox.post(UiEvent::Enrollment(EnrollmentNews::Done {
+                    terminal_id: done.terminal_id,
+                    station_name: done.station_name,
+                })),
+                Err(err) => {
+                    tracing::warn!(error = ?err, "enrollment did not happen");
+                    enrolling.store(false, Ordering::SeqCst);
+                    inbox.post(UiEvent::Enrollment(EnrollmentNews::Failed(err.words())));
+                }
+            }
+        });
+    }
 }
 
 impl Services {

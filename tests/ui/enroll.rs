@@ -41,10 +41,11 @@ fn pump_until(
     }
 }
 
-#[test]
-fn a_blank_kiosk_enrolls_from_its_scanner_and_after_restarting_signs_with_its_own_key() {
-    i_slint_backend_testing::init_no_event_loop();
-    let rt = tokio::runtime::Runtime::new().unwrap();
+/// The platform service with the station 城关镇便民服务站 and one of its
+/// enrollment codes.
+fn platform_with_a_code(
+    rt: &tokio::runtime::Runtime,
+) -> (bianmin_platform_service::Service, String) {
     let svc = rt.block_on(bianmin_testkit::postgres_service(ServerOptions::default()));
     let code = rt.block_on(async {
         let db = svc.backend.pool().get().await.unwrap();
@@ -70,6 +71,14 @@ fn a_blank_kiosk_enrolls_from_its_scanner_and_after_restarting_signs_with_its_ow
         .unwrap()
         .remove(0)
     });
+    (svc, code)
+}
+
+#[test]
+fn a_blank_kiosk_enrolls_from_its_scanner_and_after_restarting_signs_with_its_own_key() {
+    i_slint_backend_testing::init_no_event_loop();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (svc, code) = platform_with_a_code(&rt);
     let scanner = ScannerSim::new(Suffix::Cr).start(None).unwrap();
 
     // The kiosk's file as a technician installs it: devices, no identity.
@@ -144,6 +153,80 @@ fn a_blank_kiosk_enrolls_from_its_scanner_and_after_restarting_signs_with_its_ow
         std::thread::sleep(Duration::from_millis(50));
     }
     drop(services);
+}
+
+#[test]
+fn a_technician_types_the_enrollment_code_when_the_scanner_cannot_read_it() {
+    i_slint_backend_testing::init_no_event_loop();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (svc, code) = platform_with_a_code(&rt);
+    // No scanner at all; the county's image names the platform.
+    let dir = tempfile::tempdir().unwrap();
+    let kiosk_toml = dir.path().join("kiosk.toml");
+    std::fs::write(
+        &kiosk_toml,
+        format!(
+            "[station]\nmode = \"test\"\n\n[store]\ndata_dir = {data:?}\n\n\
+             [platform]\nurl = {url:?}\n\n\
+             [devices.id_card]\nenabled = false\n\n[devices.printer]\nenabled = false\n\n\
+             [devices.scanner]\nenabled = false\n",
+            data = dir.path().join("data").display().to_string(),
+            url = svc.handle.base_url(),
+        ),
+    )
+    .unwrap();
+    let mut config = Config::load(Some(&kiosk_toml)).unwrap();
+    let services = services::start(&mut config, false);
+    assert!(services.needs_enrollment);
+    let ui = AppWindow::new().unwrap();
+    let controller =
+        KioskController::new(&ui, config.clone(), bianmin_core::package::Package::empty());
+    controller.set_hooks(bianmin::app::kiosk_hooks(&services));
+    ui.show().unwrap();
+    controller.await_enrollment();
+    let kiosk = ui.global::<Kiosk>();
+
+    pressed(bianmin_ui::press::press(&ui, "输入注册码"));
+    assert!(kiosk.get_enrollment_typing());
+    // Letters the console never prints are not on the keypad.
+    for absent in ["0", "1", "I", "L", "O"] {
+        assert!(
+            bianmin_ui::press::press(&ui, absent).is_err(),
+            "{absent} is on the keypad"
+        );
+    }
+    // Too short: said on the keypad, nothing sent.
+    for key in code.chars().take(5) {
+        pressed(bianmin_ui::press::press(&ui, &key.to_string()));
+    }
+    pressed(bianmin_ui::press::press(&ui, "确定注册"));
+    assert_eq!(
+        kiosk.get_enrollment_message(),
+        "注册码共 12 位，已输入 5 位"
+    );
+    // 删除 takes back the last one; then the whole code.
+    pressed(bianmin_ui::press::press(&ui, "删除"));
+    for key in code.chars().skip(4) {
+        pressed(bianmin_ui::press::press(&ui, &key.to_string()));
+    }
+    assert_eq!(
+        kiosk.get_enrollment_typed(),
+        format!("{}-{}-{}", &code[..4], &code[4..8], &code[8..])
+    );
+    pressed(bianmin_ui::press::press(&ui, "确定注册"));
+    assert!(!kiosk.get_enrollment_typing());
+    pump_until(&services, &controller, "the enrollment", || {
+        fault_title(&ui).starts_with("注册成功")
+    });
+    let mut config = Config::load(Some(&kiosk_toml)).unwrap();
+    assert_eq!(config.station.terminal_id.as_str(), "T11010100100101");
+    drop(controller);
+    drop(services);
+    let services = services::start(&mut config, false);
+    assert!(
+        !services.needs_enrollment,
+        "after the restart it has its identity"
+    );
 }
 
 struct RestartRecorder(std::rc::Rc<std::cell::Cell<u32>>);

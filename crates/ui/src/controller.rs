@@ -3,6 +3,7 @@
 //! session ends. Runs on the Slint event-loop thread only.
 
 mod assist;
+mod enroll;
 mod journey;
 
 use crate::prompts;
@@ -64,7 +65,17 @@ pub trait KioskHooks {
     /// The kiosk shows its updating page and starts no session: tell the
     /// updater it may replace the software now.
     fn grant_update_hold(&self) {}
+    /// A technician typed an enrollment code on the 本终端尚未注册 page: enroll
+    /// with it as with a scanned one (what became of it comes back as
+    /// `UiEvent::Enrollment`).
+    fn enroll_typed(&self, _code: &str) {}
 }
+
+/// The page of a kiosk with no identity.
+const NOT_ENROLLED: bianmin_core::words::Words = bianmin_core::words::Words::fixed(
+    "本终端尚未注册：请运维人员扫描注册码",
+    "This terminal is not enrolled: a technician scans its enrollment code",
+);
 
 struct NoHooks;
 impl KioskHooks for NoHooks {}
@@ -99,6 +110,10 @@ struct State {
     /// resident in session to finish.
     updating: bool,
     update_hold_pending: bool,
+    /// No identity: the page asks for an enrollment code (scanned or typed).
+    awaiting_enrollment: bool,
+    /// The enrollment code typed on the keypad so far.
+    enrollment_typed: String,
     /// A technician asked for a restart while a resident was served: it
     /// happens when their session ends.
     restart_pending: bool,
@@ -177,6 +192,8 @@ impl KioskController {
                 awaiting_content: false,
                 updating: false,
                 update_hold_pending: false,
+                awaiting_enrollment: false,
+                enrollment_typed: String::new(),
                 restart_pending: false,
                 broken: false,
                 session_id: SessionId(1),
@@ -533,11 +550,9 @@ impl KioskController {
     /// service, the page telling the technician to scan the enrollment
     /// code from the county's console. Cards and scans start nothing.
     pub fn await_enrollment(&self) {
-        const NOT_ENROLLED: bianmin_core::words::Words = bianmin_core::words::Words::fixed(
-            "本终端尚未注册：请运维人员扫描注册码",
-            "This terminal is not enrolled: a technician scans its enrollment code",
-        );
         self.state.borrow_mut().broken = true;
+        self.state.borrow_mut().awaiting_enrollment = true;
+        self.kiosk(|k| k.set_enrollment_allowed(true));
         self.show_fault(
             Some(&NOT_ENROLLED),
             "not enrolled: no terminal key and no BIANMIN_PLATFORM_SECRET; scan an enrollment code from the county's console or run `bianmin enroll CODE`",
@@ -620,6 +635,7 @@ impl KioskController {
     fn wire_callbacks(&self, ui: &AppWindow) {
         let kiosk = ui.global::<Kiosk>();
         kiosk.on_keep_words(|text| crate::wrap::keep_words(&text).into());
+        self.wire_enrollment(ui);
         let this = self.clone();
         kiosk.on_user_activity(move || this.activity());
         let this = self.clone();
@@ -1019,7 +1035,23 @@ impl KioskController {
     /// it sticky: for `screens` and the UI audit, which go on to the next
     /// screen with the same window.
     pub fn preview_out_of_service(&self, detail: &str) {
+        self.kiosk(|k| {
+            k.set_enrollment_allowed(false);
+            k.set_enrollment_typing(false);
+        });
         self.show_fault(None, detail);
+    }
+
+    /// The enrollment page as a kiosk without identity shows it — with the
+    /// keypad open and `typed` on it when given — without making it sticky
+    /// (for `screens` and the UI audit).
+    pub fn preview_enrollment(&self, typed: Option<&str>) {
+        self.kiosk(|k| {
+            k.set_enrollment_allowed(true);
+            k.set_enrollment_typing(typed.is_some());
+            k.set_enrollment_typed(typed.unwrap_or_default().into());
+        });
+        self.show_fault(Some(&NOT_ENROLLED), "not enrolled");
     }
 
     /// The out-of-service page with the kiosk's own words on why, like

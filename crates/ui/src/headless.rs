@@ -272,6 +272,20 @@ pub fn all_screens() -> Vec<ScreenShot> {
                 Ok(())
             },
         },
+        ScreenShot {
+            name: "enrollment",
+            reach: |_, c| {
+                c.preview_enrollment(None);
+                Ok(())
+            },
+        },
+        ScreenShot {
+            name: "enrollment-keypad",
+            reach: |_, c| {
+                c.preview_enrollment(Some("ABCD-23"));
+                Ok(())
+            },
+        },
         // Technician admin mode, over whatever the resident saw.
         ScreenShot {
             name: "admin-pin",
