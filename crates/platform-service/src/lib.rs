@@ -72,10 +72,9 @@ pub async fn spawn(opts: ServiceOptions) -> anyhow::Result<Service> {
     });
     let mut enroll_options = opts.fleet.enroll;
     enroll_options.config_public_key = Some(opts.fleet.config_key.public());
-    let mut extra = console.merge(enroll::router(backend.clone(), enroll_options));
-    if let Some(repo) = &opts.fleet.apt {
-        extra = extra.merge(updates::router(repo.clone()));
-    }
+    let extra = console
+        .merge(enroll::router(backend.clone(), enroll_options))
+        .merge(updates::router(opts.fleet.apt.clone()));
     let handle =
         bianmin_platform_server::spawn_with(backend.clone(), backend.clone(), opts.server, extra)
             .await?;

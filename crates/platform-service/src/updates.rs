@@ -784,6 +784,15 @@ pub async fn regenerate_all(pool: &Pool, repo: &AptRepo) -> anyhow::Result<()> {
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&REPO_LOCK])
         .await?;
+    // Indexes a crash left half-written (no instance writes one now: the
+    // lock is held).
+    for entry in std::fs::read_dir(repo.dir.join("dists"))? {
+        let path = entry?.path();
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        if name.starts_with('.') && name.contains(".new-") && path.is_dir() {
+            std::fs::remove_dir_all(&path)?;
+        }
+    }
     for channel in CHANNELS {
         repo.regenerate(&tx, channel).await?;
     }
@@ -810,8 +819,9 @@ pub async fn newest_in(
 /// The repository over HTTP at `{API_PREFIX}/apt/…`: its files only, read
 /// as they are, no listing; a path with anything but plain names
 /// (`..`, hidden names such as an index being written, odd characters)
-/// is not found.
-pub fn router(repo: Arc<AptRepo>) -> Router {
+/// is not found. Without a repository every path is answered 404 "this
+/// platform distributes no software", as `GET /update` is.
+pub fn router(repo: Option<Arc<AptRepo>>) -> Router {
     Router::new()
         .route(
             &format!("{}{APT_PATH}/{{*path}}", bianmin_platform::api::API_PREFIX),
@@ -837,8 +847,18 @@ pub fn resolve(root: &Path, path: &str) -> Option<PathBuf> {
     Some(out)
 }
 
-async fn serve_file(State(repo): State<Arc<AptRepo>>, UrlPath(path): UrlPath<String>) -> Response {
+async fn serve_file(
+    State(repo): State<Option<Arc<AptRepo>>>,
+    UrlPath(path): UrlPath<String>,
+) -> Response {
     let not_found = || (StatusCode::NOT_FOUND, "not found\n").into_response();
+    let Some(repo) = repo else {
+        let body = serde_json::json!({
+            "code": "not_found",
+            "message": "this platform distributes no software",
+        });
+        return (StatusCode::NOT_FOUND, axum::Json(body)).into_response();
+    };
     let Some(file) = resolve(&repo.dir, &path) else {
         return not_found();
     };

@@ -677,4 +677,13 @@ async fn the_offer_follows_the_station_a_rollback_alerts_and_a_technician_promot
     .update_offer()
     .await;
     assert!(matches!(none, Err(PlatformError::NotFound)), "{none:?}");
+    let apt = reqwest::get(format!(
+        "{}/apt/dists/stable/InRelease",
+        plain.handle.base_url()
+    ))
+    .await
+    .unwrap();
+    assert_eq!(apt.status(), 404);
+    let said = apt.text().await.unwrap();
+    assert!(said.contains("distributes no software"), "{said}");
 }
