@@ -746,9 +746,15 @@ pub async fn promote(
 /// changes a release once.
 pub async fn auto_promote(pool: &Pool, repo: &AptRepo, now: i64) -> anyhow::Result<Vec<String>> {
     let client = pool.get().await?;
-    let Some(hours) = crate::fleet::setting(&client, AUTO_PROMOTE_SETTING)
+    // Read here rather than through `fleet::setting`: the fleet watch
+    // calls this module, and modules do not import each other back.
+    let Some(hours) = client
+        .query_opt(
+            "SELECT value FROM fleet_settings WHERE key = $1",
+            &[&AUTO_PROMOTE_SETTING],
+        )
         .await?
-        .and_then(|h| h.parse::<i64>().ok())
+        .and_then(|r| r.get::<_, String>(0).parse::<i64>().ok())
     else {
         return Ok(Vec::new());
     };
