@@ -26,6 +26,7 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
     ),
     (2, "console", include_str!("../migrations/0002_console.sql")),
     (3, "fleet", include_str!("../migrations/0003_fleet.sql")),
+    (4, "updates", include_str!("../migrations/0004_updates.sql")),
 ];
 
 /// A pool over `conninfo` (libpq key=value or a `postgresql://` URL).
@@ -165,6 +166,8 @@ pub struct PgBackend {
     nonces_purged_at: AtomicI64,
     /// Signs the remote configurations kiosks fetch.
     config_key: Arc<crate::fleet::ConfigKey>,
+    /// The APT repository; without it no software is offered.
+    apt: Option<Arc<crate::updates::AptRepo>>,
 }
 
 impl PgBackend {
@@ -175,7 +178,18 @@ impl PgBackend {
             conninfo: conninfo.to_string(),
             nonces_purged_at: AtomicI64::new(0),
             config_key: Arc::new(crate::fleet::ConfigKey::generate()),
+            apt: None,
         }
+    }
+
+    /// Offer the releases of `repo` to kiosks.
+    pub fn with_apt(mut self, repo: Option<Arc<crate::updates::AptRepo>>) -> PgBackend {
+        self.apt = repo;
+        self
+    }
+
+    pub fn apt(&self) -> Option<&Arc<crate::updates::AptRepo>> {
+        self.apt.as_ref()
     }
 
     /// Sign remote configurations with `key` (the one kiosks were told).
@@ -297,6 +311,115 @@ impl Backend for PgBackend {
             )
             .await
             .map_err(pg_error)?;
+        Ok(())
+    }
+
+    async fn update_offer(
+        &self,
+        terminal: &str,
+    ) -> BackendResult<Option<bianmin_platform::api::UpdateOffer>> {
+        if self.apt.is_none() {
+            return Ok(None);
+        }
+        let client = self.pool.get().await.map_err(pool_error)?;
+        // The station an enrolled terminal belongs to, else the one its
+        // heartbeats name; a kiosk of no station follows stable.
+        let station = client
+            .query_opt(
+                "SELECT channel, window_start, window_end FROM stations WHERE code =
+                     COALESCE((SELECT station_code FROM terminals WHERE terminal_id = $1),
+                              (SELECT station_code FROM kiosks WHERE terminal_id = $1))",
+                &[&terminal],
+            )
+            .await
+            .map_err(pg_error)?;
+        let (channel, window) = match station {
+            Some(row) => {
+                let window = match (row.get::<_, Option<String>>(1), row.get(2)) {
+                    (Some(start), Some(end)) => {
+                        Some(bianmin_platform::api::MaintenanceWindow { start, end })
+                    }
+                    _ => None,
+                };
+                (row.get::<_, String>(0), window)
+            }
+            None => ("stable".to_string(), None),
+        };
+        let version = crate::updates::newest_in(&client, &channel)
+            .await
+            .map_err(pg_error)?;
+        Ok(Some(bianmin_platform::api::UpdateOffer {
+            channel,
+            version,
+            window,
+        }))
+    }
+
+    async fn update_report(
+        &self,
+        terminal: &str,
+        report: bianmin_platform::api::UpdateReport,
+        now: i64,
+    ) -> BackendResult<()> {
+        use bianmin_platform::api::UpdateOutcome;
+        let outcome = crate::updates::outcome_name(report.outcome);
+        let mut client = self.pool.get().await.map_err(pool_error)?;
+        let tx = client.transaction().await.map_err(pg_error)?;
+        tx.execute(
+            "INSERT INTO update_reports (terminal_id, from_version, to_version, outcome, detail, at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[&terminal, &report.from, &report.to, &outcome, &report.detail, &now],
+        )
+        .await
+        .map_err(pg_error)?;
+        tx.execute(
+            "UPDATE kiosks SET update_version = $2, update_from = $3, update_outcome = $4,
+                 update_detail = $5, update_at = $6
+             WHERE terminal_id = $1",
+            &[
+                &terminal,
+                &report.to,
+                &report.from,
+                &outcome,
+                &report.detail,
+                &now,
+            ],
+        )
+        .await
+        .map_err(pg_error)?;
+        let short: String = report.detail.chars().take(200).collect();
+        match report.outcome {
+            UpdateOutcome::RolledBack | UpdateOutcome::Failed => {
+                let enabled = tx
+                    .query_opt(
+                        "SELECT 1 FROM alert_rules WHERE rule = 'update_failed' AND enabled",
+                        &[],
+                    )
+                    .await
+                    .map_err(pg_error)?
+                    .is_some();
+                if enabled {
+                    let detail = if report.outcome == UpdateOutcome::RolledBack {
+                        format!(
+                            "{} 安装后不正常，已回滚到 {}：{short}",
+                            report.to, report.from
+                        )
+                    } else {
+                        format!("{} 未能安装，仍运行 {}：{short}", report.to, report.from)
+                    };
+                    crate::fleet::open_alert(&tx, terminal, "update_failed", &detail, now)
+                        .await
+                        .map_err(pg_error)?;
+                }
+            }
+            UpdateOutcome::Healthy => {
+                crate::fleet::close_alert(&tx, terminal, "update_failed", now)
+                    .await
+                    .map_err(pg_error)?;
+            }
+            UpdateOutcome::Downloaded => {}
+        }
+        tx.commit().await.map_err(pg_error)?;
         Ok(())
     }
 

@@ -30,7 +30,12 @@ pub const RULES: &[(&str, &str, &str)] = &[
     ("restarts", "频繁重启", "一小时内重启超过（次）"),
     ("device_fault", "设备故障", ""),
     ("content_refused", "办事指南包被拒收", ""),
+    ("update_failed", "软件更新失败", ""),
 ];
+
+/// Rules a heartbeat does not decide: "offline" is the watch's, an
+/// update's failure is closed only by a later healthy installation.
+const NOT_FROM_HEARTBEATS: &[&str] = &["offline", "update_failed"];
 
 pub fn rule_title(rule: &str) -> &'static str {
     RULES
@@ -77,6 +82,9 @@ pub struct FleetOptions {
     /// The key remote configurations are signed with (every instance the
     /// same: `serve --config-key-file`); a fresh one for demo and tests.
     pub config_key: Arc<ConfigKey>,
+    /// The signed APT repository (`serve --apt-dir`); without it the
+    /// platform distributes no software and promotes nothing.
+    pub apt: Option<Arc<crate::updates::AptRepo>>,
 }
 
 impl Default for FleetOptions {
@@ -86,6 +94,7 @@ impl Default for FleetOptions {
             webhook_timeout: Duration::from_secs(5),
             enroll: Default::default(),
             config_key: Arc::new(ConfigKey::generate()),
+            apt: None,
         }
     }
 }
@@ -344,7 +353,7 @@ async fn enabled_rules(
 
 /// Open `rule`'s alert for `terminal` unless one is open; the opening is
 /// queued for the webhook.
-async fn open_alert(
+pub(crate) async fn open_alert(
     client: &impl GenericClient,
     terminal: &str,
     rule: &str,
@@ -374,7 +383,7 @@ async fn open_alert(
 }
 
 /// Close `rule`'s open alert for `terminal`, if any.
-async fn close_alert(
+pub(crate) async fn close_alert(
     client: &impl GenericClient,
     terminal: &str,
     rule: &str,
@@ -490,7 +499,10 @@ pub async fn observe_heartbeat(
         .get(0);
     let rules = enabled_rules(client).await?;
     let holding = beat.conditions(&rules, restarts);
-    for (rule, _, _) in RULES.iter().filter(|(rule, _, _)| *rule != "offline") {
+    for (rule, _, _) in RULES
+        .iter()
+        .filter(|(rule, _, _)| !NOT_FROM_HEARTBEATS.contains(rule))
+    {
         match holding.iter().find(|(r, _)| r == rule) {
             Some((_, detail)) if rules.contains_key(*rule) => {
                 open_alert(client, terminal, rule, detail, now).await?;
@@ -695,7 +707,8 @@ impl Drop for WatchGuard {
     }
 }
 
-/// The watch: every `every`, the offline sweep and webhook deliveries.
+/// The watch: every `every`, the offline sweep, automatic promotions of
+/// releases (with a repository) and webhook deliveries.
 /// Failures (a database away) are logged and tried again next round.
 pub fn watch(pool: Pool, options: FleetOptions) -> WatchGuard {
     WatchGuard(tokio::spawn(async move {
@@ -718,6 +731,11 @@ pub fn watch(pool: Pool, options: FleetOptions) -> WatchGuard {
             let now = chrono::Utc::now().timestamp();
             if let Err(e) = sweep_offline(&pool, now).await {
                 tracing::warn!(error = %e, "fleet watch: offline sweep");
+            }
+            if let Some(repo) = &options.apt {
+                if let Err(e) = crate::updates::auto_promote(&pool, repo, now).await {
+                    tracing::warn!(error = %e, "fleet watch: automatic promotion");
+                }
             }
             if let Err(e) = deliver_webhooks(&pool, &http, now).await {
                 tracing::warn!(error = %e, "fleet watch: webhook");

@@ -16,6 +16,7 @@ pub mod enroll;
 pub mod fleet;
 pub mod screenshots;
 pub mod seal;
+pub mod updates;
 
 use bianmin_platform_server::{ServerHandle, ServerOptions};
 use std::sync::Arc;
@@ -54,8 +55,14 @@ pub async fn spawn(opts: ServiceOptions) -> anyhow::Result<Service> {
     db::migrate(&pool).await?;
     let backend = Arc::new(
         PgBackend::new(pool, opts.data_key, &opts.conninfo)
-            .with_config_key(opts.fleet.config_key.clone()),
+            .with_config_key(opts.fleet.config_key.clone())
+            .with_apt(opts.fleet.apt.clone()),
     );
+    if let Some(repo) = &opts.fleet.apt {
+        // A first repository gets its (empty) channels; one a crash
+        // interrupted is made whole from the database.
+        updates::regenerate_all(backend.pool(), repo).await?;
+    }
     let watch = fleet::watch(backend.pool().clone(), opts.fleet.clone());
     let console = console::router(console::Console {
         backend: backend.clone(),
@@ -65,7 +72,9 @@ pub async fn spawn(opts: ServiceOptions) -> anyhow::Result<Service> {
     });
     let mut enroll_options = opts.fleet.enroll;
     enroll_options.config_public_key = Some(opts.fleet.config_key.public());
-    let extra = console.merge(enroll::router(backend.clone(), enroll_options));
+    let extra = console
+        .merge(enroll::router(backend.clone(), enroll_options))
+        .merge(updates::router(opts.fleet.apt.clone()));
     let handle =
         bianmin_platform_server::spawn_with(backend.clone(), backend.clone(), opts.server, extra)
             .await?;

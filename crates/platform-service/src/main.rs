@@ -5,6 +5,9 @@
 //! bianmin-platform serve --database 'host=/run/postgresql dbname=bianmin' \
 //!     --data-key-file /etc/bianmin-platform/data.key --terminals-file /etc/bianmin-platform/terminals
 //! bianmin-platform migrate --database …
+//! bianmin-platform new-apt-key --gnupg-home /etc/bianmin-platform/apt-gnupg
+//! bianmin-platform release add bianmin_0.90.2_arm64.deb --database … \
+//!     --apt-dir /var/lib/bianmin-platform/apt --apt-gnupg-home /etc/bianmin-platform/apt-gnupg
 //! ```
 //!
 //! Secrets never come from the command line: the database URL may carry a
@@ -18,6 +21,7 @@ use bianmin_platform_server::secrets::{parse_terminals, read_private, take_env};
 use bianmin_platform_server::{Doc, ServerOptions, TlsOptions};
 use bianmin_platform_service::console::auth::{upsert_staff, Role};
 use bianmin_platform_service::fleet::{EnrollOptions, FleetOptions};
+use bianmin_platform_service::updates::{self, KeyAlgorithm};
 use bianmin_platform_service::{
     cluster, db, publish_if_missing, seed_demo_staff, DataKey, ServiceOptions,
 };
@@ -103,6 +107,30 @@ enum Command {
         /// kiosks enrolled now refuse configurations after a restart.
         #[arg(long, value_name = "FILE")]
         config_key_file: Option<PathBuf>,
+        /// The signed APT repository kiosks update from, served at
+        /// `{kiosk API URL}/apt` (a directory every instance shares).
+        /// Without it the platform distributes no software.
+        #[arg(long, value_name = "DIR", requires = "apt_gnupg_home")]
+        apt_dir: Option<PathBuf>,
+        /// The GnuPG home holding the repository's one signing key
+        /// (`new-apt-key`).
+        #[arg(long, value_name = "DIR", requires = "apt_dir")]
+        apt_gnupg_home: Option<PathBuf>,
+    },
+    /// Make the APT repository's signing key (no passphrase, no expiry) in
+    /// a new GnuPG home, and export its public half there as
+    /// archive-key.gpg (for the kiosks' `signed-by=`) and archive-key.asc.
+    NewAptKey {
+        #[arg(long, value_name = "DIR")]
+        gnupg_home: PathBuf,
+        /// ed25519 or rsa3072.
+        #[arg(long, default_value = "ed25519")]
+        algorithm: String,
+    },
+    /// Software releases in the APT repository.
+    Release {
+        #[command(subcommand)]
+        action: ReleaseAction,
     },
     /// Add a member of staff (or reset one's password and role); the
     /// password is read from BIANMIN_PLATFORM_STAFF_PASSWORD or standard input.
@@ -136,6 +164,21 @@ enum Command {
     Migrate {
         #[arg(long)]
         database: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReleaseAction {
+    /// Publish a .deb of the package bianmin to the canary channel (a
+    /// technician promotes it to stable in the console).
+    Add {
+        file: PathBuf,
+        #[arg(long)]
+        database: Option<String>,
+        #[arg(long, value_name = "DIR")]
+        apt_dir: PathBuf,
+        #[arg(long, value_name = "DIR")]
+        apt_gnupg_home: PathBuf,
     },
 }
 
@@ -217,6 +260,56 @@ fn run(args: Args) -> anyhow::Result<()> {
                 Ok(())
             })
         }
+        Command::NewAptKey {
+            gnupg_home,
+            algorithm,
+        } => {
+            let algorithm =
+                KeyAlgorithm::parse(&algorithm).context("--algorithm is ed25519 or rsa3072")?;
+            let rt = tokio::runtime::Runtime::new()?;
+            let fingerprint = rt.block_on(updates::new_key(&gnupg_home, algorithm))?;
+            println!(
+                "signing key {fingerprint} in {home}; kiosks pin {home}/archive-key.gpg",
+                home = gnupg_home.display()
+            );
+            Ok(())
+        }
+        Command::Release {
+            action:
+                ReleaseAction::Add {
+                    file,
+                    database: flag,
+                    apt_dir,
+                    apt_gnupg_home,
+                },
+        } => {
+            let conninfo = database(flag)?;
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(async {
+                let pool = db::pool(&conninfo, 2)?;
+                db::migrate(&pool).await?;
+                let repo = updates::AptRepo::open(&apt_dir, &apt_gnupg_home).await?;
+                let now = chrono::Utc::now().timestamp();
+                match updates::add_release(&pool, &repo, &file, "cli", now).await? {
+                    Ok(updates::Added::Release(info)) => {
+                        println!(
+                            "{} {} ({}) is in canary",
+                            info.package, info.version, info.architecture
+                        )
+                    }
+                    Ok(updates::Added::Architecture(info)) => println!(
+                        "{} {} ({}) added to the channels that hold {}",
+                        info.package, info.version, info.architecture, info.version
+                    ),
+                    Ok(updates::Added::AlreadyThere(info)) => println!(
+                        "{} {} ({}) was already published; nothing changed",
+                        info.package, info.version, info.architecture
+                    ),
+                    Err(why) => anyhow::bail!("{why}"),
+                }
+                Ok(())
+            })
+        }
         Command::Migrate { database: flag } => {
             let conninfo = database(flag)?;
             let rt = tokio::runtime::Runtime::new()?;
@@ -243,6 +336,8 @@ fn run(args: Args) -> anyhow::Result<()> {
             public_url,
             ca_file,
             config_key_file,
+            apt_dir,
+            apt_gnupg_home,
         } => {
             if allow_fault_injection && !listen.ip().is_loopback() {
                 anyhow::bail!(
@@ -310,6 +405,12 @@ fn run(args: Args) -> anyhow::Result<()> {
             };
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(async move {
+                let apt = match (&apt_dir, &apt_gnupg_home) {
+                    (Some(dir), Some(home)) => {
+                        Some(Arc::new(updates::AptRepo::open(dir, home).await?))
+                    }
+                    _ => None,
+                };
                 let service = bianmin_platform_service::spawn(ServiceOptions {
                     fleet: FleetOptions {
                         enroll: EnrollOptions {
@@ -319,6 +420,7 @@ fn run(args: Args) -> anyhow::Result<()> {
                             config_public_key: None,
                         },
                         config_key: Arc::new(config_key),
+                        apt,
                         ..FleetOptions::default()
                     },
                     conninfo,
@@ -351,8 +453,15 @@ fn run(args: Args) -> anyhow::Result<()> {
 fn demo(listen: SocketAddr) -> anyhow::Result<()> {
     println!("starting a throwaway PostgreSQL cluster…");
     let cluster = cluster::TempCluster::start()?;
+    // The demo's own signing key and an empty repository, thrown away
+    // with the cluster.
+    let apt_temp = tempfile::tempdir()?;
+    let apt_home = apt_temp.path().join("gnupg");
+    let apt_dir = apt_temp.path().join("apt");
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
+        updates::new_key(&apt_home, KeyAlgorithm::Ed25519).await?;
+        let apt = Arc::new(updates::AptRepo::open(&apt_dir, &apt_home).await?);
         let conninfo = cluster.fresh_database().await?;
         let service = bianmin_platform_service::spawn(ServiceOptions {
             fleet: FleetOptions {
@@ -360,6 +469,7 @@ fn demo(listen: SocketAddr) -> anyhow::Result<()> {
                     content_public_key: bianmin_core::package::DEMO_PUBLIC_KEY.into(),
                     ..EnrollOptions::default()
                 },
+                apt: Some(apt),
                 ..FleetOptions::default()
             },
             conninfo,
@@ -400,9 +510,18 @@ fn demo(listen: SocketAddr) -> anyhow::Result<()> {
             cluster.socket_dir().display()
         );
         println!("terminal secret (demo, public): {DEMO_SECRET}");
+        println!(
+            "APT repository: {}/apt (key {}; `release add --apt-dir {} --apt-gnupg-home {}`)",
+            handle.base_url(),
+            apt_home.join("archive-key.gpg").display(),
+            apt_dir.display(),
+            apt_home.display()
+        );
         tokio::signal::ctrl_c().await?;
         handle.shutdown().await;
+        updates::stop_agent(&apt_home);
         drop(cluster);
+        drop(apt_temp);
         Ok(())
     })
 }

@@ -10,6 +10,7 @@ use crate::fleet::{
     check_remote_config, check_webhook_url, device_state_title, device_title, parse_hours,
     rule_title, setting, RULES, WEBHOOK_SETTING,
 };
+use crate::updates::{channel_title, outcome_title, CHANNELS};
 use axum::extract::{Form, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -18,6 +19,10 @@ use maud::{html, Markup, PreEscaped};
 use std::collections::{BTreeMap, HashMap};
 
 const TECHNICIAN: &[Role] = &[Role::Technician];
+
+fn update_is_bad(outcome: &str) -> bool {
+    matches!(outcome, "rolled_back" | "failed")
+}
 
 /// Seconds without a heartbeat after which a kiosk counts as offline: the
 /// offline rule's threshold (15 minutes when the rule is off).
@@ -50,6 +55,9 @@ struct KioskRow {
     uptime_secs: i64,
     restarts_24h: i64,
     open_alerts: Vec<String>,
+    /// The latest installation report: (version tried, from, outcome,
+    /// detail, when).
+    update: Option<(String, String, String, String, i64)>,
 }
 
 impl KioskRow {
@@ -72,7 +80,9 @@ async fn kiosk_rows(
                     (SELECT count(*) FROM kiosk_restarts r
                      WHERE r.terminal_id = k.terminal_id AND r.at > $1),
                     (SELECT string_agg(a.rule, ',' ORDER BY a.opened_at) FROM alerts a
-                     WHERE a.terminal_id = k.terminal_id AND a.closed_at IS NULL)
+                     WHERE a.terminal_id = k.terminal_id AND a.closed_at IS NULL),
+                    k.update_version, k.update_from, k.update_outcome, k.update_detail,
+                    k.update_at
              FROM kiosks k LEFT JOIN stations s ON s.code = k.station_code
              WHERE $2::text IS NULL OR k.station_code = $2 OR k.terminal_id = $2
              ORDER BY k.station_code NULLS LAST, k.terminal_id",
@@ -101,6 +111,12 @@ async fn kiosk_rows(
                 .get::<_, Option<String>>(15)
                 .map(|s| s.split(',').map(str::to_string).collect())
                 .unwrap_or_default(),
+            update: match (r.get(16), r.get(17), r.get(18), r.get(19), r.get(20)) {
+                (Some(to), Some(from), Some(outcome), Some(detail), Some(at)) => {
+                    Some((to, from, outcome, detail, at))
+                }
+                _ => None,
+            },
         })
         .collect())
 }
@@ -244,6 +260,11 @@ pub async fn county(State(c): State<Shared>, headers: HeaderMap, Query(q): Param
                         td { (disk_words(k.free_disk_bytes, k.total_disk_bytes)) }
                         td {
                             "程序 " (k.version)
+                            @if let Some((to, _, outcome, _, _)) = &k.update {
+                                br; span class=[update_is_bad(outcome).then_some("owed")] data-update=(outcome) {
+                                    "更新 " (to) "：" (outcome_title(outcome))
+                                }
+                            }
                             br; "配置 " (k.config_version.as_deref().unwrap_or("—"))
                             br; "指南 " (k.content_version.as_deref().unwrap_or("—"))
                         }
@@ -855,6 +876,21 @@ pub async fn kiosk(
                     tr { td { "待上报" } td { (k.queue_depth) " 条" @if let Some(age) = k.oldest_pending_secs { "，最早一条已等 " (duration_words(age)) } } }
                     tr { td { "磁盘剩余" } td { (disk_words(k.free_disk_bytes, k.total_disk_bytes)) } }
                     tr { td { "程序版本" } td { (k.version) } }
+                    tr {
+                        td { "软件更新" }
+                        td id="kiosk-update" {
+                            @match &k.update {
+                                Some((to, from, outcome, detail, at)) => {
+                                    span class=[update_is_bad(outcome).then_some("owed")] {
+                                        (from) " → " (to) "：" (outcome_title(outcome))
+                                    }
+                                    "（" (shown_time(*at)) "）"
+                                    @if !detail.is_empty() { br; (detail) }
+                                }
+                                None => { "终端还没有报告过更新。" }
+                            }
+                        }
+                    }
                     tr { td { "配置版本" } td { (k.config_version.as_deref().unwrap_or("—")) } }
                     tr { td { "办事指南版本" } td { (k.content_version.as_deref().unwrap_or("—")) } }
                     tr { td { "已运行" } td { (duration_words(k.uptime_secs)) "，24 小时内重启 " (k.restarts_24h) " 次" } }
@@ -902,6 +938,8 @@ struct StationRow {
     hours: Option<String>,
     kiosks: i64,
     online: i64,
+    channel: String,
+    window: Option<(String, String)>,
 }
 
 async fn station_rows(
@@ -912,7 +950,8 @@ async fn station_rows(
     Ok(client
         .query(
             "SELECT s.code, s.name, s.address, s.opening_hours,
-                    count(k.terminal_id), count(k.terminal_id) FILTER (WHERE k.last_received_at >= $1)
+                    count(k.terminal_id), count(k.terminal_id) FILTER (WHERE k.last_received_at >= $1),
+                    s.channel, s.window_start, s.window_end
              FROM stations s LEFT JOIN kiosks k ON k.station_code = s.code
              GROUP BY s.code ORDER BY s.code",
             &[&(now - after)],
@@ -926,6 +965,11 @@ async fn station_rows(
             hours: r.get(3),
             kiosks: r.get(4),
             online: r.get(5),
+            channel: r.get(6),
+            window: match (r.get(7), r.get(8)) {
+                (Some(start), Some(end)) => Some((start, end)),
+                _ => None,
+            },
         })
         .collect())
 }
@@ -947,7 +991,7 @@ fn stations_page(
                 None => {}
             }
             table id="stations" {
-                tr { th { "区划代码" } th { "站点" } th { "地址" } th { "营业时间" } th { "终端" } th { "注册终端" } }
+                tr { th { "区划代码" } th { "站点" } th { "地址" } th { "营业时间" } th { "终端" } th { "软件更新" } th { "注册终端" } }
                 @for st in rows {
                     tr data-station=(st.code) {
                         td { (st.code) }
@@ -955,6 +999,20 @@ fn stations_page(
                         td { (st.address) }
                         td { (st.hours.as_deref().unwrap_or("24 小时")) }
                         td { (st.online) " / " (st.kiosks) " 台在线" br; a href={"/console/fleet/stations/" (st.code) "/config"} id={"config-" (st.code)} { "站点配置" } }
+                        td {
+                            form method="post" action={"/console/fleet/stations/" (st.code) "/updates"} id={"updates-" (st.code)} {
+                                input type="hidden" name="csrf" value=(s.csrf);
+                                (channel_select(&format!("channel-{}", st.code), &st.channel))
+                                br; "维护时段 "
+                                input name="window_start" id={"window-start-" (st.code)} size="5" placeholder="22:00"
+                                    value=(st.window.as_ref().map(|w| w.0.as_str()).unwrap_or(""));
+                                " 至 "
+                                input name="window_end" id={"window-end-" (st.code)} size="5" placeholder="05:00"
+                                    value=(st.window.as_ref().map(|w| w.1.as_str()).unwrap_or(""));
+                                " "
+                                button type="submit" id={"save-updates-" (st.code)} { "保存" }
+                            }
+                        }
                         td {
                             form method="post" action={"/console/fleet/stations/" (st.code) "/codes"} {
                                 input type="hidden" name="csrf" value=(s.csrf);
@@ -986,6 +1044,13 @@ fn stations_page(
                     p { label for="code" { "区划代码（12 位）" } input id="code" name="code" size="14" pattern="[0-9]{12}" required; }
                     p { label for="address" { "地址" } input id="address" name="address" size="50"; }
                     p { label for="hours" { "营业时间（如 08:30-17:30，空为 24 小时）" } input id="hours" name="hours" size="14"; }
+                    p { label for="channel" { "软件更新渠道" } (channel_select("channel", "stable")) }
+                    p {
+                        label for="window_start" { "维护时段（终端只在这段时间内安装更新，如 22:00 至 05:00；都空为居民办完即可安装）" }
+                        input id="window_start" name="window_start" size="5";
+                        " 至 "
+                        input id="window_end" name="window_end" size="5";
+                    }
                     p { button type="submit" id="create-station" { "新建" } }
                 }
             }
@@ -1016,6 +1081,116 @@ async fn stations_reply(
     .await;
     match loaded {
         Ok((rows, pin_set)) => stations_page(s, &rows, pin_set, message),
+        Err(e) => db_failure(e),
+    }
+}
+
+/// The channel a station follows, as a drop-down.
+fn channel_select(id: &str, current: &str) -> Markup {
+    html! {
+        select name="channel" id=(id) {
+            @for channel in CHANNELS {
+                option value=(channel) selected[*channel == current] {
+                    (channel_title(channel))
+                    @if *channel == "canary" { "（先试新版本）" }
+                }
+            }
+        }
+    }
+}
+
+/// A station's update fields checked: the channel, and the maintenance
+/// window both empty or two different `HH:MM` times.
+fn check_updates(
+    channel: &str,
+    start: &str,
+    end: &str,
+) -> Result<Option<(String, String)>, String> {
+    if !CHANNELS.contains(&channel) {
+        return Err("软件更新渠道只能是试点版或稳定版。".into());
+    }
+    match (start.is_empty(), end.is_empty()) {
+        (true, true) => Ok(None),
+        (false, false) => {
+            let window = bianmin_platform::api::MaintenanceWindow {
+                start: start.to_string(),
+                end: end.to_string(),
+            };
+            // Two digits each way, as kiosks and the contract read it.
+            let shaped = |t: &str| t.len() == 5 && t.as_bytes()[2] == b':';
+            if shaped(start) && shaped(end) && window.is_valid() {
+                Ok(Some((window.start, window.end)))
+            } else {
+                Err("维护时段应为两个不同的时刻，格式如 22:00 至 05:00（可跨过午夜）。".into())
+            }
+        }
+        _ => Err("维护时段要同时填写开始和结束，或都留空。".into()),
+    }
+}
+
+pub async fn save_station_updates(
+    State(c): State<Shared>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let s = match staff_posting(&c, &headers, TECHNICIAN, &form).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let field = |k: &str| form.get(k).map(|v| v.trim()).unwrap_or("");
+    let channel = field("channel");
+    let window = match check_updates(channel, field("window_start"), field("window_end")) {
+        Ok(w) => w,
+        Err(why) => return stations_reply(&c, &s, Some(Err(why))).await,
+    };
+    let (start, end) = match &window {
+        Some((a, b)) => (Some(a.as_str()), Some(b.as_str())),
+        None => (None, None),
+    };
+    let saved = async {
+        let client = c.backend.pool().get().await?;
+        let n = client
+            .execute(
+                "UPDATE stations SET channel = $2, window_start = $3, window_end = $4
+                 WHERE code = $1",
+                &[&code, &channel, &start, &end],
+            )
+            .await?;
+        if n == 1 {
+            let detail = format!(
+                "{code} channel={channel} window={}",
+                window
+                    .as_ref()
+                    .map_or("none".into(), |(a, b)| format!("{a}-{b}"))
+            );
+            auth::audit(
+                c.backend.pool(),
+                &s.username,
+                "station_updates",
+                &detail,
+                now_secs(),
+            )
+            .await?;
+        }
+        anyhow::Ok(n == 1)
+    }
+    .await;
+    match saved {
+        Ok(true) => {
+            let when = match &window {
+                Some((a, b)) => format!("每天 {a} 至 {b} 安装"),
+                None => "居民办完即可安装".to_string(),
+            };
+            let m = format!(
+                "已保存：站点 {code} 跟随{}，{when}。",
+                channel_title(channel)
+            );
+            stations_reply(&c, &s, Some(Ok(m))).await
+        }
+        Ok(false) => {
+            stations_reply(&c, &s, Some(Err(format!("没有区划代码为 {code} 的站点。")))).await
+        }
         Err(e) => db_failure(e),
     }
 }
@@ -1054,18 +1229,30 @@ pub async fn create_station(
         field("address"),
         field("hours"),
     );
+    let channel = form
+        .get("channel")
+        .map(|v| v.trim().to_string())
+        .unwrap_or_else(|| "stable".into());
     let now = now_secs();
     let outcome = async {
         let client = c.backend.pool().get().await?;
-        anyhow::Ok(match check_station(&name, &code, &hours) {
+        let checked = check_station(&name, &code, &hours).and_then(|()| {
+            check_updates(&channel, &field("window_start"), &field("window_end"))
+        });
+        anyhow::Ok(match checked {
             Err(why) => Err(why),
-            Ok(()) => {
+            Ok(window) => {
                 let hours = (!hours.is_empty()).then_some(hours.as_str());
+                let (start, end) = match &window {
+                    Some((a, b)) => (Some(a.as_str()), Some(b.as_str())),
+                    None => (None, None),
+                };
                 let added = client
                     .execute(
-                        "INSERT INTO stations (code, name, address, opening_hours, created_at, created_by)
-                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                        &[&code, &name, &address, &hours, &now, &s.username],
+                        "INSERT INTO stations (code, name, address, opening_hours, created_at, created_by,
+                             channel, window_start, window_end)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+                        &[&code, &name, &address, &hours, &now, &s.username, &channel, &start, &end],
                     )
                     .await?;
                 if added == 1 {

@@ -9,7 +9,8 @@
 //!   the publisher's key and checked before anything of it is served),
 //!   preview a guide, roll back.
 //! - County technicians: stations, every kiosk's live status (county and
-//!   station views), alerts with their history, rules and webhook.
+//!   station views), alerts with their history, rules and webhook;
+//!   software releases and their channels (版本发布).
 //! - Supervisors: 好差评 by service and month with a chart, 差评 answered
 //!   within the deadline, 办不成事 reports, CSV export, the audit trail.
 //!
@@ -19,6 +20,7 @@
 pub mod auth;
 mod fleet;
 mod pages;
+mod releases;
 
 use crate::db::PgBackend;
 use auth::{Role, Staff, SESSION_COOKIE};
@@ -98,6 +100,13 @@ pub fn router(console: Console) -> Router {
             "/console/fleet/stations/{code}/config/rollback",
             post(fleet::rollback_station_config),
         )
+        .route(
+            "/console/fleet/stations/{code}/updates",
+            post(fleet::save_station_updates),
+        )
+        .route("/console/releases", get(releases::releases))
+        .route("/console/releases/promote", post(releases::promote))
+        .route("/console/releases/auto", post(releases::save_auto))
         .route("/console/alerts", get(fleet::alerts))
         .route("/console/alerts/rules", post(fleet::save_rules))
         .with_state(shared)

@@ -53,6 +53,7 @@ pub(crate) fn page(title: &str, who: Option<&Staff>, current: &str, body: Markup
                                 (Role::Technician, "/console/fleet", "终端状态"),
                                 (Role::Technician, "/console/fleet/stations", "站点"),
                                 (Role::Technician, "/console/alerts", "告警"),
+                                (Role::Technician, "/console/releases", "版本发布"),
                             ] {
                                 @if s.role == role {
                                     a href=(href) class=[(current == href).then_some("on")] { (label) }
