@@ -16,7 +16,7 @@
 //! target/tmp/window-* when it fails.
 
 mod desktop;
-// mod update; (enabled once the platform side is merged)
+mod update;
 mod x11;
 
 use desktop::Xvfb;

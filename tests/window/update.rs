@@ -18,7 +18,6 @@
 //! skipped. The package is purged afterwards, whatever happens.
 
 use super::desktop::Xvfb;
-use bianmin_platform::api::UpdateOutcome;
 use bianmin_platform_service::updates;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -96,7 +95,11 @@ fn build_deb(version: &str, out_dir: &Path) -> PathBuf {
         .trim()
         .to_string();
     let path = PathBuf::from(path);
-    assert!(path.is_file(), "cargo deb wrote no file: {}", path.display());
+    assert!(
+        path.is_file(),
+        "cargo deb wrote no file: {}",
+        path.display()
+    );
     path
 }
 
@@ -106,7 +109,11 @@ fn broken_deb(good: &Path, version: &str, work: &Path) -> PathBuf {
     let tree = work.join("broken-tree");
     check(
         "dpkg-deb -R",
-        Command::new("dpkg-deb").arg("-R").arg(good).arg(&tree).output(),
+        Command::new("dpkg-deb")
+            .arg("-R")
+            .arg(good)
+            .arg(&tree)
+            .output(),
     );
     std::fs::write(
         tree.join("usr/bin/bianmin"),
@@ -149,6 +156,7 @@ impl Drop for Cleanup {
                 .env("BIANMIN_PURGE_FORCE", "1")
                 .output();
         }
+        let _ = std::fs::remove_file("/etc/apt/keyrings/bianmin-archive.gpg");
     }
 }
 
@@ -166,7 +174,9 @@ fn update_pass(origin_env: &[(&str, String)], state: &Path, display: &str) -> St
             .envs(origin_env.iter().map(|(k, v)| (*k, v.as_str())))
             .output(),
     );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    eprintln!("updater: {}", said.trim());
+    said
 }
 
 #[test]
@@ -192,30 +202,39 @@ fn the_updater_installs_a_healthy_version_and_rolls_back_a_broken_one() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let gnupg = work.path().join("gnupg");
     let repo_dir = work.path().join("apt");
-    let svc = rt.block_on(async {
+    let (svc, repo) = rt.block_on(async {
         updates::new_key(&gnupg, updates::KeyAlgorithm::Ed25519)
             .await
             .unwrap();
-        bianmin_testkit::postgres_service_with_apt(&repo_dir, &gnupg).await
+        let repo = std::sync::Arc::new(updates::AptRepo::open(&repo_dir, &gnupg).await.unwrap());
+        (
+            bianmin_testkit::postgres_service_with_apt(repo.clone()).await,
+            repo,
+        )
     });
-    let publish = |deb: &Path| {
+    // The kiosk belongs to no station here: it follows stable, so each
+    // release is promoted as soon as it is added.
+    let publish = |deb: &Path, version: &str| {
         rt.block_on(async {
-            let repo = svc.apt.as_ref().expect("the service's repository");
-            let added = updates::add_release(svc.backend.pool(), repo, deb, "test", 0)
+            let pool = svc.backend.pool();
+            updates::add_release(pool, &repo, deb, "test", 0)
                 .await
-                .unwrap();
-            let added = added.unwrap_or_else(|refused| panic!("refused: {refused}"));
-            assert!(updates::promote(svc.backend.pool(), repo, &added.version, "test", 0)
+                .unwrap()
+                .unwrap_or_else(|refused| panic!("refused: {refused}"));
+            assert!(updates::promote(pool, &repo, version, "test", 0)
                 .await
                 .unwrap());
         })
     };
-    publish(&debs[0]);
-    publish(&debs[1]);
+    publish(&debs[0], VERSIONS[0]);
+    publish(&debs[1], VERSIONS[1]);
 
     // 0.1.1 installed by hand, configured for the loopback platform, the
     // archive key pinned where the updater expects it.
-    check("dpkg -i 0.1.1", Command::new("dpkg").arg("-i").arg(&debs[0]).output());
+    check(
+        "dpkg -i 0.1.1",
+        Command::new("dpkg").arg("-i").arg(&debs[0]).output(),
+    );
     assert_eq!(installed_version(), "0.1.1");
     let api = svc.handle.base_url().to_string();
     std::fs::write(
@@ -226,7 +245,12 @@ fn the_updater_installs_a_healthy_version_and_rolls_back_a_broken_one() {
         ),
     )
     .unwrap();
-    std::fs::copy(gnupg.join("archive-key.gpg"), "/etc/bianmin/archive-key.gpg").unwrap();
+    std::fs::create_dir_all("/etc/apt/keyrings").unwrap();
+    std::fs::copy(
+        gnupg.join("archive-key.gpg"),
+        "/etc/apt/keyrings/bianmin-archive.gpg",
+    )
+    .unwrap();
     let secret = [(
         "BIANMIN_PLATFORM_SECRET",
         bianmin_testkit::SECRET.to_string(),
@@ -240,7 +264,7 @@ fn the_updater_installs_a_healthy_version_and_rolls_back_a_broken_one() {
     assert_eq!(installed_version(), "0.1.2");
 
     // 0.1.3 exits at start: rolled back to 0.1.2 by the updater itself.
-    publish(&debs[2]);
+    publish(&debs[2], VERSIONS[2]);
     let said = update_pass(&secret, &state, &xvfb.name());
     assert!(said.contains("RolledBack"), "{said}");
     assert!(said.contains("exited at start"), "{said}");
@@ -251,8 +275,22 @@ fn the_updater_installs_a_healthy_version_and_rolls_back_a_broken_one() {
     assert_eq!(installed_version(), "0.1.2");
 
     // The county sees both outcomes.
-    let reports = rt.block_on(updates::reports_of(svc.backend.pool(), "T0001"));
-    let outcomes: Vec<_> = reports.iter().map(|r| (r.to.as_str(), r.outcome)).collect();
-    assert!(outcomes.contains(&("0.1.2", UpdateOutcome::Healthy)), "{outcomes:?}");
-    assert!(outcomes.contains(&("0.1.3", UpdateOutcome::RolledBack)), "{outcomes:?}");
+    let outcomes: Vec<(String, String)> = rt.block_on(async {
+        let db = svc.backend.pool().get().await.unwrap();
+        db.query(
+            "SELECT to_version, outcome FROM update_reports WHERE terminal_id = 'T0001' ORDER BY seq",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect()
+    });
+    let has =
+        |version: &str, outcome: &str| outcomes.iter().any(|(v, o)| v == version && o == outcome);
+    assert!(has("0.1.2", "downloaded"), "{outcomes:?}");
+    assert!(has("0.1.2", "healthy"), "{outcomes:?}");
+    assert!(has("0.1.3", "rolled_back"), "{outcomes:?}");
+    assert!(!has("0.1.3", "healthy"), "{outcomes:?}");
 }

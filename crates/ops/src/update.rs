@@ -28,8 +28,11 @@ use std::time::{Duration, Instant};
 
 /// The package the kiosk ships as.
 pub const PACKAGE: &str = "bianmin";
-/// Where the technician (or the image) puts the APT repository's public key.
-pub const DEFAULT_ARCHIVE_KEY: &str = "/etc/bianmin/archive-key.gpg";
+/// Where the technician (or the county's image) puts the APT repository's
+/// public key: Debian's place for locally pinned `signed-by=` keys, which
+/// apt's unprivileged `_apt` user can read (it cannot enter /etc/bianmin)
+/// and the kiosk's user cannot write.
+pub const DEFAULT_ARCHIVE_KEY: &str = "/etc/apt/keyrings/bianmin-archive.gpg";
 /// The updater's own state: apt lists and downloads, the last good package,
 /// versions that failed, reports not yet delivered.
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/bianmin-update";
@@ -138,14 +141,11 @@ impl State {
     }
 }
 
-/// The APT repository of a platform whose kiosk API is at `api_url`
-/// (`https://host/api/v1` → `https://host/apt`).
+/// The APT repository of a platform whose kiosk API is at `api_url`: below
+/// it, at `{api_url}/apt` (docs/platform-api.yaml), so one URL and one CA
+/// serve both.
 pub fn repository_url(api_url: &str) -> String {
-    let base = api_url.trim_end_matches('/');
-    let origin = base
-        .strip_suffix(bianmin_platform::api::API_PREFIX)
-        .unwrap_or(base);
-    format!("{origin}/apt")
+    format!("{}/apt", api_url.trim_end_matches('/'))
 }
 
 /// The pinned key must be root's and writable by nobody else: the kiosk's
@@ -338,6 +338,21 @@ impl Apt {
         })
     }
 
+    /// Fetch the package of the version installed now (`apt-get install
+    /// --download-only` skips a version that is installed; `apt-get
+    /// download` does not, and checks it against the signed index too).
+    fn fetch_installed(&self, version: &str) -> Result<PathBuf, UpdateError> {
+        let spec = format!("{PACKAGE}={version}");
+        let mut command = self.command(&["download", &spec]);
+        command.current_dir(&self.archives);
+        run(
+            &format!("downloading {spec} for the way back"),
+            &mut command,
+        )?;
+        self.cached(version)
+            .ok_or_else(|| err(format!("apt-get download left no {spec} package")))
+    }
+
     /// The downloaded package of `version`, if present.
     fn cached(&self, version: &str) -> Option<PathBuf> {
         // apt names files package_version_arch.deb with ':' escaped as %3a.
@@ -516,7 +531,8 @@ fn previous_package(opts: &UpdateOptions, apt: &Apt, running: &str) -> Option<Pa
             return Some(p);
         }
     }
-    apt.cached(running).or_else(|| apt.download(running).ok())
+    apt.cached(running)
+        .or_else(|| apt.fetch_installed(running).ok())
 }
 
 /// Keep the package that just proved healthy as the way back for the next
@@ -892,11 +908,11 @@ mod tests {
     fn the_repository_sits_beside_the_api() {
         assert_eq!(
             repository_url("https://pt.example.gov.cn/api/v1"),
-            "https://pt.example.gov.cn/apt"
+            "https://pt.example.gov.cn/api/v1/apt"
         );
         assert_eq!(
             repository_url("http://127.0.0.1:8700/api/v1/"),
-            "http://127.0.0.1:8700/apt"
+            "http://127.0.0.1:8700/api/v1/apt"
         );
     }
 

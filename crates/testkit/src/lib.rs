@@ -55,7 +55,25 @@ pub async fn postgres_service(opts: ServerOptions) -> service::Service {
 
 /// The platform service over the database `conninfo` (two instances over
 /// one database: call it twice).
-pub async fn postgres_service_on(conninfo: &str, mut opts: ServerOptions) -> service::Service {
+pub async fn postgres_service_on(conninfo: &str, opts: ServerOptions) -> service::Service {
+    postgres_service_serving(conninfo, opts, None).await
+}
+
+/// As [`postgres_service`], also serving the signed APT repository `apt`
+/// (the update tests).
+pub async fn postgres_service_with_apt(
+    apt: std::sync::Arc<service::updates::AptRepo>,
+) -> service::Service {
+    let cluster = service::cluster::shared();
+    let conninfo = cluster.fresh_database().await.expect("a test database");
+    postgres_service_serving(&conninfo, ServerOptions::default(), Some(apt)).await
+}
+
+async fn postgres_service_serving(
+    conninfo: &str,
+    mut opts: ServerOptions,
+    apt: Option<std::sync::Arc<service::updates::AptRepo>>,
+) -> service::Service {
     opts.shared_secret = Some(SECRET.into());
     let catalogue = std::mem::take(&mut opts.catalogue);
     let package = opts.content_package.take();
@@ -68,6 +86,7 @@ pub async fn postgres_service_on(conninfo: &str, mut opts: ServerOptions) -> ser
                 content_public_key: bianmin_core::package::DEMO_PUBLIC_KEY.into(),
                 ..Default::default()
             },
+            apt,
             ..Default::default()
         },
         conninfo: conninfo.to_string(),
