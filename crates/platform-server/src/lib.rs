@@ -171,6 +171,10 @@ pub struct ServerOptions {
     /// Serve `/admin/faults` (tests, the reference server). A production
     /// platform service leaves it off: no request can then inject a fault.
     pub fault_injection: bool,
+    /// The platform's private keys that open the personal fields kiosks
+    /// sealed to its public key (by key id: old keys stay while records
+    /// sealed to them may arrive). The published demo keys by default.
+    pub opening_keys: Arc<bianmin_platform::seal::OpeningKeys>,
 }
 
 impl Default for ServerOptions {
@@ -188,6 +192,7 @@ impl Default for ServerOptions {
             admin_token: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             fault_injection: true,
+            opening_keys: Arc::new(bianmin_platform::seal::OpeningKeys::demo()),
         }
     }
 }
@@ -232,6 +237,7 @@ struct Shared<B> {
     faults: Arc<FaultControl>,
     reject_services: Arc<Mutex<HashSet<String>>>,
     counters: Arc<Counters>,
+    opening_keys: Arc<bianmin_platform::seal::OpeningKeys>,
 }
 
 /// A running server; dropping it stops it.
@@ -319,6 +325,7 @@ pub async fn spawn_with<B: Backend>(
         faults: faults.clone(),
         reject_services: reject_services.clone(),
         counters: counters.clone(),
+        opening_keys: opts.opening_keys,
     });
     let slots = Arc::new(tokio::sync::Semaphore::new(opts.max_connections.max(1)));
     let router = router(shared, opts.fault_injection)
@@ -926,6 +933,34 @@ async fn batch<B: Backend>(
     let mut results: Vec<RecordResult> = Vec::with_capacity(items.len());
     let mut to_store = Vec::with_capacity(items.len());
     for item in items {
+        // Personal fields sealed to this platform's key are opened first,
+        // bound to the signing terminal and the record's id; one that does
+        // not open is refused with the reason (the kiosk keeps it, parked
+        // and still sealed, for a retry once the key is in place), never
+        // stored half-read.
+        let mut item = item.clone();
+        if let Err(reason) =
+            bianmin_platform::api::open_record(kind, &mut item, &terminal, &s.opening_keys)
+        {
+            s.counters.rejected.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(kind = kind.as_str(), %reason, "a sealed record did not open");
+            let id_field = if kind == RecordKind::Application {
+                "receipt_no"
+            } else {
+                "id"
+            };
+            results.push(RecordResult {
+                id: item
+                    .get(id_field)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_string(),
+                status: RecordStatus::Rejected,
+                reason: Some(reason),
+            });
+            continue;
+        }
+        let item = &item;
         match validate(kind, item, &terminal, &reject) {
             Ok((id, service_code)) => {
                 results.push(RecordResult {
