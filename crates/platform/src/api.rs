@@ -198,6 +198,22 @@ pub struct HeartbeatWire {
     pub free_disk_bytes: u64,
     pub version: String,
     pub uptime_secs: u64,
+    /// Where the terminal's hash-chained admin audit log stands: the
+    /// platform keeps it, so a log cut or rewritten on the terminal later no
+    /// longer matches what was reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit: Option<AuditHead>,
+}
+
+/// The head of a terminal's admin audit log as a heartbeat reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditHead {
+    /// Lower-case hex SHA-256 of the last line (the chain's head).
+    pub head: String,
+    /// Lines in the log, over the files still kept.
+    pub length: u64,
+    /// The terminal's own verification found the chain unbroken.
+    pub intact: bool,
 }
 
 /// A problem report: 办不成事 from a resident, or a terminal fault

@@ -32,6 +32,7 @@ pub mod crypto;
 use base64::Engine as _;
 use bianmin_config::Config;
 use bianmin_core::words::Words;
+pub use bianmin_platform::api::AuditHead;
 use bianmin_platform::api::{
     Applicant, ApplicationWire, Delivery, DeliveryMethod, ErrorReportWire, EvaluationWire,
     HeartbeatWire, Material, PersonalFields, RecordKind, RecordResult, RecordStatus,
@@ -179,6 +180,8 @@ pub struct NewHeartbeat {
     pub devices: std::collections::BTreeMap<String, String>,
     pub version: String,
     pub uptime_secs: u64,
+    /// The admin audit log's head, when the sender knows it.
+    pub audit: Option<AuditHead>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -1167,6 +1170,7 @@ impl Store {
                     free_disk_bytes: free,
                     version: hb.version,
                     uptime_secs: hb.uptime_secs,
+                    audit: hb.audit,
                 };
                 Ok(NewRow {
                     key: id,
