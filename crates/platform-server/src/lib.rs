@@ -629,16 +629,28 @@ async fn verify_signature<B: Backend>(
         s.counters.bad_signatures.fetch_add(1, Ordering::Relaxed);
         api_error(StatusCode::UNAUTHORIZED, code, message)
     };
+    // Either suite, from any terminal: HMAC-SHA256 over a SHA-256 body hash,
+    // or (X-Signature-Alg: HMAC-SM3) HMAC-SM3 over an SM3 body hash.
+    let suite = match header(sign::HDR_SIGNATURE_ALG).as_deref() {
+        None => bianmin_platform::seal::Suite::Intl,
+        Some(sign::ALG_HMAC_SM3) => bianmin_platform::seal::Suite::Gm,
+        Some(_) => {
+            return refuse(
+                "bad_signature",
+                "X-Signature-Alg must be HMAC-SM3 or absent",
+            )
+        }
+    };
     let (Some(terminal), Some(ts), Some(nonce), Some(body_sha256), Some(sig)) = (
         header(HDR_TERMINAL),
         header(HDR_TIMESTAMP),
         header(sign::HDR_NONCE),
-        header(sign::HDR_CONTENT_SHA256),
+        header(sign::content_hash_header(suite)),
         header(HDR_SIGNATURE),
     ) else {
         return refuse(
             "bad_signature",
-            "X-Terminal-Id, X-Timestamp, X-Nonce, X-Content-SHA256 and X-Signature are required",
+            "X-Terminal-Id, X-Timestamp, X-Nonce, X-Content-SHA256 (X-Content-SM3 with HMAC-SM3) and X-Signature are required",
         );
     };
     let Some(secret) = s.secrets.get(&terminal).or(s.shared_secret.as_ref()) else {
@@ -681,7 +693,7 @@ async fn verify_signature<B: Backend>(
         nonce: &nonce,
         body_sha256_hex: &body_sha256,
     };
-    if !signed.verify(secret.as_bytes(), &sig) {
+    if !signed.verify_in(suite, secret.as_bytes(), &sig) {
         return refuse("bad_signature", "signature does not match");
     }
     if declared_len.is_some_and(|n| n > MAX_BODY as u64) {
@@ -727,10 +739,10 @@ async fn verify_signature<B: Backend>(
             )
         }
     };
-    if sign::body_hash(&bytes) != body_sha256 {
+    if sign::body_hash_in(suite, &bytes) != body_sha256 {
         return refuse(
             "bad_signature",
-            "body does not match the signed X-Content-SHA256",
+            "body does not match the signed X-Content-SHA256 / X-Content-SM3",
         );
     }
     parts.extensions.insert(Terminal(terminal));

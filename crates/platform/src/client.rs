@@ -92,6 +92,8 @@ pub struct PlatformClient {
     terminal_id: String,
     secret: Zeroizing<Vec<u8>>,
     clock_offset_secs: AtomicI64,
+    /// HMAC-SHA256 or, in the 国密 suite, HMAC-SM3 request signatures.
+    suite: crate::seal::Suite,
 }
 
 impl std::fmt::Debug for PlatformClient {
@@ -107,11 +109,21 @@ impl PlatformClient {
             .secret
             .as_ref()
             .ok_or(PlatformError::Unconfigured)?;
-        PlatformClient::new(
+        let client = PlatformClient::new(
             &config.platform,
             config.station.terminal_id.as_str(),
             secret.0.as_bytes(),
-        )
+        )?;
+        Ok(client.with_suite(match config.crypto.suite {
+            bianmin_config::CryptoSuite::Intl => crate::seal::Suite::Intl,
+            bianmin_config::CryptoSuite::Gm => crate::seal::Suite::Gm,
+        }))
+    }
+
+    /// Sign requests in `suite` (HMAC-SHA256 by default).
+    pub fn with_suite(mut self, suite: crate::seal::Suite) -> PlatformClient {
+        self.suite = suite;
+        self
     }
 
     pub fn new(
@@ -168,6 +180,7 @@ impl PlatformClient {
             terminal_id: terminal_id.to_string(),
             secret: Zeroizing::new(secret.to_vec()),
             clock_offset_secs: AtomicI64::new(0),
+            suite: crate::seal::Suite::Intl,
         })
     }
 
@@ -197,7 +210,8 @@ impl PlatformClient {
             .headers(extra);
         // A fresh nonce on every send, retries included: the platform refuses
         // a nonce it has seen (replay protection).
-        for (name, value) in sign::headers(
+        for (name, value) in sign::headers_in(
+            self.suite,
             &self.secret,
             method.as_str(),
             &signed_path,

@@ -19,11 +19,38 @@
 //! - the body hash as a header: the server checks the signature from the
 //!   headers alone, before it reads a byte of the body, and only then reads
 //!   the body (bounded) and compares its hash with the signed one.
+//!
+//! In the 国密 suite (`[crypto] suite = "gm"`) the same canonical string is
+//! signed with HMAC-SM3 and the body's hash is SM3: the request then carries
+//! `X-Signature-Alg: HMAC-SM3` and `X-Content-SM3` instead of
+//! `X-Content-SHA256`. A server accepts either form from any terminal; both
+//! need the terminal's secret.
 
+use crate::seal::Suite;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 type HmacSha256 = Hmac<Sha256>;
+
+/// Header naming the signature algorithm; absent means HMAC-SHA256.
+pub const HDR_SIGNATURE_ALG: &str = "x-signature-alg";
+/// `X-Signature-Alg` of the 国密 suite.
+pub const ALG_HMAC_SM3: &str = "HMAC-SM3";
+/// Header carrying `hex(SM3(body))` in the 国密 suite.
+pub const HDR_CONTENT_SM3: &str = "x-content-sm3";
+
+/// The body's hash in `suite`: SHA-256 or SM3, lower-case hex.
+pub fn body_hash_in(suite: Suite, body: &[u8]) -> String {
+    hex::encode(suite.hash(body))
+}
+
+/// The header carrying the body's hash in `suite`.
+pub fn content_hash_header(suite: Suite) -> &'static str {
+    match suite {
+        Suite::Intl => HDR_CONTENT_SHA256,
+        Suite::Gm => HDR_CONTENT_SM3,
+    }
+}
 
 /// Default largest accepted difference between terminal and server clocks.
 pub const MAX_SKEW_SECS: i64 = 300;
@@ -90,6 +117,43 @@ impl Signed<'_> {
         hex::encode(self.mac(secret).finalize().into_bytes())
     }
 
+    fn canonical(&self) -> String {
+        canonical(
+            self.method,
+            self.path_and_query,
+            self.terminal_id,
+            self.timestamp,
+            self.nonce,
+            self.body_sha256_hex,
+        )
+    }
+
+    /// Lower-case hex HMAC-SHA256 or HMAC-SM3 (the body hash given must be
+    /// the suite's).
+    pub fn sign_in(&self, suite: Suite, secret: &[u8]) -> String {
+        match suite {
+            Suite::Intl => self.sign(secret),
+            Suite::Gm => hex::encode(Suite::Gm.hmac(secret, self.canonical().as_bytes())),
+        }
+    }
+
+    /// Constant-time check of a hex signature made in `suite`.
+    pub fn verify_in(&self, suite: Suite, secret: &[u8], signature_hex: &str) -> bool {
+        match suite {
+            Suite::Intl => self.verify(secret, signature_hex),
+            Suite::Gm => {
+                use hmac13::{KeyInit as _, Mac as _};
+                let Ok(sig) = hex::decode(signature_hex) else {
+                    return false;
+                };
+                let mut mac = hmac13::Hmac::<sm3::Sm3>::new_from_slice(secret)
+                    .expect("HMAC takes any key length");
+                mac.update(self.canonical().as_bytes());
+                mac.verify_slice(&sig).is_ok()
+            }
+        }
+    }
+
     /// Constant-time check of a hex signature.
     pub fn verify(&self, secret: &[u8], signature_hex: &str) -> bool {
         let Ok(sig) = hex::decode(signature_hex) else {
@@ -134,9 +198,31 @@ pub fn headers(
     terminal_id: &str,
     timestamp: i64,
     body: &[u8],
-) -> [(&'static str, String); 5] {
+) -> Vec<(&'static str, String)> {
+    headers_in(
+        Suite::Intl,
+        secret,
+        method,
+        path_and_query,
+        terminal_id,
+        timestamp,
+        body,
+    )
+}
+
+/// [`headers`] in `suite`: HMAC-SM3 over an SM3 body hash for `gm`, with
+/// `X-Signature-Alg: HMAC-SM3` and `X-Content-SM3`.
+pub fn headers_in(
+    suite: Suite,
+    secret: &[u8],
+    method: &str,
+    path_and_query: &str,
+    terminal_id: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> Vec<(&'static str, String)> {
     let nonce = new_nonce();
-    let hash = body_hash(body);
+    let hash = body_hash_in(suite, body);
     let signature = Signed {
         method,
         path_and_query,
@@ -145,14 +231,18 @@ pub fn headers(
         nonce: &nonce,
         body_sha256_hex: &hash,
     }
-    .sign(secret);
-    [
+    .sign_in(suite, secret);
+    let mut headers = vec![
         (crate::api::HDR_TERMINAL, terminal_id.to_string()),
         (crate::api::HDR_TIMESTAMP, timestamp.to_string()),
         (HDR_NONCE, nonce),
-        (HDR_CONTENT_SHA256, hash),
+        (content_hash_header(suite), hash),
         (crate::api::HDR_SIGNATURE, signature),
-    ]
+    ];
+    if suite == Suite::Gm {
+        headers.push((HDR_SIGNATURE_ALG, ALG_HMAC_SM3.to_string()));
+    }
+    headers
 }
 
 #[cfg(test)]
@@ -238,6 +328,29 @@ mod tests {
         assert!(!is_valid_nonce(&"A".repeat(32)), "lower-case only");
         assert!(is_valid_sha256_hex(&body_hash(b"")));
         assert!(!is_valid_sha256_hex("e3b0"));
+    }
+
+    #[test]
+    fn hmac_sm3_signs_every_part_and_differs_from_hmac_sha256() {
+        let nonce = "0123456789abcdef0123456789abcdef";
+        let hash = body_hash_in(Suite::Gm, b"{}");
+        assert_ne!(hash, body_hash(b"{}"));
+        let base = signed(nonce, &hash);
+        let s = base.sign_in(Suite::Gm, b"k");
+        assert_eq!(s.len(), 64);
+        assert!(base.verify_in(Suite::Gm, b"k", &s));
+        assert!(!base.verify_in(Suite::Intl, b"k", &s), "not an HMAC-SHA256");
+        assert!(!base.verify_in(Suite::Gm, b"j", &s), "another secret");
+        let changed = Signed {
+            terminal_id: "T0002",
+            ..base
+        };
+        assert!(!changed.verify_in(Suite::Gm, b"k", &s));
+        let headers = headers_in(Suite::Gm, b"k", "POST", "/p", "T0001", 1, b"{}");
+        assert!(headers.contains(&(HDR_SIGNATURE_ALG, ALG_HMAC_SM3.to_string())));
+        assert!(headers
+            .iter()
+            .any(|(h, v)| *h == HDR_CONTENT_SM3 && *v == hash));
     }
 
     #[test]
