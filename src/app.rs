@@ -106,6 +106,8 @@ fn open_kiosk(mut config: Config, demo: bool, fault: Option<String>) -> ExitCode
     }
     if let Some(detail) = fault {
         controller.out_of_service(&detail);
+    } else if services.needs_enrollment {
+        controller.await_enrollment();
     } else if let Some(detail) = &services.content_problem {
         controller.await_content(detail);
     }
@@ -283,6 +285,18 @@ impl KioskHooks for KioskServices {
 
     fn desk(&self, session: bianmin_desk::SessionId, request: bianmin_desk::DeskRequest) {
         self.desk.send_for(session, request);
+    }
+
+    /// Enrolled, or a technician's restart: what is on screen stays a
+    /// few seconds (the technician reads the terminal id), then the
+    /// process ends and systemd (`Restart=always`) starts it again — with
+    /// `enrolled.toml` laid over the configuration after an enrollment.
+    fn restart(&self) {
+        slint::Timer::single_shot(std::time::Duration::from_secs(5), || {
+            tracing::info!("restarting");
+            let _ = bianmin_ops::Notifier.stopping();
+            let _ = slint::quit_event_loop();
+        });
     }
 }
 

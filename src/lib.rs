@@ -5,5 +5,6 @@
 
 pub mod app;
 pub mod cli;
+pub mod remote;
 pub mod services;
 pub mod walkthrough;

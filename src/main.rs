@@ -159,6 +159,58 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Queue(command) => cli::queue::run(command, &loaded?),
         Command::Sync(args) => cli::queue::sync(args, &loaded?),
         Command::Doctor => Ok(cli::doctor::run(&loaded?)),
+        Command::Enroll {
+            code,
+            url,
+            replaces,
+        } => Ok(enroll(&loaded?, &code, url, replaces)),
         Command::Content(_) => unreachable!("handled above"),
+    }
+}
+
+/// `bianmin enroll`: the technician's way without a scanner.
+fn enroll(config: &Config, code: &str, url: Option<String>, replaces: Option<String>) -> ExitCode {
+    use bianmin_ops::enroll;
+    let Some(mut code) = enroll::parse_code(code) else {
+        eprintln!("注册码应为 12 位字母和数字 (an enrollment code has 12 letters and digits)");
+        return ExitCode::FAILURE;
+    };
+    if url.is_some() {
+        code.platform_url = url;
+    }
+    if enroll::has_identity(config) {
+        eprintln!(
+            "本终端已注册为 {}；如要重新注册，请先删除数据目录中的 {} 和 {} (already enrolled)",
+            config.station.terminal_id.as_str(),
+            bianmin_config::ENROLLED_FILE,
+            enroll::KEY_FILE
+        );
+        return ExitCode::FAILURE;
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("bianmin: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(enroll::enroll(config, &code, replaces.as_deref())) {
+        Ok(done) => {
+            println!(
+                "注册成功：终端 {}，站点 {}。请重新启动终端（systemctl restart bianmin）。\n(enrolled as {}; written to {})",
+                done.terminal_id,
+                done.station_name,
+                done.terminal_id,
+                done.file.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("{}", err.words().zh());
+            ExitCode::FAILURE
+        }
     }
 }

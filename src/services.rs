@@ -51,6 +51,9 @@ pub struct Services {
     pub fault: Option<String>,
     /// Why no content package is shown (`content` is `None`).
     pub content_problem: Option<String>,
+    /// Never enrolled and no secret: the page asks for an enrollment code,
+    /// and scans go to enrollment.
+    pub needs_enrollment: bool,
 }
 
 /// Where demo mode keeps its data when `BIANMIN_DATA_DIR` does not say, so a
@@ -65,11 +68,11 @@ pub fn demo_data_dir() -> PathBuf {
 /// `BIANMIN_DEMO_PLATFORM=reference` picks the reference server.
 fn start_demo_platform(
     runtime: &tokio::runtime::Runtime,
-    config: &Config,
+    config: &mut Config,
 ) -> anyhow::Result<(ServerHandle, Option<TempCluster>)> {
     let wanted_reference = std::env::var("BIANMIN_DEMO_PLATFORM").as_deref() == Ok("reference");
     if !wanted_reference && bianmin_platform_service::cluster::server_bin_dir().is_some() {
-        match start_postgres_platform(runtime) {
+        match start_postgres_platform(runtime, config) {
             Ok((server, cluster)) => {
                 println!(
                     "demo platform: the platform service on PostgreSQL at {} (console: http://{}/console/login)",
@@ -100,13 +103,26 @@ fn start_demo_platform(
 
 fn start_postgres_platform(
     runtime: &tokio::runtime::Runtime,
+    config: &mut Config,
 ) -> anyhow::Result<(ServerHandle, TempCluster)> {
     use bianmin_platform_server::Doc;
     use bianmin_platform_service as service;
     let cluster = TempCluster::start()?;
+    // The demo kiosk trusts the demo platform's configuration key, as an
+    // enrolled kiosk trusts its county's.
+    let config_key = Arc::new(service::fleet::ConfigKey::generate());
+    config.platform.config_key = config_key.public();
     let svc = runtime.block_on(async {
         let conninfo = cluster.fresh_database().await?;
         let svc = service::spawn(service::ServiceOptions {
+            fleet: service::fleet::FleetOptions {
+                config_key,
+                enroll: service::fleet::EnrollOptions {
+                    content_public_key: package::DEMO_PUBLIC_KEY.into(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
             conninfo,
             data_key: Arc::new(service::DataKey::generate()),
             pool_size: 4,
@@ -122,6 +138,7 @@ fn start_postgres_platform(
         let package = package::DEMO_PACKAGE_JSON.as_bytes().to_vec();
         service::publish_if_missing(&svc.backend, Doc::ContentPackage, package).await?;
         service::seed_demo_staff(&svc.backend).await?;
+        service::seed_demo_station(&svc.backend).await?;
         anyhow::Ok(svc)
     })?;
     Ok((svc.handle, cluster))
@@ -219,6 +236,10 @@ pub fn start(config: &mut Config, demo: bool) -> Services {
         }
     });
 
+    // Never enrolled and no secret by hand: scanned codes go to enrollment
+    // (demo mode has the demo secret).
+    let enrollment = (!demo && !bianmin_ops::enroll::has_identity(config)).then(|| config.clone());
+    let needs_enrollment = enrollment.is_some();
     let identity = Arc::new(Mutex::new(None));
     let (devices, demo_devices) = start_devices(&runtime, config, demo);
     let mut devices = devices;
@@ -242,10 +263,23 @@ pub fn start(config: &mut Config, demo: bool) -> Services {
             inbox.clone(),
             identity.clone(),
             desk.clone(),
+            enrollment,
         ));
     }
 
     let devices = devices.map(Arc::new);
+    if let Some(handle) = &sync {
+        let _guard = runtime.enter();
+        crate::remote::spawn(crate::remote::Remote {
+            client: handle.client().clone(),
+            wake_sync: handle.waker(),
+            store: store.clone(),
+            devices: devices.clone(),
+            printer: printer.clone(),
+            config: config.clone(),
+            inbox: inbox.clone(),
+        });
+    }
     Services {
         runtime,
         store,
@@ -261,6 +295,7 @@ pub fn start(config: &mut Config, demo: bool) -> Services {
         content,
         fault,
         content_problem,
+        needs_enrollment,
     }
 }
 
@@ -335,7 +370,9 @@ async fn forward_devices(
     inbox: Inbox,
     identity: Arc<Mutex<Option<Box<Identity>>>>,
     desk: DeskHandle,
+    enrollment: Option<Config>,
 ) {
+    let enrolling = Arc::new(std::sync::atomic::AtomicBool::new(false));
     loop {
         tokio::select! {
             changed = status.changed() => {
@@ -365,6 +402,11 @@ async fn forward_devices(
                     DeviceEvent::Card(CardEvent::ReadFailed(err)) => {
                         inbox.post(UiEvent::CardFailed(err.resident_message()));
                     }
+                    DeviceEvent::Scan(ScanEvent::Code(code)) if enrollment.is_some() => {
+                        if let Some(config) = &enrollment {
+                            enroll_with(config, &code.kind, &inbox, &enrolling);
+                        }
+                    }
                     DeviceEvent::Scan(ScanEvent::Code(code)) => match code.kind {
                         // The scanner knows the shape; only the issuer's check
                         // character tells a misread or forged number apart.
@@ -393,6 +435,51 @@ async fn forward_devices(
             }
         }
     }
+}
+
+/// A code scanned on a kiosk with no identity: enroll with it (one at a
+/// time; once enrolled, the kiosk restarts and scans mean codes again).
+fn enroll_with(
+    config: &Config,
+    kind: &CodeKind,
+    inbox: &Inbox,
+    enrolling: &Arc<std::sync::atomic::AtomicBool>,
+) {
+    use bianmin_ops::enroll;
+    use bianmin_ui::events::EnrollmentNews;
+    use std::sync::atomic::Ordering;
+    let text = match kind {
+        CodeKind::Unknown(t) | CodeKind::Url(t) => t.as_str(),
+        CodeKind::Receipt(r) => r.number.as_str(),
+        CodeKind::Service { token, .. } => token.as_str(),
+    };
+    let Some(code) = enroll::parse_code(text) else {
+        inbox.post(UiEvent::Enrollment(EnrollmentNews::Failed(
+            bianmin_core::words::Words::fixed(
+                "这不是注册码。请扫描县运维人员打印的注册码（二维码下方有 12 位字母和数字）",
+                "This is not an enrollment code. Scan the code the county's technicians printed",
+            ),
+        )));
+        return;
+    };
+    if enrolling.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    inbox.post(UiEvent::Enrollment(EnrollmentNews::Checking));
+    let (config, inbox, enrolling) = (config.clone(), inbox.clone(), enrolling.clone());
+    tokio::spawn(async move {
+        match enroll::enroll(&config, &code, None).await {
+            Ok(done) => inbox.post(UiEvent::Enrollment(EnrollmentNews::Done {
+                terminal_id: done.terminal_id,
+                station_name: done.station_name,
+            })),
+            Err(err) => {
+                tracing::warn!(error = ?err, "enrollment did not happen");
+                enrolling.store(false, Ordering::SeqCst);
+                inbox.post(UiEvent::Enrollment(EnrollmentNews::Failed(err.words())));
+            }
+        }
+    });
 }
 
 impl Services {
@@ -473,6 +560,7 @@ mod tests {
             inbox.clone(),
             Arc::new(Mutex::new(None)),
             DeskHandle::new(desk_tx),
+            None,
         ));
         for present in [true, false] {
             events_tx

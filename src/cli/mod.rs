@@ -51,6 +51,22 @@ pub enum Command {
     Sync(queue::SyncArgs),
     /// Check every configured device, the store and the platform link.
     Doctor,
+    /// Enroll this kiosk with the county's platform: CODE is the 12-letter
+    /// code (or the scanned `BMENROLL1:…` text) from the console's sheet.
+    /// The kiosk generates its own key pair; the platform answers with its
+    /// terminal id, station, URL and CA, written to `enrolled.toml` in the
+    /// data directory. Restart the kiosk afterwards.
+    Enroll {
+        code: String,
+        /// The kiosk API's URL when the code does not carry it (default:
+        /// `platform.url` from the configuration).
+        #[arg(long)]
+        url: Option<String>,
+        /// The terminal id of the machine this one replaces (same station):
+        /// its key stops working, its records stay its own.
+        #[arg(long)]
+        replaces: Option<String>,
+    },
     /// Build, check and sign the county's content package.
     #[command(subcommand)]
     Content(content::ContentCommand),

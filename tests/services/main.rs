@@ -7,4 +7,5 @@ mod cli;
 mod demo_services;
 mod desk;
 mod ops_packaging;
+mod remote;
 mod sync_cli;

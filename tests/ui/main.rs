@@ -9,6 +9,7 @@ mod assist;
 mod audit_planted;
 mod content;
 mod english;
+mod enroll;
 mod journey_e2e;
 mod journey_wipe;
 mod out_of_service;

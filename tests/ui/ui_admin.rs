@@ -707,9 +707,13 @@ fn the_station_name_is_typed_in_chinese_through_pinyin_and_saved() {
     tap(ui, "删除");
     type_keys(ui, "zhen");
     pick_candidate(ui, "镇");
-    // Latin letters for the rest: 字母 switches the keys.
+    // Latin letters for the rest: the 字母 key switches the keys, and 拼音
+    // switches back.
     tap(ui, "字母");
     assert!(!admin(ui).get_pinyin());
+    tap(ui, "拼音");
+    assert!(admin(ui).get_pinyin());
+    tap(ui, "字母");
     type_keys(ui, "A");
     assert_eq!(admin(ui).get_selected_value(), "城关镇A");
     tap(ui, "保存");

@@ -201,6 +201,8 @@ pub struct PlatformConfig {
     pub batch_size: Ranged<u32, 1, 1000>,
     /// Seconds between heartbeats.
     pub heartbeat_secs: Ranged<u32, 10, 86400>,
+    /// Seconds between asking the platform for a technician's commands.
+    pub command_poll_secs: Ranged<u32, 1, 3600>,
     /// First retry delay ceiling in milliseconds (doubles per failure, full jitter).
     pub retry_base_ms: Ranged<u32, 10, 60000>,
     /// Largest retry delay in seconds.
@@ -213,6 +215,12 @@ pub struct PlatformConfig {
     /// The id of that key, sent with every sealed record so the platform
     /// knows which of its private keys opens it (keys rotate).
     pub seal_key_id: String,
+    /// The terminal's own Ed25519 key (PKCS#8), written with mode 0600 when
+    /// the kiosk enrolled; requests are signed with it instead of a secret.
+    pub key_file: Option<PathBuf>,
+    /// `ed25519:BASE64` of the key the platform signs remote configurations
+    /// with (told at enrollment); empty: remote configuration is refused.
+    pub config_key: String,
     /// The terminal's signing secret. Never read from a file: only from the
     /// environment variable `BIANMIN_PLATFORM_SECRET`.
     #[serde(skip)]
@@ -383,9 +391,12 @@ impl Default for PlatformConfig {
         PlatformConfig {
             url: HttpUrl("https://zwfw.example.gov.cn/api/v1".into()),
             ca_file: None,
+            key_file: None,
+            config_key: String::new(),
             request_timeout_secs: Ranged(15),
             batch_size: Ranged(50),
             heartbeat_secs: Ranged(300),
+            command_poll_secs: Ranged(60),
             retry_base_ms: Ranged(1000),
             retry_cap_secs: Ranged(300),
             seal_public_key: String::new(),
@@ -742,8 +753,43 @@ impl Config {
             None => Config::default(),
         };
         config.apply_env(|key| std::env::var(key).ok());
+        // Enrollment, then the county's remote configuration (verified
+        // before it was written), each over what came before.
+        for file in [ENROLLED_FILE, REMOTE_FILE] {
+            let path = config.store.data_dir.join(file);
+            if path.exists() {
+                config = config.overlay_file(&path)?;
+            }
+        }
         remove_secret_env();
         Ok(config)
+    }
+
+    /// This configuration with the file at `path` laid over it (the
+    /// enrollment's identity, station and county settings): a key the file
+    /// sets wins. The file is checked alone first, so its own mistakes are
+    /// reported with its own lines; secrets stay as they were.
+    pub fn overlay_file(&self, path: &Path) -> Result<Config, ConfigError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Unreadable {
+            path: origin.clone(),
+            reason: e.to_string(),
+        })?;
+        Config::from_toml(&text, &origin)?;
+        let invalid = |message: String| ConfigError::Invalid {
+            path: origin.clone(),
+            line: 1,
+            column: 1,
+            message,
+        };
+        let overlay: toml::Table = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        let mut base = toml::Table::try_from(self).map_err(|e| invalid(e.to_string()))?;
+        merge_tables(&mut base, overlay);
+        let mut merged: Config = toml::Value::Table(base)
+            .try_into()
+            .map_err(|e: toml::de::Error| invalid(e.to_string()))?;
+        merged.platform.secret = self.platform.secret.clone();
+        Ok(merged)
     }
 
     /// What keeps this configuration from being used on a kiosk residents
@@ -878,6 +924,41 @@ pub const DEMO_SEAL_PUBLIC_KEYS: &[&str] = &[DEMO_SEAL_INTL, DEMO_SEAL_GM];
 pub const DEMO_SEAL_INTL: &str = "x25519:bDqdFw0TuLMF6ddQDAGID3hdFVlPt42YBSl0N8nYfFU=";
 pub const DEMO_SEAL_GM: &str =
     "sm2:BAQolydrVA98PHF52gETVumaZ1DTIg/MjVqKy7hTD6VqThwXPpmfhyEwYGldVyOPlkT6INTFioTOy99p5zVlOMs=";
+
+/// The enrollment's file in the data directory, laid over the
+/// configuration file by [`Config::load`].
+pub const ENROLLED_FILE: &str = "enrolled.toml";
+
+/// The remote configuration the kiosk last accepted from the platform (a
+/// signed `kiosk.toml` fragment), laid over `enrolled.toml`.
+pub const REMOTE_FILE: &str = "remote.toml";
+
+/// The first line of `remote.toml`, naming the version it holds.
+pub const REMOTE_HEADER: &str = "# bianmin remote configuration ";
+
+/// The version of the remote configuration in `data_dir`, if any.
+pub fn remote_version(data_dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(data_dir.join(REMOTE_FILE)).ok()?;
+    let first = text.lines().next()?;
+    first
+        .strip_prefix(REMOTE_HEADER)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// `overlay`'s keys into `base`, tables merged key by key.
+fn merge_tables(base: &mut toml::Table, overlay: toml::Table) {
+    for (key, value) in overlay {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(inner)), toml::Value::Table(more)) => {
+                merge_tables(inner, more)
+            }
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
 
 /// Variables that carry secrets into [`Config::apply_env`].
 pub const SECRET_ENV_VARS: &[&str] = &["BIANMIN_PLATFORM_SECRET"];

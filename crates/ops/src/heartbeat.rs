@@ -223,6 +223,7 @@ impl Heartbeat {
             devices,
             version: self.version.clone(),
             uptime_secs: self.uptime_secs,
+            station_code: Some(self.station_code.clone()).filter(|c| !c.is_empty()),
             audit: self.audit.clone(),
         }
     }

@@ -5,6 +5,7 @@
 
 pub mod devices;
 pub mod disk;
+pub mod enroll;
 pub mod export;
 pub mod heartbeat;
 pub mod monitor;

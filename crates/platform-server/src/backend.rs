@@ -135,6 +135,79 @@ pub trait Backend: Send + Sync + 'static {
     fn publish(&self, doc: Doc, body: Bytes) -> impl Future<Output = BackendResult<()>> + Send;
 
     fn counts(&self) -> impl Future<Output = BackendResult<Counts>> + Send;
+
+    /// The raw Ed25519 public key of an enrolled terminal (requests signed
+    /// with `X-Signature-Alg: ed25519`); `None` for a terminal that never
+    /// enrolled or was replaced. Storage without enrollment has none.
+    fn terminal_key(
+        &self,
+        _terminal: &str,
+    ) -> impl Future<Output = BackendResult<Option<Vec<u8>>>> + Send {
+        async { Ok(None) }
+    }
+
+    /// The commands a technician sent `terminal` not handed out yet and
+    /// not expired, now marked handed out (each is delivered once).
+    /// Storage without a fleet console has none.
+    fn take_commands(
+        &self,
+        _terminal: &str,
+        _now: i64,
+    ) -> impl Future<Output = BackendResult<Vec<bianmin_platform::api::RemoteCommand>>> + Send {
+        async { Ok(Vec::new()) }
+    }
+
+    /// The configuration the county set for `terminal`, signed; `None`
+    /// when there is none (storage without a console never has one).
+    fn remote_config(
+        &self,
+        _terminal: &str,
+    ) -> impl Future<Output = BackendResult<Option<bianmin_platform::api::RemoteConfig>>> + Send
+    {
+        async { Ok(None) }
+    }
+
+    /// Keep what `terminal` did with a configuration version.
+    fn config_result(
+        &self,
+        _terminal: &str,
+        _result: bianmin_platform::api::ConfigResult,
+        _now: i64,
+    ) -> impl Future<Output = BackendResult<()>> + Send {
+        async { Ok(()) }
+    }
+
+    /// What `terminal`'s station should run; `None` for storage without
+    /// software distribution (the reference server), answered 404.
+    fn update_offer(
+        &self,
+        _terminal: &str,
+    ) -> impl Future<Output = BackendResult<Option<bianmin_platform::api::UpdateOffer>>> + Send
+    {
+        async { Ok(None) }
+    }
+
+    /// Keep how `terminal`'s installation went.
+    fn update_report(
+        &self,
+        _terminal: &str,
+        _report: bianmin_platform::api::UpdateReport,
+        _now: i64,
+    ) -> impl Future<Output = BackendResult<()>> + Send {
+        async { Ok(()) }
+    }
+
+    /// Keep the result of `terminal`'s command `id`; false when it has no
+    /// such command.
+    fn finish_command(
+        &self,
+        _terminal: &str,
+        _id: &str,
+        _result: bianmin_platform::api::CommandResult,
+        _now: i64,
+    ) -> impl Future<Output = BackendResult<bool>> + Send {
+        async { Ok(false) }
+    }
 }
 
 /// Blocking look-ups for tests and tools, callable from any thread (also

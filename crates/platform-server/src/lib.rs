@@ -530,6 +530,21 @@ fn router<B: Backend>(shared: Arc<Shared<B>>, fault_injection: bool) -> Router {
             post(resident_documents),
         )
         .route(&format!("{API_PREFIX}/documents/{{id}}"), get(get_document))
+        .route(&format!("{API_PREFIX}/commands"), get(get_commands::<B>))
+        .route(&format!("{API_PREFIX}/config"), get(get_config::<B>))
+        .route(&format!("{API_PREFIX}/update"), get(get_update::<B>))
+        .route(
+            &format!("{API_PREFIX}/update/result"),
+            post(post_update_result::<B>),
+        )
+        .route(
+            &format!("{API_PREFIX}/config/result"),
+            post(post_config_result::<B>),
+        )
+        .route(
+            &format!("{API_PREFIX}/commands/{{id}}/result"),
+            post(post_command_result::<B>),
+        )
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             verify_signature::<B>,
@@ -629,15 +644,19 @@ async fn verify_signature<B: Backend>(
         s.counters.bad_signatures.fetch_add(1, Ordering::Relaxed);
         api_error(StatusCode::UNAUTHORIZED, code, message)
     };
-    // Either suite, from any terminal: HMAC-SHA256 over a SHA-256 body hash,
-    // or (X-Signature-Alg: HMAC-SM3) HMAC-SM3 over an SM3 body hash.
-    let suite = match header(sign::HDR_SIGNATURE_ALG).as_deref() {
-        None => bianmin_platform::seal::Suite::Intl,
-        Some(sign::ALG_HMAC_SM3) => bianmin_platform::seal::Suite::Gm,
+    // Three ways to sign, from any terminal: with its secret, HMAC-SHA256
+    // over a SHA-256 body hash (no X-Signature-Alg) or HMAC-SM3 over an SM3
+    // body hash (X-Signature-Alg: HMAC-SM3, the 国密 suite); or, an enrolled
+    // kiosk, with its own key (X-Signature-Alg: ed25519) over a SHA-256 body
+    // hash.
+    let (suite, by_enrolled_key) = match header(sign::HDR_SIGNATURE_ALG).as_deref() {
+        None => (bianmin_platform::seal::Suite::Intl, false),
+        Some(sign::ALG_HMAC_SM3) => (bianmin_platform::seal::Suite::Gm, false),
+        Some(sign::ALG_ED25519) => (bianmin_platform::seal::Suite::Intl, true),
         Some(_) => {
             return refuse(
                 "bad_signature",
-                "X-Signature-Alg must be HMAC-SM3 or absent",
+                "X-Signature-Alg must be HMAC-SM3, ed25519 or absent",
             )
         }
     };
@@ -653,8 +672,23 @@ async fn verify_signature<B: Backend>(
             "X-Terminal-Id, X-Timestamp, X-Nonce, X-Content-SHA256 (X-Content-SM3 with HMAC-SM3) and X-Signature are required",
         );
     };
-    let Some(secret) = s.secrets.get(&terminal).or(s.shared_secret.as_ref()) else {
-        return refuse("unknown_terminal", "terminal is not registered");
+    // An enrolled kiosk signs with its own key; the others with a secret.
+    let enrolled_key = if by_enrolled_key {
+        match s.backend.terminal_key(&terminal).await {
+            Ok(Some(key)) => Some(key),
+            Ok(None) => return refuse("unknown_terminal", "terminal is not enrolled"),
+            Err(e) => return backend_failed("terminal keys", e),
+        }
+    } else {
+        None
+    };
+    let secret = match (
+        &enrolled_key,
+        s.secrets.get(&terminal).or(s.shared_secret.as_ref()),
+    ) {
+        (Some(_), _) => None,
+        (None, Some(secret)) => Some(secret),
+        (None, None) => return refuse("unknown_terminal", "terminal is not registered"),
     };
     let Ok(ts) = ts.parse::<i64>() else {
         return refuse("bad_signature", "X-Timestamp is not unix seconds");
@@ -672,7 +706,7 @@ async fn verify_signature<B: Backend>(
     if !sign::is_valid_nonce(&nonce) || !sign::is_valid_sha256_hex(&body_sha256) {
         return refuse(
             "bad_signature",
-            "X-Nonce must be 32 to 64 and X-Content-SHA256 64 lower-case hex digits",
+            "X-Nonce must be 32 to 64 and X-Content-SHA256 (X-Content-SM3) 64 lower-case hex digits",
         );
     }
     let declared_len = parts
@@ -693,7 +727,12 @@ async fn verify_signature<B: Backend>(
         nonce: &nonce,
         body_sha256_hex: &body_sha256,
     };
-    if !signed.verify_in(suite, secret.as_bytes(), &sig) {
+    let valid = match (&enrolled_key, secret) {
+        (Some(key), _) => signed.verify_ed25519(key, &sig),
+        (None, Some(secret)) => signed.verify_in(suite, secret.as_bytes(), &sig),
+        (None, None) => false,
+    };
+    if !valid {
         return refuse("bad_signature", "signature does not match");
     }
     if declared_len.is_some_and(|n| n > MAX_BODY as u64) {
@@ -1020,6 +1059,138 @@ async fn batch<B: Backend>(
 
 fn rfc3339_secs(secs: i64) -> String {
     bianmin_core::time::rfc3339(secs * 1000)
+}
+
+/// The configuration the county set for the signing terminal; 304 when
+/// the kiosk already has this version (`If-None-Match`).
+async fn get_config<B: Backend>(
+    State(s): State<Arc<Shared<B>>>,
+    Extension(Terminal(terminal)): Extension<Terminal>,
+    headers: HeaderMap,
+) -> Response {
+    match s.backend.remote_config(&terminal).await {
+        Ok(Some(doc)) => {
+            let etag = format!("\"{}\"", doc.version);
+            let held = headers
+                .get(header::IF_NONE_MATCH)
+                .and_then(|v| v.to_str().ok());
+            if held == Some(etag.as_str()) {
+                return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+            }
+            ([(header::ETAG, etag)], Json(doc)).into_response()
+        }
+        Ok(None) => api_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no configuration was set for this terminal",
+        ),
+        Err(e) => backend_failed("configuration", e),
+    }
+}
+
+async fn post_config_result<B: Backend>(
+    State(s): State<Arc<Shared<B>>>,
+    Extension(Terminal(terminal)): Extension<Terminal>,
+    body: Bytes,
+) -> Response {
+    let Ok(mut result) = serde_json::from_slice::<bianmin_platform::api::ConfigResult>(&body)
+    else {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "body is not a configuration result",
+        );
+    };
+    result.message = result.message.chars().take(4000).collect();
+    match s.backend.config_result(&terminal, result, now_secs()).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => backend_failed("configuration result", e),
+    }
+}
+
+/// Which version the signing terminal's station should run.
+async fn get_update<B: Backend>(
+    State(s): State<Arc<Shared<B>>>,
+    Extension(Terminal(terminal)): Extension<Terminal>,
+) -> Response {
+    match s.backend.update_offer(&terminal).await {
+        Ok(Some(offer)) => Json(offer).into_response(),
+        Ok(None) => api_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "this platform distributes no software",
+        ),
+        Err(e) => backend_failed("update offer", e),
+    }
+}
+
+async fn post_update_result<B: Backend>(
+    State(s): State<Arc<Shared<B>>>,
+    Extension(Terminal(terminal)): Extension<Terminal>,
+    body: Bytes,
+) -> Response {
+    let Ok(mut report) = serde_json::from_slice::<bianmin_platform::api::UpdateReport>(&body)
+    else {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "body is not an update report",
+        );
+    };
+    report.detail = report.detail.chars().take(4000).collect();
+    report.from = report.from.chars().take(64).collect();
+    report.to = report.to.chars().take(64).collect();
+    match s.backend.update_report(&terminal, report, now_secs()).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => backend_failed("update report", e),
+    }
+}
+
+/// The signing terminal's commands, each handed out once.
+async fn get_commands<B: Backend>(
+    State(s): State<Arc<Shared<B>>>,
+    Extension(Terminal(terminal)): Extension<Terminal>,
+) -> Response {
+    match s.backend.take_commands(&terminal, now_secs()).await {
+        Ok(commands) => Json(bianmin_platform::api::CommandList { commands }).into_response(),
+        Err(e) => backend_failed("commands", e),
+    }
+}
+
+async fn post_command_result<B: Backend>(
+    State(s): State<Arc<Shared<B>>>,
+    Extension(Terminal(terminal)): Extension<Terminal>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let Ok(mut result) = serde_json::from_slice::<bianmin_platform::api::CommandResult>(&body)
+    else {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "body is not a command result",
+        );
+    };
+    if result.message.len() > bianmin_platform::api::MAX_COMMAND_RESULT {
+        let mut end = bianmin_platform::api::MAX_COMMAND_RESULT;
+        while !result.message.is_char_boundary(end) {
+            end -= 1;
+        }
+        result.message.truncate(end);
+    }
+    match s
+        .backend
+        .finish_command(&terminal, &id, result, now_secs())
+        .await
+    {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => api_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "this terminal has no such command",
+        ),
+        Err(e) => backend_failed("command result", e),
+    }
 }
 
 async fn get_progress<B: Backend>(

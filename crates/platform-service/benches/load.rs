@@ -1,7 +1,8 @@
 //! Simulated kiosks on loopback against the platform service on a
 //! throwaway PostgreSQL on the same machine: 10,000 terminals each sending
-//! a heartbeat a minute (spread evenly) and, together, 50 applications a
-//! second, every request signed as a kiosk signs it.
+//! a heartbeat and polling for commands and configuration once a minute
+//! (spread evenly) and, together, 50 applications a second, every request
+//! signed as a kiosk signs it.
 //!
 //! ```text
 //! cargo bench -p bianmin-platform-service --bench load            # 300 s
@@ -9,7 +10,9 @@
 //! ```
 //!
 //! Prints p50/p99/max latency per kind, errors, and CPU: this process (the
-//! service *and* the load generator) and the PostgreSQL processes.
+//! service *and* the load generator) and the PostgreSQL processes. Every
+//! heartbeat also updates its kiosk's fleet row and alerts. Then the
+//! technician's county view of all those kiosks is loaded five times.
 
 use bianmin_platform::api::API_PREFIX;
 use bianmin_platform::sign;
@@ -81,6 +84,27 @@ async fn send(
     }
 }
 
+/// A kiosk's poll: its commands, then its configuration (404 when none
+/// was set, as for most kiosks), both signed GETs.
+async fn poll(http: &reqwest::Client, origin: &str, terminal: &str) -> bool {
+    let mut ok = true;
+    for path in [
+        format!("{API_PREFIX}/commands"),
+        format!("{API_PREFIX}/config"),
+    ] {
+        let mut request = http.get(format!("{origin}{path}"));
+        let now = chrono::Utc::now().timestamp();
+        for (name, value) in sign::headers(SECRET.as_bytes(), "GET", &path, terminal, now, b"") {
+            request = request.header(name, value);
+        }
+        ok &= match request.send().await {
+            Ok(r) => r.status().is_success() || r.status().as_u16() == 404,
+            Err(_) => false,
+        };
+    }
+    ok
+}
+
 fn main() {
     let secs: u64 = std::env::var("BIANMIN_LOAD_SECS")
         .ok()
@@ -96,6 +120,7 @@ fn main() {
         bianmin_platform::client::install_crypto_provider();
         let conninfo = cluster.fresh_database().await.unwrap();
         let svc = bianmin_platform_service::spawn(ServiceOptions {
+            fleet: Default::default(),
             conninfo,
             data_key: Arc::new(DataKey::generate()),
             pool_size: 16,
@@ -114,7 +139,7 @@ fn main() {
             .pool_max_idle_per_host(256)
             .build()
             .unwrap();
-        let latencies: Arc<Mutex<[Vec<u64>; 2]>> = Arc::default();
+        let latencies: Arc<Mutex<[Vec<u64>; 3]>> = Arc::default();
         let errors = Arc::new(AtomicU64::new(0));
         let cpu_before = (cpu_secs("self"), postgres_cpu_secs());
         let started = Instant::now();
@@ -145,6 +170,13 @@ fn main() {
                         errors.fetch_add(1, Ordering::Relaxed);
                     }
                     lat.lock().unwrap()[0].push(t.elapsed().as_micros() as u64);
+                    // Each kiosk also polls for commands and configuration
+                    // once a minute.
+                    let t = Instant::now();
+                    if !poll(&http, &origin, &terminal).await {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                    lat.lock().unwrap()[2].push(t.elapsed().as_micros() as u64);
                 });
             }
             while next_application <= now {
@@ -178,7 +210,10 @@ fn main() {
         let cpu_postgres = postgres_cpu_secs() - cpu_before.1;
         let mut lat = latencies.lock().unwrap().clone();
         println!("load: {secs} s, {TERMINALS} terminals, {APPLICATIONS_PER_SEC} applications/s, database on this machine");
-        for (i, kind) in ["heartbeats", "applications"].iter().enumerate() {
+        for (i, kind) in ["heartbeats", "applications", "polls (commands + config)"]
+            .iter()
+            .enumerate()
+        {
             lat[i].sort_unstable();
             println!(
                 "  {kind}: {} requests, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
@@ -198,6 +233,47 @@ fn main() {
         println!(
             "  stored: {} heartbeats, {} applications",
             stats.heartbeats, stats.applications
+        );
+
+        // The county view a technician opens: every kiosk the heartbeats
+        // made known, rendered whole (the load has stopped).
+        use bianmin_platform_service::console::auth;
+        let pool = svc.backend.pool();
+        auth::upsert_staff(pool, "bench-tech", "运维", auth::Role::Technician, "bench-technician-2026")
+            .await
+            .unwrap();
+        let token = auth::sign_in(pool, "bench-tech", "bench-technician-2026", chrono::Utc::now().timestamp())
+            .await
+            .unwrap()
+            .unwrap();
+        let kiosks: i64 = pool
+            .get()
+            .await
+            .unwrap()
+            .query_one("SELECT count(*) FROM kiosks", &[])
+            .await
+            .unwrap()
+            .get(0);
+        let mut views = Vec::new();
+        let mut size = 0;
+        for _ in 0..5 {
+            let t = Instant::now();
+            let page = http
+                .get(format!("{origin}/console/fleet"))
+                .header("cookie", format!("{}={token}", auth::SESSION_COOKIE))
+                .send()
+                .await
+                .unwrap();
+            assert!(page.status().is_success(), "{}", page.status());
+            size = page.bytes().await.unwrap().len();
+            views.push(t.elapsed().as_micros() as u64);
+        }
+        views.sort_unstable();
+        println!(
+            "  county view: {kiosks} kiosks, {:.1} MB of HTML, median {:.0} ms, max {:.0} ms (5 loads)",
+            size as f64 / 1e6,
+            percentile(&views, 0.5),
+            percentile(&views, 1.0)
         );
         svc.handle.shutdown().await;
     });

@@ -25,6 +25,7 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         include_str!("../migrations/0001_kiosk_api.sql"),
     ),
     (2, "console", include_str!("../migrations/0002_console.sql")),
+    (3, "fleet", include_str!("../migrations/0003_fleet.sql")),
 ];
 
 /// A pool over `conninfo` (libpq key=value or a `postgresql://` URL).
@@ -162,6 +163,8 @@ pub struct PgBackend {
     key: Arc<DataKey>,
     conninfo: String,
     nonces_purged_at: AtomicI64,
+    /// Signs the remote configurations kiosks fetch.
+    config_key: Arc<crate::fleet::ConfigKey>,
 }
 
 impl PgBackend {
@@ -171,7 +174,14 @@ impl PgBackend {
             key,
             conninfo: conninfo.to_string(),
             nonces_purged_at: AtomicI64::new(0),
+            config_key: Arc::new(crate::fleet::ConfigKey::generate()),
         }
+    }
+
+    /// Sign remote configurations with `key` (the one kiosks were told).
+    pub fn with_config_key(mut self, key: Arc<crate::fleet::ConfigKey>) -> PgBackend {
+        self.config_key = key;
+        self
     }
 
     pub fn pool(&self) -> &Pool {
@@ -223,6 +233,136 @@ impl PgBackend {
 pub type BoxedFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
 
 impl Backend for PgBackend {
+    async fn remote_config(
+        &self,
+        terminal: &str,
+    ) -> BackendResult<Option<bianmin_platform::api::RemoteConfig>> {
+        let client = self.pool.get().await.map_err(pool_error)?;
+        // The newest document of the kiosk's station, then its own.
+        let newest = |scope: &'static str| {
+            let client = &client;
+            async move {
+                let target: &str = terminal;
+                let sql = if scope == "kiosk" {
+                    "SELECT seq, body FROM config_documents WHERE scope = 'kiosk' AND target = $1
+                     ORDER BY seq DESC LIMIT 1"
+                } else {
+                    "SELECT seq, body FROM config_documents WHERE scope = 'station' AND target =
+                         COALESCE((SELECT station_code FROM terminals WHERE terminal_id = $1),
+                                  (SELECT station_code FROM kiosks WHERE terminal_id = $1))
+                     ORDER BY seq DESC LIMIT 1"
+                };
+                client
+                    .query_opt(sql, &[&target])
+                    .await
+                    .map(|row| row.map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1))))
+            }
+        };
+        let station = newest("station").await.map_err(pg_error)?;
+        let kiosk = newest("kiosk").await.map_err(pg_error)?;
+        let version = match (&station, &kiosk) {
+            (None, None) => return Ok(None),
+            (Some((s, _)), None) => format!("s{s}"),
+            (None, Some((k, _))) => format!("c{k}"),
+            (Some((s, _)), Some((k, _))) => format!("s{s}-c{k}"),
+        };
+        let text = crate::fleet::layered_config(
+            station.as_ref().map(|(_, b)| b.as_str()),
+            kiosk.as_ref().map(|(_, b)| b.as_str()),
+        )
+        .map_err(BackendError::Internal)?;
+        Ok(Some(self.config_key.sign(&version, &text)))
+    }
+
+    async fn config_result(
+        &self,
+        terminal: &str,
+        result: bianmin_platform::api::ConfigResult,
+        now: i64,
+    ) -> BackendResult<()> {
+        let client = self.pool.get().await.map_err(pool_error)?;
+        client
+            .execute(
+                "INSERT INTO kiosk_config_state (terminal_id, version, ok, message, at)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (terminal_id) DO UPDATE SET version = EXCLUDED.version,
+                     ok = EXCLUDED.ok, message = EXCLUDED.message, at = EXCLUDED.at",
+                &[
+                    &terminal,
+                    &result.version,
+                    &result.ok,
+                    &result.message,
+                    &now,
+                ],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(())
+    }
+
+    async fn take_commands(
+        &self,
+        terminal: &str,
+        now: i64,
+    ) -> BackendResult<Vec<bianmin_platform::api::RemoteCommand>> {
+        let client = self.pool.get().await.map_err(pool_error)?;
+        let rows = client
+            .query(
+                "UPDATE kiosk_commands SET delivered_at = $2
+                 WHERE terminal_id = $1 AND delivered_at IS NULL AND expires_at > $2
+                 RETURNING id, kind, issued_at, expires_at",
+                &[&terminal, &now],
+            )
+            .await
+            .map_err(pg_error)?;
+        let time = |secs: i64| bianmin_core::time::rfc3339(secs * 1000);
+        let mut commands: Vec<_> = rows
+            .iter()
+            .map(|r| bianmin_platform::api::RemoteCommand {
+                id: r.get::<_, i64>(0).to_string(),
+                kind: r.get(1),
+                issued_at: time(r.get(2)),
+                expires_at: time(r.get(3)),
+            })
+            .collect();
+        commands.sort_by_key(|c| c.id.parse::<i64>().unwrap_or(0));
+        Ok(commands)
+    }
+
+    async fn finish_command(
+        &self,
+        terminal: &str,
+        id: &str,
+        result: bianmin_platform::api::CommandResult,
+        now: i64,
+    ) -> BackendResult<bool> {
+        let Ok(id) = id.parse::<i64>() else {
+            return Ok(false);
+        };
+        let client = self.pool.get().await.map_err(pool_error)?;
+        let n = client
+            .execute(
+                "UPDATE kiosk_commands SET done_at = $3, ok = $4, result = $5
+                 WHERE id = $1 AND terminal_id = $2 AND delivered_at IS NOT NULL",
+                &[&id, &terminal, &now, &result.ok, &result.message],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(n == 1)
+    }
+
+    async fn terminal_key(&self, terminal: &str) -> BackendResult<Option<Vec<u8>>> {
+        let client = self.pool.get().await.map_err(pool_error)?;
+        Ok(client
+            .query_opt(
+                "SELECT public_key FROM terminals WHERE terminal_id = $1 AND replaced_by IS NULL",
+                &[&terminal],
+            )
+            .await
+            .map_err(pg_error)?
+            .map(|r| r.get(0)))
+    }
+
     async fn remember_nonce(
         &self,
         terminal: &str,
@@ -303,6 +443,11 @@ impl Backend for PgBackend {
                 )
                 .await
                 .map_err(pg_error)?;
+            if n == 1 && kind == RecordKind::Heartbeat {
+                crate::fleet::observe_heartbeat(&tx, terminal, &r.body, now)
+                    .await
+                    .map_err(pg_error)?;
+            }
             out.push(if n == 1 {
                 RecordStatus::Accepted
             } else {

@@ -12,6 +12,8 @@ pub mod browser;
 pub mod cluster;
 pub mod console;
 pub mod db;
+pub mod enroll;
+pub mod fleet;
 pub mod screenshots;
 pub mod seal;
 
@@ -34,28 +36,44 @@ pub struct ServiceOptions {
     /// Listening address, terminals' secrets, TLS, admin token, connection
     /// limit (the storage options of the reference server are not used).
     pub server: ServerOptions,
+    /// The fleet watch (offline kiosks, alert webhooks).
+    pub fleet: fleet::FleetOptions,
 }
 
 /// A running instance: the HTTP side's handle and its storage.
 pub struct Service {
     pub handle: ServerHandle,
     pub backend: Arc<PgBackend>,
+    /// The fleet watch of this instance (stops when this is dropped).
+    pub watch: fleet::WatchGuard,
 }
 
 /// Connect, apply the migrations and serve on the current runtime.
 pub async fn spawn(opts: ServiceOptions) -> anyhow::Result<Service> {
     let pool = db::pool(&opts.conninfo, opts.pool_size)?;
     db::migrate(&pool).await?;
-    let backend = Arc::new(PgBackend::new(pool, opts.data_key, &opts.conninfo));
+    let backend = Arc::new(
+        PgBackend::new(pool, opts.data_key, &opts.conninfo)
+            .with_config_key(opts.fleet.config_key.clone()),
+    );
+    let watch = fleet::watch(backend.pool().clone(), opts.fleet.clone());
     let console = console::router(console::Console {
         backend: backend.clone(),
         publishers: opts.publishers,
         secure_cookies: opts.server.tls.is_some(),
+        public_url: opts.fleet.enroll.public_url.clone(),
     });
+    let mut enroll_options = opts.fleet.enroll;
+    enroll_options.config_public_key = Some(opts.fleet.config_key.public());
+    let extra = console.merge(enroll::router(backend.clone(), enroll_options));
     let handle =
-        bianmin_platform_server::spawn_with(backend.clone(), backend.clone(), opts.server, console)
+        bianmin_platform_server::spawn_with(backend.clone(), backend.clone(), opts.server, extra)
             .await?;
-    Ok(Service { handle, backend })
+    Ok(Service {
+        handle,
+        backend,
+        watch,
+    })
 }
 
 /// Publish `body` as `doc` unless the database already has one (a second
@@ -93,6 +111,12 @@ pub const DEMO_STAFF: &[(&str, &str, console::auth::Role, &str)] = &[
         console::auth::Role::Supervisor,
         "demo-supervisor-2026",
     ),
+    (
+        "technician",
+        "运维员小赵",
+        console::auth::Role::Technician,
+        "demo-technician-2026",
+    ),
 ];
 
 /// Give a demo or test database its staff.
@@ -100,5 +124,20 @@ pub async fn seed_demo_staff(backend: &PgBackend) -> anyhow::Result<()> {
     for (username, name, role, password) in DEMO_STAFF {
         console::auth::upsert_staff(backend.pool(), username, name, *role, password).await?;
     }
+    Ok(())
+}
+
+/// The demo's station, with the demo kiosk's division code, so its
+/// heartbeats show under a name in the fleet view.
+pub async fn seed_demo_station(backend: &PgBackend) -> anyhow::Result<()> {
+    let client = backend.pool().get().await?;
+    client
+        .execute(
+            "INSERT INTO stations (code, name, address, created_at, created_by)
+             VALUES ('110101001001', '演示村便民服务站', '演示县演示镇演示村村委会一楼', 0, 'demo')
+             ON CONFLICT DO NOTHING",
+            &[],
+        )
+        .await?;
     Ok(())
 }

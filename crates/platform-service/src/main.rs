@@ -17,6 +17,7 @@ use bianmin_core::package::TrustedKey;
 use bianmin_platform_server::secrets::{parse_terminals, read_private, take_env};
 use bianmin_platform_server::{Doc, ServerOptions, TlsOptions};
 use bianmin_platform_service::console::auth::{upsert_staff, Role};
+use bianmin_platform_service::fleet::{EnrollOptions, FleetOptions};
 use bianmin_platform_service::{
     cluster, db, publish_if_missing, seed_demo_staff, DataKey, ServiceOptions,
 };
@@ -43,6 +44,8 @@ struct Args {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once at start: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Start a throwaway PostgreSQL cluster, seed demo data and serve on loopback.
     Demo {
@@ -93,6 +96,19 @@ enum Command {
         /// `bianmin-reference-platform --generate-seal-key FILE`.
         #[arg(long, value_name = "FILE")]
         seal_keys_file: Option<PathBuf>,
+        /// The kiosk API's URL as kiosks reach it (printed in enrollment
+        /// QR codes, told to enrolling kiosks); default: the Host they used.
+        #[arg(long)]
+        public_url: Option<String>,
+        /// PEM of the CA that signed this service's certificate, pinned by
+        /// every kiosk that enrolls.
+        #[arg(long, value_name = "FILE")]
+        ca_file: Option<PathBuf>,
+        /// The key remote configurations are signed with (`new-config-key`);
+        /// every instance the same. Without it a fresh key is made, and
+        /// kiosks enrolled now refuse configurations after a restart.
+        #[arg(long, value_name = "FILE")]
+        config_key_file: Option<PathBuf>,
     },
     /// Add a member of staff (or reset one's password and role); the
     /// password is read from BIANMIN_PLATFORM_STAFF_PASSWORD or standard input.
@@ -104,9 +120,17 @@ enum Command {
         /// The name shown in the console and the audit trail.
         #[arg(long)]
         name: String,
-        /// clerk (受理), author (content) or supervisor (好差评).
+        /// clerk (受理), author (content), supervisor (好差评) or technician
+        /// (stations, kiosks, alerts).
         #[arg(long)]
         role: String,
+    },
+    /// Make the key remote configurations are signed with (Ed25519,
+    /// PKCS#8, mode 0600); give it to every instance with
+    /// `serve --config-key-file`.
+    NewConfigKey {
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Write PNGs of the console's main pages (a throwaway cluster with
     /// demo data, headless Chromium at 1366×768).
@@ -142,6 +166,25 @@ fn run(args: Args) -> anyhow::Result<()> {
     bianmin_config::logging::init("info");
     match args.command {
         Command::Demo { listen } => demo(listen),
+        Command::NewConfigKey { out } => {
+            let rng = ring::rand::SystemRandom::new();
+            let doc = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng)
+                .map_err(|e| anyhow::anyhow!("key generation: {e}"))?;
+            if out.exists() {
+                anyhow::bail!("{} exists; it is not replaced", out.display());
+            }
+            use std::io::Write as _;
+            use std::os::unix::fs::OpenOptionsExt as _;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&out)?
+                .write_all(doc.as_ref())?;
+            let key = bianmin_platform_service::fleet::ConfigKey::from_pkcs8(doc.as_ref())?;
+            println!("{}: kiosks verify with {}", out.display(), key.public());
+            Ok(())
+        }
         Command::Screenshots { out } => {
             std::fs::create_dir_all(&out).with_context(|| out.display().to_string())?;
             let cluster = cluster::TempCluster::start()?;
@@ -161,7 +204,8 @@ fn run(args: Args) -> anyhow::Result<()> {
             role,
         } => {
             let conninfo = database(flag)?;
-            let role = Role::parse(&role).context("--role is clerk, author or supervisor")?;
+            let role =
+                Role::parse(&role).context("--role is clerk, author, supervisor or technician")?;
             let password = match take_env("BIANMIN_PLATFORM_STAFF_PASSWORD") {
                 Some(p) => p,
                 None => {
@@ -203,6 +247,9 @@ fn run(args: Args) -> anyhow::Result<()> {
             publisher_key_id,
             allow_fault_injection,
             seal_keys_file,
+            public_url,
+            ca_file,
+            config_key_file,
         } => {
             if allow_fault_injection && !listen.ip().is_loopback() {
                 anyhow::bail!(
@@ -234,10 +281,27 @@ fn run(args: Args) -> anyhow::Result<()> {
                 anyhow::bail!("the demo's public secret is refused outside `demo`");
             }
             if secrets.is_empty() && shared_secret.is_none() {
-                anyhow::bail!(
-                    "no terminal secrets: give --terminals-file FILE (ID=SECRET lines) or set BIANMIN_PLATFORM_SECRET"
+                eprintln!(
+                    "no terminal secrets (--terminals-file or BIANMIN_PLATFORM_SECRET): only enrolled kiosks, signing with their own keys, can sync"
                 );
             }
+            let config_key = match &config_key_file {
+                Some(path) => {
+                    let der = std::fs::read(path).with_context(|| path.display().to_string())?;
+                    bianmin_platform_service::fleet::ConfigKey::from_pkcs8(&der)
+                        .with_context(|| path.display().to_string())?
+                }
+                None => {
+                    eprintln!("no --config-key-file: remote configurations are signed with a key made now, which kiosks enrolled now will not know after a restart");
+                    bianmin_platform_service::fleet::ConfigKey::generate()
+                }
+            };
+            let ca_pem = match &ca_file {
+                Some(path) => Some(
+                    std::fs::read_to_string(path).with_context(|| path.display().to_string())?,
+                ),
+                None => None,
+            };
             let admin_token = match &admin_token_file {
                 Some(path) => {
                     Some(read_private(path)?.trim().to_string()).filter(|t| !t.is_empty())
@@ -259,6 +323,16 @@ fn run(args: Args) -> anyhow::Result<()> {
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(async move {
                 let service = bianmin_platform_service::spawn(ServiceOptions {
+                    fleet: FleetOptions {
+                        enroll: EnrollOptions {
+                            public_url,
+                            ca_pem,
+                            content_public_key: publisher_key.clone(),
+                            config_public_key: None,
+                        },
+                        config_key: Arc::new(config_key),
+                        ..FleetOptions::default()
+                    },
                     conninfo,
                     data_key,
                     pool_size,
@@ -294,6 +368,13 @@ fn demo(listen: SocketAddr) -> anyhow::Result<()> {
     rt.block_on(async move {
         let conninfo = cluster.fresh_database().await?;
         let service = bianmin_platform_service::spawn(ServiceOptions {
+            fleet: FleetOptions {
+                enroll: EnrollOptions {
+                    content_public_key: bianmin_core::package::DEMO_PUBLIC_KEY.into(),
+                    ..EnrollOptions::default()
+                },
+                ..FleetOptions::default()
+            },
             conninfo,
             data_key: Arc::new(DataKey::generate()),
             pool_size: 8,
@@ -320,6 +401,7 @@ fn demo(listen: SocketAddr) -> anyhow::Result<()> {
         )
         .await?;
         seed_demo_staff(&service.backend).await?;
+        bianmin_platform_service::seed_demo_station(&service.backend).await?;
         let handle = service.handle;
         println!("platform API at {}", handle.base_url());
         println!("console: http://{}/console/login", handle.addr());

@@ -90,6 +90,28 @@ async fn seed(backend: &crate::PgBackend) -> anyhow::Result<String> {
     backend
         .add_progress(&first, "need_materials", "请补交近期免冠照片", now - 600)
         .await?;
+    // The fleet: the demo station, one kiosk out of paper, one well.
+    crate::seed_demo_station(backend).await?;
+    for (terminal, printer, uptime) in [("T0001", "paper_out", 86_400 * 3), ("T0002", "ok", 7200)] {
+        let id = format!("HB-{terminal}-1");
+        let beat = json!({
+            "id": id, "terminal_id": terminal, "at": bianmin_core::time::rfc3339(now * 1000),
+            "status": if printer == "ok" { "ok" } else { "degraded" },
+            "devices": {"id_card": "ok", "printer": printer, "scanner": "ok", "disk": "ok"},
+            "queue_depth": 2, "oldest_pending_secs": 240, "free_disk_bytes": 21_500_000_000u64,
+            "total_disk_bytes": 31_900_000_000u64, "version": env!("CARGO_PKG_VERSION"),
+            "uptime_secs": uptime, "station_code": "110101001001",
+            "content_version": "2026.12-demo"
+        });
+        backend
+            .store_batch(
+                RecordKind::Heartbeat,
+                terminal,
+                vec![record(&id, beat)],
+                now,
+            )
+            .await?;
+    }
     Ok(first)
 }
 
@@ -106,6 +128,7 @@ fn password_of(username: &str) -> &'static str {
 pub async fn write_all(cluster: &TempCluster, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let conninfo = cluster.fresh_database().await?;
     let svc = crate::spawn(ServiceOptions {
+        fleet: Default::default(),
         conninfo,
         data_key: Arc::new(DataKey::generate()),
         pool_size: 4,
@@ -153,6 +176,15 @@ pub async fn write_all(cluster: &TempCluster, out: &Path) -> anyhow::Result<Vec<
     browser::screenshot(&b, &shot("supervisor-evaluations.png")).await?;
     b.goto(&format!("{origin}/console/audit")).await?;
     browser::screenshot(&b, &shot("supervisor-audit.png")).await?;
+    browser::click_and_wait(&b, Locator::Id("logout")).await?;
+    browser::sign_in(&b, &origin, "technician", password_of("technician")).await?;
+    browser::screenshot(&b, &shot("technician-fleet.png")).await?;
+    b.goto(&format!("{origin}/console/alerts")).await?;
+    browser::screenshot(&b, &shot("technician-alerts.png")).await?;
+    b.goto(&format!("{origin}/console/fleet/stations")).await?;
+    browser::screenshot(&b, &shot("technician-stations.png")).await?;
+    browser::click_and_wait(&b, Locator::Id("codes-110101001001")).await?;
+    browser::screenshot(&b, &shot("technician-enrollment-codes.png")).await?;
     b.close().await?;
     Ok(written)
 }

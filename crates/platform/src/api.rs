@@ -183,6 +183,218 @@ pub struct EvaluationWire {
     pub created_at: String,
 }
 
+/// Where a kiosk enrolls (below the API prefix; unsigned: the one-time
+/// code is the credential).
+pub const ENROLLMENTS_PATH: &str = "/enrollments";
+
+/// What a kiosk sends to enroll: the code a technician printed, and the
+/// public half of the key pair it generated (the private half never
+/// leaves it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollmentRequest {
+    /// 12 characters, with or without the dashes of the printed sheet.
+    pub code: String,
+    /// `ed25519`.
+    pub algorithm: String,
+    /// The raw public key, base64.
+    pub public_key: String,
+    /// The terminal this one replaces (a swapped machine keeps the
+    /// station's place; the old key stops working).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<String>,
+}
+
+/// What the platform answers an accepted enrollment with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enrollment {
+    pub terminal_id: String,
+    pub station_code: String,
+    pub station_name: String,
+    #[serde(default)]
+    pub station_address: String,
+    /// The kiosk API's base URL the kiosk uses from now on.
+    pub platform_url: String,
+    /// PEM of the CA the platform's certificate must chain to (pinned);
+    /// absent where the platform is reached on loopback (demo, tests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_pem: Option<String>,
+    /// `ed25519:BASE64` of the county's content-package publisher.
+    pub content_public_key: String,
+    /// Configuration for this kiosk (a `kiosk.toml` fragment): what the
+    /// county set for the station, without identity or URLs.
+    #[serde(default)]
+    pub config_toml: String,
+    /// Argon2id PHC string of the technicians' admin PIN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_pin_hash: Option<String>,
+    /// `ed25519:BASE64` of the key the platform signs configurations with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_public_key: Option<String>,
+}
+
+/// Where a kiosk picks up the commands a technician sent it (signed).
+pub const COMMANDS_PATH: &str = "/commands";
+
+/// The commands a technician may send a kiosk from the console: (kind,
+/// title in the console).
+pub const COMMAND_KINDS: &[(&str, &str)] = &[
+    ("sync_now", "立即同步"),
+    ("self_test", "设备自检"),
+    ("print_test_page", "打印测试页"),
+    ("collect_logs", "收集日志"),
+    ("restart", "重新启动（在居民办完之后）"),
+];
+
+/// One command for the kiosk that polls (`GET /commands`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteCommand {
+    pub id: String,
+    /// One of [`COMMAND_KINDS`]; a kiosk answers an unknown one with a
+    /// failure, never silence.
+    pub kind: String,
+    pub issued_at: String,
+    pub expires_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct CommandList {
+    pub commands: Vec<RemoteCommand>,
+}
+
+/// What became of a command (`POST /commands/{id}/result`): the message
+/// in words for the technician (a self-test's findings, the masked logs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandResult {
+    pub ok: bool,
+    pub message: String,
+}
+
+/// Where a kiosk fetches the configuration the county set for it (signed
+/// request, conditional GET on the version).
+pub const CONFIG_PATH: &str = "/config";
+
+/// A configuration document for one kiosk (a `kiosk.toml` fragment),
+/// signed by the platform's configuration key: the kiosk verifies it
+/// against `platform.config_key` before anything of it is used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteConfig {
+    pub version: String,
+    pub toml: String,
+    /// Lower-case hex Ed25519 over [`RemoteConfig::signed_bytes`].
+    pub signature: String,
+}
+
+impl RemoteConfig {
+    /// What the signature covers: the version and the text, so neither can
+    /// be swapped for another's.
+    pub fn signed_bytes(version: &str, toml: &str) -> Vec<u8> {
+        format!("bianmin-config\n{version}\n{toml}").into_bytes()
+    }
+}
+
+/// What the kiosk did with a configuration version (`POST /config/result`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigResult {
+    pub version: String,
+    pub ok: bool,
+    /// Applied (when), or exactly why it was refused.
+    pub message: String,
+}
+
+/// Keys a remote configuration may not set: the kiosk's identity and where
+/// it keeps its data come from enrollment and the installed file only.
+pub const REMOTE_CONFIG_FORBIDDEN: &[&str] = &[
+    "station.terminal_id",
+    "station.code",
+    "station.mode",
+    "platform.key_file",
+    "platform.config_key",
+    "store.data_dir",
+];
+
+/// Where a kiosk asks which software its station should run (`GET /update`)
+/// and says how an installation went (`POST /update/result`).
+pub const UPDATE_PATH: &str = "/update";
+
+/// What the platform offers a kiosk (`GET /update`): the channel of its
+/// station, the newest version published there, and the station's
+/// maintenance window. The package itself comes from the platform's signed
+/// APT repository (`{platform url}/apt`, suite = channel), verified by apt
+/// against the archive key the kiosk pins — never by this answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateOffer {
+    /// `canary` or `stable`.
+    pub channel: String,
+    /// The Debian version the channel holds; `None` when nothing was
+    /// published to it yet.
+    pub version: Option<String>,
+    /// Installations only inside this daily window (station time,
+    /// `HH:MM`); `None`: any time between residents.
+    pub window: Option<MaintenanceWindow>,
+}
+
+/// A daily window in the station's time zone; `start > end` crosses
+/// midnight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaintenanceWindow {
+    pub start: String,
+    pub end: String,
+}
+
+impl MaintenanceWindow {
+    /// Minutes after midnight of `HH:MM`.
+    fn minutes(text: &str) -> Option<u32> {
+        let (h, m) = text.split_once(':')?;
+        let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+        (h < 24 && m < 60).then_some(h * 60 + m)
+    }
+
+    /// Whether both ends are valid `HH:MM` and differ.
+    pub fn is_valid(&self) -> bool {
+        matches!((Self::minutes(&self.start), Self::minutes(&self.end)), (Some(a), Some(b)) if a != b)
+    }
+
+    /// Whether `minute_of_day` (station time) falls inside the window; an
+    /// invalid window never opens.
+    pub fn contains(&self, minute_of_day: u32) -> bool {
+        match (Self::minutes(&self.start), Self::minutes(&self.end)) {
+            (Some(a), Some(b)) if a < b => (a..b).contains(&minute_of_day),
+            (Some(a), Some(b)) if a > b => minute_of_day >= a || minute_of_day < b,
+            _ => false,
+        }
+    }
+}
+
+/// How an installation went (`POST /update/result`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpdateOutcome {
+    /// Downloaded, waiting for the window or a moment between residents.
+    Downloaded,
+    /// Installed and healthy (READY and the self-check within the limit).
+    Healthy,
+    /// Installed, unhealthy, and the previous version reinstalled.
+    RolledBack,
+    /// Not installed: download, signature, disk or apt failed; the kiosk
+    /// runs what it ran.
+    Failed,
+}
+
+/// One report of the updater.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateReport {
+    /// The version that ran before.
+    pub from: String,
+    /// The version tried.
+    pub to: String,
+    pub outcome: UpdateOutcome,
+    /// In words: what happened, or exactly why it failed.
+    pub detail: String,
+}
+
+/// Longest command result the platform keeps (collected logs included).
+pub const MAX_COMMAND_RESULT: usize = 256 * 1024;
+
 /// Terminal health (`POST /heartbeats/batch`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeartbeatWire {
@@ -198,6 +410,25 @@ pub struct HeartbeatWire {
     pub free_disk_bytes: u64,
     pub version: String,
     pub uptime_secs: u64,
+    /// The station (区划代码) the kiosk is configured for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub station_code: Option<String>,
+    /// Age of the oldest record still waiting in the outbox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oldest_pending_secs: Option<u64>,
+    /// Size of the data directory's file system (free space as a share).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_disk_bytes: Option<u64>,
+    /// Version of the remote configuration in force (`remote.toml`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_version: Option<String>,
+    /// Version of the content package serving residents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_version: Option<String>,
+    /// Why the last content package pulled was refused (the previous one
+    /// keeps serving), until a good one is installed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_refused: Option<String>,
     /// Where the terminal's hash-chained admin audit log stands: the
     /// platform keeps it, so a log cut or rewritten on the terminal later no
     /// longer matches what was reported.

@@ -2,7 +2,7 @@
 //! request signed (see [`super::sign`]).
 
 use crate::api::*;
-use crate::sign;
+use crate::sign::Credential;
 use bianmin_config::{Config, PlatformConfig};
 use reqwest::header::{HeaderMap, HeaderValue, ETAG, IF_NONE_MATCH, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
@@ -84,15 +84,106 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// The HTTP client every call to the platform goes through: no plain HTTP
+/// beyond loopback, no redirects, the configured CA only, bounded waits.
+fn http_client(platform: &PlatformConfig) -> Result<reqwest::Client, PlatformError> {
+    install_crypto_provider();
+    // Whatever the configuration says: residents' data never goes over
+    // plain HTTP to another machine (loopback serves tests and demo).
+    if !bianmin_config::is_loopback_url(platform.url.as_str()) {
+        return Err(PlatformError::Setup(
+            "平台地址必须是 https://（明文 http:// 只允许本机测试） (plain http:// only to this machine)"
+                .into(),
+        ));
+    }
+    let timeout = Duration::from_secs(u64::from(platform.request_timeout_secs.get()));
+    let mut builder = reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .pool_idle_timeout(Duration::from_secs(30))
+        .tcp_nodelay(true)
+        .no_proxy()
+        // Never follow a redirect: the signature covers the path it was
+        // made for, and a redirect (a captive portal, a hijacked proxy)
+        // would carry signed requests and residents' data elsewhere.
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("bianmin-kiosk/", env!("CARGO_PKG_VERSION")));
+    if let Some(ca) = &platform.ca_file {
+        let pem = std::fs::read(ca)
+            .map_err(|e| PlatformError::Setup(format!("CA file {}: {e}", ca.display())))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| PlatformError::Setup(format!("CA file {}: {e}", ca.display())))?;
+        if certs.is_empty() {
+            return Err(PlatformError::Setup(format!(
+                "CA file {} holds no certificate",
+                ca.display()
+            )));
+        }
+        builder = builder.tls_certs_only(certs);
+    }
+    builder
+        .build()
+        .map_err(|e| PlatformError::Setup(e.to_string()))
+}
+
+/// Enroll a kiosk with a one-time code (`POST /enrollments`, unsigned: the
+/// code is the credential). A refusal comes back as `Refused` with the
+/// platform's sentence (reused, expired or unknown code).
+pub async fn enroll(
+    platform: &PlatformConfig,
+    request: &crate::api::EnrollmentRequest,
+) -> Result<crate::api::Enrollment, PlatformError> {
+    let http = http_client(platform)?;
+    let url = format!(
+        "{}{}",
+        platform.url.as_str().trim_end_matches('/'),
+        crate::api::ENROLLMENTS_PATH
+    );
+    let body = serde_json::to_vec(request).map_err(|e| PlatformError::Protocol(e.to_string()))?;
+    let resp = http
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body)
+        .send()
+        .await
+        .map_err(classify)?;
+    let status = resp.status();
+    let bytes = read_capped(resp, MAX_RESPONSE_BODY).await?;
+    if status.is_success() {
+        return serde_json::from_slice(&bytes).map_err(|e| PlatformError::Protocol(e.to_string()));
+    }
+    let reason = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| {
+            v.get("message")
+                .and_then(|m| m.as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
+    Err(if status.is_server_error() {
+        PlatformError::Server {
+            status: status.as_u16(),
+            reason,
+            retry_after: None,
+        }
+    } else {
+        PlatformError::Refused {
+            status: status.as_u16(),
+            reason,
+        }
+    })
+}
+
 /// A signed HTTP client for one terminal.
 pub struct PlatformClient {
     http: reqwest::Client,
     base: String,
     base_path: String,
     terminal_id: String,
-    secret: Zeroizing<Vec<u8>>,
+    credential: Credential,
     clock_offset_secs: AtomicI64,
-    /// HMAC-SHA256 or, in the 国密 suite, HMAC-SM3 request signatures.
+    /// A shared secret signs HMAC-SHA256 or, in the 国密 suite, HMAC-SM3
+    /// (an enrolled key signs Ed25519 whatever the suite).
     suite: crate::seal::Suite,
 }
 
@@ -103,24 +194,36 @@ impl std::fmt::Debug for PlatformClient {
 }
 
 impl PlatformClient {
+    /// The client of the configured terminal: its own key when enrolled
+    /// (`platform.key_file`), else the secret from the environment.
     pub fn from_config(config: &Config) -> Result<PlatformClient, PlatformError> {
+        let terminal = config.station.terminal_id.as_str();
+        let suite = match config.crypto.suite {
+            bianmin_config::CryptoSuite::Intl => crate::seal::Suite::Intl,
+            bianmin_config::CryptoSuite::Gm => crate::seal::Suite::Gm,
+        };
+        if let Some(path) = &config.platform.key_file {
+            let der = Zeroizing::new(std::fs::read(path).map_err(|e| {
+                PlatformError::Setup(format!("terminal key {}: {e}", path.display()))
+            })?);
+            let credential = Credential::from_pkcs8(&der).map_err(|e| {
+                PlatformError::Setup(format!("terminal key {}: {e}", path.display()))
+            })?;
+            return PlatformClient::with_credential(&config.platform, terminal, credential)
+                .map(|c| c.with_suite(suite));
+        }
         let secret = config
             .platform
             .secret
             .as_ref()
             .ok_or(PlatformError::Unconfigured)?;
-        let client = PlatformClient::new(
-            &config.platform,
-            config.station.terminal_id.as_str(),
-            secret.0.as_bytes(),
-        )?;
-        Ok(client.with_suite(match config.crypto.suite {
-            bianmin_config::CryptoSuite::Intl => crate::seal::Suite::Intl,
-            bianmin_config::CryptoSuite::Gm => crate::seal::Suite::Gm,
-        }))
+        let client = PlatformClient::new(&config.platform, terminal, secret.0.as_bytes())?;
+        Ok(client.with_suite(suite))
     }
 
-    /// Sign requests in `suite` (HMAC-SHA256 by default).
+    /// Sign requests with the shared secret in `suite` (HMAC-SHA256 by
+    /// default, HMAC-SM3 for the 国密 suite). An enrolled key signs Ed25519
+    /// whatever the suite.
     pub fn with_suite(mut self, suite: crate::seal::Suite) -> PlatformClient {
         self.suite = suite;
         self
@@ -131,43 +234,16 @@ impl PlatformClient {
         terminal_id: &str,
         secret: &[u8],
     ) -> Result<PlatformClient, PlatformError> {
-        install_crypto_provider();
-        // Whatever the configuration says: residents' data never goes over
-        // plain HTTP to another machine (loopback serves tests and demo).
-        if !bianmin_config::is_loopback_url(platform.url.as_str()) {
-            return Err(PlatformError::Setup(
-                "平台地址必须是 https://（明文 http:// 只允许本机测试） (plain http:// only to this machine)"
-                    .into(),
-            ));
-        }
-        let timeout = Duration::from_secs(u64::from(platform.request_timeout_secs.get()));
-        let mut builder = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .pool_idle_timeout(Duration::from_secs(30))
-            .tcp_nodelay(true)
-            .no_proxy()
-            // Never follow a redirect: the signature covers the path it was
-            // made for, and a redirect (a captive portal, a hijacked proxy)
-            // would carry signed requests and residents' data elsewhere.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("bianmin-kiosk/", env!("CARGO_PKG_VERSION")));
-        if let Some(ca) = &platform.ca_file {
-            let pem = std::fs::read(ca)
-                .map_err(|e| PlatformError::Setup(format!("CA file {}: {e}", ca.display())))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| PlatformError::Setup(format!("CA file {}: {e}", ca.display())))?;
-            if certs.is_empty() {
-                return Err(PlatformError::Setup(format!(
-                    "CA file {} holds no certificate",
-                    ca.display()
-                )));
-            }
-            builder = builder.tls_certs_only(certs);
-        }
-        let http = builder
-            .build()
-            .map_err(|e| PlatformError::Setup(e.to_string()))?;
+        let credential = Credential::Secret(Zeroizing::new(secret.to_vec()));
+        PlatformClient::with_credential(platform, terminal_id, credential)
+    }
+
+    pub fn with_credential(
+        platform: &PlatformConfig,
+        terminal_id: &str,
+        credential: Credential,
+    ) -> Result<PlatformClient, PlatformError> {
+        let http = http_client(platform)?;
         let base = platform.url.as_str().trim_end_matches('/').to_string();
         let base_path = base
             .split_once("://")
@@ -178,7 +254,7 @@ impl PlatformClient {
             base,
             base_path,
             terminal_id: terminal_id.to_string(),
-            secret: Zeroizing::new(secret.to_vec()),
+            credential,
             clock_offset_secs: AtomicI64::new(0),
             suite: crate::seal::Suite::Intl,
         })
@@ -210,9 +286,8 @@ impl PlatformClient {
             .headers(extra);
         // A fresh nonce on every send, retries included: the platform refuses
         // a nonce it has seen (replay protection).
-        for (name, value) in sign::headers_in(
+        for (name, value) in self.credential.headers(
             self.suite,
-            &self.secret,
             method.as_str(),
             &signed_path,
             &self.terminal_id,
@@ -313,6 +388,84 @@ impl PlatformClient {
             .await?;
         let bytes = read_capped(resp, MAX_RESPONSE_BODY).await?;
         serde_json::from_slice(&bytes).map_err(|e| PlatformError::Protocol(e.to_string()))
+    }
+
+    /// The commands a technician sent this terminal, each handed out once.
+    pub async fn commands(&self) -> Result<Vec<RemoteCommand>, PlatformError> {
+        let resp = self
+            .send(Method::GET, COMMANDS_PATH, Vec::new(), HeaderMap::new())
+            .await?;
+        let bytes = read_capped(resp, MAX_RESPONSE_BODY).await?;
+        serde_json::from_slice::<CommandList>(&bytes)
+            .map(|l| l.commands)
+            .map_err(|e| PlatformError::Protocol(e.to_string()))
+    }
+
+    /// The configuration the county set for this terminal: `None` when it
+    /// is the version held (`If-None-Match`) or there is none.
+    pub async fn remote_config(
+        &self,
+        held: Option<&str>,
+    ) -> Result<Option<RemoteConfig>, PlatformError> {
+        let mut extra = HeaderMap::new();
+        if let Some(v) = held.and_then(|v| HeaderValue::from_str(&format!("\"{v}\"")).ok()) {
+            extra.insert(IF_NONE_MATCH, v);
+        }
+        let resp = match self.send(Method::GET, CONFIG_PATH, Vec::new(), extra).await {
+            Ok(r) => r,
+            Err(PlatformError::NotFound) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if resp.status() == StatusCode::NOT_MODIFIED {
+            return Ok(None);
+        }
+        let bytes = read_capped(resp, MAX_RESPONSE_BODY).await?;
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| PlatformError::Protocol(e.to_string()))
+    }
+
+    /// Which version the station's channel offers (`GET /update`).
+    pub async fn update_offer(&self) -> Result<UpdateOffer, PlatformError> {
+        let resp = self
+            .send(Method::GET, UPDATE_PATH, Vec::new(), HeaderMap::new())
+            .await?;
+        let bytes = read_capped(resp, MAX_RESPONSE_BODY).await?;
+        serde_json::from_slice(&bytes).map_err(|e| PlatformError::Protocol(e.to_string()))
+    }
+
+    /// Say how an installation went (`POST /update/result`).
+    pub async fn report_update(&self, report: &UpdateReport) -> Result<(), PlatformError> {
+        let body =
+            serde_json::to_vec(report).map_err(|e| PlatformError::Protocol(e.to_string()))?;
+        let path = format!("{UPDATE_PATH}/result");
+        self.send(Method::POST, &path, body, HeaderMap::new())
+            .await?;
+        Ok(())
+    }
+
+    /// Say what became of a configuration version.
+    pub async fn config_result(&self, result: &ConfigResult) -> Result<(), PlatformError> {
+        let body =
+            serde_json::to_vec(result).map_err(|e| PlatformError::Protocol(e.to_string()))?;
+        let path = format!("{CONFIG_PATH}/result");
+        self.send(Method::POST, &path, body, HeaderMap::new())
+            .await?;
+        Ok(())
+    }
+
+    /// Report what became of command `id`.
+    pub async fn command_result(
+        &self,
+        id: &str,
+        result: &CommandResult,
+    ) -> Result<(), PlatformError> {
+        let body =
+            serde_json::to_vec(result).map_err(|e| PlatformError::Protocol(e.to_string()))?;
+        let path = format!("{COMMANDS_PATH}/{id}/result");
+        self.send(Method::POST, &path, body, HeaderMap::new())
+            .await?;
+        Ok(())
     }
 
     /// Conditional catalogue pull.

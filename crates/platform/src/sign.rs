@@ -25,6 +25,11 @@
 //! `X-Signature-Alg: HMAC-SM3` and `X-Content-SM3` instead of
 //! `X-Content-SHA256`. A server accepts either form from any terminal; both
 //! need the terminal's secret.
+//!
+//! An enrolled kiosk ([`Credential::Key`]) signs the same canonical string,
+//! with the SHA-256 body hash, with its own Ed25519 key and sends
+//! `X-Signature-Alg: ed25519`, whatever its suite: the 国密 suite changes
+//! only the shared-secret HMAC.
 
 use crate::seal::Suite;
 use hmac::{Hmac, Mac};
@@ -32,7 +37,9 @@ use sha2::{Digest, Sha256};
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// Header naming the signature algorithm; absent means HMAC-SHA256.
+/// Header naming how a request is signed: absent for HMAC-SHA256 with the
+/// terminal's secret, [`ALG_HMAC_SM3`] for HMAC-SM3 with the same secret (the
+/// 国密 suite), [`ALG_ED25519`] for the terminal's own enrolled key.
 pub const HDR_SIGNATURE_ALG: &str = "x-signature-alg";
 /// `X-Signature-Alg` of the 国密 suite.
 pub const ALG_HMAC_SM3: &str = "HMAC-SM3";
@@ -163,6 +170,109 @@ impl Signed<'_> {
     }
 }
 
+/// `X-Signature-Alg` of a request signed with the terminal's own key (an
+/// enrolled kiosk: the platform holds only its public key).
+pub const ALG_ED25519: &str = "ed25519";
+
+impl Signed<'_> {
+    /// Lower-case hex Ed25519 signature of the canonical string.
+    pub fn sign_ed25519(&self, key: &ring::signature::Ed25519KeyPair) -> String {
+        hex::encode(key.sign(self.canonical().as_bytes()).as_ref())
+    }
+
+    /// Check a hex Ed25519 signature against a raw 32-byte public key.
+    pub fn verify_ed25519(&self, public_key: &[u8], signature_hex: &str) -> bool {
+        let Ok(sig) = hex::decode(signature_hex) else {
+            return false;
+        };
+        ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, public_key)
+            .verify(self.canonical().as_bytes(), &sig)
+            .is_ok()
+    }
+}
+
+/// What a terminal signs its requests with.
+pub enum Credential {
+    /// The shared secret, from the environment: HMAC-SHA256 or, in the 国密
+    /// suite, HMAC-SM3 (the suite is chosen per request, see
+    /// [`Credential::headers`]).
+    Secret(zeroize::Zeroizing<Vec<u8>>),
+    /// Its own Ed25519 key, generated on the kiosk at enrollment.
+    Key(Box<ring::signature::Ed25519KeyPair>),
+}
+
+impl Credential {
+    /// A key from its PKCS#8 document (the enrolled kiosk's key file).
+    pub fn from_pkcs8(der: &[u8]) -> Result<Credential, String> {
+        ring::signature::Ed25519KeyPair::from_pkcs8(der)
+            .map(|k| Credential::Key(Box::new(k)))
+            .map_err(|e| format!("not an Ed25519 PKCS#8 key: {e}"))
+    }
+
+    /// A fresh key pair from the operating system's generator: the PKCS#8
+    /// document to keep (secret) and the raw public key to send.
+    pub fn generate() -> (zeroize::Zeroizing<Vec<u8>>, Vec<u8>) {
+        use ring::signature::KeyPair as _;
+        let rng = ring::rand::SystemRandom::new();
+        let doc = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng)
+            .expect("the operating system's random generator works");
+        let der = zeroize::Zeroizing::new(doc.as_ref().to_vec());
+        let public = ring::signature::Ed25519KeyPair::from_pkcs8(&der)
+            .expect("a key ring generated parses")
+            .public_key()
+            .as_ref()
+            .to_vec();
+        (der, public)
+    }
+
+    /// Every signing header of one request, with a fresh nonce. `suite`
+    /// chooses the HMAC of a shared secret (HMAC-SHA256 over a SHA-256 body
+    /// hash, or HMAC-SM3 over an SM3 body hash); an enrolled key always
+    /// signs Ed25519 over the SHA-256 body hash, whatever the suite.
+    pub fn headers(
+        &self,
+        suite: Suite,
+        method: &str,
+        path_and_query: &str,
+        terminal_id: &str,
+        timestamp: i64,
+        body: &[u8],
+    ) -> Vec<(&'static str, String)> {
+        match self {
+            Credential::Secret(secret) => headers_in(
+                suite,
+                secret,
+                method,
+                path_and_query,
+                terminal_id,
+                timestamp,
+                body,
+            ),
+            Credential::Key(key) => {
+                let nonce = new_nonce();
+                let hash = body_hash(body);
+                let signature = Signed {
+                    method,
+                    path_and_query,
+                    terminal_id,
+                    timestamp,
+                    nonce: &nonce,
+                    body_sha256_hex: &hash,
+                }
+                .sign_ed25519(key);
+                vec![
+                    (crate::api::HDR_TERMINAL, terminal_id.to_string()),
+                    (crate::api::HDR_TIMESTAMP, timestamp.to_string()),
+                    (HDR_NONCE, nonce),
+                    (HDR_CONTENT_SHA256, hash),
+                    (HDR_SIGNATURE_ALG, ALG_ED25519.to_string()),
+                    (crate::api::HDR_SIGNATURE, signature),
+                ]
+            }
+        }
+    }
+}
+
 /// A fresh nonce: 16 bytes from the operating system's generator, as hex.
 pub fn new_nonce() -> String {
     use ring::rand::SecureRandom as _;
@@ -248,6 +358,52 @@ pub fn headers_in(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ed25519_signature_covers_every_part_and_only_its_key_verifies() {
+        let (der, public) = Credential::generate();
+        let Credential::Key(key) = Credential::from_pkcs8(&der).unwrap() else {
+            unreachable!()
+        };
+        let nonce = "0123456789abcdef0123456789abcdef";
+        let hash = body_hash(b"{}");
+        let base = signed(nonce, &hash);
+        let sig = base.sign_ed25519(&key);
+        assert!(base.verify_ed25519(&public, &sig));
+        let other = Signed {
+            terminal_id: "T0002",
+            ..base
+        };
+        assert!(!other.verify_ed25519(&public, &sig));
+        let (_, stranger) = Credential::generate();
+        assert!(!base.verify_ed25519(&stranger, &sig));
+        assert!(!base.verify_ed25519(&public, "zz"));
+        assert!(Credential::from_pkcs8(b"not a key").is_err());
+    }
+
+    #[test]
+    fn a_secret_signs_in_its_suite_and_an_enrolled_key_signs_ed25519_in_both() {
+        let alg = |h: &[(&'static str, String)]| {
+            h.iter()
+                .find(|(n, _)| *n == HDR_SIGNATURE_ALG)
+                .map(|(_, v)| v.clone())
+        };
+        let has = |h: &[(&'static str, String)], name: &str| h.iter().any(|(n, _)| *n == name);
+        let secret = Credential::Secret(zeroize::Zeroizing::new(b"k".to_vec()));
+        let intl = secret.headers(Suite::Intl, "POST", "/p", "T0001", 1, b"{}");
+        assert_eq!(alg(&intl), None);
+        assert!(has(&intl, HDR_CONTENT_SHA256));
+        let gm = secret.headers(Suite::Gm, "POST", "/p", "T0001", 1, b"{}");
+        assert_eq!(alg(&gm).as_deref(), Some(ALG_HMAC_SM3));
+        assert!(has(&gm, HDR_CONTENT_SM3) && !has(&gm, HDR_CONTENT_SHA256));
+        let (der, _) = Credential::generate();
+        let key = Credential::from_pkcs8(&der).unwrap();
+        for suite in [Suite::Intl, Suite::Gm] {
+            let h = key.headers(suite, "POST", "/p", "T0001", 1, b"{}");
+            assert_eq!(alg(&h).as_deref(), Some(ALG_ED25519), "{suite:?}");
+            assert!(has(&h, HDR_CONTENT_SHA256) && !has(&h, HDR_CONTENT_SM3));
+        }
+    }
 
     fn signed<'a>(nonce: &'a str, hash: &'a str) -> Signed<'a> {
         Signed {

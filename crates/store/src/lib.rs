@@ -180,6 +180,8 @@ pub struct NewHeartbeat {
     pub devices: std::collections::BTreeMap<String, String>,
     pub version: String,
     pub uptime_secs: u64,
+    /// The station (区划代码) this kiosk serves.
+    pub station_code: Option<String>,
     /// The admin audit log's head, when the sender knows it.
     pub audit: Option<AuditHead>,
 }
@@ -1150,11 +1152,21 @@ impl Store {
         .map(|(id, _, _)| id)
     }
 
-    /// Queue a heartbeat (the queue depth and free disk are filled in here).
+    /// Queue a heartbeat (the queue, the disk and the content package's
+    /// state are filled in here, from what the store knows).
     pub fn enqueue_heartbeat(&self, hb: NewHeartbeat) -> Result<String> {
         let terminal = self.inner.terminal_id.clone();
-        let depth = self.stats()?.pending;
-        let free = free_disk_bytes(&self.inner.data_dir);
+        let stats = self.stats()?;
+        let depth = stats.pending;
+        let oldest_pending_secs = stats
+            .oldest_pending_ms
+            .map(|ms| u64::try_from((now_ms() - ms) / 1000).unwrap_or(0));
+        let disk = bianmin_fs::disk_space(&self.inner.data_dir).ok();
+        let free = disk.map_or(0, |d| d.free_bytes);
+        let content_version = self
+            .content_package(PackageSlot::Current)?
+            .map(|p| p.version);
+        let content_refused = self.content_refusal()?.map(|r| r.reason);
         self.insert(
             RecordKind::Heartbeat,
             &format!("HB-{terminal}-"),
@@ -1170,6 +1182,12 @@ impl Store {
                     free_disk_bytes: free,
                     version: hb.version,
                     uptime_secs: hb.uptime_secs,
+                    station_code: hb.station_code,
+                    oldest_pending_secs,
+                    total_disk_bytes: disk.map(|d| d.total_bytes),
+                    content_version,
+                    content_refused,
+                    config_version: bianmin_config::remote_version(&self.inner.data_dir),
                     audit: hb.audit,
                 };
                 Ok(NewRow {

@@ -750,6 +750,7 @@ async fn run(
                         devices: Default::default(),
                         version: env!("CARGO_PKG_VERSION").into(),
                         uptime_secs: uptime,
+                        station_code: None,
                         audit: None,
                     })
                 })

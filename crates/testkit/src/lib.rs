@@ -60,6 +60,16 @@ pub async fn postgres_service_on(conninfo: &str, mut opts: ServerOptions) -> ser
     let catalogue = std::mem::take(&mut opts.catalogue);
     let package = opts.content_package.take();
     let svc = service::spawn(service::ServiceOptions {
+        // Tests wait for the offline sweep and webhooks: a short round.
+        fleet: service::fleet::FleetOptions {
+            watch_every: std::time::Duration::from_millis(200),
+            webhook_timeout: std::time::Duration::from_secs(2),
+            enroll: service::fleet::EnrollOptions {
+                content_public_key: bianmin_core::package::DEMO_PUBLIC_KEY.into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
         conninfo: conninfo.to_string(),
         data_key: std::sync::Arc::new(service::DataKey::from_hex(TEST_DATA_KEY).unwrap()),
         pool_size: 8,

@@ -216,6 +216,12 @@ const CANDIDATES_PER_PAGE: usize = 6;
 /// The space bar's label; a blank key would have no accessible name.
 const SPACE_KEY: &str = "␣";
 
+/// The key that switches a name's keys to Latin letters, and back to
+/// pinyin: a key of the grid (as 中/英 on a phone), so the keyboard is no
+/// taller than before in large mode.
+const TO_LETTERS: Words = Words::fixed("字母", "ABC");
+const TO_PINYIN: Words = Words::fixed("拼音", "Pinyin");
+
 const GROUPS: [Words; 5] = [
     Words::fixed("打印机", "Printer"),
     Words::fixed("读卡器与扫码器", "Card reader and scanner"),
@@ -561,15 +567,6 @@ impl AdminController {
         let this = self.clone();
         admin.on_backspace(move || this.type_key(None));
         let this = self.clone();
-        admin.on_set_pinyin(move |on| {
-            {
-                let mut s = this.state.borrow_mut();
-                s.pinyin = on;
-                s.composer.clear();
-            }
-            this.refresh_settings();
-        });
-        let this = self.clone();
         admin.on_pick(move |i| this.pick(i));
         let this = self.clone();
         admin.on_turn_candidates(move |step| {
@@ -898,7 +895,12 @@ impl AdminController {
                 let (choices, keys, chinese) = match f.kind {
                     FieldKind::Text(keys) => {
                         let chinese = keys.takes_chinese();
-                        (Vec::new(), keys.keys(chinese && pinyin_on), chinese)
+                        let mut shown = keys.keys(chinese && pinyin_on);
+                        if chinese {
+                            let switch = if pinyin_on { TO_LETTERS } else { TO_PINYIN };
+                            shown.push(switch.pick(english).to_string());
+                        }
+                        (Vec::new(), shown, chinese)
                     }
                     _ => (self.choices(f, english), Vec::new(), false),
                 };
@@ -1026,8 +1028,22 @@ impl AdminController {
         let Some(field) = self.selected_field() else {
             return;
         };
-        let pinyin = matches!(field.kind, FieldKind::Text(keys) if keys.takes_chinese())
-            && self.state.borrow().pinyin;
+        let chinese = matches!(field.kind, FieldKind::Text(keys) if keys.takes_chinese());
+        if chinese {
+            let switch = [(TO_LETTERS, false), (TO_PINYIN, true)]
+                .into_iter()
+                .find(|(w, _)| key == Some(w.zh()) || key == Some(w.en()));
+            if let Some((_, on)) = switch {
+                {
+                    let mut s = self.state.borrow_mut();
+                    s.pinyin = on;
+                    s.composer.clear();
+                }
+                self.refresh_settings();
+                return;
+            }
+        }
+        let pinyin = chinese && self.state.borrow().pinyin;
         if pinyin {
             let mut s = self.state.borrow_mut();
             let composed = match key {

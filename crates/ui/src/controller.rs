@@ -58,6 +58,9 @@ pub trait KioskHooks {
     /// The presence sensor saw someone arrive (`true`) or leave; admin mode
     /// wakes a dimmed screen.
     fn presence(&self, _present: bool) {}
+    /// Start the kiosk's process again (it enrolled, or a technician sent
+    /// "restart"); called between residents only.
+    fn restart(&self) {}
 }
 
 struct NoHooks;
@@ -89,6 +92,9 @@ struct State {
     /// Out of service only because no valid package is there yet: the
     /// first one that arrives opens the kiosk.
     awaiting_content: bool,
+    /// A technician asked for a restart while a resident was served: it
+    /// happens when their session ends.
+    restart_pending: bool,
     /// Out of service for a fault only a technician can clear (a broken
     /// configuration or store). Sticky: no card, scan, touch or session
     /// end leaves the out-of-service page; a restart after repair does.
@@ -162,6 +168,7 @@ impl KioskController {
                 pending_content: None,
                 content_version,
                 awaiting_content: false,
+                restart_pending: false,
                 broken: false,
                 session_id: SessionId(1),
                 forms,
@@ -309,6 +316,17 @@ impl KioskController {
                 self.set_network(state, queue_depth as usize);
             }
             UiEvent::Content(content) => self.set_content(*content),
+            UiEvent::Enrollment(news) => self.enrollment(news),
+            UiEvent::RestartRequested => {
+                let in_session = self.state.borrow().session.is_active();
+                if in_session {
+                    tracing::info!("restart requested; after this resident's session");
+                    self.state.borrow_mut().restart_pending = true;
+                } else {
+                    let hooks = self.state.borrow().hooks.clone();
+                    hooks.restart();
+                }
+            }
             UiEvent::Popular(codes) => {
                 self.state.borrow_mut().station_popular = codes;
                 self.refresh_categories();
@@ -457,6 +475,58 @@ impl KioskController {
         );
         self.state.borrow_mut().awaiting_content = true;
         self.show_fault(Some(&PREPARING), detail);
+    }
+
+    /// A kiosk with no identity (never enrolled, no secret): out of
+    /// service, the page telling the technician to scan the enrollment
+    /// code from the county's console. Cards and scans start nothing.
+    pub fn await_enrollment(&self) {
+        const NOT_ENROLLED: bianmin_core::words::Words = bianmin_core::words::Words::fixed(
+            "本终端尚未注册：请运维人员扫描注册码",
+            "This terminal is not enrolled: a technician scans its enrollment code",
+        );
+        self.state.borrow_mut().broken = true;
+        self.show_fault(
+            Some(&NOT_ENROLLED),
+            "not enrolled: no terminal key and no BIANMIN_PLATFORM_SECRET; scan an enrollment code from the county's console or run `bianmin enroll CODE`",
+        );
+    }
+
+    /// What became of an enrollment code, on the same page.
+    fn enrollment(&self, news: crate::events::EnrollmentNews) {
+        use crate::events::EnrollmentNews;
+        use bianmin_core::words::Words;
+        if !self.state.borrow().broken {
+            return;
+        }
+        let (title, detail) = match news {
+            EnrollmentNews::Checking => (
+                Words::fixed("正在注册，请稍候……", "Enrolling, please wait…"),
+                "enrolling".to_string(),
+            ),
+            EnrollmentNews::Done {
+                terminal_id,
+                station_name,
+            } => {
+                let hooks = self.state.borrow().hooks.clone();
+                hooks.restart();
+                (
+                    Words::new(
+                        format!("注册成功：{station_name}，终端 {terminal_id}。正在重新启动……"),
+                        format!("Enrolled at {station_name} as {terminal_id}. Restarting…"),
+                    ),
+                    format!("enrolled as {terminal_id}"),
+                )
+            }
+            EnrollmentNews::Failed(why) => (
+                Words::new(
+                    format!("注册未成功：{}", why.zh()),
+                    format!("Not enrolled: {}", why.en()),
+                ),
+                "enrollment failed".to_string(),
+            ),
+        };
+        self.show_fault(Some(&title), &detail);
     }
 
     /// In service: neither broken nor waiting for content.
@@ -657,6 +727,10 @@ impl KioskController {
         match pending {
             Some(content) => self.set_content(content),
             None => self.refresh_categories(),
+        }
+        if std::mem::take(&mut self.state.borrow_mut().restart_pending) {
+            tracing::info!("the resident's session ended; restarting as requested");
+            hooks.restart();
         }
     }
 

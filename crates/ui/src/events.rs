@@ -43,6 +43,26 @@ pub enum UiEvent {
     /// An answer of the service desk, tagged with the session that asked:
     /// the controller drops it if that session has ended.
     Desk(bianmin_desk::DeskAnswer),
+    /// A kiosk with no identity: what became of the enrollment code a
+    /// technician scanned.
+    Enrollment(EnrollmentNews),
+    /// A technician sent "restart": now if nobody is served, else when the
+    /// resident's session ends.
+    RestartRequested,
+}
+
+/// The steps of enrolling a kiosk, as its screen tells the technician.
+#[derive(Debug, Clone)]
+pub enum EnrollmentNews {
+    /// A code was read and is being sent to the platform.
+    Checking,
+    /// Enrolled: the kiosk restarts with its new identity.
+    Done {
+        terminal_id: String,
+        station_name: String,
+    },
+    /// Not a code, refused by the platform, or the platform away: why.
+    Failed(bianmin_core::words::Words),
 }
 
 /// Events waiting for the UI thread.

@@ -19,6 +19,8 @@ pub enum Role {
     Clerk,
     Author,
     Supervisor,
+    /// County technician: stations, kiosks' status, alerts (fleet).
+    Technician,
 }
 
 impl Role {
@@ -27,6 +29,7 @@ impl Role {
             "clerk" => Some(Role::Clerk),
             "author" => Some(Role::Author),
             "supervisor" => Some(Role::Supervisor),
+            "technician" => Some(Role::Technician),
             _ => None,
         }
     }
@@ -36,6 +39,7 @@ impl Role {
             Role::Clerk => "clerk",
             Role::Author => "author",
             Role::Supervisor => "supervisor",
+            Role::Technician => "technician",
         }
     }
 
@@ -44,6 +48,7 @@ impl Role {
             Role::Clerk => "受理人员",
             Role::Author => "内容编辑",
             Role::Supervisor => "监督人员",
+            Role::Technician => "运维人员",
         }
     }
 
@@ -53,6 +58,7 @@ impl Role {
             Role::Clerk => "/console/applications",
             Role::Author => "/console/content",
             Role::Supervisor => "/console/evaluations",
+            Role::Technician => "/console/fleet",
         }
     }
 }

@@ -8,6 +8,8 @@
 //! - Content authors: publish a signed content package (verified against
 //!   the publisher's key and checked before anything of it is served),
 //!   preview a guide, roll back.
+//! - County technicians: stations, every kiosk's live status (county and
+//!   station views), alerts with their history, rules and webhook.
 //! - Supervisors: 好差评 by service and month with a chart, 差评 answered
 //!   within the deadline, 办不成事 reports, CSV export, the audit trail.
 //!
@@ -15,6 +17,7 @@
 //! SameSite=Strict (and Secure when served over TLS).
 
 pub mod auth;
+mod fleet;
 mod pages;
 
 use crate::db::PgBackend;
@@ -37,6 +40,9 @@ pub struct Console {
     pub publishers: Vec<TrustedKey>,
     /// Mark cookies Secure (the console is served over HTTPS).
     pub secure_cookies: bool,
+    /// The kiosk API's URL printed in enrollment QR codes; by default the
+    /// console's own origin.
+    pub public_url: Option<String>,
 }
 
 type Shared = Arc<Console>;
@@ -60,6 +66,40 @@ pub fn router(console: Console) -> Router {
         .route("/console/content/rollback", post(pages::rollback))
         .route("/console/content/preview/{code}", get(pages::preview))
         .route("/console/audit", get(pages::audit_page))
+        .route("/console/fleet", get(fleet::county))
+        .route("/console/fleet/kiosks/{terminal}", get(fleet::kiosk))
+        .route(
+            "/console/fleet/kiosks/{terminal}/commands",
+            post(fleet::send_command),
+        )
+        .route("/console/fleet/commands/{id}", get(fleet::command_result))
+        .route(
+            "/console/fleet/kiosks/{terminal}/config",
+            post(fleet::save_config),
+        )
+        .route(
+            "/console/fleet/kiosks/{terminal}/config/rollback",
+            post(fleet::rollback_config),
+        )
+        .route(
+            "/console/fleet/stations",
+            get(fleet::stations).post(fleet::create_station),
+        )
+        .route(
+            "/console/fleet/stations/{code}/codes",
+            post(fleet::enrollment_codes),
+        )
+        .route("/console/fleet/admin-pin", post(fleet::set_admin_pin))
+        .route(
+            "/console/fleet/stations/{code}/config",
+            get(fleet::station_config).post(fleet::save_station_config),
+        )
+        .route(
+            "/console/fleet/stations/{code}/config/rollback",
+            post(fleet::rollback_station_config),
+        )
+        .route("/console/alerts", get(fleet::alerts))
+        .route("/console/alerts/rules", post(fleet::save_rules))
         .with_state(shared)
 }
 
@@ -222,7 +262,12 @@ async fn logout(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let roles = [Role::Clerk, Role::Author, Role::Supervisor];
+    let roles = [
+        Role::Clerk,
+        Role::Author,
+        Role::Supervisor,
+        Role::Technician,
+    ];
     let s = match staff_posting(&c, &headers, &roles, &form).await {
         Ok(s) => s,
         Err(r) => return r,

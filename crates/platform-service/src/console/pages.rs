@@ -28,9 +28,10 @@ th{background:#eef2f6}
 button,input[type=submit]{background:#0b4f8a;color:#fff;border:0;padding:6px 16px;font-size:15px;cursor:pointer}
 textarea{width:100%;font-family:monospace}label{margin-right:12px}
 .kv td:first-child{width:160px;color:#57606a}
+main a.on{font-weight:bold;text-decoration:none;border-bottom:3px solid #0b4f8a}
 ";
 
-fn page(title: &str, who: Option<&Staff>, current: &str, body: Markup) -> Html<String> {
+pub(crate) fn page(title: &str, who: Option<&Staff>, current: &str, body: Markup) -> Html<String> {
     Html(html! {
         (DOCTYPE)
         html lang="zh-CN" {
@@ -49,6 +50,9 @@ fn page(title: &str, who: Option<&Staff>, current: &str, body: Markup) -> Html<S
                                 (Role::Author, "/console/content", "办事指南发布"),
                                 (Role::Supervisor, "/console/evaluations", "好差评"),
                                 (Role::Supervisor, "/console/audit", "操作记录"),
+                                (Role::Technician, "/console/fleet", "终端状态"),
+                                (Role::Technician, "/console/fleet/stations", "站点"),
+                                (Role::Technician, "/console/alerts", "告警"),
                             ] {
                                 @if s.role == role {
                                     a href=(href) class=[(current == href).then_some("on")] { (label) }
@@ -153,7 +157,7 @@ fn material_state(state: &str) -> (&'static str, bool) {
     }
 }
 
-fn shown_time(secs: i64) -> String {
+pub(crate) fn shown_time(secs: i64) -> String {
     bianmin_core::time::rfc3339(secs * 1000)
         .replace('T', " ")
         .chars()
