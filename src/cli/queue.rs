@@ -25,8 +25,9 @@ pub enum QueueCommand {
         /// Record id or receipt number, as `queue list` shows.
         id: String,
     },
-    /// Write every record not yet acknowledged to FILE, encrypted with this
-    /// terminal's key (for carrying out on a USB stick; see docs/platform-api.yaml).
+    /// Write every record not yet acknowledged to FILE, personal fields
+    /// sealed to the platform's key as on the wire (for carrying out on a
+    /// USB stick; see docs/platform-api.yaml).
     Export { file: PathBuf },
 }
 
@@ -104,9 +105,9 @@ pub fn run(command: QueueCommand, config: &Config) -> anyhow::Result<ExitCode> {
         QueueCommand::Export { file } => {
             let n = store.export(&file)?;
             println!(
-                "{n} records written to {} (encrypted with {}/outbox.key)",
+                "{n} records written to {} (personal fields sealed to the platform's key {})",
                 file.display(),
-                store.data_dir().display()
+                store.sealing_key_id()
             );
             Ok(ExitCode::SUCCESS)
         }

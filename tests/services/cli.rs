@@ -27,8 +27,8 @@ fn stderr(output: &Output) -> String {
 const REFERENCE: &str = include_str!("../../config/kiosk.toml");
 
 /// The shipped template is refused for production only because it names no
-/// platform CA (issue 16) and no content publisher key (issue 14); with both
-/// it passes.
+/// platform CA and no platform sealing key (issue 16) and no content
+/// publisher key (issue 14); with the three it passes.
 #[test]
 fn config_check_accepts_the_reference_file_once_it_names_the_platform_ca() {
     let output = bianmin(&[
@@ -38,9 +38,13 @@ fn config_check_accepts_the_reference_file_once_it_names_the_platform_ca() {
     ]);
     assert_eq!(output.status.code(), Some(1));
     let message = stderr(&output);
-    assert_eq!(message.trim().lines().count(), 2, "{message}");
+    assert_eq!(message.trim().lines().count(), 3, "{message}");
     assert!(message.contains("未设置 platform.ca_file"), "{message}");
     assert!(message.contains("未设置 content.public_key"), "{message}");
+    assert!(
+        message.contains("未设置 platform.seal_public_key"),
+        "{message}"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let ca = write(
@@ -48,10 +52,20 @@ fn config_check_accepts_the_reference_file_once_it_names_the_platform_ca() {
         "platform-ca.pem",
         "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
     );
+    let platform_key = bianmin_platform::seal::OpeningKey::generate(
+        bianmin_platform::seal::Suite::Intl,
+        "2026-01",
+    )
+    .sealing_key()
+    .to_text();
     let text = REFERENCE
         .replace(
             "# ca_file = \"/etc/bianmin/platform-ca.pem\"",
             &format!("ca_file = \"{ca}\""),
+        )
+        .replace(
+            "seal_public_key = \"\"\nseal_key_id = \"\"",
+            &format!("seal_public_key = \"{platform_key}\"\nseal_key_id = \"2026-01\""),
         )
         .replace(
             "public_key = \"\"",

@@ -207,9 +207,21 @@ impl Kiosk {
         }
     }
 
+    /// The record as the platform reads it: the outbox keeps the personal
+    /// fields sealed to the platform's key (here the published demo key),
+    /// which the kiosk cannot open; the platform's key can.
     fn record(&self, key: &str) -> serde_json::Value {
         let json = self.store.record_json(key).unwrap().expect("record body");
-        serde_json::from_slice(&json).unwrap()
+        let mut value: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        let kind = self.store.find(key).unwrap().unwrap().kind;
+        bianmin_platform::api::open_record(
+            kind,
+            &mut value,
+            self.store.terminal_id(),
+            &bianmin_platform::seal::OpeningKeys::demo(),
+        )
+        .unwrap();
+        value
     }
 }
 

@@ -30,6 +30,26 @@ pub struct Config {
     pub voice: VoiceConfig,
     pub logging: LoggingConfig,
     pub assist: AssistConfig,
+    pub crypto: CryptoConfig,
+}
+
+/// Which family of algorithms protects the kiosk's data and requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum CryptoSuite {
+    /// X25519/HPKE + ChaCha20-Poly1305, HMAC-SHA256, SHA-256.
+    #[default]
+    Intl,
+    /// 国密: SM2 + SM4-GCM, HMAC-SM3, SM3 (for 密评, GB/T 39786).
+    Gm,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CryptoConfig {
+    /// `intl` or `gm`; the platform's sealing key must be of the same suite
+    /// (x25519 for intl, sm2 for gm).
+    pub suite: CryptoSuite,
 }
 
 /// 帮办代办: the station clerks who may take over the keyboard for a resident.
@@ -187,6 +207,14 @@ pub struct PlatformConfig {
     pub retry_base_ms: Ranged<u32, 10, 60000>,
     /// Largest retry delay in seconds.
     pub retry_cap_secs: Ranged<u32, 1, 86400>,
+    /// The platform's public key that personal fields are sealed to at
+    /// enqueue (`x25519:BASE64` for the intl suite, `sm2:BASE64` for gm):
+    /// the kiosk can seal with it, never open. Empty: the published demo
+    /// key (demo and tests only; `config check` refuses it).
+    pub seal_public_key: String,
+    /// The id of that key, sent with every sealed record so the platform
+    /// knows which of its private keys opens it (keys rotate).
+    pub seal_key_id: String,
     /// The terminal's own Ed25519 key (PKCS#8), written with mode 0600 when
     /// the kiosk enrolled; requests are signed with it instead of a secret.
     pub key_file: Option<PathBuf>,
@@ -371,6 +399,8 @@ impl Default for PlatformConfig {
             command_poll_secs: Ranged(60),
             retry_base_ms: Ranged(1000),
             retry_cap_secs: Ranged(300),
+            seal_public_key: String::new(),
+            seal_key_id: String::new(),
             secret: None,
         }
     }
@@ -794,6 +824,46 @@ impl Config {
                 message: "未设置 content.public_key：终端只显示经发布方签名的内容包，没有公钥就不会显示任何事项（页面显示“本终端正在准备服务内容”）。请向省级平台索取内容包发布公钥（形如 ed25519:…），写入 [content] public_key。(a production kiosk needs the content publisher's key)".to_string(),
             });
         }
+        let seal_key = self.platform.seal_public_key.trim();
+        let wanted = match self.crypto.suite {
+            CryptoSuite::Intl => "x25519:",
+            CryptoSuite::Gm => "sm2:",
+        };
+        if seal_key.is_empty() {
+            if !test {
+                problems.push(Problem {
+                    section: "platform",
+                    key: "seal_public_key",
+                    message: format!(
+                        "未设置 platform.seal_public_key：居民的个人信息要用省级平台的公钥加密后才保存在终端上（终端自己无法解密，SD 卡被盗也读不出），没有它只能使用公开的演示密钥。请向省级平台索取公钥（形如 {wanted}…）及其编号，写入 [platform] seal_public_key 和 seal_key_id。(a production kiosk needs the platform's sealing key)"
+                    ),
+                });
+            }
+        } else if !seal_key.starts_with(wanted) {
+            problems.push(Problem {
+                section: "platform",
+                key: "seal_public_key",
+                message: format!(
+                    "platform.seal_public_key 与 [crypto] suite = \"{}\" 不符：该算法套件需要 {wanted}… 形式的公钥。(the sealing key does not match the crypto suite)",
+                    match self.crypto.suite {
+                        CryptoSuite::Intl => "intl",
+                        CryptoSuite::Gm => "gm",
+                    }
+                ),
+            });
+        } else if !test && DEMO_SEAL_PUBLIC_KEYS.contains(&seal_key) {
+            problems.push(Problem {
+                section: "platform",
+                key: "seal_public_key",
+                message: "platform.seal_public_key 是公开的演示密钥：其私钥随源代码公开，任何人都能解开用它加密的个人信息。请换成省级平台的公钥。(the published demo sealing key is refused on a production kiosk)".to_string(),
+            });
+        } else if self.platform.seal_key_id.trim().is_empty() {
+            problems.push(Problem {
+                section: "platform",
+                key: "seal_key_id",
+                message: "未设置 platform.seal_key_id：每条加密记录都带着公钥编号，平台据此选用私钥（密钥轮换时新旧并存）。请写入省级平台给出的公钥编号。(the sealing key needs its key id)".to_string(),
+            });
+        }
         if !test {
             match &self.platform.ca_file {
                 None => problems.push(Problem {
@@ -847,6 +917,13 @@ impl Config {
         }
     }
 }
+
+/// The published demo sealing keys (`bianmin_platform::seal::SealingKey::demo`,
+/// checked by that crate's tests): their private keys are public.
+pub const DEMO_SEAL_PUBLIC_KEYS: &[&str] = &[DEMO_SEAL_INTL, DEMO_SEAL_GM];
+pub const DEMO_SEAL_INTL: &str = "x25519:bDqdFw0TuLMF6ddQDAGID3hdFVlPt42YBSl0N8nYfFU=";
+pub const DEMO_SEAL_GM: &str =
+    "sm2:BAQolydrVA98PHF52gETVumaZ1DTIg/MjVqKy7hTD6VqThwXPpmfhyEwYGldVyOPlkT6INTFioTOy99p5zVlOMs=";
 
 /// The enrollment's file in the data directory, laid over the
 /// configuration file by [`Config::load`].
@@ -1057,7 +1134,43 @@ mod tests {
         c.platform.url = HttpUrl(url.into());
         c.platform.ca_file = ca.map(PathBuf::from);
         c.content.public_key = "ed25519:rGwo8RdtAeCNO9QFs9zwKGwYCEtv0lCxZ4DTOH/Hng0=".into();
+        c.platform.seal_public_key = "x25519:3p8vK0eJm3ZrL9wHq6sQ1n2Tj4yBf5cXa7dU0iGkVhE=".into();
+        c.platform.seal_key_id = "2026-01".into();
         c
+    }
+
+    #[test]
+    fn production_needs_the_platforms_sealing_key_of_its_suite() {
+        let ca = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(
+            ca.path(),
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let ok = production(
+            "https://p.example/api/v1",
+            Some(ca.path().to_str().unwrap()),
+        );
+        assert_eq!(ok.deployment_problems(), vec![]);
+        let keys = |c: &Config| -> Vec<&'static str> {
+            c.deployment_problems().iter().map(|p| p.key).collect()
+        };
+        let mut c = ok.clone();
+        c.platform.seal_public_key.clear();
+        assert_eq!(keys(&c), vec!["seal_public_key"]);
+        c.station.mode = KioskMode::Test;
+        assert!(keys(&c).is_empty(), "a test kiosk may use the demo key");
+        let mut c = ok.clone();
+        c.platform.seal_public_key = DEMO_SEAL_INTL.into();
+        assert_eq!(keys(&c), vec!["seal_public_key"], "the published demo key");
+        let mut c = ok.clone();
+        c.crypto.suite = CryptoSuite::Gm;
+        assert_eq!(keys(&c), vec!["seal_public_key"], "an x25519 key under gm");
+        c.platform.seal_public_key = "sm2:BDm0ZyL8r2Qf3Kx9nWv7aHt1uJc5oEi4sPd6gYb0kMl2RqXw8zNh3TfVj7yCe1uAo5iKs9dGp2LbMn4QxWr6Zt8=".into();
+        assert!(keys(&c).is_empty());
+        let mut c = ok.clone();
+        c.platform.seal_key_id.clear();
+        assert_eq!(keys(&c), vec!["seal_key_id"]);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use bianmin_core::words::Words;
 use bianmin_drivers::idcard::Identity as CardIdentity;
 use bianmin_drivers::manager::PrinterHandle;
 use bianmin_drivers::printer::{self as paper, PrintError, PrinterState};
-use bianmin_platform::api::{self as wire, Applicant, Delivery, Material};
+use bianmin_platform::api::{self as wire, Applicant, Delivery, DeliveryMethod, Material};
 use bianmin_platform::client::{PlatformClient, PlatformError};
 use bianmin_store::{
     self as store, NewApplication, NewErrorReport, NewEvaluation, RecordState, RecordSummary,
@@ -519,13 +519,13 @@ impl Desk {
             .filter_map(|m| wire_outstanding_words(m.state).map(|w| outstanding_line(&m.name, w)))
             .collect();
         let next_step = record
-            .delivery
+            .delivery_method
             .map(|delivery| {
                 use bianmin_core::catalogue::Delivery as Way;
                 let way = match delivery {
-                    Delivery::Pickup => Way::Station,
-                    Delivery::Post { .. } => Way::Mail,
-                    Delivery::Electronic => Way::Electronic,
+                    DeliveryMethod::Pickup => Way::Station,
+                    DeliveryMethod::Post => Way::Mail,
+                    DeliveryMethod::Electronic => Way::Electronic,
                 };
                 bianmin_core::application::next_step(way, &time_limit, !materials.is_empty())
                     .zh()
@@ -916,10 +916,10 @@ struct StoredApplication {
     created_at: String,
     #[serde(default)]
     materials: Vec<Material>,
-    /// How the result reaches the resident; absent in records written
-    /// before it was read back here (then the reprint has no next step).
+    /// How the result reaches the resident (the address is sealed to the
+    /// platform; the kiosk keeps only the method).
     #[serde(default)]
-    delivery: Option<Delivery>,
+    delivery_method: Option<DeliveryMethod>,
 }
 
 fn no_printer() -> Words {

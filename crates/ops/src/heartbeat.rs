@@ -96,6 +96,10 @@ pub struct Heartbeat {
     /// the fields above: "disk_low", "disk_critical", "paper_near_end",
     /// "paper_out", "device_absent:printer", "device_error:id_card".
     pub warnings: Vec<String>,
+    /// The admin audit log's head hash and length (sent so the platform
+    /// holds a copy the terminal cannot rewrite).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub audit: Option<bianmin_store::AuditHead>,
 }
 
 impl Heartbeat {
@@ -122,7 +126,19 @@ impl Heartbeat {
             catalogue_version: None,
             devices: Vec::new(),
             warnings: Vec::new(),
+            audit: None,
         }
+    }
+
+    /// The audit log's chain as [`bianmin_admin::audit_log::AuditLog::verify`]
+    /// found it; nothing when the log is empty.
+    pub fn audit(mut self, report: &bianmin_admin::audit_log::ChainReport) -> Heartbeat {
+        self.audit = report.head.as_ref().map(|head| bianmin_store::AuditHead {
+            head: head.clone(),
+            length: report.lines as u64,
+            intact: report.is_intact(),
+        });
+        self
     }
 
     pub fn disk(mut self, space: DiskSpace, thresholds: &DiskThresholds) -> Heartbeat {
@@ -165,6 +181,9 @@ impl Heartbeat {
                 _ => {}
             }
         }
+        if self.audit.as_ref().is_some_and(|a| !a.intact) {
+            warnings.push("audit_log_broken".into());
+        }
         self.warnings = warnings;
         self
     }
@@ -205,6 +224,7 @@ impl Heartbeat {
             version: self.version.clone(),
             uptime_secs: self.uptime_secs,
             station_code: Some(self.station_code.clone()).filter(|c| !c.is_empty()),
+            audit: self.audit.clone(),
         }
     }
 

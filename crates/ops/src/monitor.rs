@@ -281,7 +281,17 @@ impl OpsMonitor {
     /// Blocking (one SQLite transaction): call from a worker, not the UI.
     pub fn heartbeat_now(&self) -> Option<String> {
         let now = SystemTime::now();
-        let heartbeat = self.heartbeat(now);
+        let mut heartbeat = self.heartbeat(now);
+        // The admin audit log's head travels with every heartbeat: read
+        // here (a few hundred KiB at most, every few minutes) rather than
+        // kept in memory, so a line appended by any process counts.
+        let audit = bianmin_admin::audit_log::AuditLog::open(&self.inner.sources.data_dir);
+        match audit.verify() {
+            Ok(report) => heartbeat = heartbeat.audit(&report).finish(),
+            Err(err) => {
+                tracing::warn!(%err, "audit log unreadable; heartbeat sent without its head")
+            }
+        }
         let store = self.inner.sources.store.as_ref()?;
         // Offline for days must not fill the outbox with heartbeats.
         let pending = store.stats().map(|q| q.pending_heartbeats).unwrap_or(0);

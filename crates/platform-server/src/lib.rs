@@ -171,6 +171,10 @@ pub struct ServerOptions {
     /// Serve `/admin/faults` (tests, the reference server). A production
     /// platform service leaves it off: no request can then inject a fault.
     pub fault_injection: bool,
+    /// The platform's private keys that open the personal fields kiosks
+    /// sealed to its public key (by key id: old keys stay while records
+    /// sealed to them may arrive). The published demo keys by default.
+    pub opening_keys: Arc<bianmin_platform::seal::OpeningKeys>,
 }
 
 impl Default for ServerOptions {
@@ -188,6 +192,7 @@ impl Default for ServerOptions {
             admin_token: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             fault_injection: true,
+            opening_keys: Arc::new(bianmin_platform::seal::OpeningKeys::demo()),
         }
     }
 }
@@ -232,6 +237,7 @@ struct Shared<B> {
     faults: Arc<FaultControl>,
     reject_services: Arc<Mutex<HashSet<String>>>,
     counters: Arc<Counters>,
+    opening_keys: Arc<bianmin_platform::seal::OpeningKeys>,
 }
 
 /// A running server; dropping it stops it.
@@ -319,6 +325,7 @@ pub async fn spawn_with<B: Backend>(
         faults: faults.clone(),
         reject_services: reject_services.clone(),
         counters: counters.clone(),
+        opening_keys: opts.opening_keys,
     });
     let slots = Arc::new(tokio::sync::Semaphore::new(opts.max_connections.max(1)));
     let router = router(shared, opts.fault_injection)
@@ -637,32 +644,43 @@ async fn verify_signature<B: Backend>(
         s.counters.bad_signatures.fetch_add(1, Ordering::Relaxed);
         api_error(StatusCode::UNAUTHORIZED, code, message)
     };
+    // Three ways to sign, from any terminal: with its secret, HMAC-SHA256
+    // over a SHA-256 body hash (no X-Signature-Alg) or HMAC-SM3 over an SM3
+    // body hash (X-Signature-Alg: HMAC-SM3, the 国密 suite); or, an enrolled
+    // kiosk, with its own key (X-Signature-Alg: ed25519) over a SHA-256 body
+    // hash.
+    let (suite, by_enrolled_key) = match header(sign::HDR_SIGNATURE_ALG).as_deref() {
+        None => (bianmin_platform::seal::Suite::Intl, false),
+        Some(sign::ALG_HMAC_SM3) => (bianmin_platform::seal::Suite::Gm, false),
+        Some(sign::ALG_ED25519) => (bianmin_platform::seal::Suite::Intl, true),
+        Some(_) => {
+            return refuse(
+                "bad_signature",
+                "X-Signature-Alg must be HMAC-SM3, ed25519 or absent",
+            )
+        }
+    };
     let (Some(terminal), Some(ts), Some(nonce), Some(body_sha256), Some(sig)) = (
         header(HDR_TERMINAL),
         header(HDR_TIMESTAMP),
         header(sign::HDR_NONCE),
-        header(sign::HDR_CONTENT_SHA256),
+        header(sign::content_hash_header(suite)),
         header(HDR_SIGNATURE),
     ) else {
         return refuse(
             "bad_signature",
-            "X-Terminal-Id, X-Timestamp, X-Nonce, X-Content-SHA256 and X-Signature are required",
+            "X-Terminal-Id, X-Timestamp, X-Nonce, X-Content-SHA256 (X-Content-SM3 with HMAC-SM3) and X-Signature are required",
         );
     };
     // An enrolled kiosk signs with its own key; the others with a secret.
-    let enrolled_key = match header(sign::HDR_SIGNATURE_ALG).as_deref() {
-        None => None,
-        Some(sign::ALG_ED25519) => match s.backend.terminal_key(&terminal).await {
+    let enrolled_key = if by_enrolled_key {
+        match s.backend.terminal_key(&terminal).await {
             Ok(Some(key)) => Some(key),
             Ok(None) => return refuse("unknown_terminal", "terminal is not enrolled"),
             Err(e) => return backend_failed("terminal keys", e),
-        },
-        Some(_) => {
-            return refuse(
-                "bad_signature",
-                "X-Signature-Alg is not one the platform knows",
-            )
         }
+    } else {
+        None
     };
     let secret = match (
         &enrolled_key,
@@ -688,7 +706,7 @@ async fn verify_signature<B: Backend>(
     if !sign::is_valid_nonce(&nonce) || !sign::is_valid_sha256_hex(&body_sha256) {
         return refuse(
             "bad_signature",
-            "X-Nonce must be 32 to 64 and X-Content-SHA256 64 lower-case hex digits",
+            "X-Nonce must be 32 to 64 and X-Content-SHA256 (X-Content-SM3) 64 lower-case hex digits",
         );
     }
     let declared_len = parts
@@ -711,7 +729,7 @@ async fn verify_signature<B: Backend>(
     };
     let valid = match (&enrolled_key, secret) {
         (Some(key), _) => signed.verify_ed25519(key, &sig),
-        (None, Some(secret)) => signed.verify(secret.as_bytes(), &sig),
+        (None, Some(secret)) => signed.verify_in(suite, secret.as_bytes(), &sig),
         (None, None) => false,
     };
     if !valid {
@@ -760,10 +778,10 @@ async fn verify_signature<B: Backend>(
             )
         }
     };
-    if sign::body_hash(&bytes) != body_sha256 {
+    if sign::body_hash_in(suite, &bytes) != body_sha256 {
         return refuse(
             "bad_signature",
-            "body does not match the signed X-Content-SHA256",
+            "body does not match the signed X-Content-SHA256 / X-Content-SM3",
         );
     }
     parts.extensions.insert(Terminal(terminal));
@@ -966,6 +984,34 @@ async fn batch<B: Backend>(
     let mut results: Vec<RecordResult> = Vec::with_capacity(items.len());
     let mut to_store = Vec::with_capacity(items.len());
     for item in items {
+        // Personal fields sealed to this platform's key are opened first,
+        // bound to the signing terminal and the record's id; one that does
+        // not open is refused with the reason (the kiosk keeps it, parked
+        // and still sealed, for a retry once the key is in place), never
+        // stored half-read.
+        let mut item = item.clone();
+        if let Err(reason) =
+            bianmin_platform::api::open_record(kind, &mut item, &terminal, &s.opening_keys)
+        {
+            s.counters.rejected.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(kind = kind.as_str(), %reason, "a sealed record did not open");
+            let id_field = if kind == RecordKind::Application {
+                "receipt_no"
+            } else {
+                "id"
+            };
+            results.push(RecordResult {
+                id: item
+                    .get(id_field)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_string(),
+                status: RecordStatus::Rejected,
+                reason: Some(reason),
+            });
+            continue;
+        }
+        let item = &item;
         match validate(kind, item, &terminal, &reject) {
             Ok((id, service_code)) => {
                 results.push(RecordResult {

@@ -12,8 +12,13 @@
 //! come from `--terminals-file` (lines `ID=SECRET`, readable by its owner
 //! only) or, for one secret shared by every terminal (a demo), from
 //! `BIANMIN_PLATFORM_SECRET`; the admin token from `--admin-token-file` or
-//! `BIANMIN_PLATFORM_ADMIN_TOKEN`. Both variables are removed from the
-//! environment once read.
+//! `BIANMIN_PLATFORM_ADMIN_TOKEN`; the private keys that open residents'
+//! sealed personal fields from `--seal-keys-file` or
+//! `BIANMIN_PLATFORM_SEAL_KEYS` (without either, the published demo keys,
+//! with a warning). The variables are removed from the environment once
+//! read. `--generate-seal-key FILE --suite intl|gm --kid KID` makes a new
+//! key pair: the private key into FILE (0600), the public one printed for
+//! the kiosks' `[platform] seal_public_key`.
 
 use bianmin_platform_server::secrets::{parse_terminals, read_private, take_env};
 use bianmin_platform_server::{self as server, ServerOptions, TlsOptions};
@@ -61,6 +66,21 @@ struct Args {
     /// Open connections at most; more are closed at once.
     #[arg(long, default_value_t = server::DEFAULT_MAX_CONNECTIONS)]
     max_connections: usize,
+    /// File of the private keys that open what kiosks sealed to the
+    /// platform (`KID=x25519:BASE64` / `KID=sm2:BASE64` lines, owner-only);
+    /// also BIANMIN_PLATFORM_SEAL_KEYS.
+    #[arg(long, value_name = "FILE")]
+    seal_keys_file: Option<PathBuf>,
+    /// Write a new sealing key pair's private key to FILE (0600) and print
+    /// the public key for the kiosks, then exit.
+    #[arg(long, value_name = "FILE")]
+    generate_seal_key: Option<PathBuf>,
+    /// Suite of the generated key: intl (X25519) or gm (SM2).
+    #[arg(long, default_value = "intl", requires = "generate_seal_key")]
+    suite: String,
+    /// Id of the generated key (kiosks send it with every sealed record).
+    #[arg(long, requires = "generate_seal_key")]
+    kid: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -81,7 +101,36 @@ fn run(args: Args) -> anyhow::Result<()> {
             "--terminal ID=SECRET is no longer accepted (every local user can read a command line); put the lines in a file readable only by you and give --terminals-file FILE"
         );
     }
+    if let Some(path) = &args.generate_seal_key {
+        let suite = bianmin_platform::seal::Suite::parse(&args.suite)
+            .with_context(|| format!("--suite {:?}: intl or gm", args.suite))?;
+        let kid = args
+            .kid
+            .clone()
+            .unwrap_or_else(|| chrono::Utc::now().format("%Y-%m").to_string());
+        let public = server::secrets::generate_seal_key(path, suite, &kid)?;
+        println!(
+            "# private key written to {} (keep it on the platform only)",
+            path.display()
+        );
+        println!("# for the kiosks' configuration:");
+        println!("[crypto]\nsuite = \"{}\"", suite.as_str());
+        println!(
+            "[platform]\nseal_public_key = \"{}\"\nseal_key_id = \"{kid}\"",
+            public.to_text()
+        );
+        return Ok(());
+    }
     bianmin_config::logging::init("info");
+    let opening_keys = match server::secrets::seal_keys(args.seal_keys_file.as_deref())? {
+        Some(keys) => keys,
+        None => {
+            eprintln!(
+                "bianmin-reference-platform: no --seal-keys-file: opening sealed records with the published demo keys (never for residents' data)"
+            );
+            bianmin_platform::seal::OpeningKeys::demo()
+        }
+    };
     let catalogue = std::fs::read(&args.catalogue)
         .with_context(|| format!("catalogue {}", args.catalogue.display()))?;
     serde_json::from_slice::<serde_json::Value>(&catalogue)
@@ -126,6 +175,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             tls,
             admin_token,
             max_connections: args.max_connections,
+            opening_keys: std::sync::Arc::new(opening_keys),
             ..Default::default()
         })
         .await

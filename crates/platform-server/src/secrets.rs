@@ -46,6 +46,58 @@ pub fn take_env(name: &str) -> Option<String> {
     value
 }
 
+/// The platform's private sealing keys (`KID=x25519:BASE64` /
+/// `KID=sm2:BASE64` lines): from `file` (owner-only) when given, else from
+/// `BIANMIN_PLATFORM_SEAL_KEYS` (the same lines; `;` may separate them),
+/// which is then removed from the environment. `None` when neither is set.
+pub fn seal_keys(
+    file: Option<&std::path::Path>,
+) -> anyhow::Result<Option<bianmin_platform::seal::OpeningKeys>> {
+    let text = match file {
+        Some(path) => Some(zeroize::Zeroizing::new(read_private(path)?)),
+        None => take_env("BIANMIN_PLATFORM_SEAL_KEYS")
+            .map(|t| zeroize::Zeroizing::new(t.replace(';', "\n"))),
+    };
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    bianmin_platform::seal::OpeningKeys::parse(&text)
+        .map(Some)
+        .map_err(|why| anyhow::anyhow!("sealing keys: {why}"))
+}
+
+/// Write a new private sealing key of `suite` as `KID=KEY` to `path`
+/// (mode 0600, never over an existing file); returns the public key the
+/// kiosks are configured with.
+pub fn generate_seal_key(
+    path: &std::path::Path,
+    suite: bianmin_platform::seal::Suite,
+    kid: &str,
+) -> anyhow::Result<bianmin_platform::seal::SealingKey> {
+    use anyhow::Context as _;
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let key = bianmin_platform::seal::OpeningKey::generate(suite, kid);
+    let public = bianmin_platform::seal::SealingKey::parse(&key.sealing_key().to_text(), kid)
+        .map_err(|why| anyhow::anyhow!("key id: {why}"))?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| {
+            format!(
+                "{} (an existing key file is never overwritten)",
+                path.display()
+            )
+        })?;
+    let line = zeroize::Zeroizing::new(format!("{kid}={}\n", &*key.to_secret_text()));
+    file.write_all(line.as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| path.display().to_string())?;
+    Ok(public)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,5 +127,28 @@ mod tests {
             .contains("chmod 600"));
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert_eq!(read_private(&path).unwrap(), "T0001=abc\n");
+    }
+
+    #[test]
+    fn a_generated_seal_key_opens_what_its_public_key_sealed() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("seal-keys");
+        for suite in [
+            bianmin_platform::seal::Suite::Intl,
+            bianmin_platform::seal::Suite::Gm,
+        ] {
+            let _ = std::fs::remove_file(&path);
+            let public = generate_seal_key(&path, suite, "2026-01").unwrap();
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+            assert!(
+                generate_seal_key(&path, suite, "2026-02").is_err(),
+                "never overwritten"
+            );
+            let keys = seal_keys(Some(&path)).unwrap().unwrap();
+            let env = public.seal(b"aad", b"secret");
+            assert_eq!(&keys.open(&env, b"aad").unwrap()[..], b"secret");
+        }
     }
 }

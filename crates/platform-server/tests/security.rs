@@ -381,3 +381,56 @@ async fn connections_beyond_the_limit_are_closed() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// The 国密 suite's signature (HMAC-SM3 over an SM3 body hash) is accepted
+/// from the same secret; a changed body, an HMAC-SM3 presented as the
+/// default algorithm, another secret, or an unknown algorithm are refused.
+#[tokio::test]
+async fn hmac_sm3_signatures_are_checked_like_hmac_sha256() {
+    use bianmin_platform::seal::Suite;
+    let server = fleet(ServerOptions::default()).await;
+    let path = "/heartbeats/batch";
+    let post = |secret: &str, body: &[u8], sent: &[u8], drop_alg: bool, alg: Option<&str>| {
+        let mut req = http()
+            .post(format!("{}{path}", server.base_url()))
+            .header("content-type", "application/json")
+            .body(sent.to_vec());
+        let ts = chrono::Utc::now().timestamp();
+        for (name, value) in sign::headers_in(
+            Suite::Gm,
+            secret.as_bytes(),
+            "POST",
+            &format!("{API_PREFIX}{path}"),
+            A.0,
+            ts,
+            body,
+        ) {
+            if name == sign::HDR_SIGNATURE_ALG {
+                if drop_alg {
+                    continue;
+                }
+                if let Some(alg) = alg {
+                    req = req.header(name, alg);
+                    continue;
+                }
+            }
+            req = req.header(name, value);
+        }
+        req.send()
+    };
+    let body = batch(RecordKind::Heartbeat, A.0, "HB-T0001-SM3");
+    let ok = post(A.1, &body, &body, false, None).await.unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
+    let answer: BatchResponse = ok.json().await.unwrap();
+    assert_eq!(answer.results[0].status, RecordStatus::Accepted);
+    let other = batch(RecordKind::Heartbeat, A.0, "HB-T0001-SM4");
+    for (secret, sent, drop_alg, alg) in [
+        (A.1, &other, false, None),
+        (A.1, &body, true, None),
+        ("not-the-secret", &body, false, None),
+        (A.1, &body, false, Some("HMAC-MD5")),
+    ] {
+        let (status, code) = code_of(post(secret, &body, sent, drop_alg, alg).await.unwrap()).await;
+        assert_eq!((status, code.as_str()), (401, "bad_signature"), "{alg:?}");
+    }
+}

@@ -94,6 +94,12 @@ enum Command {
         /// service listens on loopback.
         #[arg(long)]
         allow_fault_injection: bool,
+        /// The private keys that open residents' personal fields sealed by
+        /// the kiosks (`KID=x25519:BASE64` / `KID=sm2:BASE64` lines, mode
+        /// 600); also BIANMIN_PLATFORM_SEAL_KEYS. Make one with
+        /// `bianmin-reference-platform --generate-seal-key FILE`.
+        #[arg(long, value_name = "FILE")]
+        seal_keys_file: Option<PathBuf>,
         /// The kiosk API's URL as kiosks reach it (printed in enrollment
         /// QR codes, told to enrolling kiosks); default: the Host they used.
         #[arg(long)]
@@ -333,6 +339,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             publisher_key,
             publisher_key_id,
             allow_fault_injection,
+            seal_keys_file,
             public_url,
             ca_file,
             config_key_file,
@@ -354,6 +361,11 @@ fn run(args: Args) -> anyhow::Result<()> {
                 )?,
             };
             let data_key = Arc::new(DataKey::from_hex(&key_hex)?);
+            let opening_keys = bianmin_platform_server::secrets::seal_keys(seal_keys_file.as_deref())?
+                .context("no sealing keys: give --seal-keys-file FILE (KID=x25519:… or KID=sm2:… lines, mode 600) or set BIANMIN_PLATFORM_SEAL_KEYS")?;
+            if opening_keys.has_demo_key() {
+                anyhow::bail!("the published demo sealing key is refused outside `demo`");
+            }
             let secrets = match &terminals_file {
                 Some(path) => parse_terminals(&read_private(path)?)
                     .with_context(|| path.display().to_string())?,
@@ -434,6 +446,7 @@ fn run(args: Args) -> anyhow::Result<()> {
                         tls,
                         admin_token,
                         fault_injection: allow_fault_injection,
+                        opening_keys: Arc::new(opening_keys),
                         ..ServerOptions::default()
                     },
                 })

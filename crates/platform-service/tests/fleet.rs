@@ -125,6 +125,7 @@ impl Kiosk {
                 version: "0.9.1".into(),
                 uptime_secs,
                 station_code: Some("110101001001".into()),
+                audit: None,
             })
             .unwrap();
         let store = self.store.clone();

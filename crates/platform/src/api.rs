@@ -1,6 +1,7 @@
 //! Types of the platform API (docs/platform-api.yaml), shared by the kiosk's
 //! client and the reference server. Field names are the wire names.
 
+use crate::seal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -88,6 +89,82 @@ pub struct ApplicationWire {
     /// PNG of the handwritten signature, base64 (standard alphabet).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature_png: Option<String>,
+}
+
+/// How the result reaches the resident, without the address: what a kiosk
+/// keeps in clear of [`Delivery`] (the receipt's next step).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryMethod {
+    Pickup,
+    Post,
+    Electronic,
+}
+
+impl From<&Delivery> for DeliveryMethod {
+    fn from(delivery: &Delivery) -> Self {
+        match delivery {
+            Delivery::Pickup => DeliveryMethod::Pickup,
+            Delivery::Post { .. } => DeliveryMethod::Post,
+            Delivery::Electronic => DeliveryMethod::Electronic,
+        }
+    }
+}
+
+/// An application as a kiosk stores and sends it: what the kiosk itself
+/// must read stays in clear (receipt number, service, time, the clerk,
+/// the masked name, the materials' states, how the result is delivered);
+/// the personal fields ([`PersonalFields`]) are sealed to the platform's
+/// public key in `sealed`, which the kiosk cannot open. The platform opens
+/// it into an [`ApplicationWire`] (see [`open_record`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SealedApplicationWire {
+    pub receipt_no: String,
+    pub terminal_id: String,
+    pub service_code: String,
+    pub service_name: String,
+    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assisted_by: Option<String>,
+    /// The applicant's name masked (张*, 欧**娜) for the clerk's view.
+    pub masked_name: String,
+    #[serde(default)]
+    pub materials: Vec<Material>,
+    pub delivery_method: DeliveryMethod,
+    pub sealed: seal::Envelope,
+}
+
+/// The fields of an application sealed to the platform's key: the JSON
+/// object inside [`SealedApplicationWire::sealed`].
+#[derive(Serialize, Deserialize)]
+pub struct PersonalFields {
+    pub applicant: Applicant,
+    #[serde(default)]
+    pub form: serde_json::Value,
+    #[serde(default)]
+    pub delivery: Delivery,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature_png: Option<String>,
+}
+
+/// Fields of a record that the platform opens from its `sealed` envelope,
+/// by kind: the kiosk keeps none of them in clear.
+pub fn sealed_fields(kind: RecordKind) -> &'static [&'static str] {
+    match kind {
+        RecordKind::Application => &["applicant", "form", "delivery", "signature_png"],
+        RecordKind::Evaluation => &["comment"],
+        RecordKind::ErrorReport => &["message"],
+        RecordKind::Heartbeat => &[],
+    }
+}
+
+/// Fields of the kiosk's clear part that the platform's record does not
+/// keep once the sealed fields are opened (they repeat them, masked).
+pub fn kiosk_only_fields(kind: RecordKind) -> &'static [&'static str] {
+    match kind {
+        RecordKind::Application => &["masked_name", "delivery_method"],
+        _ => &[],
+    }
 }
 
 /// A 好差评 evaluation (`POST /evaluations/batch`).
@@ -352,6 +429,22 @@ pub struct HeartbeatWire {
     /// keeps serving), until a good one is installed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_refused: Option<String>,
+    /// Where the terminal's hash-chained admin audit log stands: the
+    /// platform keeps it, so a log cut or rewritten on the terminal later no
+    /// longer matches what was reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit: Option<AuditHead>,
+}
+
+/// The head of a terminal's admin audit log as a heartbeat reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditHead {
+    /// Lower-case hex SHA-256 of the last line (the chain's head).
+    pub head: String,
+    /// Lines in the log, over the files still kept.
+    pub length: u64,
+    /// The terminal's own verification found the chain unbroken.
+    pub intact: bool,
 }
 
 /// A problem report: 办不成事 from a resident, or a terminal fault
@@ -523,4 +616,70 @@ pub struct ApiError {
     /// clock is wrong can tell by how much.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_time: Option<i64>,
+}
+
+/// Seal `fields` (serialised as one JSON object) for record `id` of `kind`.
+/// The JSON is written into a zeroized buffer, not left in freed memory.
+pub fn seal_fields(
+    key: &seal::SealingKey,
+    kind: RecordKind,
+    terminal_id: &str,
+    id: &str,
+    fields: &impl Serialize,
+) -> seal::Envelope {
+    let mut json = zeroize::Zeroizing::new(Vec::with_capacity(2048));
+    serde_json::to_writer(&mut *json, fields).expect("sealed fields serialise");
+    key.seal(&seal::record_aad(kind.as_str(), terminal_id, id), &json)
+}
+
+/// What the platform does with a record as it arrives: when it carries a
+/// `sealed` envelope, open it with `keys` (bound to kind, the signing
+/// terminal and the record's id) and put the sealed fields back in place of
+/// the kiosk's clear repeats, so the record becomes the platform's full view
+/// (an [`crate::api::ApplicationWire`] for an application). A record
+/// without `sealed` (older kiosks) is left as it is. `Ok(true)` when it was
+/// sealed. The error says why, never what was inside.
+pub fn open_record(
+    kind: RecordKind,
+    item: &mut serde_json::Value,
+    terminal_id: &str,
+    keys: &seal::OpeningKeys,
+) -> Result<bool, String> {
+    let Some(record) = item.as_object_mut() else {
+        return Ok(false);
+    };
+    let Some(sealed) = record.remove("sealed") else {
+        return Ok(false);
+    };
+    let envelope: seal::Envelope = serde_json::from_value(sealed)
+        .map_err(|_| "sealed: not an envelope (alg, kid, enc, ct)".to_string())?;
+    let id_field = if kind == RecordKind::Application {
+        "receipt_no"
+    } else {
+        "id"
+    };
+    let id = record
+        .get(id_field)
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+        .to_string();
+    let plain = keys
+        .open(
+            &envelope,
+            &seal::record_aad(kind.as_str(), terminal_id, &id),
+        )
+        .map_err(|e| format!("个人信息密文无法解开 (sealed fields: {e})"))?;
+    let fields: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&plain)
+        .map_err(|_| "sealed fields are not a JSON object".to_string())?;
+    let allowed = sealed_fields(kind);
+    for (name, value) in fields {
+        if !allowed.contains(&name.as_str()) {
+            return Err(format!("sealed field {name:?} is not one of {allowed:?}"));
+        }
+        record.insert(name, value);
+    }
+    for name in kiosk_only_fields(kind) {
+        record.remove(*name);
+    }
+    Ok(true)
 }

@@ -182,6 +182,9 @@ pub struct PlatformClient {
     terminal_id: String,
     credential: Credential,
     clock_offset_secs: AtomicI64,
+    /// A shared secret signs HMAC-SHA256 or, in the 国密 suite, HMAC-SM3
+    /// (an enrolled key signs Ed25519 whatever the suite).
+    suite: crate::seal::Suite,
 }
 
 impl std::fmt::Debug for PlatformClient {
@@ -195,6 +198,10 @@ impl PlatformClient {
     /// (`platform.key_file`), else the secret from the environment.
     pub fn from_config(config: &Config) -> Result<PlatformClient, PlatformError> {
         let terminal = config.station.terminal_id.as_str();
+        let suite = match config.crypto.suite {
+            bianmin_config::CryptoSuite::Intl => crate::seal::Suite::Intl,
+            bianmin_config::CryptoSuite::Gm => crate::seal::Suite::Gm,
+        };
         if let Some(path) = &config.platform.key_file {
             let der = Zeroizing::new(std::fs::read(path).map_err(|e| {
                 PlatformError::Setup(format!("terminal key {}: {e}", path.display()))
@@ -202,14 +209,24 @@ impl PlatformClient {
             let credential = Credential::from_pkcs8(&der).map_err(|e| {
                 PlatformError::Setup(format!("terminal key {}: {e}", path.display()))
             })?;
-            return PlatformClient::with_credential(&config.platform, terminal, credential);
+            return PlatformClient::with_credential(&config.platform, terminal, credential)
+                .map(|c| c.with_suite(suite));
         }
         let secret = config
             .platform
             .secret
             .as_ref()
             .ok_or(PlatformError::Unconfigured)?;
-        PlatformClient::new(&config.platform, terminal, secret.0.as_bytes())
+        let client = PlatformClient::new(&config.platform, terminal, secret.0.as_bytes())?;
+        Ok(client.with_suite(suite))
+    }
+
+    /// Sign requests with the shared secret in `suite` (HMAC-SHA256 by
+    /// default, HMAC-SM3 for the 国密 suite). An enrolled key signs Ed25519
+    /// whatever the suite.
+    pub fn with_suite(mut self, suite: crate::seal::Suite) -> PlatformClient {
+        self.suite = suite;
+        self
     }
 
     pub fn new(
@@ -239,6 +256,7 @@ impl PlatformClient {
             terminal_id: terminal_id.to_string(),
             credential,
             clock_offset_secs: AtomicI64::new(0),
+            suite: crate::seal::Suite::Intl,
         })
     }
 
@@ -268,10 +286,14 @@ impl PlatformClient {
             .headers(extra);
         // A fresh nonce on every send, retries included: the platform refuses
         // a nonce it has seen (replay protection).
-        for (name, value) in
-            self.credential
-                .headers(method.as_str(), &signed_path, &self.terminal_id, ts, &body)
-        {
+        for (name, value) in self.credential.headers(
+            self.suite,
+            method.as_str(),
+            &signed_path,
+            &self.terminal_id,
+            ts,
+            &body,
+        ) {
             req = req.header(name, value);
         }
         if !body.is_empty() {

@@ -3,4 +3,5 @@
 //! (crate `bianmin-platform-server`), and the kiosk's client.
 pub mod api;
 pub mod client;
+pub mod seal;
 pub mod sign;

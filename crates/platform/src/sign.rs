@@ -19,11 +19,45 @@
 //! - the body hash as a header: the server checks the signature from the
 //!   headers alone, before it reads a byte of the body, and only then reads
 //!   the body (bounded) and compares its hash with the signed one.
+//!
+//! In the 国密 suite (`[crypto] suite = "gm"`) the same canonical string is
+//! signed with HMAC-SM3 and the body's hash is SM3: the request then carries
+//! `X-Signature-Alg: HMAC-SM3` and `X-Content-SM3` instead of
+//! `X-Content-SHA256`. A server accepts either form from any terminal; both
+//! need the terminal's secret.
+//!
+//! An enrolled kiosk ([`Credential::Key`]) signs the same canonical string,
+//! with the SHA-256 body hash, with its own Ed25519 key and sends
+//! `X-Signature-Alg: ed25519`, whatever its suite: the 国密 suite changes
+//! only the shared-secret HMAC.
 
+use crate::seal::Suite;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 type HmacSha256 = Hmac<Sha256>;
+
+/// Header naming how a request is signed: absent for HMAC-SHA256 with the
+/// terminal's secret, [`ALG_HMAC_SM3`] for HMAC-SM3 with the same secret (the
+/// 国密 suite), [`ALG_ED25519`] for the terminal's own enrolled key.
+pub const HDR_SIGNATURE_ALG: &str = "x-signature-alg";
+/// `X-Signature-Alg` of the 国密 suite.
+pub const ALG_HMAC_SM3: &str = "HMAC-SM3";
+/// Header carrying `hex(SM3(body))` in the 国密 suite.
+pub const HDR_CONTENT_SM3: &str = "x-content-sm3";
+
+/// The body's hash in `suite`: SHA-256 or SM3, lower-case hex.
+pub fn body_hash_in(suite: Suite, body: &[u8]) -> String {
+    hex::encode(suite.hash(body))
+}
+
+/// The header carrying the body's hash in `suite`.
+pub fn content_hash_header(suite: Suite) -> &'static str {
+    match suite {
+        Suite::Intl => HDR_CONTENT_SHA256,
+        Suite::Gm => HDR_CONTENT_SM3,
+    }
+}
 
 /// Default largest accepted difference between terminal and server clocks.
 pub const MAX_SKEW_SECS: i64 = 300;
@@ -90,6 +124,43 @@ impl Signed<'_> {
         hex::encode(self.mac(secret).finalize().into_bytes())
     }
 
+    fn canonical(&self) -> String {
+        canonical(
+            self.method,
+            self.path_and_query,
+            self.terminal_id,
+            self.timestamp,
+            self.nonce,
+            self.body_sha256_hex,
+        )
+    }
+
+    /// Lower-case hex HMAC-SHA256 or HMAC-SM3 (the body hash given must be
+    /// the suite's).
+    pub fn sign_in(&self, suite: Suite, secret: &[u8]) -> String {
+        match suite {
+            Suite::Intl => self.sign(secret),
+            Suite::Gm => hex::encode(Suite::Gm.hmac(secret, self.canonical().as_bytes())),
+        }
+    }
+
+    /// Constant-time check of a hex signature made in `suite`.
+    pub fn verify_in(&self, suite: Suite, secret: &[u8], signature_hex: &str) -> bool {
+        match suite {
+            Suite::Intl => self.verify(secret, signature_hex),
+            Suite::Gm => {
+                use hmac13::{KeyInit as _, Mac as _};
+                let Ok(sig) = hex::decode(signature_hex) else {
+                    return false;
+                };
+                let mut mac = hmac13::Hmac::<sm3::Sm3>::new_from_slice(secret)
+                    .expect("HMAC takes any key length");
+                mac.update(self.canonical().as_bytes());
+                mac.verify_slice(&sig).is_ok()
+            }
+        }
+    }
+
     /// Constant-time check of a hex signature.
     pub fn verify(&self, secret: &[u8], signature_hex: &str) -> bool {
         let Ok(sig) = hex::decode(signature_hex) else {
@@ -99,10 +170,8 @@ impl Signed<'_> {
     }
 }
 
-/// Header naming how a request is signed: absent for HMAC-SHA256 with the
-/// terminal's secret, [`ALG_ED25519`] for the terminal's own key (an
+/// `X-Signature-Alg` of a request signed with the terminal's own key (an
 /// enrolled kiosk: the platform holds only its public key).
-pub const HDR_SIGNATURE_ALG: &str = "x-signature-alg";
 pub const ALG_ED25519: &str = "ed25519";
 
 impl Signed<'_> {
@@ -120,22 +189,13 @@ impl Signed<'_> {
             .verify(self.canonical().as_bytes(), &sig)
             .is_ok()
     }
-
-    fn canonical(&self) -> String {
-        canonical(
-            self.method,
-            self.path_and_query,
-            self.terminal_id,
-            self.timestamp,
-            self.nonce,
-            self.body_sha256_hex,
-        )
-    }
 }
 
 /// What a terminal signs its requests with.
 pub enum Credential {
-    /// The shared secret (HMAC-SHA256), from the environment.
+    /// The shared secret, from the environment: HMAC-SHA256 or, in the 国密
+    /// suite, HMAC-SM3 (the suite is chosen per request, see
+    /// [`Credential::headers`]).
     Secret(zeroize::Zeroizing<Vec<u8>>),
     /// Its own Ed25519 key, generated on the kiosk at enrollment.
     Key(Box<ring::signature::Ed25519KeyPair>),
@@ -165,9 +225,13 @@ impl Credential {
         (der, public)
     }
 
-    /// Every signing header of one request, with a fresh nonce.
+    /// Every signing header of one request, with a fresh nonce. `suite`
+    /// chooses the HMAC of a shared secret (HMAC-SHA256 over a SHA-256 body
+    /// hash, or HMAC-SM3 over an SM3 body hash); an enrolled key always
+    /// signs Ed25519 over the SHA-256 body hash, whatever the suite.
     pub fn headers(
         &self,
+        suite: Suite,
         method: &str,
         path_and_query: &str,
         terminal_id: &str,
@@ -175,9 +239,15 @@ impl Credential {
         body: &[u8],
     ) -> Vec<(&'static str, String)> {
         match self {
-            Credential::Secret(secret) => {
-                headers(secret, method, path_and_query, terminal_id, timestamp, body).to_vec()
-            }
+            Credential::Secret(secret) => headers_in(
+                suite,
+                secret,
+                method,
+                path_and_query,
+                terminal_id,
+                timestamp,
+                body,
+            ),
             Credential::Key(key) => {
                 let nonce = new_nonce();
                 let hash = body_hash(body);
@@ -238,9 +308,31 @@ pub fn headers(
     terminal_id: &str,
     timestamp: i64,
     body: &[u8],
-) -> [(&'static str, String); 5] {
+) -> Vec<(&'static str, String)> {
+    headers_in(
+        Suite::Intl,
+        secret,
+        method,
+        path_and_query,
+        terminal_id,
+        timestamp,
+        body,
+    )
+}
+
+/// [`headers`] in `suite`: HMAC-SM3 over an SM3 body hash for `gm`, with
+/// `X-Signature-Alg: HMAC-SM3` and `X-Content-SM3`.
+pub fn headers_in(
+    suite: Suite,
+    secret: &[u8],
+    method: &str,
+    path_and_query: &str,
+    terminal_id: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> Vec<(&'static str, String)> {
     let nonce = new_nonce();
-    let hash = body_hash(body);
+    let hash = body_hash_in(suite, body);
     let signature = Signed {
         method,
         path_and_query,
@@ -249,14 +341,18 @@ pub fn headers(
         nonce: &nonce,
         body_sha256_hex: &hash,
     }
-    .sign(secret);
-    [
+    .sign_in(suite, secret);
+    let mut headers = vec![
         (crate::api::HDR_TERMINAL, terminal_id.to_string()),
         (crate::api::HDR_TIMESTAMP, timestamp.to_string()),
         (HDR_NONCE, nonce),
-        (HDR_CONTENT_SHA256, hash),
+        (content_hash_header(suite), hash),
         (crate::api::HDR_SIGNATURE, signature),
-    ]
+    ];
+    if suite == Suite::Gm {
+        headers.push((HDR_SIGNATURE_ALG, ALG_HMAC_SM3.to_string()));
+    }
+    headers
 }
 
 #[cfg(test)]
@@ -283,6 +379,30 @@ mod tests {
         assert!(!base.verify_ed25519(&stranger, &sig));
         assert!(!base.verify_ed25519(&public, "zz"));
         assert!(Credential::from_pkcs8(b"not a key").is_err());
+    }
+
+    #[test]
+    fn a_secret_signs_in_its_suite_and_an_enrolled_key_signs_ed25519_in_both() {
+        let alg = |h: &[(&'static str, String)]| {
+            h.iter()
+                .find(|(n, _)| *n == HDR_SIGNATURE_ALG)
+                .map(|(_, v)| v.clone())
+        };
+        let has = |h: &[(&'static str, String)], name: &str| h.iter().any(|(n, _)| *n == name);
+        let secret = Credential::Secret(zeroize::Zeroizing::new(b"k".to_vec()));
+        let intl = secret.headers(Suite::Intl, "POST", "/p", "T0001", 1, b"{}");
+        assert_eq!(alg(&intl), None);
+        assert!(has(&intl, HDR_CONTENT_SHA256));
+        let gm = secret.headers(Suite::Gm, "POST", "/p", "T0001", 1, b"{}");
+        assert_eq!(alg(&gm).as_deref(), Some(ALG_HMAC_SM3));
+        assert!(has(&gm, HDR_CONTENT_SM3) && !has(&gm, HDR_CONTENT_SHA256));
+        let (der, _) = Credential::generate();
+        let key = Credential::from_pkcs8(&der).unwrap();
+        for suite in [Suite::Intl, Suite::Gm] {
+            let h = key.headers(suite, "POST", "/p", "T0001", 1, b"{}");
+            assert_eq!(alg(&h).as_deref(), Some(ALG_ED25519), "{suite:?}");
+            assert!(has(&h, HDR_CONTENT_SHA256) && !has(&h, HDR_CONTENT_SM3));
+        }
     }
 
     fn signed<'a>(nonce: &'a str, hash: &'a str) -> Signed<'a> {
@@ -364,6 +484,29 @@ mod tests {
         assert!(!is_valid_nonce(&"A".repeat(32)), "lower-case only");
         assert!(is_valid_sha256_hex(&body_hash(b"")));
         assert!(!is_valid_sha256_hex("e3b0"));
+    }
+
+    #[test]
+    fn hmac_sm3_signs_every_part_and_differs_from_hmac_sha256() {
+        let nonce = "0123456789abcdef0123456789abcdef";
+        let hash = body_hash_in(Suite::Gm, b"{}");
+        assert_ne!(hash, body_hash(b"{}"));
+        let base = signed(nonce, &hash);
+        let s = base.sign_in(Suite::Gm, b"k");
+        assert_eq!(s.len(), 64);
+        assert!(base.verify_in(Suite::Gm, b"k", &s));
+        assert!(!base.verify_in(Suite::Intl, b"k", &s), "not an HMAC-SHA256");
+        assert!(!base.verify_in(Suite::Gm, b"j", &s), "another secret");
+        let changed = Signed {
+            terminal_id: "T0002",
+            ..base
+        };
+        assert!(!changed.verify_in(Suite::Gm, b"k", &s));
+        let headers = headers_in(Suite::Gm, b"k", "POST", "/p", "T0001", 1, b"{}");
+        assert!(headers.contains(&(HDR_SIGNATURE_ALG, ALG_HMAC_SM3.to_string())));
+        assert!(headers
+            .iter()
+            .any(|(h, v)| *h == HDR_CONTENT_SM3 && *v == hash));
     }
 
     #[test]

@@ -1,6 +1,10 @@
-//! Encryption at rest of personal fields: ChaCha20-Poly1305 with a 256-bit
-//! key from a root-only (0600) key file in the data directory, created at
-//! first start. The key is never written to the database or the config.
+//! The older sealing at rest, kept only to move existing records over:
+//! ChaCha20-Poly1305 with a 256-bit key from a 0600 key file in the data
+//! directory (readable by the service user, so whoever held the SD card held
+//! the key). Personal fields are now sealed to the platform's public key at
+//! enqueue (`bianmin_platform::seal`); a store that finds this key file
+//! reseals the records it opens and deletes the file ([`destroy_key_file`]).
+//! No new key file is ever created by the store.
 //! Each sealed value is `0x02 || nonce (12 bytes, random) || ciphertext+tag`,
 //! with the record's idempotency key (receipt number) as associated data, so
 //! a ciphertext cannot be moved to another row.
@@ -43,6 +47,34 @@ pub enum KeyError {
     BadLength { path: String },
     #[error("key file {path} is readable by others (mode {mode:o}); it must be 0600")]
     Permissions { path: String, mode: u32 },
+    #[error("平台公钥不可用 (the platform's sealing key: {0})")]
+    Platform(String),
+}
+
+/// Overwrite the older key file with zeros, sync, and remove it (the
+/// filesystem may keep old blocks; the key's bytes are at least not left in
+/// the file's place). Nothing to do when it is absent.
+pub fn destroy_key_file(dir: &Path) -> Result<(), KeyError> {
+    use std::io::Write as _;
+    let path = dir.join(KEY_FILE);
+    let io = |e: std::io::Error| KeyError::Io {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    match std::fs::OpenOptions::new().write(true).open(&path) {
+        Ok(mut file) => {
+            let len = file.metadata().map_err(io)?.len() as usize;
+            file.write_all(&vec![0u8; len]).map_err(io)?;
+            file.sync_all().map_err(io)?;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io(e)),
+    }
+    std::fs::remove_file(&path).map_err(io)?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
 }
 
 /// The outbox cipher. Cloning shares nothing mutable.
@@ -59,6 +91,15 @@ impl std::fmt::Debug for Sealer {
 }
 
 impl Sealer {
+    /// The key in `dir/outbox.key` if there is one (records sealed with it
+    /// remain to be resealed); never creates it.
+    pub fn load_existing(dir: &Path) -> Result<Option<Sealer>, KeyError> {
+        if !dir.join(KEY_FILE).exists() {
+            return Ok(None);
+        }
+        Sealer::load_or_create(dir, false).map(Some)
+    }
+
     /// Load the key from `dir/outbox.key`, creating it (mode 0600) when
     /// absent and `may_create` (the database does not exist yet). Creation
     /// writes a temporary file, fsyncs it and renames it into place, so a

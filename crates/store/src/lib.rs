@@ -8,10 +8,18 @@
 //!   existing key of the day, read in the writing transaction. An enqueue
 //!   writes two pages, like a bare insert: the row and the key index (no
 //!   counter row, no pending index; see migration 3).
-//! * Record bodies (personal fields, form contents, comments) are sealed with
-//!   ChaCha20-Poly1305 ([`crypto`]); the key lives in a 0600 file beside the
-//!   database, never inside it. Only the idempotency key (receipt number),
-//!   service, time and state are stored in clear.
+//! * Personal fields (the applicant, form contents, signature, the delivery
+//!   address, comments and 办不成事 text) are sealed at enqueue to the
+//!   **platform's public key** (`bianmin_platform::seal`: HPKE, or SM2 +
+//!   SM4-GCM in the 国密 suite), so the kiosk cannot read back what it
+//!   stored: no key in the data directory opens them. What the kiosk itself
+//!   reads stays in clear and minimal: receipt number, service, time, state,
+//!   the masked name, the materials' states and how the result is
+//!   delivered. Look-ups by ID number compare a keyed hash (HMAC under a key
+//!   derived from the terminal secret, which lives outside the data
+//!   directory). Records sealed under the older local key (`outbox.key`,
+//!   [`crypto`]) are resealed to the platform key when the store opens, and
+//!   the local key file is then deleted.
 //! * Acknowledged records lose their body `store.retention_days` after the
 //!   acknowledgement, parked ones (refused by the platform) the same time
 //!   after they were parked: a technician has that long to export or retry
@@ -24,10 +32,13 @@ pub mod crypto;
 use base64::Engine as _;
 use bianmin_config::Config;
 use bianmin_core::words::Words;
+pub use bianmin_platform::api::AuditHead;
 use bianmin_platform::api::{
-    Applicant, ApplicationWire, Delivery, ErrorReportWire, EvaluationWire, HeartbeatWire, Material,
-    RecordKind, RecordResult, RecordStatus,
+    Applicant, ApplicationWire, Delivery, DeliveryMethod, ErrorReportWire, EvaluationWire,
+    HeartbeatWire, Material, PersonalFields, RecordKind, RecordResult, RecordStatus,
+    SealedApplicationWire,
 };
+use bianmin_platform::seal::{self, SealingKey, Suite};
 use chrono::TimeZone;
 use crypto::Sealer;
 use rusqlite::config::DbConfig;
@@ -171,6 +182,8 @@ pub struct NewHeartbeat {
     pub uptime_secs: u64,
     /// The station (区划代码) this kiosk serves.
     pub station_code: Option<String>,
+    /// The admin audit log's head, when the sender knows it.
+    pub audit: Option<AuditHead>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -407,7 +420,106 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE outbox ADD COLUMN parked_at INTEGER;
      UPDATE outbox SET parked_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000
        WHERE state = 'parked';",
+    // 6: bodies sealed to the platform's key. `fmt` says how a body is
+    // stored: NULL the older local-key sealing (resealed at open), 3 the wire
+    // JSON whose personal fields are sealed to platform key `seal_kid`.
+    // `id_hash` is the keyed hash of an application's ID number, for
+    // look-ups without opening anything (no index: an index page would be
+    // one more write per enqueue; a scan of hashes is fast).
+    "ALTER TABLE outbox ADD COLUMN fmt INTEGER;
+     ALTER TABLE outbox ADD COLUMN seal_kid TEXT;
+     ALTER TABLE outbox ADD COLUMN id_hash BLOB;",
 ];
+
+/// `fmt` of a body stored as its wire JSON, personal fields sealed to the platform.
+const FMT_WIRE: i64 = 3;
+
+/// The keys a store works with: the platform's public key to seal to, and
+/// the key of the ID-number look-up hash. Neither opens anything sealed.
+#[derive(Clone)]
+pub struct StoreKeys {
+    sealing: SealingKey,
+    lookup: Zeroizing<[u8; 32]>,
+}
+
+impl std::fmt::Debug for StoreKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StoreKeys({:?})", self.sealing)
+    }
+}
+
+impl StoreKeys {
+    /// Seal to `sealing`; the look-up key is derived from the terminal's
+    /// secret (kept in `secrets.env`, outside the data directory), so the
+    /// hashes in the database cannot be checked against guessed ID numbers
+    /// with the data directory alone. Without a secret (a kiosk that cannot
+    /// sync anyway) it is derived from the terminal id only.
+    pub fn new(sealing: SealingKey, terminal_secret: Option<&[u8]>, terminal_id: &str) -> Self {
+        let suite = sealing.suite();
+        let lookup = match terminal_secret {
+            Some(secret) => suite.hmac(secret, b"bianmin id-number look-up key v1"),
+            None => suite.hmac(
+                terminal_id.as_bytes(),
+                b"bianmin id-number look-up key v1 (no secret)",
+            ),
+        };
+        StoreKeys {
+            sealing,
+            lookup: Zeroizing::new(lookup),
+        }
+    }
+
+    /// The published demo key of the international suite (tests, tools).
+    pub fn demo(terminal_id: &str) -> Self {
+        StoreKeys::new(SealingKey::demo(Suite::Intl), None, terminal_id)
+    }
+
+    /// From `[platform] seal_public_key`/`seal_key_id` and `[crypto] suite`;
+    /// an empty key is the suite's published demo key (refused in
+    /// production by `config check`).
+    pub fn from_config(config: &Config) -> Result<Self> {
+        let suite = match config.crypto.suite {
+            bianmin_config::CryptoSuite::Intl => Suite::Intl,
+            bianmin_config::CryptoSuite::Gm => Suite::Gm,
+        };
+        let text = config.platform.seal_public_key.trim();
+        let sealing = if text.is_empty() {
+            if config.station.mode == bianmin_config::KioskMode::Production {
+                tracing::warn!(
+                    "platform.seal_public_key is not set: sealing to the published demo key"
+                );
+            }
+            SealingKey::demo(suite)
+        } else {
+            let kid = config.platform.seal_key_id.trim();
+            SealingKey::parse(text, if kid.is_empty() { "default" } else { kid })
+                .map_err(|why| StoreError::Key(crypto::KeyError::Platform(why)))?
+        };
+        if sealing.suite() != suite {
+            return Err(StoreError::Key(crypto::KeyError::Platform(format!(
+                "platform.seal_public_key is a {} key but [crypto] suite is {}",
+                sealing.suite().as_str(),
+                suite.as_str()
+            ))));
+        }
+        let secret = config.platform.secret.as_ref().map(|s| s.0.as_bytes());
+        Ok(StoreKeys::new(
+            sealing,
+            secret,
+            config.station.terminal_id.as_str(),
+        ))
+    }
+
+    pub fn sealing(&self) -> &SealingKey {
+        &self.sealing
+    }
+
+    /// The look-up hash of an ID number (trimmed, upper-case X).
+    pub fn id_hash(&self, id_number: &str) -> [u8; 32] {
+        let normal = Zeroizing::new(id_number.trim().to_ascii_uppercase());
+        self.sealing.suite().hmac(&*self.lookup, normal.as_bytes())
+    }
+}
 
 /// `meta` key of `kind`'s pending mark: no record of that kind with a lower
 /// id is pending. Only a lower bound, so a stale (lower) mark costs a longer
@@ -458,7 +570,9 @@ struct Inner {
     /// held up by an acknowledgement being written on `conn`, and a passive
     /// checkpoint here never holds up an enqueue.
     background: Mutex<Connection>,
-    sealer: Sealer,
+    keys: StoreKeys,
+    /// The older local key (`outbox.key`) while records sealed with it remain.
+    legacy: Mutex<Option<Sealer>>,
     terminal_id: String,
     db_path: PathBuf,
     data_dir: PathBuf,
@@ -548,14 +662,24 @@ impl Store {
     /// Open (creating on first start) the outbox in `config.store.data_dir`.
     /// Refuses a corrupted database with [`StoreError::Corrupt`].
     pub fn open(config: &Config) -> Result<Store> {
-        Store::open_at(&config.store.data_dir, config.station.terminal_id.as_str())
+        Store::open_with(
+            &config.store.data_dir,
+            config.station.terminal_id.as_str(),
+            StoreKeys::from_config(config)?,
+        )
     }
 
-    /// Open in `data_dir` for terminal `terminal_id`.
+    /// Open in `data_dir` for terminal `terminal_id`, sealing to the
+    /// published demo key (tests and tools).
     pub fn open_at(data_dir: &Path, terminal_id: &str) -> Result<Store> {
+        Store::open_with(data_dir, terminal_id, StoreKeys::demo(terminal_id))
+    }
+
+    /// Open in `data_dir` for terminal `terminal_id` with `keys`.
+    pub fn open_with(data_dir: &Path, terminal_id: &str, keys: StoreKeys) -> Result<Store> {
         create_private_dir(data_dir)?;
         let db_path = data_dir.join(DB_FILE);
-        let sealer = Sealer::load_or_create(data_dir, !db_path.exists())?;
+        let legacy = Sealer::load_existing(data_dir)?;
         let mut conn = Connection::open(&db_path)?;
         apply_pragmas(&conn)?;
         quick_check(&conn)?;
@@ -573,7 +697,8 @@ impl Store {
             inner: Arc::new(Inner {
                 conn: Mutex::new(conn),
                 background: Mutex::new(background),
-                sealer,
+                keys,
+                legacy: Mutex::new(legacy),
                 terminal_id: terminal_id.to_string(),
                 db_path,
                 data_dir: data_dir.to_path_buf(),
@@ -584,7 +709,202 @@ impl Store {
             }),
         };
         store.clock_check();
+        store.reseal_legacy()?;
         Ok(store)
+    }
+
+    /// Reseal every body sealed under the older local key to the platform's
+    /// key, then delete the local key file: from then on nothing in the data
+    /// directory opens a resident's data. One transaction; a body the local
+    /// key does not open is left as it was (it is parked when sent).
+    fn reseal_legacy(&self) -> Result<()> {
+        let mut legacy = self
+            .inner
+            .legacy
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some(sealer) = legacy.as_ref() else {
+            return Ok(());
+        };
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let rows: Vec<(i64, String, String, Vec<u8>)> = tx
+            .prepare(
+                "SELECT id, kind, key, body FROM outbox WHERE fmt IS NULL AND body IS NOT NULL",
+            )?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut left = 0usize;
+        for (id, kind, key, body) in rows {
+            let resealed = sealer.open(&key, &body).and_then(|json| {
+                let kind = RecordKind::parse(&kind)?;
+                self.reseal_wire(kind, &json).ok()
+            });
+            match resealed {
+                Some((json, id_hash, sealed)) => {
+                    tx.execute(
+                        "UPDATE outbox SET body = ?2, fmt = ?3, seal_kid = ?4, id_hash = ?5 WHERE id = ?1",
+                        params![
+                            id,
+                            &json[..],
+                            FMT_WIRE,
+                            sealed.then(|| self.inner.keys.sealing.kid()),
+                            id_hash.as_ref().map(|h| &h[..])
+                        ],
+                    )?;
+                }
+                None => left += 1,
+            }
+        }
+        tx.commit()?;
+        drop(conn);
+        if left == 0 {
+            // The old bodies' pages were overwritten (secure_delete); push
+            // them out of the WAL too before the key goes.
+            let _ = self
+                .conn()
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+            crypto::destroy_key_file(&self.inner.data_dir)?;
+            *legacy = None;
+            tracing::info!("records resealed to the platform key; the local key file was deleted");
+        } else {
+            tracing::warn!(
+                count = left,
+                "records the local key does not open were left as they are"
+            );
+        }
+        Ok(())
+    }
+
+    /// A record's wire JSON as written before platform sealing, sealed now:
+    /// (JSON, ID-number hash, whether it carries a sealed part).
+    fn reseal_wire(&self, kind: RecordKind, json: &[u8]) -> Result<Resealed> {
+        let bad = |e: serde_json::Error| StoreError::Invalid(e.to_string());
+        Ok(match kind {
+            RecordKind::Application => {
+                let wire: ApplicationWire = serde_json::from_slice(json).map_err(bad)?;
+                let (json, hash) = self.seal_application(wire)?;
+                (json, Some(hash), true)
+            }
+            RecordKind::Evaluation => {
+                let wire: EvaluationWire = serde_json::from_slice(json).map_err(bad)?;
+                let sealed = !wire.comment.is_empty();
+                (self.seal_evaluation(wire)?, None, sealed)
+            }
+            RecordKind::ErrorReport => {
+                let wire: ErrorReportWire = serde_json::from_slice(json).map_err(bad)?;
+                (self.seal_error_report(wire)?, None, true)
+            }
+            RecordKind::Heartbeat => (Zeroizing::new(json.to_vec()), None, false),
+        })
+    }
+
+    /// An application's stored and sent form: personal fields sealed to
+    /// the platform, the rest in clear; and its ID-number hash.
+    fn seal_application(&self, wire: ApplicationWire) -> Result<(Zeroizing<Vec<u8>>, [u8; 32])> {
+        let ApplicationWire {
+            receipt_no,
+            terminal_id,
+            service_code,
+            service_name,
+            created_at,
+            assisted_by,
+            mut applicant,
+            form,
+            materials,
+            delivery,
+            signature_png,
+        } = wire;
+        let id_hash = self.inner.keys.id_hash(&applicant.id_number);
+        let masked_name = bianmin_core::id_number::mask_name(&applicant.name);
+        let delivery_method = DeliveryMethod::from(&delivery);
+        let mut personal = PersonalFields {
+            applicant: std::mem::take(&mut applicant),
+            form,
+            delivery,
+            signature_png,
+        };
+        let sealed = bianmin_platform::api::seal_fields(
+            &self.inner.keys.sealing,
+            RecordKind::Application,
+            &terminal_id,
+            &receipt_no,
+            &personal,
+        );
+        wipe_applicant(&mut personal.applicant);
+        if let Delivery::Post { address } = &mut personal.delivery {
+            zeroize::Zeroize::zeroize(address);
+        }
+        let json = wire_json(&SealedApplicationWire {
+            receipt_no,
+            terminal_id,
+            service_code,
+            service_name,
+            created_at,
+            assisted_by,
+            masked_name,
+            materials,
+            delivery_method,
+            sealed,
+        })?;
+        Ok((json, id_hash))
+    }
+
+    /// An evaluation with its comment (the resident's own words) sealed.
+    fn seal_evaluation(&self, wire: EvaluationWire) -> Result<Zeroizing<Vec<u8>>> {
+        if wire.comment.is_empty() {
+            return wire_json(&wire);
+        }
+        #[derive(Serialize)]
+        struct Comment<'a> {
+            comment: &'a str,
+        }
+        let sealed = bianmin_platform::api::seal_fields(
+            &self.inner.keys.sealing,
+            RecordKind::Evaluation,
+            &wire.terminal_id,
+            &wire.id,
+            &Comment {
+                comment: &wire.comment,
+            },
+        );
+        let mut clear = wire;
+        zeroize::Zeroize::zeroize(&mut clear.comment);
+        with_sealed(&clear, "comment", &sealed)
+    }
+
+    /// An error report with its message (a resident's 办不成事 text) sealed.
+    fn seal_error_report(&self, wire: ErrorReportWire) -> Result<Zeroizing<Vec<u8>>> {
+        #[derive(Serialize)]
+        struct Message<'a> {
+            message: &'a str,
+        }
+        let sealed = bianmin_platform::api::seal_fields(
+            &self.inner.keys.sealing,
+            RecordKind::ErrorReport,
+            &wire.terminal_id,
+            &wire.id,
+            &Message {
+                message: &wire.message,
+            },
+        );
+        let mut clear = wire;
+        zeroize::Zeroize::zeroize(&mut clear.message);
+        with_sealed(&clear, "message", &sealed)
+    }
+
+    /// A stored body as wire JSON: as it is, or opened with the older local
+    /// key (a record it does not open gives `None`).
+    fn body_json(&self, fmt: Option<i64>, key: &str, body: Vec<u8>) -> Option<Zeroizing<Vec<u8>>> {
+        if fmt == Some(FMT_WIRE) {
+            return Some(Zeroizing::new(body));
+        }
+        let legacy = self
+            .inner
+            .legacy
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        legacy.as_ref()?.open(key, &body)
     }
 
     pub fn db_path(&self) -> &Path {
@@ -597,6 +917,11 @@ impl Store {
 
     pub fn terminal_id(&self) -> &str {
         &self.inner.terminal_id
+    }
+
+    /// Id of the platform key new records are sealed to.
+    pub fn sealing_key_id(&self) -> &str {
+        self.inner.keys.sealing.kid()
     }
 
     /// Woken whenever a record is enqueued or put back to pending.
@@ -706,33 +1031,38 @@ impl Store {
     }
 
     /// Insert one record in its own IMMEDIATE transaction; `make` gets the
-    /// record time and the day's sequence number and returns
-    /// (key, service_code, service_name, wire JSON).
+    /// record time and the day's sequence number and returns the row (its
+    /// personal fields already sealed to the platform's key).
     fn insert<F>(&self, kind: RecordKind, key_prefix: &str, make: F) -> Result<(String, i64, bool)>
     where
-        F: FnOnce(
-            i64,
-            &str,
-            u32,
-        ) -> Result<(String, Option<String>, Option<String>, Zeroizing<Vec<u8>>)>,
+        F: FnOnce(i64, &str, u32) -> Result<NewRow>,
     {
         let (at, suspect) = self.record_time();
         let date = day(at);
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let seq = Self::next_seq(&tx, &format!("{key_prefix}{date}-"))?;
-        let (key, code, name, json) = make(at, &date, seq)?;
-        let body = self.inner.sealer.seal(&key, &json);
+        let row = make(at, &date, seq)?;
         tx.prepare_cached(
-            "INSERT INTO outbox (kind, key, service_code, service_name, created_at, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO outbox (kind, key, service_code, service_name, created_at, body, fmt, seal_kid, id_hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?
-        .execute(params![kind.as_str(), key, code, name, at, body])?;
+        .execute(params![
+            kind.as_str(),
+            row.key,
+            row.service_code,
+            row.service_name,
+            at,
+            &row.json[..],
+            FMT_WIRE,
+            row.sealed.then(|| self.inner.keys.sealing.kid()),
+            row.id_hash.as_ref().map(|h| &h[..])
+        ])?;
         tx.commit()?;
         drop(conn);
         self.inner.newest_ms.fetch_max(at, Ordering::Relaxed);
         self.inner.changed.notify_one();
-        Ok((key, at, suspect))
+        Ok((row.key, at, suspect))
     }
 
     /// Take an application: it is committed (fsync'd) before this returns
@@ -764,13 +1094,17 @@ impl Store {
                         .signature_png
                         .map(|png| base64::engine::general_purpose::STANDARD.encode(png)),
                 };
-                let json = wire_json(&wire)?;
-                Ok((
-                    receipt_no,
-                    Some(app.service_code),
-                    Some(app.service_name),
+                // Sealed here, inside the writing transaction, so the
+                // sealed block is bound to the receipt number just taken.
+                let (json, id_hash) = self.seal_application(wire)?;
+                Ok(NewRow {
+                    key: receipt_no,
+                    service_code: Some(app.service_code),
+                    service_name: Some(app.service_name),
                     json,
-                ))
+                    sealed: true,
+                    id_hash: Some(id_hash),
+                })
             },
         )?;
         Ok(Receipt {
@@ -804,8 +1138,15 @@ impl Store {
                     comment: ev.comment,
                     created_at: rfc3339(at),
                 };
-                let json = wire_json(&wire)?;
-                Ok((id, Some(ev.service_code), None, json))
+                let sealed = !wire.comment.is_empty();
+                Ok(NewRow {
+                    key: id,
+                    service_code: Some(ev.service_code),
+                    service_name: None,
+                    json: self.seal_evaluation(wire)?,
+                    sealed,
+                    id_hash: None,
+                })
             },
         )
         .map(|(id, _, _)| id)
@@ -847,9 +1188,16 @@ impl Store {
                     content_version,
                     content_refused,
                     config_version: bianmin_config::remote_version(&self.inner.data_dir),
+                    audit: hb.audit,
                 };
-                let json = wire_json(&wire)?;
-                Ok((id, None, None, json))
+                Ok(NewRow {
+                    key: id,
+                    service_code: None,
+                    service_name: None,
+                    json: wire_json(&wire)?,
+                    sealed: false,
+                    id_hash: None,
+                })
             },
         )
         .map(|(id, _, _)| id)
@@ -871,8 +1219,14 @@ impl Store {
                     service_code: er.service_code.clone(),
                     message: er.message,
                 };
-                let json = wire_json(&wire)?;
-                Ok((id, er.service_code, None, json))
+                Ok(NewRow {
+                    key: id,
+                    service_code: er.service_code,
+                    service_name: None,
+                    json: self.seal_error_report(wire)?,
+                    sealed: true,
+                    id_hash: None,
+                })
             },
         )
         .map(|(id, _, _)| id)
@@ -897,7 +1251,7 @@ impl Store {
             let reads = self.background();
             let from = pending_mark(&reads, kind)?.max(after_id.saturating_add(1));
             let mut stmt = reads.prepare_cached(
-                "SELECT id, key, body FROM outbox WHERE id >= ?3 AND kind = ?1 AND state = 'pending'
+                "SELECT id, key, body, fmt FROM outbox WHERE id >= ?3 AND kind = ?1 AND state = 'pending'
                  ORDER BY id LIMIT ?2",
             )?;
             let rows = stmt
@@ -906,6 +1260,7 @@ impl Store {
                         r.get::<_, i64>(0)?,
                         r.get::<_, String>(1)?,
                         r.get::<_, Option<Vec<u8>>>(2)?,
+                        r.get::<_, Option<i64>>(3)?,
                     ))
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -913,8 +1268,8 @@ impl Store {
         };
         let mut out = Vec::with_capacity(rows.len());
         let mut broken = Vec::new();
-        for (id, key, body) in rows {
-            match body.and_then(|b| self.inner.sealer.open(&key, &b)) {
+        for (id, key, body, fmt) in rows {
+            match body.and_then(|b| self.body_json(fmt, &key, b)) {
                 Some(json) => out.push(OutgoingRecord { id, key, json }),
                 None => broken.push(id),
             }
@@ -1172,13 +1527,14 @@ impl Store {
         Ok((frames.max(0) as u64, copied.max(0) as u64))
     }
 
-    /// Drop the personal fields (the whole sealed body) of records
-    /// acknowledged, or parked, more than `retention_days` ago. Returns how
-    /// many. A parked record keeps its receipt number, service, times,
-    /// state and the platform's reason, so the clerk can still trace it;
-    /// it can no longer be retried or exported. (Keeping a copy only the
-    /// platform can open needs sealing to the platform's public key, which
-    /// the kiosk does not do yet: see docs/security.md.)
+    /// Drop the body of records acknowledged more than `retention_days`
+    /// ago (the platform has them). Returns how many. A parked record's
+    /// body is kept: its personal fields are sealed to the platform's key,
+    /// which nothing on the kiosk opens, so it waits for a technician's
+    /// retry (after a key mix-up, say) without anyone here able to read it;
+    /// only a parked body still under the older local key is dropped after
+    /// the retention period. A purged record keeps its receipt number,
+    /// service, times, state and the platform's reason.
     pub fn purge_expired(&self, retention_days: u32) -> Result<usize> {
         let now = now_ms();
         let cutoff = now - i64::from(retention_days) * 86_400_000;
@@ -1186,7 +1542,7 @@ impl Store {
             "UPDATE outbox SET body = NULL, purged_at = ?1
              WHERE body IS NOT NULL
                AND ((state = 'acked' AND acked_at <= ?2)
-                 OR (state = 'parked' AND parked_at <= ?2))",
+                 OR (state = 'parked' AND parked_at <= ?2 AND fmt IS NULL))",
             params![now, cutoff],
         )?;
         if n > 0 {
@@ -1198,20 +1554,21 @@ impl Store {
         Ok(n)
     }
 
-    /// Decrypted wire JSON of one record (for export and tests). `None` once purged.
+    /// One record's wire JSON as it is sent (personal fields sealed to the
+    /// platform: the kiosk reads only the clear part). `None` once purged.
     pub fn record_json(&self, id_or_key: &str) -> Result<Option<Zeroizing<Vec<u8>>>> {
-        let conn = self.conn();
-        let row: Option<(String, Option<Vec<u8>>)> = conn
+        let row: Option<(String, Option<Vec<u8>>, Option<i64>)> = self
+            .conn()
             .query_row(
-                "SELECT key, body FROM outbox WHERE key = ?1 OR CAST(id AS TEXT) = ?1",
+                "SELECT key, body, fmt FROM outbox WHERE key = ?1 OR CAST(id AS TEXT) = ?1",
                 [id_or_key],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
-        let Some((key, body)) = row else {
+        let Some((key, body, fmt)) = row else {
             return Err(StoreError::NotFound(id_or_key.to_string()));
         };
-        Ok(body.and_then(|b| self.inner.sealer.open(&key, &b)))
+        Ok(body.and_then(|b| self.body_json(fmt, &key, b)))
     }
 
     /// Every receipt number of an application in any state (tests, audits).
@@ -1231,24 +1588,29 @@ impl Store {
     }
 
     /// Export every record not yet acknowledged (pending and parked) to
-    /// `path`, sealed with this terminal's key (see docs/platform-api.yaml,
-    /// "Offline export"). Returns the record count.
+    /// `path`: the records as they are sent, their personal fields sealed
+    /// to the platform's key, so the file needs no key of its own (see
+    /// docs/platform-api.yaml, "Offline export"). Returns the record count.
     pub fn export(&self, path: &Path) -> Result<usize> {
-        let rows: Vec<(String, String, Option<Vec<u8>>)> = {
+        // (kind, key, body, fmt)
+        type Row = (String, String, Option<Vec<u8>>, Option<i64>);
+        let rows: Vec<Row> = {
             let conn = self.conn();
             let mut stmt = conn.prepare(
-                "SELECT kind, key, body FROM outbox WHERE state IN ('pending','parked') ORDER BY id",
+                "SELECT kind, key, body, fmt FROM outbox WHERE state IN ('pending','parked') ORDER BY id",
             )?;
             let rows = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             rows
         };
         let mut doc = Zeroizing::new(Vec::new());
         doc.extend_from_slice(b"[");
         let mut n = 0;
-        for (kind, key, body) in rows {
-            let Some(json) = body.and_then(|b| self.inner.sealer.open(&key, &b)) else {
+        for (kind, _key, body, fmt) in rows {
+            // Only bodies sealed to the platform: one the older local key
+            // still holds would go out in clear.
+            let (Some(json), Some(FMT_WIRE)) = (body, fmt) else {
                 continue;
             };
             if n > 0 {
@@ -1260,19 +1622,17 @@ impl Store {
             n += 1;
         }
         doc.push(b']');
-        let aad = format!("{EXPORT_MAGIC}{}", self.inner.terminal_id);
-        let sealed = self.inner.sealer.seal_export(&aad, &doc);
-        let mut file = Vec::with_capacity(sealed.len() + 64);
+        let mut file = Vec::with_capacity(doc.len() + 64);
         file.extend_from_slice(EXPORT_MAGIC.as_bytes());
         file.extend_from_slice(self.inner.terminal_id.as_bytes());
         file.push(b'\n');
-        file.extend_from_slice(&sealed);
+        file.extend_from_slice(&doc);
         bianmin_fs::write_atomic(path, &file, 0o600, None)
             .map_err(|e| StoreError::Io(e.to_string()))?;
         Ok(n)
     }
 
-    /// Open an export file written by this terminal's key.
+    /// Read an export file: its records, personal fields still sealed.
     pub fn read_export(&self, path: &Path) -> Result<serde_json::Value> {
         let data = std::fs::read(path).map_err(|e| StoreError::Io(e.to_string()))?;
         let nl = data
@@ -1284,12 +1644,8 @@ impl Store {
         if !header.starts_with(EXPORT_MAGIC) {
             return Err(StoreError::Invalid("not an export file".into()));
         }
-        let json = self
-            .inner
-            .sealer
-            .open_export(header, &data[nl + 1..])
-            .ok_or_else(|| StoreError::Invalid("export sealed under another key".into()))?;
-        serde_json::from_slice(&json).map_err(|e| StoreError::Invalid(e.to_string()))
+        let _ = header;
+        serde_json::from_slice(&data[nl + 1..]).map_err(|e| StoreError::Invalid(e.to_string()))
     }
 
     /// Cached catalogue, if any.
@@ -1431,24 +1787,16 @@ impl Store {
         }
     }
 
-    /// This terminal's applications whose sealed applicant has `id_number`,
+    /// This terminal's applications whose applicant has `id_number`,
     /// newest first, at most `limit`, and how many applications have been
-    /// purged (whose applicant can no longer be told). Read-only: the ID
-    /// number is compared inside the decrypted bodies, never stored in clear.
+    /// purged (whose applicant can no longer be told). Read-only: compares
+    /// the keyed hash of the ID number, opens nothing.
     pub fn applications_of(&self, id_number: &str, limit: usize) -> Result<ResidentApplications> {
-        #[derive(Deserialize)]
-        struct Sealed {
-            applicant: SealedApplicant,
-        }
-        #[derive(Deserialize)]
-        struct SealedApplicant {
-            id_number: String,
-        }
-        let wanted = id_number.trim();
         let mut found = ResidentApplications::default();
-        if wanted.is_empty() {
+        if id_number.trim().is_empty() {
             return Ok(found);
         }
+        let wanted = self.inner.keys.id_hash(id_number);
         let conn = self.conn();
         found.purged = conn.query_row(
             "SELECT COUNT(*) FROM outbox WHERE kind = 'application' AND body IS NULL",
@@ -1456,28 +1804,14 @@ impl Store {
             |r| r.get::<_, i64>(0),
         )? as u64;
         let sql = format!(
-            "SELECT {}, body FROM outbox WHERE kind = 'application' AND body IS NOT NULL ORDER BY id DESC",
+            "SELECT {} FROM outbox WHERE kind = 'application' AND body IS NOT NULL AND id_hash = ?1
+             ORDER BY id DESC LIMIT ?2",
             Self::SUMMARY_COLS
         );
         let mut stmt = conn.prepare(&sql)?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            if found.records.len() >= limit {
-                break;
-            }
-            let summary = Self::summary_row(row)?;
-            let body: Vec<u8> = row.get(10)?;
-            let Some(json) = self.inner.sealer.open(&summary.key, &body) else {
-                continue;
-            };
-            if let Ok(mut sealed) = serde_json::from_slice::<Sealed>(&json) {
-                let same = sealed.applicant.id_number.eq_ignore_ascii_case(wanted);
-                zeroize::Zeroize::zeroize(&mut sealed.applicant.id_number);
-                if same {
-                    found.records.push(summary);
-                }
-            }
-        }
+        found.records = stmt
+            .query_map(params![&wanted[..], limit as i64], Self::summary_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(found)
     }
 }
@@ -1492,7 +1826,9 @@ pub struct ResidentApplications {
     pub purged: u64,
 }
 
-const EXPORT_MAGIC: &str = "BIANMIN-EXPORT-1 ";
+/// Version 2: records as sent, personal fields sealed to the platform
+/// (version 1 sealed the whole file with the terminal's local key).
+const EXPORT_MAGIC: &str = "BIANMIN-EXPORT-2 ";
 
 /// A record's wire JSON, written into one buffer sized for a typical
 /// application: a growing `Vec` would leave copies of the personal fields in
@@ -1501,6 +1837,45 @@ fn wire_json(wire: &impl Serialize) -> Result<Zeroizing<Vec<u8>>> {
     let mut buf = Zeroizing::new(Vec::with_capacity(2048));
     serde_json::to_writer(&mut *buf, wire).map_err(|e| StoreError::Invalid(e.to_string()))?;
     Ok(buf)
+}
+
+/// `record`'s wire JSON with `field` (emptied) replaced by `sealed`.
+fn with_sealed(
+    record: &impl Serialize,
+    field: &str,
+    sealed: &seal::Envelope,
+) -> Result<Zeroizing<Vec<u8>>> {
+    let bad = |e: serde_json::Error| StoreError::Invalid(e.to_string());
+    let mut value = serde_json::to_value(record).map_err(bad)?;
+    if let Some(object) = value.as_object_mut() {
+        object.remove(field);
+        object.insert("sealed".into(), serde_json::to_value(sealed).map_err(bad)?);
+    }
+    wire_json(&value)
+}
+
+/// Overwrite the applicant's fields in memory once they are sealed.
+fn wipe_applicant(applicant: &mut Applicant) {
+    use zeroize::Zeroize as _;
+    applicant.name.zeroize();
+    applicant.id_number.zeroize();
+    applicant.phone.zeroize();
+    applicant.address.zeroize();
+}
+
+/// A record's body resealed to the platform: (JSON, ID-number hash,
+/// whether it carries a sealed part).
+type Resealed = (Zeroizing<Vec<u8>>, Option<[u8; 32]>, bool);
+
+/// One row as an enqueue writes it.
+struct NewRow {
+    key: String,
+    service_code: Option<String>,
+    service_name: Option<String>,
+    json: Zeroizing<Vec<u8>>,
+    /// The body carries fields sealed to the platform key.
+    sealed: bool,
+    id_hash: Option<[u8; 32]>,
 }
 
 /// Run `f` with `synchronous=NORMAL`, FULL again afterwards. Only for

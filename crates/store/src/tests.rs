@@ -6,6 +6,15 @@ fn open() -> (tempfile::TempDir, Store) {
     (dir, store)
 }
 
+/// What the platform makes of a record as sent: its sealed fields opened
+/// with the platform's (here the published demo) private key.
+fn platform_view(kind: RecordKind, json: &[u8]) -> serde_json::Value {
+    let mut value: serde_json::Value = serde_json::from_slice(json).unwrap();
+    let keys = bianmin_platform::seal::OpeningKeys::demo();
+    assert!(bianmin_platform::api::open_record(kind, &mut value, "T0001", &keys).unwrap());
+    value
+}
+
 fn app() -> NewApplication {
     NewApplication {
         service_code: "DEMO-SB-001".into(),
@@ -35,8 +44,24 @@ fn receipts_are_sequential_valid_and_committed() {
     let batch = store.next_batch(RecordKind::Application, 10).unwrap();
     assert_eq!(batch.len(), 2);
     assert_eq!(batch[0].key, a.receipt_no, "oldest first");
-    let wire: ApplicationWire = serde_json::from_slice(&batch[0].json).unwrap();
+    let sent = String::from_utf8(batch[0].json.to_vec()).unwrap();
+    for personal in [
+        "11010119900307803X",
+        "张三",
+        "13800000000",
+        "演示路",
+        "新办",
+    ] {
+        assert!(!sent.contains(personal), "{personal} is sealed: {sent}");
+    }
+    let clear: SealedApplicationWire = serde_json::from_slice(&batch[0].json).unwrap();
+    assert_eq!(clear.masked_name, "张*");
+    assert_eq!(clear.sealed.kid, "demo");
+    let wire: ApplicationWire =
+        serde_json::from_value(platform_view(RecordKind::Application, &batch[0].json)).unwrap();
     assert_eq!(wire.applicant.id_number, "11010119900307803X");
+    assert_eq!(wire.applicant.name, "张三");
+    assert_eq!(wire.form["reason"], "新办");
 }
 
 #[test]
@@ -89,7 +114,7 @@ fn purge_keeps_receipt_service_time_state() {
 }
 
 #[test]
-fn parked_records_lose_their_personal_data_after_the_retention_period() {
+fn parked_records_stay_sealed_for_the_platform_after_the_retention_period() {
     let (_d, store) = open();
     let parked = store.enqueue_application(app()).unwrap().receipt_no;
     let pending = store.enqueue_application(app()).unwrap().receipt_no;
@@ -102,15 +127,15 @@ fn parked_records_lose_their_personal_data_after_the_retention_period() {
         .unwrap();
     assert_eq!(store.purge_expired(7).unwrap(), 0, "within retention");
     assert!(store.record_json(&parked).unwrap().is_some());
-    // Retention over: the body with the applicant goes, the trace stays.
-    assert_eq!(store.purge_expired(0).unwrap(), 1, "only the parked one");
-    assert!(store.record_json(&parked).unwrap().is_none());
+    // Retention over: the parked body stays, sealed to the platform (the
+    // kiosk cannot read it), so a technician can still retry it.
+    assert_eq!(store.purge_expired(0).unwrap(), 0, "nothing acknowledged");
+    let json = store.record_json(&parked).unwrap().unwrap();
+    assert!(!String::from_utf8_lossy(&json).contains("11010119900307803X"));
     let row = store.find(&parked).unwrap().unwrap();
-    assert!(row.purged && row.state == RecordState::Parked);
+    assert!(!row.purged && row.state == RecordState::Parked);
     assert_eq!(row.last_error.as_deref(), Some("bad form"));
-    assert_eq!(row.service_code.as_deref(), Some("DEMO-SB-001"));
-    let refused = store.retry(&parked).unwrap_err().to_string();
-    assert!(refused.contains("purged"), "{refused}");
+    store.retry(&parked).unwrap();
     // A pending record is never purged, however old.
     assert!(store.record_json(&pending).unwrap().is_some());
 }
@@ -218,10 +243,14 @@ fn export_round_trip() {
     assert_eq!(store.export(&file).unwrap(), 2);
     let raw = std::fs::read(&file).unwrap();
     assert!(!raw.windows(18).any(|w| w == b"11010119900307803X"));
+    assert!(!raw.windows("张三".len()).any(|w| w == "张三".as_bytes()));
     let doc = store.read_export(&file).unwrap();
     assert_eq!(doc.as_array().unwrap().len(), 2);
+    assert!(doc[0]["record"].get("applicant").is_none());
+    // The platform opens what was exported with its own key: none to post.
+    let record = serde_json::to_vec(&doc[0]["record"]).unwrap();
     assert_eq!(
-        doc[0]["record"]["applicant"]["id_number"],
+        platform_view(RecordKind::Application, &record)["applicant"]["id_number"],
         "11010119900307803X"
     );
 }
@@ -492,4 +521,90 @@ fn the_sender_reads_beside_an_open_write_transaction() {
 /// The single value a query returns.
 fn one<T: rusqlite::types::FromSql>(conn: &Connection, sql: &str) -> T {
     conn.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+#[test]
+fn records_sealed_with_the_older_local_key_are_resealed_and_the_key_file_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let sealer = Sealer::load_or_create(dir.path(), true).unwrap();
+    let key = "BM1-T0001-20261125-000001-X";
+    let old = ApplicationWire {
+        receipt_no: key.into(),
+        terminal_id: "T0001".into(),
+        service_code: "DEMO-SB-001".into(),
+        service_name: "社会保障卡申领".into(),
+        created_at: rfc3339(CLOCK_FLOOR_MS),
+        assisted_by: None,
+        applicant: app().applicant,
+        form: serde_json::json!({"reason": "新办"}),
+        materials: Vec::new(),
+        delivery: Delivery::Post {
+            address: "北京市东城区演示路1号".into(),
+        },
+        signature_png: None,
+    };
+    {
+        let mut conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        for sql in &MIGRATIONS[..5] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 5).unwrap();
+        let tx = conn.transaction().unwrap();
+        tx.execute(
+            "INSERT INTO outbox (id, kind, key, service_code, created_at, state, body)
+             VALUES (1, 'application', ?1, 'DEMO-SB-001', ?2, 'pending', ?3)",
+            params![
+                key,
+                CLOCK_FLOOR_MS,
+                sealer.seal(key, &serde_json::to_vec(&old).unwrap())
+            ],
+        )
+        .unwrap();
+        tx.commit().unwrap();
+    }
+    let store = Store::open_at(dir.path(), "T0001").unwrap();
+    assert!(
+        !dir.path().join(crypto::KEY_FILE).exists(),
+        "the local key is gone"
+    );
+    let batch = store.next_batch(RecordKind::Application, 10).unwrap();
+    assert_eq!(batch.len(), 1);
+    assert!(!String::from_utf8_lossy(&batch[0].json).contains("11010119900307803X"));
+    let opened = platform_view(RecordKind::Application, &batch[0].json);
+    assert_eq!(opened["applicant"]["name"], "张三");
+    assert_eq!(opened["delivery"]["address"], "北京市东城区演示路1号");
+    let found = store.applications_of("11010119900307803x", 10).unwrap();
+    assert_eq!(
+        found.records.len(),
+        1,
+        "the resealed record has its look-up hash"
+    );
+    drop(store);
+    // Reopening without the key file is fine: nothing needs it any more.
+    Store::open_at(dir.path(), "T0001").unwrap();
+}
+
+#[test]
+fn look_ups_by_id_number_use_the_keyed_hash_only() {
+    let (_d, store) = open();
+    let a = store.enqueue_application(app()).unwrap().receipt_no;
+    let mut other = app();
+    other.applicant.id_number = "110101199003077777".into();
+    store.enqueue_application(other).unwrap();
+    let found = store.applications_of(" 11010119900307803x ", 10).unwrap();
+    assert_eq!(found.records.len(), 1);
+    assert_eq!(found.records[0].key, a);
+    assert!(store
+        .applications_of("110101199003071234", 10)
+        .unwrap()
+        .records
+        .is_empty());
+    // A store under another terminal secret hashes differently: the hash
+    // cannot be checked against guesses without the secret.
+    let k1 = StoreKeys::new(SealingKey::demo(Suite::Intl), Some(b"s1"), "T0001");
+    let k2 = StoreKeys::new(SealingKey::demo(Suite::Intl), Some(b"s2"), "T0001");
+    assert_ne!(
+        k1.id_hash("11010119900307803X"),
+        k2.id_hash("11010119900307803X")
+    );
 }

@@ -9,7 +9,6 @@ fn all_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
     std::fs::read_dir(dir)
         .unwrap()
         .flatten()
-        .filter(|e| e.file_name() != "outbox.key")
         .map(|e| {
             (
                 e.file_name().to_string_lossy().into_owned(),
@@ -43,7 +42,7 @@ fn no_personal_data_in_database_or_wal_bytes() {
         files.iter().any(|(n, _)| n.ends_with("-wal")),
         "WAL is live while scanning"
     );
-    let key = std::fs::read(dir.path().join("outbox.key")).unwrap();
+    assert!(!dir.path().join("outbox.key").exists(), "no local key");
     for (name, bytes) in &files {
         for secret in [
             ID_NUMBER.as_bytes(),
@@ -58,26 +57,34 @@ fn no_personal_data_in_database_or_wal_bytes() {
                 String::from_utf8_lossy(secret)
             );
         }
-        assert!(!contains(bytes, &key), "{name} holds the key");
     }
     // The receipt number, service and time stay readable for the technician.
     let db = std::fs::read(dir.path().join(DB_FILE)).unwrap();
     let wal = std::fs::read(dir.path().join(format!("{DB_FILE}-wal"))).unwrap();
     assert!(contains(&db, b"DEMO-SB-001") || contains(&wal, b"DEMO-SB-001"));
-    // The records decrypt with the key.
+    // The kiosk's own copy keeps the ID number sealed; the platform's
+    // (here the published demo) private key opens it.
     let first = store.list(None, 100).unwrap().pop().unwrap();
     let json = store.record_json(&first.key).unwrap().unwrap();
-    assert!(contains(&json, ID_NUMBER.as_bytes()));
+    assert!(!contains(&json, ID_NUMBER.as_bytes()));
+    let mut value: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    bianmin_platform::api::open_record(
+        bianmin_platform::api::RecordKind::Application,
+        &mut value,
+        "T0001",
+        &bianmin_platform::seal::OpeningKeys::demo(),
+    )
+    .unwrap();
+    assert_eq!(value["applicant"]["id_number"], ID_NUMBER);
 }
 
 #[test]
-fn key_file_is_private_and_outside_the_database() {
+fn no_key_file_is_created_and_the_data_dir_is_private() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    let _store = Store::open_at(&dir.path().join("data"), "T0001").unwrap();
-    let meta = std::fs::metadata(dir.path().join("data/outbox.key")).unwrap();
-    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
-    assert_eq!(meta.len(), 32);
+    let store = Store::open_at(&dir.path().join("data"), "T0001").unwrap();
+    store.enqueue_application(app(1)).unwrap();
+    assert!(!dir.path().join("data/outbox.key").exists());
     let dmeta = std::fs::metadata(dir.path().join("data")).unwrap();
     assert_eq!(dmeta.permissions().mode() & 0o077, 0, "data dir is private");
 }
@@ -168,7 +175,7 @@ fn reopen_keeps_records_and_schema() {
     let v: i64 = c
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(v, 5);
+    assert_eq!(v, 6);
     let mode: String = c
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
@@ -176,13 +183,20 @@ fn reopen_keeps_records_and_schema() {
 }
 
 #[test]
-fn missing_key_beside_a_database_is_refused() {
+fn a_bad_or_mismatched_platform_key_is_a_fatal_key_error() {
     let dir = tempfile::tempdir().unwrap();
-    drop(Store::open_at(dir.path(), "T0001").unwrap());
-    std::fs::remove_file(dir.path().join("outbox.key")).unwrap();
-    let err = Store::open_at(dir.path(), "T0001").unwrap_err();
+    let mut c = config(dir.path(), "http://127.0.0.1:9/api/v1");
+    c.platform.seal_public_key = "x25519:not-a-key".into();
+    c.platform.seal_key_id = "k1".into();
+    let err = Store::open(&c).unwrap_err();
     assert!(
         matches!(err, StoreError::Key(_)) && err.is_fatal(),
         "{err:?}"
     );
+    // An SM2 key under the international suite.
+    c.platform.seal_public_key = bianmin_config::DEMO_SEAL_GM.into();
+    let err = Store::open(&c).unwrap_err().to_string();
+    assert!(err.contains("suite"), "{err}");
+    c.crypto.suite = bianmin_config::CryptoSuite::Gm;
+    Store::open(&c).unwrap();
 }

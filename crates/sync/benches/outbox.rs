@@ -7,14 +7,21 @@
 //!    server, against a raw HTTP client posting the same signed batches to a
 //!    fresh server. Target ≥ 0.8×.
 //!
-//! Criterion then measures the mean enqueue times as usual.
+//! Both run once per crypto suite (`BIANMIN_BENCH_SUITE=intl|gm`, both by
+//! default): every enqueue seals the personal fields to the platform's key
+//! (HPKE, or SM2 + SM4-GCM), the drain signs HMAC-SHA256 or HMAC-SM3, and
+//! the server opens every record; the raw client posts the same sealed
+//! bodies signed in the same suite to the same kind of server.
+//!
+//! Criterion then measures the mean enqueue times as usual (intl).
 
 use bianmin_config::{Config, HttpUrl, Ranged, Secret};
 use bianmin_platform::api::{Applicant, Delivery, Material, MaterialState, RecordKind};
 use bianmin_platform::client::PlatformClient;
+use bianmin_platform::seal::{SealingKey, Suite};
 use bianmin_platform::sign;
 use bianmin_platform_server::{self as server, ServerOptions};
-use bianmin_store::{NewApplication, Store};
+use bianmin_store::{NewApplication, Store, StoreKeys};
 use criterion::Criterion;
 use std::time::{Duration, Instant};
 
@@ -103,9 +110,15 @@ impl Bare {
     }
 }
 
-fn latency_report() {
+/// A kiosk's outbox sealing to the platform's (demo) key of `suite`.
+fn open_store(dir: &std::path::Path, suite: Suite) -> Store {
+    let keys = StoreKeys::new(SealingKey::demo(suite), Some(SECRET.as_bytes()), "T0001");
+    Store::open_with(dir, "T0001", keys).unwrap()
+}
+
+fn latency_report(suite: Suite) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open_at(&dir.path().join("kiosk"), "T0001").unwrap();
+    let store = open_store(&dir.path().join("kiosk"), suite);
     let probe = store.enqueue_application(app(0)).unwrap();
     let row_len = store.record_json(&probe.receipt_no).unwrap().unwrap().len() + 40;
     let mut bare = Bare::new(dir.path(), row_len);
@@ -125,7 +138,7 @@ fn latency_report() {
     theirs.sort();
     let (o50, o99) = (percentile(&ours, 0.5), percentile(&ours, 0.99));
     let (b50, b99) = (percentile(&theirs, 0.5), percentile(&theirs, 0.99));
-    println!("durable enqueue ({LATENCY_SAMPLES} samples, WAL + synchronous=FULL, one transaction each):");
+    println!("[{}] durable enqueue, sealed to the platform key ({LATENCY_SAMPLES} samples, WAL + synchronous=FULL, one transaction each):", suite.as_str());
     println!("  enqueue_application  p50 {o50:>10.1?}  p99 {o99:>10.1?}");
     println!("  bare SQLite insert   p50 {b50:>10.1?}  p99 {b99:>10.1?}  (row of {row_len} bytes)");
     println!(
@@ -135,8 +148,12 @@ fn latency_report() {
     );
 }
 
-fn config(dir: &std::path::Path, url: &str) -> Config {
+fn config(dir: &std::path::Path, url: &str, suite: Suite) -> Config {
     let mut c = Config::default();
+    c.crypto.suite = match suite {
+        Suite::Intl => bianmin_config::CryptoSuite::Intl,
+        Suite::Gm => bianmin_config::CryptoSuite::Gm,
+    };
     c.store.data_dir = dir.to_path_buf();
     c.platform.url = HttpUrl(url.to_string());
     c.platform.secret = Some(Secret(SECRET.into()));
@@ -153,7 +170,7 @@ async fn fresh_server() -> server::ServerHandle {
     .unwrap()
 }
 
-fn drain_report() {
+fn drain_report(suite: Suite) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -167,7 +184,7 @@ fn drain_report() {
         for round in 0..DRAIN_ROUNDS {
             // Queue 10,000 applications.
             let kiosk = dir.path().join(format!("kiosk{round}"));
-            let store = Store::open_at(&kiosk, "T0001").unwrap();
+            let store = open_store(&kiosk, suite);
             let s = store.clone();
             tokio::task::spawn_blocking(move || {
                 for i in 0..DRAIN_RECORDS {
@@ -202,7 +219,7 @@ fn drain_report() {
                 if side == 0 {
             // Ours: drain_once through the store and the signed client.
                     let server = fresh_server().await;
-                    let cfg = config(&kiosk, server.base_url());
+                    let cfg = config(&kiosk, server.base_url(), suite);
                     let client = PlatformClient::from_config(&cfg).unwrap();
                     let t = Instant::now();
                     let report = bianmin_sync::drain_once(&client, &store, BATCH, |_| {}).await.unwrap();
@@ -226,7 +243,7 @@ fn drain_report() {
                     for body in &bodies {
                         let ts = chrono::Utc::now().timestamp();
                         let mut req = http.post(&url);
-                        for (name, value) in sign::headers(SECRET.as_bytes(), "POST", path, "T0001", ts, body) {
+                        for (name, value) in sign::headers_in(suite, SECRET.as_bytes(), "POST", path, "T0001", ts, body) {
                             req = req.header(name, value);
                         }
                         let resp = req
@@ -254,7 +271,7 @@ fn drain_report() {
         raw.sort();
         let rate = |d: Duration| DRAIN_RECORDS as f64 / d.as_secs_f64();
         let (o, r) = (median_time(&ours), median_time(&raw));
-        println!("drain of {DRAIN_RECORDS} applications in batches of {BATCH} to the loopback server ({DRAIN_ROUNDS} rounds, order alternating, medians):");
+        println!("[{}] drain of {DRAIN_RECORDS} sealed applications in batches of {BATCH} to the loopback server, which opens each ({DRAIN_ROUNDS} rounds, order alternating, medians):", suite.as_str());
         println!("  sync::drain_once     {o:>8.2?}  {:>8.0} records/s", rate(o));
         println!("  raw HTTP client      {r:>8.2?}  {:>8.0} records/s", rate(r));
         let shown: Vec<String> = ratios.iter().map(|x| format!("{x:.2}")).collect();
@@ -289,7 +306,7 @@ fn median_time(sorted: &[Duration]) -> Duration {
 
 fn criterion_benches(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open_at(&dir.path().join("kiosk"), "T0001").unwrap();
+    let store = open_store(&dir.path().join("kiosk"), Suite::Intl);
     let probe = store.enqueue_application(app(0)).unwrap();
     let row_len = store.record_json(&probe.receipt_no).unwrap().unwrap().len() + 40;
     let mut bare = Bare::new(dir.path(), row_len);
@@ -312,8 +329,15 @@ fn main() {
     if !benching {
         return;
     }
-    latency_report();
-    drain_report();
+    let suites: Vec<Suite> = match std::env::var("BIANMIN_BENCH_SUITE").as_deref() {
+        Ok("intl") => vec![Suite::Intl],
+        Ok("gm") => vec![Suite::Gm],
+        _ => vec![Suite::Intl, Suite::Gm],
+    };
+    for &suite in &suites {
+        latency_report(suite);
+        drain_report(suite);
+    }
     let mut c = Criterion::default().configure_from_args();
     criterion_benches(&mut c);
     c.final_summary();

@@ -751,6 +751,7 @@ async fn run(
                         version: env!("CARGO_PKG_VERSION").into(),
                         uptime_secs: uptime,
                         station_code: None,
+                        audit: None,
                     })
                 })
                 .await;

@@ -504,3 +504,49 @@ async fn a_failing_catalogue_pull_does_not_skip_the_upload() {
     assert_eq!(status.queue.pending, 0, "{status:?}");
     handle.shutdown().await;
 }
+
+/// A record sealed to a key the platform does not hold is refused with the
+/// reason, parked (still sealed, never lost), and delivered once a platform
+/// holding the key is there and a technician retries it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_the_platform_cannot_open_is_parked_sealed_and_retried() {
+    use bianmin_platform::seal::{OpeningKey, OpeningKeys, Suite};
+    let platform_key = OpeningKey::generate(Suite::Intl, "2026-07");
+    let public = platform_key.sealing_key().to_text();
+    // A platform that has only the demo keys.
+    let wrong = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path(), wrong.base_url());
+    config.platform.seal_public_key = public;
+    config.platform.seal_key_id = "2026-07".into();
+    let store = Store::open(&config).unwrap();
+    let receipt = store.enqueue_application(app(1)).unwrap().receipt_no;
+    let client = PlatformClient::from_config(&config).unwrap();
+    let report = sync::drain_once(&client, &store, 10, |_| {}).await.unwrap();
+    assert_eq!(report.parked, 1);
+    let parked = store.find(&receipt).unwrap().unwrap();
+    assert_eq!(parked.state, RecordState::Parked);
+    let reason = parked.last_error.unwrap();
+    assert!(
+        reason.contains("2026-07") && reason.contains("无法解开"),
+        "{reason}"
+    );
+    assert!(wrong.record(RecordKind::Application, &receipt).is_none());
+    // The body stays, sealed, past the retention period.
+    store.purge_expired(0).unwrap();
+    assert!(!store.find(&receipt).unwrap().unwrap().purged);
+    // The platform that holds the key.
+    let right = server_with(ServerOptions {
+        opening_keys: Arc::new(OpeningKeys::new(vec![platform_key])),
+        ..ServerOptions::default()
+    })
+    .await;
+    config.platform.url = bianmin_config::HttpUrl(right.base_url().to_string());
+    let client = PlatformClient::from_config(&config).unwrap();
+    store.retry(&receipt).unwrap();
+    let report = sync::drain_once(&client, &store, 10, |_| {}).await.unwrap();
+    assert_eq!(report.accepted, 1);
+    let stored = right.record(RecordKind::Application, &receipt).unwrap();
+    assert_eq!(stored["applicant"]["id_number"], ID_NUMBER);
+    assert!(stored.get("sealed").is_none() && stored.get("masked_name").is_none());
+}
