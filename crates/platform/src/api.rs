@@ -310,6 +310,13 @@ pub const REMOTE_CONFIG_FORBIDDEN: &[&str] = &[
     "platform.key_file",
     "platform.config_key",
     "store.data_dir",
+    // Whom personal data is sealed to, and in which suite: a configuration
+    // signed by the console must not be able to redirect sealing to a key
+    // someone else holds (the county's security officer changes these on
+    // the terminal, never remotely).
+    "platform.seal_public_key",
+    "platform.seal_key_id",
+    "crypto.suite",
 ];
 
 /// Where a kiosk asks which software its station should run (`GET /update`)
