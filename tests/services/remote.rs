@@ -167,3 +167,66 @@ fn a_test_page_sent_from_the_console_comes_out_of_the_kiosks_printer() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// The fleet's "paper out" alert from the kiosk's own devices: the demo
+/// services with their printer simulator on a pty and the operations
+/// monitor sending heartbeats every 10 s (the shortest allowed). The
+/// simulator runs out of paper: the technician's alerts page in Chromium
+/// shows the alert open; paper back: closed.
+#[test]
+fn the_paper_out_alert_opens_and_closes_with_the_printer_simulator() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::default();
+    config.store.data_dir = dir.path().to_path_buf();
+    config.platform.heartbeat_secs = Ranged(10);
+    let services = services::start(&mut config, true);
+    let platform = services.platform.as_ref().expect("the demo platform");
+    let origin = format!("http://{}", platform.addr());
+    let devices = services.demo_devices.clone().expect("demo devices");
+    let _monitor = bianmin::app::start_monitor(&services, &config);
+
+    let password = DEMO_STAFF.iter().find(|s| s.0 == "technician").unwrap().3;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let driver = Driver::start().unwrap();
+        let b = driver.browser().await.unwrap();
+        browser::sign_in(&b, &origin, "technician", password)
+            .await
+            .unwrap();
+        // Until `id` shows `text` (heartbeats come every 10 s).
+        let wait_for = |id: &'static str, text: &'static str| {
+            let b = b.clone();
+            async move {
+                let deadline = Instant::now() + Duration::from_secs(45);
+                loop {
+                    b.refresh().await.unwrap();
+                    let shown = browser::text_of(&b, id).await.unwrap_or_default();
+                    if shown.contains(text) {
+                        return shown;
+                    }
+                    assert!(
+                        Instant::now() < deadline,
+                        "{id} never showed {text}: {shown}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        };
+        b.goto(&format!("{origin}/console/fleet")).await.unwrap();
+        wait_for("kiosks", "在线").await;
+
+        devices.printer.device().faults.paper_end = true;
+        click_and_wait(&b, Locator::LinkText("告警")).await.unwrap();
+        wait_for("open-alerts", "打印机缺纸").await;
+
+        devices.printer.device().faults.paper_end = false;
+        let closed = wait_for("closed-alerts", "打印纸用完").await;
+        assert!(!closed.is_empty());
+        assert_eq!(
+            browser::text_of(&b, "no-open-alerts").await.unwrap(),
+            "没有未解除的告警。"
+        );
+        b.close().await.unwrap();
+    });
+    drop(services);
+}

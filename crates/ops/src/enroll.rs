@@ -12,7 +12,7 @@ use bianmin_config::{Config, ENROLLED_FILE};
 use bianmin_core::words::Words;
 use bianmin_platform::api::{Enrollment, EnrollmentRequest};
 use bianmin_platform::client::PlatformError;
-use bianmin_platform::sign::{Credential, ALG_ED25519};
+use bianmin_platform::sign::Credential;
 use std::path::{Path, PathBuf};
 
 /// What the console's QR code starts with: then the code, a colon and the
@@ -116,10 +116,15 @@ pub async fn enroll(
     if let Some(url) = &code.platform_url {
         platform.url = bianmin_config::HttpUrl(url.clone());
     }
-    let (private, public) = Credential::generate();
+    // The key pair in the kiosk's suite: Ed25519, or SM2 for 国密.
+    let suite = match config.crypto.suite {
+        bianmin_config::CryptoSuite::Intl => bianmin_platform::seal::Suite::Intl,
+        bianmin_config::CryptoSuite::Gm => bianmin_platform::seal::Suite::Gm,
+    };
+    let (private, public, algorithm) = Credential::generate_in(suite);
     let request = EnrollmentRequest {
         code: code.code.clone(),
-        algorithm: ALG_ED25519.into(),
+        algorithm: algorithm.into(),
         public_key: base64::engine::general_purpose::STANDARD.encode(&public),
         replaces: replaces.map(str::to_string),
     };

@@ -649,14 +649,18 @@ async fn verify_signature<B: Backend>(
     // body hash (X-Signature-Alg: HMAC-SM3, the 国密 suite); or, an enrolled
     // kiosk, with its own key (X-Signature-Alg: ed25519) over a SHA-256 body
     // hash.
-    let (suite, by_enrolled_key) = match header(sign::HDR_SIGNATURE_ALG).as_deref() {
+    // An enrolled kiosk of the 国密 suite signs with its SM2 key over an SM3
+    // body hash (X-Signature-Alg: SM2-SM3).
+    let alg = header(sign::HDR_SIGNATURE_ALG);
+    let (suite, by_enrolled_key) = match alg.as_deref() {
         None => (bianmin_platform::seal::Suite::Intl, false),
         Some(sign::ALG_HMAC_SM3) => (bianmin_platform::seal::Suite::Gm, false),
         Some(sign::ALG_ED25519) => (bianmin_platform::seal::Suite::Intl, true),
+        Some(sign::ALG_SM2) => (bianmin_platform::seal::Suite::Gm, true),
         Some(_) => {
             return refuse(
                 "bad_signature",
-                "X-Signature-Alg must be HMAC-SM3, ed25519 or absent",
+                "X-Signature-Alg must be HMAC-SM3, ed25519, SM2-SM3 or absent",
             )
         }
     };
@@ -728,6 +732,8 @@ async fn verify_signature<B: Backend>(
         body_sha256_hex: &body_sha256,
     };
     let valid = match (&enrolled_key, secret) {
+        // The stored key is of one algorithm: named the other, it fails.
+        (Some(key), _) if alg.as_deref() == Some(sign::ALG_SM2) => signed.verify_sm2(key, &sig),
         (Some(key), _) => signed.verify_ed25519(key, &sig),
         (None, Some(secret)) => signed.verify_in(suite, secret.as_bytes(), &sig),
         (None, None) => false,

@@ -160,15 +160,21 @@ async fn enroll_in(
             "注册码不对：应为 12 位字母和数字，请核对后重新输入或扫描。",
         )));
     };
-    if request.algorithm != bianmin_platform::sign::ALG_ED25519 {
-        return Ok(Err(refuse(
-            "bad_key",
-            "终端密钥类型不受支持（需 Ed25519）。",
-        )));
-    }
-    let public_key = match base64::engine::general_purpose::STANDARD.decode(&request.public_key) {
-        Ok(k) if k.len() == 32 => k,
-        _ => return Ok(Err(refuse("bad_key", "终端公钥格式不对。"))),
+    use bianmin_platform::sign::{public_key_is_valid, ALG_ED25519, ALG_SM2};
+    let decoded = base64::engine::general_purpose::STANDARD.decode(&request.public_key);
+    // Ed25519 or, from a kiosk of the 国密 suite, SM2; anything else is
+    // refused before the code is spent.
+    let public_key = match (request.algorithm.as_str(), decoded) {
+        (alg, Ok(k)) if public_key_is_valid(alg, &k) => k,
+        (ALG_ED25519 | ALG_SM2, _) => {
+            return Ok(Err(refuse("bad_key", "终端公钥格式不对。")))
+        }
+        _ => {
+            return Ok(Err(refuse(
+                "bad_key",
+                "终端密钥类型不受支持（需 Ed25519 或 SM2）。",
+            )))
+        }
     };
     let mut client = e.backend.pool().get().await?;
     let tx = client.transaction().await?;

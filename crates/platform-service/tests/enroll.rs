@@ -212,3 +212,68 @@ async fn a_blank_kiosk_enrolls_with_a_code_and_then_signs_with_its_own_key() {
         .get(0);
     assert_eq!(audited, 2);
 }
+
+/// A kiosk of the 国密 suite makes an SM2 key pair at enrollment; the
+/// platform keeps its public key and checks its requests' SM2 signatures
+/// (over SM3 body hashes); the same signature under another id is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kiosk_of_the_gm_suite_enrolls_with_an_sm2_key_and_signs_with_it() {
+    let svc = postgres_service(ServerOptions::default()).await;
+    let db = svc.backend.pool().get().await.unwrap();
+    db.execute(
+        "INSERT INTO stations (code, name, address, created_at, created_by)
+         VALUES ('110101001001', '城关镇便民服务站', '', 0, 'technician')",
+        &[],
+    )
+    .await
+    .unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let code = make_codes(&svc.backend, "110101001001", 1, "technician", now)
+        .await
+        .unwrap()
+        .remove(0);
+    let url = svc.handle.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let mut before = blank(dir.path(), url);
+    before.crypto.suite = bianmin_config::CryptoSuite::Gm;
+    let scanned = format!("{QR_PREFIX}{code}:{url}");
+    enroll::enroll(&before, &enroll::parse_code(&scanned).unwrap(), None)
+        .await
+        .unwrap();
+    let key = std::fs::read(dir.path().join(enroll::KEY_FILE)).unwrap();
+    assert!(matches!(
+        Credential::from_pkcs8(&key),
+        Ok(Credential::Sm2(_))
+    ));
+    let row = db
+        .query_one(
+            "SELECT algorithm, length(public_key) FROM terminals WHERE terminal_id = 'T11010100100101'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "SM2-SM3");
+    assert_eq!(row.get::<_, i32>(1), 65, "an SEC1 point, the public half only");
+
+    let config = before
+        .overlay_file(&dir.path().join(ENROLLED_FILE))
+        .unwrap();
+    let store = Store::open(&config).unwrap();
+    let receipt = store.enqueue_application(app(1)).unwrap().receipt_no;
+    let (engine, mut rx) = sync::spawn_without_heartbeats(&config, store.clone()).unwrap();
+    wait_drained(&mut rx, Duration::from_secs(30)).await;
+    engine.shutdown().await;
+    assert!(svc
+        .handle
+        .record_of(RecordKind::Application, "T11010100100101", &receipt)
+        .is_some());
+
+    // Its key presented under another terminal's id: refused.
+    let mut impostor = config.clone();
+    impostor.station.terminal_id = bianmin_config::TerminalId("T11010100100102".into());
+    let client = PlatformClient::from_config(&impostor).unwrap();
+    assert!(matches!(
+        client.commands().await,
+        Err(PlatformError::Auth { .. })
+    ));
+}

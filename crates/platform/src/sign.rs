@@ -26,10 +26,14 @@
 //! `X-Content-SHA256`. A server accepts either form from any terminal; both
 //! need the terminal's secret.
 //!
-//! An enrolled kiosk ([`Credential::Key`]) signs the same canonical string,
-//! with the SHA-256 body hash, with its own Ed25519 key and sends
-//! `X-Signature-Alg: ed25519`, whatever its suite: the 国密 suite changes
-//! only the shared-secret HMAC.
+//! An enrolled kiosk signs the same canonical string with its own key pair,
+//! made at enrollment in its suite: Ed25519 over the SHA-256 body hash
+//! (`X-Signature-Alg: ed25519`, [`Credential::Key`]), or in the 国密 suite an
+//! SM2 signature (GB/T 32918.2, SM3 with the signer's Z value, the default
+//! distinguishing id `1234567812345678` of GB/T 35276) over the SM3 body hash
+//! (`X-Signature-Alg: SM2-SM3`, `X-Content-SM3`, [`Credential::Sm2`]). The
+//! platform keeps only the public key; an algorithm named in the header
+//! that the stored key does not belong to fails to verify.
 
 use crate::seal::Suite;
 use hmac::{Hmac, Mac};
@@ -173,6 +177,44 @@ impl Signed<'_> {
 /// `X-Signature-Alg` of a request signed with the terminal's own key (an
 /// enrolled kiosk: the platform holds only its public key).
 pub const ALG_ED25519: &str = "ed25519";
+/// `X-Signature-Alg` of an enrolled kiosk of the 国密 suite: SM2 with SM3.
+pub const ALG_SM2: &str = "SM2-SM3";
+/// The distinguishing id in SM2 signatures (GB/T 35276's default).
+pub const SM2_DISTID: &str = "1234567812345678";
+
+/// Whether `key` is a public key of `algorithm` as enrollment takes it:
+/// Ed25519 as 32 raw bytes, SM2 as an SEC1 point on the curve.
+pub fn public_key_is_valid(algorithm: &str, key: &[u8]) -> bool {
+    match algorithm {
+        ALG_ED25519 => key.len() == 32,
+        ALG_SM2 => sm2::dsa::VerifyingKey::from_sec1_bytes(SM2_DISTID, key).is_ok(),
+        _ => false,
+    }
+}
+
+impl Signed<'_> {
+    /// Lower-case hex SM2 signature (r ‖ s, 64 bytes) of the canonical string.
+    pub fn sign_sm2(&self, key: &sm2::dsa::SigningKey) -> String {
+        use sm2::dsa::signature::Signer as _;
+        let signature: sm2::dsa::Signature = key.sign(self.canonical().as_bytes());
+        hex::encode(signature.to_bytes())
+    }
+
+    /// Check a hex SM2 signature against an SEC1-encoded public key.
+    pub fn verify_sm2(&self, public_key: &[u8], signature_hex: &str) -> bool {
+        use sm2::dsa::signature::Verifier as _;
+        let Ok(key) = sm2::dsa::VerifyingKey::from_sec1_bytes(SM2_DISTID, public_key) else {
+            return false;
+        };
+        let Some(signature) = hex::decode(signature_hex)
+            .ok()
+            .and_then(|b| sm2::dsa::Signature::try_from(b.as_slice()).ok())
+        else {
+            return false;
+        };
+        key.verify(self.canonical().as_bytes(), &signature).is_ok()
+    }
+}
 
 impl Signed<'_> {
     /// Lower-case hex Ed25519 signature of the canonical string.
@@ -199,14 +241,63 @@ pub enum Credential {
     Secret(zeroize::Zeroizing<Vec<u8>>),
     /// Its own Ed25519 key, generated on the kiosk at enrollment.
     Key(Box<ring::signature::Ed25519KeyPair>),
+    /// Its own SM2 key (the 国密 suite), generated on the kiosk at enrollment.
+    Sm2(Box<sm2::dsa::SigningKey>),
 }
 
 impl Credential {
-    /// A key from its PKCS#8 document (the enrolled kiosk's key file).
+    /// A key from its PKCS#8 document (the enrolled kiosk's key file):
+    /// Ed25519, or SM2 (its OID 1.2.156.10197.1.301 in the document).
     pub fn from_pkcs8(der: &[u8]) -> Result<Credential, String> {
-        ring::signature::Ed25519KeyPair::from_pkcs8(der)
-            .map(|k| Credential::Key(Box::new(k)))
-            .map_err(|e| format!("not an Ed25519 PKCS#8 key: {e}"))
+        use sm2::pkcs8::DecodePrivateKey as _;
+        if let Ok(key) = ring::signature::Ed25519KeyPair::from_pkcs8(der) {
+            return Ok(Credential::Key(Box::new(key)));
+        }
+        let secret = sm2::SecretKey::from_pkcs8_der(der)
+            .map_err(|e| format!("neither an Ed25519 nor an SM2 PKCS#8 key: {e}"))?;
+        sm2::dsa::SigningKey::new(SM2_DISTID, &secret)
+            .map(|k| Credential::Sm2(Box::new(k)))
+            .map_err(|e| format!("not a usable SM2 key: {e}"))
+    }
+
+    /// A fresh key pair of `suite` from the operating system's generator:
+    /// the PKCS#8 document to keep (secret), the public key to send (raw
+    /// Ed25519, or SEC1 uncompressed SM2) and its algorithm's name.
+    pub fn generate_in(
+        suite: Suite,
+    ) -> (zeroize::Zeroizing<Vec<u8>>, Vec<u8>, &'static str) {
+        match suite {
+            Suite::Intl => {
+                let (der, public) = Credential::generate();
+                (der, public, ALG_ED25519)
+            }
+            Suite::Gm => {
+                use sm2::pkcs8::EncodePrivateKey as _;
+                let secret = loop {
+                    let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
+                    use ring::rand::SecureRandom as _;
+                    ring::rand::SystemRandom::new()
+                        .fill(&mut *bytes)
+                        .expect("the operating system's random generator works");
+                    // Out of range (≥ n or 0) with probability about 2^-32.
+                    if let Ok(k) = sm2::SecretKey::from_slice(&*bytes) {
+                        break k;
+                    }
+                };
+                let der = secret
+                    .to_pkcs8_der()
+                    .expect("an SM2 key encodes as PKCS#8");
+                let public = secret
+                    .public_key()
+                    .to_sec1_bytes()
+                    .to_vec();
+                (
+                    zeroize::Zeroizing::new(der.as_bytes().to_vec()),
+                    public,
+                    ALG_SM2,
+                )
+            }
+        }
     }
 
     /// A fresh key pair from the operating system's generator: the PKCS#8
@@ -227,8 +318,9 @@ impl Credential {
 
     /// Every signing header of one request, with a fresh nonce. `suite`
     /// chooses the HMAC of a shared secret (HMAC-SHA256 over a SHA-256 body
-    /// hash, or HMAC-SM3 over an SM3 body hash); an enrolled key always
-    /// signs Ed25519 over the SHA-256 body hash, whatever the suite.
+    /// hash, or HMAC-SM3 over an SM3 body hash); an enrolled key signs in
+    /// its own algorithm (Ed25519 over the SHA-256, SM2 over the SM3 body
+    /// hash), which enrollment chose by the suite.
     pub fn headers(
         &self,
         suite: Suite,
@@ -266,6 +358,27 @@ impl Credential {
                     (HDR_NONCE, nonce),
                     (HDR_CONTENT_SHA256, hash),
                     (HDR_SIGNATURE_ALG, ALG_ED25519.to_string()),
+                    (crate::api::HDR_SIGNATURE, signature),
+                ]
+            }
+            Credential::Sm2(key) => {
+                let nonce = new_nonce();
+                let hash = body_hash_in(Suite::Gm, body);
+                let signature = Signed {
+                    method,
+                    path_and_query,
+                    terminal_id,
+                    timestamp,
+                    nonce: &nonce,
+                    body_sha256_hex: &hash,
+                }
+                .sign_sm2(key);
+                vec![
+                    (crate::api::HDR_TERMINAL, terminal_id.to_string()),
+                    (crate::api::HDR_TIMESTAMP, timestamp.to_string()),
+                    (HDR_NONCE, nonce),
+                    (HDR_CONTENT_SM3, hash),
+                    (HDR_SIGNATURE_ALG, ALG_SM2.to_string()),
                     (crate::api::HDR_SIGNATURE, signature),
                 ]
             }
@@ -382,7 +495,7 @@ mod tests {
     }
 
     #[test]
-    fn a_secret_signs_in_its_suite_and_an_enrolled_key_signs_ed25519_in_both() {
+    fn a_secret_signs_in_its_suite_and_an_ed25519_key_signs_ed25519_in_both() {
         let alg = |h: &[(&'static str, String)]| {
             h.iter()
                 .find(|(n, _)| *n == HDR_SIGNATURE_ALG)
@@ -403,6 +516,43 @@ mod tests {
             assert_eq!(alg(&h).as_deref(), Some(ALG_ED25519), "{suite:?}");
             assert!(has(&h, HDR_CONTENT_SHA256) && !has(&h, HDR_CONTENT_SM3));
         }
+    }
+
+    #[test]
+    fn an_sm2_key_signs_over_the_sm3_hash_and_only_its_public_key_verifies() {
+        let (der, public, alg) = Credential::generate_in(Suite::Gm);
+        assert_eq!(alg, ALG_SM2);
+        assert_eq!(public.len(), 65, "SEC1 uncompressed");
+        let key = Credential::from_pkcs8(&der).unwrap();
+        assert!(matches!(key, Credential::Sm2(_)));
+        let h = key.headers(Suite::Intl, "POST", "/api/v1/x", "T0001", 7, b"{}");
+        let get = |name: &str| h.iter().find(|(n, _)| *n == name).unwrap().1.clone();
+        assert_eq!(get(HDR_SIGNATURE_ALG), ALG_SM2, "whatever the suite asked");
+        assert_eq!(get(HDR_CONTENT_SM3), body_hash_in(Suite::Gm, b"{}"));
+        let nonce = get(HDR_NONCE);
+        let hash = get(HDR_CONTENT_SM3);
+        let signed = Signed {
+            method: "POST",
+            path_and_query: "/api/v1/x",
+            terminal_id: "T0001",
+            timestamp: 7,
+            nonce: &nonce,
+            body_sha256_hex: &hash,
+        };
+        let sig = get(crate::api::HDR_SIGNATURE);
+        assert!(signed.verify_sm2(&public, &sig));
+        // Another terminal id, another key, an Ed25519 key, a bad signature.
+        let other = Signed {
+            terminal_id: "T0002",
+            ..signed
+        };
+        assert!(!other.verify_sm2(&public, &sig));
+        let (_, stranger, _) = Credential::generate_in(Suite::Gm);
+        assert!(!signed.verify_sm2(&stranger, &sig));
+        let (_, ed, _) = Credential::generate_in(Suite::Intl);
+        assert!(!signed.verify_sm2(&ed, &sig));
+        assert!(!signed.verify_ed25519(&ed, &sig));
+        assert!(!signed.verify_sm2(&public, "00"));
     }
 
     fn signed<'a>(nonce: &'a str, hash: &'a str) -> Signed<'a> {
