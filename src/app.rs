@@ -174,7 +174,10 @@ fn start_operations() -> Vec<slint::Timer> {
 
 /// The operations monitor on the services' runtime: device health, queue,
 /// sync, disk, and the periodic heartbeat through the outbox.
-pub fn start_monitor(services: &crate::services::Services, config: &Config) -> bianmin_ops::OpsMonitor {
+pub fn start_monitor(
+    services: &crate::services::Services,
+    config: &Config,
+) -> bianmin_ops::OpsMonitor {
     let mut sources = bianmin_ops::OpsSources::new(
         config.store.data_dir.clone(),
         config.station.terminal_id.as_str(),

@@ -347,7 +347,13 @@ pub fn device_health(devices: &DevicesStatus, printer: Option<PrinterState>) -> 
             printer_health.state = DeviceState::Ok;
             printer_health.paper = Some(PaperState::NearEnd);
         }
-        Some(PrinterState::PaperEnd) => printer_health.paper = Some(PaperState::Out),
+        Some(PrinterState::PaperEnd) => {
+            // The printer answers; only its paper is gone. Reported as a
+            // device error it reached the platform as "error" and the
+            // county's 缺纸 alert never opened: paper out is its own state.
+            printer_health.state = DeviceState::Ok;
+            printer_health.paper = Some(PaperState::Out);
+        }
         Some(PrinterState::Ok) => printer_health.paper = Some(PaperState::Ok),
         _ => {}
     }

@@ -166,9 +166,7 @@ async fn enroll_in(
     // refused before the code is spent.
     let public_key = match (request.algorithm.as_str(), decoded) {
         (alg, Ok(k)) if public_key_is_valid(alg, &k) => k,
-        (ALG_ED25519 | ALG_SM2, _) => {
-            return Ok(Err(refuse("bad_key", "终端公钥格式不对。")))
-        }
+        (ALG_ED25519 | ALG_SM2, _) => return Ok(Err(refuse("bad_key", "终端公钥格式不对。"))),
         _ => {
             return Ok(Err(refuse(
                 "bad_key",

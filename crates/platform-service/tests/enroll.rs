@@ -253,7 +253,11 @@ async fn a_kiosk_of_the_gm_suite_enrolls_with_an_sm2_key_and_signs_with_it() {
         .await
         .unwrap();
     assert_eq!(row.get::<_, String>(0), "SM2-SM3");
-    assert_eq!(row.get::<_, i32>(1), 65, "an SEC1 point, the public half only");
+    assert_eq!(
+        row.get::<_, i32>(1),
+        65,
+        "an SEC1 point, the public half only"
+    );
 
     let config = before
         .overlay_file(&dir.path().join(ENROLLED_FILE))

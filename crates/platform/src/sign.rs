@@ -263,9 +263,7 @@ impl Credential {
     /// A fresh key pair of `suite` from the operating system's generator:
     /// the PKCS#8 document to keep (secret), the public key to send (raw
     /// Ed25519, or SEC1 uncompressed SM2) and its algorithm's name.
-    pub fn generate_in(
-        suite: Suite,
-    ) -> (zeroize::Zeroizing<Vec<u8>>, Vec<u8>, &'static str) {
+    pub fn generate_in(suite: Suite) -> (zeroize::Zeroizing<Vec<u8>>, Vec<u8>, &'static str) {
         match suite {
             Suite::Intl => {
                 let (der, public) = Credential::generate();
@@ -284,13 +282,8 @@ impl Credential {
                         break k;
                     }
                 };
-                let der = secret
-                    .to_pkcs8_der()
-                    .expect("an SM2 key encodes as PKCS#8");
-                let public = secret
-                    .public_key()
-                    .to_sec1_bytes()
-                    .to_vec();
+                let der = secret.to_pkcs8_der().expect("an SM2 key encodes as PKCS#8");
+                let public = secret.public_key().to_sec1_bytes().to_vec();
                 (
                     zeroize::Zeroizing::new(der.as_bytes().to_vec()),
                     public,
