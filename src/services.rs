@@ -335,15 +335,20 @@ pub fn start(config: &mut Config, demo: bool) -> Services {
 }
 
 /// Tell the UI when the updater asks for (or gives up) a moment between
-/// residents: it leaves a request file in the data directory.
+/// residents: it leaves a request file in the data directory. A request
+/// older than [`STALE_HOLD`] was left by an updater that died: ignored, so
+/// a kiosk never stays on its updating page for nothing.
 fn watch_update_hold(data_dir: PathBuf, inbox: Inbox) {
+    const STALE_HOLD: std::time::Duration = std::time::Duration::from_secs(30 * 60);
     let request = data_dir.join(bianmin_ops::update::HOLD_REQUEST);
     tokio::spawn(async move {
         let mut asked = false;
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
         loop {
             tick.tick().await;
-            let now = request.exists();
+            let now = std::fs::metadata(&request)
+                .and_then(|m| m.modified())
+                .is_ok_and(|at| at.elapsed().unwrap_or_default() < STALE_HOLD);
             if now != asked {
                 asked = now;
                 inbox.post(UiEvent::UpdateHold(now));

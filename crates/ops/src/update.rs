@@ -467,11 +467,14 @@ async fn decide(
             )));
         }
     }
-    let Some(_hold) = Hold::obtain(&opts.kiosk_data_dir, opts.hold_timeout)? else {
+    let Some(hold) = Hold::obtain(&opts.kiosk_data_dir, opts.hold_timeout)? else {
         return Ok(PassOutcome::Waiting(format!(
             "{target} is downloaded; a resident is being served, the next pass tries again"
         )));
     };
+    // Released as soon as the kiosk that granted it has stopped: the new
+    // process must not start into the "updating" page.
+    let mut hold = Some(hold);
     if let Err(e) = install(&new_deb) {
         let r = report(
             UpdateOutcome::Failed,
@@ -483,11 +486,11 @@ async fn decide(
                 tracing::error!(%again, "the previous version could not be reinstalled");
             }
         }
-        let _ = start_and_judge(opts);
+        let _ = start_and_judge(opts, &mut hold);
         send(client, state, &r).await;
         return Ok(PassOutcome::Reported(r));
     }
-    match start_and_judge(opts) {
+    match start_and_judge(opts, &mut hold) {
         Ok(how) => {
             keep_as_good(opts, &new_deb);
             let r = report(UpdateOutcome::Healthy, how);
@@ -497,7 +500,7 @@ async fn decide(
         Err(why) => {
             state.bad_versions.push(target.clone());
             let back = match &previous_deb {
-                Some(previous) => install(previous).and_then(|()| start_and_judge(opts)),
+                Some(previous) => install(previous).and_then(|()| start_and_judge(opts, &mut hold)),
                 None => Err(err(
                     "no previous version was installed: nothing to go back to",
                 )),
@@ -562,11 +565,16 @@ fn install(deb: &Path) -> Result<(), UpdateError> {
 }
 
 /// Start what is installed now and judge it; Ok says how it proved healthy.
-fn start_and_judge(opts: &UpdateOptions) -> Result<String, UpdateError> {
+/// The kiosk's hold, if still held, is released once the old process is
+/// gone and before the new one starts.
+fn start_and_judge(opts: &UpdateOptions, hold: &mut Option<Hold>) -> Result<String, UpdateError> {
     let started = Instant::now();
     let judged = match &opts.health {
-        Health::Systemd => judge_systemd(opts, started),
-        Health::Command(argv) => judge_command(opts, argv, started),
+        Health::Systemd => judge_systemd(opts, started, hold),
+        Health::Command(argv) => {
+            hold.take();
+            judge_command(opts, argv, started)
+        }
     }
     .and_then(|()| self_check(opts, started))
     .and_then(|()| watch(opts));
@@ -580,10 +588,21 @@ fn start_and_judge(opts: &UpdateOptions) -> Result<String, UpdateError> {
     ))
 }
 
-fn judge_systemd(opts: &UpdateOptions, started: Instant) -> Result<(), UpdateError> {
+fn judge_systemd(
+    opts: &UpdateOptions,
+    started: Instant,
+    hold: &mut Option<Hold>,
+) -> Result<(), UpdateError> {
+    // Stopped first (waits for the process to end), then the hold goes,
+    // then the new version starts (not waited for: READY is judged below).
     run(
-        "systemctl restart",
-        Command::new("systemctl").args(["restart", "--no-block", KIOSK_UNIT]),
+        "systemctl stop",
+        Command::new("systemctl").args(["stop", KIOSK_UNIT]),
+    )?;
+    hold.take();
+    run(
+        "systemctl start",
+        Command::new("systemctl").args(["start", "--no-block", KIOSK_UNIT]),
     )?;
     loop {
         let props = unit_properties()?;

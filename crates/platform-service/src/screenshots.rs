@@ -115,6 +115,90 @@ async fn seed(backend: &crate::PgBackend) -> anyhow::Result<String> {
     Ok(first)
 }
 
+/// Two small packages standing for releases (built with dpkg-deb), in a
+/// repository signed with a key made for the screenshots: 0.9.0 in stable,
+/// 0.9.1 in canary with one kiosk healthy on it and one rolled back. `None`
+/// where dpkg-deb or gpg is missing (the page is then not drawn).
+async fn releases(work: &Path) -> anyhow::Result<Option<Arc<crate::updates::AptRepo>>> {
+    use crate::updates;
+    let have = |program: &str| {
+        std::process::Command::new(program)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !have("dpkg-deb") || !have("gpg") || !have("apt-ftparchive") {
+        eprintln!("screenshots: dpkg-deb, gpg or apt-ftparchive missing: no 版本发布 page");
+        return Ok(None);
+    }
+    let home = work.join("gnupg");
+    updates::new_key(&home, updates::KeyAlgorithm::Ed25519).await?;
+    let repo = Arc::new(updates::AptRepo::open(&work.join("apt"), &home).await?);
+    Ok(Some(repo))
+}
+
+/// A package `bianmin` of `version` with nothing in it but its control file.
+fn placeholder_deb(work: &Path, version: &str) -> anyhow::Result<PathBuf> {
+    let root = work.join(format!("pkg-{version}"));
+    std::fs::create_dir_all(root.join("DEBIAN"))?;
+    std::fs::write(
+        root.join("DEBIAN/control"),
+        format!(
+            "Package: bianmin\nVersion: {version}\nArchitecture: amd64\n\
+             Maintainer: Bianmin Kiosk maintainers <kiosk@example.invalid>\n\
+             Description: screenshot placeholder {version}\n"
+        ),
+    )?;
+    let deb = work.join(format!("bianmin_{version}_amd64.deb"));
+    let built = std::process::Command::new("dpkg-deb")
+        .args(["--build", "--root-owner-group", "-Zgzip"])
+        .arg(&root)
+        .arg(&deb)
+        .output()?;
+    anyhow::ensure!(built.status.success(), "dpkg-deb: {built:?}");
+    Ok(deb)
+}
+
+/// Publish the two releases and the kiosks' reports on them.
+async fn seed_releases(
+    backend: &crate::PgBackend,
+    repo: &crate::updates::AptRepo,
+    work: &Path,
+) -> anyhow::Result<()> {
+    use bianmin_platform::api::{UpdateOutcome, UpdateReport};
+    let now = chrono::Utc::now().timestamp();
+    for version in ["0.9.0", "0.9.1"] {
+        let deb = placeholder_deb(work, version)?;
+        if let Err(refused) =
+            crate::updates::add_release(backend.pool(), repo, &deb, "technician", now).await?
+        {
+            anyhow::bail!("{refused}");
+        }
+    }
+    crate::updates::promote(backend.pool(), repo, "0.9.0", "technician", now).await?;
+    for (terminal, outcome, detail) in [
+        (
+            "T0001",
+            UpdateOutcome::Healthy,
+            "READY and self-check after 6.1 s, no failure while watched 600 s",
+        ),
+        (
+            "T0002",
+            UpdateOutcome::RolledBack,
+            "0.9.1 was unhealthy (no READY within 60 s); 0.9.0 reinstalled and healthy",
+        ),
+    ] {
+        let report = UpdateReport {
+            from: "0.9.0".into(),
+            to: "0.9.1".into(),
+            outcome,
+            detail: detail.into(),
+        };
+        backend.update_report(terminal, report, now).await?;
+    }
+    Ok(())
+}
+
 fn password_of(username: &str) -> &'static str {
     DEMO_STAFF
         .iter()
@@ -127,8 +211,13 @@ fn password_of(username: &str) -> &'static str {
 /// one PNG per main page into `out`.
 pub async fn write_all(cluster: &TempCluster, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let conninfo = cluster.fresh_database().await?;
+    let work = tempfile::tempdir()?;
+    let apt = releases(work.path()).await?;
     let svc = crate::spawn(ServiceOptions {
-        fleet: Default::default(),
+        fleet: crate::fleet::FleetOptions {
+            apt: apt.clone(),
+            ..Default::default()
+        },
         conninfo,
         data_key: Arc::new(DataKey::generate()),
         pool_size: 4,
@@ -144,6 +233,9 @@ pub async fn write_all(cluster: &TempCluster, out: &Path) -> anyhow::Result<Vec<
     )
     .await?;
     let first = seed(&svc.backend).await?;
+    if let Some(repo) = &apt {
+        seed_releases(&svc.backend, repo, work.path()).await?;
+    }
     let origin = format!("http://{}", svc.handle.addr());
     let driver = Driver::start()?;
     let b = driver.browser().await?;
@@ -185,6 +277,14 @@ pub async fn write_all(cluster: &TempCluster, out: &Path) -> anyhow::Result<Vec<
     browser::screenshot(&b, &shot("technician-stations.png")).await?;
     browser::click_and_wait(&b, Locator::Id("codes-110101001001")).await?;
     browser::screenshot(&b, &shot("technician-enrollment-codes.png")).await?;
+    if apt.is_some() {
+        b.goto(&format!("{origin}/console/releases")).await?;
+        browser::screenshot(&b, &shot("technician-releases.png")).await?;
+    }
     b.close().await?;
+    if apt.is_some() {
+        // The throwaway key's gpg-agent goes with its home.
+        crate::updates::stop_agent(&work.path().join("gnupg"));
+    }
     Ok(written)
 }
