@@ -220,12 +220,13 @@ fn the_paper_out_alert_opens_and_closes_with_the_printer_simulator() {
         wait_for("open-alerts", "打印机缺纸").await;
 
         devices.printer.device().faults.paper_end = false;
-        let closed = wait_for("closed-alerts", "打印纸用完").await;
-        assert!(!closed.is_empty());
-        assert_eq!(
-            browser::text_of(&b, "no-open-alerts").await.unwrap(),
-            "没有未解除的告警。"
-        );
+        wait_for("closed-alerts", "打印纸用完").await;
+        // Other alerts of a kiosk just started may be open (a device still
+        // starting); the paper's is not among them any more.
+        let open = browser::text_of(&b, "open-alerts")
+            .await
+            .unwrap_or_default();
+        assert!(!open.contains("打印机缺纸"), "{open}");
         b.close().await.unwrap();
     });
     drop(services);

@@ -188,7 +188,7 @@ pub fn check_remote_config(text: &str) -> Result<(), String> {
             .is_some_and(|t| t.contains_key(name));
         if set {
             return Err(format!(
-                "{key} 不能远程设置：终端身份和数据目录只来自注册和安装时的配置文件"
+                "{key} 不能远程设置：终端身份、数据目录和个人信息加密所用的平台公钥只来自注册和安装时的配置文件"
             ));
         }
     }
@@ -812,6 +812,23 @@ mod tests {
         assert_eq!(layered["session"]["countdown_secs"].as_integer(), Some(30));
         assert_eq!(layered["ui"]["theme"].as_str(), Some("large"));
         assert_eq!(layered_config(None, Some(kiosk)).unwrap(), kiosk);
+    }
+
+    #[test]
+    fn keys_only_enrollment_and_installation_set_are_refused_remotely() {
+        assert!(check_remote_config("[session]\nidle_timeout_secs = 90\n").is_ok());
+        for (text, key) in [
+            ("[station]\nterminal_id = \"T9\"\n", "station.terminal_id"),
+            (
+                "[platform]\nseal_public_key = \"x25519:AAAA\"\n",
+                "platform.seal_public_key",
+            ),
+            ("[platform]\nseal_key_id = \"k2\"\n", "platform.seal_key_id"),
+            ("[crypto]\nsuite = \"intl\"\n", "crypto.suite"),
+        ] {
+            let refused = check_remote_config(text).unwrap_err();
+            assert!(refused.starts_with(key), "{text}: {refused}");
+        }
     }
 
     #[test]
