@@ -19,6 +19,11 @@
 //! [`ChainReport::head`] kept elsewhere (e.g. sent to the platform).
 //! Whoever can write the file can also rebuild the whole chain; the chain
 //! makes tampering visible, the copy held elsewhere makes it provable.
+//!
+//! In the 国密 suite (`[crypto] suite = "gm"`) new lines chain with SM3
+//! (GB/T 32905) and say so (`"hash":"sm3"`); a line without it chains with
+//! SHA-256. Each line names the hash its `prev` was made with, so a log
+//! written before the suite changed still verifies, across the change.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -37,12 +42,60 @@ pub const REDACTED: &str = "(已更改，内容不记录)";
 /// `prev` of the first line ever written.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// A line as written: the entry and the hash of the line before it.
+/// A line as written: the entry and the hash of the line before it, and
+/// which hash that is when it is not SHA-256.
 #[derive(Serialize)]
 struct ChainedLine<'a> {
     #[serde(flatten)]
     entry: &'a AuditEntry,
     prev: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hash: Option<&'static str>,
+}
+
+/// The hash that chains the lines: SHA-256, or SM3 in the 国密 suite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ChainHash {
+    #[default]
+    Sha256,
+    Sm3,
+}
+
+impl ChainHash {
+    /// The hash of the configured crypto suite.
+    pub fn of_suite(suite: bianmin_config::CryptoSuite) -> ChainHash {
+        match suite {
+            bianmin_config::CryptoSuite::Intl => ChainHash::Sha256,
+            bianmin_config::CryptoSuite::Gm => ChainHash::Sm3,
+        }
+    }
+
+    /// Lower-case hex of `line`'s hash.
+    pub fn of(self, line: &[u8]) -> String {
+        match self {
+            ChainHash::Sha256 => hex::encode(Sha256::digest(line)),
+            ChainHash::Sm3 => {
+                use sm3::Digest as _;
+                hex::encode(sm3::Sm3::digest(line))
+            }
+        }
+    }
+
+    /// What a line says in `"hash"` (nothing for SHA-256, as lines always did).
+    fn name(self) -> Option<&'static str> {
+        match self {
+            ChainHash::Sha256 => None,
+            ChainHash::Sm3 => Some("sm3"),
+        }
+    }
+
+    /// The hash a parsed line declares for its `prev`.
+    fn declared(value: &serde_json::Value) -> ChainHash {
+        match value.get("hash").and_then(|h| h.as_str()) {
+            Some("sm3") => ChainHash::Sm3,
+            _ => ChainHash::Sha256,
+        }
+    }
 }
 
 /// What [`AuditLog::verify`] found.
@@ -72,10 +125,6 @@ pub enum ChainProblem {
     Unchained { file: PathBuf, line: usize },
     /// Not JSON (a write torn by a power cut, or damage).
     Unreadable { file: PathBuf, line: usize },
-}
-
-fn line_hash(line: &[u8]) -> String {
-    hex::encode(Sha256::digest(line))
 }
 
 /// The last line of `bytes` (without its newline), if any.
@@ -164,6 +213,8 @@ pub struct AuditLog {
     path: PathBuf,
     max_bytes: u64,
     keep: u32,
+    /// What new lines chain with.
+    hash: ChainHash,
 }
 
 impl AuditLog {
@@ -176,7 +227,15 @@ impl AuditLog {
             path,
             max_bytes: max_bytes.max(1),
             keep: keep.max(1),
+            hash: ChainHash::Sha256,
         }
+    }
+
+    /// New lines chain with `hash` (SM3 in the 国密 suite); reading and
+    /// verifying follow what each line declares.
+    pub fn chained_with(mut self, hash: ChainHash) -> AuditLog {
+        self.hash = hash;
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -201,16 +260,21 @@ impl AuditLog {
             // as it is), so the new entry does not merge into it.
             out.push(b'\n');
         }
+        let hash = |line: &[u8]| self.hash.of(line);
         let prev = match last_line(&current) {
-            Some(line) => line_hash(line),
+            Some(line) => hash(line),
             None => match fs::read(self.rotated(1)) {
-                Ok(older) => last_line(&older).map_or(GENESIS.to_string(), line_hash),
+                Ok(older) => last_line(&older).map_or(GENESIS.to_string(), hash),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => GENESIS.to_string(),
                 Err(e) => return Err(e),
             },
         };
-        serde_json::to_writer(&mut out, &ChainedLine { entry, prev: &prev })
-            .map_err(io::Error::other)?;
+        let line = ChainedLine {
+            entry,
+            prev: &prev,
+            hash: self.hash.name(),
+        };
+        serde_json::to_writer(&mut out, &line).map_err(io::Error::other)?;
         out.push(b'\n');
         let mut file = OpenOptions::new()
             .create(true)
@@ -227,7 +291,9 @@ impl AuditLog {
     /// existed (no `prev`) are accepted only before the first chained line.
     pub fn verify(&self) -> io::Result<ChainReport> {
         let mut report = ChainReport::default();
-        let mut previous: Option<String> = None;
+        // The line before, and the hash its own successor must name.
+        let mut previous: Option<Vec<u8>> = None;
+        let mut previous_hash = ChainHash::Sha256;
         let mut chained = false;
         for file in self.files().into_iter().rev() {
             let bytes = read_or_empty(&file)?;
@@ -245,25 +311,30 @@ impl AuditLog {
                             .problems
                             .push(ChainProblem::Unreadable { file, line });
                     }
-                    Ok(value) => match value.get("prev").and_then(|p| p.as_str()) {
-                        Some(prev) => {
-                            if previous.as_deref().is_some_and(|p| p != prev) {
-                                let (file, line) = at();
-                                report.problems.push(ChainProblem::Broken { file, line });
+                    Ok(value) => {
+                        let hash = ChainHash::declared(&value);
+                        previous_hash = hash;
+                        match value.get("prev").and_then(|p| p.as_str()) {
+                            Some(prev) => {
+                                if previous.as_deref().is_some_and(|p| hash.of(p) != prev) {
+                                    let (file, line) = at();
+                                    report.problems.push(ChainProblem::Broken { file, line });
+                                }
+                                chained = true;
                             }
-                            chained = true;
+                            None if chained => {
+                                let (file, line) = at();
+                                report.problems.push(ChainProblem::Unchained { file, line });
+                            }
+                            None => {}
                         }
-                        None if chained => {
-                            let (file, line) = at();
-                            report.problems.push(ChainProblem::Unchained { file, line });
-                        }
-                        None => {}
-                    },
+                    }
                 }
-                previous = Some(line_hash(line));
+                previous = Some(line.to_vec());
             }
         }
-        report.head = previous;
+        // The last line's hash, made with the hash that line itself uses.
+        report.head = previous.map(|line| previous_hash.of(&line));
         Ok(report)
     }
 

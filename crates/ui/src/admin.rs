@@ -427,7 +427,9 @@ impl AdminController {
             hooks: Rc::new(NoHooks),
             monitor: None,
             store: ConfigStore::new(config_path),
-            audit: AuditLog::open(&data_dir),
+            audit: AuditLog::open(&data_dir).chained_with(
+                bianmin_admin::audit_log::ChainHash::of_suite(live.crypto.suite),
+            ),
             data_dir,
             gate: Arc::new(Mutex::new(None)),
             live,

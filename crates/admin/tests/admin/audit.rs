@@ -223,3 +223,44 @@ fn the_chain_runs_across_rotation_and_survives_a_torn_line() {
         .iter()
         .any(|p| matches!(p, ChainProblem::Broken { file, .. } if *file == rotated)));
 }
+
+/// In the 国密 suite new lines chain with SM3 and say so; a log begun with
+/// SHA-256 still verifies across the change, and an SM3 line rewritten
+/// breaks the chain as a SHA-256 one does.
+#[test]
+fn the_gm_suite_chains_with_sm3_across_a_change_of_suite() {
+    use bianmin_admin::audit_log::ChainHash;
+    let dir = tempfile::tempdir().unwrap();
+    let at = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
+    let before = AuditLog::open(dir.path());
+    before
+        .append(&AuditEntry::action(at, "technician-pin", "enter"))
+        .unwrap();
+    before
+        .append(&AuditEntry::action(at, "technician-pin", "leave"))
+        .unwrap();
+    let gm = AuditLog::open(dir.path()).chained_with(ChainHash::Sm3);
+    for action in ["enter", "test-print", "leave"] {
+        gm.append(&AuditEntry::action(at, "technician-pin", action))
+            .unwrap();
+    }
+    let text = std::fs::read_to_string(gm.path()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(!lines[1].contains("\"hash\""), "SHA-256 lines as before");
+    assert!(lines[2].contains("\"hash\":\"sm3\""), "{}", lines[2]);
+    let report = gm.verify().unwrap();
+    assert!(report.is_intact(), "{:?}", report.problems);
+    assert_eq!(report.lines, 5);
+    assert_eq!(
+        report.head.as_deref(),
+        Some(ChainHash::Sm3.of(lines[4].as_bytes()).as_str())
+    );
+    // The third line's prev is the SM3 of the second.
+    let third: serde_json::Value = serde_json::from_str(lines[2]).unwrap();
+    assert_eq!(third["prev"], ChainHash::Sm3.of(lines[1].as_bytes()));
+    // Rewrite an SM3-chained line: the next one no longer matches.
+    let tampered = text.replacen("test-print", "export-logs", 1);
+    std::fs::write(gm.path(), tampered).unwrap();
+    let report = gm.verify().unwrap();
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+}
