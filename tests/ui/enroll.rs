@@ -108,6 +108,15 @@ fn a_blank_kiosk_enrolls_from_its_scanner_and_after_restarting_signs_with_its_ow
     assert_eq!(screen(&ui), Screen::OutOfService);
     assert_eq!(fault_title(&ui), "本终端尚未注册：请运维人员扫描注册码");
 
+    // The scanner's port is open before anything is scanned (a code sent
+    // to a pty nobody reads yet is lost, as on a real serial line).
+    let status = services.devices.as_ref().expect("devices").status.clone();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while status.borrow().scanner != bianmin_drivers::manager::DeviceStatus::Ok {
+        assert!(Instant::now() < deadline, "the scanner never came up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
     // A receipt's code is not an enrollment code: said, nothing else.
     scanner.device().scan("BM1-T0001-20261204-0001-7");
     pump_until(&services, &controller, "the refusal", || {

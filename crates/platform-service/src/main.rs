@@ -64,7 +64,8 @@ enum Command {
         /// BIANMIN_PLATFORM_DATABASE, which keeps a password off the command line.
         #[arg(long)]
         database: Option<String>,
-        /// 64 hex digits, readable by the owner only; also BIANMIN_PLATFORM_DATA_KEY.
+        /// 64 hex digits (AES-256-GCM), or `sm4:` and 32 hex digits (SM4-GCM,
+        /// the 国密 suite); readable by the owner only; also BIANMIN_PLATFORM_DATA_KEY.
         #[arg(long, value_name = "FILE")]
         data_key_file: Option<PathBuf>,
         /// `ID=SECRET` lines, readable by the owner only.
@@ -357,7 +358,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             let key_hex = match &data_key_file {
                 Some(path) => read_private(path)?,
                 None => take_env("BIANMIN_PLATFORM_DATA_KEY").context(
-                    "no data key: give --data-key-file FILE (64 hex digits, mode 600) or set BIANMIN_PLATFORM_DATA_KEY",
+                    "no data key: give --data-key-file FILE (64 hex digits, or sm4: and 32 hex digits; mode 600) or set BIANMIN_PLATFORM_DATA_KEY",
                 )?,
             };
             let data_key = Arc::new(DataKey::from_hex(&key_hex)?);

@@ -1,35 +1,78 @@
 //! Column-level sealing of what kiosks send: each record is stored as
-//! AES-256-GCM ciphertext under the platform's data key (ring), bound to its
-//! row (kind, terminal, id as associated data) so a sealed value cannot be
-//! moved to another row unnoticed. The key id is stored beside it so keys
-//! can be rotated.
-//!
-//! AES-256-GCM until the 国密 suite of the security issue lands; the key id
-//! names the algorithm's key, so SM4-GCM rows can live beside these.
+//! AES-256-GCM (ring) — or, for a platform of the 国密 suite, SM4-GCM
+//! (GB/T 32907, RustCrypto's `sm4` in the generic GCM of `aes-gcm`, as the
+//! kiosk's sealing does) — under the platform's data key, bound to its row
+//! (kind, terminal, id as associated data) so a sealed value cannot be
+//! moved to another row unnoticed. The key id, stored beside each value,
+//! names the algorithm (`aes256gcm:…`, `sm4gcm:…`), so keys can rotate and
+//! both kinds of rows can live side by side.
 
 use anyhow::{bail, Context as _};
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use ring::rand::{SecureRandom, SystemRandom};
 use zeroize::Zeroizing;
 
+type Sm4Gcm = aes_gcm::AesGcm<sm4::Sm4, aes_gcm::aead::consts::U12>;
+/// GCM's tag, the same for both ciphers.
+const TAG_LEN: usize = 16;
+
+enum Cipher {
+    Aes(Box<LessSafeKey>),
+    Sm4(Box<Sm4Gcm>),
+}
+
 pub struct DataKey {
     id: String,
-    key: LessSafeKey,
+    cipher: Cipher,
     rng: SystemRandom,
 }
 
+/// Bytes from hex digits, `len` of them.
+fn key_bytes(text: &str, len: usize) -> anyhow::Result<Zeroizing<Vec<u8>>> {
+    if text.len() != len * 2 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!("expected {} hex digits", len * 2);
+    }
+    let mut bytes = Zeroizing::new(vec![0u8; len]);
+    for (i, b) in bytes.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&text[i * 2..i * 2 + 2], 16).context("hex")?;
+    }
+    Ok(bytes)
+}
+
+/// The id of a key: its algorithm and the start of its SHA-256.
+fn key_id(algorithm: &str, bytes: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+    format!(
+        "{algorithm}:{}",
+        digest.as_ref()[..4]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
+}
+
 impl DataKey {
-    /// From 64 hex digits (a key file or `BIANMIN_PLATFORM_DATA_KEY`).
+    /// From a key file or `BIANMIN_PLATFORM_DATA_KEY`: 64 hex digits for
+    /// AES-256-GCM, or `sm4:` and 32 hex digits for SM4-GCM (the 国密 suite).
     pub fn from_hex(hex_text: &str) -> anyhow::Result<DataKey> {
         let text = hex_text.trim();
-        if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            bail!("the data key must be 64 hex digits (32 bytes)");
+        if let Some(sm4_hex) = text.strip_prefix("sm4:") {
+            let bytes = key_bytes(sm4_hex, 16)
+                .context("an SM4 data key is sm4: and 32 hex digits (16 bytes)")?;
+            use aes_gcm::aead::KeyInit as _;
+            let cipher = Sm4Gcm::new_from_slice(&bytes).expect("16-byte SM4 key");
+            return Ok(DataKey {
+                id: key_id("sm4gcm", &bytes),
+                cipher: Cipher::Sm4(Box::new(cipher)),
+                rng: SystemRandom::new(),
+            });
         }
-        let mut bytes = Zeroizing::new([0u8; 32]);
-        for (i, b) in bytes.iter_mut().enumerate() {
-            *b = u8::from_str_radix(&text[i * 2..i * 2 + 2], 16).context("hex")?;
-        }
-        Self::from_bytes(&bytes)
+        let bytes = key_bytes(text, 32).context(
+            "the data key must be 64 hex digits (32 bytes, AES-256), or sm4: and 32 hex digits",
+        )?;
+        let mut array = Zeroizing::new([0u8; 32]);
+        array.copy_from_slice(&bytes);
+        Self::from_bytes(&array)
     }
 
     /// A new random key (the demo's; a real platform keeps its key).
@@ -42,20 +85,12 @@ impl DataKey {
     }
 
     fn from_bytes(bytes: &[u8; 32]) -> anyhow::Result<DataKey> {
-        let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
-        let id = format!(
-            "aes256gcm:{}",
-            digest.as_ref()[..4]
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        );
         let key = LessSafeKey::new(
             UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| anyhow::anyhow!("AES-256 key"))?,
         );
         Ok(DataKey {
-            id,
-            key,
+            id: key_id("aes256gcm", bytes),
+            cipher: Cipher::Aes(Box::new(key)),
             rng: SystemRandom::new(),
         })
     }
@@ -71,35 +106,69 @@ impl DataKey {
         self.rng
             .fill(&mut nonce)
             .expect("the system's random source");
-        let mut out = plain.to_vec();
-        self.key
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(row.as_bytes()),
-                &mut out,
-            )
-            .expect("AES-GCM seals any length we store");
+        let body = match &self.cipher {
+            Cipher::Aes(key) => {
+                let mut out = plain.to_vec();
+                key.seal_in_place_append_tag(
+                    Nonce::assume_unique_for_key(nonce),
+                    Aad::from(row.as_bytes()),
+                    &mut out,
+                )
+                .expect("AES-GCM seals any length we store");
+                out
+            }
+            Cipher::Sm4(cipher) => {
+                use aes_gcm::aead::{Aead as _, Payload};
+                cipher
+                    .encrypt(
+                        (&nonce).into(),
+                        Payload {
+                            msg: plain,
+                            aad: row.as_bytes(),
+                        },
+                    )
+                    .expect("SM4-GCM seals any length we store")
+            }
+        };
         let mut sealed = nonce.to_vec();
-        sealed.extend_from_slice(&out);
+        sealed.extend_from_slice(&body);
         sealed
     }
 
     /// The plain bytes, or an error when the value was sealed for another
     /// row, under another key, or altered.
     pub fn open(&self, row: &str, sealed: &[u8]) -> anyhow::Result<Zeroizing<Vec<u8>>> {
-        if sealed.len() < NONCE_LEN + AES_256_GCM.tag_len() {
+        if sealed.len() < NONCE_LEN + TAG_LEN {
             bail!("sealed value too short");
         }
         let (nonce, body) = sealed.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).expect("NONCE_LEN bytes");
-        let mut buf = Zeroizing::new(body.to_vec());
-        let plain_len = self
-            .key
-            .open_in_place(nonce, Aad::from(row.as_bytes()), buf.as_mut_slice())
-            .map_err(|_| anyhow::anyhow!("sealed value does not open with this key and row"))?
-            .len();
-        buf.truncate(plain_len);
-        Ok(buf)
+        let refused = || anyhow::anyhow!("sealed value does not open with this key and row");
+        match &self.cipher {
+            Cipher::Aes(key) => {
+                let nonce = Nonce::try_assume_unique_for_key(nonce).expect("NONCE_LEN bytes");
+                let mut buf = Zeroizing::new(body.to_vec());
+                let plain_len = key
+                    .open_in_place(nonce, Aad::from(row.as_bytes()), buf.as_mut_slice())
+                    .map_err(|_| refused())?
+                    .len();
+                buf.truncate(plain_len);
+                Ok(buf)
+            }
+            Cipher::Sm4(cipher) => {
+                use aes_gcm::aead::{Aead as _, Payload};
+                let nonce: [u8; NONCE_LEN] = nonce.try_into().expect("NONCE_LEN bytes");
+                cipher
+                    .decrypt(
+                        (&nonce).into(),
+                        Payload {
+                            msg: body,
+                            aad: row.as_bytes(),
+                        },
+                    )
+                    .map(Zeroizing::new)
+                    .map_err(|_| refused())
+            }
+        }
     }
 }
 
@@ -135,6 +204,30 @@ mod tests {
         *altered.last_mut().unwrap() ^= 1;
         assert!(key.open(&row, &altered).is_err(), "altered");
         assert!(key.open(&row, &sealed[..10]).is_err(), "truncated");
+    }
+
+    #[test]
+    fn an_sm4_data_key_seals_rows_the_aes_key_cannot_open() {
+        let sm4 = DataKey::from_hex(&format!("sm4:{}", "5a".repeat(16))).unwrap();
+        assert!(sm4.id().starts_with("sm4gcm:"), "{}", sm4.id());
+        let row = row_of("application", "T0001", "T0001-20261205-0001");
+        let sealed = sm4.seal(&row, "张三 11010519491231002X".as_bytes());
+        assert!(!String::from_utf8_lossy(&sealed).contains("张三"));
+        assert_eq!(
+            sm4.open(&row, &sealed).unwrap().as_slice(),
+            "张三 11010519491231002X".as_bytes()
+        );
+        assert!(sm4
+            .open(&row_of("application", "T0002", "x"), &sealed)
+            .is_err());
+        assert!(DataKey::from_hex(&"5a".repeat(32))
+            .unwrap()
+            .open(&row, &sealed)
+            .is_err());
+        let mut altered = sealed.clone();
+        altered[NONCE_LEN] ^= 1;
+        assert!(sm4.open(&row, &altered).is_err(), "altered");
+        assert!(DataKey::from_hex("sm4:00").is_err());
     }
 
     #[test]

@@ -73,6 +73,24 @@ fn assert_exactly_once(server: &ServerHandle, receipts: &[String]) {
 async fn applications_are_stored_sealed_and_read_back_whole() {
     let conninfo = cluster::shared().fresh_database().await.unwrap();
     let svc = postgres_service_on(&conninfo, ServerOptions::default()).await;
+    stored_sealed_and_read_back_whole(&conninfo, &svc, "aes256gcm:").await;
+}
+
+/// A platform of the 国密 suite keeps its rows SM4-GCM sealed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_platform_of_the_gm_suite_seals_its_rows_with_sm4() {
+    let conninfo = cluster::shared().fresh_database().await.unwrap();
+    let key =
+        bianmin_platform_service::DataKey::from_hex(&format!("sm4:{}", "a5".repeat(16))).unwrap();
+    let svc = postgres_service_with_data_key(&conninfo, key).await;
+    stored_sealed_and_read_back_whole(&conninfo, &svc, "sm4gcm:").await;
+}
+
+async fn stored_sealed_and_read_back_whole(
+    conninfo: &str,
+    svc: &bianmin_platform_service::Service,
+    key_prefix: &str,
+) {
     let dir = tempfile::tempdir().unwrap();
     let (_store, receipts) = drain(
         dir.path(),
@@ -86,7 +104,7 @@ async fn applications_are_stored_sealed_and_read_back_whole() {
 
     // In the database: no name, ID number, phone or address in clear, in
     // the sealed column or in the facts beside it.
-    let db = raw_client(&conninfo).await;
+    let db = raw_client(conninfo).await;
     let rows = db
         .query(
             "SELECT sealed, facts::text, key_id FROM records WHERE kind = 'application'",
@@ -105,7 +123,7 @@ async fn applications_are_stored_sealed_and_read_back_whole() {
             assert!(!facts.contains(personal), "{personal} in facts: {facts}");
         }
         assert!(facts.contains("社会保障卡申领"), "{facts}");
-        assert!(key_id.starts_with("aes256gcm:"), "{key_id}");
+        assert!(key_id.starts_with(key_prefix), "{key_id}");
     }
     // …and the platform reads them back whole with its key.
     let app = svc

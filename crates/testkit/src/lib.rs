@@ -56,7 +56,22 @@ pub async fn postgres_service(opts: ServerOptions) -> service::Service {
 /// The platform service over the database `conninfo` (two instances over
 /// one database: call it twice).
 pub async fn postgres_service_on(conninfo: &str, opts: ServerOptions) -> service::Service {
-    postgres_service_serving(conninfo, opts, None).await
+    postgres_service_serving(conninfo, opts, None, None).await
+}
+
+/// As [`postgres_service_on`] with the platform's data key `data_key` (an
+/// SM4 key for a platform of the 国密 suite).
+pub async fn postgres_service_with_data_key(
+    conninfo: &str,
+    data_key: service::DataKey,
+) -> service::Service {
+    postgres_service_serving(
+        conninfo,
+        ServerOptions::default(),
+        None,
+        Some(std::sync::Arc::new(data_key)),
+    )
+    .await
 }
 
 /// As [`postgres_service`], also serving the signed APT repository `apt`
@@ -66,13 +81,14 @@ pub async fn postgres_service_with_apt(
 ) -> service::Service {
     let cluster = service::cluster::shared();
     let conninfo = cluster.fresh_database().await.expect("a test database");
-    postgres_service_serving(&conninfo, ServerOptions::default(), Some(apt)).await
+    postgres_service_serving(&conninfo, ServerOptions::default(), Some(apt), None).await
 }
 
 async fn postgres_service_serving(
     conninfo: &str,
     mut opts: ServerOptions,
     apt: Option<std::sync::Arc<service::updates::AptRepo>>,
+    data_key: Option<std::sync::Arc<service::DataKey>>,
 ) -> service::Service {
     opts.shared_secret = Some(SECRET.into());
     let catalogue = std::mem::take(&mut opts.catalogue);
@@ -90,7 +106,9 @@ async fn postgres_service_serving(
             ..Default::default()
         },
         conninfo: conninfo.to_string(),
-        data_key: std::sync::Arc::new(service::DataKey::from_hex(TEST_DATA_KEY).unwrap()),
+        data_key: data_key.unwrap_or_else(|| {
+            std::sync::Arc::new(service::DataKey::from_hex(TEST_DATA_KEY).unwrap())
+        }),
         pool_size: 8,
         publishers: vec![bianmin_core::package::TrustedKey::demo()],
         server: opts,
