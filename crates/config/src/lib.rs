@@ -231,7 +231,8 @@ pub struct PlatformConfig {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ContentConfig {
-    /// `ed25519:BASE64`; empty trusts nothing (no package is ever shown).
+    /// `ed25519:BASE64`, or `sm2:BASE64` (the SEC1 point) for a county on
+    /// the 国密 suite; empty trusts nothing (no package is ever shown).
     pub public_key: String,
     /// The key id a package's signature must name; empty accepts any.
     pub key_id: String,

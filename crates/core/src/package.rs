@@ -28,8 +28,13 @@ pub const PACKAGE_FORMAT: &str = "bianmin-content";
 pub const SIGNED_FORMAT: &str = "bianmin-signed-content";
 /// The package schema this build understands.
 pub const PACKAGE_SCHEMA_VERSION: u32 = 1;
-/// The only algorithm verified today; `sm2` is the 国密 one to come.
+/// The publisher's signature algorithms: Ed25519, or SM2 (GB/T 32918.2,
+/// SM3 with the signer's Z value, distinguishing id `1234567812345678`) for
+/// a county on the 国密 suite. The envelope names which.
 pub const ED25519: &str = "ed25519";
+pub const SM2: &str = "sm2";
+/// The distinguishing id in SM2 signatures (GB/T 35276's default).
+const SM2_DISTID: &str = "1234567812345678";
 
 /// The signed demo package, built by `bianmin content build config` from the
 /// demo sources and signed with the demo key. For `demo`, `screens` and tests
@@ -206,15 +211,35 @@ impl fmt::Display for PackageError {
 
 impl std::error::Error for PackageError {}
 
-/// A publisher's public key the kiosk trusts: `ed25519:BASE64` (32 bytes).
+/// A publisher's public key the kiosk trusts: `ed25519:BASE64` (32 bytes)
+/// or `sm2:BASE64` (the SEC1 point, 65 bytes uncompressed).
 #[derive(Clone, PartialEq, Eq)]
 pub struct TrustedKey {
     pub algorithm: String,
     /// The envelope's `key_id` it answers to; empty accepts any id (the
     /// signature still has to verify).
     pub key_id: String,
-    key: ed25519_dalek::VerifyingKey,
+    key: PublicKey,
 }
+
+#[derive(Clone)]
+enum PublicKey {
+    Ed25519(ed25519_dalek::VerifyingKey),
+    /// The key and its SEC1 bytes (what two keys are compared by).
+    Sm2(Box<sm2::dsa::VerifyingKey>, Vec<u8>),
+}
+
+impl PartialEq for PublicKey {
+    fn eq(&self, other: &PublicKey) -> bool {
+        match (self, other) {
+            (PublicKey::Ed25519(a), PublicKey::Ed25519(b)) => a == b,
+            (PublicKey::Sm2(_, a), PublicKey::Sm2(_, b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for PublicKey {}
 
 impl fmt::Debug for TrustedKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -226,28 +251,54 @@ fn b64() -> base64::engine::GeneralPurpose {
     base64::engine::general_purpose::STANDARD
 }
 
-fn split_key(text: &str) -> Result<(&str, [u8; 32]), String> {
+/// `ALGORITHM:BASE64` → the algorithm and the bytes.
+fn split_key(text: &str) -> Result<(&str, Vec<u8>), String> {
     let (algorithm, body) = text
         .trim()
         .split_once(':')
-        .ok_or("expected ALGORITHM:BASE64, like ed25519:…")?;
-    if algorithm != ED25519 {
-        return Err(format!("unknown algorithm {algorithm} (only {ED25519})"));
+        .ok_or("expected ALGORITHM:BASE64, like ed25519:… or sm2:…")?;
+    if algorithm != ED25519 && algorithm != SM2 {
+        return Err(format!(
+            "unknown algorithm {algorithm} ({ED25519} or {SM2})"
+        ));
     }
     let bytes = b64()
         .decode(body.trim())
         .map_err(|_| "the key is not base64".to_string())?;
-    let bytes: [u8; 32] = bytes
-        .try_into()
-        .map_err(|_| "an ed25519 key is 32 bytes".to_string())?;
     Ok((algorithm, bytes))
+}
+
+/// A secret key file's 32 bytes (Ed25519 seed or SM2 scalar).
+fn secret_of(key_file: &str) -> Result<(&str, zeroize::Zeroizing<[u8; 32]>), PackageError> {
+    let (algorithm, bytes) = split_key(key_file).map_err(PackageError::BadKey)?;
+    let bytes = zeroize::Zeroizing::new(bytes);
+    let seed: [u8; 32] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| PackageError::BadKey(format!("a {algorithm} secret key is 32 bytes")))?;
+    Ok((algorithm, zeroize::Zeroizing::new(seed)))
+}
+
+fn sm2_signing(scalar: &[u8; 32]) -> Result<sm2::dsa::SigningKey, PackageError> {
+    sm2::dsa::SigningKey::from_slice(SM2_DISTID, scalar)
+        .map_err(|_| PackageError::BadKey("not a valid SM2 secret key".into()))
 }
 
 impl TrustedKey {
     pub fn parse(text: &str, key_id: &str) -> Result<TrustedKey, String> {
         let (algorithm, bytes) = split_key(text)?;
-        let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes)
-            .map_err(|_| "not a valid ed25519 public key".to_string())?;
+        let key = if algorithm == SM2 {
+            let key = sm2::dsa::VerifyingKey::from_sec1_bytes(SM2_DISTID, &bytes)
+                .map_err(|_| "not a valid SM2 public key (a SEC1 point)".to_string())?;
+            PublicKey::Sm2(Box::new(key), bytes)
+        } else {
+            let bytes: [u8; 32] = bytes
+                .try_into()
+                .map_err(|_| "an ed25519 key is 32 bytes".to_string())?;
+            let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+                .map_err(|_| "not a valid ed25519 public key".to_string())?;
+            PublicKey::Ed25519(key)
+        };
         Ok(TrustedKey {
             algorithm: algorithm.to_string(),
             key_id: key_id.to_string(),
@@ -259,11 +310,30 @@ impl TrustedKey {
     pub fn demo() -> TrustedKey {
         TrustedKey::parse(DEMO_PUBLIC_KEY, DEMO_KEY_ID).expect("the demo key parses")
     }
+
+    /// Whether `signature` (base64) over `message` verifies with this key.
+    fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
+        match &self.key {
+            PublicKey::Ed25519(key) => ed25519_dalek::Signature::from_slice(signature)
+                // verify_strict: refuses the malleable and small-order edge cases.
+                .is_ok_and(|sig| key.verify_strict(message, &sig).is_ok()),
+            PublicKey::Sm2(key, _) => {
+                use sm2::dsa::signature::Verifier as _;
+                sm2::dsa::Signature::try_from(signature)
+                    .is_ok_and(|sig| key.verify(message, &sig).is_ok())
+            }
+        }
+    }
 }
 
-/// The public key (`ed25519:BASE64`) of a signing key file.
+/// The public key (`ed25519:BASE64` or `sm2:BASE64`) of a signing key file.
 pub fn public_key_of(key_file: &str) -> Result<String, PackageError> {
-    let (_, seed) = split_key(key_file).map_err(PackageError::BadKey)?;
+    let (algorithm, seed) = secret_of(key_file)?;
+    if algorithm == SM2 {
+        let signing = sm2_signing(&seed)?;
+        let point = signing.verifying_key().to_sec1_bytes();
+        return Ok(format!("{SM2}:{}", b64().encode(point)));
+    }
     let signing = ed25519_dalek::SigningKey::from_bytes(&seed);
     Ok(format!(
         "{ED25519}:{}",
@@ -272,18 +342,26 @@ pub fn public_key_of(key_file: &str) -> Result<String, PackageError> {
 }
 
 /// Sign a package text with a key file (`ed25519:BASE64` of the 32-byte
-/// secret seed). Ed25519 signatures are deterministic, so the same package
-/// and key give the same signed bytes (`content build` is reproducible).
+/// secret seed, or `sm2:BASE64` of the 32-byte SM2 secret scalar). Both
+/// signatures are deterministic (Ed25519 by design, SM2 with RFC 6979
+/// nonces), so the same package and key give the same signed bytes
+/// (`content build` is reproducible).
 pub fn sign(package_text: &str, key_id: &str, key_file: &str) -> Result<String, PackageError> {
-    use ed25519_dalek::Signer;
-    let (_, seed) = split_key(key_file).map_err(PackageError::BadKey)?;
-    let signing = ed25519_dalek::SigningKey::from_bytes(&seed);
-    let signature = signing.sign(package_text.as_bytes());
+    let (algorithm, seed) = secret_of(key_file)?;
+    let signature = if algorithm == SM2 {
+        use sm2::dsa::signature::Signer as _;
+        let signature: sm2::dsa::Signature = sm2_signing(&seed)?.sign(package_text.as_bytes());
+        signature.to_bytes().to_vec()
+    } else {
+        use ed25519_dalek::Signer;
+        let signing = ed25519_dalek::SigningKey::from_bytes(&seed);
+        signing.sign(package_text.as_bytes()).to_bytes().to_vec()
+    };
     let envelope = SignedEnvelope {
         format: SIGNED_FORMAT.into(),
-        algorithm: ED25519.into(),
+        algorithm: algorithm.into(),
         key_id: key_id.into(),
-        signature: b64().encode(signature.to_bytes()),
+        signature: b64().encode(signature),
         package: package_text.into(),
     };
     Ok(to_canonical(&envelope))
@@ -306,7 +384,7 @@ pub fn open(signed: &[u8], trusted: &[TrustedKey]) -> Result<Package, PackageErr
             envelope.format
         )));
     }
-    if envelope.algorithm != ED25519 {
+    if envelope.algorithm != ED25519 && envelope.algorithm != SM2 {
         return Err(PackageError::UnknownAlgorithm(envelope.algorithm));
     }
     let untrusted = || PackageError::UntrustedKey {
@@ -325,13 +403,10 @@ pub fn open(signed: &[u8], trusted: &[TrustedKey]) -> Result<Package, PackageErr
         key_id: envelope.key_id.clone(),
     };
     let bytes = b64().decode(&envelope.signature).map_err(|_| bad())?;
-    let signature = ed25519_dalek::Signature::from_slice(&bytes).map_err(|_| bad())?;
-    // verify_strict: refuses the malleable and small-order edge cases.
-    if !candidates.iter().any(|k| {
-        k.key
-            .verify_strict(envelope.package.as_bytes(), &signature)
-            .is_ok()
-    }) {
+    if !candidates
+        .iter()
+        .any(|k| k.verifies(envelope.package.as_bytes(), &bytes))
+    {
         return Err(bad());
     }
     check(&envelope.package)
@@ -779,12 +854,44 @@ mod tests {
             open(DEMO_PACKAGE_JSON.as_bytes(), &[]),
             Err(PackageError::UntrustedKey { .. })
         ));
-        let mut sm2 = envelope(DEMO_PACKAGE_JSON);
-        sm2.algorithm = "sm2".into();
+        let mut rsa = envelope(DEMO_PACKAGE_JSON);
+        rsa.algorithm = "rsa".into();
         assert!(matches!(
-            open(&serde_json::to_vec(&sm2).unwrap(), &[TrustedKey::demo()]),
+            open(&serde_json::to_vec(&rsa).unwrap(), &[TrustedKey::demo()]),
             Err(PackageError::UnknownAlgorithm(_))
         ));
+    }
+
+    /// A county on the 国密 suite signs with SM2: its key verifies the
+    /// package, the same signature under an Ed25519 trust or another SM2 key
+    /// does not, and the build is reproducible (RFC 6979 nonces).
+    #[test]
+    fn an_sm2_signed_package_opens_with_its_key_only() {
+        let key_file = "sm2:AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
+        let other_file = "sm2:IB8eHRwbGhkYFxYVFBMSERAPDg0MCwoJCAcGBQQDAgE=";
+        let public = public_key_of(key_file).unwrap();
+        assert!(public.starts_with("sm2:"), "{public}");
+        let trusted = TrustedKey::parse(&public, "county-gm").unwrap();
+        let text = envelope(DEMO_PACKAGE_JSON).package;
+        let signed = sign(&text, "county-gm", key_file).unwrap();
+        assert_eq!(signed, sign(&text, "county-gm", key_file).unwrap());
+        assert!(signed.contains("\"algorithm\": \"sm2\""), "{signed}");
+        let package = open(signed.as_bytes(), std::slice::from_ref(&trusted)).unwrap();
+        assert!(!package.catalogue.services.is_empty());
+        // Only an Ed25519 key trusted: nothing to verify an SM2 signature.
+        assert!(matches!(
+            open(signed.as_bytes(), &[TrustedKey::demo()]),
+            Err(PackageError::UntrustedKey { .. })
+        ));
+        let stranger = TrustedKey::parse(&public_key_of(other_file).unwrap(), "county-gm").unwrap();
+        assert!(matches!(
+            open(signed.as_bytes(), &[stranger]),
+            Err(PackageError::BadSignature { .. })
+        ));
+        // A changed package under the right key.
+        let tampered = signed.replacen("DEMO-SB-001", "DEMO-SB-009", 1);
+        assert!(open(tampered.as_bytes(), &[trusted]).is_err());
+        assert!(TrustedKey::parse("sm2:AAAA", "x").is_err());
     }
 
     fn signed_with(change: impl FnOnce(&mut serde_json::Value)) -> Result<Package, PackageError> {
