@@ -333,50 +333,49 @@ impl Credential {
                 timestamp,
                 body,
             ),
-            Credential::Key(key) => {
-                let nonce = new_nonce();
-                let hash = body_hash(body);
-                let signature = Signed {
-                    method,
-                    path_and_query,
-                    terminal_id,
-                    timestamp,
-                    nonce: &nonce,
-                    body_sha256_hex: &hash,
-                }
-                .sign_ed25519(key);
-                vec![
-                    (crate::api::HDR_TERMINAL, terminal_id.to_string()),
-                    (crate::api::HDR_TIMESTAMP, timestamp.to_string()),
-                    (HDR_NONCE, nonce),
-                    (HDR_CONTENT_SHA256, hash),
-                    (HDR_SIGNATURE_ALG, ALG_ED25519.to_string()),
-                    (crate::api::HDR_SIGNATURE, signature),
-                ]
-            }
-            Credential::Sm2(key) => {
-                let nonce = new_nonce();
-                let hash = body_hash_in(Suite::Gm, body);
-                let signature = Signed {
-                    method,
-                    path_and_query,
-                    terminal_id,
-                    timestamp,
-                    nonce: &nonce,
-                    body_sha256_hex: &hash,
-                }
-                .sign_sm2(key);
-                vec![
-                    (crate::api::HDR_TERMINAL, terminal_id.to_string()),
-                    (crate::api::HDR_TIMESTAMP, timestamp.to_string()),
-                    (HDR_NONCE, nonce),
-                    (HDR_CONTENT_SM3, hash),
-                    (HDR_SIGNATURE_ALG, ALG_SM2.to_string()),
-                    (crate::api::HDR_SIGNATURE, signature),
-                ]
-            }
+            Credential::Key(key) => key_signed(
+                Suite::Intl,
+                ALG_ED25519,
+                (method, path_and_query, terminal_id, timestamp, body),
+                |signed| signed.sign_ed25519(key),
+            ),
+            Credential::Sm2(key) => key_signed(
+                Suite::Gm,
+                ALG_SM2,
+                (method, path_and_query, terminal_id, timestamp, body),
+                |signed| signed.sign_sm2(key),
+            ),
         }
     }
+}
+
+/// The headers of a request signed with an enrolled kiosk's own key: the
+/// body hashed in `suite` (SHA-256 for Ed25519, SM3 for SM2), `algorithm`
+/// named, `sign` applied to the canonical string.
+fn key_signed(
+    suite: Suite,
+    algorithm: &str,
+    (method, path_and_query, terminal_id, timestamp, body): (&str, &str, &str, i64, &[u8]),
+    sign: impl FnOnce(&Signed<'_>) -> String,
+) -> Vec<(&'static str, String)> {
+    let nonce = new_nonce();
+    let hash = body_hash_in(suite, body);
+    let signature = sign(&Signed {
+        method,
+        path_and_query,
+        terminal_id,
+        timestamp,
+        nonce: &nonce,
+        body_sha256_hex: &hash,
+    });
+    vec![
+        (crate::api::HDR_TERMINAL, terminal_id.to_string()),
+        (crate::api::HDR_TIMESTAMP, timestamp.to_string()),
+        (HDR_NONCE, nonce),
+        (content_hash_header(suite), hash),
+        (HDR_SIGNATURE_ALG, algorithm.to_string()),
+        (crate::api::HDR_SIGNATURE, signature),
+    ]
 }
 
 /// A fresh nonce: 16 bytes from the operating system's generator, as hex.

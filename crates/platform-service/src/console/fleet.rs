@@ -985,11 +985,7 @@ fn stations_page(
         Some(s),
         "/console/fleet/stations",
         html! {
-            @match &message {
-                Some(Ok(m)) => { div.ok id="message" { (m) } }
-                Some(Err(m)) => { div.error id="message" { (m) } }
-                None => {}
-            }
+            (super::pages::outcome_message(&message))
             table id="stations" {
                 tr { th { "区划代码" } th { "站点" } th { "地址" } th { "营业时间" } th { "终端" } th { "软件更新" } th { "注册终端" } }
                 @for st in rows {
@@ -1456,11 +1452,7 @@ async fn alerts_page(c: &Shared, s: &Staff, message: Option<Result<String, Strin
         Some(s),
         "/console/alerts",
         html! {
-            @match &message {
-                Some(Ok(m)) => { div.ok id="message" { (m) } }
-                Some(Err(m)) => { div.error id="message" { (m) } }
-                None => {}
-            }
+            (super::pages::outcome_message(&message))
             div.card {
                 h2 { "当前告警（" (open.len()) "）" }
                 @if open.is_empty() { p id="no-open-alerts" { "没有未解除的告警。" } }

@@ -31,6 +31,18 @@ textarea{width:100%;font-family:monospace}label{margin-right:12px}
 main a.on{font-weight:bold;text-decoration:none;border-bottom:3px solid #0b4f8a}
 ";
 
+/// What a form post did, at the top of the page it comes back to:
+/// `Ok` in green, `Err` in red, both with the id tests read (`message`).
+pub(crate) fn outcome_message(message: &Option<Result<String, String>>) -> Markup {
+    html! {
+        @match message {
+            Some(Ok(m)) => { div.ok id="message" { (m) } }
+            Some(Err(m)) => { div.error id="message" { (m) } }
+            None => {}
+        }
+    }
+}
+
 pub(crate) fn page(title: &str, who: Option<&Staff>, current: &str, body: Markup) -> Html<String> {
     Html(html! {
         (DOCTYPE)

@@ -127,11 +127,7 @@ async fn releases_page(c: &Shared, s: &Staff, message: Option<Result<String, Str
         Some(s),
         "/console/releases",
         html! {
-            @match &message {
-                Some(Ok(m)) => { div.ok id="message" { (m) } }
-                Some(Err(m)) => { div.error id="message" { (m) } }
-                None => {}
-            }
+            (super::pages::outcome_message(&message))
             div.card {
                 h2 { "终端程序版本" }
                 @if served {
