@@ -235,6 +235,9 @@ fn kiosk_hooks_with_admin(
         desk: services.desk.clone(),
         data_dir: services.data_dir.clone(),
         enroller: services.enroller.clone(),
+        demo_codes: services.demo_codes.clone(),
+        runtime: services.runtime.handle().clone(),
+        demo_code_turn: std::cell::Cell::new(0),
     })
 }
 
@@ -242,15 +245,56 @@ fn kiosk_hooks_with_admin(
 struct KioskServices {
     admin: Option<bianmin_ui::admin::AdminController>,
     demo_devices: Option<std::sync::Arc<bianmin_drivers::demo::DemoDevices>>,
-    identity: std::sync::Arc<std::sync::Mutex<Option<Box<bianmin_drivers::idcard::Identity>>>>,
+    identity: std::sync::Arc<std::sync::Mutex<Option<Box<bianmin_core::form::Identity>>>>,
     devices: Option<std::sync::Arc<bianmin_drivers::manager::DeviceManager>>,
     desk: bianmin_desk::DeskHandle,
     /// The kiosk's data directory: where the updater's hold is granted.
     data_dir: std::path::PathBuf,
     enroller: Option<std::sync::Arc<crate::services::Enroller>>,
+    /// Demo mode: the embedded platform's issuer of personal codes.
+    demo_codes: Option<bianmin_platform_server::CodeIssuer>,
+    runtime: tokio::runtime::Handle,
+    /// Which fictional resident and scheme the next demo code is for.
+    demo_code_turn: std::cell::Cell<usize>,
 }
 
 impl KioskHooks for KioskServices {
+    fn hold_identity(&self, identity: Box<bianmin_core::form::Identity>) {
+        if let Ok(mut slot) = self.identity.lock() {
+            *slot = Some(identity);
+        }
+    }
+
+    fn demo_scanner(&self) -> bool {
+        self.demo_codes.is_some() && self.demo_devices.is_some()
+    }
+
+    /// The embedded platform issues a fresh code (as a resident's phone
+    /// would show it) and the simulated scanner reads it a moment later.
+    fn demo_scan_code(&self) -> bool {
+        use bianmin_core::personal_code::Scheme;
+        let (Some(issuer), Some(devices)) = (self.demo_codes.clone(), self.demo_devices.clone())
+        else {
+            return false;
+        };
+        let turn = self.demo_code_turn.get();
+        self.demo_code_turn.set(turn + 1);
+        let schemes = [Scheme::Ymtb, Scheme::Eid, Scheme::Essc];
+        let request = bianmin_platform_server::identity::IssueCodeRequest {
+            // The two adults; the child would need the guardian path.
+            person: (turn % 2) as i64,
+            scheme: schemes[turn % schemes.len()],
+            ttl_secs: bianmin_platform_server::identity::DEFAULT_TTL_SECS,
+        };
+        self.runtime.spawn(async move {
+            match issuer.issue(request).await {
+                Ok(issued) => devices.scan(&issued.code),
+                Err(err) => tracing::warn!(%err, "the demo platform issued no code"),
+            }
+        });
+        true
+    }
+
     fn presence(&self, present: bool) {
         if let Some(admin) = &self.admin {
             admin.presence(present);
@@ -288,7 +332,7 @@ impl KioskHooks for KioskServices {
 
     fn identity(&self) -> Option<bianmin_core::form::Identity> {
         let slot = self.identity.lock().ok()?;
-        slot.as_deref().map(bianmin_ops::devices::core_identity)
+        slot.as_deref().cloned()
     }
 
     fn desk(&self, session: bianmin_desk::SessionId, request: bianmin_desk::DeskRequest) {

@@ -4,12 +4,13 @@
 
 use bianmin_config::{Config, Secret};
 use bianmin_core::catalogue::DEMO_CATALOGUE_JSON;
+use bianmin_core::form::Identity;
 use bianmin_core::package::{self, Package, TrustedKey};
 use bianmin_desk::{DeskDeps, DeskHandle, DeskRequest};
 use bianmin_drivers::demo::{DemoDevices, DemoTiming};
 use bianmin_drivers::gpio::GpioEvent;
 use bianmin_drivers::id_number::{mask_id, mask_name};
-use bianmin_drivers::idcard::{CardEvent, Identity};
+use bianmin_drivers::idcard::CardEvent;
 use bianmin_drivers::manager::{DeviceEvent, DeviceManager, DevicesStatus, PrinterHandle};
 use bianmin_drivers::printer::Paper;
 use bianmin_drivers::scanner::{CodeKind, ScanEvent};
@@ -58,6 +59,8 @@ pub struct Services {
     pub enroller: Option<Arc<Enroller>>,
     /// The data directory (the updater's hold is granted there).
     pub data_dir: PathBuf,
+    /// Demo mode: issues personal codes for the simulated scanner.
+    pub demo_codes: Option<bianmin_platform_server::CodeIssuer>,
     /// Held for the process's life: the updater sees a kiosk is running and
     /// asks it for a moment between residents before replacing it.
     _kiosk_lock: Option<std::fs::File>,
@@ -312,6 +315,11 @@ pub fn start(config: &mut Config, demo: bool) -> Services {
         let _guard = runtime.enter();
         watch_update_hold(config.store.data_dir.clone(), inbox.clone());
     }
+    let demo_codes = if demo {
+        platform.as_ref().map(ServerHandle::code_issuer)
+    } else {
+        None
+    };
     Services {
         runtime,
         store,
@@ -330,6 +338,7 @@ pub fn start(config: &mut Config, demo: bool) -> Services {
         needs_enrollment,
         enroller: enrollment,
         data_dir: config.store.data_dir.clone(),
+        demo_codes,
         _kiosk_lock: kiosk_lock,
     }
 }
@@ -446,7 +455,7 @@ async fn forward_devices(
                         let masked_name = mask_name(&card.name);
                         let masked_id = mask_id(&card.id_number);
                         if let Ok(mut slot) = identity.lock() {
-                            *slot = Some(card);
+                            *slot = Some(Box::new(bianmin_ops::devices::core_identity(&card)));
                         }
                         inbox.post(UiEvent::CardPresent { masked_name, masked_id });
                     }
@@ -477,7 +486,16 @@ async fn forward_devices(
                         CodeKind::Receipt(receipt) => {
                             inbox.post(UiEvent::ReceiptScanned(receipt.number));
                         }
-                        CodeKind::Service { .. } => inbox.post(UiEvent::ServiceCodeScanned),
+                        // The UI asks the platform (through the desk, tagged
+                        // with the session that will see the answer).
+                        CodeKind::Service { scheme, token } => {
+                            inbox.post(UiEvent::ServiceCodeScanned(Box::new(
+                                bianmin_desk::PersonalCode {
+                                    scheme,
+                                    token: zeroize::Zeroizing::new(token),
+                                },
+                            )));
+                        }
                         CodeKind::Url(_) | CodeKind::Unknown(_) => inbox.post(UiEvent::UnknownCode),
                     },
                     DeviceEvent::Scan(ScanEvent::Rejected(_)) => inbox.post(UiEvent::UnknownCode),

@@ -13,7 +13,6 @@ use bianmin_core::form::{FormValues, Identity};
 use bianmin_desk::{self as desk, DeskDeps, DeskEvent, DeskHandle, DeskRequest, Submission};
 use bianmin_drivers::demo::{DemoDevices, DemoTiming};
 use bianmin_drivers::idcard::sim::demo_cards;
-use bianmin_drivers::idcard::Identity as Card;
 use bianmin_drivers::manager::{DeviceManager, DeviceStatus};
 use bianmin_drivers::printer::Paper;
 use bianmin_platform::api::{ApplicationWire, ErrorReportWire, EvaluationWire, RecordKind};
@@ -79,7 +78,7 @@ struct Kiosk {
     config: Config,
     store: Store,
     inbox: Inbox,
-    identity: Arc<Mutex<Option<Box<Card>>>>,
+    identity: Arc<Mutex<Option<Box<Identity>>>>,
     desk: DeskHandle,
     seen: Vec<DeskEvent>,
     _dir: Option<tempfile::TempDir>,
@@ -143,7 +142,7 @@ impl Kiosk {
     }
 
     fn place(&self, card: usize) {
-        *self.identity.lock().unwrap() = Some(Box::new(demo_cards()[card].clone()));
+        *self.identity.lock().unwrap() = Some(Box::new(resident(card)));
     }
 
     fn lift(&self) {
@@ -233,6 +232,7 @@ fn resident(card: usize) -> Identity {
         gender: "男".into(),
         birth_date: "1990-03-07".into(),
         address: card.address.clone(),
+        source: bianmin_core::form::IdentitySource::IdCard,
     }
 }
 
@@ -879,13 +879,176 @@ async fn a_resident_sees_their_own_applications_only() {
     assert_eq!(rows.len(), 1);
     assert!(!mine.contains(&rows[0].receipt_no));
 
-    // After the retention period the records lose their applicant: say so.
+    // After the retention period the records here lose their applicant;
+    // the platform still lists them.
     kiosk.store.purge_expired(0).unwrap();
     kiosk.place(0);
-    let (_, rows, message) = kiosk.progress(DeskRequest::ProgressForResident).await;
-    assert!(rows.is_empty());
+    let (live, rows, _) = kiosk.progress(DeskRequest::ProgressForResident).await;
+    assert!(live);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    // Offline, only this terminal's records are left: it says so.
+    drop(server);
+    let (live, rows, message) = kiosk.progress(DeskRequest::ProgressForResident).await;
+    assert!(!live && rows.is_empty(), "{rows:?}");
     assert!(message.contains("更早的申请"), "{message}");
     kiosk.lift();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_by_card_lists_applications_made_at_another_terminal() {
+    let server = server().await;
+    let mut here = Kiosk::new(server.base_url(), None);
+    let there_dir = tempfile::tempdir().unwrap();
+    let mut there = Kiosk::configured(there_dir.path(), server.base_url(), None, |c| {
+        c.station.terminal_id = bianmin_config::TerminalId("T0002".into());
+    });
+    let DeskEvent::Submitted {
+        receipt_no: made_there,
+        ..
+    } = there.submit(application(0)).await
+    else {
+        panic!("not submitted")
+    };
+    let engine = there.sync();
+    wait_until("uploaded at the other terminal", || {
+        there.store.stats().unwrap().pending_applications == 0
+    })
+    .await;
+    drop(engine);
+    // One more here, not uploaded yet: the platform cannot know it.
+    let DeskEvent::Submitted {
+        receipt_no: made_here,
+        ..
+    } = here.submit(application(0)).await
+    else {
+        panic!("not submitted")
+    };
+
+    here.place(0);
+    let (live, rows, message) = here.progress(DeskRequest::ProgressForResident).await;
+    assert!(live, "{message}");
+    assert!(message.contains("各便民服务站"), "{message}");
+    let receipts: Vec<&str> = rows.iter().map(|r| r.receipt_no.as_str()).collect();
+    assert_eq!(receipts, [made_here.as_str(), made_there.as_str()]);
+    assert_eq!(rows[0].state.zh(), "排队待上传");
+    assert_eq!(rows[1].state.zh(), "平台已接收");
+    // Someone else sees none of them.
+    here.place(1);
+    let (_, rows, _) = here.progress(DeskRequest::ProgressForResident).await;
+    assert!(rows.is_empty(), "{rows:?}");
+}
+
+/// What the desk answers to a scanned personal code.
+async fn check_code(kiosk: &mut Kiosk, code: &str) -> Result<Box<Identity>, String> {
+    let bianmin_core::personal_code::Parsed::Code { scheme, token } =
+        bianmin_core::personal_code::parse(code)
+    else {
+        panic!("not a personal code: {code:?}")
+    };
+    let request = DeskRequest::VerifyCode(Box::new(desk::PersonalCode {
+        scheme,
+        token: zeroize::Zeroizing::new(token.to_string()),
+    }));
+    match kiosk
+        .ask(request, "code check", |e| {
+            matches!(e, DeskEvent::CodeChecked(_))
+        })
+        .await
+    {
+        DeskEvent::CodeChecked(checked) => checked.map_err(|w| w.zh().to_string()),
+        _ => unreachable!(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_personal_code_identifies_once_and_its_application_says_so() {
+    use bianmin_core::personal_code::Scheme;
+    use bianmin_platform_server::identity::{demo_people, IssueCodeRequest};
+    let server = server().await;
+    let mut kiosk = Kiosk::new(server.base_url(), None);
+    let issue = |person: i64, ttl_secs: i64| {
+        server.issue_identity_code(IssueCodeRequest {
+            person,
+            scheme: Scheme::Ymtb,
+            ttl_secs,
+        })
+    };
+    let code = issue(1, 300).await.unwrap().code;
+    let identity = check_code(&mut kiosk, &code).await.expect("verified");
+    assert_eq!(identity.name, demo_people()[1].name);
+    assert_eq!(identity.id_number, demo_people()[1].id_number);
+    assert_eq!(identity.birth_date, "1968-11-02");
+    assert_eq!(identity.gender, "男");
+    assert_eq!(
+        identity.source,
+        bianmin_core::form::IdentitySource::Code(Scheme::Ymtb)
+    );
+    // Shown twice (a screenshot), expired, never issued: one sentence each.
+    let again = check_code(&mut kiosk, &code).await.unwrap_err();
+    assert!(
+        again.contains("用过") && again.contains("刷身份证"),
+        "{again}"
+    );
+    let old = issue(0, -5).await.unwrap().code;
+    let expired = check_code(&mut kiosk, &old).await.unwrap_err();
+    assert!(expired.contains("过期"), "{expired}");
+    let forged = check_code(&mut kiosk, "YMTB:ForgedButWellFormed42")
+        .await
+        .unwrap_err();
+    assert!(forged.contains("无法核验"), "{forged}");
+
+    // The application made with it carries the code's identity, marked so.
+    let mut made = application(0);
+    made.identity = *identity;
+    made.fields.set("applicant.name", demo_people()[1].name);
+    let DeskEvent::Submitted { receipt_no, .. } = kiosk.submit(made).await else {
+        panic!("not submitted")
+    };
+    let record = kiosk.record(&receipt_no);
+    assert_eq!(record["applicant"]["identified_by"], "ymtb");
+    assert_eq!(record["applicant"]["name"], demo_people()[1].name);
+    let engine = kiosk.sync();
+    wait_until("uploaded", || {
+        kiosk.store.stats().unwrap().pending_applications == 0
+    })
+    .await;
+    drop(engine);
+    let stored = server
+        .record(RecordKind::Application, &receipt_no)
+        .expect("at the platform");
+    assert_eq!(stored["applicant"]["identified_by"], "ymtb");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_a_code_is_answered_with_use_your_card_within_five_seconds() {
+    // Nobody listening.
+    let mut kiosk = Kiosk::new(&format!("http://{}/api/v1", free_port()), None);
+    let started = Instant::now();
+    let said = check_code(&mut kiosk, "YMTB:AnyWellFormedToken1")
+        .await
+        .unwrap_err();
+    assert!(said.contains("请刷身份证"), "{said}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    // A platform that does not answer: the desk gives up in time.
+    let server = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut kiosk = Kiosk::configured(dir.path(), server.base_url(), None, |c| {
+        c.platform.request_timeout_secs = bianmin_config::Ranged(30);
+    });
+    server
+        .faults()
+        .inject(bianmin_platform_server::Fault::Slow { delay_ms: 15_000 }, 1);
+    let started = Instant::now();
+    let said = check_code(&mut kiosk, "YMTB:AnyWellFormedToken2")
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(said.contains("请刷身份证"), "{said}");
+    assert!(
+        took >= desk::CODE_TIMEOUT && took < Duration::from_secs(5),
+        "answered after {took:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -925,7 +1088,7 @@ async fn a_slow_platform_does_not_hold_the_resident_up() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_store_printer_or_platform_every_request_is_still_answered() {
     let inbox = Inbox::default();
-    let identity = Arc::new(Mutex::new(Some(Box::new(demo_cards()[0].clone()))));
+    let identity = Arc::new(Mutex::new(Some(Box::new(resident(0)))));
     let desk = desk::spawn(
         &tokio::runtime::Handle::current(),
         DeskDeps {

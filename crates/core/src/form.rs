@@ -542,6 +542,22 @@ pub struct Identity {
     /// `YYYY-MM-DD`.
     pub birth_date: String,
     pub address: String,
+    /// How the kiosk knows who this is: the card on the reader, or a
+    /// personal code the platform verified (recorded with the application).
+    #[zeroize(skip)]
+    #[serde(default)]
+    pub source: IdentitySource,
+}
+
+/// How the resident was identified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentitySource {
+    /// The ID card on the reader.
+    #[default]
+    IdCard,
+    /// A personal code (一码通办) the platform verified.
+    Code(crate::personal_code::Scheme),
 }
 
 impl fmt::Debug for Identity {
@@ -882,6 +898,7 @@ pub(crate) mod tests {
             gender: "男".into(),
             birth_date: "1990-03-07".into(),
             address: "北京市东城区景山前街4号".into(),
+            source: IdentitySource::IdCard,
         }
     }
 

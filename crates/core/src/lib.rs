@@ -12,6 +12,7 @@ pub mod glossary;
 pub mod id_number;
 pub mod ime;
 pub mod package;
+pub mod personal_code;
 pub mod phone;
 pub mod receipt;
 pub mod search;

@@ -14,12 +14,12 @@ pub mod signature;
 use bianmin_core::application::{Application, DeliveryChoice, MaterialState, Signature, Subject};
 use bianmin_core::catalogue::Catalogue;
 use bianmin_core::evaluation::Evaluation;
+use bianmin_core::form::Identity;
 use bianmin_core::words::Words;
-use bianmin_drivers::idcard::Identity as CardIdentity;
 use bianmin_drivers::manager::PrinterHandle;
 use bianmin_drivers::printer::{self as paper, PrintError, PrinterState};
 use bianmin_platform::api::{self as wire, Applicant, Delivery, DeliveryMethod, Material};
-use bianmin_platform::client::{PlatformClient, PlatformError};
+use bianmin_platform::client::{CodeCheckError, CodeRefusal, PlatformClient, PlatformError};
 use bianmin_store::{
     self as store, NewApplication, NewErrorReport, NewEvaluation, RecordState, RecordSummary,
     Store, StoreError,
@@ -72,6 +72,23 @@ pub enum DeskRequest {
     },
     /// The resident pressed 呼叫工作人员: a platform event through the outbox (no reply).
     CallStaff,
+    /// A personal code (一码通办) was scanned: the platform says whom it
+    /// stands for (and spends it). → `CodeChecked`.
+    VerifyCode(Box<PersonalCode>),
+}
+
+/// A scanned personal code: its scheme and its token, a one-time secret
+/// (wiped from memory when dropped, never printed).
+#[derive(Clone)]
+pub struct PersonalCode {
+    pub scheme: bianmin_core::personal_code::Scheme,
+    pub token: Zeroizing<String>,
+}
+
+impl std::fmt::Debug for PersonalCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PersonalCode({:?}, ***)", self.scheme)
+    }
 }
 
 /// One application's state as the resident is told it.
@@ -125,6 +142,9 @@ pub enum DeskEvent {
     },
     DocumentPrinted(Result<(), Words>),
     FeedbackSaved(Result<(), Words>),
+    /// Whom a scanned personal code stands for, as the platform vouched;
+    /// or the resident's one sentence on why not and what to do instead.
+    CodeChecked(Result<Box<Identity>, Words>),
     /// The store failed in a way only a technician can repair (corrupt
     /// database, unusable key): the kiosk must go out of service and stay
     /// there. Sent besides the answer of the request that found it, under
@@ -147,6 +167,7 @@ impl DeskEvent {
             DeskEvent::Documents { .. } => "documents",
             DeskEvent::DocumentPrinted(_) => "document_printed",
             DeskEvent::FeedbackSaved(_) => "feedback_saved",
+            DeskEvent::CodeChecked(_) => "code_checked",
             DeskEvent::StoreBroken { .. } => "store_broken",
         }
     }
@@ -235,6 +256,60 @@ const STALE_RECORDS: Words = Words::fixed(
     "The network is down. These are the records kept on this terminal; their state may be out of date.",
 );
 
+/// Longest wait for the platform to vouch for a personal code: the
+/// resident stands at the screen, and offline the card must be offered at
+/// once.
+pub const CODE_TIMEOUT: Duration = Duration::from_secs(4);
+const CODE_OFFLINE: Words = Words::fixed(
+    "网络暂时连不上，现在无法核验电子证码，请刷身份证办理。",
+    "The network is down, so the code cannot be checked now. Please use your ID card.",
+);
+
+/// The resident's sentence for a code the platform refused.
+fn code_refusal_words(why: CodeRefusal) -> Words {
+    match why {
+        CodeRefusal::Expired => Words::fixed(
+            "这个码已过期，请在手机上刷新后再扫，或刷身份证办理。",
+            "This code has expired. Refresh it on your phone and scan again, or use your ID card.",
+        ),
+        CodeRefusal::Used => Words::fixed(
+            "这个码已经用过了，请在手机上刷新出新码再扫，或刷身份证办理。",
+            "This code was used before. Refresh it on your phone and scan the new one, or use your ID card.",
+        ),
+        CodeRefusal::Unknown | CodeRefusal::Malformed => Words::fixed(
+            "这个码无法核验，请确认是本省的一码通、电子身份证或电子社保卡，或刷身份证办理。",
+            "This code cannot be verified. Show your one-code pass, e-ID or e-social-security card of this province, or use your ID card.",
+        ),
+    }
+}
+
+/// The identity a verified code stands for: name and number as vouched,
+/// sex and birth date read from the (checked) number, marked as coming
+/// from the code. `None` when the number fails its check.
+pub fn identity_of_verified(verified: &wire::VerifiedIdentity) -> Option<Box<Identity>> {
+    use bianmin_core::id_number::{validate, SexDigit};
+    let id_number = verified.id_number.trim().to_uppercase();
+    let valid = validate(&id_number).ok()?;
+    if verified.name.trim().is_empty() {
+        return None;
+    }
+    Some(Box::new(Identity {
+        name: verified.name.trim().to_string(),
+        id_number,
+        gender: match valid.sex {
+            SexDigit::Male => "男",
+            SexDigit::Female => "女",
+        }
+        .to_string(),
+        birth_date: format!(
+            "{:04}-{:02}-{:02}",
+            valid.birth_year, valid.birth_month, valid.birth_day
+        ),
+        address: verified.address.clone(),
+        source: bianmin_core::form::IdentitySource::Code(verified.scheme),
+    }))
+}
+
 /// Receives each answer of the desk, on whichever thread produced it.
 pub type DeskAnswers = Arc<dyn Fn(DeskAnswer) + Send + Sync>;
 
@@ -246,7 +321,7 @@ pub struct DeskDeps {
     pub platform: Option<Arc<PlatformClient>>,
     pub printer: Option<PrinterHandle>,
     /// The card on the reader (filled and wiped by the device forwarder).
-    pub identity: Arc<Mutex<Option<Box<CardIdentity>>>>,
+    pub identity: Arc<Mutex<Option<Box<Identity>>>>,
     /// Where the desk's answers go (the services hand them to the UI thread);
     /// the desk itself knows nothing of the UI.
     pub answers: DeskAnswers,
@@ -329,6 +404,12 @@ impl Desk {
                 tokio::spawn(async move {
                     let answer = self.print_document(&id).await;
                     self.answer(session, DeskEvent::DocumentPrinted(answer));
+                });
+            }
+            DeskRequest::VerifyCode(code) => {
+                tokio::spawn(async move {
+                    let answer = self.verify_code(&code).await;
+                    self.answer(session, DeskEvent::CodeChecked(answer));
                 });
             }
         }
@@ -693,6 +774,39 @@ impl Desk {
             .filter(|id| !id.trim().is_empty())
     }
 
+    /// Whom a scanned personal code stands for. The platform spends the
+    /// code; offline, or refused, the resident is told in one sentence to
+    /// use the card instead — within [`CODE_TIMEOUT`], whatever the network.
+    async fn verify_code(&self, code: &PersonalCode) -> Result<Box<Identity>, Words> {
+        let Some(client) = &self.deps.platform else {
+            return Err(CODE_OFFLINE);
+        };
+        let asked = tokio::time::timeout(
+            CODE_TIMEOUT,
+            client.verify_identity_code(code.scheme, &code.token),
+        )
+        .await;
+        let verified = match asked {
+            Ok(Ok(verified)) => verified,
+            Ok(Err(CodeCheckError::Refused(why))) => {
+                tracing::info!(scheme = code.scheme.as_str(), reason = ?why, "personal code refused");
+                return Err(code_refusal_words(why));
+            }
+            Ok(Err(CodeCheckError::Unreachable(err))) => {
+                tracing::info!(%err, "personal code not verified: platform unreachable");
+                return Err(CODE_OFFLINE);
+            }
+            Err(_) => {
+                tracing::info!("personal code not verified: the platform did not answer in time");
+                return Err(CODE_OFFLINE);
+            }
+        };
+        identity_of_verified(&verified).ok_or_else(|| {
+            tracing::warn!("the platform vouched for an ID number that fails its check");
+            code_refusal_words(CodeRefusal::Unknown)
+        })
+    }
+
     async fn progress_for_resident(&self) -> DeskEvent {
         let Some(id_number) = self.card_id_number() else {
             return DeskEvent::Progress {
@@ -704,6 +818,78 @@ impl Desk {
                 ),
             };
         };
+        // The platform knows the applications of every station; this
+        // terminal only its own. Asked first, within one deadline.
+        let mut ask_each_receipt = true;
+        if let Some(client) = &self.deps.platform {
+            match tokio::time::timeout(LOOKUP_TIMEOUT, client.resident_applications(&id_number))
+                .await
+            {
+                Ok(Ok(found)) => return self.progress_everywhere(found, id_number).await,
+                // A platform without the look-up still answers receipts.
+                Ok(Err(PlatformError::NotFound | PlatformError::Refused { .. })) => {}
+                Ok(Err(err)) => {
+                    tracing::info!(%err, "resident's applications: platform unreachable");
+                    ask_each_receipt = false;
+                }
+                Err(_) => {
+                    tracing::info!("resident's applications: no answer in time");
+                    ask_each_receipt = false;
+                }
+            }
+        }
+        self.progress_here(id_number, ask_each_receipt).await
+    }
+
+    /// The platform's list of the resident's applications, with the ones
+    /// still waiting in this terminal's outbox added (the platform cannot
+    /// know those yet).
+    async fn progress_everywhere(
+        &self,
+        found: wire::ResidentApplications,
+        id_number: Zeroizing<String>,
+    ) -> DeskEvent {
+        let mut rows: Vec<ProgressRow> = found.applications.iter().map(platform_row).collect();
+        let local = self
+            .with_store(move |s| s.applications_of(&id_number, RESIDENT_ROWS_MAX))
+            .await;
+        let mut waiting = Vec::new();
+        if let Some(Ok(local)) = local {
+            for record in &local.records {
+                if !rows.iter().any(|r| r.receipt_no == record.key) {
+                    waiting.push(local_row(record));
+                }
+            }
+        }
+        // Not uploaded yet means newer than anything the platform has.
+        waiting.append(&mut rows);
+        let mut rows = waiting;
+        rows.truncate(RESIDENT_ROWS_MAX);
+        let message = if rows.is_empty() {
+            Words::fixed(
+                "没有查到您的申请记录。",
+                "No applications of yours were found.",
+            )
+        } else {
+            Words::fixed(
+                "以下是您在各便民服务站提交的申请，最新的在前。",
+                "These are the applications you made at any service station, newest first.",
+            )
+        };
+        DeskEvent::Progress {
+            live: true,
+            rows,
+            message,
+        }
+    }
+
+    /// This terminal's own records of the resident, each asked of the
+    /// platform by receipt when `ask_each_receipt` (else shown as kept here).
+    async fn progress_here(
+        &self,
+        id_number: Zeroizing<String>,
+        ask_each_receipt: bool,
+    ) -> DeskEvent {
         let found = self
             .with_store(move |s| s.applications_of(&id_number, RESIDENT_ROWS_MAX))
             .await;
@@ -726,7 +912,7 @@ impl Desk {
             Some(Ok(found)) => found,
         };
         let mut answers: Vec<Option<Lookup>> = found.records.iter().map(|_| None).collect();
-        if let Some(client) = &self.deps.platform {
+        if let Some(client) = self.deps.platform.as_ref().filter(|_| ask_each_receipt) {
             let mut lookups = tokio::task::JoinSet::new();
             for (i, record) in found.records.iter().enumerate() {
                 let (client, key) = (client.clone(), record.key.clone());
@@ -1052,6 +1238,7 @@ pub fn new_application(application: &Application, title: &str) -> NewApplication
             address: field("applicant.address")
                 .unwrap_or(identity.address.as_str())
                 .to_string(),
+            identified_by: identity.source.into(),
         },
         form: serde_json::Value::Object(form),
         materials: application

@@ -45,6 +45,7 @@ fn resident() -> Identity {
         gender: "女".into(),
         birth_date: "1949-12-31".into(),
         address: "演示县城关镇人民路12号".into(),
+        source: bianmin_core::form::IdentitySource::IdCard,
     }
 }
 

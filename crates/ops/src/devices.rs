@@ -103,5 +103,6 @@ pub fn core_identity(card: &bianmin_drivers::idcard::Identity) -> bianmin_core::
         },
         birth_date,
         address: card.address.clone(),
+        source: bianmin_core::form::IdentitySource::IdCard,
     }
 }

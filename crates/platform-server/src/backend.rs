@@ -130,6 +130,35 @@ pub trait Backend: Send + Sync + 'static {
         at: i64,
     ) -> impl Future<Output = BackendResult<()>> + Send;
 
+    /// Every application of the resident with this ID number, whatever
+    /// terminal sent it, newest first, at most `limit`: (receipt number,
+    /// application).
+    fn applications_of(
+        &self,
+        id_number: &str,
+        limit: usize,
+    ) -> impl Future<Output = BackendResult<Vec<(String, StoredApplication)>>> + Send;
+
+    /// Keep a personal code the issuer handed out: the SHA-256 of its
+    /// token (`token_key`), its scheme, whom it stands for and until when.
+    fn issue_identity_code(
+        &self,
+        token_key: &str,
+        scheme: &str,
+        person: i64,
+        expires_at: i64,
+    ) -> impl Future<Output = BackendResult<()>> + Send;
+
+    /// Spend a personal code for `terminal`, in one step: valid only once,
+    /// before it expires, under the scheme it was issued for.
+    fn redeem_identity_code(
+        &self,
+        token_key: &str,
+        scheme: &str,
+        terminal: &str,
+        now: i64,
+    ) -> impl Future<Output = BackendResult<crate::identity::CodeRedemption>> + Send;
+
     fn published(&self, doc: Doc) -> impl Future<Output = BackendResult<Option<Published>>> + Send;
 
     fn publish(&self, doc: Doc, body: Bytes) -> impl Future<Output = BackendResult<()>> + Send;

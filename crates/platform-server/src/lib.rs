@@ -38,6 +38,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{watch, Notify};
 
 pub mod backend;
+pub mod identity;
 pub mod secrets;
 pub mod sqlite;
 
@@ -245,12 +246,23 @@ pub struct ServerHandle {
     addr: SocketAddr,
     base_url: String,
     inspect: Arc<dyn Inspect>,
+    issuer: Issuer,
     counters: Arc<Counters>,
     faults: Arc<FaultControl>,
     reject_services: Arc<Mutex<HashSet<String>>>,
     stop: watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
+
+/// Issues demo personal codes on the handle's backend (see [`identity`]).
+type Issuer = Arc<
+    dyn Fn(
+            identity::IssueCodeRequest,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<identity::IssuedCode, Response>> + Send>,
+        > + Send
+        + Sync,
+>;
 
 fn now_secs() -> i64 {
     chrono::Utc::now().timestamp()
@@ -327,6 +339,11 @@ pub async fn spawn_with<B: Backend>(
         counters: counters.clone(),
         opening_keys: opts.opening_keys,
     });
+    let issuing = shared.backend.clone();
+    let issuer: Issuer = Arc::new(move |req| {
+        let backend = issuing.clone();
+        Box::pin(async move { issue_code(&*backend, req).await })
+    });
     let slots = Arc::new(tokio::sync::Semaphore::new(opts.max_connections.max(1)));
     let router = router(shared, opts.fault_injection)
         .merge(extra)
@@ -377,6 +394,7 @@ pub async fn spawn_with<B: Backend>(
         addr,
         base_url,
         inspect,
+        issuer,
         counters,
         faults,
         reject_services,
@@ -529,6 +547,14 @@ fn router<B: Backend>(shared: Arc<Shared<B>>, fault_injection: bool) -> Router {
             &format!("{API_PREFIX}/residents/documents"),
             post(resident_documents),
         )
+        .route(
+            &format!("{API_PREFIX}{RESIDENT_APPLICATIONS_PATH}"),
+            post(resident_applications::<B>),
+        )
+        .route(
+            &format!("{API_PREFIX}{IDENTITY_VERIFY_PATH}"),
+            post(verify_identity_code::<B>),
+        )
         .route(&format!("{API_PREFIX}/documents/{{id}}"), get(get_document))
         .route(&format!("{API_PREFIX}/commands"), get(get_commands::<B>))
         .route(&format!("{API_PREFIX}/config"), get(get_config::<B>))
@@ -561,6 +587,7 @@ fn router<B: Backend>(shared: Arc<Shared<B>>, fault_injection: bool) -> Router {
     let admin = admin
         .route("/admin/stats", get(admin_stats::<B>))
         .route("/admin/progress", post(admin_progress::<B>))
+        .route("/admin/identity-codes", post(admin_identity_code::<B>))
         .route(
             "/admin/content-package",
             axum::routing::put(admin_publish_content::<B>),
@@ -1215,6 +1242,12 @@ async fn get_progress<B: Backend>(
         }
         Err(e) => return backend_failed("progress look-up", e),
     };
+    Json(progress_of(receipt_no, stored)).into_response()
+}
+
+/// An application's progress as the kiosk shows it: submitted at the
+/// terminal, received here, then each step clerks added.
+fn progress_of(receipt_no: String, stored: StoredApplication) -> Progress {
     let app = stored.body;
     let received_at = stored.received_at;
     let text = |k: &str| {
@@ -1246,15 +1279,179 @@ async fn get_progress<B: Backend>(
             }),
     );
     let last = steps.last().cloned().expect("two steps at least");
-    Json(Progress {
+    Progress {
         receipt_no,
         service_code: text("service_code"),
         service_name: text("service_name"),
         status: last.status,
         updated_at: last.at,
         steps,
+    }
+}
+
+/// Most applications listed for one resident.
+const RESIDENT_APPLICATIONS_MAX: usize = 50;
+
+/// Every application of one resident, at any terminal, newest first. The ID
+/// number comes in the body (never in a URL) and must pass its check.
+async fn resident_applications<B: Backend>(
+    State(s): State<Arc<Shared<B>>>,
+    Extension(Terminal(_)): Extension<Terminal>,
+    body: Bytes,
+) -> Response {
+    let Ok(q) = serde_json::from_slice::<ResidentQuery>(&body) else {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "expected {\"id_number\": …}",
+        );
+    };
+    let id_number = q.id_number.trim().to_uppercase();
+    if bianmin_core::id_number::validate(&id_number).is_err() {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "id_number fails its GB 11643 check",
+        );
+    }
+    match s
+        .backend
+        .applications_of(&id_number, RESIDENT_APPLICATIONS_MAX)
+        .await
+    {
+        Ok(found) => Json(ResidentApplications {
+            applications: found
+                .into_iter()
+                .map(|(receipt_no, stored)| progress_of(receipt_no, stored))
+                .collect(),
+        })
+        .into_response(),
+        Err(e) => backend_failed("resident's applications", e),
+    }
+}
+
+/// Spend a personal code and say whom it stands for: 404 `unknown_code`
+/// (never issued, another scheme's), 410 `code_expired`, 409 `code_used`.
+async fn verify_identity_code<B: Backend>(
+    State(s): State<Arc<Shared<B>>>,
+    Extension(Terminal(terminal)): Extension<Terminal>,
+    body: Bytes,
+) -> Response {
+    use identity::CodeRedemption;
+    let Ok(q) = serde_json::from_slice::<CodeVerification>(&body) else {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "expected {\"scheme\": \"ymtb\"|\"eid\"|\"essc\", \"token\": …}",
+        );
+    };
+    let code = format!("{}{}", identity::prefix_of(q.scheme), q.token);
+    if !matches!(
+        bianmin_core::personal_code::parse(&code),
+        bianmin_core::personal_code::Parsed::Code { .. }
+    ) {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "the token is not 8 to 256 characters of A-Z a-z 0-9 . _ ~ + / = -",
+        );
+    }
+    let now = now_secs();
+    let verdict = match s
+        .backend
+        .redeem_identity_code(
+            &identity::token_key(&q.token),
+            q.scheme.as_str(),
+            &terminal,
+            now,
+        )
+        .await
+    {
+        Ok(v) => v,
+        Err(e) => return backend_failed("code verification", e),
+    };
+    let person = match verdict {
+        CodeRedemption::Unknown => {
+            return api_error(
+                StatusCode::NOT_FOUND,
+                "unknown_code",
+                "no such code was issued",
+            )
+        }
+        CodeRedemption::Expired => {
+            return api_error(StatusCode::GONE, "code_expired", "the code has expired")
+        }
+        CodeRedemption::Used => {
+            return api_error(
+                StatusCode::CONFLICT,
+                "code_used",
+                "the code was used before",
+            )
+        }
+        CodeRedemption::Valid { person, expires_at } => (person, expires_at),
+    };
+    let (index, expires_at) = person;
+    let Some(who) = identity::demo_people().get(index as usize).cloned() else {
+        tracing::error!(index, "an issued code names no known person");
+        return api_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the code's person is unknown",
+        );
+    };
+    tracing::info!(scheme = q.scheme.as_str(), %terminal, "personal code verified");
+    Json(VerifiedIdentity {
+        scheme: q.scheme,
+        name: who.name.to_string(),
+        id_number: who.id_number.clone(),
+        address: who.address.to_string(),
+        verified: identity::verified_attributes(q.scheme),
+        code_expires_at: rfc3339_secs(expires_at),
     })
     .into_response()
+}
+
+/// Issue a demo personal code (tests, `bianmin demo`).
+async fn issue_code<B: Backend>(
+    backend: &B,
+    req: identity::IssueCodeRequest,
+) -> Result<identity::IssuedCode, Response> {
+    let people = identity::demo_people();
+    let Some(who) = usize::try_from(req.person).ok().and_then(|i| people.get(i)) else {
+        return Err(api_error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("person must be 0 to {}", people.len() - 1),
+        ));
+    };
+    // A negative validity makes an expired code: how tests show one.
+    let ttl = req.ttl_secs.min(identity::MAX_TTL_SECS);
+    let token = identity::new_token();
+    let expires_at = now_secs() + ttl;
+    backend
+        .issue_identity_code(
+            &identity::token_key(&token),
+            req.scheme.as_str(),
+            req.person,
+            expires_at,
+        )
+        .await
+        .map_err(|e| backend_failed("issuing a code", e))?;
+    Ok(identity::IssuedCode {
+        code: format!("{}{token}", identity::prefix_of(req.scheme)),
+        expires_at: rfc3339_secs(expires_at),
+        masked_name: bianmin_core::id_number::mask_name(who.name),
+    })
+}
+
+async fn admin_identity_code<B: Backend>(
+    State(s): State<Arc<Shared<B>>>,
+    Json(req): Json<identity::IssueCodeRequest>,
+) -> Response {
+    match issue_code(&*s.backend, req).await {
+        Ok(issued) => Json(issued).into_response(),
+        Err(refused) => refused,
+    }
 }
 
 fn demo_doc_id(id_number: &str, kind: &str) -> String {
@@ -1431,6 +1628,21 @@ impl ServerHandle {
         self.inspect.record(kind, Some(terminal_id), id)
     }
 
+    /// Issue a demo personal code for one of [`identity::demo_people`] (as
+    /// `POST /admin/identity-codes`).
+    pub async fn issue_identity_code(
+        &self,
+        req: identity::IssueCodeRequest,
+    ) -> Result<identity::IssuedCode, String> {
+        self.code_issuer().issue(req).await
+    }
+
+    /// What issues demo personal codes on this server's storage, to keep
+    /// beside the handle (`bianmin demo`'s scan button).
+    pub fn code_issuer(&self) -> CodeIssuer {
+        CodeIssuer(self.issuer.clone())
+    }
+
     /// Publish a signed content package (its ETag changes with its bytes).
     pub fn set_content_package(&self, body: Vec<u8>) {
         self.inspect
@@ -1460,6 +1672,21 @@ impl ServerHandle {
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+    }
+}
+
+/// Issues demo personal codes (cheap to clone; see [`ServerHandle::code_issuer`]).
+#[derive(Clone)]
+pub struct CodeIssuer(Issuer);
+
+impl CodeIssuer {
+    pub async fn issue(
+        &self,
+        req: identity::IssueCodeRequest,
+    ) -> Result<identity::IssuedCode, String> {
+        (self.0)(req)
+            .await
+            .map_err(|refused| format!("HTTP {}", refused.status()))
     }
 }
 

@@ -31,6 +31,10 @@ CREATE TABLE IF NOT EXISTS progress (
 );
 CREATE INDEX IF NOT EXISTS progress_receipt ON progress (receipt_no);
 CREATE INDEX IF NOT EXISTS records_id ON records (kind, id);
+CREATE TABLE IF NOT EXISTS identity_codes (
+    token_key TEXT PRIMARY KEY, scheme TEXT NOT NULL, person INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL, used_at INTEGER, used_by TEXT
+);
 ";
 
 const NONCE_SCHEMA: &str = "
@@ -214,17 +218,80 @@ impl SqliteBackend {
         let Some((body, received_at)) = row else {
             return Ok(None);
         };
-        let mut stmt = db.prepare(
-            "SELECT at, status, note FROM progress WHERE receipt_no = ?1 ORDER BY rowid",
-        )?;
-        let steps = stmt
-            .query_map([receipt_no], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(Some(StoredApplication {
             body: serde_json::from_str(&body).unwrap_or_default(),
             received_at,
-            steps,
+            steps: steps_of(&db, receipt_no)?,
         }))
+    }
+
+    fn load_applications_of(
+        &self,
+        id_number: &str,
+        limit: usize,
+    ) -> rusqlite::Result<Vec<(String, StoredApplication)>> {
+        let db = self.db.lock().unwrap();
+        let mut stmt = db.prepare_cached(
+            "SELECT id, body, received_at FROM records
+             WHERE kind = 'application' AND json_extract(body, '$.applicant.id_number') = ?1
+             ORDER BY received_at DESC, id DESC LIMIT ?2",
+        )?;
+        let rows = stmt
+            .query_map(params![id_number, limit as i64], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(|(id, body, received_at)| {
+                let steps = steps_of(&db, &id)?;
+                Ok((
+                    id,
+                    StoredApplication {
+                        body: serde_json::from_str(&body).unwrap_or_default(),
+                        received_at,
+                        steps,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    fn redeem(
+        &self,
+        token_key: &str,
+        scheme: &str,
+        terminal: &str,
+        now: i64,
+    ) -> rusqlite::Result<crate::identity::CodeRedemption> {
+        use crate::identity::CodeRedemption;
+        let mut db = self.db.lock().unwrap();
+        let tx = db.transaction()?;
+        let row: Option<(i64, i64, Option<i64>)> = tx
+            .query_row(
+                "SELECT person, expires_at, used_at FROM identity_codes
+                 WHERE token_key = ?1 AND scheme = ?2",
+                params![token_key, scheme],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let verdict = match row {
+            None => CodeRedemption::Unknown,
+            Some((_, _, Some(_))) => CodeRedemption::Used,
+            Some((_, expires_at, None)) if expires_at <= now => CodeRedemption::Expired,
+            Some((person, expires_at, None)) => {
+                tx.execute(
+                    "UPDATE identity_codes SET used_at = ?2, used_by = ?3 WHERE token_key = ?1",
+                    params![token_key, now, terminal],
+                )?;
+                CodeRedemption::Valid { person, expires_at }
+            }
+        };
+        tx.commit()?;
+        Ok(verdict)
     }
 
     fn count_all(&self) -> Counts {
@@ -246,7 +313,54 @@ impl SqliteBackend {
     }
 }
 
+/// The processing steps of one application, oldest first.
+fn steps_of(db: &Connection, receipt_no: &str) -> rusqlite::Result<Vec<(i64, String, String)>> {
+    let mut stmt = db.prepare_cached(
+        "SELECT at, status, note FROM progress WHERE receipt_no = ?1 ORDER BY rowid",
+    )?;
+    let steps = stmt
+        .query_map([receipt_no], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(steps)
+}
+
 impl Backend for SqliteBackend {
+    async fn applications_of(
+        &self,
+        id_number: &str,
+        limit: usize,
+    ) -> BackendResult<Vec<(String, StoredApplication)>> {
+        self.load_applications_of(id_number, limit)
+            .map_err(internal)
+    }
+
+    async fn issue_identity_code(
+        &self,
+        token_key: &str,
+        scheme: &str,
+        person: i64,
+        expires_at: i64,
+    ) -> BackendResult<()> {
+        let db = self.db.lock().unwrap();
+        db.execute(
+            "INSERT INTO identity_codes (token_key, scheme, person, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            params![token_key, scheme, person, expires_at],
+        )
+        .map(|_| ())
+        .map_err(internal)
+    }
+
+    async fn redeem_identity_code(
+        &self,
+        token_key: &str,
+        scheme: &str,
+        terminal: &str,
+        now: i64,
+    ) -> BackendResult<crate::identity::CodeRedemption> {
+        self.redeem(token_key, scheme, terminal, now)
+            .map_err(internal)
+    }
+
     async fn remember_nonce(
         &self,
         terminal: &str,

@@ -27,6 +27,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
     (2, "console", include_str!("../migrations/0002_console.sql")),
     (3, "fleet", include_str!("../migrations/0003_fleet.sql")),
     (4, "updates", include_str!("../migrations/0004_updates.sql")),
+    (
+        5,
+        "identity",
+        include_str!("../migrations/0005_identity.sql"),
+    ),
 ];
 
 /// A pool over `conninfo` (libpq key=value or a `postgresql://` URL).
@@ -530,8 +535,8 @@ impl Backend for PgBackend {
         let tx = client.transaction().await.map_err(pg_error)?;
         let insert = tx
             .prepare(
-                "INSERT INTO records (kind, terminal_id, id, service_code, received_at, sealed, key_id, facts)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                "INSERT INTO records (kind, terminal_id, id, service_code, received_at, sealed, key_id, facts, resident_key)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                  ON CONFLICT (kind, terminal_id, id) DO NOTHING",
             )
             .await
@@ -550,6 +555,13 @@ impl Backend for PgBackend {
                 r.body.to_string().as_bytes(),
             );
             let facts = facts_of(kind, &r.body);
+            // Applications can be found by their applicant's ID number
+            // (progress across stations) through a keyed hash only.
+            let resident_key = (kind == RecordKind::Application)
+                .then(|| r.body.pointer("/applicant/id_number"))
+                .flatten()
+                .and_then(|v| v.as_str())
+                .map(|id| self.key.resident_key(id));
             let n = tx
                 .execute(
                     &insert,
@@ -562,6 +574,7 @@ impl Backend for PgBackend {
                         &sealed,
                         &self.key.id(),
                         &facts,
+                        &resident_key,
                     ],
                 )
                 .await
@@ -617,6 +630,112 @@ impl Backend for PgBackend {
             received_at: row.get(2),
             steps,
         }))
+    }
+
+    async fn applications_of(
+        &self,
+        id_number: &str,
+        limit: usize,
+    ) -> BackendResult<Vec<(String, StoredApplication)>> {
+        let client = self.pool.get().await.map_err(pool_error)?;
+        let rows = client
+            .query(
+                "SELECT terminal_id, id, sealed, received_at FROM records
+                 WHERE kind = 'application' AND resident_key = $1
+                 ORDER BY received_at DESC, id DESC LIMIT $2",
+                &[&self.key.resident_key(id_number), &(limit as i64)],
+            )
+            .await
+            .map_err(pg_error)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let terminal: String = row.get(0);
+            let receipt_no: String = row.get(1);
+            let sealed: Vec<u8> = row.get(2);
+            let Some(body) = self.open_record("application", &terminal, &receipt_no, &sealed)
+            else {
+                tracing::error!(%receipt_no, "an application does not open; left out of the resident's list");
+                continue;
+            };
+            let steps = client
+                .query(
+                    "SELECT at, status, note FROM progress WHERE receipt_no = $1 ORDER BY seq",
+                    &[&receipt_no],
+                )
+                .await
+                .map_err(pg_error)?
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2)))
+                .collect();
+            out.push((
+                receipt_no,
+                StoredApplication {
+                    body,
+                    received_at: row.get(3),
+                    steps,
+                },
+            ));
+        }
+        Ok(out)
+    }
+
+    async fn issue_identity_code(
+        &self,
+        token_key: &str,
+        scheme: &str,
+        person: i64,
+        expires_at: i64,
+    ) -> BackendResult<()> {
+        let client = self.pool.get().await.map_err(pool_error)?;
+        client
+            .execute(
+                "INSERT INTO identity_codes (token_key, scheme, person, expires_at)
+                 VALUES ($1, $2, $3, $4)",
+                &[&token_key, &scheme, &person, &expires_at],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(())
+    }
+
+    async fn redeem_identity_code(
+        &self,
+        token_key: &str,
+        scheme: &str,
+        terminal: &str,
+        now: i64,
+    ) -> BackendResult<bianmin_platform_server::identity::CodeRedemption> {
+        use bianmin_platform_server::identity::CodeRedemption;
+        let client = self.pool.get().await.map_err(pool_error)?;
+        // Spent in one statement: of two instances asked at once, one
+        // spends it and the other finds it used.
+        let spent = client
+            .query_opt(
+                "UPDATE identity_codes SET used_at = $3, used_by = $4
+                 WHERE token_key = $1 AND scheme = $2 AND used_at IS NULL AND expires_at > $3
+                 RETURNING person, expires_at",
+                &[&token_key, &scheme, &now, &terminal],
+            )
+            .await
+            .map_err(pg_error)?;
+        if let Some(row) = spent {
+            return Ok(CodeRedemption::Valid {
+                person: row.get(0),
+                expires_at: row.get(1),
+            });
+        }
+        let row = client
+            .query_opt(
+                "SELECT used_at IS NOT NULL FROM identity_codes WHERE token_key = $1 AND scheme = $2",
+                &[&token_key, &scheme],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(match row {
+            None => CodeRedemption::Unknown,
+            Some(r) if r.get::<_, bool>(0) => CodeRedemption::Used,
+            Some(_) => CodeRedemption::Expired,
+        })
     }
 
     async fn add_progress(

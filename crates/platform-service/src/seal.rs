@@ -25,7 +25,14 @@ pub struct DataKey {
     id: String,
     cipher: Cipher,
     rng: SystemRandom,
+    /// Keys the residents' look-up hashes (HMAC-SHA256, or HMAC-SM3 beside
+    /// SM4): derived from the data key, so the rows can be found by ID
+    /// number without the number lying in the database.
+    lookup: Zeroizing<[u8; 32]>,
 }
+
+/// What the look-up key is derived with (a label, not a secret).
+const LOOKUP_LABEL: &[u8] = b"bianmin-platform resident lookup v1";
 
 /// Bytes from hex digits, `len` of them.
 fn key_bytes(text: &str, len: usize) -> anyhow::Result<Zeroizing<Vec<u8>>> {
@@ -65,6 +72,9 @@ impl DataKey {
                 id: key_id("sm4gcm", &bytes),
                 cipher: Cipher::Sm4(Box::new(cipher)),
                 rng: SystemRandom::new(),
+                lookup: Zeroizing::new(
+                    bianmin_platform::seal::Suite::Gm.hmac(&bytes, LOOKUP_LABEL),
+                ),
             });
         }
         let bytes = key_bytes(text, 32).context(
@@ -92,7 +102,22 @@ impl DataKey {
             id: key_id("aes256gcm", bytes),
             cipher: Cipher::Aes(Box::new(key)),
             rng: SystemRandom::new(),
+            lookup: Zeroizing::new(bianmin_platform::seal::Suite::Intl.hmac(bytes, LOOKUP_LABEL)),
         })
+    }
+
+    /// The look-up hash of a resident's ID number (upper-cased, trimmed):
+    /// equal numbers give equal hashes under one key, and nothing else
+    /// about the number can be read from it.
+    pub fn resident_key(&self, id_number: &str) -> Vec<u8> {
+        let suite = match self.cipher {
+            Cipher::Aes(_) => bianmin_platform::seal::Suite::Intl,
+            Cipher::Sm4(_) => bianmin_platform::seal::Suite::Gm,
+        };
+        let normalised = id_number.trim().to_uppercase();
+        suite
+            .hmac(self.lookup.as_ref(), normalised.as_bytes())
+            .to_vec()
     }
 
     /// Names the key (not secret): stored with each sealed value.

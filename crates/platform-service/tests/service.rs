@@ -285,3 +285,144 @@ async fn sql_looking_text_is_stored_as_text() {
     );
     assert_eq!(svc.handle.stats().applications, 1);
 }
+
+/// 一码通办 and progress across stations, on both platforms: a personal code
+/// verifies once (then `used`), an expired, unknown or other-scheme code is
+/// refused with its reason; a resident's applications from two terminals
+/// come back together, newest first, to a third.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codes_and_progress_across_terminals_on_the_reference_server() {
+    let server = bianmin_platform_server::spawn(ServerOptions {
+        shared_secret: Some(SECRET.into()),
+        ..ServerOptions::default()
+    })
+    .await
+    .unwrap();
+    codes_and_progress_across_terminals(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codes_and_progress_across_terminals_on_the_platform_service() {
+    let svc = postgres_service(ServerOptions::default()).await;
+    codes_and_progress_across_terminals(&svc.handle).await;
+}
+
+async fn codes_and_progress_across_terminals(server: &ServerHandle) {
+    use bianmin_core::personal_code::{parse, Parsed, Scheme};
+    use bianmin_platform::client::{CodeCheckError, CodeRefusal, PlatformClient};
+    use bianmin_platform_server::identity::{demo_people, IssueCodeRequest};
+    bianmin_platform::client::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let mut third = config(dir.path(), server.base_url());
+    third.station.terminal_id = bianmin_config::TerminalId("T0003".into());
+    let client = PlatformClient::from_config(&third).unwrap();
+
+    let issue = |person: i64, scheme: Scheme, ttl_secs: i64| {
+        server.issue_identity_code(IssueCodeRequest {
+            person,
+            scheme,
+            ttl_secs,
+        })
+    };
+    let token_of = |code: &str| match parse(code) {
+        Parsed::Code { scheme, token } => (scheme, token.to_string()),
+        other => panic!("an issued code that does not parse: {other:?}"),
+    };
+    let refused = |r: Result<_, CodeCheckError>| match r {
+        Err(CodeCheckError::Refused(why)) => why,
+        Err(other) => panic!("not a refusal: {other}"),
+        Ok(_) => panic!("verified"),
+    };
+
+    // Verified once, with whom it stands for and what the issuer checked.
+    let issued = issue(1, Scheme::Eid, 300).await.unwrap();
+    assert!(issued.code.starts_with("EID:"), "{:?}", issued);
+    let (scheme, token) = token_of(&issued.code);
+    let who = client.verify_identity_code(scheme, &token).await.unwrap();
+    assert_eq!(who.name, demo_people()[1].name);
+    assert_eq!(who.id_number, demo_people()[1].id_number);
+    assert!(who.verified.contains(&"face".to_string()), "{:?}", who);
+    // …then spent.
+    assert_eq!(
+        refused(client.verify_identity_code(scheme, &token).await),
+        CodeRefusal::Used
+    );
+    // Expired, under another scheme, never issued.
+    let old = issue(0, Scheme::Ymtb, -5).await.unwrap();
+    let (scheme, token) = token_of(&old.code);
+    assert_eq!(
+        refused(client.verify_identity_code(scheme, &token).await),
+        CodeRefusal::Expired
+    );
+    let essc = issue(0, Scheme::Essc, 300).await.unwrap();
+    let (_, token) = token_of(&essc.code);
+    assert_eq!(
+        refused(client.verify_identity_code(Scheme::Ymtb, &token).await),
+        CodeRefusal::Unknown
+    );
+    assert_eq!(
+        refused(
+            client
+                .verify_identity_code(Scheme::Ymtb, "NeverIssuedToken123")
+                .await
+        ),
+        CodeRefusal::Unknown
+    );
+    assert_eq!(
+        refused(client.verify_identity_code(Scheme::Ymtb, "bad token").await),
+        CodeRefusal::Malformed
+    );
+    assert!(issue(9, Scheme::Ymtb, 300).await.is_err(), "no such person");
+
+    // Three applications from T0001, two from T0002, all of one resident.
+    let first = tempfile::tempdir().unwrap();
+    let (_a, mut receipts) = drain(
+        first.path(),
+        server.base_url(),
+        3,
+        Duration::from_secs(30),
+        |_| {},
+    )
+    .await;
+    let second = tempfile::tempdir().unwrap();
+    let second_config = {
+        let mut c = config(second.path(), server.base_url());
+        c.station.terminal_id = bianmin_config::TerminalId("T0002".into());
+        c
+    };
+    let store = Store::open(&second_config).unwrap();
+    for i in 0..2 {
+        receipts.push(store.enqueue_application(app(i)).unwrap().receipt_no);
+        // Received after the first terminal's: newest first below.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let (handle, _rx) = sync::spawn(&second_config, store.clone()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while store.stats().unwrap().pending > 0 {
+            assert!(Instant::now() < deadline, "T0002 did not drain");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        handle.shutdown().await;
+    }
+    let listed = client.resident_applications(ID_NUMBER).await.unwrap();
+    let listed: Vec<String> = listed
+        .applications
+        .iter()
+        .map(|p| p.receipt_no.clone())
+        .collect();
+    assert_eq!(listed.len(), 5, "{listed:?}");
+    for r in &receipts {
+        assert!(listed.contains(r), "{r} missing from {listed:?}");
+    }
+    assert_eq!(listed[0], receipts[4], "newest first: {listed:?}");
+    assert_eq!(listed[1], receipts[3], "newest first: {listed:?}");
+    // Another resident has none; a number failing its check is refused.
+    let other = client
+        .resident_applications(&demo_people()[0].id_number)
+        .await
+        .unwrap();
+    assert!(other.applications.is_empty());
+    assert!(client
+        .resident_applications("110105194912310021")
+        .await
+        .is_err());
+}

@@ -23,6 +23,38 @@ pub struct Applicant {
     pub phone: String,
     #[serde(default)]
     pub address: String,
+    /// How the terminal knew who applies: the card on its reader, or a
+    /// personal code this platform verified (`POST /identity/verify`).
+    #[serde(default)]
+    pub identified_by: IdentifiedBy,
+}
+
+/// How an applicant was identified at the terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentifiedBy {
+    /// The ID card on the reader.
+    #[default]
+    IdCard,
+    /// The province's 一码通 code.
+    Ymtb,
+    /// 电子身份证 (CTID).
+    Eid,
+    /// 电子社保卡.
+    Essc,
+}
+
+impl From<bianmin_core::form::IdentitySource> for IdentifiedBy {
+    fn from(source: bianmin_core::form::IdentitySource) -> IdentifiedBy {
+        use bianmin_core::form::IdentitySource;
+        use bianmin_core::personal_code::Scheme;
+        match source {
+            IdentitySource::IdCard => IdentifiedBy::IdCard,
+            IdentitySource::Code(Scheme::Ymtb) => IdentifiedBy::Ymtb,
+            IdentitySource::Code(Scheme::Eid) => IdentifiedBy::Eid,
+            IdentitySource::Code(Scheme::Essc) => IdentifiedBy::Essc,
+        }
+    }
 }
 
 impl std::fmt::Debug for Applicant {
@@ -565,6 +597,60 @@ pub struct Progress {
     pub status: String,
     pub updated_at: String,
     pub steps: Vec<ProgressStep>,
+}
+
+/// `POST /identity/verify`: a personal code a resident showed the terminal.
+pub const IDENTITY_VERIFY_PATH: &str = "/identity/verify";
+
+/// Body of `POST /identity/verify`: the code's scheme and its token (the
+/// text after the prefix). The token is a one-time secret.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeVerification {
+    pub scheme: bianmin_core::personal_code::Scheme,
+    pub token: String,
+}
+
+impl std::fmt::Debug for CodeVerification {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CodeVerification({:?}, ***)", self.scheme)
+    }
+}
+
+/// The answer of `POST /identity/verify`: who the code stands for, as the
+/// issuer vouched. The code is spent by this answer (one-time use).
+/// Personal data: never logged.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifiedIdentity {
+    pub scheme: bianmin_core::personal_code::Scheme,
+    pub name: String,
+    pub id_number: String,
+    /// Household address, when the issuer gives it.
+    #[serde(default)]
+    pub address: String,
+    /// What the issuer checked: `name`, `id_number`, and `face` when the
+    /// code was issued after a live face check on the resident's phone.
+    pub verified: Vec<String>,
+    /// When the code stopped (or stops) being valid, RFC 3339.
+    pub code_expires_at: String,
+}
+
+impl std::fmt::Debug for VerifiedIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "VerifiedIdentity({:?}, verified {:?}, ***)",
+            self.scheme, self.verified
+        )
+    }
+}
+
+/// `POST /residents/applications`: every application of one resident, at
+/// any terminal, newest first (the ID number in a [`ResidentQuery`] body).
+pub const RESIDENT_APPLICATIONS_PATH: &str = "/residents/applications";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResidentApplications {
+    pub applications: Vec<Progress>,
 }
 
 /// `POST /residents/documents` request: the ID number travels in the body so

@@ -72,6 +72,28 @@ impl PlatformError {
     }
 }
 
+/// Why the platform would not vouch for a personal code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeRefusal {
+    /// Never issued: a forgery, or a code of another province.
+    Unknown,
+    Expired,
+    /// Spent before (shown twice).
+    Used,
+    /// Not a well-formed code.
+    Malformed,
+}
+
+/// A personal code that was not verified.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CodeCheckError {
+    #[error("平台拒绝了这个码 (code refused: {0:?})")]
+    Refused(CodeRefusal),
+    /// The platform could not be asked (offline, away, misconfigured).
+    #[error("{0}")]
+    Unreachable(PlatformError),
+}
+
 /// Result of a conditional catalogue pull.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CatalogueFetch {
@@ -537,6 +559,72 @@ impl PlatformClient {
             .await?;
         let bytes = read_capped(resp, MAX_RESPONSE_BODY).await?;
         serde_json::from_slice(&bytes).map_err(|e| PlatformError::Protocol(e.to_string()))
+    }
+
+    /// Every application of the resident with `id_number`, at any terminal,
+    /// newest first (`POST /residents/applications`; the number in the body).
+    pub async fn resident_applications(
+        &self,
+        id_number: &str,
+    ) -> Result<ResidentApplications, PlatformError> {
+        let body = Zeroizing::new(
+            serde_json::to_vec(&ResidentQuery {
+                id_number: id_number.to_string(),
+            })
+            .expect("serialisable"),
+        );
+        let resp = self
+            .send(
+                Method::POST,
+                RESIDENT_APPLICATIONS_PATH,
+                body.to_vec(),
+                HeaderMap::new(),
+            )
+            .await?;
+        let bytes = read_capped(resp, MAX_RESPONSE_BODY).await?;
+        serde_json::from_slice(&bytes).map_err(|e| PlatformError::Protocol(e.to_string()))
+    }
+
+    /// Spend a personal code (一码通办) at the platform: whom it stands for.
+    /// A refusal says why: [`CodeRefusal`].
+    pub async fn verify_identity_code(
+        &self,
+        scheme: bianmin_core::personal_code::Scheme,
+        token: &str,
+    ) -> Result<VerifiedIdentity, CodeCheckError> {
+        let body = Zeroizing::new(
+            serde_json::to_vec(&CodeVerification {
+                scheme,
+                token: token.to_string(),
+            })
+            .expect("serialisable"),
+        );
+        let resp = self
+            .send(
+                Method::POST,
+                IDENTITY_VERIFY_PATH,
+                body.to_vec(),
+                HeaderMap::new(),
+            )
+            .await
+            .map_err(|e| match e {
+                PlatformError::NotFound => CodeCheckError::Refused(CodeRefusal::Unknown),
+                PlatformError::Refused { status: 409, .. } => {
+                    CodeCheckError::Refused(CodeRefusal::Used)
+                }
+                PlatformError::Refused { status: 410, .. } => {
+                    CodeCheckError::Refused(CodeRefusal::Expired)
+                }
+                PlatformError::Refused { status: 400, .. } => {
+                    CodeCheckError::Refused(CodeRefusal::Malformed)
+                }
+                other => CodeCheckError::Unreachable(other),
+            })?;
+        let bytes = read_capped(resp, MAX_RESPONSE_BODY)
+            .await
+            .map_err(CodeCheckError::Unreachable)?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| CodeCheckError::Unreachable(PlatformError::Protocol(e.to_string())))
     }
 
     /// A signed GET whose answer is JSON of type `T`.

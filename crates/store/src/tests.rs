@@ -24,6 +24,7 @@ fn app() -> NewApplication {
             id_number: "11010119900307803X".into(),
             phone: "13800000000".into(),
             address: "北京市东城区演示路1号".into(),
+            ..Default::default()
         },
         form: serde_json::json!({"reason": "新办"}),
         ..Default::default()

@@ -61,6 +61,7 @@ fn application(r: &Resident) -> NewApplication {
             id_number: r.id_number.clone(),
             phone: r.phone.clone(),
             address: r.address.clone(),
+            ..Default::default()
         },
         form: serde_json::json!({"contact_phone": r.phone, "home": r.address, "holder": r.name}),
         materials: Vec::new(),

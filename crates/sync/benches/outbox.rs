@@ -45,6 +45,7 @@ fn app(i: usize) -> NewApplication {
             id_number: "11010519491231002X".into(),
             phone: "13912345678".into(),
             address: "演示省演示市演示路88号".into(),
+            ..Default::default()
         },
         form: serde_json::json!({"i": i, "reason": "首次申领", "household": "演示村三组"}),
         materials: vec![

@@ -157,6 +157,7 @@ pub fn app(i: usize) -> NewApplication {
             id_number: ID_NUMBER.into(),
             phone: "13912345678".into(),
             address: "演示省演示市演示路88号".into(),
+            ..Default::default()
         },
         form: serde_json::json!({"i": i, "reason": "首次申领"}),
         materials: vec![

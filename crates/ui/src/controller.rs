@@ -69,6 +69,23 @@ pub trait KioskHooks {
     /// with it as with a scanned one (what became of it comes back as
     /// `UiEvent::Enrollment`).
     fn enroll_typed(&self, _code: &str) {}
+    /// The platform vouched for a scanned personal code: hold this identity
+    /// for the session as a card's would be held (wiped at its end).
+    // Boxed as the slot holds it: moved in whole, never copied (a copy of
+    // personal data on the stack would outlive the session's wipe).
+    #[allow(clippy::boxed_local)]
+    fn hold_identity(&self, _identity: Box<Identity>) {}
+    /// Demo mode: the platform issues a personal code for a fictional
+    /// resident and the simulated scanner scans it. `false` where there is
+    /// nothing to do it with (a real kiosk).
+    fn demo_scan_code(&self) -> bool {
+        false
+    }
+    /// Whether [`KioskHooks::demo_scan_code`] can do anything: its button
+    /// shows only then.
+    fn demo_scanner(&self) -> bool {
+        false
+    }
 }
 
 /// The page of a kiosk with no identity.
@@ -222,7 +239,9 @@ impl KioskController {
     }
 
     pub fn set_hooks(&self, hooks: Rc<dyn KioskHooks>) {
+        let demo_scanner = hooks.demo_scanner();
         self.state.borrow_mut().hooks = hooks;
+        self.kiosk(|k| k.set_demo_scanner(demo_scanner));
     }
 
     /// Where spoken prompts go; silent until set.
@@ -325,7 +344,7 @@ impl KioskController {
             UiEvent::CardPresent { .. }
                 | UiEvent::CardFailed(_)
                 | UiEvent::ReceiptScanned(_)
-                | UiEvent::ServiceCodeScanned
+                | UiEvent::ServiceCodeScanned(_)
                 | UiEvent::UnknownCode
         );
         if starts_something && !self.serving() {
@@ -361,28 +380,7 @@ impl KioskController {
             UiEvent::CardPresent {
                 masked_name,
                 masked_id,
-            } => {
-                self.set_resident(&format!("{masked_name} {masked_id}"));
-                if self.journey.resume_pending_apply(self) {
-                    return;
-                }
-                match self.kiosk(|k| k.get_screen()) {
-                    Screen::Identify => self.open_catalogue(),
-                    Screen::Progress => {
-                        self.journey.open_progress(self);
-                        return;
-                    }
-                    _ => {}
-                }
-                self.show_notice(&self.tr(
-                    &format!(
-                        "已确认身份：{masked_name}。请选择要办理的事项，办完取走身份证即退出。"
-                    ),
-                    &format!(
-                        "Identified: {masked_name}. Choose a service; lift the card to finish."
-                    ),
-                ));
-            }
+            } => self.identified(&masked_name, &masked_id, None),
             UiEvent::CardRemoved => {
                 if !self.state.borrow().resident_masked.is_empty() {
                     self.end_session(EndReason::CardRemoved);
@@ -396,12 +394,23 @@ impl KioskController {
                 self.activity();
                 self.journey.progress_for_receipt(self, receipt_no);
             }
-            UiEvent::ServiceCodeScanned => {
+            UiEvent::ServiceCodeScanned(code) => {
                 self.activity();
+                if !self.state.borrow().resident_masked.is_empty() {
+                    // One resident per session: someone else's code is not
+                    // taken over the identity already in use.
+                    self.show_notice(&self.tr(
+                        "已确认过身份。如要用另一个人的码，请先按“首页”结束本次办理。",
+                        "You are already identified. To use another person's code, press Home to finish first.",
+                    ));
+                    return;
+                }
+                let scheme = code.scheme;
                 self.show_notice(&self.tr(
-                    "已识别服务码。本终端暂不能在线核验服务码，请刷身份证完成身份确认。",
-                    "Service code recognised. It cannot be verified here yet; please use your ID card.",
+                    &format!("正在核验{}，请稍候……", scheme.label_zh()),
+                    &format!("Checking your {}, please wait…", scheme.label_en()),
                 ));
+                self.desk(DeskRequest::VerifyCode(code));
             }
             UiEvent::UnknownCode => {
                 self.activity();
@@ -425,6 +434,10 @@ impl KioskController {
                         answer = event.kind(),
                         "desk answer for an ended session dropped"
                     );
+                    return;
+                }
+                if let DeskEvent::CodeChecked(checked) = event {
+                    self.code_checked(checked);
                     return;
                 }
                 let submitted = match &event {
@@ -457,6 +470,82 @@ impl KioskController {
                     "device status"
                 );
             }
+        }
+    }
+
+    /// The resident is known — by the card on the reader, or by a personal
+    /// code the platform vouched for (`code`: its scheme) — and the journey
+    /// goes on as it would with either.
+    fn identified(
+        &self,
+        masked_name: &str,
+        masked_id: &str,
+        code: Option<bianmin_core::personal_code::Scheme>,
+    ) {
+        self.set_resident(&format!("{masked_name} {masked_id}"));
+        if self.journey.resume_pending_apply(self) {
+            return;
+        }
+        match self.kiosk(|k| k.get_screen()) {
+            // Asked to identify (or scanning on purpose): on to the services.
+            Screen::Scan if code.is_some() => self.open_catalogue(),
+            Screen::Identify => self.open_catalogue(),
+            Screen::Progress => {
+                self.journey.open_progress(self);
+                return;
+            }
+            _ => {}
+        }
+        let notice = match code {
+            None => self.tr(
+                &format!("已确认身份：{masked_name}。请选择要办理的事项，办完取走身份证即退出。"),
+                &format!("Identified: {masked_name}. Choose a service; lift the card to finish."),
+            ),
+            Some(scheme) => self.tr(
+                &format!(
+                    "已通过{}确认身份：{masked_name}。请选择要办理的事项，办完请按“首页”结束。",
+                    scheme.label_zh()
+                ),
+                &format!(
+                    "Identified by your {}: {masked_name}. Choose a service; press Home when you are done.",
+                    scheme.label_en()
+                ),
+            ),
+        };
+        self.show_notice(&notice);
+    }
+
+    /// What the platform said of a scanned personal code.
+    fn code_checked(&self, checked: Result<Box<Identity>, bianmin_core::words::Words>) {
+        match checked {
+            Ok(identity) => {
+                if !self.state.borrow().resident_masked.is_empty() {
+                    // A card went down while the code was being checked:
+                    // the card decides.
+                    return;
+                }
+                let masked_name = bianmin_core::id_number::mask_name(&identity.name);
+                let masked_id = bianmin_core::id_number::mask_id(&identity.id_number);
+                let scheme = match identity.source {
+                    bianmin_core::form::IdentitySource::Code(scheme) => scheme,
+                    bianmin_core::form::IdentitySource::IdCard => {
+                        bianmin_core::personal_code::Scheme::Ymtb
+                    }
+                };
+                let hooks = self.state.borrow().hooks.clone();
+                hooks.hold_identity(identity);
+                self.identified(&masked_name, &masked_id, Some(scheme));
+            }
+            Err(words) => self.show_notice(&self.pick(&words)),
+        }
+    }
+
+    /// Demo mode's "scan a personal code" button.
+    pub fn demo_scan_code(&self) {
+        self.activity();
+        let hooks = self.state.borrow().hooks.clone();
+        if !hooks.demo_scan_code() {
+            tracing::warn!("no demo scanner: nothing scanned");
         }
     }
 
@@ -667,6 +756,8 @@ impl KioskController {
         kiosk.on_start_identify(move || this.start_identify());
         let this = self.clone();
         kiosk.on_start_scan(move || this.navigate(Screen::Scan));
+        let this = self.clone();
+        kiosk.on_demo_scan_code(move || this.demo_scan_code());
         let this = self.clone();
         kiosk.on_open_progress(move || this.journey.open_progress(&this));
         let this = self.clone();

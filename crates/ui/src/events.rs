@@ -28,8 +28,9 @@ pub enum UiEvent {
     /// A receipt of this system was scanned; the UI asks the desk for its
     /// progress (answered as `Desk(DeskEvent::Progress)`).
     ReceiptScanned(String),
-    /// An e-ID or 一码通办 service code was scanned.
-    ServiceCodeScanned,
+    /// A personal code (一码通, 电子身份证, 电子社保卡) was scanned: the UI
+    /// asks the desk to have the platform verify it, tagged with its session.
+    ServiceCodeScanned(Box<bianmin_desk::PersonalCode>),
     /// Something that is not a code this kiosk knows.
     UnknownCode,
     /// The physical call-staff button. The desk has already queued the

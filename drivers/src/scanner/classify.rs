@@ -8,9 +8,11 @@
 //!   kiosk can say "this receipt code is damaged" rather than "unknown code".
 //!   The check character's algorithm belongs to whoever issues the numbers
 //!   (the kiosk core); this module only exposes the parts.
-//! - **e-ID / 一码通办 service code**: `YMTB:` or `EID:` + a token of 8–256
-//!   characters from `A–Z a–z 0–9 . _ ~ + / = -`. The token is an
-//!   authentication secret: it is never logged or shown in Debug output.
+//! - **personal code (一码通办)**: the prefixes of `bianmin_core::personal_code`
+//!   (`YMTB:` 一码通, `EID:`/`CTID:` 电子身份证, `ESSC:` 电子社保卡) + a token
+//!   of 8–256 characters. The token is an authentication secret: it is never
+//!   logged or shown in Debug output. A known prefix with a bad token is
+//!   `Unknown` (never sent to the platform).
 //! - **URL**: `http://` or `https://` with no whitespace.
 //! - anything else is unknown.
 
@@ -32,14 +34,8 @@ pub struct ReceiptParts {
     pub check: char,
 }
 
-/// Which service-code scheme.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ServiceScheme {
-    /// `YMTB:` 一码通办.
-    Ymtb,
-    /// `EID:` electronic identity.
-    Eid,
-}
+/// Which personal-code scheme (the table is core's).
+pub use bianmin_core::personal_code::Scheme as ServiceScheme;
 
 /// A classified payload.
 #[derive(Clone, PartialEq, Eq)]
@@ -126,20 +122,17 @@ pub fn classify(payload: &str) -> CodeKind {
         let parts = parse_receipt_number(&number);
         return CodeKind::Receipt(ReceiptCode { number, parts });
     }
-    for (prefix, scheme) in [("YMTB:", ServiceScheme::Ymtb), ("EID:", ServiceScheme::Eid)] {
-        if let Some(token) = strip_prefix_ci(text, prefix) {
-            let ok = (8..=256).contains(&token.len())
-                && token
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b".-_~+/=".contains(&b));
-            if ok {
-                return CodeKind::Service {
-                    scheme,
-                    token: token.to_string(),
-                };
+    match bianmin_core::personal_code::parse(text) {
+        bianmin_core::personal_code::Parsed::Code { scheme, token } => {
+            return CodeKind::Service {
+                scheme,
+                token: token.to_string(),
             }
-            return CodeKind::Unknown(text.to_string());
         }
+        bianmin_core::personal_code::Parsed::Malformed(_) => {
+            return CodeKind::Unknown(text.to_string())
+        }
+        bianmin_core::personal_code::Parsed::NotPersonal => {}
     }
     if (strip_prefix_ci(text, "https://").is_some_and(|r| !r.is_empty())
         || strip_prefix_ci(text, "http://").is_some_and(|r| !r.is_empty()))

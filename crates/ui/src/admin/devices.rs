@@ -5,8 +5,8 @@
 use super::{AdminHooks, DeviceTest, TestReply};
 use bianmin_admin::Change;
 use bianmin_config::{Config, DevicesConfig};
+use bianmin_core::form::Identity;
 use bianmin_core::words::Words;
-use bianmin_drivers::idcard::Identity;
 use bianmin_drivers::manager::{DeviceManager, DeviceStatus, PrinterHandle};
 use std::cell::RefCell;
 use std::sync::{Arc, Mutex};

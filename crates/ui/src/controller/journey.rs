@@ -867,7 +867,8 @@ impl JourneyController {
             }
             // The shell takes the kiosk out of service before a journey
             // hears of it.
-            DeskEvent::StoreBroken { .. } => {}
+            // The shell handles these before the journey sees them.
+            DeskEvent::StoreBroken { .. } | DeskEvent::CodeChecked(_) => {}
         }
     }
 
