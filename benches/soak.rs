@@ -49,6 +49,7 @@ impl KioskHooks for InstantDesk {
                     receipt_no,
                     printed: true,
                     printer_message: Default::default(),
+                    due_dates: Default::default(),
                 }
             }
             DeskRequest::Evaluate { .. } => DeskEvent::Evaluated(Ok(())),

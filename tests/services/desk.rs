@@ -242,6 +242,8 @@ fn material(name: &str, key: bool, state: MaterialState) -> MaterialRecord {
         key,
         state,
         asked_by: vec!["DEMO-SB-001".into()],
+        // The guide gives owed materials 5 working days (补交时限).
+        owed_within_days: (state == MaterialState::Missing).then_some(5),
     }
 }
 
@@ -343,6 +345,7 @@ async fn offline_submission_prints_then_reaches_the_platform_once_with_live_prog
         qr,
         printed,
         printer_message,
+        ..
     } = kiosk.submit(application(0)).await
     else {
         panic!("not submitted: {:?}", kiosk.seen)
@@ -386,6 +389,10 @@ async fn offline_submission_prints_then_reaches_the_platform_once_with_live_prog
         states,
         ["provided", "e_cert_pending", "pending", "committed"]
     );
+    // The owed photo is due 5 working days on, on the station's calendar.
+    let due = bianmin_core::time::due_date(summary.created_at_ms, 5);
+    assert_eq!(wire.materials[2].due.as_deref(), Some(due.as_str()));
+    assert!(wire.materials[1].due.is_none() && wire.materials[3].due.is_none());
     assert_eq!(
         serde_json::to_value(&wire.delivery).unwrap(),
         serde_json::json!({"method": "post", "address": "演示省演示市演示路88号"})
@@ -408,7 +415,10 @@ async fn offline_submission_prints_then_reaches_the_platform_once_with_live_prog
     let text: String = devices.printed().remove(0).split_whitespace().collect();
     assert!(text.contains("受理回执"), "{text}");
     assert!(text.contains(&receipt_no), "{text}");
-    assert!(text.contains("近期免冠照片（容缺后补）"), "{text}");
+    assert!(
+        text.contains(&format!("近期免冠照片（容缺后补，请于{due}前补交）")),
+        "{text}"
+    );
     assert!(text.contains("户口簿（待核验）"), "{text}");
     assert!(
         !text.contains("银行卡"),
@@ -626,12 +636,15 @@ async fn reprint_after_a_restart_comes_from_the_store() {
     let printed = devices.printed();
     assert!(printed[1].contains("受理回执（补打）"), "{}", printed[1]);
     assert!(printed[1].contains(&receipt_no));
+    // Wrapped lines joined again; the reprint keeps the owed photo's due day.
+    let text: String = printed[1].split_whitespace().collect();
     for line in [
-        "近期免冠照片（容缺后补）",
+        "近期免冠照片（容缺后补，请于",
+        "前补交）",
         "户口簿（待核验）",
         "社会保障卡申领",
     ] {
-        assert!(printed[1].contains(line), "{line}: {}", printed[1]);
+        assert!(text.contains(line), "{line}: {text}");
     }
     assert_eq!(decode_qr(&devices.pngs()[1]), receipt_no);
 

@@ -427,8 +427,8 @@ fn a_resident_applies_offline_and_the_platform_gets_it_once() {
         t.journey()
             .get_owed()
             .iter()
-            .any(|line| line.contains(PHOTO)),
-        "the receipt lists the photo still owed"
+            .any(|line| line.contains(PHOTO) && line.contains("前补交")),
+        "the receipt lists the photo still owed, with the day it is due"
     );
     assert!(
         t.journey().get_printed(),

@@ -216,6 +216,7 @@ fn a_desk_answer_after_its_session_ended_is_not_drawn_for_the_next_resident() {
             qr: first_receipt.clone(),
             printed: false,
             printer_message: Default::default(),
+            due_dates: Default::default(),
         },
     }));
     assert_eq!(screen(&ui), Screen::Progress);

@@ -290,6 +290,9 @@ pub struct MaterialRecord {
     pub key: bool,
     pub state: MaterialState,
     pub asked_by: Vec<String>,
+    /// The guide's 补交时限 in working days (see `catalogue::Material`).
+    #[serde(default)]
+    pub owed_within_days: Option<u16>,
 }
 
 /// A validated application, ready for the outbox. Holds personal data:
@@ -493,6 +496,7 @@ pub fn build_application(
             key: material.key,
             state,
             asked_by: entry.asked_by.clone(),
+            owed_within_days: material.owed_within_days,
         });
     }
 
@@ -634,6 +638,7 @@ mod tests {
             e_cert: true,
             note: String::new(),
             states: Vec::new(),
+            owed_within_days: None,
         };
         let held = vec!["居民户口簿".to_string()];
         let offered = offered_material_states(&material, &[], Some(&held));

@@ -525,6 +525,8 @@ fn merge_materials(name: String, variants: &[&Material]) -> Material {
         key: variants.iter().any(|m| m.key),
         e_cert: variants.iter().all(|m| m.e_cert),
         note: joined(|m| &m.note),
+        // Owed once for every item: by the earliest of their times.
+        owed_within_days: variants.iter().filter_map(|m| m.owed_within_days).min(),
         // A state is offered only if every item that lists states allows it
         // (the strictest wins, as for e_cert); items that list none follow
         // the rule of the flags and do not narrow it.
@@ -708,6 +710,7 @@ mod tests {
             e_cert,
             note: String::new(),
             states: Vec::new(),
+            owed_within_days: None,
         };
         let schema = FormSchema { fields: vec![] };
         let a = [m(true, false)];

@@ -136,6 +136,11 @@ pub struct Material {
     /// the flags (key, e_cert) and of the service (commitment, tolerant).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub states: Vec<MaterialState>,
+    /// Accepted under 容缺受理, it is owed within this many working days
+    /// of the application (补交时限); the receipt and the clerk's view show
+    /// the date. None: the guide sets no time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owed_within_days: Option<u16>,
 }
 
 /// Where a material stands at submission.

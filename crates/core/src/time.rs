@@ -40,9 +40,48 @@ pub fn rfc3339(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// The day `working_days` working days after the day of `from_ms` (in the
+/// station's zone), as `YYYY-MM-DD`: Saturdays and Sundays are skipped.
+/// Public holidays and the State Council's swapped working weekends are not
+/// known here, so the date may fall a day or two early around them: it is
+/// what the receipt promises at the latest, never later than the law allows.
+pub fn due_date(from_ms: i64, working_days: u16) -> String {
+    use chrono::Datelike as _;
+    let Some(start) = station_zone().timestamp_millis_opt(from_ms).single() else {
+        return String::new();
+    };
+    let mut day = start.date_naive();
+    let mut left = working_days;
+    while left > 0 {
+        let Some(next) = day.succ_opt() else {
+            return String::new();
+        };
+        day = next;
+        if !matches!(day.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun) {
+            left -= 1;
+        }
+    }
+    day.format("%Y-%m-%d").to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn due_dates_skip_weekends() {
+        // 2026-12-04 is a Friday, 10:00 in Beijing.
+        let friday = 1_796_349_600_000;
+        assert_eq!(rfc3339(friday), "2026-12-04T10:00:00.000+08:00");
+        assert_eq!(due_date(friday, 1), "2026-12-07");
+        assert_eq!(due_date(friday, 5), "2026-12-11");
+        assert_eq!(due_date(friday, 0), "2026-12-04");
+        // Half past midnight on Monday in Beijing is still Sunday in UTC:
+        // the station's calendar counts.
+        let monday = 1_796_574_600_000;
+        assert_eq!(&rfc3339(monday)[..10], "2026-12-07");
+        assert_eq!(due_date(monday, 1), "2026-12-08");
+    }
 
     #[test]
     fn formats_in_the_station_zone() {

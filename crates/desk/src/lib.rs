@@ -121,6 +121,9 @@ pub enum DeskEvent {
         printed: bool,
         /// Why it did not print, in plain words; empty when printed.
         printer_message: Words,
+        /// Material name → the day (`YYYY-MM-DD`) a 容缺 material is owed
+        /// by, as printed; materials without a 补交时限 are not in it.
+        due_dates: std::collections::BTreeMap<String, String>,
     },
     /// Nothing was stored; the resident's sentence (disk full, store broken…).
     SubmitFailed(Words),
@@ -451,9 +454,20 @@ impl Desk {
             title,
             time_limit,
         } = submission;
+        // One clock for the record's due dates and the receipt's lines.
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let due_dates: std::collections::BTreeMap<String, String> = application
+            .outstanding_materials()
+            .filter_map(|m| {
+                owed_by(m.state, m.owed_within_days, now_ms).map(|day| (m.name.clone(), day))
+            })
+            .collect();
         let outstanding: Vec<String> = application
             .outstanding_materials()
-            .map(|m| outstanding_line(&m.name, m.state.label_zh()))
+            .map(|m| {
+                let due = owed_by(m.state, m.owed_within_days, now_ms);
+                outstanding_line(&m.name, m.state.label_zh(), due.as_deref())
+            })
             .collect();
         let service_name = receipt_service_name(&application, &title);
         let next_step = bianmin_core::application::next_step(
@@ -468,7 +482,7 @@ impl Desk {
         // happen with the blocking store call.
         let stored = self
             .with_store(move |store| {
-                let record = new_application(&application, &title);
+                let record = new_application(&application, &title, now_ms);
                 drop(application);
                 store.enqueue_application(record)
             })
@@ -503,6 +517,7 @@ impl Desk {
             receipt_no: receipt.receipt_no,
             printed,
             printer_message,
+            due_dates,
         }
     }
 
@@ -597,7 +612,10 @@ impl Desk {
         let materials: Vec<String> = record
             .materials
             .iter()
-            .filter_map(|m| wire_outstanding_words(m.state).map(|w| outstanding_line(&m.name, w)))
+            .filter_map(|m| {
+                wire_outstanding_words(m.state)
+                    .map(|w| outstanding_line(&m.name, w, m.due.as_deref()))
+            })
             .collect();
         let next_step = record
             .delivery_method
@@ -1170,7 +1188,7 @@ fn receipt_service_name(application: &Application, title: &str) -> String {
 /// receipt): its code and name are the bundle's, and the form carries the
 /// chosen items under `_bundle` (a key no form field can have: field keys
 /// are lowercase words joined by dots).
-pub fn new_application(application: &Application, title: &str) -> NewApplication {
+pub fn new_application(application: &Application, title: &str, now_ms: i64) -> NewApplication {
     let (service_code, service_name) = match &application.subject {
         Subject::Service { code } => (
             code.clone(),
@@ -1247,6 +1265,7 @@ pub fn new_application(application: &Application, title: &str) -> NewApplication
             .map(|m| Material {
                 name: m.name.clone(),
                 state: wire_state(m.state),
+                due: owed_by(m.state, m.owed_within_days, now_ms),
             })
             .collect(),
         delivery: match &application.delivery {
@@ -1283,8 +1302,22 @@ fn wire_outstanding_words(state: wire::MaterialState) -> Option<&'static str> {
     }
 }
 
-fn outstanding_line(name: &str, words: &str) -> String {
-    format!("{name}（{words}）")
+/// A material owed on the receipt, with the day it is due when there is one.
+fn outstanding_line(name: &str, words: &str, due: Option<&str>) -> String {
+    match due {
+        Some(day) => format!("{name}（{words}，请于{day}前补交）"),
+        None => format!("{name}（{words}）"),
+    }
+}
+
+/// The day a 容缺 material is owed by (`YYYY-MM-DD`), when the guide sets
+/// its 补交时限; other states owe nothing by a date.
+fn owed_by(state: MaterialState, within_days: Option<u16>, now_ms: i64) -> Option<String> {
+    (state == MaterialState::Missing)
+        .then_some(within_days)
+        .flatten()
+        .map(|days| bianmin_core::time::due_date(now_ms, days))
+        .filter(|day| !day.is_empty())
 }
 
 /// The receipt's small print names the content package the application was

@@ -85,6 +85,10 @@ pub enum MaterialState {
 pub struct Material {
     pub name: String,
     pub state: MaterialState,
+    /// A `pending` (容缺) material is owed by this day (`YYYY-MM-DD`, the
+    /// station's calendar), when the guide sets a time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<String>,
 }
 
 /// How the result reaches the resident.

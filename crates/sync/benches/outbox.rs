@@ -52,10 +52,12 @@ fn app(i: usize) -> NewApplication {
             Material {
                 name: "居民身份证".into(),
                 state: MaterialState::ECert,
+                due: None,
             },
             Material {
                 name: "近期免冠照片".into(),
                 state: MaterialState::Provided,
+                due: None,
             },
         ],
         delivery: Delivery::Pickup,

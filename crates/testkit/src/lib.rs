@@ -164,10 +164,12 @@ pub fn app(i: usize) -> NewApplication {
             Material {
                 name: "居民身份证".into(),
                 state: MaterialState::ECert,
+                due: None,
             },
             Material {
                 name: "近期免冠照片".into(),
                 state: MaterialState::Pending,
+                due: None,
             },
         ],
         delivery: Delivery::Post {

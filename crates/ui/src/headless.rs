@@ -343,6 +343,7 @@ fn submitted(
             qr: sample_receipt(),
             printed,
             printer_message,
+            due_dates: Default::default(),
         },
     )
 }

@@ -766,7 +766,15 @@ impl JourneyController {
                 qr,
                 printed,
                 printer_message,
-            } => self.on_submitted(shell, &receipt_no, &qr, printed, &printer_message),
+                due_dates,
+            } => self.on_submitted(
+                shell,
+                &receipt_no,
+                &qr,
+                printed,
+                &printer_message,
+                &due_dates,
+            ),
             DeskEvent::SubmitFailed(message) => {
                 let message = shell.pick(&message);
                 self.with_draft(shell, |_, d| d.set_submitting(false));
@@ -879,6 +887,7 @@ impl JourneyController {
         qr: &str,
         printed: bool,
         printer_message: &Words,
+        due_dates: &std::collections::BTreeMap<String, String>,
     ) {
         let english = shell.english();
         let Some(draft) = self.state.borrow_mut().draft.take() else {
@@ -887,11 +896,14 @@ impl JourneyController {
         let owed: Vec<String> = draft
             .owed()
             .into_iter()
-            .map(|o| {
-                if english {
-                    format!("{}: {}", o.name, o.state.label_en())
-                } else {
-                    format!("{}：{}", o.name, o.state.label_zh())
+            .map(|o| match (english, due_dates.get(&o.name)) {
+                (true, None) => format!("{}: {}", o.name, o.state.label_en()),
+                (true, Some(day)) => {
+                    format!("{}: {}, due by {day}", o.name, o.state.label_en())
+                }
+                (false, None) => format!("{}：{}", o.name, o.state.label_zh()),
+                (false, Some(day)) => {
+                    format!("{}：{}，请于{day}前补交", o.name, o.state.label_zh())
                 }
             })
             .collect();
