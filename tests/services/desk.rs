@@ -691,6 +691,7 @@ async fn evaluation_feedback_and_staff_calls_go_through_the_outbox() {
             DeskRequest::Feedback {
                 service_code: Some("DEMO-SB-001".into()),
                 text: "想办居住证但找不到，回电139 1234 5678".into(),
+                callback_phone: Some(desk::Private("13912345678".to_string().into())),
             },
             "feedback answer",
             |e| matches!(e, DeskEvent::FeedbackSaved(_)),
@@ -749,6 +750,18 @@ async fn evaluation_feedback_and_staff_calls_go_through_the_outbox() {
         reports[0].message
     );
     assert_eq!(reports[1].kind, "call_staff");
+    // The number left for a call back reaches the platform, sealed on the way.
+    assert_eq!(reports[0].callback_phone.as_deref(), Some("13912345678"));
+    assert!(reports[1].callback_phone.is_none());
+    let kept = kiosk
+        .store
+        .record_json(&key(RecordKind::ErrorReport)[0])
+        .unwrap()
+        .expect("kept until retention ends");
+    assert!(
+        !String::from_utf8_lossy(&kept).contains("13912345678"),
+        "the outbox keeps the number sealed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1130,6 +1143,7 @@ async fn without_store_printer_or_platform_every_request_is_still_answered() {
     desk.send(DeskRequest::Feedback {
         service_code: None,
         text: "找不到事项".into(),
+        callback_phone: None,
     });
     desk.send(DeskRequest::CallStaff);
     desk.send(DeskRequest::ProgressByReceipt(receipt_no.clone()));

@@ -776,3 +776,65 @@ fn a_resident_identified_by_a_scanned_code_applies_and_gets_a_receipt() {
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(t.kiosk().get_resident().is_empty());
 }
+
+/// 办不成事反映 that can be followed up: the resident picks what went wrong,
+/// types a number on the keypad under the consent sentence and sends; the
+/// report reaches the platform through the outbox with the number (sealed
+/// on the way), and nothing of the number stays on screen.
+#[test]
+fn a_report_of_what_could_not_be_done_leaves_a_number_to_call_back() {
+    let t = terminal();
+    let ui = &t.ui;
+    t.pump_until("the link", |t| {
+        t.kiosk().get_network() == bianmin_ui::NetworkState::Online
+    });
+    tap(ui, "查进度");
+    tap(ui, "办不成事反映");
+    assert_eq!(t.screen(), Screen::Feedback);
+    let topic = t
+        .journey()
+        .get_feedback_topics()
+        .row_data(0)
+        .expect("a topic")
+        .label
+        .to_string();
+    tap(ui, &topic);
+    assert!(
+        !press::can_press(ui, "留下号码并提交"),
+        "no number yet: only 不留号码 can send"
+    );
+    type_keys(ui, "1391234567");
+    assert!(
+        !press::can_press(ui, "留下号码并提交"),
+        "ten digits are no number"
+    );
+    type_keys(ui, "8");
+    assert_eq!(t.journey().get_feedback_phone().as_str(), "139 1234 5678");
+    tap(ui, "留下号码并提交");
+    t.pump_until("recorded", |t| {
+        t.journey().get_feedback_message().contains("已记录")
+    });
+    assert!(t.journey().get_feedback_phone().is_empty());
+
+    let store = t.services.store.as_ref().unwrap();
+    let report = store
+        .list(None, 20)
+        .unwrap()
+        .into_iter()
+        .find(|r| r.kind == RecordKind::ErrorReport)
+        .expect("the report is in the outbox");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let at_platform = loop {
+        if let Some(record) = t.platform().record(RecordKind::ErrorReport, &report.key) {
+            break record;
+        }
+        if let Some(sync) = &t.services.sync {
+            sync.sync_now();
+        }
+        assert!(Instant::now() < deadline, "the report did not arrive");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(at_platform["kind"], "cannot_get_done");
+    assert_eq!(at_platform["message"], topic.as_str());
+    assert_eq!(at_platform["callback_phone"], "13912345678");
+}

@@ -65,16 +65,29 @@ pub enum DeskRequest {
     FetchDocuments,
     /// Print one of the platform's documents on the receipt printer. → `DocumentPrinted`.
     PrintDocument { id: String },
-    /// 办不成事反映: what the resident could not get done. → `FeedbackSaved`.
+    /// 办不成事反映: what the resident could not get done, at which service,
+    /// and the number they agreed to be called back on. → `FeedbackSaved`.
     Feedback {
         service_code: Option<String>,
         text: String,
+        callback_phone: Option<Private>,
     },
     /// The resident pressed 呼叫工作人员: a platform event through the outbox (no reply).
     CallStaff,
     /// A personal code (一码通办) was scanned: the platform says whom it
     /// stands for (and spends it). → `CodeChecked`.
     VerifyCode(Box<PersonalCode>),
+}
+
+/// Personal text a request carries (a phone number): wiped when dropped,
+/// never printed by Debug.
+#[derive(Clone)]
+pub struct Private(pub Zeroizing<String>);
+
+impl std::fmt::Debug for Private {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Private(***)")
+    }
 }
 
 /// A scanned personal code: its scheme and its token, a one-time secret
@@ -378,8 +391,13 @@ impl Desk {
                 let answer = self.evaluate(receipt_no, service_code, &evaluation).await;
                 self.answer(session, DeskEvent::Evaluated(answer));
             }
-            DeskRequest::Feedback { service_code, text } => {
-                let answer = self.feedback(service_code, &text).await;
+            DeskRequest::Feedback {
+                service_code,
+                text,
+                callback_phone,
+            } => {
+                let phone = callback_phone.map(|p| p.0.to_string());
+                let answer = self.feedback(service_code, &text, phone).await;
                 self.answer(session, DeskEvent::FeedbackSaved(answer));
             }
             DeskRequest::CallStaff => self.call_staff().await,
@@ -669,11 +687,21 @@ impl Desk {
         }
     }
 
-    async fn feedback(&self, service_code: Option<String>, text: &str) -> Result<(), Words> {
+    async fn feedback(
+        &self,
+        service_code: Option<String>,
+        text: &str,
+        callback_phone: Option<String>,
+    ) -> Result<(), Words> {
+        // Only a number that is one: anything else is left out, never sent.
+        let callback_phone = callback_phone
+            .map(|p| p.trim().to_string())
+            .filter(|p| bianmin_core::form::is_phone(p));
         let report = NewErrorReport {
             kind: "cannot_get_done".into(),
             service_code,
             message: bounded_feedback(text),
+            callback_phone,
         };
         match self
             .with_store(move |s| s.enqueue_error_report(report))
@@ -696,6 +724,7 @@ impl Desk {
             kind: "call_staff".into(),
             service_code: None,
             message: "居民在自助终端呼叫工作人员".into(),
+            callback_phone: None,
         };
         match self
             .with_store(move |s| s.enqueue_error_report(report))

@@ -189,7 +189,7 @@ pub fn sealed_fields(kind: RecordKind) -> &'static [&'static str] {
     match kind {
         RecordKind::Application => &["applicant", "form", "delivery", "signature_png"],
         RecordKind::Evaluation => &["comment"],
-        RecordKind::ErrorReport => &["message"],
+        RecordKind::ErrorReport => &["message", "callback_phone"],
         RecordKind::Heartbeat => &[],
     }
 }
@@ -503,6 +503,10 @@ pub struct ErrorReportWire {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_code: Option<String>,
     pub message: String,
+    /// A 办不成事 report whose resident left a number and agreed to be
+    /// called back about it. Personal data: sealed with the message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_phone: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -191,6 +191,8 @@ pub struct NewErrorReport {
     pub kind: String,
     pub service_code: Option<String>,
     pub message: String,
+    /// The number a resident left to be called back on (sealed).
+    pub callback_phone: Option<String>,
 }
 
 /// State of an outbox record.
@@ -878,6 +880,8 @@ impl Store {
         #[derive(Serialize)]
         struct Message<'a> {
             message: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            callback_phone: Option<&'a str>,
         }
         let sealed = bianmin_platform::api::seal_fields(
             &self.inner.keys.sealing,
@@ -886,10 +890,15 @@ impl Store {
             &wire.id,
             &Message {
                 message: &wire.message,
+                callback_phone: wire.callback_phone.as_deref(),
             },
         );
         let mut clear = wire;
         zeroize::Zeroize::zeroize(&mut clear.message);
+        // The number leaves the clear part whole (never serialised there).
+        if let Some(mut phone) = clear.callback_phone.take() {
+            zeroize::Zeroize::zeroize(&mut phone);
+        }
         with_sealed(&clear, "message", &sealed)
     }
 
@@ -1218,6 +1227,7 @@ impl Store {
                     kind: er.kind,
                     service_code: er.service_code.clone(),
                     message: er.message,
+                    callback_phone: er.callback_phone,
                 };
                 Ok(NewRow {
                     key: id,

@@ -84,6 +84,7 @@ async fn drains_without_faults_and_caches_catalogue() {
             kind: "cannot_get_done".into(),
             service_code: Some("DEMO-SB-001".into()),
             message: "找不到事项".into(),
+            callback_phone: None,
         })
         .unwrap();
     let (handle, mut rx) = sync::spawn(&config, store.clone()).unwrap();

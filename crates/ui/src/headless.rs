@@ -7,7 +7,7 @@ use anyhow::Context;
 use bianmin_config::{Config, Language};
 use slint::platform::software_renderer::{MinimalSoftwareWindow, RepaintBufferType};
 use slint::platform::{Platform, WindowAdapter};
-use slint::{ComponentHandle, PhysicalSize, Rgb8Pixel, SharedPixelBuffer};
+use slint::{ComponentHandle, Model, PhysicalSize, Rgb8Pixel, SharedPixelBuffer};
 use std::path::Path;
 use std::rc::Rc;
 
@@ -249,6 +249,20 @@ pub fn all_screens() -> Vec<ScreenShot> {
             reach: |ui, _| {
                 press::press(ui, "查进度")?;
                 press::press(ui, "办不成事反映")
+            },
+        },
+        ScreenShot {
+            name: "feedback-callback",
+            reach: |ui, _| {
+                press::press(ui, "查进度")?;
+                press::press(ui, "办不成事反映")?;
+                // The first topic, in whichever language the screen shows.
+                let topics = ui.global::<crate::Journey>().get_feedback_topics();
+                let first = topics
+                    .row_data(0)
+                    .ok_or_else(|| anyhow::anyhow!("no feedback topics"))?;
+                press::press(ui, &first.label)?;
+                press::type_keys(ui, "13912345678")
             },
         },
         ScreenShot {

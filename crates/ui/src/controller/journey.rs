@@ -46,6 +46,10 @@ struct JourneyState {
     completed: Option<Completed>,
     /// 我要办理 pressed before the card was read: resumed when it is.
     pending_apply: Option<String>,
+    /// 办不成事反映: the topic chosen (value, words) and the digits of the
+    /// number to call back on, typed so far.
+    feedback_topic: Option<(String, Words)>,
+    feedback_phone: zeroize::Zeroizing<String>,
 }
 
 /// Rows per page of each paged part of the journey, (large, standard) theme.
@@ -216,7 +220,13 @@ impl JourneyController {
         });
         on!(on_open_feedback, |this, shell| this.open_feedback(&shell));
         on!(on_send_feedback, |this, shell, topic| this
-            .send_feedback(&shell, &topic));
+            .choose_feedback_topic(&shell, &topic));
+        on!(on_feedback_key, |this, shell, key| this
+            .feedback_key(&shell, &key));
+        on!(on_feedback_backspace, |this, shell| this
+            .feedback_backspace(&shell));
+        on!(on_submit_feedback, |this, shell, with_phone| this
+            .submit_feedback(&shell, with_phone));
     }
 
     // --- starting -------------------------------------------------------------
@@ -1112,28 +1122,101 @@ impl JourneyController {
 
     fn open_feedback(&self, shell: &KioskController) {
         let topics = Self::feedback_topics(shell, "");
+        {
+            let mut state = self.state.borrow_mut();
+            state.feedback_topic = None;
+            state.feedback_phone = Default::default();
+        }
         self.global(|j| {
             j.set_feedback_topics(topics);
             j.set_feedback_message(SharedString::new());
+            j.set_feedback_topic(SharedString::new());
+            j.set_feedback_phone(SharedString::new());
+            j.set_feedback_phone_ok(false);
+            j.set_feedback_done(false);
         });
         shell.navigate(Screen::Feedback);
     }
 
-    fn send_feedback(&self, shell: &KioskController, topic: &str) {
-        let Some((_, label)) = Self::topics(shell).into_iter().find(|(v, _)| v == topic) else {
+    /// A topic is chosen: next, the number to call back on (optional).
+    fn choose_feedback_topic(&self, shell: &KioskController, topic: &str) {
+        let Some((value, label)) = Self::topics(shell).into_iter().find(|(v, _)| v == topic) else {
             return;
         };
         let topics = Self::feedback_topics(shell, topic);
+        let shown = label.pick(shell.english()).to_string();
+        self.state.borrow_mut().feedback_topic = Some((value, label));
+        self.global(|j| {
+            j.set_feedback_topics(topics);
+            j.set_feedback_topic(shown.into());
+        });
+    }
+
+    /// Longest number typed: a mobile is 11 digits, a landline with its
+    /// area code at most 12.
+    const PHONE_DIGITS_MAX: usize = 12;
+
+    fn feedback_key(&self, shell: &KioskController, key: &str) {
+        shell.activity();
+        {
+            let mut state = self.state.borrow_mut();
+            if key.len() == 1
+                && key.bytes().all(|b| b.is_ascii_digit())
+                && state.feedback_phone.len() < Self::PHONE_DIGITS_MAX
+            {
+                state.feedback_phone.push_str(key);
+            }
+        }
+        self.show_feedback_phone();
+    }
+
+    fn feedback_backspace(&self, shell: &KioskController) {
+        shell.activity();
+        self.state.borrow_mut().feedback_phone.pop();
+        self.show_feedback_phone();
+    }
+
+    fn show_feedback_phone(&self) {
+        let (shown, ok) = {
+            let state = self.state.borrow();
+            let digits = state.feedback_phone.as_str();
+            (
+                bianmin_core::phone::group(digits),
+                bianmin_core::form::is_phone(digits),
+            )
+        };
+        self.global(|j| {
+            j.set_feedback_phone(shown.into());
+            j.set_feedback_phone_ok(ok);
+        });
+    }
+
+    /// The report goes to the outbox: which service, what went wrong and,
+    /// when the resident left one, the number to call back on.
+    fn submit_feedback(&self, shell: &KioskController, with_phone: bool) {
+        let (topic, phone) = {
+            let mut state = self.state.borrow_mut();
+            let phone = std::mem::take(&mut state.feedback_phone);
+            (state.feedback_topic.take(), phone)
+        };
+        let Some((_, label)) = topic else {
+            return;
+        };
+        let callback_phone = (with_phone && bianmin_core::form::is_phone(&phone))
+            .then(|| bianmin_desk::Private(phone));
         let service_code = shell.state.borrow().guide_code.clone();
         let recording = shell.tr("正在记录……", "Recording…");
         self.global(|j| {
-            j.set_feedback_topics(topics);
             j.set_feedback_message(recording.into());
+            j.set_feedback_phone(SharedString::new());
+            j.set_feedback_phone_ok(false);
+            j.set_feedback_done(true);
         });
         // The platform's staff read Chinese, whatever the screen showed.
         shell.desk(DeskRequest::Feedback {
             service_code,
             text: label.zh().to_string(),
+            callback_phone,
         });
     }
 
@@ -1180,6 +1263,10 @@ impl JourneyController {
             j.set_documents(ModelRc::default());
             j.set_documents_message(SharedString::new());
             j.set_feedback_message(SharedString::new());
+            j.set_feedback_topic(SharedString::new());
+            j.set_feedback_phone(SharedString::new());
+            j.set_feedback_phone_ok(false);
+            j.set_feedback_done(false);
             j.set_step_names(ModelRc::default());
             j.set_step_index(0);
             j.set_summary(ModelRc::default());
