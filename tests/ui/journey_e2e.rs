@@ -38,9 +38,14 @@ struct Terminal {
 }
 
 fn terminal() -> Terminal {
+    terminal_with(|_| {})
+}
+
+fn terminal_with(tweak: impl FnOnce(&mut Config)) -> Terminal {
     i_slint_backend_testing::init_no_event_loop();
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::default();
+    tweak(&mut config);
     config.store.data_dir = dir.path().to_path_buf();
     // Retries come quickly once the link is back; the default cap is minutes.
     config.platform.retry_base_ms = bianmin_config::Ranged(50);
@@ -837,4 +842,123 @@ fn a_report_of_what_could_not_be_done_leaves_a_number_to_call_back() {
     assert_eq!(at_platform["kind"], "cannot_get_done");
     assert_eq!(at_platform["message"], topic.as_str());
     assert_eq!(at_platform["callback_phone"], "13912345678");
+}
+
+/// The station clerk's view: a resident applies with a photo owed under
+/// 容缺 and leaves a 办不成事 report with a number to call back on; the
+/// clerk signs in with staff number and PIN (the 帮办 sign-in) from 查进度
+/// and sees today's application with the photo and the day it is due, the
+/// report with the number, no full ID number anywhere; the opening and a
+/// reprint are in the audit log; 首页 leaves nothing of it on screen.
+#[test]
+fn the_clerk_sees_what_is_owed_and_whom_to_call_back() {
+    let t = terminal_with(|config| {
+        config.assist.staff.push(bianmin_config::StaffMember {
+            id: bianmin_config::StaffId("1001".into()),
+            pin_hash: bianmin_config::PinHash(bianmin_admin::staff::hash("975318").unwrap()),
+        });
+    });
+    let ui = &t.ui;
+    t.pump_until("the link", |t| {
+        t.kiosk().get_network() == bianmin_ui::NetworkState::Online
+    });
+
+    // A resident applies, the photo owed.
+    t.put_card_down();
+    tap(ui, "搜索");
+    type_keys(ui, "sbk");
+    let hit = t.kiosk().get_search_results().row_data(0).unwrap();
+    tap(ui, &hit.name);
+    tap(ui, "我要办理");
+    t.fill_in_the_rest();
+    t.decide_materials(&[(PHOTO, OWED)]);
+    t.commit_and_sign();
+    let receipt = t.submit();
+    t.wait_delivered(&receipt);
+    // …and reports what else could not be done, leaving a number.
+    tap(ui, "首页");
+    t.pump_until("the attract screen", |t| t.screen() == Screen::Attract);
+    tap(ui, "查进度");
+    tap(ui, "办不成事反映");
+    let topic = t.journey().get_feedback_topics().row_data(0).unwrap().label;
+    tap(ui, &topic);
+    type_keys(ui, "13912345678");
+    tap(ui, "留下号码并提交");
+    t.pump_until("recorded", |t| {
+        t.journey().get_feedback_message().contains("已记录")
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while t.services.store.as_ref().unwrap().stats().unwrap().pending > 0 {
+        if let Some(sync) = &t.services.sync {
+            sync.sync_now();
+        }
+        assert!(Instant::now() < deadline, "the report did not go up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    tap(ui, "首页");
+    t.pump_until("the attract screen", |t| t.screen() == Screen::Attract);
+
+    // The clerk signs in from 查进度.
+    tap(ui, "查进度");
+    tap(ui, "工作人员入口");
+    assert!(t.kiosk().get_assist_visible());
+    type_keys(ui, "1001");
+    tap(ui, "完成");
+    type_keys(ui, "975318");
+    tap(ui, "完成");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while t.controller.assist_checking() {
+        assert!(Instant::now() < deadline, "the PIN check did not answer");
+        std::thread::sleep(Duration::from_millis(20));
+        i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(60));
+    }
+    assert_eq!(t.screen(), Screen::Station);
+    t.pump_until("the station view", |t| {
+        t.kiosk().get_station_message().contains("今日受理 1 件")
+    });
+    let card = bianmin_drivers::idcard::sim::demo_cards().remove(0);
+    let item = t.kiosk().get_station_items().row_data(0).unwrap();
+    assert_eq!(item.receipt.as_str(), receipt);
+    assert!(item.title.contains('*'), "masked: {}", item.title);
+    assert!(!item.title.contains(card.name.as_str()), "{}", item.title);
+    assert!(
+        item.detail.contains(PHOTO) && item.detail.contains("前补交"),
+        "{}",
+        item.detail
+    );
+    let everything: Vec<String> = t
+        .kiosk()
+        .get_station_follow_ups()
+        .iter()
+        .map(|l| l.to_string())
+        .chain([item.title.to_string(), item.detail.to_string()])
+        .collect();
+    assert!(
+        everything
+            .iter()
+            .any(|l| l.contains("回电 139 1234 5678") && l.contains(topic.as_str())),
+        "{everything:?}"
+    );
+    assert!(
+        everything.iter().all(|l| !l.contains(&card.id_number)),
+        "no full ID number on the clerk's screen"
+    );
+    // A reprint from here, then both are in the audit log.
+    tap(ui, "补打");
+    t.pump_until("reprinted", |t| t.kiosk().get_notice().contains("已打印"));
+    let audit =
+        std::fs::read_to_string(t.data_dir.join(bianmin_admin::audit_log::AUDIT_FILE)).unwrap();
+    assert!(
+        audit.contains("打开本站今日受理") && audit.contains("staff:1001"),
+        "{audit}"
+    );
+    assert!(audit.contains(&format!("补打回执 {receipt}")), "{audit}");
+
+    // Leaving ends it: nothing of the view stays on screen.
+    tap(ui, "知道了");
+    tap(ui, "首页");
+    t.pump_until("the attract screen", |t| t.screen() == Screen::Attract);
+    assert_eq!(t.kiosk().get_station_items().row_count(), 0);
+    assert_eq!(t.kiosk().get_station_follow_ups().row_count(), 0);
+    assert!(t.kiosk().get_station_message().is_empty());
 }

@@ -9,7 +9,7 @@ use bianmin_ui::{AppWindow, KioskController, Screen};
 use std::cell::RefCell;
 use std::rc::Rc;
 
-const SCREENS: [Screen; 19] = [
+const SCREENS: [Screen; 20] = [
     Screen::Attract,
     Screen::Catalogue,
     Screen::ServiceList,
@@ -28,6 +28,7 @@ const SCREENS: [Screen; 19] = [
     Screen::Rating,
     Screen::Documents,
     Screen::Feedback,
+    Screen::Station,
     Screen::OutOfService,
 ];
 

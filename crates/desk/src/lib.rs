@@ -77,6 +77,51 @@ pub enum DeskRequest {
     /// A personal code (一码通办) was scanned: the platform says whom it
     /// stands for (and spends it). → `CodeChecked`.
     VerifyCode(Box<PersonalCode>),
+    /// The station clerk's view: today's applications at this terminal
+    /// (from the outbox) and what to call back about (from the platform).
+    /// → `StationView`.
+    StationView,
+}
+
+/// One of today's applications as the station clerk sees it: masked, with
+/// what is owed (and by when) and what was handed in on paper.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StationApplication {
+    pub receipt_no: String,
+    pub service_name: String,
+    /// 张*丰: the full name and number are never on this screen.
+    pub masked_name: String,
+    /// "10:32", the station's time.
+    pub time: String,
+    /// Materials still owed or to be checked, each with its due day when set.
+    pub owed: Vec<OwedMaterial>,
+    /// Materials handed in at the station: the clerk collects the paper.
+    pub to_collect: Vec<String>,
+    /// Delivered to the platform (else still in this terminal's outbox).
+    pub delivered: bool,
+}
+
+pub use bianmin_platform::api::{FollowUpReport, LowRating};
+
+/// A material the resident still owes (容缺) or that is still to be
+/// checked (待核验), for the clerk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwedMaterial {
+    pub name: String,
+    /// 容缺后补 / 待核验, in both languages.
+    pub state: Words,
+    /// `YYYY-MM-DD`, when the guide sets a 补交时限.
+    pub due: Option<String>,
+}
+
+/// What the station clerk's view shows.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StationView {
+    pub applications: Vec<StationApplication>,
+    pub reports: Vec<wire::FollowUpReport>,
+    pub low_ratings: Vec<wire::LowRating>,
+    /// The platform answered: reports and ratings are its current list.
+    pub online: bool,
 }
 
 /// Personal text a request carries (a phone number): wiped when dropped,
@@ -161,6 +206,7 @@ pub enum DeskEvent {
     /// Whom a scanned personal code stands for, as the platform vouched;
     /// or the resident's one sentence on why not and what to do instead.
     CodeChecked(Result<Box<Identity>, Words>),
+    StationView(Box<StationView>),
     /// The store failed in a way only a technician can repair (corrupt
     /// database, unusable key): the kiosk must go out of service and stay
     /// there. Sent besides the answer of the request that found it, under
@@ -184,6 +230,7 @@ impl DeskEvent {
             DeskEvent::DocumentPrinted(_) => "document_printed",
             DeskEvent::FeedbackSaved(_) => "feedback_saved",
             DeskEvent::CodeChecked(_) => "code_checked",
+            DeskEvent::StationView(_) => "station_view",
             DeskEvent::StoreBroken { .. } => "store_broken",
         }
     }
@@ -271,6 +318,19 @@ const STALE_RECORDS: Words = Words::fixed(
     "网络暂时连不上，以下是本终端保存的记录，状态可能不是最新。",
     "The network is down. These are the records kept on this terminal; their state may be out of date.",
 );
+
+/// Records of the outbox looked through for today's applications (newest
+/// first): a busy station's day is a few hundred.
+const STATION_SCAN: usize = 2000;
+
+/// The clear part of a stored application the station view reads.
+#[derive(serde::Deserialize, Default)]
+struct ClearApplication {
+    #[serde(default)]
+    masked_name: String,
+    #[serde(default)]
+    materials: Vec<Material>,
+}
 
 /// Longest wait for the platform to vouch for a personal code: the
 /// resident stands at the screen, and offline the card must be offered at
@@ -431,6 +491,12 @@ impl Desk {
                 tokio::spawn(async move {
                     let answer = self.verify_code(&code).await;
                     self.answer(session, DeskEvent::CodeChecked(answer));
+                });
+            }
+            DeskRequest::StationView => {
+                tokio::spawn(async move {
+                    let answer = self.station_view().await;
+                    self.answer(session, DeskEvent::StationView(Box::new(answer)));
                 });
             }
         }
@@ -852,6 +918,93 @@ impl Desk {
             tracing::warn!("the platform vouched for an ID number that fails its check");
             code_refusal_words(CodeRefusal::Unknown)
         })
+    }
+
+    /// Today's applications at this terminal, read from the outbox's clear
+    /// part (masked name, materials, due days: nothing sealed is opened),
+    /// and the follow-ups the platform holds for this terminal.
+    async fn station_view(&self) -> StationView {
+        use chrono::TimeZone as _;
+        let zone = store::station_zone();
+        let today = chrono::Utc::now().with_timezone(&zone).date_naive();
+        let applications = self
+            .with_store(move |s| {
+                let mut rows = Vec::new();
+                for record in s.list(None, STATION_SCAN)? {
+                    if record.kind != wire::RecordKind::Application {
+                        continue;
+                    }
+                    let Some(at) = zone.timestamp_millis_opt(record.created_at_ms).single() else {
+                        continue;
+                    };
+                    if at.date_naive() != today {
+                        continue;
+                    }
+                    let clear: ClearApplication = s
+                        .record_json(&record.key)?
+                        .and_then(|json| serde_json::from_slice(&json).ok())
+                        .unwrap_or_default();
+                    rows.push(StationApplication {
+                        receipt_no: record.key.clone(),
+                        service_name: record.service_name.clone().unwrap_or_default(),
+                        masked_name: clear.masked_name,
+                        time: at.format("%H:%M").to_string(),
+                        owed: clear
+                            .materials
+                            .iter()
+                            .filter_map(|m| {
+                                let state = match m.state {
+                                    wire::MaterialState::Pending => MaterialState::Missing,
+                                    wire::MaterialState::ECertPending => {
+                                        MaterialState::PendingVerification
+                                    }
+                                    _ => return None,
+                                };
+                                Some(OwedMaterial {
+                                    name: m.name.clone(),
+                                    state: Words::new(state.label_zh(), state.label_en()),
+                                    due: m.due.clone(),
+                                })
+                            })
+                            .collect(),
+                        to_collect: clear
+                            .materials
+                            .iter()
+                            .filter(|m| m.state == wire::MaterialState::Provided)
+                            .map(|m| m.name.clone())
+                            .collect(),
+                        delivered: record.state == RecordState::Acked,
+                    });
+                }
+                Ok::<_, StoreError>(rows)
+            })
+            .await;
+        let applications = match applications {
+            Some(Ok(rows)) => rows,
+            Some(Err(err)) => {
+                tracing::warn!(%err, "station view: the outbox could not be read");
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
+        let follow_ups = match &self.deps.platform {
+            Some(client) => tokio::time::timeout(LOOKUP_TIMEOUT, client.follow_ups())
+                .await
+                .ok()
+                .and_then(|r| {
+                    r.map_err(|err| tracing::info!(%err, "follow-ups not fetched"))
+                        .ok()
+                }),
+            None => None,
+        };
+        let online = follow_ups.is_some();
+        let follow_ups = follow_ups.unwrap_or_default();
+        StationView {
+            applications,
+            reports: follow_ups.reports,
+            low_ratings: follow_ups.low_ratings,
+            online,
+        }
     }
 
     async fn progress_for_resident(&self) -> DeskEvent {

@@ -139,6 +139,16 @@ pub trait Backend: Send + Sync + 'static {
         limit: usize,
     ) -> impl Future<Output = BackendResult<Vec<(String, StoredApplication)>>> + Send;
 
+    /// `terminal`'s records of `kind` received at or after `since` (unix
+    /// seconds), opened, newest first, at most `limit`.
+    fn recent_records(
+        &self,
+        kind: RecordKind,
+        terminal: &str,
+        since: i64,
+        limit: usize,
+    ) -> impl Future<Output = BackendResult<Vec<serde_json::Value>>> + Send;
+
     /// Keep a personal code the issuer handed out: the SHA-256 of its
     /// token (`token_key`), its scheme, whom it stands for and until when.
     fn issue_identity_code(

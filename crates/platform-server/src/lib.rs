@@ -555,6 +555,10 @@ fn router<B: Backend>(shared: Arc<Shared<B>>, fault_injection: bool) -> Router {
             &format!("{API_PREFIX}{IDENTITY_VERIFY_PATH}"),
             post(verify_identity_code::<B>),
         )
+        .route(
+            &format!("{API_PREFIX}{FOLLOW_UPS_PATH}"),
+            get(get_follow_ups::<B>),
+        )
         .route(&format!("{API_PREFIX}/documents/{{id}}"), get(get_document))
         .route(&format!("{API_PREFIX}/commands"), get(get_commands::<B>))
         .route(&format!("{API_PREFIX}/config"), get(get_config::<B>))
@@ -1407,6 +1411,68 @@ async fn verify_identity_code<B: Backend>(
         address: who.address.to_string(),
         verified: identity::verified_attributes(q.scheme),
         code_expires_at: rfc3339_secs(expires_at),
+    })
+    .into_response()
+}
+
+/// Most follow-ups of each kind answered.
+const FOLLOW_UPS_MAX: usize = 50;
+
+/// The signing terminal's 办不成事 reports and 差评 of the last days, for
+/// its station's clerk to call back.
+async fn get_follow_ups<B: Backend>(
+    State(s): State<Arc<Shared<B>>>,
+    Extension(Terminal(terminal)): Extension<Terminal>,
+) -> Response {
+    let since = now_secs() - FOLLOW_UP_DAYS * 24 * 3600;
+    // Read more than answered: the filters below drop the other kinds.
+    let scan = FOLLOW_UPS_MAX * 4;
+    let reports = match s
+        .backend
+        .recent_records(RecordKind::ErrorReport, &terminal, since, scan)
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return backend_failed("follow-ups", e),
+    };
+    let ratings = match s
+        .backend
+        .recent_records(RecordKind::Evaluation, &terminal, since, scan)
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return backend_failed("follow-ups", e),
+    };
+    let reports = reports
+        .into_iter()
+        .filter_map(|v| serde_json::from_value::<ErrorReportWire>(v).ok())
+        .filter(|r| r.kind == "cannot_get_done")
+        .take(FOLLOW_UPS_MAX)
+        .map(|r| FollowUpReport {
+            id: r.id,
+            at: r.at,
+            service_code: r.service_code,
+            message: r.message,
+            callback_phone: r.callback_phone,
+        })
+        .collect();
+    let low_ratings = ratings
+        .into_iter()
+        .filter_map(|v| serde_json::from_value::<EvaluationWire>(v).ok())
+        .filter(|e| e.level <= LOW_RATING_MAX)
+        .take(FOLLOW_UPS_MAX)
+        .map(|e| LowRating {
+            id: e.id,
+            at: e.created_at,
+            receipt_no: e.receipt_no,
+            service_code: e.service_code,
+            level: e.level,
+            comment: e.comment,
+        })
+        .collect();
+    Json(FollowUps {
+        reports,
+        low_ratings,
     })
     .into_response()
 }

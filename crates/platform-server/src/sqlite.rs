@@ -260,6 +260,29 @@ impl SqliteBackend {
             .collect()
     }
 
+    fn load_recent(
+        &self,
+        kind: RecordKind,
+        terminal: &str,
+        since: i64,
+        limit: usize,
+    ) -> rusqlite::Result<Vec<serde_json::Value>> {
+        let db = self.db.lock().unwrap();
+        let mut stmt = db.prepare_cached(
+            "SELECT body FROM records WHERE kind = ?1 AND terminal_id = ?2 AND received_at >= ?3
+             ORDER BY received_at DESC, id DESC LIMIT ?4",
+        )?;
+        let rows = stmt
+            .query_map(params![kind.as_str(), terminal, since, limit as i64], |r| {
+                r.get::<_, String>(0)
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows
+            .iter()
+            .filter_map(|b| serde_json::from_str(b).ok())
+            .collect())
+    }
+
     fn redeem(
         &self,
         token_key: &str,
@@ -331,6 +354,17 @@ impl Backend for SqliteBackend {
         limit: usize,
     ) -> BackendResult<Vec<(String, StoredApplication)>> {
         self.load_applications_of(id_number, limit)
+            .map_err(internal)
+    }
+
+    async fn recent_records(
+        &self,
+        kind: RecordKind,
+        terminal: &str,
+        since: i64,
+        limit: usize,
+    ) -> BackendResult<Vec<serde_json::Value>> {
+        self.load_recent(kind, terminal, since, limit)
             .map_err(internal)
     }
 

@@ -679,6 +679,33 @@ impl Backend for PgBackend {
         Ok(out)
     }
 
+    async fn recent_records(
+        &self,
+        kind: RecordKind,
+        terminal: &str,
+        since: i64,
+        limit: usize,
+    ) -> BackendResult<Vec<serde_json::Value>> {
+        let client = self.pool.get().await.map_err(pool_error)?;
+        let rows = client
+            .query(
+                "SELECT id, sealed FROM records
+                 WHERE kind = $1 AND terminal_id = $2 AND received_at >= $3
+                 ORDER BY received_at DESC, id DESC LIMIT $4",
+                &[&kind.as_str(), &terminal, &since, &(limit as i64)],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(rows
+            .iter()
+            .filter_map(|row| {
+                let id: String = row.get(0);
+                let sealed: Vec<u8> = row.get(1);
+                self.open_record(kind.as_str(), terminal, &id, &sealed)
+            })
+            .collect())
+    }
+
     async fn issue_identity_code(
         &self,
         token_key: &str,

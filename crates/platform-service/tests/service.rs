@@ -391,6 +391,15 @@ async fn codes_and_progress_across_terminals(server: &ServerHandle) {
         c
     };
     let store = Store::open(&second_config).unwrap();
+    // A 办不成事 report with a number to call back on, from T0002.
+    store
+        .enqueue_error_report(bianmin_store::NewErrorReport {
+            kind: "cannot_get_done".into(),
+            service_code: Some("DEMO-SB-001".into()),
+            message: "找不到要办的事项".into(),
+            callback_phone: Some("13912345678".into()),
+        })
+        .unwrap();
     for i in 0..2 {
         receipts.push(store.enqueue_application(app(i)).unwrap().receipt_no);
         // Received after the first terminal's: newest first below.
@@ -425,4 +434,20 @@ async fn codes_and_progress_across_terminals(server: &ServerHandle) {
         .resident_applications("110105194912310021")
         .await
         .is_err());
+
+    // Follow-ups are the signing terminal's own: T0002 reads its report
+    // back with the number; T0003 has none.
+    let follow = PlatformClient::from_config(&second_config)
+        .unwrap()
+        .follow_ups()
+        .await
+        .unwrap();
+    assert_eq!(follow.reports.len(), 1, "{follow:?}");
+    assert_eq!(follow.reports[0].message, "找不到要办的事项");
+    assert_eq!(
+        follow.reports[0].callback_phone.as_deref(),
+        Some("13912345678")
+    );
+    let none = client.follow_ups().await.unwrap();
+    assert!(none.reports.is_empty() && none.low_ratings.is_empty());
 }

@@ -661,6 +661,60 @@ pub struct ResidentApplications {
     pub applications: Vec<Progress>,
 }
 
+/// `GET /terminal/follow-ups`: what the signing terminal's station must
+/// call back about — its residents' 办不成事 reports and 差评 of the last
+/// [`FOLLOW_UP_DAYS`] days, newest first, opened by the platform for the
+/// station's clerk (the kiosk cannot open what it sealed).
+pub const FOLLOW_UPS_PATH: &str = "/terminal/follow-ups";
+/// How far back follow-ups reach.
+pub const FOLLOW_UP_DAYS: i64 = 7;
+/// An evaluation at or below this level is a 差评 that needs a call back.
+pub const LOW_RATING_MAX: u8 = 2;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct FollowUps {
+    pub reports: Vec<FollowUpReport>,
+    pub low_ratings: Vec<LowRating>,
+}
+
+/// A 办不成事 report as the clerk reads it. Personal data (the number):
+/// never logged.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowUpReport {
+    pub id: String,
+    pub at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_code: Option<String>,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_phone: Option<String>,
+}
+
+impl std::fmt::Debug for FollowUpReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FollowUpReport({}, ***)", self.id)
+    }
+}
+
+/// A 差评 (level at most [`LOW_RATING_MAX`]) as the clerk reads it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LowRating {
+    pub id: String,
+    pub at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt_no: Option<String>,
+    pub service_code: String,
+    pub level: u8,
+    #[serde(default)]
+    pub comment: String,
+}
+
+impl std::fmt::Debug for LowRating {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LowRating({}, level {})", self.id, self.level)
+    }
+}
+
 /// `POST /residents/documents` request: the ID number travels in the body so
 /// it never appears in a URL or an access log.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]

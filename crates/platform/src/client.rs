@@ -585,6 +585,11 @@ impl PlatformClient {
         serde_json::from_slice(&bytes).map_err(|e| PlatformError::Protocol(e.to_string()))
     }
 
+    /// This terminal's 办不成事 reports and 差评 to call back about.
+    pub async fn follow_ups(&self) -> Result<FollowUps, PlatformError> {
+        self.get_json(FOLLOW_UPS_PATH).await
+    }
+
     /// Spend a personal code (一码通办) at the platform: whom it stands for.
     /// A refusal says why: [`CodeRefusal`].
     pub async fn verify_identity_code(

@@ -5,6 +5,7 @@
 mod assist;
 mod enroll;
 mod journey;
+mod station;
 
 use crate::prompts;
 use crate::voice::{Silent, Speaker};
@@ -148,6 +149,8 @@ struct State {
     feedback_topics: Vec<bianmin_core::package::Topic>,
     /// 帮办: the clerk helping this resident.
     assisted_by: Option<String>,
+    /// The station clerk's view, while it is open.
+    station: Option<station::StationState>,
     assist: assist::AssistEntry,
     assist_attempts: bianmin_admin::staff::Attempts,
     /// This station's most-used services, most first (from its outbox).
@@ -219,6 +222,7 @@ impl KioskController {
                 commitments,
                 feedback_topics,
                 assisted_by: None,
+                station: None,
                 assist: assist::AssistEntry::default(),
                 assist_attempts,
                 station_popular: Vec::new(),
@@ -234,6 +238,7 @@ impl KioskController {
         crate::wrap::warm_up();
         controller.journey.wire(&controller, ui);
         controller.wire_assist(ui);
+        controller.wire_station(ui);
         controller.refresh_all();
         controller
     }
@@ -436,10 +441,17 @@ impl KioskController {
                     );
                     return;
                 }
-                if let DeskEvent::CodeChecked(checked) = event {
-                    self.code_checked(checked);
-                    return;
-                }
+                let event = match event {
+                    DeskEvent::CodeChecked(checked) => {
+                        self.code_checked(checked);
+                        return;
+                    }
+                    DeskEvent::StationView(view) => {
+                        self.station_answered(*view);
+                        return;
+                    }
+                    other => other,
+                };
                 let submitted = match &event {
                     bianmin_desk::DeskEvent::Submitted { printed, .. } => Some(*printed),
                     _ => None,
@@ -861,6 +873,7 @@ impl KioskController {
             state.session_id = SessionId(state.session_id.0 + 1);
         }
         self.journey.wipe();
+        self.wipe_station();
         self.state.borrow_mut().assisted_by = None;
         self.close_assist();
         self.kiosk(|k| k.set_assisted_by(SharedString::new()));

@@ -252,6 +252,16 @@ pub fn all_screens() -> Vec<ScreenShot> {
             },
         },
         ScreenShot {
+            name: "station",
+            // After the clerk's sign-in (its overlay has a screenshot of
+            // its own): a day with an owed photo and two follow-ups.
+            reach: |_, c| {
+                c.open_station("1001");
+                c.station_answered(sample_station_view());
+                Ok(())
+            },
+        },
+        ScreenShot {
             name: "feedback-callback",
             reach: |ui, _| {
                 press::press(ui, "查进度")?;
@@ -429,6 +439,63 @@ impl crate::controller::KioskHooks for SampleResident {
         bianmin_drivers::idcard::sim::demo_cards()
             .first()
             .map(bianmin_ops::devices::core_identity)
+    }
+}
+
+/// A station's day as the desk would answer it.
+fn sample_station_view() -> bianmin_desk::StationView {
+    use bianmin_desk::{FollowUpReport, LowRating};
+    // The sample resident's name (a demo card's), masked.
+    let masked = bianmin_drivers::idcard::sim::demo_cards()
+        .first()
+        .map(|c| bianmin_core::id_number::mask_name(&c.name))
+        .unwrap_or_default();
+    let app = |seq: u32, time: &str, name: &str, owed: Vec<bianmin_desk::OwedMaterial>| {
+        bianmin_desk::StationApplication {
+            receipt_no: bianmin_store::receipt::format("T0001", "20261125", seq),
+            service_name: "社会保障卡申领".into(),
+            masked_name: name.into(),
+            time: time.into(),
+            owed,
+            to_collect: vec!["居民身份证".into()],
+            delivered: seq.is_multiple_of(2),
+        }
+    };
+    bianmin_desk::StationView {
+        applications: vec![
+            app(
+                42,
+                "10:32",
+                &masked,
+                vec![bianmin_desk::OwedMaterial {
+                    name: "近期一寸白底免冠照片".into(),
+                    state: bianmin_core::words::Words::new(
+                        bianmin_core::application::MaterialState::Missing.label_zh(),
+                        bianmin_core::application::MaterialState::Missing.label_en(),
+                    ),
+                    due: Some("2026-12-02".into()),
+                }],
+            ),
+            app(43, "11:05", &masked, Vec::new()),
+            app(44, "14:20", &masked, Vec::new()),
+            app(45, "15:48", &masked, Vec::new()),
+        ],
+        reports: vec![FollowUpReport {
+            id: "ER-T0001-20261125-000003".into(),
+            at: "2026-11-25T10:40:00+08:00".into(),
+            service_code: Some("DEMO-SB-001".into()),
+            message: "找不到要办的事项".into(),
+            callback_phone: Some("13912345678".into()),
+        }],
+        low_ratings: vec![LowRating {
+            id: "EV-T0001-20261125-000002".into(),
+            at: "2026-11-25T11:20:00+08:00".into(),
+            receipt_no: Some(bianmin_store::receipt::format("T0001", "20261125", 43)),
+            service_code: "DEMO-SB-001".into(),
+            level: 2,
+            comment: "排队的人太多".into(),
+        }],
+        online: true,
     }
 }
 

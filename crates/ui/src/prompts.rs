@@ -44,6 +44,8 @@ pub fn screen_prompt(screen: Screen, english: bool) -> &'static str {
         (Screen::Feedback, true) => "Choose the problem you met; staff will follow it up.",
         (Screen::OutOfService, false) => "本终端暂停服务，请到窗口办理，或者拨打服务热线一二三四五。",
         (Screen::OutOfService, true) => "This terminal is out of service. Please go to the counter or call the 12345 hotline.",
+        (Screen::Station, false) => "本站今日受理：容缺材料写明了补交日期，右边是需要回访的反映。",
+        (Screen::Station, true) => "Today's applications at this station: owed materials show their due day; follow-ups are on the right.",
     }
 }
 

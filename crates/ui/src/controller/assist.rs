@@ -20,6 +20,8 @@ pub(super) struct AssistEntry {
     pin: zeroize::Zeroizing<String>,
     /// A PIN check is running on its thread; its answer comes by mailbox.
     checking: bool,
+    /// Signing in to open the station view, not to help a resident.
+    for_station: bool,
 }
 
 impl KioskController {
@@ -40,7 +42,20 @@ impl KioskController {
         if self.state.borrow().assisted_by.is_some() {
             return;
         }
-        self.state.borrow_mut().assist = AssistEntry::default();
+        self.open_sign_in(false);
+    }
+
+    /// 工作人员入口: the same sign-in, for the station view.
+    pub fn open_assist_for_station(&self) {
+        self.activity();
+        self.open_sign_in(true);
+    }
+
+    fn open_sign_in(&self, for_station: bool) {
+        self.state.borrow_mut().assist = AssistEntry {
+            for_station,
+            ..AssistEntry::default()
+        };
         let locked = self
             .state
             .borrow()
@@ -192,6 +207,16 @@ impl KioskController {
         *self.assist_timer.borrow_mut() = None;
         self.state.borrow_mut().assist.checking = false;
         match verdict {
+            Some(staff_id) if self.state.borrow().assist.for_station => {
+                tracing::info!(staff = %staff_id, "a clerk opened the station view");
+                {
+                    let mut state = self.state.borrow_mut();
+                    state.assist_attempts.succeeded();
+                    state.assist = AssistEntry::default();
+                }
+                self.kiosk(|k| k.set_assist_visible(false));
+                self.open_station(&staff_id);
+            }
             Some(staff_id) => {
                 tracing::info!(staff = %staff_id, "assisted mode: a clerk took over");
                 {

@@ -886,7 +886,9 @@ impl JourneyController {
             // The shell takes the kiosk out of service before a journey
             // hears of it.
             // The shell handles these before the journey sees them.
-            DeskEvent::StoreBroken { .. } | DeskEvent::CodeChecked(_) => {}
+            DeskEvent::StoreBroken { .. }
+            | DeskEvent::CodeChecked(_)
+            | DeskEvent::StationView(_) => {}
         }
     }
 
