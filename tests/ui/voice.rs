@@ -115,3 +115,69 @@ fn the_countdown_is_spoken_in_large_mode() {
     let said = recorder.0.borrow();
     assert!(said.last().unwrap().contains("继续办理"), "{said:?}");
 }
+
+/// 朗读 on a guide reads the guide (what to bring, how long, the fee), not
+/// only the screen's fixed prompt.
+#[test]
+fn read_aloud_reads_the_guide_itself() {
+    let (ui, _controller, recorder) = kiosk();
+    super::support::pressed(bianmin_ui::press::find_service(
+        &ui,
+        "social-security",
+        "DEMO-SB-001",
+    ));
+    assert_eq!(super::support::screen(&ui), Screen::Guide);
+    tap(&ui, "朗读");
+    let said = recorder.0.borrow().last().cloned().unwrap_or_default();
+    assert!(
+        said.starts_with(screen_prompt(Screen::Guide, false)),
+        "{said}"
+    );
+    for part in ["社会保障卡", "需要带：", "居民身份证", "办理时限："] {
+        assert!(said.contains(part), "{part} not read: {said}");
+    }
+}
+
+/// 朗读 on the receipt reads the service, the receipt number character by
+/// character and what is still owed, with its due day.
+#[test]
+fn read_aloud_reads_the_receipt_essentials() {
+    use bianmin_desk::{DeskAnswer, DeskEvent};
+    use bianmin_ui::press;
+    let (ui, controller, recorder) = kiosk();
+    controller.set_hooks(Rc::new(bianmin_ui::headless::SampleResident));
+    controller.set_resident("王*明 110101********1233");
+    super::support::pressed(press::apply_for(&ui, "social-security", "DEMO-SB-001"));
+    super::support::pressed(press::fill_required(&ui));
+    tap(&ui, "下一步");
+    let photo = "近期一寸白底免冠照片";
+    super::support::pressed(press::provide_all_materials(&ui));
+    super::support::pressed(press::choose_material(&ui, photo, "暂缺，容缺后补"));
+    tap(&ui, "下一步");
+    tap(&ui, "下一步");
+    tap(&ui, "信息无误，去签名");
+    super::support::pressed(press::sign(&ui));
+    let receipt = bianmin_store::receipt::format("T0001", "20261125", 42);
+    controller.handle(bianmin_ui::events::UiEvent::Desk(DeskAnswer {
+        session: controller.session_id(),
+        event: DeskEvent::Submitted {
+            receipt_no: receipt.clone(),
+            qr: receipt.clone(),
+            printed: true,
+            printer_message: Default::default(),
+            due_dates: [(photo.to_string(), "2026-12-02".to_string())].into(),
+        },
+    }));
+    assert_eq!(super::support::screen(&ui), Screen::Receipt);
+    tap(&ui, "朗读");
+    let said = recorder.0.borrow().last().cloned().unwrap_or_default();
+    assert!(said.contains("社会保障卡"), "{said}");
+    assert!(
+        said.contains("受理编号：B M 1，T 0 0 0 1，2 0 2 6 1 1 2 5，0 0 0 0 4 2，"),
+        "{said}"
+    );
+    assert!(
+        said.contains(photo) && said.contains("2026-12-02"),
+        "{said}"
+    );
+}

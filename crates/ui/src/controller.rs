@@ -29,6 +29,22 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
+/// A code read character by character: letters and digits apart, each
+/// dash a pause ("BM1-T0001" → "B M 1，T 0 0 0 1").
+fn spell_out(code: &str) -> String {
+    code.split('-')
+        .filter(|group| !group.is_empty())
+        .map(|group| {
+            group
+                .chars()
+                .map(String::from)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("，")
+}
+
 /// Most search matches counted and paged; beyond this the resident should
 /// type more letters.
 const MAX_SEARCH_RESULTS: usize = 40;
@@ -282,12 +298,92 @@ impl KioskController {
         } else {
             let prompt = prompts::screen_prompt(screen, english);
             // Before signing, 朗读 reads what is signed: the summary, or
-            // the commitment text itself.
-            match self.journey.spoken(self, screen) {
+            // the commitment text itself; on a guide, the guide; on the
+            // receipt, what the resident must keep and still owes.
+            let more = match screen {
+                Screen::Guide => Some(self.spoken_guide(english)),
+                Screen::Receipt => Some(self.spoken_receipt(english)),
+                _ => self.journey.spoken(self, screen),
+            };
+            match more.filter(|m| !m.is_empty()) {
                 Some(more) => self.say(&format!("{prompt}{more}")),
                 None => self.say(prompt),
             }
         }
+    }
+
+    /// The guide on screen, read out: what it is, what to bring, how long
+    /// it takes, what it costs.
+    fn spoken_guide(&self, english: bool) -> String {
+        use slint::Model as _;
+        let guide = self.kiosk(|k| k.get_guide());
+        let (stop, list) = if english {
+            (". ", ", ")
+        } else {
+            ("。", "、")
+        };
+        let mut parts = vec![guide.name.to_string()];
+        if !guide.summary.is_empty() {
+            parts.push(guide.summary.trim_end_matches('。').to_string());
+        }
+        let materials: Vec<String> = guide.materials.iter().map(|m| m.name.to_string()).collect();
+        if !materials.is_empty() {
+            parts.push(self.tr(
+                &format!("需要带：{}", materials.join(list)),
+                &format!("Bring: {}", materials.join(list)),
+            ));
+        }
+        if !guide.time_limit.is_empty() {
+            parts.push(self.tr(
+                &format!("办理时限：{}", guide.time_limit),
+                &format!("Time limit: {}", guide.time_limit),
+            ));
+        }
+        if !guide.fee.is_empty() {
+            parts.push(self.tr(
+                &format!("费用：{}", guide.fee),
+                &format!("Fee: {}", guide.fee),
+            ));
+        }
+        if !guide.unavailable.is_empty() {
+            parts.push(guide.unavailable.to_string());
+        }
+        parts.join(stop) + stop.trim_end()
+    }
+
+    /// The receipt read out: what was applied for, its number character by
+    /// character (an elder writes it down or repeats it on the phone), and
+    /// what is still owed.
+    fn spoken_receipt(&self, english: bool) -> String {
+        use slint::Model as _;
+        let ui = self.ui();
+        let journey = ui.global::<crate::Journey>();
+        let receipt = journey.get_receipt_no().to_string();
+        if receipt.is_empty() {
+            return String::new();
+        }
+        let (stop, list) = if english {
+            (". ", "; ")
+        } else {
+            ("。", "；")
+        };
+        let mut parts = Vec::new();
+        let title = journey.get_title().to_string();
+        if !title.is_empty() {
+            parts.push(self.tr(&format!("事项：{title}"), &format!("Service: {title}")));
+        }
+        parts.push(self.tr(
+            &format!("受理编号：{}", spell_out(&receipt)),
+            &format!("Receipt number: {}", spell_out(&receipt)),
+        ));
+        let owed: Vec<String> = journey.get_owed().iter().map(|o| o.to_string()).collect();
+        if !owed.is_empty() {
+            parts.push(self.tr(
+                &format!("还需补交：{}", owed.join(list)),
+                &format!("Still owed: {}", owed.join(list)),
+            ));
+        }
+        parts.join(stop) + stop.trim_end()
     }
 
     fn show(&self, screen: Screen) {
