@@ -294,6 +294,7 @@ fn application(card: usize) -> Application {
             commitment: Some("本人承诺：所填信息真实。".into()),
         },
         content_version: "demo-2026.11.1".into(),
+        agent: None,
     }
 }
 

@@ -962,3 +962,108 @@ fn the_clerk_sees_what_is_owed_and_whom_to_call_back() {
     assert_eq!(t.kiosk().get_station_follow_ups().row_count(), 0);
     assert!(t.kiosk().get_station_message().is_empty());
 }
+
+/// 代办: a daughter, identified by her card, applies for her father, who is
+/// not there: she names him (name on the pinyin keyboard, ID number on the
+/// keypad, GB 11643-checked) and how they are related; the form is filled
+/// with his data, she signs the 代办 declaration under the commitment, and
+/// the platform's record has him as the applicant and her as the agent with
+/// the relationship; the receipt says 代办. Naming herself, or a child with
+/// a relationship other than parent or guardian, is refused in one sentence.
+#[test]
+fn an_agent_applies_for_a_relative_who_is_not_there() {
+    let t = terminal();
+    let ui = &t.ui;
+    t.pump_until("the link", |t| {
+        t.kiosk().get_network() == bianmin_ui::NetworkState::Online
+    });
+    let agent = bianmin_drivers::idcard::sim::demo_cards().remove(0);
+    t.put_card_down();
+    tap(ui, "搜索");
+    type_keys(ui, "sbk");
+    let hit = t.kiosk().get_search_results().row_data(0).unwrap();
+    tap(ui, &hit.name);
+    tap(ui, "为家人或他人代办");
+    assert_eq!(t.screen(), Screen::Form);
+    assert!(t.journey().get_title().contains("代办"));
+
+    pressed(press::edit_field(ui, "principal.name"));
+    pressed(press::enter_sample_value(ui));
+    let name_and = |id_number: &str, relation: &str| {
+        pressed(press::edit_field(ui, "principal.id_number"));
+        for _ in 0..20 {
+            tap(ui, "删除");
+        }
+        type_keys(ui, id_number);
+        tap(ui, "完成");
+        pressed(press::edit_field(ui, "principal.relation"));
+        tap(ui, relation);
+        tap(ui, "下一步");
+    };
+    // Herself: refused, still on the first step.
+    name_and(&agent.id_number, "子女");
+    assert!(
+        t.journey().get_form_message().contains("不能是您本人"),
+        "{}",
+        t.journey().get_form_message()
+    );
+    // A child, and she says she is its 子女: refused.
+    let child = bianmin_drivers::idcard::sim::with_check("11010120150101123");
+    name_and(&child, "子女");
+    assert!(
+        t.journey().get_form_message().contains("父母或其他监护人"),
+        "{}",
+        t.journey().get_form_message()
+    );
+    // Her father.
+    let father = bianmin_drivers::idcard::sim::with_check("11010519480301123");
+    name_and(&father, "子女");
+    assert!(
+        t.kiosk().get_notice().contains("代办"),
+        "{}",
+        t.kiosk().get_notice()
+    );
+    tap(ui, "知道了");
+    let fields = t.all_fields();
+    let value = |key: &str| {
+        fields
+            .iter()
+            .find(|f| f.key == key)
+            .map(|f| f.value.to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(value("applicant.id_number"), father);
+    assert_eq!(value("applicant.name"), "中国");
+    assert_eq!(value("applicant.gender"), "男");
+    t.fill_in_the_rest();
+    t.decide_materials(&[]);
+    assert!(
+        t.journey().get_commitment_text().contains("代办人声明"),
+        "{}",
+        t.journey().get_commitment_text()
+    );
+    t.commit_and_sign();
+    let receipt = t.submit();
+    t.wait_delivered(&receipt);
+    let record = t.platform_json(&receipt);
+    assert_eq!(record["applicant"]["id_number"], father.as_str());
+    assert_eq!(record["applicant"]["identified_by"], "typed");
+    assert_eq!(record["agent"]["id_number"], agent.id_number.as_str());
+    assert_eq!(record["agent"]["relationship"], "子女");
+    assert_eq!(record["agent"]["identified_by"], "id_card");
+    assert!(record["agent"]["declaration"]
+        .as_str()
+        .is_some_and(|d| d.starts_with("代办人声明")));
+    let printed: String = t
+        .devices()
+        .printer
+        .device()
+        .receipts
+        .iter()
+        .map(|r| r.text())
+        .collect::<Vec<_>>()
+        .join("")
+        .split_whitespace()
+        .collect();
+    assert!(printed.contains("代办"), "{printed}");
+}

@@ -314,7 +314,90 @@ pub struct Application {
     /// Version of the content package the application was made with.
     #[serde(default)]
     pub content_version: String,
+    /// 代办: who applied for the applicant (`identity`), and how they are
+    /// related. `None` when the applicant applied in person.
+    #[serde(default)]
+    pub agent: Option<Agent>,
 }
+
+/// The 代办人: identified at the terminal by card or verified code, acting
+/// for the applicant. Personal data: Debug shows only the relationship.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+pub struct Agent {
+    pub name: String,
+    pub id_number: String,
+    /// 配偶 / 子女 / 父母 / 其他亲属 / 受委托人: what the agent is to the applicant.
+    pub relationship: String,
+    #[zeroize(skip)]
+    #[serde(default)]
+    pub source: crate::form::IdentitySource,
+    /// The 代办 declaration the agent signed under (Chinese, as shown).
+    pub declaration: String,
+}
+
+impl fmt::Debug for Agent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Agent({}, ***)", self.relationship)
+    }
+}
+
+/// What an agent may be to the applicant (the forms' guardian.relation).
+pub const RELATIONSHIPS: [&str; 5] = ["父母", "配偶", "子女", "其他亲属", "受委托人"];
+
+/// Whole years between `birth_date` (`YYYY-MM-DD`) and `today`; `None`
+/// when the date does not parse.
+pub fn age_on(birth_date: &str, today: chrono::NaiveDate) -> Option<u32> {
+    use chrono::Datelike as _;
+    let birth = chrono::NaiveDate::parse_from_str(birth_date, "%Y-%m-%d").ok()?;
+    let mut years = today.year() - birth.year();
+    if (today.month(), today.day()) < (birth.month(), birth.day()) {
+        years -= 1;
+    }
+    u32::try_from(years).ok()
+}
+
+/// Why this agent may not act for this applicant, in one sentence; `None`
+/// when they may. `today` is the station's date.
+pub fn agent_refusal(
+    agent: &Identity,
+    principal: &Identity,
+    relationship: &str,
+    today: chrono::NaiveDate,
+) -> Option<Words> {
+    if agent
+        .id_number
+        .trim()
+        .eq_ignore_ascii_case(principal.id_number.trim())
+    {
+        return Some(Words::fixed(
+            "被代办人不能是您本人。为自己办理请按“我要办理”。",
+            "You cannot act for yourself. To apply for yourself, press Apply.",
+        ));
+    }
+    if age_on(&agent.birth_date, today).is_some_and(|age| age < ADULT_AGE) {
+        return Some(Words::fixed(
+            "未满18周岁不能为他人代办，请由成年家属来办理。",
+            "You must be 18 or older to act for someone else; please ask an adult family member.",
+        ));
+    }
+    if !RELATIONSHIPS.contains(&relationship) {
+        return Some(Words::fixed(
+            "请选择您与被代办人的关系。",
+            "Please choose how you are related to the person you act for.",
+        ));
+    }
+    let minor = age_on(&principal.birth_date, today).is_some_and(|age| age < ADULT_AGE);
+    if minor && !matches!(relationship, "父母" | "其他亲属") {
+        return Some(Words::fixed(
+            "被代办人未满18周岁，须由父母或其他监护人代办。",
+            "The person is under 18: a parent or other guardian must act for them.",
+        ));
+    }
+    None
+}
+
+/// Age of majority (民法典 第十七条).
+pub const ADULT_AGE: u32 = 18;
 
 impl fmt::Debug for Application {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -567,6 +650,7 @@ pub fn build_application(
         confirmation,
         // Set by the kiosk, which knows the package on screen.
         content_version: String::new(),
+        agent: None,
         subject: draft.subject,
         items,
         identity: draft.identity.clone(),

@@ -558,6 +558,9 @@ pub enum IdentitySource {
     IdCard,
     /// A personal code (一码通办) the platform verified.
     Code(crate::personal_code::Scheme),
+    /// Typed by an agent acting for the applicant (代办): the number passed
+    /// its GB 11643 check, nobody vouched for the person.
+    Typed,
 }
 
 impl fmt::Debug for Identity {

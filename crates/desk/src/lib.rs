@@ -1353,6 +1353,19 @@ fn document_text(document: &wire::PrintableDocument) -> Option<Zeroizing<String>
 
 /// The receipt's name of what was applied for.
 fn receipt_service_name(application: &Application, title: &str) -> String {
+    let name = plain_service_name(application, title);
+    // 代办: the receipt says so, with whom, masked.
+    match &application.agent {
+        Some(agent) => format!(
+            "{name}（代办，代办人：{}，{}）",
+            bianmin_core::id_number::mask_name(&agent.name),
+            agent.relationship
+        ),
+        None => name,
+    }
+}
+
+fn plain_service_name(application: &Application, title: &str) -> String {
     if !title.trim().is_empty() {
         return title.trim().to_string();
     }
@@ -1379,9 +1392,9 @@ pub fn new_application(application: &Application, title: &str, now_ms: i64) -> N
                 .first()
                 .map(|i| i.name.clone())
                 .filter(|n| !n.trim().is_empty())
-                .unwrap_or_else(|| receipt_service_name(application, title)),
+                .unwrap_or_else(|| plain_service_name(application, title)),
         ),
-        Subject::Bundle { id, .. } => (id.clone(), receipt_service_name(application, title)),
+        Subject::Bundle { id, .. } => (id.clone(), plain_service_name(application, title)),
     };
     let fields = &application.fields;
     let mut form = serde_json::Map::new();
@@ -1440,6 +1453,13 @@ pub fn new_application(application: &Application, title: &str, now_ms: i64) -> N
                 .to_string(),
             identified_by: identity.source.into(),
         },
+        agent: application.agent.as_ref().map(|a| wire::AgentWire {
+            name: a.name.clone(),
+            id_number: a.id_number.clone(),
+            relationship: a.relationship.clone(),
+            identified_by: a.source.into(),
+            declaration: a.declaration.clone(),
+        }),
         form: serde_json::Value::Object(form),
         materials: application
             .materials

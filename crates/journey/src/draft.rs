@@ -48,7 +48,12 @@ pub struct Draft {
     committed: bool,
     signature: SignatureCapture,
     submitting: bool,
+    /// 代办: the declaration the agent signs under, after the commitment.
+    proxy_declaration: Option<Words>,
 }
+
+/// The subject code of the 代办 step that asks whom the agent acts for.
+pub const PRINCIPAL_CODE: &str = "_principal";
 
 /// The named steps of a journey, in order. A 一件事 starts with its
 /// questions; every journey ends by reviewing what will be submitted and
@@ -168,7 +173,121 @@ impl Draft {
             committed: false,
             signature: SignatureCapture::new(SIGNATURE_PAD.0, SIGNATURE_PAD.1),
             submitting: false,
+            proxy_declaration: None,
         }
+    }
+
+    /// 代办's first step: whom the agent acts for — name and ID number
+    /// (typed, GB 11643-checked) and how they are related — on the form's
+    /// own keyboards and checks.
+    pub fn for_principal() -> Draft {
+        let field = |key: &str, label: &str, label_en: &str, kind: FieldKind| FieldSpec {
+            key: key.to_string(),
+            label: label.to_string(),
+            kind,
+            required: true,
+            min_len: None,
+            max_len: None,
+            choices: Vec::new(),
+            digits: false,
+            hint: String::new(),
+            label_en: label_en.to_string(),
+            hint_en: String::new(),
+            prefill: None,
+            when: None,
+        };
+        let mut name = field(
+            "principal.name",
+            "被代办人姓名",
+            "Name of the person you act for",
+            FieldKind::Text,
+        );
+        name.min_len = Some(2);
+        name.max_len = Some(20);
+        let id_number = field(
+            "principal.id_number",
+            "被代办人公民身份号码",
+            "Their citizen ID number",
+            FieldKind::IdNumber,
+        );
+        let mut relation = field(
+            "principal.relation",
+            "您是被代办人的",
+            "You are their",
+            FieldKind::Choice,
+        );
+        relation.choices = bianmin_core::application::RELATIONSHIPS
+            .iter()
+            .map(|r| r.to_string())
+            .collect();
+        let schema = bianmin_core::form::FormSchema {
+            fields: vec![name, id_number, relation],
+        };
+        let merged = merge(&[bianmin_core::bundle::ItemForm {
+            code: PRINCIPAL_CODE,
+            schema: &schema,
+            materials: &[],
+        }]);
+        Draft::new(
+            Subject::Service {
+                code: PRINCIPAL_CODE.to_string(),
+            },
+            "代办：被代办人信息",
+            "Acting for someone: who they are",
+            merged,
+        )
+    }
+
+    /// This is 代办's first step (see [`Draft::for_principal`]).
+    pub fn is_principal(&self) -> bool {
+        self.subject_code() == PRINCIPAL_CODE
+    }
+
+    /// Whom the agent typed (name, number, and birth date and sex read from
+    /// the number) and the relationship; `None` until the form checks.
+    pub fn principal(&self) -> Option<(Identity, String)> {
+        use bianmin_core::id_number::{validate, SexDigit};
+        let name = self.value("principal.name")?.trim().to_string();
+        let id_number = self.value("principal.id_number")?.trim().to_uppercase();
+        let relation = self.value("principal.relation")?.trim().to_string();
+        let valid = validate(&id_number).ok()?;
+        if name.chars().count() < 2 {
+            return None;
+        }
+        Some((
+            Identity {
+                name,
+                id_number,
+                gender: match valid.sex {
+                    SexDigit::Male => "男",
+                    SexDigit::Female => "女",
+                }
+                .to_string(),
+                birth_date: format!(
+                    "{:04}-{:02}-{:02}",
+                    valid.birth_year, valid.birth_month, valid.birth_day
+                ),
+                address: String::new(),
+                source: bianmin_core::form::IdentitySource::Typed,
+            },
+            relation,
+        ))
+    }
+
+    /// 代办: the form's 监护人或代办人 fields come from the agent, and the
+    /// agent signs `declaration` under the commitment.
+    pub fn set_proxy(&mut self, agent: &Identity, relation: &str, declaration: Words) {
+        for (key, value) in [
+            ("guardian.name", agent.name.as_str()),
+            ("guardian.id_number", agent.id_number.as_str()),
+            ("guardian.relation", relation),
+        ] {
+            if self.spec(key).is_some() && self.values.get(key).is_none_or(str::is_empty) {
+                self.values.set(key, value);
+                self.prefilled.insert(key.to_string());
+            }
+        }
+        self.proxy_declaration = Some(declaration);
     }
 
     /// 我要办理 on one service's guide; `None` for a code not in the catalogue.
@@ -839,7 +958,8 @@ impl Draft {
 
     /// A 告知承诺 item applies, or a material is replaced by the commitment.
     pub fn commitment_needed(&self, content: Content<'_>) -> bool {
-        self.services(content).iter().any(|s| s.commitment)
+        self.proxy_declaration.is_some()
+            || self.services(content).iter().any(|s| s.commitment)
             || self
                 .materials
                 .values()
@@ -875,10 +995,14 @@ impl Draft {
                     .to_string(),
             ),
         };
-        Words::new(
+        let text = Words::new(
             format!("本人申请办理「{}」。{zh}", self.title),
             format!("I apply for “{}”. {en}", self.shown_title(true)),
-        )
+        );
+        match &self.proxy_declaration {
+            Some(declaration) => text.then(declaration),
+            None => text,
+        }
     }
 
     pub fn toggle_commitment(&mut self) {

@@ -299,3 +299,61 @@ fn a_rating_is_sent_once_and_low_ones_ask_why() {
     assert!(completed.rated());
     assert!(completed.submit_rating().is_none(), "sent once");
 }
+
+/// 代办: the first step names the applicant (typed, checked); the form of a
+/// service with 监护人或代办人 fields takes them from the agent; the agent
+/// signs a declaration under the commitment, which 代办 always asks for.
+#[test]
+fn an_agent_names_the_applicant_and_fills_the_guardian_fields_from_their_own_card() {
+    let demo = Demo::new();
+    let mut first = Draft::for_principal();
+    assert!(first.is_principal());
+    assert!(first.principal().is_none(), "nothing typed yet");
+    // Two syllables picked from the pinyin keyboard's candidates.
+    for syllable in ["wang", "xiu"] {
+        for c in syllable.chars() {
+            if !first.is_editing() {
+                assert!(first.edit_field("principal.name", 5));
+            }
+            first.editor_key(&c.to_string());
+        }
+        first.editor_pick(0);
+    }
+    assert!(first.editor_done(), "a two-character name");
+    type_into(&mut first, "principal.id_number", "11010519491231002X");
+    assert!(first.editor_done());
+    assert!(first.edit_field("principal.relation", 5));
+    assert!(first.editor_choose("子女"));
+    assert!(first.check_form(6));
+    let (principal, relation) = first.principal().expect("named");
+    assert_eq!(principal.birth_date, "1949-12-31");
+    assert_eq!(principal.gender, "女");
+    assert_eq!(relation, "子女");
+
+    // 残疾人两项补贴 asks for the 监护人或代办人: the agent is it.
+    let mut form =
+        Draft::for_service(demo.content(), "DEMO-CL-004").expect("in the demo catalogue");
+    form.prepare_form(demo.content(), &principal);
+    assert_eq!(
+        form.value("applicant.id_number"),
+        Some("11010519491231002X")
+    );
+    let agent = Identity {
+        name: "李明".into(),
+        id_number: "110101199003071235".into(),
+        gender: "男".into(),
+        birth_date: "1990-03-07".into(),
+        address: String::new(),
+        source: bianmin_core::form::IdentitySource::IdCard,
+    };
+    let declaration = bianmin_core::words::Words::fixed("代办人声明：测试。", "Agent: test.");
+    form.set_proxy(&agent, &relation, declaration);
+    assert_eq!(form.value("guardian.name"), Some("李明"));
+    assert_eq!(form.value("guardian.id_number"), Some("110101199003071235"));
+    assert_eq!(form.value("guardian.relation"), Some("子女"));
+    assert!(form.commitment_needed(demo.content()));
+    assert!(form
+        .commitment_text(demo.content())
+        .zh()
+        .ends_with("代办人声明：测试。"));
+}

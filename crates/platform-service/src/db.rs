@@ -145,6 +145,8 @@ pub fn facts_of(kind: RecordKind, body: &serde_json::Value) -> serde_json::Value
             "service_name": get("service_name"),
             "created_at": get("created_at"),
             "assisted_by": get("assisted_by"),
+            // 代办 (who acted stays sealed; that someone did is a fact).
+            "proxy": body.get("agent").is_some_and(|a| !a.is_null()),
             "materials": get("materials"),
             "delivery": body.pointer("/delivery/method").cloned().unwrap_or(serde_json::Value::Null),
         }),

@@ -42,6 +42,9 @@ pub enum IdentifiedBy {
     Eid,
     /// 电子社保卡.
     Essc,
+    /// Typed by the agent who applied for them (代办): the number is
+    /// GB 11643-checked, the person not verified.
+    Typed,
 }
 
 impl From<bianmin_core::form::IdentitySource> for IdentifiedBy {
@@ -53,6 +56,7 @@ impl From<bianmin_core::form::IdentitySource> for IdentifiedBy {
             IdentitySource::Code(Scheme::Ymtb) => IdentifiedBy::Ymtb,
             IdentitySource::Code(Scheme::Eid) => IdentifiedBy::Eid,
             IdentitySource::Code(Scheme::Essc) => IdentifiedBy::Essc,
+            IdentitySource::Typed => IdentifiedBy::Typed,
         }
     }
 }
@@ -116,6 +120,9 @@ pub struct ApplicationWire {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assisted_by: Option<String>,
     pub applicant: Applicant,
+    /// 代办: who applied for the applicant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<AgentWire>,
     #[serde(default)]
     pub form: serde_json::Value,
     #[serde(default)]
@@ -170,10 +177,33 @@ pub struct SealedApplicationWire {
     pub sealed: seal::Envelope,
 }
 
+/// 代办: who applied for the applicant, as identified at the terminal.
+/// Personal data: sealed with the applicant.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentWire {
+    pub name: String,
+    pub id_number: String,
+    /// 父母 / 配偶 / 子女 / 其他亲属 / 受委托人: what the agent is to the applicant.
+    pub relationship: String,
+    #[serde(default)]
+    pub identified_by: IdentifiedBy,
+    /// The 代办 declaration signed on the pad (the record's signature).
+    #[serde(default)]
+    pub declaration: String,
+}
+
+impl std::fmt::Debug for AgentWire {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AgentWire({}, ***)", self.relationship)
+    }
+}
+
 /// The fields of an application sealed to the platform's key: the JSON
 /// object inside [`SealedApplicationWire::sealed`].
 #[derive(Serialize, Deserialize)]
 pub struct PersonalFields {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<AgentWire>,
     pub applicant: Applicant,
     #[serde(default)]
     pub form: serde_json::Value,
@@ -187,7 +217,7 @@ pub struct PersonalFields {
 /// by kind: the kiosk keeps none of them in clear.
 pub fn sealed_fields(kind: RecordKind) -> &'static [&'static str] {
     match kind {
-        RecordKind::Application => &["applicant", "form", "delivery", "signature_png"],
+        RecordKind::Application => &["applicant", "agent", "form", "delivery", "signature_png"],
         RecordKind::Evaluation => &["comment"],
         RecordKind::ErrorReport => &["message", "callback_phone"],
         RecordKind::Heartbeat => &[],

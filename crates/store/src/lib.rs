@@ -148,6 +148,8 @@ pub struct NewApplication {
     /// Staff id when a clerk helped (帮办代办).
     pub assisted_by: Option<String>,
     pub applicant: Applicant,
+    /// 代办: who applied for the applicant (sealed with them).
+    pub agent: Option<bianmin_platform::api::AgentWire>,
     pub form: serde_json::Value,
     pub materials: Vec<Material>,
     pub delivery: Delivery,
@@ -812,6 +814,7 @@ impl Store {
             created_at,
             assisted_by,
             mut applicant,
+            mut agent,
             form,
             materials,
             delivery,
@@ -821,6 +824,7 @@ impl Store {
         let masked_name = bianmin_core::id_number::mask_name(&applicant.name);
         let delivery_method = DeliveryMethod::from(&delivery);
         let mut personal = PersonalFields {
+            agent: agent.take(),
             applicant: std::mem::take(&mut applicant),
             form,
             delivery,
@@ -834,6 +838,10 @@ impl Store {
             &personal,
         );
         wipe_applicant(&mut personal.applicant);
+        if let Some(agent) = personal.agent.as_mut() {
+            zeroize::Zeroize::zeroize(&mut agent.name);
+            zeroize::Zeroize::zeroize(&mut agent.id_number);
+        }
         if let Delivery::Post { address } = &mut personal.delivery {
             zeroize::Zeroize::zeroize(address);
         }
@@ -1096,6 +1104,7 @@ impl Store {
                     created_at: created_at.clone(),
                     assisted_by: app.assisted_by,
                     applicant: app.applicant,
+                    agent: app.agent,
                     form: app.form,
                     materials: app.materials,
                     delivery: app.delivery,

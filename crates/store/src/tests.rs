@@ -26,6 +26,7 @@ fn app() -> NewApplication {
             address: "北京市东城区演示路1号".into(),
             ..Default::default()
         },
+        agent: None,
         form: serde_json::json!({"reason": "新办"}),
         ..Default::default()
     }
@@ -537,6 +538,7 @@ fn records_sealed_with_the_older_local_key_are_resealed_and_the_key_file_deleted
         created_at: rfc3339(CLOCK_FLOOR_MS),
         assisted_by: None,
         applicant: app().applicant,
+        agent: None,
         form: serde_json::json!({"reason": "新办"}),
         materials: Vec::new(),
         delivery: Delivery::Post {

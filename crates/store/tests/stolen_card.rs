@@ -63,6 +63,7 @@ fn application(r: &Resident) -> NewApplication {
             address: r.address.clone(),
             ..Default::default()
         },
+        agent: None,
         form: serde_json::json!({"contact_phone": r.phone, "home": r.address, "holder": r.name}),
         materials: Vec::new(),
         delivery: Delivery::Post {

@@ -47,6 +47,7 @@ fn app(i: usize) -> NewApplication {
             address: "演示省演示市演示路88号".into(),
             ..Default::default()
         },
+        agent: None,
         form: serde_json::json!({"i": i, "reason": "首次申领", "household": "演示村三组"}),
         materials: vec![
             Material {

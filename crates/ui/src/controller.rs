@@ -636,7 +636,9 @@ impl KioskController {
                 let masked_id = bianmin_core::id_number::mask_id(&identity.id_number);
                 let scheme = match identity.source {
                     bianmin_core::form::IdentitySource::Code(scheme) => scheme,
-                    bianmin_core::form::IdentitySource::IdCard => {
+                    // The desk builds it from a code; nothing else comes here.
+                    bianmin_core::form::IdentitySource::IdCard
+                    | bianmin_core::form::IdentitySource::Typed => {
                         bianmin_core::personal_code::Scheme::Ymtb
                     }
                 };
@@ -894,6 +896,8 @@ impl KioskController {
         kiosk.on_dismiss_notice(move || this.kiosk(|k| k.set_notice(SharedString::new())));
         let this = self.clone();
         kiosk.on_apply(move |code| this.apply(&code));
+        let this = self.clone();
+        kiosk.on_apply_for_other(move |code| this.apply_as(&code, true));
     }
 
     // --- session -------------------------------------------------------
@@ -1082,8 +1086,12 @@ impl KioskController {
         self.navigate(Screen::Search);
     }
 
-    /// 我要办理 on a guide.
+    /// 我要办理 on a guide (`proxy`: 为家人或他人代办).
     pub fn apply(&self, code: &str) {
+        self.apply_as(code, false);
+    }
+
+    pub fn apply_as(&self, code: &str, proxy: bool) {
         // Never start what this terminal cannot finish (the guide says so
         // and greys 我要办理 out; this holds whoever asks).
         let reason = {
@@ -1098,7 +1106,11 @@ impl KioskController {
             self.show_notice(&reason);
             return;
         }
-        self.journey.begin(self, code);
+        if proxy {
+            self.journey.begin_proxy(self, code);
+        } else {
+            self.journey.begin(self, code);
+        }
     }
 
     /// A journey needs the store, printer or platform.

@@ -20,6 +20,7 @@ use crate::{
 use bianmin_core::application::MaterialState;
 use bianmin_core::catalogue::Delivery;
 use bianmin_core::evaluation::{LowReason, Satisfaction};
+use bianmin_core::form::Identity;
 use bianmin_core::session::EndReason;
 use bianmin_core::words::Words;
 use bianmin_desk::{DeskEvent, DeskRequest, Submission};
@@ -44,12 +45,25 @@ struct JourneyState {
     /// The application being put together, and the one just submitted.
     draft: Option<Draft>,
     completed: Option<Completed>,
-    /// 我要办理 pressed before the card was read: resumed when it is.
-    pending_apply: Option<String>,
+    /// 我要办理 pressed before the card was read: resumed when it is
+    /// (`true`: for someone else, 代办).
+    pending_apply: Option<(String, bool)>,
+    /// 代办: the agent, identified at the terminal, and whom they act for
+    /// once typed.
+    proxy: Option<Proxy>,
     /// 办不成事反映: the topic chosen (value, words) and the digits of the
     /// number to call back on, typed so far.
     feedback_topic: Option<(String, Words)>,
     feedback_phone: zeroize::Zeroizing<String>,
+}
+
+/// 代办 in progress: the service asked for, the agent (card or code), and
+/// the applicant once the first step named them.
+struct Proxy {
+    code: String,
+    agent: Identity,
+    /// The applicant, the relationship, and the declaration signed.
+    principal: Option<(Identity, String, Words)>,
 }
 
 /// Rows per page of each paged part of the journey, (large, standard) theme.
@@ -233,9 +247,11 @@ impl JourneyController {
 
     /// 我要办理 on a guide: a service code, or `bundle:ID` for a 一件事.
     pub(super) fn begin(&self, shell: &KioskController, code: &str) {
+        // For oneself: whatever 代办 was started before is over.
+        self.state.borrow_mut().proxy = None;
         let identity = shell.state.borrow().hooks.identity();
         let Some(identity) = identity.filter(|i| i.check().is_ok()) else {
-            self.state.borrow_mut().pending_apply = Some(code.to_string());
+            self.state.borrow_mut().pending_apply = Some((code.to_string(), false));
             shell.start_identify();
             shell.show_notice(&shell.tr(
                 "办理前请先刷身份证确认身份，读卡后会自动回到这里",
@@ -278,12 +294,156 @@ impl JourneyController {
     pub(super) fn resume_pending_apply(&self, shell: &KioskController) -> bool {
         let pending = self.state.borrow_mut().pending_apply.take();
         match pending {
-            Some(code) => {
+            Some((code, false)) => {
                 self.begin(shell, &code);
+                true
+            }
+            Some((code, true)) => {
+                self.begin_proxy(shell, &code);
                 true
             }
             None => false,
         }
+    }
+
+    /// 为家人或他人代办 on a guide: the agent identifies (card or code),
+    /// then names whom they act for; the form that follows is prefilled
+    /// with that person's data and the agent signs a 代办 declaration.
+    pub(super) fn begin_proxy(&self, shell: &KioskController, code: &str) {
+        let agent = shell.state.borrow().hooks.identity();
+        let Some(agent) = agent.filter(|i| i.check().is_ok()) else {
+            self.state.borrow_mut().pending_apply = Some((code.to_string(), true));
+            shell.start_identify();
+            shell.show_notice(&shell.tr(
+                "代办前请代办人先刷身份证（或扫码）确认身份，之后会回到这里",
+                "The person acting first identifies with their ID card (or a code); you will come straight back here",
+            ));
+            return;
+        };
+        let today = chrono::Utc::now()
+            .with_timezone(&bianmin_core::time::station_zone())
+            .date_naive();
+        if bianmin_core::application::age_on(&agent.birth_date, today)
+            .is_some_and(|age| age < bianmin_core::application::ADULT_AGE)
+        {
+            shell.show_notice(&shell.tr(
+                "未满18周岁不能为他人代办，请由成年家属来办理。",
+                "You must be 18 or older to act for someone else; please ask an adult family member.",
+            ));
+            return;
+        }
+        {
+            let mut state = self.state.borrow_mut();
+            state.proxy = Some(Proxy {
+                code: code.to_string(),
+                agent,
+                principal: None,
+            });
+            state.draft = Some(Draft::for_principal());
+            state.completed = None;
+        }
+        self.refresh_form(shell);
+        shell.navigate(Screen::Form);
+    }
+
+    /// The 代办 first step is filled: check who it names, then the
+    /// service's own form, prefilled with their data.
+    fn principal_named(&self, shell: &KioskController) {
+        let named = self.with_draft(shell, |_, d| d.principal()).flatten();
+        let Some((principal, relation)) = named else {
+            return;
+        };
+        let today = chrono::Utc::now()
+            .with_timezone(&bianmin_core::time::station_zone())
+            .date_naive();
+        let (code, agent) = {
+            let state = self.state.borrow();
+            let Some(proxy) = state.proxy.as_ref() else {
+                return;
+            };
+            (proxy.code.clone(), proxy.agent.clone())
+        };
+        if let Some(refusal) =
+            bianmin_core::application::agent_refusal(&agent, &principal, &relation, today)
+        {
+            let message = shell.pick(&refusal);
+            self.global(|j| j.set_form_message(message.as_str().into()));
+            shell.say(&message);
+            return;
+        }
+        let draft = {
+            let shell_state = shell.state.borrow();
+            let content = Content {
+                catalogue: &shell_state.catalogue,
+                forms: &shell_state.forms,
+                bundles: &shell_state.bundles,
+                commitments: &shell_state.commitments,
+            };
+            match code.strip_prefix(super::BUNDLE_PREFIX) {
+                Some(id) => Draft::for_bundle(content, id),
+                None => Draft::for_service(content, &code),
+            }
+        };
+        let Some(draft) = draft else { return };
+        let is_bundle = draft.is_bundle();
+        let declaration = Words::new(
+            format!(
+                "代办人声明：本人{}（{}）作为被代办人{}的{relation}，受其委托代为办理，已取得其同意；所填信息由本人核对，如有虚假愿承担相应责任。",
+                bianmin_core::id_number::mask_name(&agent.name),
+                bianmin_core::id_number::mask_id(&agent.id_number),
+                bianmin_core::id_number::mask_name(&principal.name),
+            ),
+            format!(
+                "Agent's declaration: I, {} ({}), act as the {relation} of {} with their consent; I checked what is entered and answer for it.",
+                bianmin_core::id_number::mask_name(&agent.name),
+                bianmin_core::id_number::mask_id(&agent.id_number),
+                bianmin_core::id_number::mask_name(&principal.name),
+            ),
+        );
+        {
+            let mut state = self.state.borrow_mut();
+            state.draft = Some(draft);
+            if let Some(proxy) = state.proxy.as_mut() {
+                proxy.principal = Some((principal.clone(), relation.clone(), declaration.clone()));
+            }
+        }
+        if is_bundle {
+            self.with_draft(shell, |_, d| d.set_proxy(&agent, &relation, declaration));
+            self.refresh_questions(shell);
+            shell.navigate(Screen::Questions);
+        } else {
+            self.with_draft(shell, |content, d| {
+                d.prepare_form(content, &principal);
+                d.set_proxy(&agent, &relation, declaration);
+            });
+            self.refresh_form(shell);
+        }
+        shell.show_notice(&shell.tr(
+            &format!(
+                "为{}代办：下面的表格已按被代办人的信息填好，请核对。",
+                bianmin_core::id_number::mask_name(&principal.name)
+            ),
+            &format!(
+                "Acting for {}: the form is filled in with their details; please check them.",
+                bianmin_core::id_number::mask_name(&principal.name)
+            ),
+        ));
+    }
+
+    /// 代办's agent, relationship and declaration, once the applicant is named.
+    fn proxy_parts(&self) -> Option<(Identity, String, Words)> {
+        let state = self.state.borrow();
+        let proxy = state.proxy.as_ref()?;
+        let (_, relation, declaration) = proxy.principal.as_ref()?;
+        Some((proxy.agent.clone(), relation.clone(), declaration.clone()))
+    }
+
+    /// Who applies: in 代办 the person named, else the card's (or code's).
+    fn applicant_identity(&self, shell: &KioskController) -> Option<Identity> {
+        if let Some(proxy) = self.state.borrow().proxy.as_ref() {
+            return proxy.principal.as_ref().map(|(p, _, _)| p.clone());
+        }
+        shell.state.borrow().hooks.identity()
     }
 
     /// Forget an application waiting for the card (the resident went elsewhere).
@@ -305,15 +465,19 @@ impl JourneyController {
     }
 
     fn questions_next(&self, shell: &KioskController) {
-        let identity = shell.state.borrow().hooks.identity();
+        let identity = self.applicant_identity(shell);
         let Some(identity) = identity else {
             shell.end_session(EndReason::CardRemoved);
             return;
         };
+        let proxy = self.proxy_parts();
         let finished = self.with_draft(shell, |content, d| {
             let finished = d.finish_questions(content);
             if finished {
                 d.prepare_form(content, &identity);
+                if let Some((agent, relation, declaration)) = proxy {
+                    d.set_proxy(&agent, &relation, declaration);
+                }
             }
             finished
         });
@@ -458,7 +622,12 @@ impl JourneyController {
             return;
         };
         self.refresh_form(shell);
-        if ok {
+        let principal_step = self
+            .with_draft(shell, |_, d| d.is_principal())
+            .unwrap_or(false);
+        if ok && principal_step {
+            self.principal_named(shell);
+        } else if ok {
             self.refresh_materials(shell);
             shell.navigate(Screen::Materials);
         } else if shell.speaks_automatically() {
@@ -722,7 +891,7 @@ impl JourneyController {
     }
 
     fn submit(&self, shell: &KioskController) {
-        let identity = shell.state.borrow().hooks.identity();
+        let identity = self.applicant_identity(shell);
         let Some(identity) = identity else {
             let message = shell.tr(
                 "读不到身份证，请把身份证放回感应区后再提交",
@@ -751,6 +920,15 @@ impl JourneyController {
                 });
                 let mut application = ready.application;
                 application.content_version = shell.content_version();
+                application.agent = self.proxy_parts().map(|(agent, relation, declaration)| {
+                    bianmin_core::application::Agent {
+                        name: agent.name.clone(),
+                        id_number: agent.id_number.clone(),
+                        relationship: relation,
+                        source: agent.source,
+                        declaration: declaration.zh().to_string(),
+                    }
+                });
                 shell.desk(DeskRequest::Submit(Box::new(Submission {
                     application,
                     title: ready.title,
