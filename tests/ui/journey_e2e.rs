@@ -986,6 +986,7 @@ fn an_agent_applies_for_a_relative_who_is_not_there() {
     tap(ui, "为家人或他人代办");
     assert_eq!(t.screen(), Screen::Form);
     assert!(t.journey().get_title().contains("代办"));
+    tap(ui, "知道了");
 
     pressed(press::edit_field(ui, "principal.name"));
     pressed(press::enter_sample_value(ui));
@@ -1066,4 +1067,64 @@ fn an_agent_applies_for_a_relative_who_is_not_there() {
         .split_whitespace()
         .collect();
     assert!(printed.contains("代办"), "{printed}");
+}
+
+/// 代办 with the applicant's own card: the agent lifts theirs (the session
+/// goes on), puts the applicant's down, and it fills the first step; the
+/// application is the card holder's, marked as read from the card, and the
+/// agent's.
+#[test]
+fn an_agent_puts_the_applicants_card_on_the_reader() {
+    let t = terminal();
+    let ui = &t.ui;
+    t.pump_until("the link", |t| {
+        t.kiosk().get_network() == bianmin_ui::NetworkState::Online
+    });
+    let cards = bianmin_drivers::idcard::sim::demo_cards();
+    let (agent, spouse) = (&cards[0], &cards[1]);
+    t.put_card_down();
+    tap(ui, "搜索");
+    type_keys(ui, "sbk");
+    let hit = t.kiosk().get_search_results().row_data(0).unwrap();
+    tap(ui, &hit.name);
+    tap(ui, "为家人或他人代办");
+    tap(ui, "知道了");
+    t.devices().lift_card();
+    // A hand takes a moment between two cards: the reader sees none.
+    let lifted = Instant::now();
+    t.pump_until("a moment with no card", |_| {
+        lifted.elapsed() > Duration::from_millis(1500)
+    });
+    t.devices().place_card(1);
+    t.pump_until("the applicant's card read", |t| {
+        t.all_fields()
+            .iter()
+            .any(|f| f.key == "principal.id_number" && f.value.as_str() == spouse.id_number)
+    });
+    assert_eq!(t.screen(), Screen::Form, "the session went on");
+    tap(ui, "知道了");
+    pressed(press::edit_field(ui, "principal.relation"));
+    tap(ui, "配偶");
+    tap(ui, "下一步");
+    tap(ui, "知道了");
+    let fields = t.all_fields();
+    let value = |key: &str| {
+        fields
+            .iter()
+            .find(|f| f.key == key)
+            .map(|f| f.value.to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(value("applicant.name"), spouse.name);
+    assert_eq!(value("applicant.id_number"), spouse.id_number);
+    t.fill_in_the_rest();
+    t.decide_materials(&[]);
+    t.commit_and_sign();
+    let receipt = t.submit();
+    t.wait_delivered(&receipt);
+    let record = t.platform_json(&receipt);
+    assert_eq!(record["applicant"]["id_number"], spouse.id_number.as_str());
+    assert_eq!(record["applicant"]["identified_by"], "id_card");
+    assert_eq!(record["agent"]["id_number"], agent.id_number.as_str());
+    assert_eq!(record["agent"]["relationship"], "配偶");
 }

@@ -274,6 +274,16 @@ impl Draft {
         ))
     }
 
+    /// The applicant's card was read during 代办's first step: its name and
+    /// number fill the step (the relationship is the agent's to say).
+    pub fn name_principal(&mut self, name: &str, id_number: &str) {
+        for (key, value) in [("principal.name", name), ("principal.id_number", id_number)] {
+            self.values.set(key, value);
+            self.prefilled.insert(key.to_string());
+            self.errors.remove(key);
+        }
+    }
+
     /// 代办: the form's 监护人或代办人 fields come from the agent, and the
     /// agent signs `declaration` under the commitment.
     pub fn set_proxy(&mut self, agent: &Identity, relation: &str, declaration: Words) {

@@ -483,6 +483,12 @@ impl KioskController {
                 masked_id,
             } => self.identified(&masked_name, &masked_id, None),
             UiEvent::CardRemoved => {
+                if self.journey.on_principal_step(self) {
+                    // 代办: the agent lifts their card to put the
+                    // applicant's down; the session goes on.
+                    tracing::debug!("card lifted while naming the applicant; session kept");
+                    return;
+                }
                 if !self.state.borrow().resident_masked.is_empty() {
                     self.end_session(EndReason::CardRemoved);
                 }
@@ -590,6 +596,12 @@ impl KioskController {
         masked_id: &str,
         code: Option<bianmin_core::personal_code::Scheme>,
     ) {
+        if code.is_none() && self.journey.on_principal_step(self) {
+            // 代办: the card put down now is the applicant's.
+            self.set_resident(&format!("{masked_name} {masked_id}"));
+            self.journey.principal_card(self);
+            return;
+        }
         self.set_resident(&format!("{masked_name} {masked_id}"));
         if self.journey.resume_pending_apply(self) {
             return;

@@ -62,6 +62,8 @@ struct JourneyState {
 struct Proxy {
     code: String,
     agent: Identity,
+    /// The applicant's own card, when it was put on the reader.
+    principal_card: Option<Identity>,
     /// The applicant, the relationship, and the declaration signed.
     principal: Option<(Identity, String, Words)>,
 }
@@ -337,6 +339,7 @@ impl JourneyController {
             state.proxy = Some(Proxy {
                 code: code.to_string(),
                 agent,
+                principal_card: None,
                 principal: None,
             });
             state.draft = Some(Draft::for_principal());
@@ -344,15 +347,77 @@ impl JourneyController {
         }
         self.refresh_form(shell);
         shell.navigate(Screen::Form);
+        shell.show_notice(&shell.tr(
+            "被代办人带了身份证的，请先取走您的身份证，再把他（她）的身份证放在读卡区；没带的，请输入他（她）的姓名和身份证号。",
+            "If they brought their ID card, lift yours and put theirs on the reader; if not, type their name and ID number.",
+        ));
+    }
+
+    /// 代办's first step is on screen (a card put down is the applicant's,
+    /// a card lifted is the agent's making room).
+    pub(super) fn on_principal_step(&self, shell: &KioskController) -> bool {
+        shell.kiosk(|k| k.get_screen()) == Screen::Form
+            && self.state.borrow().proxy.is_some()
+            && self
+                .state
+                .borrow()
+                .draft
+                .as_ref()
+                .is_some_and(Draft::is_principal)
+    }
+
+    /// The applicant's card on the reader during 代办's first step: their
+    /// name and number fill it; the agent says how they are related.
+    pub(super) fn principal_card(&self, shell: &KioskController) {
+        let card = shell.state.borrow().hooks.identity();
+        let Some(card) = card.filter(|c| c.check().is_ok()) else {
+            return;
+        };
+        let agent_id = self
+            .state
+            .borrow()
+            .proxy
+            .as_ref()
+            .map(|p| p.agent.id_number.clone())
+            .unwrap_or_default();
+        if card.id_number.eq_ignore_ascii_case(&agent_id) {
+            shell.show_notice(&shell.tr(
+                "这是您本人的身份证。请放被代办人的身份证，或者输入他（她）的姓名和身份证号。",
+                "This is your own card. Put down the card of the person you act for, or type their name and number.",
+            ));
+            return;
+        }
+        let masked = bianmin_core::id_number::mask_name(&card.name);
+        self.with_draft(shell, |_, d| d.name_principal(&card.name, &card.id_number));
+        if let Some(proxy) = self.state.borrow_mut().proxy.as_mut() {
+            proxy.principal_card = Some(card);
+        }
+        self.refresh_form(shell);
+        shell.show_notice(&shell.tr(
+            &format!(
+                "已读取被代办人{masked}的身份证。请选择您是他（她）的什么人，然后按“下一步”。"
+            ),
+            &format!("{masked}'s card is read. Choose how you are related, then press Next."),
+        ));
     }
 
     /// The 代办 first step is filled: check who it names, then the
     /// service's own form, prefilled with their data.
     fn principal_named(&self, shell: &KioskController) {
         let named = self.with_draft(shell, |_, d| d.principal()).flatten();
-        let Some((principal, relation)) = named else {
+        let Some((typed, relation)) = named else {
             return;
         };
+        // Their card, when it was read and still names the same person,
+        // says more than the typed number (address) and is marked so.
+        let principal = self
+            .state
+            .borrow()
+            .proxy
+            .as_ref()
+            .and_then(|p| p.principal_card.clone())
+            .filter(|card| card.id_number.eq_ignore_ascii_case(&typed.id_number))
+            .unwrap_or(typed);
         let today = chrono::Utc::now()
             .with_timezone(&bianmin_core::time::station_zone())
             .date_naive();
