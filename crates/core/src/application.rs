@@ -1149,3 +1149,41 @@ mod next_step_tests {
             .contains("刷身份证在本终端"));
     }
 }
+
+#[cfg(test)]
+mod agent_tests {
+    use super::*;
+    use crate::form::tests::{demo_identity, with_check};
+
+    fn person(first17: &str, birth_date: &str) -> Identity {
+        let mut p = demo_identity();
+        p.id_number = with_check(first17);
+        p.birth_date = birth_date.into();
+        p
+    }
+
+    #[test]
+    fn ages_count_whole_years_on_the_station_date() {
+        let day = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        assert_eq!(age_on("2008-12-05", day(2026, 12, 5)), Some(18));
+        assert_eq!(age_on("2008-12-06", day(2026, 12, 5)), Some(17));
+        assert_eq!(age_on("not a date", day(2026, 12, 5)), None);
+    }
+
+    #[test]
+    fn who_may_act_for_whom() {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 5).unwrap();
+        let adult = person("11010119800101123", "1980-01-01");
+        let elder = person("11010119450101123", "1945-01-01");
+        let child = person("11010120150101123", "2015-01-01");
+        let teen = person("11010120100101123", "2010-01-01");
+        assert!(agent_refusal(&adult, &elder, "子女", today).is_none());
+        assert!(agent_refusal(&adult, &child, "父母", today).is_none());
+        assert!(agent_refusal(&adult, &child, "其他亲属", today).is_none());
+        let said = |r: Option<Words>| r.map(|w| w.zh().to_string()).unwrap_or_default();
+        assert!(said(agent_refusal(&adult, &adult, "子女", today)).contains("本人"));
+        assert!(said(agent_refusal(&teen, &elder, "子女", today)).contains("未满18周岁"));
+        assert!(said(agent_refusal(&adult, &child, "受委托人", today)).contains("监护人"));
+        assert!(said(agent_refusal(&adult, &elder, "朋友", today)).contains("关系"));
+    }
+}
