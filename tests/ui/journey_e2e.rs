@@ -1128,3 +1128,40 @@ fn an_agent_puts_the_applicants_card_on_the_reader() {
     assert_eq!(record["agent"]["id_number"], agent.id_number.as_str());
     assert_eq!(record["agent"]["relationship"], "配偶");
 }
+
+/// A child's application goes the guardian path: the parent, identified by
+/// their card, names the child; the service's 监护人 fields are the parent's
+/// from the card, and the child's data fills the applicant's.
+#[test]
+fn a_parent_applies_for_a_child_as_its_guardian() {
+    let t = terminal();
+    let ui = &t.ui;
+    let parent = bianmin_drivers::idcard::sim::demo_cards().remove(0);
+    t.put_card_down();
+    pressed(press::find_service(ui, "disability", "DEMO-CL-001"));
+    tap(ui, "为家人或他人代办");
+    tap(ui, "知道了");
+    pressed(press::edit_field(ui, "principal.name"));
+    pressed(press::enter_sample_value(ui));
+    let child = bianmin_drivers::idcard::sim::with_check("11010120150101123");
+    pressed(press::edit_field(ui, "principal.id_number"));
+    type_keys(ui, &child);
+    tap(ui, "完成");
+    pressed(press::edit_field(ui, "principal.relation"));
+    tap(ui, "父母");
+    tap(ui, "下一步");
+    tap(ui, "知道了");
+    let fields = t.all_fields();
+    let field = |key: &str| fields.iter().find(|f| f.key == key).cloned();
+    assert_eq!(
+        field("applicant.id_number").map(|f| f.value.to_string()),
+        Some(child.clone())
+    );
+    let guardian = field("guardian.name").expect("the form asks for the guardian");
+    assert_eq!(guardian.value.as_str(), parent.name);
+    assert!(guardian.prefilled, "taken from the parent's card");
+    assert_eq!(
+        field("guardian.relation").map(|f| f.value.to_string()),
+        Some("父母".into())
+    );
+}
