@@ -570,6 +570,40 @@ impl fmt::Debug for Identity {
 }
 
 impl Identity {
+    /// A person known by name and number only (a verified code, or typed
+    /// by an agent): sex and birth date are read from the number, which
+    /// must pass its GB 11643 check. `None` when it does not, or the name
+    /// is empty.
+    pub fn from_number(
+        name: &str,
+        id_number: &str,
+        address: &str,
+        source: IdentitySource,
+    ) -> Option<Identity> {
+        use crate::id_number::{validate, SexDigit};
+        let id_number = id_number.trim().to_uppercase();
+        let valid = validate(&id_number).ok()?;
+        let name = name.trim();
+        if name.is_empty() {
+            return None;
+        }
+        Some(Identity {
+            name: name.to_string(),
+            id_number,
+            gender: match valid.sex {
+                SexDigit::Male => "男",
+                SexDigit::Female => "女",
+            }
+            .to_string(),
+            birth_date: format!(
+                "{:04}-{:02}-{:02}",
+                valid.birth_year, valid.birth_month, valid.birth_day
+            ),
+            address: address.to_string(),
+            source,
+        })
+    }
+
     /// The value the card gives for a semantic key, if any.
     pub fn value_for(&self, key: &str) -> Option<&str> {
         let value = match key {

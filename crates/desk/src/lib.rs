@@ -363,27 +363,13 @@ fn code_refusal_words(why: CodeRefusal) -> Words {
 /// sex and birth date read from the (checked) number, marked as coming
 /// from the code. `None` when the number fails its check.
 pub fn identity_of_verified(verified: &wire::VerifiedIdentity) -> Option<Box<Identity>> {
-    use bianmin_core::id_number::{validate, SexDigit};
-    let id_number = verified.id_number.trim().to_uppercase();
-    let valid = validate(&id_number).ok()?;
-    if verified.name.trim().is_empty() {
-        return None;
-    }
-    Some(Box::new(Identity {
-        name: verified.name.trim().to_string(),
-        id_number,
-        gender: match valid.sex {
-            SexDigit::Male => "男",
-            SexDigit::Female => "女",
-        }
-        .to_string(),
-        birth_date: format!(
-            "{:04}-{:02}-{:02}",
-            valid.birth_year, valid.birth_month, valid.birth_day
-        ),
-        address: verified.address.clone(),
-        source: bianmin_core::form::IdentitySource::Code(verified.scheme),
-    }))
+    Identity::from_number(
+        &verified.name,
+        &verified.id_number,
+        &verified.address,
+        bianmin_core::form::IdentitySource::Code(verified.scheme),
+    )
+    .map(Box::new)
 }
 
 /// Receives each answer of the desk, on whichever thread produced it.

@@ -246,32 +246,19 @@ impl Draft {
     /// Whom the agent typed (name, number, and birth date and sex read from
     /// the number) and the relationship; `None` until the form checks.
     pub fn principal(&self) -> Option<(Identity, String)> {
-        use bianmin_core::id_number::{validate, SexDigit};
-        let name = self.value("principal.name")?.trim().to_string();
-        let id_number = self.value("principal.id_number")?.trim().to_uppercase();
+        let name = self.value("principal.name")?;
+        let id_number = self.value("principal.id_number")?;
         let relation = self.value("principal.relation")?.trim().to_string();
-        let valid = validate(&id_number).ok()?;
-        if name.chars().count() < 2 {
+        if name.trim().chars().count() < 2 {
             return None;
         }
-        Some((
-            Identity {
-                name,
-                id_number,
-                gender: match valid.sex {
-                    SexDigit::Male => "男",
-                    SexDigit::Female => "女",
-                }
-                .to_string(),
-                birth_date: format!(
-                    "{:04}-{:02}-{:02}",
-                    valid.birth_year, valid.birth_month, valid.birth_day
-                ),
-                address: String::new(),
-                source: bianmin_core::form::IdentitySource::Typed,
-            },
-            relation,
-        ))
+        let identity = Identity::from_number(
+            name,
+            id_number,
+            "",
+            bianmin_core::form::IdentitySource::Typed,
+        )?;
+        Some((identity, relation))
     }
 
     /// The applicant's card was read during 代办's first step: its name and
