@@ -133,7 +133,16 @@ fn read_aloud_reads_the_guide_itself() {
         said.starts_with(screen_prompt(Screen::Guide, false)),
         "{said}"
     );
-    for part in ["社会保障卡", "需要带：", "居民身份证", "办理时限："] {
+    for part in [
+        "社会保障卡",
+        "需要带：",
+        "居民身份证",
+        "办理时限：",
+        "办理流程：",
+        "法定时限：20个工作日",
+        "监督投诉电话：12345",
+        "到现场次数：1 次",
+    ] {
         assert!(said.contains(part), "{part} not read: {said}");
     }
 }

@@ -68,6 +68,29 @@ pub struct Service {
     /// promising what the terminal lacks is refused (`content check`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub needs: Vec<Capability>,
+    /// What a real 办事指南 carries besides (each shown only when given):
+    /// the national catalogue's 事项编码.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub item_code: String,
+    /// 法定时限 (`time_limit` is the 承诺时限 the county promises).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub legal_time_limit: String,
+    /// 办理地点 and window, and its 办理时间.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub place: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub hours: String,
+    /// 咨询电话 and 监督投诉电话.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub consult_phone: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub complaint_phone: String,
+    /// 办理流程, step by step.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub process: Vec<String>,
+    /// 到现场次数 (0: 零跑动).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visits: Option<u8>,
 }
 
 /// Something a terminal may or may not have. The content says what a service

@@ -345,6 +345,14 @@ impl KioskController {
                 &format!("Fee: {}", guide.fee),
             ));
         }
+        let steps: Vec<String> = guide.process.iter().map(|s| s.to_string()).collect();
+        if !steps.is_empty() {
+            parts.push(self.tr(
+                &format!("办理流程：{}", steps.join(list)),
+                &format!("Steps: {}", steps.join(list)),
+            ));
+        }
+        parts.extend(guide.details.iter().map(|d| d.to_string()));
         if !guide.unavailable.is_empty() {
             parts.push(guide.unavailable.to_string());
         }
@@ -1806,6 +1814,9 @@ fn bundle_guide(state: &State, bundle: &bianmin_core::bundle::Bundle, english: b
             fees.join("；").into()
         },
         basis: strings(services.iter().flat_map(|s| s.basis.iter().cloned())),
+        // Each item's particulars are on its own guide.
+        details: ModelRc::default(),
+        process: ModelRc::default(),
         delivery: strings(delivery),
         commitment: services.iter().any(|s| s.commitment),
         tolerant: services.iter().all(|s| s.tolerant),
@@ -1852,6 +1863,54 @@ fn strings(items: impl IntoIterator<Item = String>) -> ModelRc<SharedString> {
     ))
 }
 
+/// The 办事指南's particulars as "label：value" lines, those the guide gives.
+fn guide_details(service: &Service, english: bool) -> Vec<String> {
+    let colon = if english { ": " } else { "：" };
+    let mut lines = Vec::new();
+    let mut add = |zh: &str, en: &str, value: &str| {
+        if !value.trim().is_empty() {
+            lines.push(format!(
+                "{}{colon}{}",
+                if english { en } else { zh },
+                value.trim()
+            ));
+        }
+    };
+    add("事项编码", "Item code", &service.item_code);
+    add("法定时限", "Legal time limit", &service.legal_time_limit);
+    add(
+        "承诺时限",
+        "Promised time limit",
+        if service.legal_time_limit.trim().is_empty() {
+            ""
+        } else {
+            &service.time_limit
+        },
+    );
+    add("办理地点", "Where", &service.place);
+    add("办理时间", "Opening hours", &service.hours);
+    add(
+        "咨询电话",
+        "Enquiries",
+        &bianmin_core::phone::group(&service.consult_phone),
+    );
+    add(
+        "监督投诉电话",
+        "Complaints",
+        &bianmin_core::phone::group(&service.complaint_phone),
+    );
+    if let Some(visits) = service.visits {
+        let value = match (visits, english) {
+            (0, false) => "零跑动（全程网办或在终端办完）".to_string(),
+            (0, true) => "none (done online or here)".to_string(),
+            (n, false) => format!("{n} 次"),
+            (n, true) => format!("{n}"),
+        };
+        add("到现场次数", "Visits in person", &value);
+    }
+    lines
+}
+
 fn guide_data(service: &Service, english: bool) -> GuideData {
     GuideData {
         code: service.code.as_str().into(),
@@ -1872,6 +1931,8 @@ fn guide_data(service: &Service, english: bool) -> GuideData {
                 })
                 .collect::<Vec<_>>(),
         )),
+        details: strings(guide_details(service, english)),
+        process: strings(service.process.iter().cloned()),
         time_limit: service.time_limit.as_str().into(),
         fee: service.fee.as_str().into(),
         basis: strings(service.basis.iter().cloned()),
