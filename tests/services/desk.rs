@@ -913,8 +913,10 @@ async fn a_resident_sees_their_own_applications_only() {
     let (live, rows, _) = kiosk.progress(DeskRequest::ProgressForResident).await;
     assert!(live);
     assert_eq!(rows.len(), 2, "{rows:?}");
-    // Offline, only this terminal's records are left: it says so.
-    drop(server);
+    // Offline, only this terminal's records are left: it says so. (Shut
+    // down and waited for: a dropped handle stops the server a moment
+    // later, and a kept-alive connection could still be answered.)
+    server.shutdown().await;
     let (live, rows, message) = kiosk.progress(DeskRequest::ProgressForResident).await;
     assert!(!live && rows.is_empty(), "{rows:?}");
     assert!(message.contains("更早的申请"), "{message}");

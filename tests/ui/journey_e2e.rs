@@ -1165,3 +1165,35 @@ fn a_parent_applies_for_a_child_as_its_guardian() {
         Some("父母".into())
     );
 }
+
+/// 自助打印 of a guide: 打印这份指南 on a guide prints every part the guide
+/// gives on the receipt printer — no card needed, nothing personal on it.
+#[test]
+fn a_guide_prints_on_the_receipt_printer() {
+    let t = terminal();
+    let ui = &t.ui;
+    pressed(press::find_service(ui, "social-security", "DEMO-SB-001"));
+    tap(ui, "打印这份指南");
+    t.pump_until("printed", |t| t.kiosk().get_notice().contains("已打印"));
+    let printed: String = t
+        .devices()
+        .printer
+        .device()
+        .receipts
+        .last()
+        .expect("a sheet printed")
+        .text()
+        .split_whitespace()
+        .collect();
+    for part in [
+        "办事指南：社会保障卡申领",
+        "【所需材料】",
+        "居民身份证",
+        "法定时限：20个工作日",
+        "【办理流程】",
+        "监督投诉：12345",
+        "DEMO-SB-001",
+    ] {
+        assert!(printed.contains(part), "{part} not printed: {printed}");
+    }
+}

@@ -335,6 +335,104 @@ impl Service {
     pub fn waivable_materials(&self) -> impl Iterator<Item = &Material> {
         self.materials.iter().filter(|m| m.e_cert)
     }
+
+    /// The 办事指南 as plain text for the receipt printer (自助打印 of a
+    /// guide): every part the guide gives, in Chinese, a part per paragraph.
+    pub fn guide_text(&self) -> String {
+        let mut out = Vec::new();
+        let mut part = |title: &str, lines: Vec<String>| {
+            let lines: Vec<String> = lines
+                .into_iter()
+                .map(|l| l.trim().to_string())
+                .filter(|l| !l.is_empty())
+                .collect();
+            if !lines.is_empty() {
+                out.push(format!("【{title}】\n{}", lines.join("\n")));
+            }
+        };
+        part("事项", vec![self.name.clone(), self.summary.clone()]);
+        part("事项编码", vec![self.item_code.clone()]);
+        part("受理部门", vec![self.department.clone()]);
+        part(
+            "办理条件",
+            self.conditions.iter().map(|c| format!("· {c}")).collect(),
+        );
+        part(
+            "所需材料",
+            self.materials
+                .iter()
+                .map(|m| {
+                    let mut line = format!("· {}（{}）", m.name, m.copies);
+                    if m.e_cert {
+                        line.push_str("，可免提交（电子证照）");
+                    }
+                    if !m.note.trim().is_empty() {
+                        line.push_str(&format!("；{}", m.note.trim()));
+                    }
+                    line
+                })
+                .collect(),
+        );
+        let mut limits = Vec::new();
+        if !self.legal_time_limit.trim().is_empty() {
+            limits.push(format!("法定时限：{}", self.legal_time_limit));
+            limits.push(format!("承诺时限：{}", self.time_limit));
+        } else {
+            limits.push(self.time_limit.clone());
+        }
+        part("办理时限", limits);
+        part("收费标准", vec![self.fee.clone()]);
+        part(
+            "办理流程",
+            self.process
+                .iter()
+                .enumerate()
+                .map(|(i, s)| format!("{}. {s}", i + 1))
+                .collect(),
+        );
+        let place = match (self.place.trim(), self.hours.trim()) {
+            ("", _) => String::new(),
+            (place, "") => place.to_string(),
+            (place, hours) => format!("{place}（{hours}）"),
+        };
+        part("办理地点", vec![place]);
+        part(
+            "到现场次数",
+            self.visits
+                .map(|v| {
+                    if v == 0 {
+                        "零跑动".to_string()
+                    } else {
+                        format!("{v} 次")
+                    }
+                })
+                .into_iter()
+                .collect(),
+        );
+        let mut phones = Vec::new();
+        if !self.consult_phone.trim().is_empty() {
+            phones.push(format!(
+                "咨询：{}",
+                crate::phone::group(&self.consult_phone)
+            ));
+        }
+        if !self.complaint_phone.trim().is_empty() {
+            phones.push(format!(
+                "监督投诉：{}",
+                crate::phone::group(&self.complaint_phone)
+            ));
+        }
+        part("电话", phones);
+        part("设定依据", self.basis.clone());
+        part(
+            "结果送达",
+            self.delivery
+                .iter()
+                .map(|d| d.label_zh().to_string())
+                .collect(),
+        );
+        out.join("\n")
+    }
 }
 
 #[cfg(test)]

@@ -77,6 +77,14 @@ pub enum DeskRequest {
     /// A personal code (一码通办) was scanned: the platform says whom it
     /// stands for (and spends it). → `CodeChecked`.
     VerifyCode(Box<PersonalCode>),
+    /// 自助打印 of a guide: its text on the receipt printer. →
+    /// `DocumentPrinted`.
+    PrintGuide {
+        title: String,
+        body: String,
+        /// The service's code, printed at the foot.
+        reference: String,
+    },
     /// The station clerk's view: today's applications at this terminal
     /// (from the outbox) and what to call back about (from the platform).
     /// → `StationView`.
@@ -478,6 +486,14 @@ impl Desk {
                     let answer = self.verify_code(&code).await;
                     self.answer(session, DeskEvent::CodeChecked(answer));
                 });
+            }
+            DeskRequest::PrintGuide {
+                title,
+                body,
+                reference,
+            } => {
+                let answer = self.print_guide(title, body, reference).await;
+                self.answer(session, DeskEvent::DocumentPrinted(answer));
             }
             DeskRequest::StationView => {
                 tokio::spawn(async move {
@@ -1197,6 +1213,32 @@ impl Desk {
             Err(_) => {
                 tracing::info!("document look-up timed out");
                 offline
+            }
+        }
+    }
+
+    /// A guide on paper: nothing personal in it, so no card is asked for.
+    async fn print_guide(
+        &self,
+        title: String,
+        body: String,
+        reference: String,
+    ) -> Result<(), Words> {
+        let Some(printer) = &self.deps.printer else {
+            return Err(no_printer());
+        };
+        let sheet = paper::Document {
+            title: format!("办事指南：{title}"),
+            station: self.deps.station.clone(),
+            time: shown_time_ms(store::now_ms()),
+            body,
+            reference,
+        };
+        match printer.print_document(sheet).await {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                tracing::warn!(%err, "guide not printed");
+                Err(document_print_message(&err))
             }
         }
     }

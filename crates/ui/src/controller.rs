@@ -918,6 +918,8 @@ impl KioskController {
         kiosk.on_apply(move |code| this.apply(&code));
         let this = self.clone();
         kiosk.on_apply_for_other(move |code| this.apply_as(&code, true));
+        let this = self.clone();
+        kiosk.on_print_guide(move |code| this.print_guide(&code));
     }
 
     // --- session -------------------------------------------------------
@@ -1104,6 +1106,26 @@ impl KioskController {
     pub fn open_search(&self) {
         self.set_search(String::new());
         self.navigate(Screen::Search);
+    }
+
+    /// 打印这份指南: the guide's text to the receipt printer.
+    pub fn print_guide(&self, code: &str) {
+        self.activity();
+        let guide = self
+            .state
+            .borrow()
+            .catalogue
+            .service(code)
+            .map(|s| (s.name.clone(), s.guide_text(), s.code.clone()));
+        let Some((title, body, reference)) = guide else {
+            return;
+        };
+        self.show_notice(&self.tr("正在打印，请稍候……", "Printing…"));
+        self.desk(DeskRequest::PrintGuide {
+            title,
+            body,
+            reference,
+        });
     }
 
     /// 我要办理 on a guide (`proxy`: 为家人或他人代办).
@@ -1817,6 +1839,7 @@ fn bundle_guide(state: &State, bundle: &bianmin_core::bundle::Bundle, english: b
         // Each item's particulars are on its own guide.
         details: ModelRc::default(),
         process: ModelRc::default(),
+        printable: false,
         delivery: strings(delivery),
         commitment: services.iter().any(|s| s.commitment),
         tolerant: services.iter().all(|s| s.tolerant),
@@ -1933,6 +1956,7 @@ fn guide_data(service: &Service, english: bool) -> GuideData {
         )),
         details: strings(guide_details(service, english)),
         process: strings(service.process.iter().cloned()),
+        printable: true,
         time_limit: service.time_limit.as_str().into(),
         fee: service.fee.as_str().into(),
         basis: strings(service.basis.iter().cloned()),
