@@ -75,3 +75,42 @@ fn run_with_an_empty_data_dir_is_out_of_service_not_demo() {
     assert_eq!(screen(&ui), Screen::Attract);
     drop(services);
 }
+
+/// Per-station selection: a package listing what this station offers makes
+/// its search find those items and no others; another station's kiosk, not
+/// listed, finds everything.
+#[test]
+fn a_station_shows_only_what_it_offers() {
+    let envelope: package::SignedEnvelope = serde_json::from_str(DEMO_PACKAGE_JSON).unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(&envelope.package).unwrap();
+    doc["version"] = "stations-1".into();
+    doc["stations"] = serde_json::json!({"110101001001": ["DEMO-SB-001", "DEMO-HJ-003"]});
+    let text = serde_json::to_string_pretty(&doc).unwrap();
+    let signed = package::sign(&text, DEMO_KEY_ID, DEMO_KEY_FILE).unwrap();
+    let selected = package::open(signed.as_bytes(), &[package::TrustedKey::demo()]).unwrap();
+
+    // The testing backend is set up once per thread, by the first kiosk.
+    let _first = kiosk();
+    let found = |station: &str, typed: &str| -> Vec<String> {
+        let mut config = Config::default();
+        config.station.code = bianmin_config::Digits(station.into());
+        let ui = AppWindow::new().unwrap();
+        let controller = KioskController::new(&ui, config, Package::demo());
+        ui.show().unwrap();
+        controller.set_content(selected.clone());
+        tap(&ui, "搜索");
+        type_keys(&ui, typed);
+        ui.global::<Kiosk>()
+            .get_search_results()
+            .iter()
+            .map(|r| r.code.to_string())
+            .collect()
+    };
+    assert!(found("110101001001", "sbk").contains(&"DEMO-SB-001".to_string()));
+    assert!(found("110101001001", "jzz").contains(&"DEMO-HJ-003".to_string()));
+    assert!(found("110101001001", "gjj").is_empty(), "not offered here");
+    assert!(
+        !found("110101002002", "gjj").is_empty(),
+        "offered everywhere else"
+    );
+}

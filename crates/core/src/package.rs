@@ -89,6 +89,10 @@ pub struct PackageDocument {
     pub catalogue: Catalogue,
     pub forms: FormsSource,
     pub bundles: BundleCatalogue,
+    /// Per-station selection: a station (by its 12-digit code) offers only
+    /// these items; a station not listed offers them all.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub stations: BTreeMap<String, Vec<String>>,
 }
 
 /// The package header the authors write (`content/package.json` in the
@@ -101,6 +105,9 @@ pub struct PackageHeader {
     pub demo_data: bool,
     pub commitments: BTreeMap<String, Text>,
     pub feedback_topics: Vec<Topic>,
+    /// Which items each station offers (see [`PackageDocument::stations`]).
+    #[serde(default)]
+    pub stations: BTreeMap<String, Vec<String>>,
 }
 
 /// A checked package, ready to be shown.
@@ -113,6 +120,8 @@ pub struct Package {
     pub bundles: BundleCatalogue,
     pub commitments: BTreeMap<String, Text>,
     pub feedback_topics: Vec<Topic>,
+    /// Which items each station offers; see [`Package::for_station`].
+    pub stations: BTreeMap<String, Vec<String>>,
 }
 
 /// What travels: the package text and its signature.
@@ -557,6 +566,23 @@ pub fn check_document(doc: PackageDocument) -> Result<Package, PackageError> {
             return bad(format!("commitment text for {code} has no Chinese"));
         }
     }
+    for (station, codes) in &doc.stations {
+        if station.len() != 12 || !station.bytes().all(|b| b.is_ascii_digit()) {
+            return bad(format!(
+                "station {station:?} is not a 12-digit station code"
+            ));
+        }
+        if codes.is_empty() {
+            return bad(format!("station {station} offers no item"));
+        }
+        for code in codes {
+            if catalogue.service(code).is_none() {
+                return bad(format!(
+                    "station {station} offers {code}, which is not in the catalogue"
+                ));
+            }
+        }
+    }
     let mut topics = BTreeSet::new();
     for topic in &doc.feedback_topics {
         if !topics.insert(topic.value.as_str()) {
@@ -574,6 +600,7 @@ pub fn check_document(doc: PackageDocument) -> Result<Package, PackageError> {
         catalogue: doc.catalogue,
         commitments: doc.commitments,
         feedback_topics: doc.feedback_topics,
+        stations: doc.stations,
     })
 }
 
@@ -679,6 +706,7 @@ pub fn build(sources: &Sources<'_>) -> Result<String, SourceError> {
         catalogue,
         forms,
         bundles,
+        stations: header.stations,
     };
     let text = to_canonical(&doc);
     check(&text).map_err(|e| SourceError {
@@ -743,7 +771,30 @@ impl Package {
             },
             commitments: BTreeMap::new(),
             feedback_topics: Vec::new(),
+            stations: BTreeMap::new(),
         }
+    }
+
+    /// What `station` (its 12-digit code) offers: the items the package
+    /// lists for it, the 一件事 bundles all of whose items it offers, and
+    /// the categories that still hold an item; everything for a station the
+    /// package does not list.
+    pub fn for_station(mut self, station: &str) -> Package {
+        let Some(offered) = self.stations.get(station) else {
+            return self;
+        };
+        let offered: BTreeSet<&str> = offered.iter().map(String::as_str).collect();
+        self.catalogue
+            .services
+            .retain(|s| offered.contains(s.code.as_str()));
+        let services = &self.catalogue.services;
+        self.bundles
+            .bundles
+            .retain(|b| b.items.iter().all(|i| offered.contains(i.as_str())));
+        self.catalogue
+            .categories
+            .retain(|c| services.iter().any(|s| s.category == c.code));
+        self
     }
 
     /// The 告知承诺 text of a service: its own, else the package's default.
@@ -768,6 +819,44 @@ mod tests {
             forms: crate::form::DEMO_FORMS_JSON,
             bundles: crate::bundle::DEMO_BUNDLES_JSON,
         }
+    }
+
+    /// A station offers what the package lists for it (bundles only when it
+    /// offers all their items, categories only when they still hold one);
+    /// a station not listed offers everything; a list naming an unknown
+    /// item or a malformed station code is refused.
+    #[test]
+    fn each_station_offers_its_selection() {
+        let built = build(&demo_sources()).unwrap();
+        let mut doc: serde_json::Value = serde_json::from_str(&built).unwrap();
+        doc["stations"] = serde_json::json!({"110101001001": ["DEMO-SB-001", "DEMO-HJ-003"]});
+        let package = check(&doc.to_string()).expect("a consistent selection");
+        let all = package.catalogue.services.len();
+        let village = package.clone().for_station("110101001001");
+        let codes: Vec<&str> = village
+            .catalogue
+            .services
+            .iter()
+            .map(|s| s.code.as_str())
+            .collect();
+        assert_eq!(codes, ["DEMO-SB-001", "DEMO-HJ-003"]);
+        assert!(village.catalogue.categories.len() <= 2);
+        assert!(village
+            .bundles
+            .bundles
+            .iter()
+            .all(|b| b.items.iter().all(|i| codes.contains(&i.as_str()))));
+        assert_eq!(
+            package.for_station("999999999999").catalogue.services.len(),
+            all
+        );
+        doc["stations"] = serde_json::json!({"110101001001": ["NO-SUCH-ITEM"]});
+        assert!(matches!(
+            check(&doc.to_string()),
+            Err(PackageError::Inconsistent(why)) if why.contains("NO-SUCH-ITEM")
+        ));
+        doc["stations"] = serde_json::json!({"station-1": ["DEMO-SB-001"]});
+        assert!(check(&doc.to_string()).is_err());
     }
 
     fn envelope(text: &str) -> SignedEnvelope {

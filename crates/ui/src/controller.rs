@@ -193,6 +193,8 @@ impl KioskController {
         let large = config.ui.theme == bianmin_config::Theme::Large;
         let language = config.ui.language;
         let policy = idle_policy(&config, large);
+        // This station's selection of the county's items.
+        let content = content.for_station(&config.station.code.0);
         let Package {
             version: content_version,
             catalogue,
@@ -684,6 +686,7 @@ impl KioskController {
     /// form never sees it change under their finger.
     pub fn set_content(&self, content: Package) {
         let mut state = self.state.borrow_mut();
+        let content = content.for_station(&state.config.station.code.0);
         if state.session.is_active() {
             state.pending_content = Some(content);
             return;
