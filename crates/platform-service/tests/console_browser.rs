@@ -66,7 +66,17 @@ async fn clerk_author_and_supervisor_work_in_chromium_and_the_kiosk_sees_it() {
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path(), svc.handle.base_url());
     let store = Store::open(&config).unwrap();
-    let receipt = store.enqueue_application(app(1)).unwrap().receipt_no;
+    // Made by a daughter for her father, the photo owed by a day.
+    let mut application = app(1);
+    application.materials[1].due = Some("2026-12-11".into());
+    application.agent = Some(bianmin_platform::api::AgentWire {
+        name: "李明".into(),
+        id_number: "110101199003071235".into(),
+        relationship: "子女".into(),
+        identified_by: bianmin_platform::api::IdentifiedBy::IdCard,
+        declaration: "代办人声明：本人受其委托代为办理。".into(),
+    });
+    let receipt = store.enqueue_application(application).unwrap().receipt_no;
     store
         .enqueue_evaluation(NewEvaluation {
             receipt_no: Some(receipt.clone()),
@@ -94,7 +104,16 @@ async fn clerk_author_and_supervisor_work_in_chromium_and_the_kiosk_sees_it() {
     );
     click(&b, Locator::LinkText(&receipt)).await;
     let materials = browser::text_of(&b, "materials").await.unwrap();
-    assert!(materials.contains("容缺后补"), "{materials}");
+    assert!(
+        materials.contains("容缺后补（请于2026-12-11前补交）"),
+        "{materials}"
+    );
+    let agent = browser::text_of(&b, "agent").await.unwrap();
+    assert!(
+        agent.contains("李*") && agent.contains("子女") && agent.contains("代办人声明"),
+        "{agent}"
+    );
+    assert!(!agent.contains("110101199003071235"), "masked: {agent}");
     let page = b.source().await.unwrap();
     assert!(
         !page.contains(ID_NUMBER),

@@ -164,9 +164,20 @@ fn material_state(state: &str) -> (&'static str, bool) {
         "provided" => ("已提交原件", false),
         "e_cert" => ("电子证照（已调取）", false),
         "e_cert_pending" => ("电子证照（待核验）", false),
-        "pending" => ("容缺后补（5个工作日内补交）", true),
+        "pending" => ("容缺后补", true),
         "committed" => ("告知承诺", false),
         _ => ("未知", false),
+    }
+}
+
+/// How the kiosk knew who someone is, for the clerk.
+fn identified_by(how: &str) -> &'static str {
+    match how {
+        "ymtb" => "一码通（平台核验）",
+        "eid" => "电子身份证（平台核验）",
+        "essc" => "电子社保卡（平台核验）",
+        "typed" => "代办人输入，已校验号码，未核验本人",
+        _ => "身份证（终端读卡）",
     }
 }
 
@@ -397,6 +408,19 @@ pub async fn application(
                     tr { td { "姓名" } td { (mask_name(&text("/applicant/name"))) } }
                     tr { td { "身份证号" } td { (mask_id(&text("/applicant/id_number"))) } }
                     tr { td { "联系电话" } td { (bianmin_core::form::mask_phone(&text("/applicant/phone"))) } }
+                    tr { td { "身份核验" } td { (identified_by(&text("/applicant/identified_by"))) } }
+                }
+            }
+            @if app.get("agent").is_some_and(|a| !a.is_null()) {
+                div.card id="agent" {
+                    h2 { "代办" }
+                    table.kv {
+                        tr { td { "代办人" } td { (mask_name(&text("/agent/name"))) } }
+                        tr { td { "代办人身份证号" } td { (mask_id(&text("/agent/id_number"))) } }
+                        tr { td { "与申请人关系" } td { "申请人的" (text("/agent/relationship")) } }
+                        tr { td { "代办人身份核验" } td { (identified_by(&text("/agent/identified_by"))) } }
+                        tr { td { "代办人声明" } td { (text("/agent/declaration")) } }
+                    }
                 }
             }
             div.card {
@@ -409,7 +433,9 @@ pub async fn application(
                     tr { th { "材料" } th { "提供方式" } }
                     @for m in app["materials"].as_array().into_iter().flatten() {
                         @let (state, owed) = material_state(m["state"].as_str().unwrap_or(""));
-                        tr { td { (m["name"].as_str().unwrap_or("")) } td { @if owed { span.owed { (state) } } @else { (state) } } }
+                        // The day the kiosk promised on the receipt, when the guide set one.
+                        @let due = m["due"].as_str().map(|d| format!("（请于{d}前补交）")).unwrap_or_default();
+                        tr { td { (m["name"].as_str().unwrap_or("")) } td { @if owed { span.owed { (state) (due) } } @else { (state) } } }
                     }
                 }
             }
