@@ -617,16 +617,7 @@ impl Backend for PgBackend {
             .ok_or_else(|| {
                 BackendError::Internal(format!("application {receipt_no} does not open"))
             })?;
-        let steps = client
-            .query(
-                "SELECT at, status, note FROM progress WHERE receipt_no = $1 ORDER BY seq",
-                &[&receipt_no],
-            )
-            .await
-            .map_err(pg_error)?
-            .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2)))
-            .collect();
+        let steps = steps_of(&client, receipt_no).await?;
         Ok(Some(StoredApplication {
             body,
             received_at: row.get(2),
@@ -659,16 +650,7 @@ impl Backend for PgBackend {
                 tracing::error!(%receipt_no, "an application does not open; left out of the resident's list");
                 continue;
             };
-            let steps = client
-                .query(
-                    "SELECT at, status, note FROM progress WHERE receipt_no = $1 ORDER BY seq",
-                    &[&receipt_no],
-                )
-                .await
-                .map_err(pg_error)?
-                .iter()
-                .map(|r| (r.get(0), r.get(1), r.get(2)))
-                .collect();
+            let steps = steps_of(&client, &receipt_no).await?;
             out.push((
                 receipt_no,
                 StoredApplication {
@@ -809,6 +791,23 @@ impl Backend for PgBackend {
         let client = self.pool.get().await.map_err(pool_error)?;
         count_on(&client).await.map_err(pg_error)
     }
+}
+
+/// The processing steps of one application, oldest first.
+async fn steps_of(
+    client: &tokio_postgres::Client,
+    receipt_no: &str,
+) -> BackendResult<Vec<(i64, String, String)>> {
+    Ok(client
+        .query(
+            "SELECT at, status, note FROM progress WHERE receipt_no = $1 ORDER BY seq",
+            &[&receipt_no],
+        )
+        .await
+        .map_err(pg_error)?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
 }
 
 /// Replace a published document (its ETag follows its bytes).

@@ -543,6 +543,17 @@ impl PlatformClient {
         &self,
         id_number: &str,
     ) -> Result<ResidentDocuments, PlatformError> {
+        self.post_resident_query("/residents/documents", id_number)
+            .await
+    }
+
+    /// A POST whose body is one resident's ID number (never in a URL or an
+    /// access log) and whose answer is JSON of type `T`.
+    async fn post_resident_query<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        id_number: &str,
+    ) -> Result<T, PlatformError> {
         let body = Zeroizing::new(
             serde_json::to_vec(&ResidentQuery {
                 id_number: id_number.to_string(),
@@ -550,12 +561,7 @@ impl PlatformClient {
             .expect("serialisable"),
         );
         let resp = self
-            .send(
-                Method::POST,
-                "/residents/documents",
-                body.to_vec(),
-                HeaderMap::new(),
-            )
+            .send(Method::POST, path, body.to_vec(), HeaderMap::new())
             .await?;
         let bytes = read_capped(resp, MAX_RESPONSE_BODY).await?;
         serde_json::from_slice(&bytes).map_err(|e| PlatformError::Protocol(e.to_string()))
@@ -567,22 +573,8 @@ impl PlatformClient {
         &self,
         id_number: &str,
     ) -> Result<ResidentApplications, PlatformError> {
-        let body = Zeroizing::new(
-            serde_json::to_vec(&ResidentQuery {
-                id_number: id_number.to_string(),
-            })
-            .expect("serialisable"),
-        );
-        let resp = self
-            .send(
-                Method::POST,
-                RESIDENT_APPLICATIONS_PATH,
-                body.to_vec(),
-                HeaderMap::new(),
-            )
-            .await?;
-        let bytes = read_capped(resp, MAX_RESPONSE_BODY).await?;
-        serde_json::from_slice(&bytes).map_err(|e| PlatformError::Protocol(e.to_string()))
+        self.post_resident_query(RESIDENT_APPLICATIONS_PATH, id_number)
+            .await
     }
 
     /// This terminal's 办不成事 reports and 差评 to call back about.

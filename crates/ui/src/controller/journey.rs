@@ -261,19 +261,7 @@ impl JourneyController {
             ));
             return;
         };
-        let draft = {
-            let shell_state = shell.state.borrow();
-            let content = Content {
-                catalogue: &shell_state.catalogue,
-                forms: &shell_state.forms,
-                bundles: &shell_state.bundles,
-                commitments: &shell_state.commitments,
-            };
-            match code.strip_prefix(super::BUNDLE_PREFIX) {
-                Some(id) => Draft::for_bundle(content, id),
-                None => Draft::for_service(content, code),
-            }
-        };
+        let draft = Self::draft_for(shell, code);
         let Some(draft) = draft else { return };
         let is_bundle = draft.is_bundle();
         {
@@ -289,6 +277,21 @@ impl JourneyController {
             self.with_draft(shell, |content, d| d.prepare_form(content, &identity));
             self.refresh_form(shell);
             shell.navigate(Screen::Form);
+        }
+    }
+
+    /// A new draft for a service code, or `bundle:ID` for a 一件事.
+    fn draft_for(shell: &KioskController, code: &str) -> Option<Draft> {
+        let shell_state = shell.state.borrow();
+        let content = Content {
+            catalogue: &shell_state.catalogue,
+            forms: &shell_state.forms,
+            bundles: &shell_state.bundles,
+            commitments: &shell_state.commitments,
+        };
+        match code.strip_prefix(super::BUNDLE_PREFIX) {
+            Some(id) => Draft::for_bundle(content, id),
+            None => Draft::for_service(content, code),
         }
     }
 
@@ -322,9 +325,7 @@ impl JourneyController {
             ));
             return;
         };
-        let today = chrono::Utc::now()
-            .with_timezone(&bianmin_core::time::station_zone())
-            .date_naive();
+        let today = station_today();
         if bianmin_core::application::age_on(&agent.birth_date, today)
             .is_some_and(|age| age < bianmin_core::application::ADULT_AGE)
         {
@@ -418,9 +419,7 @@ impl JourneyController {
             .and_then(|p| p.principal_card.clone())
             .filter(|card| card.id_number.eq_ignore_ascii_case(&typed.id_number))
             .unwrap_or(typed);
-        let today = chrono::Utc::now()
-            .with_timezone(&bianmin_core::time::station_zone())
-            .date_naive();
+        let today = station_today();
         let (code, agent) = {
             let state = self.state.borrow();
             let Some(proxy) = state.proxy.as_ref() else {
@@ -436,19 +435,7 @@ impl JourneyController {
             shell.say(&message);
             return;
         }
-        let draft = {
-            let shell_state = shell.state.borrow();
-            let content = Content {
-                catalogue: &shell_state.catalogue,
-                forms: &shell_state.forms,
-                bundles: &shell_state.bundles,
-                commitments: &shell_state.commitments,
-            };
-            match code.strip_prefix(super::BUNDLE_PREFIX) {
-                Some(id) => Draft::for_bundle(content, id),
-                None => Draft::for_service(content, &code),
-            }
-        };
+        let draft = Self::draft_for(shell, &code);
         let Some(draft) = draft else { return };
         let is_bundle = draft.is_bundle();
         let declaration = Words::new(
@@ -1654,6 +1641,13 @@ fn qr_image(payload: &str) -> slint::Image {
         }
     }
     slint::Image::from_rgb8(buffer)
+}
+
+/// Today on the station's calendar (ages of agents and applicants).
+fn station_today() -> chrono::NaiveDate {
+    chrono::Utc::now()
+        .with_timezone(&bianmin_core::time::station_zone())
+        .date_naive()
 }
 
 #[cfg(test)]
