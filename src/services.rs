@@ -3,7 +3,7 @@
 //! the UI thread only through the `Inbox`, which the UI drains on its own timer.
 
 use bianmin_config::{Config, Secret};
-use bianmin_core::catalogue::DEMO_CATALOGUE_JSON;
+use bianmin_core::catalogue::Catalogue;
 use bianmin_core::form::Identity;
 use bianmin_core::package::{self, Package, TrustedKey};
 use bianmin_desk::{DeskDeps, DeskHandle, DeskRequest};
@@ -98,7 +98,7 @@ fn start_demo_platform(
     }
     let options = ServerOptions {
         db_path: Some(config.store.data_dir.join("demo-platform.sqlite3")),
-        catalogue: DEMO_CATALOGUE_JSON.as_bytes().to_vec(),
+        catalogue: Catalogue::demo_json().into_bytes(),
         content_package: Some(package::DEMO_PACKAGE_JSON.as_bytes().to_vec()),
         shared_secret: Some(DEMO_SECRET.into()),
         ..ServerOptions::default()
@@ -137,13 +137,14 @@ fn start_postgres_platform(
             data_key: Arc::new(service::DataKey::generate()),
             pool_size: 4,
             publishers: vec![package::TrustedKey::demo()],
+            content_signer: Some(service::console::ContentSigner::demo()),
             server: ServerOptions {
                 shared_secret: Some(DEMO_SECRET.into()),
                 ..ServerOptions::default()
             },
         })
         .await?;
-        let catalogue = DEMO_CATALOGUE_JSON.as_bytes().to_vec();
+        let catalogue = Catalogue::demo_json().into_bytes();
         service::publish_if_missing(&svc.backend, Doc::Catalogue, catalogue).await?;
         let package = package::DEMO_PACKAGE_JSON.as_bytes().to_vec();
         service::publish_if_missing(&svc.backend, Doc::ContentPackage, package).await?;

@@ -1,19 +1,20 @@
 //! `bianmin content build | check | sign`: the county's content package
 //! made from sources staff can edit, checked, and signed with the
-//! publisher's key (issue 14). Everything is core's (`package`); this reads
-//! the files and says what is wrong, where, in plain Chinese.
+//! publisher's key (issue 14). The sources are read by `bianmin-content`
+//! (spreadsheet and TOML, errors by sheet, row and column or line and
+//! column, in plain Chinese); checking and signing are core's (`package`).
 
-use anyhow::{bail, Context};
-use bianmin_core::package::{self, Sources, TrustedKey};
+use anyhow::Context;
+use bianmin_core::package::{self, TrustedKey};
 use clap::Subcommand;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Debug, Subcommand)]
 pub enum ContentCommand {
-    /// Build the package from a source directory (content/package.json and one
-    /// JSON file each in catalogue/, forms/ and bundles/), check it, and sign
-    /// it when a key is given.
+    /// Build the package from a source directory (content/package.toml, the
+    /// catalogue spreadsheet catalogue/*.xlsx, and one TOML file each in
+    /// forms/ and bundles/), check it, and sign it when a key is given.
     Build {
         /// The source directory (the shipped demo sources are in `config/`).
         #[arg(value_name = "SRC")]
@@ -37,6 +38,18 @@ pub enum ContentCommand {
         #[arg(long)]
         public_key: Option<String>,
     },
+    /// Write a package's sources (the catalogue spreadsheet and the TOML
+    /// files) into an empty directory, to edit and build again.
+    Export {
+        #[arg(value_name = "PACKAGE")]
+        package: PathBuf,
+        /// The directory the sources are written into.
+        #[arg(short, long, value_name = "DIR")]
+        out: PathBuf,
+        /// Prefix of the file names (`demo-` gives demo-catalogue.xlsx …).
+        #[arg(long, default_value = "")]
+        prefix: String,
+    },
     /// Sign a built package with a key file.
     Sign {
         #[arg(value_name = "PACKAGE")]
@@ -58,11 +71,10 @@ pub fn run(command: &ContentCommand) -> anyhow::Result<ExitCode> {
             key,
             key_id,
         } => {
-            let texts = SourceTexts::read(sources)?;
-            let built = match package::build(&texts.sources()) {
+            let built = match bianmin_content::build_dir(sources) {
                 Ok(text) => text,
-                Err(err) => {
-                    eprintln!("内容包有错，没有生成：{err}");
+                Err(errors) => {
+                    eprintln!("内容包有错，没有生成：\n{errors}");
                     return Ok(ExitCode::from(1));
                 }
             };
@@ -88,7 +100,11 @@ pub fn run(command: &ContentCommand) -> anyhow::Result<ExitCode> {
                         .map_err(|e| anyhow::anyhow!("公钥无效 (bad public key): {e}"))?;
                     package::open(&bytes, &[trusted])
                 }
-                None => package::check(&String::from_utf8_lossy(&bytes)),
+                // No key: consistency only, of a signed package's document
+                // or a bare build (the signature is not verified, and the
+                // line printed says so).
+                None => package::document_of(&String::from_utf8_lossy(&bytes))
+                    .and_then(package::check_document),
             };
             // A package may not promise what this kiosk cannot do.
             let result = result.and_then(|p| {
@@ -104,12 +120,17 @@ pub fn run(command: &ContentCommand) -> anyhow::Result<ExitCode> {
             match result {
                 Ok(p) => {
                     println!(
-                        "内容包可用：版本 {}，{} 个事项，{} 个一件事{}",
+                        "内容包可用：版本 {}，{} 个事项，{} 个一件事{}{}",
                         p.version,
                         p.catalogue.services.len(),
                         p.bundles.bundles.len(),
                         if p.demo_data {
                             "（演示数据）"
+                        } else {
+                            ""
+                        },
+                        if public_key.is_none() {
+                            "；未核验签名（加 --public-key 核验）"
                         } else {
                             ""
                         }
@@ -121,6 +142,22 @@ pub fn run(command: &ContentCommand) -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::from(1))
                 }
             }
+        }
+        ContentCommand::Export {
+            package: path,
+            out,
+            prefix,
+        } => {
+            let doc = package::document_of(&read(path)?)
+                .map_err(|e| anyhow::anyhow!("不是内容包 (not a content package): {e}"))?;
+            let exported = bianmin_content::export(doc)
+                .map_err(|e| anyhow::anyhow!("导出失败 (export failed): {e}"))?;
+            if let Err(errors) = bianmin_content::write_dir(&exported, out, prefix) {
+                eprintln!("没有导出：\n{errors}");
+                return Ok(ExitCode::from(1));
+            }
+            println!("{}", out.display());
+            Ok(ExitCode::SUCCESS)
         }
         ContentCommand::Sign {
             package: path,
@@ -141,51 +178,4 @@ pub fn run(command: &ContentCommand) -> anyhow::Result<ExitCode> {
 
 fn read(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
-}
-
-/// The source files' texts, read from their places in the directory.
-struct SourceTexts {
-    header: String,
-    catalogue: String,
-    forms: String,
-    bundles: String,
-}
-
-impl SourceTexts {
-    fn read(dir: &Path) -> anyhow::Result<SourceTexts> {
-        Ok(SourceTexts {
-            header: read(&dir.join("content").join("package.json"))?,
-            catalogue: read(&only_json(&dir.join("catalogue"))?)?,
-            forms: read(&only_json(&dir.join("forms"))?)?,
-            bundles: read(&only_json(&dir.join("bundles"))?)?,
-        })
-    }
-
-    fn sources(&self) -> Sources<'_> {
-        Sources {
-            header: &self.header,
-            catalogue: &self.catalogue,
-            forms: &self.forms,
-            bundles: &self.bundles,
-        }
-    }
-}
-
-/// The one `.json` file of a source folder.
-fn only_json(dir: &Path) -> anyhow::Result<PathBuf> {
-    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("找不到源目录 {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    found.sort();
-    match found.len() {
-        1 => Ok(found.remove(0)),
-        0 => bail!("{} 里没有 .json 源文件", dir.display()),
-        _ => bail!(
-            "{} 里有多个 .json 源文件，只能有一个：{:?}",
-            dir.display(),
-            found
-        ),
-    }
 }

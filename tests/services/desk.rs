@@ -293,7 +293,7 @@ fn application(card: usize) -> Application {
             summary: vec!["办理事项：高龄津贴申领".into(), "申请人：王*明".into()],
             commitment: Some("本人承诺：所填信息真实。".into()),
         },
-        content_version: "demo-2026.11.1".into(),
+        content_version: "demo-2026.12.1".into(),
         agent: None,
     }
 }
@@ -374,7 +374,7 @@ async fn offline_submission_prints_then_reaches_the_platform_once_with_live_prog
         "办理事项：高龄津贴申领"
     );
     // The content package it was made with travels too.
-    assert_eq!(wire.form["_content_version"], "demo-2026.11.1");
+    assert_eq!(wire.form["_content_version"], "demo-2026.12.1");
     let states: Vec<String> = wire
         .materials
         .iter()

@@ -4,16 +4,14 @@
 //! typed may stay Chinese.
 
 use bianmin_config::{Config, Language};
-use bianmin_core::bundle::DEMO_BUNDLES_JSON;
-use bianmin_core::catalogue::DEMO_CATALOGUE_JSON;
-use bianmin_core::form::DEMO_FORMS_JSON;
+use bianmin_core::package::{document_of, DEMO_PACKAGE_JSON};
 use bianmin_ui::audit::words_on_screens;
 
 fn is_han(c: char) -> bool {
     matches!(c, '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}')
 }
 
-/// Every string of a content document (catalogue, forms, bundles).
+/// Every string of a content document (catalogue, forms, bundles, texts).
 fn content_strings(json: &str, into: &mut Vec<String>) {
     fn walk(value: &serde_json::Value, into: &mut Vec<String>) {
         match value {
@@ -33,9 +31,11 @@ fn content_strings(json: &str, into: &mut Vec<String>) {
 /// long name is removed before a shorter one inside it.
 fn allowed() -> Vec<String> {
     let mut allowed = Vec::new();
-    for doc in [DEMO_CATALOGUE_JSON, DEMO_FORMS_JSON, DEMO_BUNDLES_JSON] {
-        content_strings(doc, &mut allowed);
-    }
+    let demo = document_of(DEMO_PACKAGE_JSON).expect("the demo package parses");
+    content_strings(
+        &serde_json::to_string(&demo).expect("plain data serialises"),
+        &mut allowed,
+    );
     for card in bianmin_drivers::idcard::sim::demo_cards() {
         allowed.push(card.name.clone());
         allowed.push(card.address.clone());

@@ -3,12 +3,12 @@
 //! 2,000 forms, then building the search index over it (issue 14's target:
 //! under 300 ms on 2 cores, BENCHMARKS.md).
 //!
-//! The items are the 40 demo services kept as they are (the demo bundles
-//! name them) plus 4,960 synthetic ones cloned from them under station
+//! The items are the demo services kept as they are (the demo bundles
+//! name them) plus synthetic ones cloned from them under station
 //! names; 2,000 of the items have a form of their own, cloned from the
 //! demo forms. Run with `cargo bench -p bianmin-core --bench package`.
 
-use bianmin_core::package::{self, Sources, TrustedKey, DEMO_KEY_ID};
+use bianmin_core::package::{self, TrustedKey, DEMO_KEY_ID, DEMO_PACKAGE_JSON};
 use bianmin_core::search::SearchIndex;
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
@@ -17,16 +17,14 @@ use std::time::Instant;
 const ITEMS: usize = 5_000;
 const FORMS: usize = 2_000;
 
-const HEADER: &str = include_str!("../../../config/content/package.json");
-const CATALOGUE: &str = include_str!("../../../config/catalogue/demo-catalogue.json");
-const FORMS_JSON: &str = include_str!("../../../config/forms/demo-forms.json");
-const BUNDLES: &str = include_str!("../../../config/bundles/demo-bundles.json");
 const KEY_FILE: &str = include_str!("../../../config/content/demo-signing.key");
 
 /// The synthetic sources, built and signed as a county would publish them.
 fn signed_package() -> (String, usize) {
-    let mut catalogue: serde_json::Value = serde_json::from_str(CATALOGUE).unwrap();
-    let mut forms: serde_json::Value = serde_json::from_str(FORMS_JSON).unwrap();
+    let demo = package::document_of(DEMO_PACKAGE_JSON).unwrap();
+    let (header, catalogue, forms, bundles) = demo.into_parts();
+    let mut catalogue = serde_json::to_value(catalogue).unwrap();
+    let mut forms = serde_json::to_value(forms).unwrap();
     let demo: Vec<serde_json::Value> = catalogue["services"].as_array().unwrap().clone();
     let demo_forms = forms["services"].as_object().unwrap().clone();
     let places = ["东城", "西城", "朝阳", "海淀", "丰台"];
@@ -54,13 +52,12 @@ fn signed_package() -> (String, usize) {
     }
     catalogue["services"] = services.into();
     catalogue["version"] = "bench-5000".into();
-    let (catalogue, forms) = (catalogue.to_string(), forms.to_string());
-    let built = package::build(&Sources {
-        header: HEADER,
-        catalogue: &catalogue,
-        forms: &forms,
-        bundles: BUNDLES,
-    })
+    let built = package::assemble(
+        header,
+        serde_json::from_value(catalogue).unwrap(),
+        serde_json::from_value(forms).unwrap(),
+        bundles,
+    )
     .expect("the synthetic package builds");
     let signed = package::sign(&built, DEMO_KEY_ID, KEY_FILE).expect("signed");
     (signed, with_form + demo_forms.len())

@@ -31,9 +31,6 @@ use crate::form::{FieldKind, FieldSpec, FormLibrary, FormSchema};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The bundles shipped with the demo catalogue.
-pub const DEMO_BUNDLES_JSON: &str = include_str!("../../../config/bundles/demo-bundles.json");
-
 pub const BUNDLES_SCHEMA_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,8 +127,11 @@ impl BundleCatalogue {
     }
 
     pub fn demo(catalogue: &Catalogue) -> BundleCatalogue {
-        BundleCatalogue::from_json(DEMO_BUNDLES_JSON, catalogue)
-            .expect("the shipped demo bundles fit the demo catalogue")
+        let bundles = crate::package::Package::demo().bundles;
+        bundles
+            .check(catalogue)
+            .expect("the shipped demo bundles fit the demo catalogue");
+        bundles
     }
 
     pub fn bundle(&self, id: &str) -> Option<&Bundle> {

@@ -5,9 +5,6 @@
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
-/// The demo catalogue shipped with the kiosk; marked `demo_data: true`.
-pub const DEMO_CATALOGUE_JSON: &str = include_str!("../../../config/catalogue/demo-catalogue.json");
-
 /// The catalogue schema this build understands.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -236,8 +233,15 @@ impl Catalogue {
         Ok(catalogue)
     }
 
+    /// The demo catalogue (the demo content package's), as the platform
+    /// serves it (`GET /catalogue`).
+    pub fn demo_json() -> String {
+        serde_json::to_string_pretty(&Catalogue::demo()).expect("plain data serialises")
+    }
+
+    /// The demo content package's catalogue (demo, screens, tests).
     pub fn demo() -> Catalogue {
-        Catalogue::from_json(DEMO_CATALOGUE_JSON).expect("the shipped demo catalogue is valid")
+        crate::package::Package::demo().catalogue
     }
 
     /// Every consistency rule of a catalogue (also run on a content package).

@@ -13,9 +13,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-/// The form library shipped with the demo catalogue, keyed by service code.
-pub const DEMO_FORMS_JSON: &str = include_str!("../../../config/forms/demo-forms.json");
-
 /// The form-library schema this build understands.
 pub const FORMS_SCHEMA_VERSION: u32 = 1;
 
@@ -317,7 +314,7 @@ impl FormLibrary {
     }
 
     pub fn demo() -> FormLibrary {
-        FormLibrary::from_json(DEMO_FORMS_JSON).expect("the shipped demo form library is valid")
+        crate::package::Package::demo().forms
     }
 
     /// The form of a service; services without their own get the default form.

@@ -95,9 +95,9 @@ pub struct PackageDocument {
     pub stations: BTreeMap<String, Vec<String>>,
 }
 
-/// The package header the authors write (`content/package.json` in the
+/// The package header the authors write (`content/package.toml` in the
 /// sources): everything that is not catalogue, forms or bundles.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PackageHeader {
     pub version: String,
@@ -106,7 +106,7 @@ pub struct PackageHeader {
     pub commitments: BTreeMap<String, Text>,
     pub feedback_topics: Vec<Topic>,
     /// Which items each station offers (see [`PackageDocument::stations`]).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub stations: BTreeMap<String, Vec<String>>,
 }
 
@@ -644,58 +644,16 @@ pub fn has_chinese(text: &str) -> bool {
     })
 }
 
-/// The sources of a package as their texts (the CLI reads the files).
-pub struct Sources<'a> {
-    pub header: &'a str,
-    pub catalogue: &'a str,
-    pub forms: &'a str,
-    pub bundles: &'a str,
-}
-
-/// A source that failed, named as the author knows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceError {
-    /// Which source: `content/package.json`, `catalogue` …
-    pub source: &'static str,
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
-}
-
-impl fmt::Display for SourceError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line > 0 {
-            write!(
-                f,
-                "{}:{}:{}: {}",
-                self.source, self.line, self.column, self.message
-            )
-        } else {
-            write!(f, "{}: {}", self.source, self.message)
-        }
-    }
-}
-
-fn parse_source<T: serde::de::DeserializeOwned>(
-    source: &'static str,
-    text: &str,
-) -> Result<T, SourceError> {
-    serde_json::from_str(text).map_err(|e| SourceError {
-        source,
-        line: e.line(),
-        column: e.column(),
-        message: format!("格式错误 (malformed): {e}"),
-    })
-}
-
-/// Build the package document from its sources, check it, and write it in
-/// its one canonical form (pretty JSON, fields in declaration order, maps
-/// sorted, a final newline).
-pub fn build(sources: &Sources<'_>) -> Result<String, SourceError> {
-    let header: PackageHeader = parse_source("content/package.json", sources.header)?;
-    let catalogue: Catalogue = parse_source("catalogue", sources.catalogue)?;
-    let forms: FormsSource = parse_source("forms", sources.forms)?;
-    let bundles: BundleCatalogue = parse_source("bundles", sources.bundles)?;
+/// Assemble the package document from its parts (the authoring crate reads
+/// them from the county's spreadsheet and text files), check it, and write it
+/// in its one canonical form (pretty JSON, fields in declaration order, maps
+/// sorted, a final newline): the same sources give the same bytes.
+pub fn assemble(
+    header: PackageHeader,
+    catalogue: Catalogue,
+    forms: FormsSource,
+    bundles: BundleCatalogue,
+) -> Result<String, PackageError> {
     let doc = PackageDocument {
         format: PACKAGE_FORMAT.into(),
         schema: PACKAGE_SCHEMA_VERSION,
@@ -709,13 +667,33 @@ pub fn build(sources: &Sources<'_>) -> Result<String, SourceError> {
         stations: header.stations,
     };
     let text = to_canonical(&doc);
-    check(&text).map_err(|e| SourceError {
-        source: "package",
-        line: 0,
-        column: 0,
-        message: e.to_string(),
-    })?;
+    check(&text)?;
     Ok(text)
+}
+
+/// The document inside a package file, signed or not, without verifying
+/// the signature: for authors taking a published package back to its
+/// sources (`content export`), never for showing it to residents.
+pub fn document_of(text: &str) -> Result<PackageDocument, PackageError> {
+    let inner = match serde_json::from_str::<SignedEnvelope>(text) {
+        Ok(envelope) if envelope.format == SIGNED_FORMAT => envelope.package,
+        _ => text.to_string(),
+    };
+    serde_json::from_str(&inner).map_err(|e| PackageError::Malformed(e.to_string()))
+}
+
+impl PackageDocument {
+    /// The document split back into what authors edit.
+    pub fn into_parts(self) -> (PackageHeader, Catalogue, FormsSource, BundleCatalogue) {
+        let header = PackageHeader {
+            version: self.version,
+            demo_data: self.demo_data,
+            commitments: self.commitments,
+            feedback_topics: self.feedback_topics,
+            stations: self.stations,
+        };
+        (header, self.catalogue, self.forms, self.bundles)
+    }
 }
 
 /// Services of the package that need a capability the terminal lacks.
@@ -738,8 +716,14 @@ pub fn missing_capabilities(catalogue: &Catalogue, has: &[Capability]) -> Vec<Pa
 impl Package {
     /// The demo package (demo mode, screens, tests).
     pub fn demo() -> Package {
-        open(DEMO_PACKAGE_JSON.as_bytes(), &[TrustedKey::demo()])
-            .expect("the shipped demo package verifies with the demo key")
+        // Verified and parsed once per process: demo screens and tests ask
+        // for it (or its catalogue, forms, bundles) many times.
+        static DEMO: std::sync::OnceLock<Package> = std::sync::OnceLock::new();
+        DEMO.get_or_init(|| {
+            open(DEMO_PACKAGE_JSON.as_bytes(), &[TrustedKey::demo()])
+                .expect("the shipped demo package verifies with the demo key")
+        })
+        .clone()
     }
 
     /// No content at all: what a kiosk holds while it has no valid package
@@ -810,15 +794,12 @@ mod tests {
     use super::*;
 
     const DEMO_KEY_FILE: &str = include_str!("../../../config/content/demo-signing.key");
-    const DEMO_HEADER: &str = include_str!("../../../config/content/package.json");
 
-    fn demo_sources() -> Sources<'static> {
-        Sources {
-            header: DEMO_HEADER,
-            catalogue: crate::catalogue::DEMO_CATALOGUE_JSON,
-            forms: crate::form::DEMO_FORMS_JSON,
-            bundles: crate::bundle::DEMO_BUNDLES_JSON,
-        }
+    /// The demo package's document, assembled again from its parts.
+    fn demo_built() -> String {
+        let doc = document_of(DEMO_PACKAGE_JSON).unwrap();
+        let (header, catalogue, forms, bundles) = doc.into_parts();
+        assemble(header, catalogue, forms, bundles).unwrap()
     }
 
     /// A station offers what the package lists for it (bundles only when it
@@ -827,7 +808,7 @@ mod tests {
     /// item or a malformed station code is refused.
     #[test]
     fn each_station_offers_its_selection() {
-        let built = build(&demo_sources()).unwrap();
+        let built = demo_built();
         let mut doc: serde_json::Value = serde_json::from_str(&built).unwrap();
         doc["stations"] = serde_json::json!({"110101001001": ["DEMO-SB-001", "DEMO-HJ-003"]});
         let package = check(&doc.to_string()).expect("a consistent selection");
@@ -864,15 +845,13 @@ mod tests {
     }
 
     #[test]
-    fn the_demo_package_is_reproduced_byte_for_byte_from_its_sources() {
-        let built = build(&demo_sources()).unwrap();
-        let signed = sign(&built, DEMO_KEY_ID, DEMO_KEY_FILE).unwrap();
-        // The demo sources changed without the package being rebuilt. Until
-        // `bianmin content build` exists, write `signed` (build + sign with
-        // the demo key, as here) to config/content/demo-package.json.
+    fn the_demo_package_is_canonical_and_signed_by_the_demo_key() {
+        // Its parts assembled again give the same bytes (the sources in
+        // `config/` are checked against it by bianmin-content's tests).
+        let signed = sign(&demo_built(), DEMO_KEY_ID, DEMO_KEY_FILE).unwrap();
         assert!(
             signed == DEMO_PACKAGE_JSON,
-            "config/content/demo-package.json is stale: rebuild it from the demo sources"
+            "config/content/demo-package.json is not canonical: rebuild it with `bianmin content build config`"
         );
         assert_eq!(public_key_of(DEMO_KEY_FILE).unwrap(), DEMO_PUBLIC_KEY);
         let package = Package::demo();
@@ -1070,12 +1049,14 @@ mod tests {
     }
 
     #[test]
-    fn a_source_error_names_its_line_and_column() {
-        let mut sources = demo_sources();
-        sources.forms = "{\n  \"schema\": 1,\n  \"fields\": oops\n}";
-        let err = build(&sources).unwrap_err();
-        assert_eq!((err.source, err.line), ("forms", 3));
-        assert!(err.to_string().starts_with("forms:3:"));
+    fn a_package_file_gives_its_document_signed_or_not() {
+        let signed = document_of(DEMO_PACKAGE_JSON).unwrap();
+        let bare = document_of(&envelope(DEMO_PACKAGE_JSON).package).unwrap();
+        assert_eq!(signed, bare);
+        assert!(matches!(
+            document_of("{\"format\": 1}"),
+            Err(PackageError::Malformed(_))
+        ));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! bianmin-reference-platform --listen 127.0.0.1:8700 --terminals-file /etc/bianmin-platform/terminals \
-//!     --catalogue config/catalogue/demo-catalogue.json --db platform.sqlite3
+//!     --db platform.sqlite3
 //! ```
 //!
 //! Secrets never come from the command line (any local user can read a
@@ -41,9 +41,10 @@ struct Args {
     /// SQLite file of received records (created if missing).
     #[arg(long, default_value = "bianmin-platform.sqlite3")]
     db: PathBuf,
-    /// Catalogue document served by GET /catalogue.
-    #[arg(long, default_value = "config/catalogue/demo-catalogue.json")]
-    catalogue: PathBuf,
+    /// Catalogue document served by GET /catalogue (default: the demo
+    /// content package's catalogue).
+    #[arg(long)]
+    catalogue: Option<PathBuf>,
     /// PEM certificate chain for HTTPS (with --tls-key); plain HTTP without.
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -131,10 +132,16 @@ fn run(args: Args) -> anyhow::Result<()> {
             bianmin_platform::seal::OpeningKeys::demo()
         }
     };
-    let catalogue = std::fs::read(&args.catalogue)
-        .with_context(|| format!("catalogue {}", args.catalogue.display()))?;
-    serde_json::from_slice::<serde_json::Value>(&catalogue)
-        .with_context(|| format!("catalogue {} is not JSON", args.catalogue.display()))?;
+    let catalogue = match &args.catalogue {
+        Some(path) => {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("catalogue {}", path.display()))?;
+            serde_json::from_slice::<serde_json::Value>(&bytes)
+                .with_context(|| format!("catalogue {} is not JSON", path.display()))?;
+            bytes
+        }
+        None => bianmin_core::catalogue::Catalogue::demo_json().into_bytes(),
+    };
     let secrets = match &args.terminals_file {
         Some(path) => {
             parse_terminals(&read_private(path)?).with_context(|| format!("{}", path.display()))?

@@ -159,6 +159,7 @@ fn main() {
             data_key: Arc::new(DataKey::generate()),
             pool_size: 16,
             publishers: vec![],
+            content_signer: None,
             server: ServerOptions {
                 shared_secret: Some(SECRET.into()),
                 max_connections: 4096,

@@ -32,6 +32,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "identity",
         include_str!("../migrations/0005_identity.sql"),
     ),
+    (
+        6,
+        "audit alert, content drafts",
+        include_str!("../migrations/0006_audit_drafts.sql"),
+    ),
 ];
 
 /// A pool over `conninfo` (libpq key=value or a `postgresql://` URL).

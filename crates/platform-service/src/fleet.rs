@@ -30,6 +30,7 @@ pub const RULES: &[(&str, &str, &str)] = &[
     ("restarts", "频繁重启", "一小时内重启超过（次）"),
     ("device_fault", "设备故障", ""),
     ("content_refused", "办事指南包被拒收", ""),
+    ("audit_broken", "管理审计日志被改动", ""),
     ("update_failed", "软件更新失败", ""),
 ];
 
@@ -224,6 +225,9 @@ struct Beat {
     config_version: Option<String>,
     content_version: Option<String>,
     content_refused: Option<String>,
+    /// The kiosk's own verification of its admin audit chain (absent from
+    /// kiosks that do not report it).
+    audit_intact: Option<bool>,
     uptime_secs: i64,
 }
 
@@ -268,6 +272,10 @@ impl Beat {
             config_version: text(body, "config_version"),
             content_version: text(body, "content_version"),
             content_refused: text(body, "content_refused"),
+            audit_intact: body
+                .get("audit")
+                .and_then(|a| a.get("intact"))
+                .and_then(Value::as_bool),
             uptime_secs: int(body, "uptime_secs").unwrap_or(0),
         }
     }
@@ -334,6 +342,13 @@ impl Beat {
         }
         if let Some(why) = &self.content_refused {
             out.push(("content_refused", format!("拒收原因：{why}")));
+        }
+        if self.audit_intact == Some(false) {
+            out.push((
+                "audit_broken",
+                "终端自检发现管理审计日志的哈希链断开：有记录被改动或删除，请到现场核查"
+                    .to_string(),
+            ));
         }
         out
     }
@@ -776,7 +791,8 @@ mod tests {
             "devices": {"printer": "paper_out", "id_card": "absent", "disk": "ok"},
             "queue_depth": 12, "oldest_pending_secs": 7200,
             "free_disk_bytes": 500_000_000u64, "total_disk_bytes": 8_000_000_000u64,
-            "content_refused": "签名不符"
+            "content_refused": "签名不符",
+            "audit": {"head": "00", "length": 3, "intact": false}
         });
         let beat = Beat::of(&body, 0);
         let rules_held: Vec<&str> = beat.conditions(&rules, 4).iter().map(|(r, _)| *r).collect();
@@ -788,11 +804,13 @@ mod tests {
                 "disk_low",
                 "restarts",
                 "device_fault",
-                "content_refused"
+                "content_refused",
+                "audit_broken"
             ]
         );
         let calm = Beat::of(
-            &json!({"devices": {"printer": "ok"}, "free_disk_bytes": 5, "total_disk_bytes": 10}),
+            &json!({"devices": {"printer": "ok"}, "free_disk_bytes": 5, "total_disk_bytes": 10,
+                    "audit": {"head": "00", "length": 3, "intact": true}}),
             0,
         );
         assert!(calm.conditions(&rules, 3).is_empty());

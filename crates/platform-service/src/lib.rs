@@ -34,6 +34,9 @@ pub struct ServiceOptions {
     /// Keys a content package must be signed with before the console
     /// publishes it (the county publisher's; the demo's in `demo`).
     pub publishers: Vec<bianmin_core::package::TrustedKey>,
+    /// Signs what authors build from sources in the console (None: they
+    /// sign offline and paste the signed package).
+    pub content_signer: Option<console::ContentSigner>,
     /// Listening address, terminals' secrets, TLS, admin token, connection
     /// limit (the storage options of the reference server are not used).
     pub server: ServerOptions,
@@ -67,6 +70,7 @@ pub async fn spawn(opts: ServiceOptions) -> anyhow::Result<Service> {
     let console = console::router(console::Console {
         backend: backend.clone(),
         publishers: opts.publishers,
+        content_signer: opts.content_signer,
         secure_cookies: opts.server.tls.is_some(),
         public_url: opts.fleet.enroll.public_url.clone(),
     });

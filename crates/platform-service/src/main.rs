@@ -19,6 +19,7 @@ use anyhow::Context as _;
 use bianmin_core::package::TrustedKey;
 use bianmin_platform_server::secrets::{parse_terminals, read_private, take_env};
 use bianmin_platform_server::{Doc, ServerOptions, TlsOptions};
+use bianmin_platform_service::console;
 use bianmin_platform_service::console::auth::{upsert_staff, Role};
 use bianmin_platform_service::fleet::{EnrollOptions, FleetOptions};
 use bianmin_platform_service::updates::{self, KeyAlgorithm};
@@ -91,6 +92,13 @@ enum Command {
         /// The publisher key's id (`[content] key_id`).
         #[arg(long, default_value = "")]
         publisher_key_id: String,
+        /// The publisher's secret key file (`ed25519:BASE64` or
+        /// `sm2:BASE64`, mode 600): with it the console signs the packages
+        /// authors build from their sources; without it they download the
+        /// built package, sign it offline (`bianmin content sign`) and paste
+        /// it. Its public half must be --publisher-key.
+        #[arg(long, value_name = "FILE")]
+        publisher_signing_key_file: Option<PathBuf>,
         /// Serve POST /admin/faults (test rigs only): refused unless the
         /// service listens on loopback.
         #[arg(long)]
@@ -339,6 +347,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             catalogue,
             publisher_key,
             publisher_key_id,
+            publisher_signing_key_file,
             allow_fault_injection,
             seal_keys_file,
             public_url,
@@ -354,6 +363,22 @@ fn run(args: Args) -> anyhow::Result<()> {
             }
             let publisher = TrustedKey::parse(&publisher_key, &publisher_key_id)
                 .map_err(|e| anyhow::anyhow!("--publisher-key: {e}"))?;
+            let content_signer = match &publisher_signing_key_file {
+                Some(path) => {
+                    let key_id = if publisher_key_id.is_empty() {
+                        bianmin_core::package::DEMO_KEY_ID
+                    } else {
+                        &publisher_key_id
+                    };
+                    let signer = console::ContentSigner::new(key_id, &read_private(path)?)
+                        .map_err(|e| anyhow::anyhow!("--publisher-signing-key-file: {e}"))?;
+                    if signer.public_key() != publisher_key.trim() {
+                        anyhow::bail!("--publisher-signing-key-file is not the secret half of --publisher-key: the console would publish packages no kiosk trusts");
+                    }
+                    Some(signer)
+                }
+                None => None,
+            };
             let conninfo = database(flag)?;
             let key_hex = match &data_key_file {
                 Some(path) => read_private(path)?,
@@ -440,6 +465,7 @@ fn run(args: Args) -> anyhow::Result<()> {
                     data_key,
                     pool_size,
                     publishers: vec![publisher],
+                    content_signer,
                     server: ServerOptions {
                         bind: listen,
                         secrets,
@@ -490,6 +516,7 @@ fn demo(listen: SocketAddr) -> anyhow::Result<()> {
             data_key: Arc::new(DataKey::generate()),
             pool_size: 8,
             publishers: vec![TrustedKey::demo()],
+            content_signer: Some(console::ContentSigner::demo()),
             server: ServerOptions {
                 bind: listen,
                 shared_secret: Some(DEMO_SECRET.into()),
@@ -500,9 +527,7 @@ fn demo(listen: SocketAddr) -> anyhow::Result<()> {
         publish_if_missing(
             &service.backend,
             Doc::Catalogue,
-            bianmin_core::catalogue::DEMO_CATALOGUE_JSON
-                .as_bytes()
-                .to_vec(),
+            bianmin_core::catalogue::Catalogue::demo_json().into_bytes(),
         )
         .await?;
         publish_if_missing(

@@ -222,6 +222,7 @@ pub async fn write_all(cluster: &TempCluster, out: &Path) -> anyhow::Result<Vec<
         data_key: Arc::new(DataKey::generate()),
         pool_size: 4,
         publishers: vec![bianmin_core::package::TrustedKey::demo()],
+        content_signer: Some(crate::console::ContentSigner::demo()),
         server: ServerOptions::default(),
     })
     .await?;

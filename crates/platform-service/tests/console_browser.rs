@@ -297,3 +297,105 @@ async fn a_form_without_its_csrf_token_and_repeated_wrong_passwords_are_refused(
     assert_eq!(answers, 0);
     b.close().await.unwrap();
 }
+
+/// Export the demo package's sources into `dir` after `change`.
+fn sources_in(dir: &std::path::Path, change: impl FnOnce(&mut package::PackageDocument)) {
+    let mut doc = package::document_of(DEMO_PACKAGE_JSON).unwrap();
+    change(&mut doc);
+    let exported = bianmin_content::export(doc).unwrap();
+    bianmin_content::write_dir(&exported, dir, "").unwrap();
+}
+
+/// Choose the four source files on the content page and build them.
+async fn upload_sources(b: &Client, origin: &str, dir: &std::path::Path) {
+    b.goto(&format!("{origin}/console/content")).await.unwrap();
+    for (input, file) in [
+        ("src-catalogue", "catalogue/catalogue.xlsx"),
+        ("src-forms", "forms/forms.toml"),
+        ("src-bundles", "bundles/bundles.toml"),
+        ("src-header", "content/package.toml"),
+    ] {
+        b.find(Locator::Id(input))
+            .await
+            .unwrap()
+            .send_keys(dir.join(file).to_str().unwrap())
+            .await
+            .unwrap();
+    }
+    click(b, Locator::Id("build-sources")).await;
+}
+
+/// An author uploads the county's sources in Chromium: a spreadsheet with a
+/// mistake is refused with its sheet, row and column; fixed, it builds a
+/// draft whose guide previews with the change, which is signed with the
+/// platform's publisher key and published, and the kiosk installs it with
+/// the changed form label.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_author_builds_a_package_from_sources_in_chromium_and_the_kiosk_installs_it() {
+    let svc = postgres_service(ServerOptions::default()).await;
+    seed_demo_staff(&svc.backend).await.unwrap();
+    let origin = format!("http://{}", svc.handle.addr());
+    let driver = Driver::start().unwrap();
+    let b = driver.browser().await.unwrap();
+    sign_in_as(&b, &origin, "author").await;
+
+    let broken = tempfile::tempdir().unwrap();
+    sources_in(broken.path(), |doc| {
+        doc.catalogue.services[0].category = "no-such-category".into();
+    });
+    upload_sources(&b, &origin, broken.path()).await;
+    let mistakes = browser::text_of(&b, "source-errors").await.unwrap();
+    assert!(
+        mistakes.contains(
+            "工作表「事项」第 2 行 B 列（分类）：分类表里没有「no-such-category」这个分类"
+        ),
+        "{mistakes}"
+    );
+
+    let fixed = tempfile::tempdir().unwrap();
+    sources_in(fixed.path(), |doc| {
+        doc.version = "county-2026.12.2".into();
+        doc.catalogue.services[0].summary = "县里改写的指南：带身份证到服务站即可。".into();
+        doc.forms.fields.get_mut("applicant.name").unwrap().label =
+            "申请人姓名（与身份证一致）".into();
+    });
+    upload_sources(&b, &origin, fixed.path()).await;
+    assert_eq!(
+        browser::text_of(&b, "draft-version").await.unwrap(),
+        "county-2026.12.2"
+    );
+    // Nothing of a draft is served before it is published.
+    let kiosk_dir = tempfile::tempdir().unwrap();
+    let config = config(kiosk_dir.path(), svc.handle.base_url());
+    let store = Store::open(&config).unwrap();
+    let kiosk = PlatformClient::from_config(&config).unwrap();
+    let pull = sync::pull_content(&kiosk, &store, &[TrustedKey::demo()])
+        .await
+        .unwrap();
+    assert_ne!(pull.version.as_deref(), Some("county-2026.12.2"));
+
+    click(&b, Locator::Css("a[href$='/preview/DEMO-SB-001']")).await;
+    let guide = browser::text_of(&b, "guide").await.unwrap();
+    assert!(guide.contains("县里改写的指南"), "{guide}");
+    b.back().await.unwrap();
+    click(&b, Locator::Id("publish-draft")).await;
+    let outcome = browser::text_of(&b, "outcome").await.unwrap();
+    assert!(outcome.contains("county-2026.12.2"), "{outcome}");
+
+    let pull = sync::pull_content(&kiosk, &store, &[TrustedKey::demo()])
+        .await
+        .unwrap();
+    assert_eq!(pull.version.as_deref(), Some("county-2026.12.2"));
+    let installed = store
+        .content_package(PackageSlot::Current)
+        .unwrap()
+        .unwrap();
+    let package = package::open(&installed.body, &[TrustedKey::demo()]).unwrap();
+    let name = package
+        .forms
+        .schema_for("DEMO-SB-001")
+        .field("applicant.name")
+        .unwrap();
+    assert_eq!(name.label, "申请人姓名（与身份证一致）");
+    b.close().await.unwrap();
+}

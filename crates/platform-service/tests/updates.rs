@@ -181,6 +181,7 @@ impl Rig {
             data_key: Arc::new(DataKey::from_hex(TEST_DATA_KEY).unwrap()),
             pool_size: 4,
             publishers: vec![bianmin_core::package::TrustedKey::demo()],
+            content_signer: None,
             server: ServerOptions {
                 shared_secret: Some(SECRET.into()),
                 ..ServerOptions::default()

@@ -34,7 +34,7 @@ async fn packages_are_verified_before_they_are_stored_and_bad_ones_refused_whole
 
     server.set_content_package(DEMO_PACKAGE_JSON.as_bytes().to_vec());
     let pull = sync::pull_content(&client, &store, &keys).await.unwrap();
-    assert_eq!(pull.version.as_deref(), Some("demo-2026.11.1"));
+    assert_eq!(pull.version.as_deref(), Some("demo-2026.12.1"));
     assert_eq!(pull.refused, None);
 
     let v2 = variant(DEMO_KEY_FILE, |d| d["version"] = "v2".into());
@@ -45,7 +45,7 @@ async fn packages_are_verified_before_they_are_stored_and_bad_ones_refused_whole
         .content_package(PackageSlot::Previous)
         .unwrap()
         .unwrap();
-    assert_eq!(previous.version, "demo-2026.11.1");
+    assert_eq!(previous.version, "demo-2026.12.1");
 
     let mut tampered = v2.clone();
     let at = tampered.len() / 2;
@@ -99,7 +99,7 @@ async fn packages_are_verified_before_they_are_stored_and_bad_ones_refused_whole
     assert_eq!(
         pull,
         sync::ContentPull {
-            version: Some("demo-2026.11.1".into()),
+            version: Some("demo-2026.12.1".into()),
             refused: None
         }
     );

@@ -15,9 +15,7 @@ pub const SECRET: &str = "loopback-test-secret";
 pub const ID_NUMBER: &str = "11010519491231002X";
 
 pub fn demo_catalogue() -> Vec<u8> {
-    bianmin_core::catalogue::DEMO_CATALOGUE_JSON
-        .as_bytes()
-        .to_vec()
+    bianmin_core::catalogue::Catalogue::demo_json().into_bytes()
 }
 
 pub async fn server() -> ServerHandle {
@@ -111,6 +109,7 @@ async fn postgres_service_serving(
         }),
         pool_size: 8,
         publishers: vec![bianmin_core::package::TrustedKey::demo()],
+        content_signer: Some(service::console::ContentSigner::demo()),
         server: opts,
     })
     .await

@@ -5,9 +5,12 @@
 //!   materials and their states, the summary and 告知承诺 the resident
 //!   signed under, the signature), and its steps 受理 → 补正 → 审核 → 办结 /
 //!   不予受理, which are what the kiosk's progress query shows.
-//! - Content authors: publish a signed content package (verified against
-//!   the publisher's key and checked before anything of it is served),
-//!   preview a guide, roll back.
+//! - Content authors: upload the county's sources (the catalogue
+//!   spreadsheet, forms, bundles and texts in TOML), see every mistake by
+//!   sheet, row and column, preview the built package's guides, publish it
+//!   signed (by the platform's publisher key, or signed offline and pasted);
+//!   publish a signed content package (verified against the publisher's key
+//!   and checked before anything of it is served), roll back.
 //! - County technicians: stations, every kiosk's live status (county and
 //!   station views), alerts with their history, rules and webhook;
 //!   software releases and their channels (版本发布).
@@ -18,6 +21,7 @@
 //! SameSite=Strict (and Secure when served over TLS).
 
 pub mod auth;
+mod authoring;
 mod fleet;
 mod pages;
 mod releases;
@@ -40,11 +44,53 @@ pub struct Console {
     pub backend: Arc<PgBackend>,
     /// Keys a content package must be signed with to be published.
     pub publishers: Vec<TrustedKey>,
+    /// The county publisher's signing key, when this platform signs the
+    /// packages authors build here from their sources; without it a built
+    /// package is downloaded, signed offline and pasted back.
+    pub content_signer: Option<ContentSigner>,
     /// Mark cookies Secure (the console is served over HTTPS).
     pub secure_cookies: bool,
     /// The kiosk API's URL printed in enrollment QR codes; by default the
     /// console's own origin.
     pub public_url: Option<String>,
+}
+
+/// The publisher's key file (`ed25519:BASE64` or `sm2:BASE64` of the
+/// secret) and the key id the kiosks know it by.
+#[derive(Clone)]
+pub struct ContentSigner {
+    key_id: String,
+    key_file: zeroize::Zeroizing<String>,
+}
+
+impl ContentSigner {
+    /// Refuses a key file that is not one (never echoing it).
+    pub fn new(key_id: &str, key_file: &str) -> Result<ContentSigner, String> {
+        bianmin_core::package::public_key_of(key_file).map_err(|e| e.to_string())?;
+        Ok(ContentSigner {
+            key_id: key_id.to_string(),
+            key_file: zeroize::Zeroizing::new(key_file.trim().to_string()),
+        })
+    }
+
+    /// The demo publisher (its secret is published on purpose: demo only).
+    pub fn demo() -> ContentSigner {
+        ContentSigner::new(
+            bianmin_core::package::DEMO_KEY_ID,
+            include_str!("../../../../config/content/demo-signing.key"),
+        )
+        .expect("the demo key file is valid")
+    }
+
+    /// `ed25519:…` / `sm2:…`: what kiosks must trust for its packages.
+    pub fn public_key(&self) -> String {
+        bianmin_core::package::public_key_of(&self.key_file).expect("checked when made")
+    }
+
+    pub(crate) fn sign(&self, package_text: &str) -> Result<String, String> {
+        bianmin_core::package::sign(package_text, &self.key_id, &self.key_file)
+            .map_err(|e| e.to_string())
+    }
 }
 
 type Shared = Arc<Console>;
@@ -66,6 +112,25 @@ pub fn router(console: Console) -> Router {
         )
         .route("/console/content", get(pages::content).post(pages::publish))
         .route("/console/content/rollback", post(pages::rollback))
+        // Sources are a spreadsheet and three text files: a county's
+        // catalogue of thousands of items runs to megabytes.
+        .route(
+            "/console/content/sources",
+            post(authoring::upload_sources).layer(axum::extract::DefaultBodyLimit::max(32 << 20)),
+        )
+        .route("/console/content/drafts/{id}", get(authoring::draft))
+        .route(
+            "/console/content/drafts/{id}/package.json",
+            get(authoring::draft_download),
+        )
+        .route(
+            "/console/content/drafts/{id}/preview/{code}",
+            get(authoring::draft_preview),
+        )
+        .route(
+            "/console/content/drafts/{id}/publish",
+            post(authoring::publish_draft),
+        )
         .route("/console/content/preview/{code}", get(pages::preview))
         .route("/console/audit", get(pages::audit_page))
         .route("/console/fleet", get(fleet::county))

@@ -849,7 +849,9 @@ pub async fn answer(
     }
 }
 
-async fn content_versions(c: &super::Console) -> anyhow::Result<Vec<(i64, String, i64, String)>> {
+pub(crate) async fn content_versions(
+    c: &super::Console,
+) -> anyhow::Result<Vec<(i64, String, i64, String)>> {
     let client = c.backend.pool().get().await?;
     Ok(client
         .query(
@@ -864,12 +866,12 @@ async fn content_versions(c: &super::Console) -> anyhow::Result<Vec<(i64, String
 
 /// The package being served, opened (the platform checks what it serves
 /// with the same keys the kiosks trust).
-async fn current_package(c: &super::Console) -> Option<bianmin_core::package::Package> {
+pub(crate) async fn current_package(c: &super::Console) -> Option<bianmin_core::package::Package> {
     let published = c.backend.published(Doc::ContentPackage).await.ok()??;
     bianmin_core::package::open(&published.body, &c.publishers).ok()
 }
 
-fn content_page(
+pub(crate) fn content_page(
     s: &Staff,
     versions: &[(i64, String, i64, String)],
     current: Option<&bianmin_core::package::Package>,
@@ -897,6 +899,20 @@ fn content_page(
                         }
                     }
                 } @else { p { "尚未发布内容包。" } }
+            }
+            div.card {
+                h2 { "从源文件生成内容包" }
+                p { "上传本县编辑的源文件：事项目录表格（.xlsx，工作表 目录、分类、事项、材料）、表单（.toml）、一件事（.toml）和内容包说明（package.toml）。平台逐项检查，有错会指出在哪个工作表第几行第几列（或第几行第几列）；通过后可逐项预览，再签名发布。可用 bianmin content export 把正在发布的内容包导出成源文件作为起点。" }
+                form method="post" action="/console/content/sources" enctype="multipart/form-data" {
+                    input type="hidden" name="csrf" value=(s.csrf);
+                    table.kv {
+                        tr { td { "事项目录表格" } td { input type="file" name="catalogue" id="src-catalogue" accept=".xlsx" required; } }
+                        tr { td { "表单" } td { input type="file" name="forms" id="src-forms" accept=".toml" required; } }
+                        tr { td { "一件事" } td { input type="file" name="bundles" id="src-bundles" accept=".toml" required; } }
+                        tr { td { "内容包说明" } td { input type="file" name="header" id="src-header" accept=".toml" required; } }
+                    }
+                    p { button type="submit" id="build-sources" { "检查并生成" } }
+                }
             }
             div.card {
                 h2 { "发布新的内容包" }
@@ -938,7 +954,7 @@ pub async fn content(State(c): State<Shared>, headers: HeaderMap) -> Response {
 }
 
 /// Verify, check and publish a package; record who published which version.
-async fn publish_body(
+pub(crate) async fn publish_body(
     c: &super::Console,
     s: &Staff,
     body: &[u8],
@@ -1029,30 +1045,51 @@ pub async fn preview(
     let Some(package) = current_package(&c).await else {
         return failure(StatusCode::NOT_FOUND, "尚未发布内容包。");
     };
+    guide_page(&s, &package, &code, "/console/content")
+}
+
+/// A guide of `package` as the kiosk shows it, with a way back to `back`.
+pub(crate) fn guide_page(
+    s: &Staff,
+    package: &bianmin_core::package::Package,
+    code: &str,
+    back: &str,
+) -> Response {
     let Some(svc) = package.catalogue.services.iter().find(|x| x.code == code) else {
         return failure(StatusCode::NOT_FOUND, "内容包里没有这个事项。");
     };
     page(
         &svc.name,
-        Some(&s),
+        Some(s),
         "/console/content",
         html! {
-            p { a href="/console/content" { "← 返回" } }
-            div.card style="max-width:800px" {
+            p { a href=(back) { "← 返回" } }
+            div.card style="max-width:800px" id="guide" {
                 h2 { (svc.name) }
                 p { (svc.summary) }
                 table.kv {
+                    @if !svc.item_code.is_empty() { tr { td { "事项编码" } td { (svc.item_code) } } }
                     tr { td { "办理部门" } td { (svc.department) } }
-                    tr { td { "办理时限" } td { (svc.time_limit) } }
+                    tr { td { "承诺时限" } td { (svc.time_limit) } }
+                    @if !svc.legal_time_limit.is_empty() { tr { td { "法定时限" } td { (svc.legal_time_limit) } } }
                     tr { td { "收费" } td { (svc.fee) } }
                     tr { td { "告知承诺" } td { (if svc.commitment { "可以" } else { "不适用" }) } }
                     tr { td { "容缺受理" } td { (if svc.tolerant { "可以" } else { "不适用" }) } }
+                    @if !svc.place.is_empty() { tr { td { "办理地点" } td { (svc.place) } } }
+                    @if !svc.hours.is_empty() { tr { td { "办理时间" } td { (svc.hours) } } }
+                    @if !svc.consult_phone.is_empty() { tr { td { "咨询电话" } td { (svc.consult_phone) } } }
+                    @if !svc.complaint_phone.is_empty() { tr { td { "投诉电话" } td { (svc.complaint_phone) } } }
+                    @if let Some(v) = svc.visits { tr { td { "到现场次数" } td { (v) } } }
                 }
                 h2 style="margin-top:10px" { "申请条件" }
                 ul { @for c in &svc.conditions { li { (c) } } }
                 h2 { "所需材料" }
                 table { tr { th { "材料" } th { "份数" } th { "说明" } }
                     @for m in &svc.materials { tr { td { (m.name) @if m.key { "（关键材料）" } } td { (m.copies) } td { (m.note) } } } }
+                @if !svc.process.is_empty() {
+                    h2 style="margin-top:10px" { "办理流程" }
+                    ol { @for step in &svc.process { li { (step) } } }
+                }
                 h2 style="margin-top:10px" { "设定依据" }
                 ul { @for b in &svc.basis { li { (b) } } }
             }

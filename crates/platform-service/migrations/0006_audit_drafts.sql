@@ -1,0 +1,15 @@
+-- A kiosk whose own check of its hash-chained admin audit log fails (a line
+-- changed or removed) raises an alert while it stays broken.
+INSERT INTO alert_rules (rule, enabled, threshold) VALUES ('audit_broken', true, 0)
+    ON CONFLICT (rule) DO NOTHING;
+
+-- Packages content authors built in the console from their sources, kept
+-- (unsigned) to preview and publish; published ones go to content_versions.
+CREATE TABLE content_drafts (
+    id       bigserial PRIMARY KEY,
+    body     text   NOT NULL,
+    version  text   NOT NULL,
+    sources  text   NOT NULL,
+    built_at bigint NOT NULL,
+    built_by text   NOT NULL
+);
