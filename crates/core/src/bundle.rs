@@ -126,14 +126,6 @@ impl BundleCatalogue {
         Ok(())
     }
 
-    pub fn demo(catalogue: &Catalogue) -> BundleCatalogue {
-        let bundles = crate::package::Package::demo().bundles;
-        bundles
-            .check(catalogue)
-            .expect("the shipped demo bundles fit the demo catalogue");
-        bundles
-    }
-
     pub fn bundle(&self, id: &str) -> Option<&Bundle> {
         self.bundles.iter().find(|b| b.id == id)
     }

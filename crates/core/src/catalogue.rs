@@ -233,17 +233,6 @@ impl Catalogue {
         Ok(catalogue)
     }
 
-    /// The demo catalogue (the demo content package's), as the platform
-    /// serves it (`GET /catalogue`).
-    pub fn demo_json() -> String {
-        serde_json::to_string_pretty(&Catalogue::demo()).expect("plain data serialises")
-    }
-
-    /// The demo content package's catalogue (demo, screens, tests).
-    pub fn demo() -> Catalogue {
-        crate::package::Package::demo().catalogue
-    }
-
     /// Every consistency rule of a catalogue (also run on a content package).
     pub fn check(&self) -> Result<(), CatalogueError> {
         let mut category_codes = HashSet::new();

@@ -313,10 +313,6 @@ impl FormLibrary {
         Ok(FormLibrary { default, services })
     }
 
-    pub fn demo() -> FormLibrary {
-        crate::package::Package::demo().forms
-    }
-
     /// The form of a service; services without their own get the default form.
     pub fn schema_for(&self, service_code: &str) -> &FormSchema {
         self.services.get(service_code).unwrap_or(&self.default)

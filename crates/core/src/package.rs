@@ -713,6 +713,38 @@ pub fn missing_capabilities(catalogue: &Catalogue, has: &[Capability]) -> Vec<Pa
         .collect()
 }
 
+// The demo content's parts, from the signed demo package (here rather than
+// in their own modules, which the package module already imports).
+impl Catalogue {
+    /// The demo content package's catalogue (demo, screens, tests).
+    pub fn demo() -> Catalogue {
+        Package::demo().catalogue
+    }
+
+    /// The demo catalogue as the platform serves it (`GET /catalogue`).
+    pub fn demo_json() -> String {
+        serde_json::to_string_pretty(&Catalogue::demo()).expect("plain data serialises")
+    }
+}
+
+impl FormLibrary {
+    /// The demo content package's forms.
+    pub fn demo() -> FormLibrary {
+        Package::demo().forms
+    }
+}
+
+impl BundleCatalogue {
+    /// The demo content package's bundles, checked against `catalogue`.
+    pub fn demo(catalogue: &Catalogue) -> BundleCatalogue {
+        let bundles = Package::demo().bundles;
+        bundles
+            .check(catalogue)
+            .expect("the shipped demo bundles fit the demo catalogue");
+        bundles
+    }
+}
+
 impl Package {
     /// The demo package (demo mode, screens, tests).
     pub fn demo() -> Package {
