@@ -171,6 +171,18 @@ pub trait Backend: Send + Sync + 'static {
 
     fn published(&self, doc: Doc) -> impl Future<Output = BackendResult<Option<Published>>> + Send;
 
+    /// What `terminal` is served of `doc`: a storage that publishes to some
+    /// stations only answers by the terminal's station; by default every
+    /// terminal gets the one published document.
+    fn published_for(
+        &self,
+        doc: Doc,
+        terminal: &str,
+    ) -> impl Future<Output = BackendResult<Option<Published>>> + Send {
+        let _ = terminal;
+        self.published(doc)
+    }
+
     fn publish(&self, doc: Doc, body: Bytes) -> impl Future<Output = BackendResult<()>> + Send;
 
     fn counts(&self) -> impl Future<Output = BackendResult<Counts>> + Send;

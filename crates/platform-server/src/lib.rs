@@ -517,11 +517,11 @@ fn router<B: Backend>(shared: Arc<Shared<B>>, fault_injection: bool) -> Router {
     let api = Router::new()
         .route(
             &format!("{API_PREFIX}/catalogue"),
-            get(|s, h| get_document_of(Doc::Catalogue, s, h)),
+            get(|s, t, h| get_document_of(Doc::Catalogue, s, t, h)),
         )
         .route(
             &format!("{API_PREFIX}/content-package"),
-            get(|s, h| get_document_of(Doc::ContentPackage, s, h)),
+            get(|s, t, h| get_document_of(Doc::ContentPackage, s, t, h)),
         )
         .route(
             &format!("{API_PREFIX}/applications/batch"),
@@ -853,9 +853,12 @@ fn backend_failed(what: &str, e: BackendError) -> Response {
 async fn get_document_of<B: Backend>(
     doc: Doc,
     State(s): State<Arc<Shared<B>>>,
+    Extension(Terminal(terminal)): Extension<Terminal>,
     headers: HeaderMap,
 ) -> Response {
-    match s.backend.published(doc).await {
+    // What this terminal is served: a platform may publish a package to
+    // some stations only.
+    match s.backend.published_for(doc, &terminal).await {
         Ok(Some(published)) => conditional(&published, &headers),
         Ok(None) => api_error(
             StatusCode::NOT_FOUND,

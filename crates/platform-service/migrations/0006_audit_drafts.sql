@@ -13,3 +13,8 @@ CREATE TABLE content_drafts (
     built_at bigint NOT NULL,
     built_by text   NOT NULL
 );
+
+-- A package may be published to some stations only (NULL: to all). A
+-- terminal is served the newest package published to its station or to
+-- all, whichever came later.
+ALTER TABLE content_versions ADD COLUMN stations text[];

@@ -787,6 +787,47 @@ impl Backend for PgBackend {
         }))
     }
 
+    async fn published_for(&self, doc: Doc, terminal: &str) -> BackendResult<Option<Published>> {
+        let all = self.published(doc).await?;
+        if doc != Doc::ContentPackage {
+            return Ok(all);
+        }
+        let client = self.pool.get().await.map_err(pool_error)?;
+        // The terminal's station: enrolled, else as its heartbeats say.
+        let targeted = client
+            .query_opt(
+                "SELECT v.body, v.published_at FROM content_versions v
+                 WHERE v.stations IS NOT NULL AND COALESCE(
+                     (SELECT station_code FROM terminals WHERE terminal_id = $1),
+                     (SELECT station_code FROM kiosks WHERE terminal_id = $1)) = ANY (v.stations)
+                 ORDER BY v.seq DESC LIMIT 1",
+                &[&terminal],
+            )
+            .await
+            .map_err(pg_error)?;
+        let Some(row) = targeted else {
+            return Ok(all);
+        };
+        let published_at: i64 = row.get(1);
+        let all_since: Option<i64> = client
+            .query_opt(
+                "SELECT updated_at FROM documents WHERE name = $1",
+                &[&doc.as_str()],
+            )
+            .await
+            .map_err(pg_error)?
+            .map(|r| r.get(0));
+        // A publish to every station after the targeted one replaces it.
+        if all_since.is_some_and(|at| at > published_at) {
+            return Ok(all);
+        }
+        let body: Vec<u8> = row.get(0);
+        Ok(Some(Published {
+            etag: etag_of(&body),
+            body: Bytes::from(body),
+        }))
+    }
+
     async fn publish(&self, doc: Doc, body: Bytes) -> BackendResult<()> {
         let client = self.pool.get().await.map_err(pool_error)?;
         publish_on(&client, doc, &body).await.map_err(pg_error)

@@ -334,6 +334,9 @@ async fn upload_sources(b: &Client, origin: &str, dir: &std::path::Path) {
 async fn an_author_builds_a_package_from_sources_in_chromium_and_the_kiosk_installs_it() {
     let svc = postgres_service(ServerOptions::default()).await;
     seed_demo_staff(&svc.backend).await.unwrap();
+    bianmin_platform_service::seed_demo_station(&svc.backend)
+        .await
+        .unwrap();
     let origin = format!("http://{}", svc.handle.addr());
     let driver = Driver::start().unwrap();
     let b = driver.browser().await.unwrap();
@@ -366,7 +369,8 @@ async fn an_author_builds_a_package_from_sources_in_chromium_and_the_kiosk_insta
     );
     // Nothing of a draft is served before it is published.
     let kiosk_dir = tempfile::tempdir().unwrap();
-    let config = config(kiosk_dir.path(), svc.handle.base_url());
+    let mut config = config(kiosk_dir.path(), svc.handle.base_url());
+    config.content.public_key = package::DEMO_PUBLIC_KEY.into();
     let store = Store::open(&config).unwrap();
     let kiosk = PlatformClient::from_config(&config).unwrap();
     let pull = sync::pull_content(&kiosk, &store, &[TrustedKey::demo()])
@@ -397,5 +401,83 @@ async fn an_author_builds_a_package_from_sources_in_chromium_and_the_kiosk_insta
         .field("applicant.name")
         .unwrap();
     assert_eq!(name.label, "申请人姓名（与身份证一致）");
+
+    // The next version goes to one station first: its kiosk is served it,
+    // a kiosk of another station keeps the version it has.
+    let other_dir = tempfile::tempdir().unwrap();
+    let mut other_config = bianmin_testkit::config(other_dir.path(), svc.handle.base_url());
+    other_config.station.terminal_id = bianmin_config::TerminalId("T0002".into());
+    other_config.station.code = bianmin_config::Digits("110101001002".into());
+    // Trusting the publisher as a real kiosk does: the sync engine that
+    // drains the heartbeats pulls the package too.
+    other_config.content.public_key = package::DEMO_PUBLIC_KEY.into();
+    let other_store = Store::open(&other_config).unwrap();
+    let other = PlatformClient::from_config(&other_config).unwrap();
+    for (config, store, station) in [
+        (&config, &store, "110101001001"),
+        (&other_config, &other_store, "110101001002"),
+    ] {
+        heartbeat_from(config, store, station).await;
+    }
+    let pull = sync::pull_content(&other, &other_store, &[TrustedKey::demo()])
+        .await
+        .unwrap();
+    assert_eq!(pull.version.as_deref(), Some("county-2026.12.2"));
+
+    let trial = tempfile::tempdir().unwrap();
+    sources_in(trial.path(), |doc| doc.version = "county-2026.12.3".into());
+    upload_sources(&b, &origin, trial.path()).await;
+    for choice in ["scope-some", "station-110101001001"] {
+        // Ticking a box does not load a page.
+        b.find(Locator::Id(choice))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+    click(&b, Locator::Id("publish-draft")).await;
+    let outcome = browser::text_of(&b, "outcome").await.unwrap();
+    assert!(outcome.contains("到 1 个站点"), "{outcome}");
+    let pull = sync::pull_content(&kiosk, &store, &[TrustedKey::demo()])
+        .await
+        .unwrap();
+    assert_eq!(pull.version.as_deref(), Some("county-2026.12.3"));
+    let pull = sync::pull_content(&other, &other_store, &[TrustedKey::demo()])
+        .await
+        .unwrap();
+    assert_eq!(
+        pull.version.as_deref(),
+        Some("county-2026.12.2"),
+        "the other station keeps its version"
+    );
+    assert_eq!(
+        other_store
+            .content_package(PackageSlot::Current)
+            .unwrap()
+            .unwrap()
+            .version,
+        "county-2026.12.2"
+    );
+    let versions = browser::text_of(&b, "versions").await.unwrap();
+    assert!(versions.contains("110101001001"), "{versions}");
     b.close().await.unwrap();
+}
+
+/// One heartbeat of a kiosk at `station`, drained to the platform (which
+/// learns the kiosk's station from it).
+async fn heartbeat_from(config: &bianmin_config::Config, store: &Store, station: &str) {
+    store
+        .enqueue_heartbeat(bianmin_store::NewHeartbeat {
+            status: "ok".into(),
+            devices: Default::default(),
+            version: "0.9.1".into(),
+            uptime_secs: 60,
+            station_code: Some(station.into()),
+            audit: None,
+        })
+        .unwrap();
+    let (engine, mut rx) = sync::spawn_without_heartbeats(config, store.clone()).unwrap();
+    wait_drained(&mut rx, Duration::from_secs(30)).await;
+    engine.shutdown().await;
 }

@@ -194,6 +194,17 @@ async fn draft_of(c: &super::Console, id: i64) -> Result<(Draft, Package), Respo
     }
 }
 
+/// The stations a package may be published to, by code.
+async fn stations(c: &super::Console) -> anyhow::Result<Vec<(String, String)>> {
+    let client = c.backend.pool().get().await?;
+    Ok(client
+        .query("SELECT code, name FROM stations ORDER BY code", &[])
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect())
+}
+
 pub async fn draft(State(c): State<Shared>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
     let s = match staff(&c, &headers, &[Role::Author]).await {
         Ok(s) => s,
@@ -202,6 +213,10 @@ pub async fn draft(State(c): State<Shared>, headers: HeaderMap, Path(id): Path<i
     let (draft, package) = match draft_of(&c, id).await {
         Ok(d) => d,
         Err(r) => return r,
+    };
+    let stations = match stations(&c).await {
+        Ok(list) => list,
+        Err(e) => return db_failure(e),
     };
     page(
         "内容包草稿",
@@ -223,6 +238,16 @@ pub async fn draft(State(c): State<Shared>, headers: HeaderMap, Path(id): Path<i
                 @if c.content_signer.is_some() {
                     form method="post" action={ "/console/content/drafts/" (id) "/publish" } {
                         input type="hidden" name="csrf" value=(s.csrf);
+                        p {
+                            label { input type="radio" name="scope" value="all" id="scope-all" checked; " 发布到全部站点" }
+                            label { input type="radio" name="scope" value="some" id="scope-some"; " 只发布到选中的站点（先在部分站点试用）：" }
+                        }
+                        p id="draft-stations" {
+                            @for (code, name) in &stations {
+                                label { input type="checkbox" name="station" value=(code) id={ "station-" (code) }; " " (name) "（" (code) "）" }
+                            }
+                            @if stations.is_empty() { "（还没有登记站点）" }
+                        }
                         p { button type="submit" id="publish-draft" { "用发布密钥签名并发布" } }
                     }
                 } @else {
@@ -297,8 +322,16 @@ pub async fn publish_draft(
     State(c): State<Shared>,
     headers: HeaderMap,
     Path(id): Path<i64>,
-    axum::extract::Form(form): axum::extract::Form<HashMap<String, String>>,
+    // Pairs, not a map: every ticked station arrives as its own `station`.
+    axum::extract::Form(pairs): axum::extract::Form<Vec<(String, String)>>,
 ) -> Response {
+    let form: HashMap<String, String> = pairs.iter().cloned().collect();
+    let stations: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| k == "station")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let to_some = form.get("scope").is_some_and(|v| v == "some");
     let s = match staff_posting(&c, &headers, &[Role::Author], &form).await {
         Ok(s) => s,
         Err(r) => return r,
@@ -314,7 +347,10 @@ pub async fn publish_draft(
         Err(r) => return r,
     };
     let outcome = match signer.sign(&draft.body) {
-        Ok(signed) => publish_body(&c, &s, signed.as_bytes(), "content_publish").await,
+        Ok(signed) => {
+            let scope = to_some.then_some(stations.as_slice());
+            publish_body(&c, &s, signed.as_bytes(), "content_publish", scope).await
+        }
         Err(e) => {
             tracing::error!(error = %e, "console: signing a draft");
             Err("签名失败，未发布：请技术人员检查发布密钥。".to_string())

@@ -849,18 +849,20 @@ pub async fn answer(
     }
 }
 
-pub(crate) async fn content_versions(
-    c: &super::Console,
-) -> anyhow::Result<Vec<(i64, String, i64, String)>> {
+/// One publication: its number, version, when, by whom, and to which
+/// stations (None: all).
+pub(crate) type ContentVersion = (i64, String, i64, String, Option<Vec<String>>);
+
+pub(crate) async fn content_versions(c: &super::Console) -> anyhow::Result<Vec<ContentVersion>> {
     let client = c.backend.pool().get().await?;
     Ok(client
         .query(
-            "SELECT seq, version, published_at, published_by FROM content_versions ORDER BY seq DESC LIMIT 20",
+            "SELECT seq, version, published_at, published_by, stations FROM content_versions ORDER BY seq DESC LIMIT 20",
             &[],
         )
         .await?
         .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
         .collect())
 }
 
@@ -873,7 +875,7 @@ pub(crate) async fn current_package(c: &super::Console) -> Option<bianmin_core::
 
 pub(crate) fn content_page(
     s: &Staff,
-    versions: &[(i64, String, i64, String)],
+    versions: &[ContentVersion],
     current: Option<&bianmin_core::package::Package>,
     outcome: Option<Result<String, String>>,
 ) -> Html<String> {
@@ -926,13 +928,17 @@ pub(crate) fn content_page(
             div.card {
                 h2 { "发布记录" }
                 table id="versions" {
-                    tr { th { "序号" } th { "版本" } th { "发布时间" } th { "发布人" } }
-                    @for (seq, v, at, by) in versions { tr { td { (seq) } td { (v) } td { (shown_time(*at)) } td { (by) } } }
+                    tr { th { "序号" } th { "版本" } th { "发布时间" } th { "发布人" } th { "发布范围" } }
+                    @for (seq, v, at, by, stations) in versions {
+                        tr { td { (seq) } td { (v) } td { (shown_time(*at)) } td { (by) }
+                             td { @match stations { Some(list) => { (list.join("、")) }, None => { "全部站点" } } } }
+                    }
                 }
-                @if versions.len() >= 2 {
+                @let to_all: Vec<&ContentVersion> = versions.iter().filter(|v| v.4.is_none()).collect();
+                @if to_all.len() >= 2 {
                     form method="post" action="/console/content/rollback" {
                         input type="hidden" name="csrf" value=(s.csrf);
-                        p { button type="submit" id="rollback" { "回退到上一版本（" (versions[1].1) "）" } }
+                        p { button type="submit" id="rollback" { "全部站点回退到上一版本（" (to_all[1].1) "）" } }
                     }
                 }
             }
@@ -954,32 +960,59 @@ pub async fn content(State(c): State<Shared>, headers: HeaderMap) -> Response {
 }
 
 /// Verify, check and publish a package; record who published which version.
+/// Verify, check and publish a package — to every station (`stations`
+/// None), or to those listed only (their terminals are served it; the
+/// others keep theirs); record who published which version where.
 pub(crate) async fn publish_body(
     c: &super::Console,
     s: &Staff,
     body: &[u8],
     action: &str,
+    stations: Option<&[String]>,
 ) -> Result<String, String> {
     let package =
         bianmin_core::package::open(body, &c.publishers).map_err(|e| format!("未发布：{e}"))?;
+    if let Some(list) = stations {
+        if list.is_empty() {
+            return Err("未发布：请至少选择一个站点，或选择发布到全部站点。".into());
+        }
+        if let Some(bad) = list
+            .iter()
+            .find(|code| code.len() != 12 || !code.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(format!("未发布：站点编码「{bad}」不是 12 位数字。"));
+        }
+    }
     let result = async {
         let client = c.backend.pool().get().await?;
         client
             .execute(
-                "INSERT INTO content_versions (version, body, published_at, published_by) VALUES ($1, $2, $3, $4)",
-                &[&package.version, &body, &now_secs(), &s.display_name],
+                "INSERT INTO content_versions (version, body, published_at, published_by, stations) VALUES ($1, $2, $3, $4, $5)",
+                &[&package.version, &body, &now_secs(), &s.display_name, &stations],
             )
             .await?;
-        publish_on(&client, Doc::ContentPackage, body).await?;
-        auth::audit(c.backend.pool(), &s.username, action, &package.version, now_secs()).await
+        if stations.is_none() {
+            publish_on(&client, Doc::ContentPackage, body).await?;
+        }
+        let detail = match stations {
+            Some(list) => format!("{} → {}", package.version, list.join(",")),
+            None => package.version.clone(),
+        };
+        auth::audit(c.backend.pool(), &s.username, action, &detail, now_secs()).await
     }
     .await;
     result
-        .map(|()| {
-            format!(
+        .map(|()| match stations {
+            Some(list) => format!(
+                "已发布版本 {} 到 {} 个站点（{}），这些站点的终端下次同步后在下一位居民开始时换用；其他站点不变。",
+                package.version,
+                list.len(),
+                list.join("、")
+            ),
+            None => format!(
                 "已发布版本 {}，各终端下次同步后在下一位居民开始时换用。",
                 package.version
-            )
+            ),
         })
         .map_err(|e: anyhow::Error| {
             tracing::error!(error = %e, "console: publishing");
@@ -997,7 +1030,7 @@ pub async fn publish(
         Err(r) => return r,
     };
     let body = form.get("package").map(|p| p.trim()).unwrap_or("");
-    let outcome = publish_body(&c, &s, body.as_bytes(), "content_publish").await;
+    let outcome = publish_body(&c, &s, body.as_bytes(), "content_publish", None).await;
     let versions = content_versions(&c).await.unwrap_or_default();
     let current = current_package(&c).await;
     content_page(&s, &versions, current.as_ref(), Some(outcome)).into_response()
@@ -1016,7 +1049,7 @@ pub async fn rollback(
         let client = c.backend.pool().get().await?;
         let rows = client
             .query(
-                "SELECT body FROM content_versions ORDER BY seq DESC LIMIT 2",
+                "SELECT body FROM content_versions WHERE stations IS NULL ORDER BY seq DESC LIMIT 2",
                 &[],
             )
             .await?;
@@ -1024,7 +1057,7 @@ pub async fn rollback(
     }
     .await;
     let outcome = match previous {
-        Ok(Some(body)) => publish_body(&c, &s, &body, "content_rollback").await,
+        Ok(Some(body)) => publish_body(&c, &s, &body, "content_rollback", None).await,
         Ok(None) => Err("没有可回退的上一版本。".to_string()),
         Err(e) => return db_failure(e),
     };
