@@ -32,10 +32,10 @@
 //! uncompressed SEC1 point); private `x25519:BASE64` / `sm2:BASE64` (32
 //! bytes). The platform's private keys come as `KID=KEY` lines.
 
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine as _;
 use aes_gcm::aead::consts::U12;
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, Payload};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
 use hpke::{Deserializable as _, Kem as _, Serializable as _};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
@@ -388,12 +388,9 @@ impl SealingKey {
     fn new_epoch(&self) -> Epoch {
         let (alg, enc, key) = match &self.key {
             Public::X25519(pk) => {
-                let (encapped, ctx) = hpke::setup_sender::<HpkeAead, Kdf, Kem>(
-                    &hpke::OpModeS::Base,
-                    pk,
-                    HPKE_INFO,
-                )
-                .expect("HPKE encapsulation fails only without an OS random generator");
+                let (encapped, ctx) =
+                    hpke::setup_sender::<HpkeAead, Kdf, Kem>(&hpke::OpModeS::Base, pk, HPKE_INFO)
+                        .expect("HPKE encapsulation fails only without an OS random generator");
                 let mut key = Zeroizing::new(vec![0u8; 32]);
                 ctx.export(HPKE_EXPORT_CONTEXT, &mut key)
                     .expect("32 bytes are within the HPKE exporter's limit");
@@ -774,7 +771,11 @@ mod tests {
     }
 
     fn aad_of(i: usize) -> Vec<u8> {
-        record_aad("application", "T0001", &format!("BM1-T0001-20261205-{i:06}"))
+        record_aad(
+            "application",
+            "T0001",
+            &format!("BM1-T0001-20261205-{i:06}"),
+        )
     }
 
     #[test]
@@ -827,7 +828,10 @@ mod tests {
                 assert_eq!(public.seal(&aad_of(i), b"v").enc, first.enc);
             }
             let next = public.seal(&aad_of(0), b"v");
-            assert_ne!(next.enc, first.enc, "{suite:?}: a new epoch after the count");
+            assert_ne!(
+                next.enc, first.enc,
+                "{suite:?}: a new epoch after the count"
+            );
             let keys = OpeningKeys::new(vec![private]);
             assert_eq!(&keys.open(&first, &aad_of(0)).unwrap()[..], b"v");
             assert_eq!(&keys.open(&next, &aad_of(0)).unwrap()[..], b"v");
@@ -875,7 +879,11 @@ mod tests {
         let mut as_old = new.clone();
         as_old.alg = ALG_HPKE.into();
         assert_eq!(keys.open(&as_old, &aad), Err(OpenError::Damaged));
-        assert_eq!(keys.keys()[0].opened_epochs(), 0, "nothing kept for failures");
+        assert_eq!(
+            keys.keys()[0].opened_epochs(),
+            0,
+            "nothing kept for failures"
+        );
         assert_eq!(&keys.open(&new, &aad).unwrap()[..], b"after");
     }
 
