@@ -3,7 +3,9 @@
 //! is copied whole, as it is while the kiosk runs (WAL and all), to a fresh
 //! place; no name, ID number, phone number or address can be found in any
 //! file, in UTF-8 or UTF-16, nor after trying every piece of key material
-//! found there. In both suites.
+//! found there — as the platform's private key, as the older local key, and
+//! as the in-memory epoch key every value of an epoch is sealed under. In
+//! both suites.
 
 use bianmin_platform::api::open_record;
 use bianmin_platform::api::{Applicant, Delivery, RecordKind, RecordResult, RecordStatus};
@@ -301,6 +303,11 @@ fn stolen_card(suite: Suite) {
                     "the local cipher opens {id}"
                 );
             }
+            tried += 1;
+            assert!(
+                !opens_as_epoch_key(kind, body, key),
+                "a key found on the card opens {id} as its epoch key"
+            );
         }
     }
     eprintln!(
@@ -316,6 +323,56 @@ fn stolen_card(suite: Suite) {
     open_record(RecordKind::Application, &mut record, "T0001", &keys).unwrap();
     assert_eq!(record["applicant"]["name"], people[70].name);
     assert_eq!(record["delivery"]["address"], people[70].address);
+}
+
+/// Does `key` open the sealed block of `body` as the epoch key it was
+/// sealed under (its 32 bytes for ChaCha20-Poly1305, its first 16 for
+/// SM4-GCM; `ct` = nonce || ciphertext, bound to the record)?
+fn opens_as_epoch_key(kind: RecordKind, body: &[u8], key: &[u8]) -> bool {
+    use base64::Engine as _;
+    let record: serde_json::Value = serde_json::from_slice(body).unwrap();
+    let sealed = &record["sealed"];
+    let id_field = if kind == RecordKind::Application {
+        "receipt_no"
+    } else {
+        "id"
+    };
+    let aad = bianmin_platform::seal::record_aad(
+        kind.as_str(),
+        "T0001",
+        record[id_field].as_str().unwrap_or(""),
+    );
+    let ct = base64::engine::general_purpose::STANDARD
+        .decode(sealed["ct"].as_str().unwrap())
+        .unwrap();
+    if ct.len() < 12 + 16 {
+        return false;
+    }
+    let (nonce, msg) = ct.split_at(12);
+    match sealed["alg"].as_str().unwrap() {
+        bianmin_platform::seal::ALG_HPKE_EPOCH => {
+            if key.len() < 32 {
+                return false;
+            }
+            use chacha20poly1305::aead::{Aead as _, KeyInit as _, Payload};
+            chacha20poly1305::ChaCha20Poly1305::new_from_slice(&key[..32])
+                .unwrap()
+                .decrypt(nonce.into(), Payload { msg, aad: &aad })
+                .is_ok()
+        }
+        bianmin_platform::seal::ALG_SM2 => {
+            if key.len() < 16 {
+                return false;
+            }
+            use aes_gcm::aead::{Aead as _, KeyInit as _, Payload};
+            let nonce: &[u8; 12] = nonce.try_into().unwrap();
+            aes_gcm::AesGcm::<sm4::Sm4, aes_gcm::aead::consts::U12>::new_from_slice(&key[..16])
+                .unwrap()
+                .decrypt(nonce.into(), Payload { msg, aad: &aad })
+                .is_ok()
+        }
+        other => panic!("sealed with {other}, not an epoch alg"),
+    }
 }
 
 fn base64_of(bytes: &[u8]) -> String {
