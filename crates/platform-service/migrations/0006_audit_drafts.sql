@@ -18,3 +18,14 @@ CREATE TABLE content_drafts (
 -- terminal is served the newest package published to its station or to
 -- all, whichever came later.
 ALTER TABLE content_versions ADD COLUMN stations text[];
+
+-- A supervisor's follow-up of a 办不成事 report (whom they called, what was
+-- done), once per report.
+CREATE TABLE report_followups (
+    terminal_id text   NOT NULL,
+    id          text   NOT NULL,
+    note        text   NOT NULL,
+    answered_by text   NOT NULL,
+    answered_at bigint NOT NULL,
+    PRIMARY KEY (terminal_id, id)
+);

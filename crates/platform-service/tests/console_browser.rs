@@ -85,6 +85,15 @@ async fn clerk_author_and_supervisor_work_in_chromium_and_the_kiosk_sees_it() {
             comment: "排队时间太长".into(),
         })
         .unwrap();
+    // And a 办不成事 report with a number to call back.
+    store
+        .enqueue_error_report(bianmin_store::NewErrorReport {
+            kind: "cannot_get_done".into(),
+            service_code: Some("DEMO-HJ-003".into()),
+            message: "居住证办不了".into(),
+            callback_phone: Some("13912345678".into()),
+        })
+        .unwrap();
     let (engine, mut rx) = sync::spawn(&config, store.clone()).unwrap();
     wait_drained(&mut rx, Duration::from_secs(30)).await;
     engine.shutdown().await;
@@ -98,6 +107,22 @@ async fn clerk_author_and_supervisor_work_in_chromium_and_the_kiosk_sees_it() {
     sign_in_as(&b, &origin, "clerk").await;
     let queue = browser::text_of(&b, "queue").await.unwrap();
     assert!(queue.contains(&receipt), "{queue}");
+    // The queue by service and by station.
+    for (filter, listed) in [
+        ("service=DEMO-SB-001", true),
+        ("service=DEMO-HJ-001", false),
+        ("station=999999999999", false),
+    ] {
+        b.goto(&format!("{origin}/console/applications?{filter}"))
+            .await
+            .unwrap();
+        let queue = browser::text_of(&b, "queue").await.unwrap();
+        assert_eq!(queue.contains(&receipt), listed, "{filter}: {queue}");
+    }
+    b.goto(&format!("{origin}/console/applications"))
+        .await
+        .unwrap();
+    let queue = browser::text_of(&b, "queue").await.unwrap();
     assert!(
         queue.contains("1份"),
         "the owed 容缺 material shows: {queue}"
@@ -230,12 +255,30 @@ async fn clerk_author_and_supervisor_work_in_chromium_and_the_kiosk_sees_it() {
     click(&b, Locator::Css("#bad button")).await;
     let totals = browser::text_of(&b, "totals").await.unwrap();
     assert!(totals.contains("按期整改1条（100%"), "{totals}");
+    // The 办不成事 report, with the number left, is followed up once.
+    let reports = browser::text_of(&b, "reports").await.unwrap();
+    assert!(reports.contains("居住证办不了"), "{reports}");
+    assert!(reports.contains("13912345678"), "{reports}");
+    b.find(Locator::Css("#reports input[name=note]"))
+        .await
+        .unwrap()
+        .send_keys("已回电，约定周三到窗口办理")
+        .await
+        .unwrap();
+    click(&b, Locator::Css("#reports button")).await;
+    let reports = browser::text_of(&b, "reports").await.unwrap();
+    assert!(reports.contains("已回电，约定周三到窗口办理"), "{reports}");
+    assert!(b
+        .find(Locator::Css("#reports input[name=note]"))
+        .await
+        .is_err());
     b.goto(&format!("{origin}/console/audit")).await.unwrap();
     let audit = browser::text_of(&b, "audit").await.unwrap();
     for action in [
         "application_step",
         "content_publish",
         "evaluation_answer",
+        "report_followup",
         "sign_in",
     ] {
         assert!(

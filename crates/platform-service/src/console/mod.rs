@@ -108,7 +108,11 @@ pub fn router(console: Console) -> Router {
         .route("/console/evaluations.csv", get(pages::evaluations_csv))
         .route(
             "/console/evaluations/{terminal}/{id}/answer",
-            post(pages::answer),
+            post(|s, h, p, f| pages::supervisor_note(pages::Note::EvaluationAnswer, s, h, p, f)),
+        )
+        .route(
+            "/console/reports/{terminal}/{id}/follow-up",
+            post(|s, h, p, f| pages::supervisor_note(pages::Note::ReportFollowUp, s, h, p, f)),
         )
         .route("/console/content", get(pages::content).post(pages::publish))
         .route("/console/content/rollback", post(pages::rollback))

@@ -193,6 +193,11 @@ pub(crate) fn shown_time(secs: i64) -> String {
 struct QueueRow {
     receipt: String,
     terminal: String,
+    /// The terminal's station (enrolled, else from its heartbeats) and its
+    /// name where the station is registered.
+    station: Option<String>,
+    station_name: Option<String>,
+    service_code: String,
     service: String,
     received_at: i64,
     status: String,
@@ -205,8 +210,16 @@ async fn queue_rows(c: &super::Console) -> anyhow::Result<Vec<QueueRow>> {
         .query(
             "SELECT r.id, r.terminal_id, r.facts, r.received_at,
                     COALESCE((SELECT p.status FROM progress p WHERE p.receipt_no = r.id
-                              ORDER BY p.seq DESC LIMIT 1), 'received')
-             FROM records r WHERE r.kind = 'application'
+                              ORDER BY p.seq DESC LIMIT 1), 'received'),
+                    at_station.code, st.name
+             FROM records r
+             LEFT JOIN LATERAL (
+                 SELECT COALESCE(
+                     (SELECT t.station_code FROM terminals t WHERE t.terminal_id = r.terminal_id),
+                     (SELECT k.station_code FROM kiosks k WHERE k.terminal_id = r.terminal_id)) AS code
+             ) AS at_station ON true
+             LEFT JOIN stations st ON st.code = at_station.code
+             WHERE r.kind = 'application'
              ORDER BY r.received_at DESC, r.id LIMIT 500",
             &[],
         )
@@ -218,6 +231,9 @@ async fn queue_rows(c: &super::Console) -> anyhow::Result<Vec<QueueRow>> {
             QueueRow {
                 receipt: r.get(0),
                 terminal: r.get(1),
+                station: r.get(5),
+                station_name: r.get(6),
+                service_code: facts["service_code"].as_str().unwrap_or("").to_string(),
                 service: facts["service_name"].as_str().unwrap_or("").to_string(),
                 received_at: r.get(3),
                 status: r.get(4),
@@ -240,6 +256,9 @@ pub async fn queue(State(c): State<Shared>, headers: HeaderMap, Query(q): Params
         Err(e) => return db_failure(e),
     };
     let wanted = q.get("status").map(String::as_str).unwrap_or("open");
+    // Empty: every station, every service.
+    let station = q.get("station").map(String::as_str).unwrap_or("");
+    let service = q.get("service").map(String::as_str).unwrap_or("");
     let open = |st: &str| !matches!(st, "completed" | "rejected");
     let shown: Vec<&QueueRow> = rows
         .iter()
@@ -248,6 +267,21 @@ pub async fn queue(State(c): State<Shared>, headers: HeaderMap, Query(q): Params
             "open" => open(&r.status),
             other => r.status == other,
         })
+        .filter(|r| station.is_empty() || r.station.as_deref() == Some(station))
+        .filter(|r| service.is_empty() || r.service_code == service)
+        .collect();
+    // The choices: the stations and services the queue holds.
+    let stations: BTreeMap<&str, &str> = rows
+        .iter()
+        .filter_map(|r| {
+            let code = r.station.as_deref()?;
+            Some((code, r.station_name.as_deref().unwrap_or(code)))
+        })
+        .collect();
+    let services: BTreeMap<&str, &str> = rows
+        .iter()
+        .filter(|r| !r.service_code.is_empty())
+        .map(|r| (r.service_code.as_str(), r.service.as_str()))
         .collect();
     page(
         "申请受理",
@@ -262,15 +296,28 @@ pub async fn queue(State(c): State<Shared>, headers: HeaderMap, Query(q): Params
                             option value=(v) selected[wanted == v] { (t) }
                         }
                     } }
-                    button type="submit" { "筛选" }
+                    label { "站点 " select name="station" id="filter-station" {
+                        option value="" selected[station.is_empty()] { "全部站点" }
+                        @for (code, name) in &stations {
+                            option value=(code) selected[station == *code] { (name) }
+                        }
+                    } }
+                    label { "事项 " select name="service" id="filter-service" {
+                        option value="" selected[service.is_empty()] { "全部事项" }
+                        @for (code, name) in &services {
+                            option value=(code) selected[service == *code] { (name) }
+                        }
+                    } }
+                    button type="submit" id="filter" { "筛选" }
                 }
             }
             table id="queue" {
-                tr { th { "受理编号" } th { "事项" } th { "终端" } th { "平台接收时间" } th { "状态" } th { "容缺待补" } }
+                tr { th { "受理编号" } th { "事项" } th { "站点" } th { "终端" } th { "平台接收时间" } th { "状态" } th { "容缺待补" } }
                 @for r in &shown {
                     tr {
                         td { a href={ "/console/applications/" (r.receipt) } { (r.receipt) } }
                         td { (r.service) }
+                        td { (r.station_name.as_deref().or(r.station.as_deref()).unwrap_or("—")) }
                         td { (r.terminal) }
                         td { (shown_time(r.received_at)) }
                         td { span.status { (status_title(&r.status)) } }
@@ -706,10 +753,28 @@ pub async fn evaluations(
                 }
             }
             div.card {
-                h2 { "办不成事反映（最近200条）" }
+                h2 { "办不成事反映（最近200条，已跟进" (reports.iter().filter(|r| r.followed_up.is_some()).count()) "条）" }
                 table id="reports" {
-                    tr { th { "时间" } th { "终端" } th { "事项" } th { "内容" } }
-                    @for r in &reports { tr { td { (r.0) } td { (r.1) } td { (r.2) } td { (r.3) } } }
+                    tr { th { "时间" } th { "终端" } th { "事项" } th { "内容" } th { "回访电话" } th { "跟进" } }
+                    @for r in &reports {
+                        tr {
+                            td { (r.at) } td { (r.terminal) } td { (r.service) } td { (r.message) }
+                            td { (r.callback_phone.as_deref().unwrap_or("未留")) }
+                            td {
+                                @match &r.followed_up {
+                                    Some((note, by, at)) => { (note) "（" (by) "，" (shown_time(*at)) "）" }
+                                    None => {
+                                        form method="post" action={ "/console/reports/" (r.terminal) "/" (r.id) "/follow-up" } {
+                                            input type="hidden" name="csrf" value=(s.csrf);
+                                            input type="hidden" name="month" value=(month);
+                                            input type="text" name="note" placeholder="回访和处理情况" maxlength="500" required;
+                                            button type="submit" { "记录跟进" }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
             }
         },
@@ -717,17 +782,30 @@ pub async fn evaluations(
     .into_response()
 }
 
-/// 办不成事 reports: (time, terminal, service, what the resident said —
-/// masked by the kiosk before sending, opened with the data key).
-async fn cannot_get_done(
-    c: &super::Console,
-) -> anyhow::Result<Vec<(String, String, String, String)>> {
+/// One 办不成事 report as the supervisor reads it.
+struct Report {
+    at: String,
+    terminal: String,
+    id: String,
+    service: String,
+    /// What the resident said (masked by the kiosk before sending).
+    message: String,
+    /// The number they left to be called back on, opened with the data key:
+    /// the supervisor calls it, so it is shown whole.
+    callback_phone: Option<String>,
+    /// The follow-up: note, who, when.
+    followed_up: Option<(String, String, i64)>,
+}
+
+async fn cannot_get_done(c: &super::Console) -> anyhow::Result<Vec<Report>> {
     let client = c.backend.pool().get().await?;
     let rows = client
         .query(
-            "SELECT terminal_id, id, sealed, facts FROM records
-             WHERE kind = 'error_report' AND facts->>'kind' = 'cannot_get_done'
-             ORDER BY received_at DESC LIMIT 200",
+            "SELECT r.terminal_id, r.id, r.sealed, r.facts, f.note, f.answered_by, f.answered_at
+             FROM records r
+             LEFT JOIN report_followups f ON f.terminal_id = r.terminal_id AND f.id = r.id
+             WHERE r.kind = 'error_report' AND r.facts->>'kind' = 'cannot_get_done'
+             ORDER BY r.received_at DESC LIMIT 200",
             &[],
         )
         .await?;
@@ -737,23 +815,31 @@ async fn cannot_get_done(
             let (terminal, id): (String, String) = (r.get(0), r.get(1));
             let sealed: Vec<u8> = r.get(2);
             let facts: serde_json::Value = r.get(3);
-            let message = c
+            let body = c
                 .backend
-                .open_record("error_report", &terminal, &id, &sealed)
-                .and_then(|b| b["message"].as_str().map(str::to_string))
-                .unwrap_or_default();
-            (
-                facts["at"]
+                .open_record("error_report", &terminal, &id, &sealed);
+            let field = |name: &str| {
+                body.as_ref()
+                    .and_then(|b| b[name].as_str())
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_string)
+            };
+            let note: Option<String> = r.get(4);
+            Report {
+                at: facts["at"]
                     .as_str()
                     .unwrap_or("")
                     .replace('T', " ")
                     .chars()
                     .take(16)
                     .collect(),
+                service: facts["service_code"].as_str().unwrap_or("").to_string(),
+                message: field("message").unwrap_or_default(),
+                callback_phone: field("callback_phone"),
+                followed_up: note.map(|n| (n, r.get(5), r.get(6))),
                 terminal,
-                facts["service_code"].as_str().unwrap_or("").to_string(),
-                message,
-            )
+                id,
+            }
         })
         .collect())
 }
@@ -803,7 +889,49 @@ pub async fn evaluations_csv(
         .into_response()
 }
 
-pub async fn answer(
+/// What a supervisor writes under a kiosk's record, once: the answer to a
+/// 差评 (核实整改), or the follow-up of a 办不成事 report (whom they called
+/// back, what was done).
+#[derive(Clone, Copy)]
+pub enum Note {
+    EvaluationAnswer,
+    ReportFollowUp,
+}
+
+impl Note {
+    /// Inserts terminal, id, note, who, when; a second note is ignored.
+    fn insert(self) -> &'static str {
+        match self {
+            Note::EvaluationAnswer => {
+                "INSERT INTO evaluation_answers (terminal_id, id, note, answered_by, answered_at)
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"
+            }
+            Note::ReportFollowUp => {
+                "INSERT INTO report_followups (terminal_id, id, note, answered_by, answered_at)
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"
+            }
+        }
+    }
+
+    fn action(self) -> &'static str {
+        match self {
+            Note::EvaluationAnswer => "evaluation_answer",
+            Note::ReportFollowUp => "report_followup",
+        }
+    }
+
+    fn when_empty(self) -> &'static str {
+        match self {
+            Note::EvaluationAnswer => "请写明核实与整改情况。",
+            Note::ReportFollowUp => "请写明回访和处理情况。",
+        }
+    }
+}
+
+/// Record a supervisor's note on a kiosk's record, audit it, and go back to
+/// the 好差评 page.
+pub async fn supervisor_note(
+    note_kind: Note,
     State(c): State<Shared>,
     headers: HeaderMap,
     Path((terminal, id)): Path<(String, String)>,
@@ -821,21 +949,20 @@ pub async fn answer(
         .take(500)
         .collect();
     if note.is_empty() {
-        return failure(StatusCode::BAD_REQUEST, "请写明核实与整改情况。");
+        return failure(StatusCode::BAD_REQUEST, note_kind.when_empty());
     }
     let result = async {
         let client = c.backend.pool().get().await?;
         client
             .execute(
-                "INSERT INTO evaluation_answers (terminal_id, id, note, answered_by, answered_at)
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                note_kind.insert(),
                 &[&terminal, &id, &note, &s.display_name, &now_secs()],
             )
             .await?;
         auth::audit(
             c.backend.pool(),
             &s.username,
-            "evaluation_answer",
+            note_kind.action(),
             &format!("{terminal} {id}"),
             now_secs(),
         )
