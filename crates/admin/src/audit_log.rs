@@ -107,7 +107,15 @@ pub struct ChainReport {
     /// SHA-256 of the last line: compare with a copy kept elsewhere to see
     /// lines cut off the end.
     pub head: Option<String>,
+    /// The last [`RECENT_LINES`] lines as written, oldest first: heartbeats
+    /// carry them so the platform can check that the log goes on from what
+    /// it saw last (a line rewritten on the terminal no longer matches).
+    pub recent: Vec<String>,
 }
+
+/// Lines a heartbeat carries: admin actions are a handful a day, so this
+/// covers many heartbeats' worth even when some are lost.
+pub const RECENT_LINES: usize = 20;
 
 impl ChainReport {
     pub fn is_intact(&self) -> bool {
@@ -331,6 +339,12 @@ impl AuditLog {
                     }
                 }
                 previous = Some(line.to_vec());
+                if report.recent.len() == RECENT_LINES {
+                    report.recent.remove(0);
+                }
+                report
+                    .recent
+                    .push(String::from_utf8_lossy(line).into_owned());
             }
         }
         // The last line's hash, made with the hash that line itself uses.

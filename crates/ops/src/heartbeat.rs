@@ -137,6 +137,7 @@ impl Heartbeat {
             head: head.clone(),
             length: report.lines as u64,
             intact: report.is_intact(),
+            recent: report.recent.clone(),
         });
         self
     }

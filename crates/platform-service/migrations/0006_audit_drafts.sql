@@ -29,3 +29,10 @@ CREATE TABLE report_followups (
     answered_at bigint NOT NULL,
     PRIMARY KEY (terminal_id, id)
 );
+
+-- The last audit-log head each kiosk reported and the time of its line:
+-- the next heartbeat's lines must go on from it (else audit_rewritten).
+ALTER TABLE kiosks ADD COLUMN audit_head text;
+ALTER TABLE kiosks ADD COLUMN audit_head_at text;
+INSERT INTO alert_rules (rule, enabled, threshold) VALUES ('audit_rewritten', true, 0)
+    ON CONFLICT (rule) DO NOTHING;

@@ -31,12 +31,15 @@ pub const RULES: &[(&str, &str, &str)] = &[
     ("device_fault", "设备故障", ""),
     ("content_refused", "办事指南包被拒收", ""),
     ("audit_broken", "管理审计日志被改动", ""),
+    ("audit_rewritten", "管理审计日志与平台所存不符", ""),
     ("update_failed", "软件更新失败", ""),
 ];
 
 /// Rules a heartbeat does not decide: "offline" is the watch's, an
 /// update's failure is closed only by a later healthy installation.
-const NOT_FROM_HEARTBEATS: &[&str] = &["offline", "update_failed"];
+/// A rewritten audit log stays flagged until a technician has looked
+/// (closed on the alerts page), whatever later heartbeats say.
+const NOT_FROM_HEARTBEATS: &[&str] = &["offline", "update_failed", "audit_rewritten"];
 
 pub fn rule_title(rule: &str) -> &'static str {
     RULES
@@ -228,6 +231,9 @@ struct Beat {
     /// The kiosk's own verification of its admin audit chain (absent from
     /// kiosks that do not report it).
     audit_intact: Option<bool>,
+    /// The chain's head as reported, and its last lines.
+    audit_head: Option<String>,
+    audit_recent: Vec<String>,
     uptime_secs: i64,
 }
 
@@ -276,6 +282,20 @@ impl Beat {
                 .get("audit")
                 .and_then(|a| a.get("intact"))
                 .and_then(Value::as_bool),
+            audit_head: body
+                .pointer("/audit/head")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            audit_recent: body
+                .pointer("/audit/recent")
+                .and_then(Value::as_array)
+                .map(|lines| {
+                    lines
+                        .iter()
+                        .filter_map(|l| l.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
             uptime_secs: int(body, "uptime_secs").unwrap_or(0),
         }
     }
@@ -425,6 +445,81 @@ pub(crate) async fn close_alert(
     Ok(changed)
 }
 
+/// What a heartbeat's audit lines say about the log the platform saw last.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditContinuity {
+    /// The lines go on from the head the platform holds (or it held none).
+    Continues,
+    /// More lines were written than a heartbeat carries since the last one
+    /// arrived: nothing to compare, nothing wrong.
+    Gap,
+    /// What the platform saw is no longer there, or the lines do not chain.
+    Rewritten(String),
+}
+
+/// The hash a terminal chains an audit line with: SM3 when the line says
+/// so, SHA-256 otherwise (lower-case hex, as the next line's `prev`).
+fn audit_line_hash(line: &str) -> String {
+    let declared = serde_json::from_str::<Value>(line)
+        .ok()
+        .and_then(|v| v.get("hash").and_then(Value::as_str).map(str::to_string));
+    let suite = match declared.as_deref() {
+        Some("sm3") => bianmin_platform::seal::Suite::Gm,
+        _ => bianmin_platform::seal::Suite::Intl,
+    };
+    suite
+        .hash(line.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn audit_line_field(line: &str, field: &str) -> Option<String> {
+    serde_json::from_str::<Value>(line)
+        .ok()?
+        .get(field)?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// Whether `recent` (oldest first, ending at `head`) goes on from the head
+/// the platform holds (`previous`: the head and its line's time).
+pub fn audit_continuity(
+    previous: Option<(&str, &str)>,
+    recent: &[String],
+    head: &str,
+) -> AuditContinuity {
+    let hashes: Vec<String> = recent.iter().map(|l| audit_line_hash(l)).collect();
+    for (i, line) in recent.iter().enumerate().skip(1) {
+        if audit_line_field(line, "prev").as_deref() != Some(hashes[i - 1].as_str()) {
+            return AuditContinuity::Rewritten(
+                "终端报告的最近几条管理记录彼此接不上：日志被改动".into(),
+            );
+        }
+    }
+    if hashes.last().is_some_and(|last| last != head) {
+        return AuditContinuity::Rewritten("终端报告的日志头与它的最近记录不符".into());
+    }
+    let (Some((held, held_at)), Some(first)) = (previous, recent.first()) else {
+        return AuditContinuity::Continues;
+    };
+    let goes_on = hashes.iter().any(|h| h == held)
+        || audit_line_field(first, "prev").as_deref() == Some(held);
+    if goes_on {
+        return AuditContinuity::Continues;
+    }
+    // The lines reach back to (or before) the time of the head held, yet
+    // that line is not among them: it was changed or removed.
+    let first_at = audit_line_field(first, "at").unwrap_or_default();
+    if !first_at.is_empty() && first_at.as_str() <= held_at {
+        return AuditContinuity::Rewritten(format!(
+            "平台上次收到的日志头 {}… 已不在终端的日志里：已记录的管理操作被改写或删除，请到现场核查",
+            held.chars().take(12).collect::<String>()
+        ));
+    }
+    AuditContinuity::Gap
+}
+
 /// Take one heartbeat into the fleet's view; runs inside the transaction
 /// that stores the heartbeat, so both happen or neither.
 pub async fn observe_heartbeat(
@@ -436,11 +531,21 @@ pub async fn observe_heartbeat(
     let beat = Beat::of(body, now);
     let previous = client
         .query_opt(
-            "SELECT last_heartbeat_at, uptime_secs FROM kiosks WHERE terminal_id = $1 FOR UPDATE",
+            "SELECT last_heartbeat_at, uptime_secs, audit_head, audit_head_at
+             FROM kiosks WHERE terminal_id = $1 FOR UPDATE",
             &[&terminal],
         )
         .await?
-        .map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1)));
+        .map(|r| {
+            (
+                (r.get::<_, i64>(0), r.get::<_, i64>(1)),
+                (r.get::<_, Option<String>>(2), r.get::<_, Option<String>>(3)),
+            )
+        });
+    let (previous, held_audit) = match previous {
+        Some((beat, audit)) => (Some(beat), audit),
+        None => (None, (None, None)),
+    };
     // Whatever its age, a heartbeat arriving means the kiosk is online.
     close_alert(client, terminal, "offline", now).await?;
     if let Some((last_at, last_uptime)) = previous {
@@ -513,6 +618,31 @@ pub async fn observe_heartbeat(
         .await?
         .get(0);
     let rules = enabled_rules(client).await?;
+    if let Some(head) = &beat.audit_head {
+        let held = match &held_audit {
+            (Some(h), Some(at)) => Some((h.as_str(), at.as_str())),
+            _ => None,
+        };
+        if let AuditContinuity::Rewritten(detail) = audit_continuity(held, &beat.audit_recent, head)
+        {
+            if rules.contains_key("audit_rewritten") {
+                open_alert(client, terminal, "audit_rewritten", &detail, now).await?;
+            }
+        }
+        // The new baseline: the head reported and the time of its line.
+        if let Some(head_at) = beat
+            .audit_recent
+            .last()
+            .and_then(|l| audit_line_field(l, "at"))
+        {
+            client
+                .execute(
+                    "UPDATE kiosks SET audit_head = $2, audit_head_at = $3 WHERE terminal_id = $1",
+                    &[&terminal, head, &head_at],
+                )
+                .await?;
+        }
+    }
     let holding = beat.conditions(&rules, restarts);
     for (rule, _, _) in RULES
         .iter()
@@ -776,6 +906,91 @@ mod tests {
         assert!(!within_opening_hours(Some("20:00-09:00"), ten_am));
         assert!(within_opening_hours(None, ten_am));
         assert!(within_opening_hours(Some("not hours"), ten_am));
+    }
+
+    /// Audit lines chained as a terminal writes them (SHA-256).
+    fn chain(actions: &[(&str, &str)], mut prev: String) -> Vec<String> {
+        actions
+            .iter()
+            .map(|(at, action)| {
+                let line =
+                    json!({"at": at, "actor": "technician-pin", "action": action, "prev": prev})
+                        .to_string();
+                prev = audit_line_hash(&line);
+                line
+            })
+            .collect()
+    }
+
+    #[test]
+    fn audit_lines_must_go_on_from_the_head_the_platform_holds() {
+        let genesis = "0".repeat(64);
+        let first = chain(
+            &[
+                ("2026-12-05T08:00:00Z", "enter"),
+                ("2026-12-05T08:01:00Z", "leave"),
+            ],
+            genesis.clone(),
+        );
+        let head = audit_line_hash(&first[1]);
+        assert_eq!(
+            audit_continuity(None, &first, &head),
+            AuditContinuity::Continues
+        );
+        // Two more lines: the window still holds the old head.
+        let mut grown = first.clone();
+        grown.extend(chain(
+            &[
+                ("2026-12-05T09:00:00Z", "enter"),
+                ("2026-12-05T09:02:00Z", "config-change"),
+            ],
+            head.clone(),
+        ));
+        let new_head = audit_line_hash(grown.last().unwrap());
+        let held = Some((head.as_str(), "2026-12-05T08:01:00Z"));
+        assert_eq!(
+            audit_continuity(held, &grown, &new_head),
+            AuditContinuity::Continues
+        );
+        // Only the new lines carried: they start right after the old head.
+        assert_eq!(
+            audit_continuity(held, &grown[2..], &new_head),
+            AuditContinuity::Continues
+        );
+        // The first session rewritten and chained again by hand: the window
+        // reaches back to the held head's time, and the head is gone.
+        let forged = chain(
+            &[
+                ("2026-12-05T08:00:00Z", "enter"),
+                ("2026-12-05T08:01:00Z", "test-print"),
+                ("2026-12-05T09:00:00Z", "enter"),
+            ],
+            genesis,
+        );
+        let forged_head = audit_line_hash(forged.last().unwrap());
+        assert!(matches!(
+            audit_continuity(held, &forged, &forged_head),
+            AuditContinuity::Rewritten(why) if why.contains("已不在终端的日志里")
+        ));
+        // Lines that do not chain among themselves, or a head that is not
+        // their last line's hash.
+        let mut cut = grown.clone();
+        cut.remove(1);
+        assert!(matches!(
+            audit_continuity(held, &cut, &new_head),
+            AuditContinuity::Rewritten(_)
+        ));
+        assert!(matches!(
+            audit_continuity(held, &grown, &head),
+            AuditContinuity::Rewritten(_)
+        ));
+        // More new lines than a heartbeat carries: nothing to compare.
+        let later = chain(&[("2026-12-06T10:00:00Z", "enter")], "f".repeat(64));
+        let later_head = audit_line_hash(&later[0]);
+        assert_eq!(
+            audit_continuity(held, &later, &later_head),
+            AuditContinuity::Gap
+        );
     }
 
     #[test]

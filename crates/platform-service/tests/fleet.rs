@@ -445,3 +445,116 @@ async fn ignore_this_machines_disk(backend: &bianmin_platform_service::PgBackend
         .await
         .unwrap();
 }
+
+/// A kiosk's real admin audit log in `dir`: `actions` at minutes past 08:00
+/// on 2026-12-05, chained as the admin worker writes them.
+fn write_audit(dir: &std::path::Path, actions: &[(u64, &str)]) {
+    use bianmin_admin::audit_log::{AuditEntry, AuditLog};
+    let log = AuditLog::open(dir);
+    for (minute, action) in actions {
+        let at = std::time::UNIX_EPOCH + Duration::from_secs(1_764_921_600 + minute * 60);
+        log.append(&AuditEntry::action(at, "technician-pin", action))
+            .unwrap();
+    }
+}
+
+/// One heartbeat carrying the audit log's head and last lines, drained.
+async fn beat_with_audit(kiosk: &Kiosk, uptime_secs: u64) {
+    let report = bianmin_admin::audit_log::AuditLog::open(kiosk.dir.path())
+        .verify()
+        .unwrap();
+    kiosk
+        .store
+        .enqueue_heartbeat(NewHeartbeat {
+            status: "ok".into(),
+            devices: BTreeMap::new(),
+            version: "0.9.1".into(),
+            uptime_secs,
+            station_code: Some("110101001001".into()),
+            audit: Some(bianmin_store::AuditHead {
+                head: report.head.clone().unwrap(),
+                length: report.lines as u64,
+                intact: report.is_intact(),
+                recent: report.recent.clone(),
+            }),
+        })
+        .unwrap();
+    let store = kiosk.store.clone();
+    wait_for(
+        "the heartbeat to drain",
+        Duration::from_secs(20),
+        async || store.stats().unwrap().pending == 0,
+    )
+    .await;
+}
+
+/// The admin audit log travels with heartbeats: lines that go on from what
+/// the platform saw are fine; the log rewritten on the kiosk (the old
+/// session replaced and chained again by hand, so the kiosk's own check
+/// passes) opens "audit_rewritten", which stays open until a technician
+/// closes it in Chromium.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rewritten_audit_log_opens_an_alert_a_technician_closes_after_looking() {
+    let svc = postgres_service(ServerOptions::default()).await;
+    seed_demo_staff(&svc.backend).await.unwrap();
+    ignore_this_machines_disk(&svc.backend).await;
+    let origin = format!("http://{}", svc.handle.addr());
+    let kiosk = Kiosk::start(svc.handle.base_url());
+    let open_rules = || async {
+        let client = svc.backend.pool().get().await.unwrap();
+        client
+            .query(
+                "SELECT rule FROM alerts WHERE closed_at IS NULL ORDER BY rule",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<_, String>(0))
+            .collect::<Vec<_>>()
+    };
+
+    write_audit(
+        kiosk.dir.path(),
+        &[(0, "enter"), (1, "config-change"), (2, "leave")],
+    );
+    beat_with_audit(&kiosk, 100).await;
+    write_audit(kiosk.dir.path(), &[(60, "enter"), (61, "leave")]);
+    beat_with_audit(&kiosk, 160).await;
+    assert!(open_rules().await.is_empty(), "{:?}", open_rules().await);
+
+    // Someone with the SD card replaces the log: the first session's change
+    // is gone, the chain made again (the kiosk's own check passes).
+    std::fs::remove_file(kiosk.dir.path().join("audit.jsonl")).unwrap();
+    write_audit(
+        kiosk.dir.path(),
+        &[
+            (0, "enter"),
+            (2, "leave"),
+            (60, "enter"),
+            (61, "leave"),
+            (62, "enter"),
+        ],
+    );
+    beat_with_audit(&kiosk, 220).await;
+    assert_eq!(open_rules().await, ["audit_rewritten"]);
+    // Later heartbeats, now going on from the new head, do not close it.
+    write_audit(kiosk.dir.path(), &[(63, "leave")]);
+    beat_with_audit(&kiosk, 280).await;
+    assert_eq!(open_rules().await, ["audit_rewritten"]);
+
+    let driver = Driver::start().unwrap();
+    let b = driver.browser().await.unwrap();
+    browser::sign_in(&b, &origin, "technician", password_of("technician"))
+        .await
+        .unwrap();
+    b.goto(&format!("{origin}/console/alerts")).await.unwrap();
+    let alerts = browser::text_of(&b, "open-alerts").await.unwrap();
+    assert!(alerts.contains("已不在终端的日志里"), "{alerts}");
+    click_and_wait(&b, Locator::Css("#open-alerts button"))
+        .await
+        .unwrap();
+    assert!(open_rules().await.is_empty());
+    assert!(b.find(Locator::Id("no-open-alerts")).await.is_ok());
+    b.close().await.unwrap();
+}

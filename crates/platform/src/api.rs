@@ -518,6 +518,11 @@ pub struct AuditHead {
     pub length: u64,
     /// The terminal's own verification found the chain unbroken.
     pub intact: bool,
+    /// The log's last lines as written (up to 20, oldest first; JSON lines
+    /// with `at` and `prev`): the platform checks that they go on from the
+    /// head it holds, so a line it has seen cannot be rewritten unnoticed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recent: Vec<String>,
 }
 
 /// A problem report: 办不成事 from a resident, or a terminal fault

@@ -127,6 +127,23 @@ fn each_line_carries_the_hash_of_the_line_before() {
     assert_eq!(log.read_current().unwrap()[2].action, "action 2");
 }
 
+/// A heartbeat carries the last lines as written, oldest first, at most
+/// RECENT_LINES of them; the last one is the head.
+#[test]
+fn the_report_keeps_the_last_lines_for_heartbeats() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = bianmin_admin::audit_log::RECENT_LINES + 5;
+    let log = chained_log(dir.path(), n);
+    let report = log.verify().unwrap();
+    let text = std::fs::read_to_string(log.path()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(report.recent, lines[5..]);
+    assert_eq!(
+        report.head.unwrap(),
+        sha256_hex(report.recent.last().unwrap().as_bytes())
+    );
+}
+
 #[test]
 fn a_rewritten_line_is_found() {
     let dir = tempfile::tempdir().unwrap();

@@ -325,10 +325,14 @@ async fn alert_rows(
         .collect())
 }
 
-fn alerts_table(id: &str, rows: &[&AlertRow]) -> Markup {
+/// Alerts no heartbeat closes (a rewritten audit log): a technician closes
+/// them after looking, with the session's token (`csrf`).
+const CLOSED_BY_HAND: &[&str] = &["audit_rewritten"];
+
+fn alerts_table(id: &str, rows: &[&AlertRow], csrf: Option<&str>) -> Markup {
     html! {
         table id=(id) {
-            tr { th { "终端" } th { "站点" } th { "告警" } th { "情况" } th { "开始" } th { "结束" } th { "推送" } }
+            tr { th { "终端" } th { "站点" } th { "告警" } th { "情况" } th { "开始" } th { "结束" } th { "推送" } @if csrf.is_some() { th { "处理" } } }
             @for a in rows {
                 tr data-alert=(a.id) data-rule=(a.rule) data-terminal=(a.terminal) {
                     td { a href={"/console/fleet/kiosks/" (a.terminal)} { (a.terminal) } }
@@ -344,6 +348,18 @@ fn alerts_table(id: &str, rows: &[&AlertRow]) -> Markup {
                             Some((None, Some(why))) => { span.owed { "推送失败，将重试：" (why) } }
                             Some((None, None)) => { "待推送" }
                             None => { "—" }
+                        }
+                    }
+                    @if let Some(token) = csrf {
+                        td {
+                            @if a.closed_at.is_none() && CLOSED_BY_HAND.contains(&a.rule.as_str()) {
+                                form method="post" action="/console/alerts/close" {
+                                    input type="hidden" name="csrf" value=(token);
+                                    input type="hidden" name="terminal" value=(a.terminal);
+                                    input type="hidden" name="rule" value=(a.rule);
+                                    button type="submit" { "已核查，解除" }
+                                }
+                            }
                         }
                     }
                 }
@@ -925,7 +941,7 @@ pub async fn kiosk(
                 div.ok id="config-saved" { "配置已保存，终端下次联网时领取（约 1 分钟），在居民办完后生效。" }
             }
             (config_card(&s, ConfigTarget::Kiosk(&k.terminal), &config, None))
-            div.card { h2 { "告警记录" } (alerts_table("kiosk-alerts", &all)) }
+            div.card { h2 { "告警记录" } (alerts_table("kiosk-alerts", &all, None)) }
         },
     )
     .into_response()
@@ -1456,9 +1472,9 @@ async fn alerts_page(c: &Shared, s: &Staff, message: Option<Result<String, Strin
             div.card {
                 h2 { "当前告警（" (open.len()) "）" }
                 @if open.is_empty() { p id="no-open-alerts" { "没有未解除的告警。" } }
-                @else { (alerts_table("open-alerts", &open)) }
+                @else { (alerts_table("open-alerts", &open, Some(&s.csrf))) }
             }
-            div.card { h2 { "已解除" } (alerts_table("closed-alerts", &closed)) }
+            div.card { h2 { "已解除" } (alerts_table("closed-alerts", &closed, None)) }
             div.card {
                 h2 { "告警规则与推送" }
                 form method="post" action="/console/alerts/rules" id="rules" {
@@ -1496,6 +1512,46 @@ pub async fn alerts(State(c): State<Shared>, headers: HeaderMap) -> Response {
     match staff(&c, &headers, TECHNICIAN).await {
         Ok(s) => alerts_page(&c, &s, None).await,
         Err(r) => r,
+    }
+}
+
+/// A technician closes an alert no heartbeat closes, after looking at the
+/// kiosk; audited.
+pub async fn close_alert_by_hand(
+    State(c): State<Shared>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let s = match staff_posting(&c, &headers, TECHNICIAN, &form).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let terminal = form.get("terminal").cloned().unwrap_or_default();
+    let rule = form.get("rule").cloned().unwrap_or_default();
+    if !CLOSED_BY_HAND.contains(&rule.as_str()) {
+        return alerts_page(&c, &s, Some(Err("这种告警由终端的状态自动解除。".into()))).await;
+    }
+    let now = now_secs();
+    let closed = async {
+        let client = c.backend.pool().get().await?;
+        let closed = crate::fleet::close_alert(&client, &terminal, &rule, now).await?;
+        if closed {
+            auth::audit(
+                c.backend.pool(),
+                &s.username,
+                "alert_close",
+                &format!("{terminal} {rule}"),
+                now,
+            )
+            .await?;
+        }
+        anyhow::Ok(closed)
+    }
+    .await;
+    match closed {
+        Ok(true) => alerts_page(&c, &s, Some(Ok(format!("已解除终端 {terminal} 的告警。")))).await,
+        Ok(false) => alerts_page(&c, &s, Some(Err("这条告警已经解除。".into()))).await,
+        Err(e) => db_failure(e),
     }
 }
 

@@ -178,6 +178,7 @@ pub fn router(console: Console) -> Router {
         .route("/console/releases/auto", post(releases::save_auto))
         .route("/console/alerts", get(fleet::alerts))
         .route("/console/alerts/rules", post(fleet::save_rules))
+        .route("/console/alerts/close", post(fleet::close_alert_by_hand))
         .with_state(shared)
 }
 
