@@ -3,6 +3,7 @@
 //! any number of instances can serve the same kiosks from one database.
 
 use crate::seal::{row_of, DataKey};
+use anyhow::Context as _;
 use axum::body::Bytes;
 use bianmin_platform::api::{RecordKind, RecordStatus};
 use bianmin_platform_server::{
@@ -216,6 +217,62 @@ impl PgBackend {
 
     pub fn key(&self) -> &Arc<DataKey> {
         &self.key
+    }
+
+    /// Seal every record kept under an older data key again under the
+    /// current one (and its look-up hash with it), `batch` rows a
+    /// transaction; afterwards the older keys can leave the key file. Rows
+    /// are locked while they are resealed, so it runs beside a serving
+    /// instance. Returns how many were resealed.
+    pub async fn rekey(&self, batch: i64) -> anyhow::Result<u64> {
+        let mut done = 0u64;
+        loop {
+            let mut client = self.pool.get().await?;
+            let tx = client.transaction().await?;
+            let rows = tx
+                .query(
+                    "SELECT kind, terminal_id, id, sealed FROM records WHERE key_id <> $1
+                     LIMIT $2 FOR UPDATE SKIP LOCKED",
+                    &[&self.key.id(), &batch],
+                )
+                .await?;
+            if rows.is_empty() {
+                return Ok(done);
+            }
+            for row in &rows {
+                let (kind, terminal, id): (String, String, String) =
+                    (row.get(0), row.get(1), row.get(2));
+                let sealed: Vec<u8> = row.get(3);
+                let place = row_of(&kind, &terminal, &id);
+                let plain = self.key.open(&place, &sealed).with_context(|| {
+                    format!("record {kind} {terminal} {id} opens with no key of the key file")
+                })?;
+                let resident_key = (kind == "application")
+                    .then(|| serde_json::from_slice::<serde_json::Value>(&plain).ok())
+                    .flatten()
+                    .and_then(|body| {
+                        body.pointer("/applicant/id_number")
+                            .and_then(|v| v.as_str())
+                            .map(|n| self.key.resident_key(n))
+                    });
+                tx.execute(
+                    "UPDATE records SET sealed = $4, key_id = $5,
+                         resident_key = COALESCE($6, resident_key)
+                     WHERE kind = $1 AND terminal_id = $2 AND id = $3",
+                    &[
+                        &kind,
+                        &terminal,
+                        &id,
+                        &self.key.seal(&place, &plain),
+                        &self.key.id(),
+                        &resident_key,
+                    ],
+                )
+                .await?;
+            }
+            tx.commit().await?;
+            done += rows.len() as u64;
+        }
     }
 
     /// A record's wire JSON, opened with the data key.
@@ -639,9 +696,9 @@ impl Backend for PgBackend {
         let rows = client
             .query(
                 "SELECT terminal_id, id, sealed, received_at FROM records
-                 WHERE kind = 'application' AND resident_key = $1
+                 WHERE kind = 'application' AND resident_key = ANY ($1)
                  ORDER BY received_at DESC, id DESC LIMIT $2",
-                &[&self.key.resident_key(id_number), &(limit as i64)],
+                &[&self.key.resident_keys(id_number), &(limit as i64)],
             )
             .await
             .map_err(pg_error)?;

@@ -67,6 +67,8 @@ enum Command {
         database: Option<String>,
         /// 64 hex digits (AES-256-GCM), or `sm4:` and 32 hex digits (SM4-GCM,
         /// the 国密 suite); readable by the owner only; also BIANMIN_PLATFORM_DATA_KEY.
+        /// Several lines while a key is replaced: the first seals, all open
+        /// (then `rekey`, then drop the old lines).
         #[arg(long, value_name = "FILE")]
         data_key_file: Option<PathBuf>,
         /// `ID=SECRET` lines, readable by the owner only.
@@ -179,6 +181,15 @@ enum Command {
     Migrate {
         #[arg(long)]
         database: Option<String>,
+    },
+    /// Seal every record kept under an older data key again under the
+    /// current one (the first line of the key file); afterwards the older
+    /// lines can be removed. Safe beside serving instances.
+    Rekey {
+        #[arg(long)]
+        database: Option<String>,
+        #[arg(long, value_name = "FILE")]
+        data_key_file: Option<PathBuf>,
     },
 }
 
@@ -325,6 +336,28 @@ fn run(args: Args) -> anyhow::Result<()> {
                 Ok(())
             })
         }
+        Command::Rekey {
+            database: flag,
+            data_key_file,
+        } => {
+            let conninfo = database(flag)?;
+            let data_key = Arc::new(DataKey::from_hex(&data_key_text(
+                data_key_file.as_deref(),
+            )?)?);
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(async {
+                let pool = db::pool(&conninfo, 2)?;
+                db::migrate(&pool).await?;
+                let backend =
+                    bianmin_platform_service::PgBackend::new(pool, data_key.clone(), &conninfo);
+                let n = backend.rekey(500).await?;
+                println!(
+                    "{n} records sealed again under {}; older keys can now leave the key file",
+                    data_key.id()
+                );
+                Ok(())
+            })
+        }
         Command::Migrate { database: flag } => {
             let conninfo = database(flag)?;
             let rt = tokio::runtime::Runtime::new()?;
@@ -380,13 +413,9 @@ fn run(args: Args) -> anyhow::Result<()> {
                 None => None,
             };
             let conninfo = database(flag)?;
-            let key_hex = match &data_key_file {
-                Some(path) => read_private(path)?,
-                None => take_env("BIANMIN_PLATFORM_DATA_KEY").context(
-                    "no data key: give --data-key-file FILE (64 hex digits, or sm4: and 32 hex digits; mode 600) or set BIANMIN_PLATFORM_DATA_KEY",
-                )?,
-            };
-            let data_key = Arc::new(DataKey::from_hex(&key_hex)?);
+            let data_key = Arc::new(DataKey::from_hex(&data_key_text(
+                data_key_file.as_deref(),
+            )?)?);
             let opening_keys = bianmin_platform_server::secrets::seal_keys(seal_keys_file.as_deref())?
                 .context("no sealing keys: give --seal-keys-file FILE (KID=x25519:… or KID=sm2:… lines, mode 600) or set BIANMIN_PLATFORM_SEAL_KEYS")?;
             if opening_keys.has_demo_key() {
@@ -487,6 +516,16 @@ fn run(args: Args) -> anyhow::Result<()> {
                 Ok(())
             })
         }
+    }
+}
+
+/// The data key file's text (owner-only), or BIANMIN_PLATFORM_DATA_KEY.
+fn data_key_text(file: Option<&std::path::Path>) -> anyhow::Result<String> {
+    match file {
+        Some(path) => read_private(path),
+        None => take_env("BIANMIN_PLATFORM_DATA_KEY").context(
+            "no data key: give --data-key-file FILE (64 hex digits, or sm4: and 32 hex digits; mode 600) or set BIANMIN_PLATFORM_DATA_KEY",
+        ),
     }
 }
 

@@ -21,14 +21,24 @@ enum Cipher {
     Sm4(Box<Sm4Gcm>),
 }
 
-pub struct DataKey {
+/// One data key: its id, cipher and look-up key.
+struct OneKey {
     id: String,
     cipher: Cipher,
-    rng: SystemRandom,
     /// Keys the residents' look-up hashes (HMAC-SHA256, or HMAC-SM3 beside
     /// SM4): derived from the data key, so the rows can be found by ID
     /// number without the number lying in the database.
     lookup: Zeroizing<[u8; 32]>,
+}
+
+/// The platform's data keys: the current one seals, every one opens, so a
+/// key can be replaced while rows sealed under the old one are still read
+/// (`bianmin-platform rekey` then seals them again under the current key,
+/// after which the old one can go).
+pub struct DataKey {
+    current: OneKey,
+    older: Vec<OneKey>,
+    rng: SystemRandom,
 }
 
 /// What the look-up key is derived with (a label, not a secret).
@@ -59,19 +69,101 @@ fn key_id(algorithm: &str, bytes: &[u8]) -> String {
 }
 
 impl DataKey {
-    /// From a key file or `BIANMIN_PLATFORM_DATA_KEY`: 64 hex digits for
-    /// AES-256-GCM, or `sm4:` and 32 hex digits for SM4-GCM (the 国密 suite).
-    pub fn from_hex(hex_text: &str) -> anyhow::Result<DataKey> {
+    /// From a key file or `BIANMIN_PLATFORM_DATA_KEY`: one key a line, the
+    /// first the current one, the others older keys still read (`#` starts
+    /// a comment). A key is 64 hex digits for AES-256-GCM, or `sm4:` and 32
+    /// hex digits for SM4-GCM (the 国密 suite).
+    pub fn from_hex(text: &str) -> anyhow::Result<DataKey> {
+        let mut keys = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let key = OneKey::from_hex(line).with_context(|| format!("line {}", n + 1))?;
+            if keys.iter().any(|k: &OneKey| k.id == key.id) {
+                bail!("line {}: the same key twice", n + 1);
+            }
+            keys.push(key);
+        }
+        if keys.is_empty() {
+            bail!("no data key: expected 64 hex digits, or sm4: and 32 hex digits");
+        }
+        let current = keys.remove(0);
+        Ok(DataKey {
+            current,
+            older: keys,
+            rng: SystemRandom::new(),
+        })
+    }
+
+    /// A new random key (the demo's; a real platform keeps its key).
+    pub fn generate() -> DataKey {
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        SystemRandom::new()
+            .fill(bytes.as_mut())
+            .expect("the system's random source");
+        DataKey {
+            current: OneKey::from_bytes(&bytes).expect("32 bytes"),
+            older: Vec::new(),
+            rng: SystemRandom::new(),
+        }
+    }
+
+    /// The look-up hash of a resident's ID number under the current key.
+    pub fn resident_key(&self, id_number: &str) -> Vec<u8> {
+        self.current.resident_key(id_number)
+    }
+
+    /// Its look-up hashes under every key (rows not yet sealed again carry
+    /// an older key's).
+    pub fn resident_keys(&self, id_number: &str) -> Vec<Vec<u8>> {
+        std::iter::once(&self.current)
+            .chain(&self.older)
+            .map(|k| k.resident_key(id_number))
+            .collect()
+    }
+
+    /// Names the current key (not secret): stored with each sealed value.
+    pub fn id(&self) -> &str {
+        &self.current.id
+    }
+
+    /// Sealed under the current key: nonce ‖ ciphertext ‖ tag.
+    pub fn seal(&self, row: &str, plain: &[u8]) -> Vec<u8> {
+        let mut nonce = [0u8; NONCE_LEN];
+        self.rng
+            .fill(&mut nonce)
+            .expect("the system's random source");
+        self.current.seal(nonce, row, plain)
+    }
+
+    /// The plain bytes under whichever key sealed them, or an error when
+    /// the value was sealed for another row, under a key not in the file,
+    /// or altered.
+    pub fn open(&self, row: &str, sealed: &[u8]) -> anyhow::Result<Zeroizing<Vec<u8>>> {
+        let mut last = None;
+        for key in std::iter::once(&self.current).chain(&self.older) {
+            match key.open(row, sealed) {
+                Ok(plain) => return Ok(plain),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.expect("at least the current key"))
+    }
+}
+
+impl OneKey {
+    fn from_hex(hex_text: &str) -> anyhow::Result<OneKey> {
         let text = hex_text.trim();
         if let Some(sm4_hex) = text.strip_prefix("sm4:") {
             let bytes = key_bytes(sm4_hex, 16)
                 .context("an SM4 data key is sm4: and 32 hex digits (16 bytes)")?;
             use aes_gcm::aead::KeyInit as _;
             let cipher = Sm4Gcm::new_from_slice(&bytes).expect("16-byte SM4 key");
-            return Ok(DataKey {
+            return Ok(OneKey {
                 id: key_id("sm4gcm", &bytes),
                 cipher: Cipher::Sm4(Box::new(cipher)),
-                rng: SystemRandom::new(),
                 lookup: Zeroizing::new(
                     bianmin_platform::seal::Suite::Gm.hmac(&bytes, LOOKUP_LABEL),
                 ),
@@ -85,23 +177,13 @@ impl DataKey {
         Self::from_bytes(&array)
     }
 
-    /// A new random key (the demo's; a real platform keeps its key).
-    pub fn generate() -> DataKey {
-        let mut bytes = Zeroizing::new([0u8; 32]);
-        SystemRandom::new()
-            .fill(bytes.as_mut())
-            .expect("the system's random source");
-        Self::from_bytes(&bytes).expect("32 bytes")
-    }
-
-    fn from_bytes(bytes: &[u8; 32]) -> anyhow::Result<DataKey> {
+    fn from_bytes(bytes: &[u8; 32]) -> anyhow::Result<OneKey> {
         let key = LessSafeKey::new(
             UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| anyhow::anyhow!("AES-256 key"))?,
         );
-        Ok(DataKey {
+        Ok(OneKey {
             id: key_id("aes256gcm", bytes),
             cipher: Cipher::Aes(Box::new(key)),
-            rng: SystemRandom::new(),
             lookup: Zeroizing::new(bianmin_platform::seal::Suite::Intl.hmac(bytes, LOOKUP_LABEL)),
         })
     }
@@ -109,7 +191,7 @@ impl DataKey {
     /// The look-up hash of a resident's ID number (upper-cased, trimmed):
     /// equal numbers give equal hashes under one key, and nothing else
     /// about the number can be read from it.
-    pub fn resident_key(&self, id_number: &str) -> Vec<u8> {
+    fn resident_key(&self, id_number: &str) -> Vec<u8> {
         let suite = match self.cipher {
             Cipher::Aes(_) => bianmin_platform::seal::Suite::Intl,
             Cipher::Sm4(_) => bianmin_platform::seal::Suite::Gm,
@@ -120,17 +202,8 @@ impl DataKey {
             .to_vec()
     }
 
-    /// Names the key (not secret): stored with each sealed value.
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
     /// nonce ‖ ciphertext ‖ tag.
-    pub fn seal(&self, row: &str, plain: &[u8]) -> Vec<u8> {
-        let mut nonce = [0u8; NONCE_LEN];
-        self.rng
-            .fill(&mut nonce)
-            .expect("the system's random source");
+    fn seal(&self, nonce: [u8; NONCE_LEN], row: &str, plain: &[u8]) -> Vec<u8> {
         let body = match &self.cipher {
             Cipher::Aes(key) => {
                 let mut out = plain.to_vec();
@@ -160,9 +233,7 @@ impl DataKey {
         sealed
     }
 
-    /// The plain bytes, or an error when the value was sealed for another
-    /// row, under another key, or altered.
-    pub fn open(&self, row: &str, sealed: &[u8]) -> anyhow::Result<Zeroizing<Vec<u8>>> {
+    fn open(&self, row: &str, sealed: &[u8]) -> anyhow::Result<Zeroizing<Vec<u8>>> {
         if sealed.len() < NONCE_LEN + TAG_LEN {
             bail!("sealed value too short");
         }
@@ -253,6 +324,38 @@ mod tests {
         altered[NONCE_LEN] ^= 1;
         assert!(sm4.open(&row, &altered).is_err(), "altered");
         assert!(DataKey::from_hex("sm4:00").is_err());
+    }
+
+    /// A key file of several lines: the first seals, every one opens.
+    #[test]
+    fn a_key_file_holds_the_current_key_first_and_older_ones_after() {
+        let (old, new) = ("ab".repeat(32), format!("sm4:{}", "cd".repeat(16)));
+        let row = row_of("application", "T1", "A1");
+        let sealed_old = DataKey::from_hex(&old).unwrap().seal(&row, b"old");
+        let ring = DataKey::from_hex(&format!("# rotated 2026-12\n{new}\n\n{old}\n")).unwrap();
+        assert!(ring.id().starts_with("sm4gcm:"), "the first line seals");
+        assert_eq!(ring.open(&row, &sealed_old).unwrap().as_slice(), b"old");
+        let sealed_new = ring.seal(&row, b"new");
+        assert!(DataKey::from_hex(&old)
+            .unwrap()
+            .open(&row, &sealed_new)
+            .is_err());
+        assert_eq!(ring.resident_keys("11010519491231002X").len(), 2);
+        assert_eq!(
+            ring.resident_keys("11010519491231002X")[1],
+            DataKey::from_hex(&old)
+                .unwrap()
+                .resident_key("11010519491231002X")
+        );
+        assert!(
+            DataKey::from_hex(&format!("{old}\n{old}")).is_err(),
+            "twice"
+        );
+        assert!(DataKey::from_hex("# only a comment\n").is_err());
+        let bad = DataKey::from_hex(&format!("{new}\nnot-a-key"))
+            .err()
+            .unwrap();
+        assert!(format!("{bad:#}").contains("line 2"), "{bad:#}");
     }
 
     #[test]

@@ -451,3 +451,108 @@ async fn codes_and_progress_across_terminals(server: &ServerHandle) {
     let none = client.follow_ups().await.unwrap();
     assert!(none.reports.is_empty() && none.low_ratings.is_empty());
 }
+
+/// A county replaces its data key (here AES-256 → SM4, as when it moves to
+/// the 国密 suite): with the new key first and the old one after it in the
+/// key file, old rows are read and found by ID number; `rekey` seals them
+/// again under the new key, after which the new key alone reads everything
+/// and the old one nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replaced_data_key_reads_old_rows_and_rekey_seals_them_again() {
+    use bianmin_platform_server::Backend as _;
+    use bianmin_platform_service::{db, DataKey, PgBackend};
+    use std::sync::Arc;
+    let conninfo = cluster::shared().fresh_database().await.unwrap();
+    let (old, new) = ("11".repeat(32), format!("sm4:{}", "22".repeat(16)));
+    let svc = postgres_service_with_data_key(&conninfo, DataKey::from_hex(&old).unwrap()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (store, first) = drain(
+        dir.path(),
+        svc.handle.base_url(),
+        10,
+        Duration::from_secs(30),
+        |_| {},
+    )
+    .await;
+    svc.handle.shutdown().await;
+    // The same kiosk goes on (its receipt numbers go on too).
+    drop(store);
+
+    let both = DataKey::from_hex(&format!("# new first\n{new}\n{old}\n")).unwrap();
+    let svc = postgres_service_with_data_key(&conninfo, both).await;
+    let app = svc
+        .handle
+        .record(RecordKind::Application, &first[3])
+        .expect("an old row read with the old key");
+    assert_eq!(app["applicant"]["id_number"], ID_NUMBER);
+    let (_store, second) = drain(
+        dir.path(),
+        svc.handle.base_url(),
+        5,
+        Duration::from_secs(30),
+        |_| {},
+    )
+    .await;
+    let found = svc.backend.applications_of(ID_NUMBER, 100).await.unwrap();
+    assert_eq!(found.len(), 15, "old and new rows found by ID number");
+
+    // Every record under the old key (the applications, and the kiosk's
+    // other records of that time), four a transaction.
+    let db_client = raw_client(&conninfo).await;
+    let stale: i64 = db_client
+        .query_one(
+            "SELECT count(*) FROM records WHERE key_id <> $1",
+            &[&svc.backend.key().id()],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(stale >= 10, "{stale}");
+    assert_eq!(svc.backend.rekey(4).await.unwrap(), stale as u64);
+    assert_eq!(svc.backend.rekey(4).await.unwrap(), 0, "nothing left");
+    let kinds: Vec<String> = db_client
+        .query("SELECT DISTINCT key_id FROM records", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(kinds, [svc.backend.key().id().to_string()]);
+    assert!(kinds[0].starts_with("sm4gcm:"), "{kinds:?}");
+    svc.handle.shutdown().await;
+
+    let only = |key: &str| {
+        PgBackend::new(
+            db::pool(&conninfo, 2).unwrap(),
+            Arc::new(DataKey::from_hex(key).unwrap()),
+            &conninfo,
+        )
+    };
+    let (new_only, old_only) = (only(&new), only(&old));
+    let rows = db_client
+        .query(
+            "SELECT terminal_id, id, sealed FROM records WHERE kind = 'application'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 15);
+    for row in &rows {
+        let (terminal, id, sealed): (String, String, Vec<u8>) =
+            (row.get(0), row.get(1), row.get(2));
+        let opened = new_only.open_record("application", &terminal, &id, &sealed);
+        assert_eq!(opened.unwrap()["applicant"]["id_number"], ID_NUMBER);
+        assert!(old_only
+            .open_record("application", &terminal, &id, &sealed)
+            .is_none());
+    }
+    assert_eq!(
+        new_only
+            .applications_of(ID_NUMBER, 100)
+            .await
+            .unwrap()
+            .len(),
+        15
+    );
+    assert!(second.iter().chain(&first).count() == 15);
+}
