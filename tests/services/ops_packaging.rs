@@ -44,6 +44,9 @@ fn unit_is_notify_with_watchdog_and_keeps_devices_reachable() {
         // No capability, ever; other users' processes invisible.
         ("CapabilityBoundingSet", ""),
         ("ProtectProc", "invisible"),
+        // Memory with keys in it never written to the card.
+        ("LimitCORE", "0"),
+        ("MemorySwapMax", "0"),
     ] {
         assert!(has(k, v), "{k}={v} missing");
     }
