@@ -264,6 +264,28 @@ pub async fn write_all(cluster: &TempCluster, out: &Path) -> anyhow::Result<Vec<
         .unwrap_or_default();
     b.goto(&format!("{origin}{first_service}")).await?;
     browser::screenshot(&b, &shot("author-preview.png")).await?;
+    // The demo package's own sources uploaded: the draft to preview and publish.
+    let sources = tempfile::tempdir()?;
+    let doc = bianmin_core::package::document_of(bianmin_core::package::DEMO_PACKAGE_JSON)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let exported = bianmin_content::export(doc).map_err(|e| anyhow::anyhow!(e))?;
+    bianmin_content::write_dir(&exported, sources.path(), "")
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    b.goto(&format!("{origin}/console/content")).await?;
+    for (input, file) in [
+        ("src-catalogue", "catalogue/catalogue.xlsx"),
+        ("src-forms", "forms/forms.toml"),
+        ("src-bundles", "bundles/bundles.toml"),
+        ("src-header", "content/package.toml"),
+    ] {
+        let path = sources.path().join(file);
+        b.find(Locator::Id(input))
+            .await?
+            .send_keys(&path.to_string_lossy())
+            .await?;
+    }
+    browser::click_and_wait(&b, Locator::Id("build-sources")).await?;
+    browser::screenshot(&b, &shot("author-draft.png")).await?;
     browser::click_and_wait(&b, Locator::Id("logout")).await?;
     browser::sign_in(&b, &origin, "supervisor", password_of("supervisor")).await?;
     browser::screenshot(&b, &shot("supervisor-evaluations.png")).await?;

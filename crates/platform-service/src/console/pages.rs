@@ -1017,19 +1017,6 @@ pub(crate) fn content_page(
                 None => {},
             }
             div.card {
-                h2 { "正在发布的内容包" }
-                @if let Some(p) = current {
-                    p id="current-version" { "版本 " (p.version) "，事项" (p.catalogue.services.len()) "个，一件事" (p.bundles.bundles.len()) "个" }
-                    table id="services" {
-                        tr { th { "事项编码" } th { "名称" } th { "部门" } th { "预览" } }
-                        @for svc in p.catalogue.services.iter().take(100) {
-                            tr { td { (svc.code) } td { (svc.name) } td { (svc.department) }
-                                 td { a href={ "/console/content/preview/" (svc.code) } { "预览" } } }
-                        }
-                    }
-                } @else { p { "尚未发布内容包。" } }
-            }
-            div.card {
                 h2 { "从源文件生成内容包" }
                 p { "上传本县编辑的源文件：事项目录表格（.xlsx，工作表 目录、分类、事项、材料）、表单（.toml）、一件事（.toml）和内容包说明（package.toml）。平台逐项检查，有错会指出在哪个工作表第几行第几列（或第几行第几列）；通过后可逐项预览，再签名发布。可用 bianmin content export 把正在发布的内容包导出成源文件作为起点。" }
                 form method="post" action="/console/content/sources" enctype="multipart/form-data" {
@@ -1044,16 +1031,8 @@ pub(crate) fn content_page(
                 }
             }
             div.card {
-                h2 { "发布新的内容包" }
-                p { "粘贴发布人已签名的内容包（bianmin content build 生成的 .signed.json）。平台先核验签名并检查一致性，通过后才发布给各终端；终端在下一位居民开始时换用。" }
-                form method="post" action="/console/content" {
-                    input type="hidden" name="csrf" value=(s.csrf);
-                    textarea name="package" id="package" rows="8" required {}
-                    p { button type="submit" id="publish" { "核验并发布" } }
-                }
-            }
-            div.card {
                 h2 { "发布记录" }
+                @if versions.is_empty() { p { "还没有在本后台发布过内容包（正在发布的是平台启动时载入的）。" } }
                 table id="versions" {
                     tr { th { "序号" } th { "版本" } th { "发布时间" } th { "发布人" } th { "发布范围" } }
                     @for (seq, v, at, by, stations) in versions {
@@ -1068,6 +1047,28 @@ pub(crate) fn content_page(
                         p { button type="submit" id="rollback" { "全部站点回退到上一版本（" (to_all[1].1) "）" } }
                     }
                 }
+            }
+            div.card {
+                h2 { "发布新的内容包" }
+                p { "粘贴发布人已签名的内容包（bianmin content build 生成的 .signed.json）。平台先核验签名并检查一致性，通过后才发布给各终端；终端在下一位居民开始时换用。" }
+                form method="post" action="/console/content" {
+                    input type="hidden" name="csrf" value=(s.csrf);
+                    textarea name="package" id="package" rows="8" required {}
+                    p { button type="submit" id="publish" { "核验并发布" } }
+                }
+            }
+            div.card {
+                h2 { "正在发布的内容包" }
+                @if let Some(p) = current {
+                    p id="current-version" { "版本 " (p.version) "，事项" (p.catalogue.services.len()) "个，一件事" (p.bundles.bundles.len()) "个" }
+                    table id="services" {
+                        tr { th { "事项编码" } th { "名称" } th { "部门" } th { "预览" } }
+                        @for svc in p.catalogue.services.iter().take(100) {
+                            tr { td { (svc.code) } td { (svc.name) } td { (svc.department) }
+                                 td { a href={ "/console/content/preview/" (svc.code) } { "预览" } } }
+                        }
+                    }
+                } @else { p { "尚未发布内容包。" } }
             }
         },
     )
