@@ -223,8 +223,58 @@ impl PgBackend {
     /// current one (and its look-up hash with it), `batch` rows a
     /// transaction; afterwards the older keys can leave the key file. Rows
     /// are locked while they are resealed, so it runs beside a serving
-    /// instance. Returns how many were resealed.
+    /// instance. Then give applications stored before look-up hashes
+    /// existed (migration 0005) theirs. Returns how many rows changed.
     pub async fn rekey(&self, batch: i64) -> anyhow::Result<u64> {
+        let resealed = self.reseal(batch).await?;
+        Ok(resealed + self.backfill_resident_keys(batch).await?)
+    }
+
+    /// Applications without a look-up hash get one (by the ID number in
+    /// their sealed body), in pages of `batch` by primary key.
+    async fn backfill_resident_keys(&self, batch: i64) -> anyhow::Result<u64> {
+        let mut done = 0u64;
+        let mut after = (String::new(), String::new());
+        loop {
+            let client = self.pool.get().await?;
+            let rows = client
+                .query(
+                    "SELECT terminal_id, id, sealed FROM records
+                     WHERE kind = 'application' AND resident_key IS NULL
+                       AND (terminal_id, id) > ($1, $2)
+                     ORDER BY terminal_id, id LIMIT $3",
+                    &[&after.0, &after.1, &batch],
+                )
+                .await?;
+            let Some(last) = rows.last() else {
+                return Ok(done);
+            };
+            after = (last.get(0), last.get(1));
+            for row in &rows {
+                let (terminal, id): (String, String) = (row.get(0), row.get(1));
+                let sealed: Vec<u8> = row.get(2);
+                let key = self
+                    .open_record("application", &terminal, &id, &sealed)
+                    .and_then(|body| {
+                        body.pointer("/applicant/id_number")
+                            .and_then(|v| v.as_str())
+                            .map(|n| self.key.resident_key(n))
+                    });
+                if let Some(key) = key {
+                    done += client
+                        .execute(
+                            "UPDATE records SET resident_key = $3
+                             WHERE kind = 'application' AND terminal_id = $1 AND id = $2
+                               AND resident_key IS NULL",
+                            &[&terminal, &id, &key],
+                        )
+                        .await?;
+                }
+            }
+        }
+    }
+
+    async fn reseal(&self, batch: i64) -> anyhow::Result<u64> {
         let mut done = 0u64;
         loop {
             let mut client = self.pool.get().await?;

@@ -455,8 +455,9 @@ async fn codes_and_progress_across_terminals(server: &ServerHandle) {
 /// A county replaces its data key (here AES-256 → SM4, as when it moves to
 /// the 国密 suite): with the new key first and the old one after it in the
 /// key file, old rows are read and found by ID number; `rekey` seals them
-/// again under the new key, after which the new key alone reads everything
-/// and the old one nothing.
+/// again under the new key (and gives applications stored before look-up
+/// hashes existed theirs), after which the new key alone reads and finds
+/// everything and the old one nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replaced_data_key_reads_old_rows_and_rekey_seals_them_again() {
     use bianmin_platform_server::Backend as _;
@@ -508,7 +509,17 @@ async fn a_replaced_data_key_reads_old_rows_and_rekey_seals_them_again() {
         .unwrap()
         .get(0);
     assert!(stale >= 10, "{stale}");
-    assert_eq!(svc.backend.rekey(4).await.unwrap(), stale as u64);
+    // Two applications as stored before look-up hashes existed.
+    db_client
+        .execute(
+            "UPDATE records SET resident_key = NULL WHERE kind = 'application' AND id = ANY ($1)",
+            &[&vec![first[0].clone(), second[0].clone()]],
+        )
+        .await
+        .unwrap();
+    // The old-key one gets its hash as it is resealed; the new-key one is
+    // given its hash afterwards.
+    assert_eq!(svc.backend.rekey(4).await.unwrap(), stale as u64 + 1);
     assert_eq!(svc.backend.rekey(4).await.unwrap(), 0, "nothing left");
     let kinds: Vec<String> = db_client
         .query("SELECT DISTINCT key_id FROM records", &[])
