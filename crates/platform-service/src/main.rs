@@ -352,7 +352,7 @@ fn run(args: Args) -> anyhow::Result<()> {
                     bianmin_platform_service::PgBackend::new(pool, data_key.clone(), &conninfo);
                 let n = backend.rekey(500).await?;
                 println!(
-                    "{n} records sealed again under {}; older keys can now leave the key file",
+                    "{n} records sealed again under {} or given their look-up hash; older keys can now leave the key file",
                     data_key.id()
                 );
                 Ok(())
