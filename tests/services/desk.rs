@@ -616,7 +616,16 @@ async fn reprint_after_a_restart_comes_from_the_store() {
     let url = format!("http://{}/api/v1", free_port());
     let receipt_no = {
         let mut kiosk = Kiosk::at(dir.path(), &url, Some(&devices));
-        let DeskEvent::Submitted { receipt_no, .. } = kiosk.submit(application(0)).await else {
+        // Made by a daughter for her father (代办).
+        let mut made = application(0);
+        made.agent = Some(bianmin_core::application::Agent {
+            name: "李明".into(),
+            id_number: "110101199003071235".into(),
+            relationship: "子女".into(),
+            source: Default::default(),
+            declaration: "代办人声明：本人受其委托代为办理。".into(),
+        });
+        let DeskEvent::Submitted { receipt_no, .. } = kiosk.submit(made).await else {
             panic!("not submitted: {:?}", kiosk.seen)
         };
         receipt_no
@@ -644,6 +653,8 @@ async fn reprint_after_a_restart_comes_from_the_store() {
         "前补交）",
         "户口簿（待核验）",
         "社会保障卡申领",
+        // The agent, masked, as on the first print.
+        "代办，代办人：李*，子女",
     ] {
         assert!(text.contains(line), "{line}: {text}");
     }

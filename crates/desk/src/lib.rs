@@ -658,7 +658,23 @@ impl Desk {
         let found = self
             .with_store(move |store| {
                 let json = store.record_json(&key)?;
-                let catalogue = store.catalogue().ok().flatten();
+                // The catalogue in use: the content package's (verified
+                // before it was stored), else an older catalogue document.
+                let catalogue = store
+                    .content_package(bianmin_store::PackageSlot::Current)
+                    .ok()
+                    .flatten()
+                    .and_then(|p| {
+                        bianmin_core::package::document_of(&String::from_utf8_lossy(&p.body)).ok()
+                    })
+                    .map(|doc| doc.catalogue)
+                    .or_else(|| {
+                        store
+                            .catalogue()
+                            .ok()
+                            .flatten()
+                            .and_then(|c| Catalogue::from_json(&c.body).ok())
+                    });
                 Ok((json, catalogue))
             })
             .await;
@@ -688,11 +704,11 @@ impl Desk {
                 "The record of this receipt cannot be read. Please have it reprinted at a service window.",
             )
         })?;
-        let catalogue = catalogue
-            .and_then(|c| Catalogue::from_json(&c.body).ok())
-            .unwrap_or_else(Catalogue::demo);
+        // No catalogue at all: the receipt goes without a time limit rather
+        // than one from demo data.
         let time_limit = catalogue
-            .service(&record.service_code)
+            .as_ref()
+            .and_then(|c| c.service(&record.service_code))
             .map(|s| s.time_limit.clone())
             .unwrap_or_default();
         let materials: Vec<String> = record
@@ -722,7 +738,12 @@ impl Desk {
             station: self.deps.station.clone(),
             time: shown_time_rfc3339(&record.created_at),
             receipt_number: receipt_no.to_string(),
-            service_name: record.service_name,
+            service_name: match (&record.agent_masked_name, &record.agent_relationship) {
+                (Some(agent), Some(relationship)) => {
+                    with_agent(record.service_name.clone(), agent, relationship)
+                }
+                _ => record.service_name.clone(),
+            },
             materials,
             next_step,
             note: receipt_note(&time_limit),
@@ -1334,6 +1355,11 @@ struct StoredApplication {
     /// platform; the kiosk keeps only the method).
     #[serde(default)]
     delivery_method: Option<DeliveryMethod>,
+    /// 代办: the agent masked and their relationship (kept in clear).
+    #[serde(default)]
+    agent_masked_name: Option<String>,
+    #[serde(default)]
+    agent_relationship: Option<String>,
 }
 
 fn no_printer() -> Words {
@@ -1382,15 +1408,20 @@ fn document_text(document: &wire::PrintableDocument) -> Option<Zeroizing<String>
 /// The receipt's name of what was applied for.
 fn receipt_service_name(application: &Application, title: &str) -> String {
     let name = plain_service_name(application, title);
-    // 代办: the receipt says so, with whom, masked.
     match &application.agent {
-        Some(agent) => format!(
-            "{name}（代办，代办人：{}，{}）",
-            bianmin_core::id_number::mask_name(&agent.name),
-            agent.relationship
+        Some(agent) => with_agent(
+            name,
+            &bianmin_core::id_number::mask_name(&agent.name),
+            &agent.relationship,
         ),
         None => name,
     }
+}
+
+/// 代办: the receipt says so, with whom (masked) and what they are to the
+/// applicant — printed and reprinted alike.
+fn with_agent(name: String, masked_agent: &str, relationship: &str) -> String {
+    format!("{name}（代办，代办人：{masked_agent}，{relationship}）")
 }
 
 fn plain_service_name(application: &Application, title: &str) -> String {

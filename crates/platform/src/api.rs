@@ -171,6 +171,13 @@ pub struct SealedApplicationWire {
     pub assisted_by: Option<String>,
     /// The applicant's name masked (张*, 欧**娜) for the clerk's view.
     pub masked_name: String,
+    /// 代办: the agent's name masked and what they are to the applicant, so
+    /// a receipt reprinted after a restart still says who applied (the
+    /// agent's own fields are sealed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_masked_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_relationship: Option<String>,
     #[serde(default)]
     pub materials: Vec<Material>,
     pub delivery_method: DeliveryMethod,
@@ -228,7 +235,12 @@ pub fn sealed_fields(kind: RecordKind) -> &'static [&'static str] {
 /// keep once the sealed fields are opened (they repeat them, masked).
 pub fn kiosk_only_fields(kind: RecordKind) -> &'static [&'static str] {
     match kind {
-        RecordKind::Application => &["masked_name", "delivery_method"],
+        RecordKind::Application => &[
+            "masked_name",
+            "agent_masked_name",
+            "agent_relationship",
+            "delivery_method",
+        ],
         _ => &[],
     }
 }

@@ -822,6 +822,10 @@ impl Store {
         } = wire;
         let id_hash = self.inner.keys.id_hash(&applicant.id_number);
         let masked_name = bianmin_core::id_number::mask_name(&applicant.name);
+        let agent_masked_name = agent
+            .as_ref()
+            .map(|a| bianmin_core::id_number::mask_name(&a.name));
+        let agent_relationship = agent.as_ref().map(|a| a.relationship.clone());
         let delivery_method = DeliveryMethod::from(&delivery);
         let mut personal = PersonalFields {
             agent: agent.take(),
@@ -853,6 +857,8 @@ impl Store {
             created_at,
             assisted_by,
             masked_name,
+            agent_masked_name,
+            agent_relationship,
             materials,
             delivery_method,
             sealed,
