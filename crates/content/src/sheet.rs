@@ -358,12 +358,40 @@ fn rows<'a>(
     .collect()
 }
 
+/// What a workbook may unpack to. A county's catalogue of thousands of
+/// items is a few MB of sheet XML; one that says it unpacks to more is
+/// refused before it is read (a "zip bomb" uploaded to the console would
+/// otherwise fill its memory).
+pub const MAX_UNPACKED_BYTES: u64 = 64 << 20;
+
 /// Read the catalogue from a workbook's bytes (`file` names it in errors).
 pub fn read_catalogue(file: &str, bytes: &[u8]) -> Result<Catalogue, Vec<AuthoringError>> {
+    read_catalogue_within(file, bytes, MAX_UNPACKED_BYTES)
+}
+
+/// [`read_catalogue`] with the unpacked-size bound given.
+pub fn read_catalogue_within(
+    file: &str,
+    bytes: &[u8],
+    max_unpacked: u64,
+) -> Result<Catalogue, Vec<AuthoringError>> {
     let mut errors = Errors {
         file,
         found: Vec::new(),
     };
+    if let Ok(mut archive) = zip::ZipArchive::new(Cursor::new(bytes)) {
+        let unpacked: u64 = (0..archive.len())
+            .filter_map(|i| archive.by_index_raw(i).ok().map(|f| f.size()))
+            .fold(0u64, u64::saturating_add);
+        if unpacked > max_unpacked {
+            errors.whole(format!(
+                "表格文件解压后有 {} MB，超过了 {} MB 的上限，不是正常的事项目录",
+                unpacked >> 20,
+                max_unpacked >> 20
+            ));
+            return Err(errors.found);
+        }
+    }
     let mut workbook = match calamine::Xlsx::new(Cursor::new(bytes)) {
         Ok(workbook) => workbook,
         Err(e) => {

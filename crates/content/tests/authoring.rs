@@ -174,6 +174,19 @@ fn a_spreadsheet_with_mistakes_names_each_sheet_row_and_column() {
     assert!(text.contains("不是能读的 .xlsx 表格文件"), "{text}");
 }
 
+/// A workbook that would unpack to more than the bound is refused before
+/// it is read (the demo workbook against a bound of one byte).
+#[test]
+fn a_workbook_that_unpacks_too_large_is_refused_unread() {
+    let exported = export(document_of(DEMO_PACKAGE_JSON).unwrap()).unwrap();
+    let errors =
+        bianmin_content::sheet::read_catalogue_within("县目录.xlsx", &exported.catalogue, 1)
+            .unwrap_err();
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].to_string().contains("解压后"), "{}", errors[0]);
+    assert!(bianmin_content::sheet::read_catalogue("县目录.xlsx", &exported.catalogue).is_ok());
+}
+
 #[test]
 fn a_toml_mistake_names_its_line_and_column_and_a_consistency_error_its_reason() {
     let forms = demo_forms();

@@ -836,6 +836,11 @@ fn watch(opts: &UpdateOptions) -> Result<(), UpdateError> {
 /// Hold the kiosk between residents while the package is replaced.
 struct Hold {
     dir: PathBuf,
+    /// With no kiosk running, the updater keeps the kiosk's lock itself for
+    /// the whole installation, and leaves the request standing: a kiosk
+    /// that starts meanwhile (a crash restart) finds the request at once
+    /// and holds itself on its updating page instead of taking residents.
+    _kiosk_lock: Option<std::fs::File>,
 }
 
 impl Hold {
@@ -843,15 +848,17 @@ impl Hold {
     /// the running kiosk granted the hold (it shows its updating page and
     /// starts no session). `None` when a resident kept it busy too long.
     fn obtain(data_dir: &Path, timeout: Duration) -> Result<Option<Hold>, UpdateError> {
-        let hold = Hold {
-            dir: data_dir.to_path_buf(),
-        };
-        if lock_exclusive(&data_dir.join(KIOSK_LOCK), false)?.is_some() {
-            return Ok(Some(hold));
-        }
         let _ = std::fs::remove_file(data_dir.join(HOLD_GRANTED));
         std::fs::write(data_dir.join(HOLD_REQUEST), b"update\n")
             .map_err(|e| err(format!("cannot ask the kiosk to pause: {e}")))?;
+        let mut hold = Hold {
+            dir: data_dir.to_path_buf(),
+            _kiosk_lock: None,
+        };
+        if let Some(lock) = lock_exclusive(&data_dir.join(KIOSK_LOCK), false)? {
+            hold._kiosk_lock = Some(lock);
+            return Ok(Some(hold));
+        }
         let asked = Instant::now();
         while asked.elapsed() < timeout {
             if data_dir.join(HOLD_GRANTED).exists() {
@@ -959,6 +966,26 @@ mod tests {
         assert!(version_newer("0.1.10", "0.1.9"));
         assert!(version_newer("0.1.2", "0.1.2~rc1"));
         assert!(!version_newer("0.1.2", "0.1.2"));
+    }
+
+    /// With no kiosk running, the hold keeps the kiosk's lock and its
+    /// request for the whole installation (a kiosk started meanwhile holds
+    /// itself); both go with the hold.
+    #[test]
+    fn with_no_kiosk_running_the_hold_keeps_the_lock_and_the_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let hold = Hold::obtain(dir.path(), Duration::from_secs(1))
+            .unwrap()
+            .expect("no kiosk: held at once");
+        assert!(lock_exclusive(&dir.path().join(KIOSK_LOCK), false)
+            .unwrap()
+            .is_none());
+        assert!(dir.path().join(HOLD_REQUEST).exists());
+        drop(hold);
+        assert!(!dir.path().join(HOLD_REQUEST).exists());
+        assert!(lock_exclusive(&dir.path().join(KIOSK_LOCK), false)
+            .unwrap()
+            .is_some());
     }
 
     #[test]
