@@ -322,6 +322,12 @@ const CANNOT_LOOK_UP: Words = Words::fixed(
     "本机暂时无法查询，请到服务窗口咨询。",
     "This terminal cannot look this up now. Please ask at a service window.",
 );
+/// Offline since the kiosk started: it has no look-up key to find anyone's
+/// records by ID number (the key is never kept on the card).
+const NOT_SEARCHABLE_YET: Words = Words::fixed(
+    "网络暂时连不上，本终端现在还不能按身份证查找记录。请稍后再试，或到服务窗口查询。",
+    "The network is unreachable, and this terminal cannot search its records by ID number yet. Please try again later or ask at a service window.",
+);
 const STALE_RECORDS: Words = Words::fixed(
     "网络暂时连不上，以下是本终端保存的记录，状态可能不是最新。",
     "The network is down. These are the records kept on this terminal; their state may be out of date.",
@@ -509,6 +515,31 @@ impl Desk {
     }
 
     /// Run a blocking store call off the async workers; `None` without a store.
+    /// The look-up key, asked of the platform now when this terminal has
+    /// not had it since it started (the sync engine asks too, each round).
+    async fn ensure_lookup_key(&self) {
+        let Some(client) = self.deps.platform.as_ref() else {
+            return;
+        };
+        if !matches!(
+            self.with_store(|s| Ok(s.has_lookup_key())).await,
+            Some(Ok(false))
+        ) {
+            return;
+        }
+        // Short: the resident waits for it, and the look-ups that follow
+        // have their own deadline.
+        const KEY_TIMEOUT: Duration = Duration::from_secs(2);
+        if let Ok(Ok(key)) = tokio::time::timeout(KEY_TIMEOUT, client.lookup_key()).await {
+            let _ = self
+                .with_store(move |s| {
+                    s.set_lookup_key(&key);
+                    Ok(())
+                })
+                .await;
+        }
+    }
+
     async fn with_store<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Store) -> store::Result<T> + Send + 'static,
@@ -1073,6 +1104,7 @@ impl Desk {
         id_number: Zeroizing<String>,
     ) -> DeskEvent {
         let mut rows: Vec<ProgressRow> = found.applications.iter().map(platform_row).collect();
+        self.ensure_lookup_key().await;
         let local = self
             .with_store(move |s| s.applications_of(&id_number, RESIDENT_ROWS_MAX))
             .await;
@@ -1113,6 +1145,7 @@ impl Desk {
         id_number: Zeroizing<String>,
         ask_each_receipt: bool,
     ) -> DeskEvent {
+        self.ensure_lookup_key().await;
         let found = self
             .with_store(move |s| s.applications_of(&id_number, RESIDENT_ROWS_MAX))
             .await;
@@ -1164,7 +1197,9 @@ impl Desk {
                 _ => local_row(record),
             })
             .collect();
-        let mut message = if rows.is_empty() {
+        let mut message = if rows.is_empty() && found.unsearchable {
+            NOT_SEARCHABLE_YET
+        } else if rows.is_empty() {
             Words::fixed(
                 "本终端没有您的申请记录。",
                 "This terminal has no record of applications of yours.",

@@ -171,6 +171,10 @@ pub trait Backend: Send + Sync + 'static {
 
     fn published(&self, doc: Doc) -> impl Future<Output = BackendResult<Option<Published>>> + Send;
 
+    /// `terminal`'s look-up key: 32 random bytes made at its first asking
+    /// and the same ever after.
+    fn lookup_key(&self, terminal: &str) -> impl Future<Output = BackendResult<Vec<u8>>> + Send;
+
     /// What `terminal` is served of `doc`: a storage that publishes to some
     /// stations only answers by the terminal's station; by default every
     /// terminal gets the one published document.

@@ -559,6 +559,10 @@ fn router<B: Backend>(shared: Arc<Shared<B>>, fault_injection: bool) -> Router {
             &format!("{API_PREFIX}{FOLLOW_UPS_PATH}"),
             get(get_follow_ups::<B>),
         )
+        .route(
+            &format!("{API_PREFIX}{LOOKUP_KEY_PATH}"),
+            get(get_lookup_key::<B>),
+        )
         .route(&format!("{API_PREFIX}/documents/{{id}}"), get(get_document))
         .route(&format!("{API_PREFIX}/commands"), get(get_commands::<B>))
         .route(&format!("{API_PREFIX}/config"), get(get_config::<B>))
@@ -1416,6 +1420,20 @@ async fn verify_identity_code<B: Backend>(
         code_expires_at: rfc3339_secs(expires_at),
     })
     .into_response()
+}
+
+/// The signing terminal's look-up key (see [`LOOKUP_KEY_PATH`]).
+async fn get_lookup_key<B: Backend>(
+    State(s): State<Arc<Shared<B>>>,
+    Extension(Terminal(terminal)): Extension<Terminal>,
+) -> Response {
+    match s.backend.lookup_key(&terminal).await {
+        Ok(key) => Json(LookupKey {
+            key: base64::engine::general_purpose::STANDARD.encode(key),
+        })
+        .into_response(),
+        Err(e) => backend_failed("look-up key", e),
+    }
 }
 
 /// Most follow-ups of each kind answered.

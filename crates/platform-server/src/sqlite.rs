@@ -31,6 +31,9 @@ CREATE TABLE IF NOT EXISTS progress (
 );
 CREATE INDEX IF NOT EXISTS progress_receipt ON progress (receipt_no);
 CREATE INDEX IF NOT EXISTS records_id ON records (kind, id);
+CREATE TABLE IF NOT EXISTS lookup_keys (
+    terminal_id TEXT PRIMARY KEY, key BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS identity_codes (
     token_key TEXT PRIMARY KEY, scheme TEXT NOT NULL, person INTEGER NOT NULL,
     expires_at INTEGER NOT NULL, used_at INTEGER, used_by TEXT
@@ -381,6 +384,23 @@ impl Backend for SqliteBackend {
             params![token_key, scheme, person, expires_at],
         )
         .map(|_| ())
+        .map_err(internal)
+    }
+
+    async fn lookup_key(&self, terminal: &str) -> BackendResult<Vec<u8>> {
+        let fresh: [u8; 32] = rand::random();
+        let db = self.db.lock().unwrap();
+        db.execute(
+            "INSERT OR IGNORE INTO lookup_keys (terminal_id, key) VALUES (?1, ?2)",
+            params![terminal, &fresh[..]],
+        )
+        .and_then(|_| {
+            db.query_row(
+                "SELECT key FROM lookup_keys WHERE terminal_id = ?1",
+                [terminal],
+                |r| r.get(0),
+            )
+        })
         .map_err(internal)
     }
 

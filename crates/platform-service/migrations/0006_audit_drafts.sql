@@ -36,3 +36,10 @@ ALTER TABLE kiosks ADD COLUMN audit_head text;
 ALTER TABLE kiosks ADD COLUMN audit_head_at text;
 INSERT INTO alert_rules (rule, enabled, threshold) VALUES ('audit_rewritten', true, 0)
     ON CONFLICT (rule) DO NOTHING;
+
+-- Each terminal's key for the keyed hashes of ID numbers in its outbox,
+-- handed to the kiosk at start and kept there in memory only.
+CREATE TABLE terminal_lookup_keys (
+    terminal_id text  PRIMARY KEY,
+    key         bytea NOT NULL
+);

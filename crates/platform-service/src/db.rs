@@ -894,6 +894,27 @@ impl Backend for PgBackend {
         }))
     }
 
+    async fn lookup_key(&self, terminal: &str) -> BackendResult<Vec<u8>> {
+        let fresh: [u8; 32] = rand::random();
+        let client = self.pool.get().await.map_err(pool_error)?;
+        client
+            .execute(
+                "INSERT INTO terminal_lookup_keys (terminal_id, key) VALUES ($1, $2)
+                 ON CONFLICT (terminal_id) DO NOTHING",
+                &[&terminal, &&fresh[..]],
+            )
+            .await
+            .map_err(pg_error)?;
+        client
+            .query_one(
+                "SELECT key FROM terminal_lookup_keys WHERE terminal_id = $1",
+                &[&terminal],
+            )
+            .await
+            .map(|r| r.get(0))
+            .map_err(pg_error)
+    }
+
     async fn published_for(&self, doc: Doc, terminal: &str) -> BackendResult<Option<Published>> {
         let all = self.published(doc).await?;
         if doc != Doc::ContentPackage {

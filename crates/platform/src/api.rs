@@ -713,6 +713,18 @@ pub struct ResidentApplications {
 /// [`FOLLOW_UP_DAYS`] days, newest first, opened by the platform for the
 /// station's clerk (the kiosk cannot open what it sealed).
 pub const FOLLOW_UPS_PATH: &str = "/terminal/follow-ups";
+
+/// `GET`: the signing terminal's key for the keyed hashes of ID numbers in
+/// its outbox. The kiosk keeps it in memory only, so nothing on its SD card
+/// lets a guessed ID number be checked against those hashes.
+pub const LOOKUP_KEY_PATH: &str = "/terminal/lookup-key";
+
+/// The answer of [`LOOKUP_KEY_PATH`]: 32 random bytes, base64, the same for
+/// one terminal every time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LookupKey {
+    pub key: String,
+}
 /// How far back follow-ups reach.
 pub const FOLLOW_UP_DAYS: i64 = 7;
 /// An evaluation at or below this level is a 差评 that needs a call back.

@@ -582,6 +582,26 @@ impl PlatformClient {
         self.get_json(FOLLOW_UPS_PATH).await
     }
 
+    /// This terminal's look-up key for the ID-number hashes of its outbox
+    /// (kept in memory only by the caller).
+    pub async fn lookup_key(&self) -> Result<zeroize::Zeroizing<[u8; 32]>, PlatformError> {
+        use base64::Engine as _;
+        let answer: LookupKey = self.get_json(LOOKUP_KEY_PATH).await?;
+        let bytes = zeroize::Zeroizing::new(
+            base64::engine::general_purpose::STANDARD
+                .decode(answer.key.trim())
+                .map_err(|_| PlatformError::Protocol("the look-up key is not base64".into()))?,
+        );
+        let mut key = zeroize::Zeroizing::new([0u8; 32]);
+        if bytes.len() != 32 {
+            return Err(PlatformError::Protocol(
+                "the look-up key is not 32 bytes".into(),
+            ));
+        }
+        key.copy_from_slice(&bytes);
+        Ok(key)
+    }
+
     /// Spend a personal code (一码通办) at the platform: whom it stands for.
     /// A refusal says why: [`CodeRefusal`].
     pub async fn verify_identity_code(

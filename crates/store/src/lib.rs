@@ -438,12 +438,22 @@ const MIGRATIONS: &[&str] = &[
 /// `fmt` of a body stored as its wire JSON, personal fields sealed to the platform.
 const FMT_WIRE: i64 = 3;
 
+/// The keyed hash of an ID number (absent until the look-up key came).
+type IdHash = [u8; 32];
+
 /// The keys a store works with: the platform's public key to seal to, and
 /// the key of the ID-number look-up hash. Neither opens anything sealed.
+///
+/// The look-up key comes from the platform (`GET /terminal/lookup-key`)
+/// and is kept in memory only: nothing on the SD card — not the terminal
+/// secret, not the terminal id — lets a guessed ID number be checked
+/// against the hashes in the outbox. Until it has arrived (a kiosk offline
+/// since it started) applications are stored without a hash: the platform
+/// finds them once they are sent, this terminal does not.
 #[derive(Clone)]
 pub struct StoreKeys {
     sealing: SealingKey,
-    lookup: Zeroizing<[u8; 32]>,
+    lookup: Arc<Mutex<Option<Zeroizing<[u8; 32]>>>>,
 }
 
 impl std::fmt::Debug for StoreKeys {
@@ -453,29 +463,38 @@ impl std::fmt::Debug for StoreKeys {
 }
 
 impl StoreKeys {
-    /// Seal to `sealing`; the look-up key is derived from the terminal's
-    /// secret (kept in `secrets.env`, outside the data directory), so the
-    /// hashes in the database cannot be checked against guessed ID numbers
-    /// with the data directory alone. Without a secret (a kiosk that cannot
-    /// sync anyway) it is derived from the terminal id only.
-    pub fn new(sealing: SealingKey, terminal_secret: Option<&[u8]>, terminal_id: &str) -> Self {
-        let suite = sealing.suite();
-        let lookup = match terminal_secret {
-            Some(secret) => suite.hmac(secret, b"bianmin id-number look-up key v1"),
-            None => suite.hmac(
-                terminal_id.as_bytes(),
-                b"bianmin id-number look-up key v1 (no secret)",
-            ),
-        };
+    /// Seal to `sealing`; no look-up key yet (see [`StoreKeys::set_lookup_key`]).
+    pub fn new(sealing: SealingKey) -> Self {
         StoreKeys {
             sealing,
-            lookup: Zeroizing::new(lookup),
+            lookup: Arc::new(Mutex::new(None)),
         }
     }
 
-    /// The published demo key of the international suite (tests, tools).
+    /// The published demo key of the international suite (tests, tools),
+    /// with a look-up key derived from the terminal id — for demo and test
+    /// stores only, which have no platform to ask.
     pub fn demo(terminal_id: &str) -> Self {
-        StoreKeys::new(SealingKey::demo(Suite::Intl), None, terminal_id)
+        let keys = StoreKeys::new(SealingKey::demo(Suite::Intl));
+        keys.set_lookup_key(&Suite::Intl.hmac(
+            terminal_id.as_bytes(),
+            b"bianmin demo id-number look-up key",
+        ));
+        keys
+    }
+
+    /// The platform's look-up key for this terminal, held in memory from now
+    /// on (shared by every clone).
+    pub fn set_lookup_key(&self, key: &[u8; 32]) {
+        let mut held = self.lookup.lock().unwrap_or_else(|p| p.into_inner());
+        *held = Some(Zeroizing::new(*key));
+    }
+
+    pub fn has_lookup_key(&self) -> bool {
+        self.lookup
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
     }
 
     /// From `[platform] seal_public_key`/`seal_key_id` and `[crypto] suite`;
@@ -506,22 +525,20 @@ impl StoreKeys {
                 suite.as_str()
             ))));
         }
-        let secret = config.platform.secret.as_ref().map(|s| s.0.as_bytes());
-        Ok(StoreKeys::new(
-            sealing,
-            secret,
-            config.station.terminal_id.as_str(),
-        ))
+        Ok(StoreKeys::new(sealing))
     }
 
     pub fn sealing(&self) -> &SealingKey {
         &self.sealing
     }
 
-    /// The look-up hash of an ID number (trimmed, upper-case X).
-    pub fn id_hash(&self, id_number: &str) -> [u8; 32] {
+    /// The look-up hash of an ID number (trimmed, upper-case X); `None`
+    /// while the platform's look-up key has not arrived.
+    pub fn id_hash(&self, id_number: &str) -> Option<[u8; 32]> {
+        let held = self.lookup.lock().unwrap_or_else(|p| p.into_inner());
+        let key = held.as_ref()?;
         let normal = Zeroizing::new(id_number.trim().to_ascii_uppercase());
-        self.sealing.suite().hmac(&*self.lookup, normal.as_bytes())
+        Some(self.sealing.suite().hmac(&key[..], normal.as_bytes()))
     }
 }
 
@@ -788,7 +805,7 @@ impl Store {
             RecordKind::Application => {
                 let wire: ApplicationWire = serde_json::from_slice(json).map_err(bad)?;
                 let (json, hash) = self.seal_application(wire)?;
-                (json, Some(hash), true)
+                (json, hash, true)
             }
             RecordKind::Evaluation => {
                 let wire: EvaluationWire = serde_json::from_slice(json).map_err(bad)?;
@@ -805,7 +822,10 @@ impl Store {
 
     /// An application's stored and sent form: personal fields sealed to
     /// the platform, the rest in clear; and its ID-number hash.
-    fn seal_application(&self, wire: ApplicationWire) -> Result<(Zeroizing<Vec<u8>>, [u8; 32])> {
+    fn seal_application(
+        &self,
+        wire: ApplicationWire,
+    ) -> Result<(Zeroizing<Vec<u8>>, Option<IdHash>)> {
         let ApplicationWire {
             receipt_no,
             terminal_id,
@@ -943,6 +963,17 @@ impl Store {
     }
 
     /// Id of the platform key new records are sealed to.
+    /// Hold the platform's look-up key for this terminal (memory only):
+    /// applications stored from now on can be found by ID number here.
+    pub fn set_lookup_key(&self, key: &[u8; 32]) {
+        self.inner.keys.set_lookup_key(key);
+    }
+
+    /// Whether the look-up key has arrived since the store was opened.
+    pub fn has_lookup_key(&self) -> bool {
+        self.inner.keys.has_lookup_key()
+    }
+
     pub fn sealing_key_id(&self) -> &str {
         self.inner.keys.sealing.kid()
     }
@@ -1127,7 +1158,7 @@ impl Store {
                     service_name: Some(app.service_name),
                     json,
                     sealed: true,
-                    id_hash: Some(id_hash),
+                    id_hash,
                 })
             },
         )?;
@@ -1821,7 +1852,10 @@ impl Store {
         if id_number.trim().is_empty() {
             return Ok(found);
         }
-        let wanted = self.inner.keys.id_hash(id_number);
+        let Some(wanted) = self.inner.keys.id_hash(id_number) else {
+            found.unsearchable = true;
+            return Ok(found);
+        };
         let conn = self.conn();
         found.purged = conn.query_row(
             "SELECT COUNT(*) FROM outbox WHERE kind = 'application' AND body IS NULL",
@@ -1849,6 +1883,9 @@ pub struct ResidentApplications {
     /// Applications of anyone whose personal fields were purged after the
     /// retention period: they may include this resident's older ones.
     pub purged: u64,
+    /// This terminal has no look-up key yet (it has not reached the
+    /// platform since it started): its records cannot be searched.
+    pub unsearchable: bool,
 }
 
 /// Version 2: records as sent, personal fields sealed to the platform

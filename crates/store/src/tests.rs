@@ -602,12 +602,38 @@ fn look_ups_by_id_number_use_the_keyed_hash_only() {
         .unwrap()
         .records
         .is_empty());
-    // A store under another terminal secret hashes differently: the hash
-    // cannot be checked against guesses without the secret.
-    let k1 = StoreKeys::new(SealingKey::demo(Suite::Intl), Some(b"s1"), "T0001");
-    let k2 = StoreKeys::new(SealingKey::demo(Suite::Intl), Some(b"s2"), "T0001");
+    // Another look-up key hashes differently: the hash cannot be checked
+    // against guesses without the key, which only the platform hands out.
+    let k1 = StoreKeys::new(SealingKey::demo(Suite::Intl));
+    assert_eq!(k1.id_hash("11010119900307803X"), None, "no key yet");
+    k1.set_lookup_key(&[1; 32]);
+    let k2 = StoreKeys::new(SealingKey::demo(Suite::Intl));
+    k2.set_lookup_key(&[2; 32]);
     assert_ne!(
         k1.id_hash("11010119900307803X"),
         k2.id_hash("11010119900307803X")
     );
+}
+
+/// Without the platform's look-up key (offline since the kiosk started)
+/// applications are stored without a hash and the store says it cannot
+/// search; once the key is held, new applications are found.
+#[test]
+fn without_the_look_up_key_nothing_is_hashed_or_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_with(
+        dir.path(),
+        "T0001",
+        StoreKeys::new(SealingKey::demo(Suite::Intl)),
+    )
+    .unwrap();
+    let before = store.enqueue_application(app()).unwrap().receipt_no;
+    let found = store.applications_of("11010119900307803X", 10).unwrap();
+    assert!(found.unsearchable && found.records.is_empty());
+    store.set_lookup_key(&[7; 32]);
+    let after = store.enqueue_application(app()).unwrap().receipt_no;
+    let found = store.applications_of("11010119900307803X", 10).unwrap();
+    assert!(!found.unsearchable);
+    let keys: Vec<&str> = found.records.iter().map(|r| r.key.as_str()).collect();
+    assert_eq!(keys, [after.as_str()], "{before} was stored without a hash");
 }

@@ -158,12 +158,22 @@ fn bodies(dir: &Path) -> Vec<(String, String, Vec<u8>)> {
         .unwrap()
 }
 
+/// 32 bytes from the operating system (what the platform hands out).
+fn rand_key() -> [u8; 32] {
+    let mut key = [0u8; 32];
+    let mut urandom = std::fs::File::open("/dev/urandom").unwrap();
+    std::io::Read::read_exact(&mut urandom, &mut key).unwrap();
+    key
+}
+
 fn stolen_card(suite: Suite) {
     let kiosk = tempfile::tempdir().unwrap();
     let data = kiosk.path().join("data");
     // The platform's key pair: the private half never reaches the kiosk.
     let platform = OpeningKey::generate(suite, "2026-01");
-    let keys = StoreKeys::new(platform.sealing_key(), Some(b"terminal secret"), "T0001");
+    // The look-up key as the platform hands it out: in memory only.
+    let keys = StoreKeys::new(platform.sealing_key());
+    keys.set_lookup_key(&rand_key());
     let store = Store::open_with(&data, "T0001", keys).unwrap();
     let people: Vec<Resident> = (0..APPLICATIONS).map(resident).collect();
     let mut receipts = Vec::new();
@@ -315,6 +325,44 @@ fn stolen_card(suite: Suite) {
         candidates.len()
     );
     assert!(tried > 0 || candidates.is_empty());
+
+    // The ID-number look-up hashes cannot be checked against guesses: with
+    // every key candidate on the card, the terminal id, and the terminal
+    // secret (on the same card, in /etc/bianmin/secrets.env) — used
+    // directly or as the older derivation did — no resident's number hashes
+    // to what the outbox holds.
+    let db = rusqlite::Connection::open(thief.path().join(bianmin_store::DB_FILE)).unwrap();
+    let hashes: Vec<Vec<u8>> = db
+        .prepare("SELECT id_hash FROM outbox WHERE id_hash IS NOT NULL")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(hashes.len(), APPLICATIONS, "every application is hashed");
+    let mut guesses = candidates.clone();
+    for known in [&b"T0001"[..], &b"terminal secret"[..]] {
+        guesses.push(known.to_vec());
+        guesses.push(
+            suite
+                .hmac(known, b"bianmin id-number look-up key v1")
+                .to_vec(),
+        );
+        guesses.push(
+            suite
+                .hmac(known, b"bianmin id-number look-up key v1 (no secret)")
+                .to_vec(),
+        );
+    }
+    for key in &guesses {
+        for r in &people {
+            let guess = suite.hmac(key, r.id_number.as_bytes());
+            assert!(
+                !hashes.iter().any(|h| h[..] == guess[..]),
+                "an ID number's hash is reproduced from what the card holds"
+            );
+        }
+    }
 
     // What was sealed is all there for the platform, with its own key.
     let keys = OpeningKeys::new(vec![platform]);

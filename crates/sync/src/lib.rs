@@ -518,6 +518,22 @@ pub struct ContentPull {
     pub refused: Option<String>,
 }
 
+/// Ask the platform for this terminal's look-up key and hold it in the
+/// store's memory; a failure is only logged (asked again next round).
+pub async fn fetch_lookup_key(client: &PlatformClient, store: &Store) -> bool {
+    match client.lookup_key().await {
+        Ok(key) => {
+            store.set_lookup_key(&key);
+            tracing::info!("look-up key received; applications can be found by ID number here");
+            true
+        }
+        Err(err) => {
+            tracing::debug!(%err, "look-up key not received yet");
+            false
+        }
+    }
+}
+
 /// Conditional pull of the signed content package. A new one is verified
 /// (signature, then consistency) before it is stored; a refused one is
 /// remembered with its reason and the package in use stays. A platform with
@@ -766,6 +782,11 @@ async fn run(
                     );
                 }
             }
+        }
+        // The look-up key lives in memory only: asked for once per start,
+        // again each round until it has come.
+        if !store.has_lookup_key() {
+            fetch_lookup_key(&client, &store).await;
         }
         if catalogue_stale {
             match pull_catalogue(&client, &store).await {
