@@ -783,11 +783,6 @@ async fn run(
                 }
             }
         }
-        // The look-up key lives in memory only: asked for once per start,
-        // again each round until it has come.
-        if !store.has_lookup_key() {
-            fetch_lookup_key(&client, &store).await;
-        }
         if catalogue_stale {
             match pull_catalogue(&client, &store).await {
                 Ok(v) => {
@@ -835,6 +830,13 @@ async fn run(
             if drained.is_err() || result.is_ok() {
                 result = drained;
             }
+        }
+        // The look-up key lives in memory only: asked for after a round
+        // that reached the platform, once per start (again each round until
+        // it has come). Last in the round, so it never stands between the
+        // kiosk and its uploads.
+        if result.is_ok() && !store.has_lookup_key() {
+            fetch_lookup_key(&client, &store).await;
         }
         // Whether or not the link is up: the WAL holds this round's
         // acknowledgements and the enqueues since the last round.
