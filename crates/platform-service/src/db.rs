@@ -916,44 +916,37 @@ impl Backend for PgBackend {
     }
 
     async fn published_for(&self, doc: Doc, terminal: &str) -> BackendResult<Option<Published>> {
-        let all = self.published(doc).await?;
         if doc != Doc::ContentPackage {
-            return Ok(all);
+            return self.published(doc).await;
         }
         let client = self.pool.get().await.map_err(pool_error)?;
-        // The terminal's station: enrolled, else as its heartbeats say.
+        // The newest publication to the terminal's station (enrolled, else
+        // as its heartbeats say), unless one to every station came after
+        // it; only then is its body read.
         let targeted = client
             .query_opt(
-                "SELECT v.body, v.published_at FROM content_versions v
+                "SELECT v.body FROM content_versions v
                  WHERE v.stations IS NOT NULL AND COALESCE(
                      (SELECT station_code FROM terminals WHERE terminal_id = $1),
                      (SELECT station_code FROM kiosks WHERE terminal_id = $1)) = ANY (v.stations)
+                   AND v.published_at >= COALESCE(
+                     (SELECT updated_at FROM documents WHERE name = $2), 0)
                  ORDER BY v.seq DESC LIMIT 1",
-                &[&terminal],
+                &[&terminal, &doc.as_str()],
             )
             .await
             .map_err(pg_error)?;
-        let Some(row) = targeted else {
-            return Ok(all);
-        };
-        let published_at: i64 = row.get(1);
-        let all_since: Option<i64> = client
-            .query_opt(
-                "SELECT updated_at FROM documents WHERE name = $1",
-                &[&doc.as_str()],
-            )
-            .await
-            .map_err(pg_error)?
-            .map(|r| r.get(0));
-        // A publish to every station after the targeted one replaces it.
-        if all_since.is_some_and(|at| at > published_at) {
-            return Ok(all);
+        drop(client);
+        match targeted {
+            Some(row) => {
+                let body: Vec<u8> = row.get(0);
+                Ok(Some(Published {
+                    etag: etag_of(&body),
+                    body: Bytes::from(body),
+                }))
+            }
+            None => self.published(doc).await,
         }
-        let body: Vec<u8> = row.get(0);
-        Ok(Some(Published {
-            etag: etag_of(&body),
-            body: Bytes::from(body),
-        }))
     }
 
     async fn publish(&self, doc: Doc, body: Bytes) -> BackendResult<()> {
